@@ -1,0 +1,95 @@
+"""The data contract between rankladder's stages.
+
+A DATASET_DIR written by ``rankladder build`` is a Hugging Face dataset folder in the MTEB/BEIR
+layout (what ``load_dataset(DATASET_DIR, CONFIG)`` and mteb's retrieval loader read):
+
+================  =============  ====================================================  ===============
+config            splits         columns                                               path
+================  =============  ====================================================  ===============
+``corpus``        ``corpus``     ``_id``, ``title``, ``text``                          corpus/
+``queries``       ``queries``    ``_id``, ``text``                                     queries/
+``default``       train [, dev]  ``query-id``, ``corpus-id``, ``score`` (qrels)        qrels/
+``lists``         train [, dev]  ``query_id``, ``query``, ``doc_ids``, ``documents``,  lists/
+                                 ``levels`` (parallel lists, one entry per document)
+================  =============  ====================================================  ===============
+
+plus ``README.md`` (dataset card whose YAML declares the configs), ``MANIFEST_FILE`` and stats.
+Scores and levels are integer relevance grades: higher = more relevant, 0 = unrelated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+CORPUS_CONFIG = "corpus"
+QUERIES_CONFIG = "queries"
+QRELS_CONFIG = "default"
+LISTS_CONFIG = "lists"
+
+CORPUS_SPLIT = "corpus"
+QUERIES_SPLIT = "queries"
+TRAIN_SPLIT = "train"
+DEV_SPLIT = "dev"
+
+CORPUS_COLUMNS = ("_id", "title", "text")
+QUERIES_COLUMNS = ("_id", "text")
+QRELS_COLUMNS = ("query-id", "corpus-id", "score")
+LISTS_COLUMNS = ("query_id", "query", "doc_ids", "documents", "levels")
+
+# config -> (folder inside DATASET_DIR, splits that may exist)
+CONFIG_LAYOUT = {
+    CORPUS_CONFIG: ("corpus", (CORPUS_SPLIT,)),
+    QUERIES_CONFIG: ("queries", (QUERIES_SPLIT,)),
+    QRELS_CONFIG: ("qrels", (TRAIN_SPLIT, DEV_SPLIT)),
+    LISTS_CONFIG: ("lists", (TRAIN_SPLIT, DEV_SPLIT)),
+}
+
+MANIFEST_FILE = "rankladder_manifest.json"
+STATS_FILE = "stats.json"
+STATS_PLOT = "stats.png"
+DATASET_KIND = "rankladder-dataset"
+
+
+def features(config: str):
+    """The ``datasets.Features`` of one config (imported lazily: ``datasets`` is heavy)."""
+    from datasets import Features, Sequence, Value
+
+    if config == CORPUS_CONFIG:
+        return Features({"_id": Value("string"), "title": Value("string"), "text": Value("string")})
+    if config == QUERIES_CONFIG:
+        return Features({"_id": Value("string"), "text": Value("string")})
+    if config == QRELS_CONFIG:
+        return Features({"query-id": Value("string"), "corpus-id": Value("string"), "score": Value("int32")})
+    if config == LISTS_CONFIG:
+        return Features({
+            "query_id": Value("string"),
+            "query": Value("string"),
+            "doc_ids": Sequence(Value("string")),
+            "documents": Sequence(Value("string")),
+            "levels": Sequence(Value("int32")),
+        })
+    raise KeyError(f"unknown config {config!r}")
+
+
+def data_file(config: str, split: str) -> str:
+    """Relative path of one config/split parquet file inside a DATASET_DIR."""
+    folder, splits = CONFIG_LAYOUT[config]
+    if split not in splits:
+        raise KeyError(f"config {config!r} has no split {split!r}")
+    return f"{folder}/{split}.parquet"
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def normalize_text(text: str) -> str:
+    """Canonical form used for ids and exact-duplicate checks (NFKC, case-folded, single spaces)."""
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
+
+
+def doc_id(text: str, title: str = "") -> str:
+    """Stable content-hash id of a document: same text (up to case/whitespace) → same id."""
+    payload = normalize_text(title) + "\x1f" + normalize_text(text)
+    return "d" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]

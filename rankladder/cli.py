@@ -1,0 +1,65 @@
+"""The ``rankladder`` console command: a thin dispatcher over the stages.
+
+Each stage module exposes ``register(subparsers)``, which adds its subcommands and sets ``func``
+on them. Stage modules import heavy libraries (torch, transformers) inside their functions only, so
+``rankladder --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from rankladder import __version__
+from rankladder.errors import UserError
+
+STAGE_MODULES = (
+    "dataset_builder.cli",
+    "training.cli",
+    "eval.cli",
+    "model_cards.cli",
+    "rankladder.pipeline_cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rankladder",
+        description="Graded-relevance synthetic retrieval data and list-wise retrievers, from queries to the Hub.",
+    )
+    parser.add_argument("--version", action="version", version=f"rankladder {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in STAGE_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # stage not written yet
+                continue
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        result = args.func(args)
+    except UserError as exc:
+        print(f"rankladder {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"rankladder {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Crash-safe file output: nothing half-written ever looks complete."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+from rankladder.errors import UserError
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write to a sibling temp file, fsync, then rename over ``path``."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def write_json_atomic(path: str | Path, data) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n")
+
+
+def prepare_output_parent(final: Path) -> None:
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{final.parent}: cannot create output folder: {exc.strerror}") from exc
+    if not os.access(final.parent, os.W_OK):
+        raise UserError(f"{final.parent}: output folder is not writable")
+
+
+@contextlib.contextmanager
+def atomic_output_dir(final: str | Path, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temp folder beside ``final``; rename it to ``final`` only if the block succeeds.
+
+    An existing ``final`` is refused unless ``overwrite``; then it is swapped out only after the new
+    folder is complete, so a crash leaves either the old folder or the new one, never a mix.
+    """
+    final = Path(final)
+    prepare_output_parent(final)
+    if final.exists() and not overwrite:
+        raise UserError(f"{final}: output folder already exists (pass --overwrite to replace it)")
+    tmp = final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp.mkdir()
+    try:
+        yield tmp
+        if final.exists():
+            trash = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
+            os.replace(final, trash)
+            os.replace(tmp, final)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+        fsync_dir(final.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def sha256_json(data) -> str:
+    return sha256_text(json.dumps(data, sort_keys=True, ensure_ascii=False, default=str))
+
+
+def hash_tree(folder: str | Path, exclude: tuple[str, ...] = ()) -> str:
+    """One hash over every file's relative path and content (stable across machines)."""
+    folder = Path(folder)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder).as_posix()
+        if rel in exclude:
+            continue
+        digest.update(rel.encode())
+        digest.update(sha256_file(path).encode())
+    return digest.hexdigest()

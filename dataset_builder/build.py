@@ -1,0 +1,198 @@
+"""``rankladder build``: RUN_DIRs → DATASET_DIR (parquet configs, card, stats, manifest).
+
+Reads the generation records column-wise (pyarrow's JSON reader, only the needed fields), merges
+runs and shards (first record per key wins), assigns content-hash doc ids, holds out whole queries
+for ``dev``, and writes every config atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import mmap
+import re
+from pathlib import Path
+
+from dataset_builder import schema
+from dataset_builder.runfiles import RECORDS, REJECTS, iter_kind, manifests
+from rankladder.errors import UserError
+from rankladder.fsutil import atomic_output_dir, sha256_file, sha256_json, write_json_atomic
+from rankladder.manifest import tool_versions, utc_now
+
+log = logging.getLogger(__name__)
+SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
+
+
+def check_version(version: str) -> str:
+    version = version[1:] if version.startswith("v") else version
+    if not SEMVER.match(version):
+        raise UserError(f"--version: {version!r} is not a semantic version X.Y.Z")
+    return version
+
+
+def read_run_manifests(run_dirs: list[Path]) -> list[dict]:
+    found = []
+    for run_dir in run_dirs:
+        if not run_dir.is_dir():
+            raise UserError(f"{run_dir}: RUN_DIR not found")
+        paths = manifests(run_dir)
+        if not paths:
+            raise UserError(f"{run_dir}: not a generation RUN_DIR (no manifest.shard-*.json)")
+        for path in paths:
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as exc:
+                raise UserError(f"{path}: corrupt manifest ({exc.msg})") from None
+            data["_path"] = str(path)
+            found.append(data)
+    levels = {json.dumps(m["config"]["levels"], sort_keys=True) for m in found}
+    if len(levels) > 1:
+        raise UserError(f"{found[0]['_path']}: runs disagree on the level definitions; build them separately")
+    return found
+
+
+def _record_schema():
+    import pyarrow as pa
+
+    return pa.schema([("key", pa.string()), ("query_id", pa.string()), ("query", pa.string()),
+                      ("level", pa.int32()), ("text", pa.string()), ("title", pa.string()),
+                      ("words", pa.int32())])
+
+
+def read_records(run_dirs: list[Path]):
+    """All records as one arrow table; a torn final line in a file is skipped."""
+    import pyarrow as pa
+    from pyarrow import json as pajson
+
+    options = pajson.ParseOptions(explicit_schema=_record_schema(), unexpected_field_behavior="ignore")
+    tables = []
+    for run_dir in run_dirs:
+        for path in sorted((run_dir / RECORDS).glob("shard-*.jsonl")):
+            if path.stat().st_size == 0:
+                continue
+            with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                end = data.rfind(b"\n") + 1
+                if end == 0:
+                    continue
+                try:
+                    tables.append(pajson.read_json(pa.BufferReader(pa.py_buffer(data)[:end]), parse_options=options))
+                except pa.ArrowInvalid as exc:
+                    raise UserError(f"{path}: corrupt records file ({str(exc).splitlines()[0]})") from None
+    if not tables:
+        raise UserError(f"{', '.join(map(str, run_dirs))}: no generation records found")
+    return pa.concat_tables(tables)
+
+
+def _dev_queries(query_ids: list[str], fraction: float, seed: int) -> set[str]:
+    if not 0 <= fraction < 1:
+        raise UserError(f"--dev-fraction: must be in [0, 1), got {fraction}")
+    count = round(len(query_ids) * fraction)
+    if fraction > 0 and count == 0:
+        count = 1
+    if count >= len(query_ids) and count > 0:
+        raise UserError(f"--dev-fraction: {fraction} leaves no training queries out of {len(query_ids)}")
+    ranked = sorted(query_ids, key=lambda q: hashlib.sha256(f"{seed}\x1f{q}".encode()).hexdigest())
+    return set(ranked[:count])
+
+
+def _write_parquet(frame, config: str, split: str, folder: Path) -> str:
+    import pyarrow.parquet as pq
+
+    arrow_schema = schema.features(config).arrow_schema
+    table = frame.to_arrow().select(arrow_schema.names).cast(arrow_schema)
+    rel = schema.data_file(config, split)
+    (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, folder / rel, compression="zstd")
+    return rel
+
+
+def assemble(records, dev_fraction: float, seed: int) -> dict:
+    """Polars frames per config/split, plus merge counts."""
+    import polars as pl
+
+    frame = pl.from_arrow(records)
+    total = frame.height
+    frame = frame.unique(subset="key", keep="first", maintain_order=True)
+    duplicate_keys = total - frame.height
+    conflicts = (frame.select("query_id", "query").unique().group_by("query_id").len().filter(pl.col("len") > 1))
+    if conflicts.height:
+        qid = conflicts.get_column("query_id")[0]
+        raise UserError(f"query id {qid!r} has different texts in different runs")
+    titles = frame.get_column("title").fill_null("").to_list()
+    ids = [schema.doc_id(text, title) for text, title in zip(frame.get_column("text").to_list(), titles)]
+    frame = frame.with_columns(pl.Series("doc_id", ids), pl.col("title").fill_null(""))
+    qrels = (frame.group_by("query_id", "doc_id").agg(pl.col("level").max())
+             .sort("query_id", "level", "doc_id", descending=[False, True, False]))
+    corpus = frame.unique(subset="doc_id", keep="first", maintain_order=True).select(
+        pl.col("doc_id").alias("_id"), "title", "text").sort("_id")
+    queries = frame.select(pl.col("query_id").alias("_id"), pl.col("query").alias("text")).unique(
+        subset="_id", keep="first").sort("_id")
+    dev = _dev_queries(queries.get_column("_id").to_list(), dev_fraction, seed)
+    qrels_frame = qrels.select(pl.col("query_id").alias("query-id"), pl.col("doc_id").alias("corpus-id"),
+                               pl.col("level").alias("score"))
+    docs = corpus.select(pl.col("_id").alias("doc_id"), "text")
+    lists = (qrels.join(docs, on="doc_id").join(queries.rename({"_id": "query_id", "text": "query"}), on="query_id")
+             .sort("query_id", "level", "doc_id", descending=[False, True, False])
+             .group_by("query_id", maintain_order=True)
+             .agg(pl.col("query").first(), pl.col("doc_id").alias("doc_ids"),
+                  pl.col("text").alias("documents"), pl.col("level").alias("levels")))
+    is_dev = pl.col("query_id").is_in(list(dev))
+    is_dev_qrels = pl.col("query-id").is_in(list(dev))
+    splits = {
+        (schema.CORPUS_CONFIG, schema.CORPUS_SPLIT): corpus,
+        (schema.QUERIES_CONFIG, schema.QUERIES_SPLIT): queries,
+        (schema.QRELS_CONFIG, schema.TRAIN_SPLIT): qrels_frame.filter(~is_dev_qrels),
+        (schema.LISTS_CONFIG, schema.TRAIN_SPLIT): lists.filter(~is_dev),
+    }
+    if dev:
+        splits[(schema.QRELS_CONFIG, schema.DEV_SPLIT)] = qrels_frame.filter(is_dev_qrels)
+        splits[(schema.LISTS_CONFIG, schema.DEV_SPLIT)] = lists.filter(is_dev)
+    merge = {"records_read": total, "duplicate_keys": duplicate_keys,
+             "duplicate_documents": frame.height - corpus.height,
+             "train_queries": queries.height - len(dev), "dev_queries": len(dev)}
+    return {"splits": splits, "records": frame, "merge": merge}
+
+
+def build_dataset(run_dirs: list[str | Path], out: str | Path, version: str, dev_fraction: float = 0.0,
+                  seed: int = 0, overwrite: bool = False, name: str | None = None) -> dict:
+    """Build DATASET_DIR from one or more RUN_DIRs; returns the dataset manifest."""
+    from dataset_builder import card, stats
+
+    version = check_version(version)
+    run_dirs = [Path(p) for p in run_dirs]
+    run_manifests = read_run_manifests(run_dirs)
+    incomplete = [m["_path"] for m in run_manifests if m.get("status") != "complete"]
+    if incomplete:
+        log.warning("building from runs that did not finish: %s", ", ".join(incomplete))
+    parts = assemble(read_records(run_dirs), dev_fraction, seed)
+    rejects = [row for run_dir in run_dirs for row in iter_kind(run_dir, REJECTS)]
+    out = Path(out)
+    with atomic_output_dir(out, overwrite=overwrite) as tmp:
+        files = {f"{config}/{split}": _write_parquet(frame, config, split, tmp)
+                 for (config, split), frame in parts["splits"].items()}
+        figures = stats.compute(parts["records"], rejects, parts["merge"], run_manifests)
+        write_json_atomic(tmp / schema.STATS_FILE, figures)
+        stats.plot(figures, tmp / schema.STATS_PLOT)
+        file_hashes = {key: {"path": rel, "sha256": sha256_file(tmp / rel)} for key, rel in files.items()}
+        content_hash = sha256_json(file_hashes)  # identity of the data itself, not of card or stats
+        manifest = {
+            "kind": schema.DATASET_KIND,
+            "name": name or out.name,
+            "version": version,
+            "created": utc_now(),
+            "content_hash": content_hash,
+            "levels": run_manifests[0]["config"]["levels"],
+            "generation": card.generation_summary(run_manifests),
+            "queries_source": run_manifests[0].get("queries", {}),
+            "counts": figures["counts"],
+            "files": file_hashes,
+            "source_runs": [{"path": str(Path(m["_path"]).parent), "manifest": Path(m["_path"]).name,
+                             "status": m.get("status"), "config_hash": m.get("config_hash"),
+                             "shard": m.get("shard")} for m in run_manifests],
+            "build": {"dev_fraction": dev_fraction, "seed": seed},
+            "tool_versions": tool_versions(),
+        }
+        write_json_atomic(tmp / schema.MANIFEST_FILE, manifest)
+        card.write_basic_card(tmp, manifest, figures)
+    return manifest

@@ -1,0 +1,83 @@
+"""The basic dataset card written by ``build`` (``model_cards`` renders the full one for publishing).
+
+Its YAML declares the configs so ``load_dataset(DATASET_DIR, "lists")`` and mteb's loader work on
+the local folder exactly as on the Hub.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dataset_builder import schema
+
+
+def configs_yaml() -> list[dict]:
+    """The ``configs:`` block of the card: one entry per config with its split files."""
+    entries = []
+    for config, (_, splits) in schema.CONFIG_LAYOUT.items():
+        entries.append({"config_name": config, "data_files": [
+            {"split": split, "path": schema.data_file(config, split)} for split in splits]})
+    return entries
+
+
+def present_configs_yaml(folder: Path) -> list[dict]:
+    entries = []
+    for entry in configs_yaml():
+        files = [f for f in entry["data_files"] if (folder / f["path"]).is_file()]
+        if files:
+            entries.append({"config_name": entry["config_name"], "data_files": files})
+    return entries
+
+
+def generation_summary(run_manifests: list[dict]) -> dict:
+    """Backend, model, sampling and prompt templates of the runs (distinct values only)."""
+    models, prompts, sampling, backends = [], {}, [], []
+    for manifest in run_manifests:
+        if manifest.get("model") and manifest["model"] not in models:
+            models.append(manifest["model"])
+        template = manifest.get("prompt_template")
+        if template:
+            prompts[template["name"]] = template
+        if manifest["config"]["sampling"] not in sampling:
+            sampling.append(manifest["config"]["sampling"])
+        if manifest["config"]["backend"] not in backends:
+            backends.append(manifest["config"]["backend"])
+    return {"backend": backends[0] if len(backends) == 1 else backends,
+            "model": models[0] if len(models) == 1 else models,
+            "sampling": sampling[0] if len(sampling) == 1 else sampling,
+            "samples_per_level": run_manifests[0]["config"].get("samples_per_level", 1),
+            "prompts": prompts}
+
+
+def write_basic_card(folder: Path, manifest: dict, figures: dict) -> None:
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    data = DatasetCardData(
+        pretty_name=manifest["name"], language=["en"], task_categories=["text-retrieval"],
+        tags=["synthetic", "graded-relevance", "rankladder"], configs=present_configs_yaml(folder),
+    )
+    levels = "\n".join(f"| {lv['value']} | {lv['name']} | {lv['definition']} |" for lv in manifest["levels"])
+    counts = figures["counts"]
+    per_level = ", ".join(f"level {k}: {v}" for k, v in counts["per_level"].items())
+    model = manifest["generation"]["model"]
+    model_id = model.get("id") if isinstance(model, dict) else model
+    body = f"""
+# {manifest['name']} (v{manifest['version']})
+
+Synthetic documents written by an LLM (`{model_id}`) for real queries at graded relevance levels,
+built by rankladder. {counts['queries']} queries, {counts['documents']} documents ({per_level});
+{counts['train_queries']} train / {counts['dev_queries']} dev queries.
+
+| level | name | definition |
+|---|---|---|
+{levels}
+
+```python
+from datasets import load_dataset
+lists = load_dataset("PATH_OR_REPO", "lists")    # query, documents, levels
+corpus = load_dataset("PATH_OR_REPO", "corpus")  # MTEB/BEIR layout: corpus, queries, default (qrels)
+```
+
+Content hash: `{manifest['content_hash']}`. See `rankladder_manifest.json` and `stats.json`.
+"""
+    DatasetCard.from_template(data, template_str="---\n{{ card_data }}\n---\n" + body).save(folder / "README.md")

@@ -1,0 +1,144 @@
+"""``rankladder generate`` and ``rankladder build``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register(subparsers) -> None:
+    gen = subparsers.add_parser(
+        "generate", help="write graded documents for queries with an LLM into a RUN_DIR",
+        description="Generate documents at every relevance level for each query. Resumable: re-running "
+                    "with the same --out skips finished (query, level, sample) keys.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    src = gen.add_argument_group("queries")
+    src.add_argument("--queries", default=None,
+                     help="JSONL, TSV (id<TAB>text), BEIR folder, or HF dataset path/repo id (default: bundled queries)")
+    src.add_argument("--queries-format", default="auto", choices=["auto", "jsonl", "tsv", "beir", "hf"])
+    src.add_argument("--id-field", default=None, help="query id column (default: _id / id / query_id)")
+    src.add_argument("--text-field", default=None, help="query text column (default: text / query)")
+    src.add_argument("--qrels-split", default=None, help="BEIR folder: keep only queries judged in this qrels split")
+    src.add_argument("--hf-config", default=None, help="HF dataset: config name")
+    src.add_argument("--hf-split", default="train", help="HF dataset: split")
+    src.add_argument("--limit", type=int, default=None, help="sample this many queries")
+    src.add_argument("--seed", type=int, default=0, help="seed for query sampling and generation")
+    lv = gen.add_argument_group("levels and prompts")
+    lv.add_argument("--levels-config", default=None, help="YAML/JSON file of levels (default: the 4-level ladder 3..0)")
+    lv.add_argument("--levels", default=None, help="comma-separated subset of level values to generate")
+    lv.add_argument("--prompt-mode", default="per-level", choices=["per-level", "per-query"])
+    lv.add_argument("--prompt-template", default=None, help="prompt template YAML (default: the bundled one for the mode)")
+    lv.add_argument("--samples-per-level", type=int, default=1)
+    be = gen.add_argument_group("backend and sampling")
+    be.add_argument("--backend", default="transformers", choices=["transformers", "vllm", "openai"])
+    be.add_argument("--model", default=None, help="model id/path (default: SmolLM2-135M-Instruct GGUF for local backends)")
+    be.add_argument("--gguf-file", default=None, help="transformers: GGUF file name inside --model")
+    be.add_argument("--device", default="auto", help="transformers: cpu, cuda, auto")
+    be.add_argument("--base-url", default=None, help="openai: server URL (env OPENAI_BASE_URL)")
+    be.add_argument("--api-key-env", default="OPENAI_API_KEY", help="openai: env variable holding the API key")
+    be.add_argument("--concurrency", type=int, default=8, help="openai: parallel requests")
+    be.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm: GPUs per engine")
+    be.add_argument("--max-model-len", type=int, default=2048, help="vllm: context length")
+    be.add_argument("--dtype", default=None, help="model dtype (transformers: float32; vllm: auto)")
+    be.add_argument("--temperature", type=float, default=0.7)
+    be.add_argument("--top-p", type=float, default=0.95)
+    be.add_argument("--max-new-tokens", type=int, default=160)
+    be.add_argument("--batch-size", type=int, default=8, help="requests per backend call")
+    be.add_argument("--max-attempts", type=int, default=3, help="attempts per document before it is rejected")
+    run = gen.add_argument_group("run")
+    run.add_argument("--out", required=True, help="RUN_DIR (created, or resumed)")
+    run.add_argument("--shard", default=None, help="I/N: generate only shard I of N (queries split by id hash)")
+    run.add_argument("--no-progress", action="store_true")
+    gen.set_defaults(func=run_generate)
+
+    build = subparsers.add_parser(
+        "build", help="merge RUN_DIRs into a versioned HF dataset folder (MTEB/BEIR layout + lists)",
+        description="Build DATASET_DIR: configs corpus, queries, default (qrels: train/dev) and lists.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    build.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    build.add_argument("--out", required=True, help="DATASET_DIR to write (atomically)")
+    build.add_argument("--version", required=True, help="dataset version X.Y.Z")
+    build.add_argument("--dev-fraction", type=float, default=0.0, help="fraction of queries held out as dev")
+    build.add_argument("--seed", type=int, default=0, help="seed of the dev split")
+    build.add_argument("--name", default=None, help="dataset name (default: the folder name)")
+    build.add_argument("--overwrite", action="store_true", help="replace an existing DATASET_DIR")
+    build.set_defaults(func=run_build)
+
+
+def generate_config_from_args(args):
+    from dataset_builder.backends.base import SamplingConfig
+    from dataset_builder.generate import GenerateConfig
+    from dataset_builder.levels import load_levels, select_levels
+    from dataset_builder.prompts import load_template
+    from rankladder.errors import UserError
+
+    levels = load_levels(args.levels_config)
+    if args.levels:
+        try:
+            wanted = [int(v) for v in args.levels.split(",")]
+        except ValueError:
+            raise UserError(f"--levels: expected comma-separated integers, got {args.levels!r}") from None
+        levels = select_levels(levels, wanted)
+    template = load_template(args.prompt_template, args.prompt_mode)
+    if template.mode != args.prompt_mode and args.prompt_template:
+        args.prompt_mode = template.mode
+    for flag, value in (("--batch-size", args.batch_size), ("--max-attempts", args.max_attempts),
+                        ("--samples-per-level", args.samples_per_level), ("--max-new-tokens", args.max_new_tokens)):
+        if value < 1:
+            raise UserError(f"{flag}: must be at least 1, got {value}")
+    options = backend_options(args)
+    return GenerateConfig(
+        levels=levels, template=template,
+        sampling=SamplingConfig(args.temperature, args.top_p, args.max_new_tokens, args.seed),
+        samples_per_level=args.samples_per_level, max_attempts=args.max_attempts, batch_size=args.batch_size,
+        backend=args.backend, backend_options=options)
+
+
+def backend_options(args) -> dict:
+    import os
+
+    if args.backend == "transformers":
+        options = {"model": args.model, "gguf_file": args.gguf_file, "device": args.device}
+        if args.dtype:
+            options["dtype"] = args.dtype
+    elif args.backend == "vllm":
+        options = {"model": args.model, "tensor_parallel_size": args.tensor_parallel_size,
+                   "max_model_len": args.max_model_len, "dtype": args.dtype or "auto"}
+    else:
+        from rankladder.errors import UserError
+
+        if not args.model:
+            raise UserError("--model: required with --backend openai (the served model name)")
+        options = {"model": args.model, "base_url": args.base_url or os.environ.get("OPENAI_BASE_URL"),
+                   "api_key": os.environ.get(args.api_key_env), "concurrency": args.concurrency}
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def run_generate(args) -> int:
+    from dataset_builder.backends import create_backend
+    from dataset_builder.generate import generate_run, parse_shard
+    from dataset_builder.queries import QuerySpec, load_queries
+
+    shard = parse_shard(args.shard)
+    spec = QuerySpec(args.queries, args.queries_format, args.id_field, args.text_field, args.qrels_split,
+                     args.hf_config, args.hf_split, args.limit, args.seed)
+    queries, source = load_queries(spec)
+    config = generate_config_from_args(args)
+    manifest = generate_run(args.out, queries, config, lambda: create_backend(config.backend, **config.backend_options),
+                            shard=shard, query_source=source, progress=not args.no_progress)
+    counts = manifest["counts"]
+    print(json.dumps({"run_dir": args.out, "shard": manifest["shard"], "records": counts["records_all_runs"],
+                      "expected": counts["expected_records"], "rejected_keys": counts["rejected_keys"],
+                      "failed_attempts_by_reason": counts["failed_attempts_by_reason"]}), file=sys.stdout)
+    return 0
+
+
+def run_build(args) -> int:
+    from dataset_builder.build import build_dataset
+
+    manifest = build_dataset(args.run_dirs, args.out, args.version, args.dev_fraction, args.seed,
+                             overwrite=args.overwrite, name=args.name)
+    print(json.dumps({"dataset_dir": args.out, "version": manifest["version"],
+                      "content_hash": manifest["content_hash"], "counts": manifest["counts"]}))
+    return 0

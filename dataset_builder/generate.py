@@ -1,0 +1,289 @@
+"""``rankladder generate``: queries × levels × samples → validated documents in a RUN_DIR.
+
+Resumable (finished keys are skipped), shardable (``shard i/N`` takes the queries whose id hashes to
+i), and auditable (every failed attempt is written to ``rejects/`` with its reason).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections import Counter, defaultdict, deque
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from dataset_builder import prompts as prompt_lib
+from dataset_builder.backends.base import Backend, GenerationRequest, SamplingConfig
+from dataset_builder.levels import Level
+from dataset_builder.parsing import (ValidationConfig, clean_generation, duplicate_reason, parse_levels_json,
+                                     validate, word_count)
+from dataset_builder.queries import Query
+from dataset_builder.runfiles import (RECORDS, REJECTS, AppendWriter, ShardLock, iter_kind, manifest_path,
+                                      shard_tag)
+from rankladder.errors import UserError
+from rankladder.fsutil import prepare_output_parent, sha256_json, write_json_atomic
+from rankladder.manifest import tool_versions, utc_now
+
+log = logging.getLogger(__name__)
+RUN_KIND = "rankladder-generation-run"
+
+
+@dataclass
+class GenerateConfig:
+    levels: list[Level]
+    template: prompt_lib.PromptTemplate
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    samples_per_level: int = 1
+    max_attempts: int = 3
+    batch_size: int = 8
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+    backend: str = "transformers"
+    backend_options: dict = field(default_factory=dict)
+
+    def identity(self) -> dict:
+        """What must match for a RUN_DIR to be resumed (and for shards to be merged)."""
+        return {
+            "levels": [level.to_dict() for level in self.levels],
+            "prompt": {"name": self.template.name, "mode": self.template.mode, "hash": self.template.hash},
+            "sampling": self.sampling.to_dict(),
+            "samples_per_level": self.samples_per_level,
+            "max_attempts": self.max_attempts,
+            "validation": asdict(self.validation),
+            "backend": self.backend,
+            "backend_options": {k: v for k, v in self.backend_options.items() if "key" not in k.lower()},
+        }
+
+
+def parse_shard(text: str | None) -> tuple[int, int]:
+    if not text:
+        return 0, 1
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise UserError(f"--shard: expected I/N (e.g. 0/4), got {text!r}") from None
+    if count < 1 or not 0 <= index < count:
+        raise UserError(f"--shard: need 0 <= I < N, got {text!r}")
+    return index, count
+
+
+def shard_of(query_id: str, count: int) -> int:
+    return int(hashlib.sha256(query_id.encode("utf-8")).hexdigest()[:8], 16) % count
+
+
+def record_key(query_id: str, level: int, sample: int) -> str:
+    return f"{query_id}\t{level}\t{sample}"
+
+
+def request_seed(base: int, key: str, attempt: int) -> int:
+    return int(hashlib.sha256(f"{base}\x1f{key}\x1f{attempt}".encode()).hexdigest()[:8], 16)
+
+
+def trim_to_sentence(text: str) -> str:
+    """Cut a length-truncated generation after its last complete sentence."""
+    cut = max(text.rfind(". "), text.rfind("! "), text.rfind("? "), text.rfind(".\n"))
+    if text.endswith((".", "!", "?")):
+        return text
+    return text[: cut + 1] if cut > 0 else text
+
+
+@dataclass
+class _Task:
+    query: Query
+    sample: int
+    levels: list[Level]
+    attempt: int = 0
+
+
+class _Run:
+    """State of one generate process over one shard."""
+
+    def __init__(self, run_dir: Path, config: GenerateConfig, queries: list[Query], shard: tuple[int, int],
+                 query_source: dict):
+        self.run_dir, self.config, self.shard = run_dir, config, shard
+        self.queries = [q for q in queries if shard_of(q.id, shard[1]) == shard[0]]
+        self.query_source = query_source
+        self.run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        self.done: set[str] = set()
+        self.accepted: dict[str, list[str]] = defaultdict(list)
+        self.counts: Counter = Counter()
+
+    def load_existing(self) -> None:
+        for row in iter_kind(self.run_dir, RECORDS):
+            if row["key"] not in self.done:
+                self.done.add(row["key"])
+                self.accepted[row["query_id"]].append(row["text"])
+        for row in iter_kind(self.run_dir, REJECTS):
+            if row.get("final"):
+                self.done.add(row["key"])
+
+    def pending_tasks(self) -> deque[_Task]:
+        tasks = deque()
+        for query in self.queries:
+            for sample in range(self.config.samples_per_level):
+                missing = [lv for lv in self.config.levels if record_key(query.id, lv.value, sample) not in self.done]
+                if not missing:
+                    continue
+                if self.config.template.mode == "per-query":
+                    tasks.append(_Task(query, sample, missing))
+                else:
+                    tasks.extend(_Task(query, sample, [level]) for level in missing)
+        return tasks
+
+    def check_resumable(self) -> None:
+        path = manifest_path(self.run_dir, *self.shard)
+        if not path.is_file():
+            return
+        previous = json.loads(path.read_text(encoding="utf-8")).get("config", {})
+        current = self.config.identity()
+        for key in current:
+            if previous.get(key) != current[key]:
+                raise UserError(
+                    f"{path}: RUN_DIR was generated with a different '{key}'; use a new --out or the same settings"
+                )
+
+    def write_manifest(self, status: str, model: dict | None, elapsed: float) -> None:
+        records = sum(1 for _ in iter_kind(self.run_dir, RECORDS))
+        rejects = Counter(row["reason"] for row in iter_kind(self.run_dir, REJECTS))
+        finals = sum(1 for row in iter_kind(self.run_dir, REJECTS) if row.get("final"))
+        write_json_atomic(manifest_path(self.run_dir, *self.shard), {
+            "kind": RUN_KIND,
+            "status": status,
+            "shard": {"index": self.shard[0], "count": self.shard[1]},
+            "config": self.config.identity(),
+            "config_hash": sha256_json(self.config.identity())[:16],
+            "prompt_template": self.config.template.to_dict(),
+            "model": model,
+            "queries": {**self.query_source, "in_shard": len(self.queries)},
+            "counts": {
+                "expected_records": len(self.queries) * len(self.config.levels) * self.config.samples_per_level,
+                "records_all_runs": records,
+                "failed_attempts_by_reason": dict(rejects),
+                "rejected_keys": finals,
+                "this_run": dict(self.counts),
+            },
+            "last_run": {"run_id": self.run_id, "finished": utc_now(), "seconds": round(elapsed, 2)},
+            "tool_versions": tool_versions(),
+        })
+
+
+def make_requests(run: _Run, tasks: list[_Task], topics: list[str]) -> list[GenerationRequest]:
+    config = run.config
+    requests = []
+    for index, task in enumerate(tasks):
+        if config.template.mode == "per-query":
+            messages = prompt_lib.render_per_query(config.template, task.query.text, task.levels)
+            key = record_key(task.query.id, -1, task.sample)
+        else:
+            level = task.levels[0]
+            topic = prompt_lib.unrelated_topic(task.query.id, task.sample, task.attempt, topics)
+            messages = prompt_lib.render_per_level(config.template, task.query.text, level, topic)
+            key = record_key(task.query.id, level.value, task.sample)
+        requests.append(GenerationRequest(key=f"{key}\t{index}", messages=messages,
+                                          seed=request_seed(config.sampling.seed, key, task.attempt)))
+    return requests
+
+
+def generate_run(run_dir: str | Path, queries: list[Query], config: GenerateConfig, backend_factory,
+                 shard: tuple[int, int] = (0, 1), query_source: dict | None = None,
+                 progress: bool = True) -> dict:
+    """Generate every missing (query, level, sample) of this shard; returns the shard manifest."""
+    from tqdm.auto import tqdm
+
+    run_dir = Path(run_dir)
+    prepare_output_parent(run_dir / "x")
+    run = _Run(run_dir, config, queries, shard, query_source or {})
+    started = time.time()
+    with ShardLock(run_dir, *shard):
+        run.check_resumable()
+        run.load_existing()
+        tasks = run.pending_tasks()
+        model = None
+        if not tasks:
+            log.info("shard %s: nothing to generate", shard_tag(*shard))
+        else:
+            backend: Backend = backend_factory()
+            model = backend.model_identity()
+            run.write_manifest("running", model, 0.0)
+            tag = f"{shard_tag(*shard)}.{run.run_id}.jsonl"
+            records, rejects = AppendWriter(run_dir / RECORDS / tag), AppendWriter(run_dir / REJECTS / tag)
+            topics = prompt_lib.load_topics()
+            total_docs = sum(len(t.levels) for t in tasks)
+            bar = tqdm(total=total_docs, desc=f"generate {shard_tag(*shard)}", unit="doc", disable=not progress)
+            tokens = 0
+            try:
+                while tasks:
+                    batch = [tasks.popleft() for _ in range(min(config.batch_size, len(tasks)))]
+                    requests = make_requests(run, batch, topics)
+                    results = backend.generate(requests, config.sampling)
+                    for task, request, result in zip(batch, requests, results):
+                        tokens += result.completion_tokens
+                        finished = _handle_result(run, task, request, result, model, records, rejects, tasks)
+                        bar.update(finished)
+                    records.commit()
+                    rejects.commit()
+                    elapsed = max(time.time() - started, 1e-9)
+                    bar.set_postfix(docs_s=f"{run.counts['accepted'] / elapsed:.2f}", tok_s=f"{tokens / elapsed:.1f}")
+            finally:
+                bar.close()
+                records.close()
+                rejects.close()
+                backend.close()
+        run.write_manifest("complete", model or _previous_model(run_dir, shard), time.time() - started)
+    return json.loads(manifest_path(run_dir, *shard).read_text(encoding="utf-8"))
+
+
+def _previous_model(run_dir: Path, shard: tuple[int, int]) -> dict | None:
+    path = manifest_path(run_dir, *shard)
+    return json.loads(path.read_text(encoding="utf-8")).get("model") if path.is_file() else None
+
+
+def _handle_result(run: _Run, task: _Task, request: GenerationRequest, result, model: dict,
+                   records: AppendWriter, rejects: AppendWriter, tasks: deque) -> int:
+    """Validate one generation; write accepted records / rejected attempts; requeue retries."""
+    config = run.config
+    run.counts["completion_tokens"] += result.completion_tokens
+    if config.template.mode == "per-query":
+        texts = parse_levels_json(result.text, [lv.value for lv in task.levels])
+    else:
+        raw = clean_generation(result.text)
+        texts = {task.levels[0].value: trim_to_sentence(raw) if result.finish_reason == "length" else raw}
+    prompt_texts = tuple(m["content"] for m in request.messages if m["role"] == "user")
+    retry_levels, finished = [], 0
+    for level in task.levels:
+        key = record_key(task.query.id, level.value, task.sample)
+        text = texts.get(level.value, "")
+        reason = "missing_level" if level.value not in texts else validate(text, prompt_texts, config.validation)
+        reason = reason or duplicate_reason(text, run.accepted[task.query.id], config.validation)
+        if reason is None:
+            records.write({
+                "key": key, "query_id": task.query.id, "query": task.query.text, "level": level.value,
+                "level_name": level.name, "sample": task.sample, "text": text, "title": "",
+                "words": word_count(text), "attempt": task.attempt, "seed": request.seed,
+                "backend": config.backend, "model": model,
+                "prompt": {"name": config.template.name, "mode": config.template.mode, "hash": config.template.hash},
+                "sampling": config.sampling.to_dict(), "prompt_tokens": result.prompt_tokens,
+                "completion_tokens": result.completion_tokens, "finish_reason": result.finish_reason,
+                "run_id": run.run_id, "created": utc_now(),
+            })
+            run.accepted[task.query.id].append(text)
+            run.done.add(key)
+            run.counts["accepted"] += 1
+            finished += 1
+            continue
+        final = task.attempt + 1 >= config.max_attempts
+        rejects.write({"key": key, "query_id": task.query.id, "level": level.value, "sample": task.sample,
+                       "attempt": task.attempt, "seed": request.seed, "reason": reason, "final": final,
+                       "raw": result.text[:2000], "run_id": run.run_id, "created": utc_now()})
+        run.counts[f"failed_{reason}"] += 1
+        if final:
+            run.done.add(key)
+            run.counts["rejected"] += 1
+            finished += 1
+        else:
+            retry_levels.append(level)
+    if retry_levels:  # a new attempt means a new seed (and, for level 0, a new topic)
+        tasks.append(_Task(task.query, task.sample, retry_levels, task.attempt + 1))
+    return finished

@@ -1,0 +1,92 @@
+"""RUN_DIR files: append-only JSONL shards that survive ``kill -9``.
+
+Each process appends to its own files (``<kind>/shard-I-of-N.<run_id>.jsonl``) and fsyncs after
+every batch, so a crash can only leave a torn *last* line in a file nobody writes any more; readers
+skip exactly that line. A lock per shard stops two processes from generating the same keys.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from pathlib import Path
+from typing import Iterator
+
+from rankladder.errors import UserError, located
+
+RECORDS = "records"
+REJECTS = "rejects"
+
+
+def shard_tag(index: int, count: int) -> str:
+    return f"shard-{index:05d}-of-{count:05d}"
+
+
+def manifest_path(run_dir: Path, index: int, count: int) -> Path:
+    return run_dir / f"manifest.{shard_tag(index, count)}.json"
+
+
+def manifests(run_dir: Path) -> list[Path]:
+    return sorted(run_dir.glob("manifest.shard-*.json"))
+
+
+def iter_jsonl(path: Path) -> Iterator[dict]:
+    """Complete lines of an append-only file; a torn final line (no newline) is skipped."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    end = data.rfind(b"\n") + 1
+    for line_no, line in enumerate(data[:end].split(b"\n")[:-1], 1):
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise located(path, f"corrupt record ({exc.__class__.__name__})", line_no) from None
+
+
+def iter_kind(run_dir: Path, kind: str) -> Iterator[dict]:
+    for path in sorted((run_dir / kind).glob("shard-*.jsonl")):
+        yield from iter_jsonl(path)
+
+
+class AppendWriter:
+    """One JSONL file opened for append; ``commit()`` makes written lines durable."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._handle = open(path, "a", encoding="utf-8")
+
+    def write(self, row: dict) -> None:
+        self._handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    def commit(self) -> None:
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        if not self._handle.closed:
+            self.commit()
+            self._handle.close()
+
+
+class ShardLock:
+    """Exclusive, non-blocking lock on one shard of a RUN_DIR (released when the process dies)."""
+
+    def __init__(self, run_dir: Path, index: int, count: int):
+        self.path = run_dir / f".lock.{shard_tag(index, count)}"
+        self._handle = None
+
+    def __enter__(self):
+        self._handle = open(self.path, "w")
+        try:
+            fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._handle.close()
+            raise UserError(f"{self.path}: another process is generating this shard") from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        fcntl.flock(self._handle, fcntl.LOCK_UN)
+        self._handle.close()

@@ -1,0 +1,63 @@
+"""Dataset statistics (per-level counts, lengths, rejects, duplicates) as JSON and a PNG."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+
+def compute(records, rejects: list[dict], merge: dict, run_manifests: list[dict]) -> dict:
+    """``records`` is the merged polars frame (one row per key, with ``doc_id``)."""
+    import polars as pl
+
+    per_level = {str(row["level"]): row["len"] for row in
+                 records.group_by("level").len().sort("level", descending=True).iter_rows(named=True)}
+    lengths = {}
+    for level, group in records.group_by("level"):
+        words = group.get_column("words").cast(pl.Float64)
+        lengths[str(level[0])] = {
+            "mean": round(float(words.mean()), 1), "median": float(words.median()),
+            "p5": float(words.quantile(0.05)), "p95": float(words.quantile(0.95)),
+        }
+    lengths = dict(sorted(lengths.items(), key=lambda kv: -int(kv[0])))
+    failed = Counter(row["reason"] for row in rejects)
+    final = sum(1 for row in rejects if row.get("final"))
+    expected = sum(m.get("counts", {}).get("expected_records", 0) for m in run_manifests)
+    return {
+        "counts": {
+            "queries": records.get_column("query_id").n_unique(),
+            "documents": records.get_column("doc_id").n_unique(),
+            "records": records.height,
+            "expected_records": expected,
+            "per_level": per_level,
+            "rejected_keys": final,
+            "failed_attempts": sum(failed.values()),
+            "failed_attempts_by_reason": dict(failed.most_common()),
+            "duplicate_keys_merged": merge["duplicate_keys"],
+            "duplicate_documents": merge["duplicate_documents"],
+            "train_queries": merge["train_queries"],
+            "dev_queries": merge["dev_queries"],
+        },
+        "words_per_level": lengths,
+    }
+
+
+def plot(figures: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    levels = list(figures["counts"]["per_level"])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.bar(levels, [figures["counts"]["per_level"][lv] for lv in levels], color="#4c72b0")
+    left.set(title="documents per relevance level", xlabel="level", ylabel="documents")
+    words = figures["words_per_level"]
+    means = [words[lv]["mean"] for lv in levels]
+    low = [words[lv]["mean"] - words[lv]["p5"] for lv in levels]
+    high = [words[lv]["p95"] - words[lv]["mean"] for lv in levels]
+    right.bar(levels, means, yerr=[low, high], capsize=4, color="#55a868")
+    right.set(title="words per document (mean, p5–p95)", xlabel="level", ylabel="words")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

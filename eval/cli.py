@@ -1,0 +1,100 @@
+"""``rankladder eval``: the CLI layer (argument parsing only; the work is in ``eval.run``)."""
+
+from __future__ import annotations
+
+import argparse
+
+DESCRIPTION = """\
+Evaluate one or more SentenceTransformer models on retrieval tasks with mteb and write the
+results in mteb's ResultCache layout (OUTPUT_DIR/results/<model>/<revision>/<Task>.json), ready
+for the MTEB leaderboard, plus summary.{json,md,png} and eval_manifest.json.
+
+TASKS may be:
+  - mteb task or benchmark names (SciFact, NFCorpus, BEIR, NanoBEIR, ...): they need the Hub or
+    a local HF cache;
+  - local BEIR folders (corpus.jsonl, queries.jsonl, qrels/<split>.tsv; graded scores kept);
+  - datasets built by `rankladder build` (local folder, or Hub repo org/name[@revision]):
+    evaluated on their dev split, with level-order diagnostics on the graded dev lists.
+A BM25 row (bm25s) is added on local tasks.
+
+With --compare DIR..., no model is run: the summary is rebuilt from existing result folders.
+"""
+
+EPILOG = """\
+examples:
+  rankladder eval --model out/ckpt --name me/ladder-minilm --tasks ../shared/datasets/cranfield \\
+      --output-dir runs/eval-ckpt
+  rankladder eval --model sentence-transformers/all-MiniLM-L6-v2 --model out/ckpt \\
+      --tasks NanoBEIR data/my_dataset --output-dir runs/eval
+  rankladder eval --compare runs/eval-base runs/eval-ckpt --output-dir runs/compare
+"""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "eval", help="evaluate models on mteb/BEIR/local/built retrieval tasks",
+        description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--model", action="append", default=[], metavar="PATH_OR_ID",
+                   help="model folder or Hub id (org/name[@revision]); repeat for several models")
+    p.add_argument("--name", action="append", default=[], metavar="ORG/NAME",
+                   help="name to record for the Nth --model (default: local/<folder> or the Hub id); "
+                        "set it to the fine-tuned model's Hub name for leaderboard submission")
+    p.add_argument("--revision", action="append", default=[], metavar="REV",
+                   help="revision to record for the Nth --model (default: content hash of a local "
+                        "folder, or the cached Hub commit)")
+    p.add_argument("--tasks", nargs="+", default=[], metavar="TASK",
+                   help="mteb task/benchmark names, BEIR folders, built dataset folders or Hub repos")
+    p.add_argument("--output-dir", metavar="DIR", help="where results and summaries go (required to run)")
+    p.add_argument("--split", default=None,
+                   help="qrels split of local BEIR folders (default: test, else the only one)")
+    p.add_argument("--no-bm25", dest="bm25", action="store_false", help="skip the BM25 reference row")
+    p.add_argument("--no-level-order", dest="level_order", action="store_false",
+                   help="skip level-order diagnostics on built datasets")
+    p.add_argument("--batch-size", type=int, default=32, help="encoding batch size (default: 32)")
+    p.add_argument("--embedding-cache", metavar="DIR", default=None,
+                   help="cache embeddings here (mteb CachedEmbeddingWrapper) to reuse across runs")
+    p.add_argument("--save-predictions", action="store_true",
+                   help="also write mteb's ranked runs under OUTPUT_DIR/predictions/")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT_DIR")
+    p.add_argument("--compare", nargs="+", metavar="DIR", default=None,
+                   help="rebuild the summary from these result folders (no model is run); with "
+                        "--output-dir, write summary.{json,md,png} there, else print the table")
+    p.set_defaults(func=main)
+
+
+def main(args) -> int:
+    from rankladder.errors import UserError
+
+    if args.compare:
+        from eval import summary as summ
+        from eval.run import compare
+
+        result = compare(args.compare, args.output_dir)
+        if not args.output_dir:
+            print(summ.to_markdown(result), end="")
+        else:
+            print(f"wrote {args.output_dir}/summary.md, summary.json, summary.png")
+        return 0
+    if not args.model:
+        raise UserError("--model: required (or use --compare DIR...)")
+    if not args.tasks:
+        raise UserError("--tasks: required")
+    if not args.output_dir:
+        raise UserError("--output-dir: required")
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size: must be >= 1, got {args.batch_size}")
+
+    from eval import summary as summ
+    from eval.run import EvalConfig, run_eval
+
+    config = EvalConfig(
+        models=args.model, tasks=args.tasks, output_dir=args.output_dir, names=args.name,
+        revisions=args.revision, split=args.split, bm25=args.bm25, level_order=args.level_order,
+        batch_size=args.batch_size, embedding_cache=args.embedding_cache,
+        save_predictions=args.save_predictions, overwrite=args.overwrite,
+    )
+    result = run_eval(config)
+    print(summ.to_markdown(result), end="")
+    print(f"results: {args.output_dir}/results  summary: {args.output_dir}/summary.md")
+    return 0

@@ -1,0 +1,89 @@
+"""Load a model for mteb under its *own* name and revision.
+
+mteb names a SentenceTransformer after ``model_card_data.model_name`` or, failing that, its
+*base* model — wrong for a fine-tuned checkpoint, whose results must land in
+``results/<its name>/<its revision>/`` to be submitted to the leaderboard. So we set both here:
+
+- local folder: name ``--name`` or ``local/<folder name>``; revision ``--revision`` or a content
+  hash of the folder (``sha256-<16 hex>``), reproducible across machines;
+- Hub id ``org/name[@rev]``: that name; the revision given, or the commit of the cached snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rankladder.errors import UserError
+from rankladder.fsutil import hash_tree
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ModelSpec:
+    path: str  # local folder or Hub id, as given
+    name: str  # "org/name" as mteb wants it
+    revision: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "revision": self.revision, "path": self.path}
+
+
+def resolve_model(arg: str, name: str | None = None, revision: str | None = None) -> ModelSpec:
+    """Name and revision of a ``--model`` argument, without loading weights."""
+    path = Path(arg).expanduser()
+    if path.exists():
+        if not path.is_dir() or not any((path / f).is_file() for f in ("modules.json", "config.json")):
+            raise UserError(f"{path}: not a SentenceTransformer model folder (no modules.json/config.json)")
+        path = path.resolve()
+        revision = revision or "sha256-" + hash_tree(path)[:16]
+        return ModelSpec(str(path), _valid_name(name or f"local/{path.name}"), revision)
+    if arg.startswith((".", "/", "~")) or arg.count("/") != 1:
+        raise UserError(f"--model: model path not found: {arg}")
+    repo, _, rev = arg.partition("@")
+    revision = revision or rev or _cached_commit(repo, rev or None)
+    return ModelSpec(arg, _valid_name(name or repo), revision)
+
+
+def _valid_name(name: str) -> str:
+    if name.count("/") != 1 or not all(name.split("/")):
+        raise UserError(f"--name: model name must read 'organization/model_name', got {name!r}")
+    return name
+
+
+def _cached_commit(repo: str, revision: str | None) -> str:
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = snapshot_download(repo, revision=revision, local_files_only=True)
+    except Exception as exc:
+        raise UserError(f"--model: model '{repo}' not found locally or in the HF cache "
+                        f"({type(exc).__name__})") from exc
+    return Path(folder).name
+
+
+def load_encoder(spec: ModelSpec, st_model=None):
+    """An mteb encoder (``SentenceTransformerEncoderWrapper``) whose meta carries ``spec``'s name/revision.
+
+    ``st_model`` lets a caller pass an already loaded SentenceTransformer (tests, notebooks).
+    """
+    from mteb.models import SentenceTransformerEncoderWrapper
+    from sentence_transformers import SentenceTransformer
+
+    if st_model is None:
+        repo, _, rev = spec.path.partition("@") if not Path(spec.path).exists() else (spec.path, "", "")
+        try:
+            st_model = SentenceTransformer(repo, revision=rev or None)
+        except Exception as exc:
+            raise UserError(f"--model: cannot load {spec.path}: {type(exc).__name__}: "
+                            f"{str(exc).splitlines()[0] if str(exc) else ''}") from exc
+    encoder = SentenceTransformerEncoderWrapper(st_model)
+    base = encoder.mteb_model_meta
+    guessed = base.name if base.name not in (None, "no_model_name/available", spec.name) else None
+    encoder.mteb_model_meta = base.model_copy(update={
+        "name": spec.name, "revision": spec.revision, "adapted_from": base.adapted_from or guessed,
+    })
+    return encoder

@@ -1,0 +1,156 @@
+"""``rankladder eval``: models × tasks through ``mteb.evaluate``, written in mteb's ResultCache layout.
+
+OUTPUT_DIR after a run (written in a temp folder, renamed when complete)::
+
+    results/<model>/<revision>/<Task>.json   mteb TaskResult files (+ model_meta.json), leaderboard-ready
+    summary.json · summary.md · summary.png  nDCG@10, MRR@10, Recall@100 per task and the mean
+    level_order.json · level_order/*.png     graded-list diagnostics (built datasets only)
+    predictions/<model>/<Task>_predictions.json   mteb's runs (with save_predictions)
+    eval_manifest.json                       models, tasks, input revisions, tool versions
+
+The BM25 reference row (mteb's ``mteb/baseline-bm25s``, i.e. the ``bm25s`` library) is added on
+local tasks, scored by the same mteb code as the models.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rankladder.errors import UserError
+from rankladder.fsutil import atomic_output_dir, write_json_atomic
+from rankladder.manifest import tool_versions, utc_now
+
+logger = logging.getLogger(__name__)
+
+BM25_MODEL = "mteb/baseline-bm25s"
+
+
+@dataclass
+class EvalConfig:
+    models: list[str]
+    tasks: list[str]
+    output_dir: str
+    names: list[str] = field(default_factory=list)  # aligned with models; "" = default
+    revisions: list[str] = field(default_factory=list)
+    split: str | None = None  # qrels split of local BEIR folders (default: test)
+    bm25: bool = True
+    level_order: bool = True
+    batch_size: int = 32
+    embedding_cache: str | None = None
+    save_predictions: bool = False
+    overwrite: bool = False
+
+
+def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
+    """Run the evaluation; returns the summary dict. ``st_models`` maps a model arg to a loaded model."""
+    import mteb
+
+    from eval import summary as summ
+    from eval.models import load_encoder, resolve_model
+    from eval.tasks import ensure_loaded, resolve_tasks
+
+    if not config.models:
+        raise UserError("--model: give at least one model")
+    if len(config.names) > len(config.models) or len(config.revisions) > len(config.models):
+        raise UserError("--name/--revision: more values than --model entries")
+    specs = [resolve_model(m, _at(config.names, i), _at(config.revisions, i)) for i, m in enumerate(config.models)]
+    resolved = resolve_tasks(config.tasks, config.split)
+    if not resolved:
+        raise UserError("--tasks: give at least one task")
+    tasks = [t for t, _ in resolved]
+    sources = {s.name: s for _, s in resolved}
+
+    with atomic_output_dir(config.output_dir, overwrite=config.overwrite) as tmp:
+        for task, source in resolved:
+            ensure_loaded(task, source)
+        cache = mteb.ResultCache(tmp)
+        timings, level_rows = {}, {}
+        for spec in specs:
+            start = time.monotonic()
+            encoder = load_encoder(spec, (st_models or {}).get(spec.path))
+            model = encoder
+            if config.embedding_cache:
+                from mteb.models.cache_wrappers import CachedEmbeddingWrapper
+
+                model = CachedEmbeddingWrapper(encoder, Path(config.embedding_cache) / encoder.mteb_model_meta.model_name_as_path())
+            _evaluate(mteb, model, tasks, cache, config, tmp / "predictions" / spec.name.replace("/", "__"))
+            if config.level_order:
+                for task, source in resolved:
+                    if source.kind == "built":
+                        level_rows.setdefault(spec.name, {})[source.name] = _level_order(
+                            encoder.model, task, tmp / "level_order", spec.name)
+            timings[spec.name] = round(time.monotonic() - start, 2)
+        local = [t for t, s in resolved if s.kind in ("beir", "built")]
+        if config.bm25 and local:
+            start = time.monotonic()
+            _evaluate(mteb, mteb.get_model_meta(BM25_MODEL), local, cache, config, tmp / "predictions" / "bm25")
+            timings[BM25_MODEL] = round(time.monotonic() - start, 2)
+        for task in tasks:
+            task.unload_data()
+
+        task_entries = [{"name": s.name, "type": "Retrieval",
+                         "dataset": {"name": s.name, "path_or_repo": s.path_or_repo,
+                                     "revision": s.revision, "split": s.split}} for s in sources.values()]
+        bm25_entry = [{"name": BM25_MODEL, "revision": mteb.get_model_meta(BM25_MODEL).revision, "path": None}]
+        manifest = {
+            "kind": "rankladder-eval",
+            "created": utc_now(),
+            "config": asdict(config),
+            "models": [s.to_dict() for s in specs] + (bm25_entry if config.bm25 and local else []),
+            "tasks": task_entries,
+            "inputs": [{"kind": "model", "path_or_repo": s.path, "revision": s.revision} for s in specs]
+                      + [{"kind": "task", "path_or_repo": s.path_or_repo, "revision": s.revision} for s in sources.values()],
+            "timings_s": timings,
+            "tool_versions": tool_versions(),
+        }
+        write_json_atomic(tmp / summ.MANIFEST, manifest)
+        if level_rows:
+            write_json_atomic(tmp / summ.LEVEL_ORDER, level_rows)
+        summary = summ.collect([tmp])
+        summ.write_summary(summary, tmp)
+    return summary
+
+
+def _evaluate(mteb, model, tasks, cache, config: EvalConfig, prediction_folder: Path) -> None:
+    result = mteb.evaluate(
+        model, tasks, cache=cache, overwrite_strategy="always", co2_tracker=False,
+        encode_kwargs={"batch_size": config.batch_size}, show_progress_bar=False,
+        prediction_folder=prediction_folder if config.save_predictions else None,
+    )
+    if result.exceptions:
+        raise UserError("; ".join(f"task {e.task_name}: {e.exception}" for e in result.exceptions))
+
+
+def _level_order(st_model, task, out_dir: Path, model_name: str) -> dict:
+    """Score each graded dev list with the model; mean Kendall τ / nDCG and a per-level PNG."""
+    from eval.level_order import level_order_metrics, plot_level_distributions, scores_by_level
+
+    lists = task.load_lists()
+    pairs = []
+    for row in lists:
+        q = st_model.encode_query([row["query"]], convert_to_tensor=True)
+        d = st_model.encode_document(list(row["documents"]), convert_to_tensor=True)
+        pairs.append((st_model.similarity(q, d)[0].tolist(), list(row["levels"])))
+    metrics = level_order_metrics(pairs)
+    out_dir.mkdir(exist_ok=True)
+    png = out_dir / f"{task.metadata.name}__{model_name.replace('/', '__')}.png"
+    plot_level_distributions(scores_by_level(pairs), png, f"{model_name} on {task.metadata.name} (dev lists)")
+    metrics["plot"] = str(png.relative_to(out_dir.parent))
+    return metrics
+
+
+def _at(values: list[str], i: int) -> str | None:
+    return values[i] if i < len(values) and values[i] else None
+
+
+def compare(dirs: list[str], output_dir: str | None) -> dict:
+    """``rankladder eval --compare DIR...``: one table from existing result folders, no model runs."""
+    from eval import summary as summ
+
+    summary = summ.collect(dirs)
+    if output_dir:
+        summ.write_summary(summary, Path(output_dir))
+    return summary

@@ -1,0 +1,160 @@
+"""The model card: sentence-transformers' automatic card, plus what it lacks.
+
+Added between HTML-comment markers (so re-rendering replaces, never duplicates):
+the training dataset repo@tag and version, the loss and its config, a usage snippet, and the
+results table from ``rankladder eval`` with matching ``model-index`` YAML entries.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from rankladder.errors import UserError
+
+from model_cards.inputs import REPO_ID
+
+START, END = "<!-- rankladder:start -->", "<!-- rankladder:end -->"
+RES_START, RES_END = "<!-- rankladder-results:start -->", "<!-- rankladder-results:end -->"
+METRICS = (("ndcg_at_10", "nDCG@10"), ("mrr_at_10", "MRR@10"), ("recall_at_100", "Recall@100"), ("main_score", "main score"))
+REQUIRED = ("license", "library_name", "base_model", "pipeline_tag")
+SYCL_TAGS = ("sentence-transformers", "rankladder", "sycl", "graded-relevance", "list-wise")
+
+
+def _replace_block(text: str, start: str, end: str, block: str, before: str | None = None) -> str:
+    block = f"{start}\n{block.strip()}\n{end}"
+    if start in text and end in text:
+        return re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+    if before and before in text:
+        return text.replace(before, f"{block}\n\n{before}", 1)
+    return text.rstrip() + f"\n\n{block}\n"
+
+
+def dataset_ref(manifest: dict, dataset_repo: str | None = None) -> tuple[str | None, str]:
+    """(Hub repo id or None, "repo@revision (version X)" text) of the training dataset."""
+    ds = manifest.get("dataset") or {}
+    repo = dataset_repo or ds.get("path_or_repo")
+    is_repo = bool(repo) and bool(REPO_ID.match(str(repo))) and not Path(str(repo)).exists()
+    revision = ds.get("revision") or (f"v{ds['version']}" if ds.get("version") else "main")
+    text = f"`{repo}@{revision}`" if repo else "unknown"
+    if is_repo:
+        text = f"[`{repo}`](https://huggingface.co/datasets/{repo}/tree/{revision}) @ `{revision}`"
+    if ds.get("version"):
+        text += f" (version {ds['version']})"
+    if ds.get("content_hash"):
+        text += f", content hash `{ds['content_hash'][:16]}`"
+    return (repo if is_repo else None), text
+
+
+def training_section(manifest: dict, repo_id: str, version: str, dataset_repo: str | None = None) -> str:
+    _, ds_text = dataset_ref(manifest, dataset_repo)
+    loss = manifest.get("loss") or {}
+    args = manifest.get("training_args") or {}
+    lines = [
+        "## rankladder release", "",
+        f"- **Version:** {version} (tag `v{version}`)",
+        f"- **Base model:** `{manifest.get('base_model')}`",
+        f"- **Training dataset:** {ds_text}",
+        f"- **Loss:** `{loss.get('name', 'unknown')}`",
+        f"- **Seed:** {manifest.get('seed', 'unknown')}", "",
+        "Loss config:", "", "```json", json.dumps(loss.get("config") or {}, indent=2, sort_keys=True), "```", "",
+    ]
+    if args:
+        lines += ["Training arguments:", "", "```json", json.dumps(args, indent=2, sort_keys=True), "```", ""]
+    lines += [
+        "### Usage", "", "```python", "from sentence_transformers import SentenceTransformer", "",
+        f'model = SentenceTransformer("{repo_id}", revision="v{version}")',
+        'query = model.encode_query(["how do plants use light?"])',
+        'docs = model.encode_document(["Photosynthesis turns light into chemical energy."])',
+        "print(model.similarity(query, docs))", "```",
+    ]
+    return "\n".join(lines)
+
+
+def results_table(tasks: list[dict], scores: dict) -> str:
+    head = "| task | dataset | split | " + " | ".join(label for _, label in METRICS) + " |"
+    rows = [head, "|---|---|---|" + "---:|" * len(METRICS)]
+    for task in tasks:
+        task_scores = scores.get(task["name"])
+        if not task_scores:
+            continue
+        ds = task.get("dataset") or {}
+        cells = [f"{task_scores[k]:.4f}" if isinstance(task_scores.get(k), (int, float)) else "–" for k, _ in METRICS]
+        name = ds.get("path_or_repo") or ds.get("name", "")
+        rows.append(f"| {task['name']} | {name}@{ds.get('revision', 'main')} | {ds.get('split', 'test')} | " + " | ".join(cells) + " |")
+    return "\n".join(["## Evaluation results (rankladder eval)", "", *rows, "",
+                      "Scores in [0, 1]; main score is the task's MTEB main score (nDCG@10 for retrieval)."])
+
+
+def eval_results(model_name: str, tasks: list[dict], scores: dict) -> list:
+    """``EvalResult`` entries (-> ``model-index`` YAML) for every evaluated task."""
+    from huggingface_hub import EvalResult
+
+    out = []
+    for task in tasks:
+        task_scores = scores.get(task["name"]) or {}
+        ds = task.get("dataset") or {}
+        for key, label in METRICS:
+            if isinstance(task_scores.get(key), (int, float)):
+                out.append(EvalResult(
+                    task_type=task.get("type", "Retrieval"), task_name=task["name"],
+                    dataset_type=ds.get("path_or_repo") or ds.get("name") or task["name"],
+                    dataset_name=f"MTEB {task['name']}", dataset_config="default",
+                    dataset_split=ds.get("split", "test"), dataset_revision=ds.get("revision"),
+                    metric_type=key, metric_name=label, metric_value=float(task_scores[key]),
+                ))
+    return out
+
+
+def validate(card, where: str) -> None:
+    data = card.data.to_dict()
+    missing = [key for key in REQUIRED if not data.get(key)]
+    if missing:
+        hint = " (pass --license)" if "license" in missing else ""
+        raise UserError(f"{where}: model card is missing required field(s) {', '.join(missing)}{hint}")
+
+
+def build_model_card(checkpoint_dir: Path, manifest: dict, repo_id: str, version: str,
+                     license: str | None = None, dataset_repo: str | None = None):
+    """The checkpoint's own README.md (ST auto card) enriched with the rankladder release section."""
+    from huggingface_hub import ModelCard
+
+    readme = Path(checkpoint_dir) / "README.md"
+    card = ModelCard.load(readme) if readme.is_file() else ModelCard("---\nlibrary_name: sentence-transformers\n---\n")
+    data = card.data
+    data.license = license or data.license
+    data.library_name = data.library_name or "sentence-transformers"
+    data.pipeline_tag = data.pipeline_tag or "sentence-similarity"
+    data.base_model = manifest.get("base_model") or data.base_model
+    repo, _ = dataset_ref(manifest, dataset_repo)
+    if repo:
+        data.datasets = [repo, *[d for d in (data.datasets or []) if d != repo]] if isinstance(data.datasets, list) else [repo]
+    data.tags = list(dict.fromkeys([*(data.tags or []), *SYCL_TAGS]))
+    data.model_name = data.model_name or repo_id.split("/")[-1]
+    text = _replace_block(card.text, START, END, training_section(manifest, repo_id, version, dataset_repo),
+                          before="## Model Details")
+    card = ModelCard(f"---\n{data.to_yaml()}\n---\n{text}")
+    validate(card, str(readme))
+    return card
+
+
+def add_results(card, model_name: str, tasks: list[dict], scores: dict):
+    """Return ``card`` with the results table and model-index replaced by these results."""
+    from huggingface_hub import ModelCard
+
+    data = card.data
+    ours = {f"MTEB {t['name']}" for t in tasks}
+    kept = [r for r in (data.eval_results or []) if r.dataset_name not in ours]
+    data.eval_results = kept + eval_results(model_name, tasks, scores)
+    data.model_name = data.model_name or model_name
+    text = _replace_block(card.text, RES_START, RES_END, results_table(tasks, scores), before=START)
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n{text}")
+
+
+def check_round_trip(card, path: Path) -> None:
+    from huggingface_hub import ModelCard
+
+    card.save(path)
+    if ModelCard.load(path).data.to_dict() != card.data.to_dict():
+        raise UserError(f"{path}: model card metadata does not survive a save/load round trip")

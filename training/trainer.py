@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from dataset_builder import schema
 from rankladder.errors import UserError
 from rankladder.fsutil import hash_tree, sha256_file, write_json_atomic, write_text_atomic
 from rankladder.manifest import tool_versions, utc_now
@@ -104,7 +105,11 @@ def input_hashes(sources: list) -> list[dict[str, Any]]:
         path, revision = split_revision(source.path)
         entry: dict[str, Any] = {"path": source.path, "revision": revision}
         local = Path(path)
-        if local.is_dir():
+        manifest = local / schema.MANIFEST_FILE
+        if manifest.is_file():  # a built dataset: its manifest carries the content hash
+            entry["content_hash"] = json.loads(manifest.read_text(encoding="utf-8")).get("content_hash")
+            entry["manifest_sha256"] = sha256_file(manifest)
+        elif local.is_dir():
             entry["sha256"] = hash_tree(local)
         if source.qrels and Path(source.qrels).is_file():
             entry["qrels_sha256"] = sha256_file(source.qrels)
@@ -209,7 +214,6 @@ def make_evaluator(rl):
     """Graded evaluator on the dev lists of --data, when it has them."""
     if not rl.data or rl.eval_split in ("", "none", None):
         return None
-    from dataset_builder import schema
     from training.data import dataset_configs, split_revision
 
     path, revision = split_revision(rl.data)

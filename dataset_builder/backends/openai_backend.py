@@ -82,7 +82,6 @@ class OpenAIBackend(Backend):
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self.retries_taken = 0  # over all requests so far; read by tests and benchmarks
-        self.requests_sent = 0
         self._served_id = self._check_model()
 
     # -- setup ---------------------------------------------------------------------------------
@@ -163,7 +162,6 @@ class OpenAIBackend(Backend):
         completion = raw.parse()
         with self._lock:
             self.retries_taken += raw.retries_taken
-            self.requests_sent += 1 + raw.retries_taken
             if completion.model and self._served_id == self.model and completion.model != self.model:
                 self._served_id = completion.model
         if not completion.choices:

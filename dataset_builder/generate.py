@@ -240,6 +240,21 @@ def _previous_model(run_dir: Path, shard: tuple[int, int]) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8")).get("model") if path.is_file() else None
 
 
+def generation_record(query: Query, level: Level, sample: int, text: str, *, attempt: int, seed: int,
+                      backend: str, model: dict | None, template: prompt_lib.PromptTemplate,
+                      sampling: SamplingConfig, prompt_tokens: int = 0, completion_tokens: int = 0,
+                      finish_reason: str = "stop", run_id: str = "") -> dict:
+    """One line of ``records/*.jsonl``: the document and everything needed to reproduce it."""
+    return {
+        "key": record_key(query.id, level.value, sample), "query_id": query.id, "query": query.text,
+        "level": level.value, "level_name": level.name, "sample": sample, "text": text, "title": "",
+        "words": word_count(text), "attempt": attempt, "seed": seed, "backend": backend, "model": model,
+        "prompt": {"name": template.name, "mode": template.mode, "hash": template.hash},
+        "sampling": sampling.to_dict(), "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+        "finish_reason": finish_reason, "run_id": run_id, "created": utc_now(),
+    }
+
+
 def _handle_result(run: _Run, task: _Task, request: GenerationRequest, result, model: dict,
                    records: AppendWriter, rejects: AppendWriter, tasks: deque) -> int:
     """Validate one generation; write accepted records / rejected attempts; requeue retries."""
@@ -258,16 +273,11 @@ def _handle_result(run: _Run, task: _Task, request: GenerationRequest, result, m
         reason = "missing_level" if level.value not in texts else validate(text, prompt_texts, config.validation)
         reason = reason or duplicate_reason(text, run.accepted[task.query.id], config.validation)
         if reason is None:
-            records.write({
-                "key": key, "query_id": task.query.id, "query": task.query.text, "level": level.value,
-                "level_name": level.name, "sample": task.sample, "text": text, "title": "",
-                "words": word_count(text), "attempt": task.attempt, "seed": request.seed,
-                "backend": config.backend, "model": model,
-                "prompt": {"name": config.template.name, "mode": config.template.mode, "hash": config.template.hash},
-                "sampling": config.sampling.to_dict(), "prompt_tokens": result.prompt_tokens,
-                "completion_tokens": result.completion_tokens, "finish_reason": result.finish_reason,
-                "run_id": run.run_id, "created": utc_now(),
-            })
+            records.write(generation_record(
+                task.query, level, task.sample, text, attempt=task.attempt, seed=request.seed,
+                backend=config.backend, model=model, template=config.template, sampling=config.sampling,
+                prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
+                finish_reason=result.finish_reason, run_id=run.run_id))
             run.accepted[task.query.id].append(text)
             run.done.add(key)
             run.counts["accepted"] += 1

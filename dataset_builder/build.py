@@ -119,61 +119,87 @@ def _dev_queries(query_ids: list[str], fraction: float, seed: int) -> set[str]:
     return set(ranked[:count])
 
 
-def _write_parquet(frame, config: str, split: str, folder: Path) -> str:
+def _write_table(table, config: str, split: str, folder: Path) -> str:
     import pyarrow.parquet as pq
 
     arrow_schema = schema.features(config).arrow_schema
-    table = frame.to_arrow().select(arrow_schema.names).cast(arrow_schema)
+    table = table.select(arrow_schema.names).cast(arrow_schema)
     rel = schema.data_file(config, split)
     (folder / rel).parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, folder / rel, compression="zstd")
     return rel
 
 
-def assemble(records, dev_fraction: float, seed: int) -> dict:
-    """Polars frames per config/split, plus merge counts."""
+def _list_table(ordered, groups):
+    """The ``lists`` config as arrow ListArrays over the already-ordered columns (no text copy)."""
+    import pyarrow as pa
+
+    offsets = pa.array(groups.get_column("start").to_list() + [ordered.height], pa.int32())
+    columns = ordered.select("doc_id", "text", "level").to_arrow()
+    return pa.table({
+        "query_id": groups.get_column("query_id").to_arrow(),
+        "query": groups.get_column("query").to_arrow(),
+        "doc_ids": pa.ListArray.from_arrays(offsets, columns["doc_id"].combine_chunks().cast(pa.string())),
+        "documents": pa.ListArray.from_arrays(offsets, columns["text"].combine_chunks().cast(pa.string())),
+        "levels": pa.ListArray.from_arrays(offsets, columns["level"].combine_chunks().cast(pa.int32())),
+    })
+
+
+def write_configs(records, folder: Path, dev_fraction: float, seed: int) -> tuple[dict, object, dict]:
+    """Write every config/split parquet into ``folder``; return files, the stats frame, merge counts.
+
+    Memory is bounded by about two copies of the text column: frames are released as soon as the
+    config that needs them is written (1M records stay well under 1.5 GB).
+    """
     import polars as pl
 
     frame = pl.from_arrow(records)
+    del records
     total = frame.height
-    frame = frame.unique(subset="key", keep="first", maintain_order=True)
-    duplicate_keys = total - frame.height
-    conflicts = (frame.select("query_id", "query").unique().group_by("query_id").len().filter(pl.col("len") > 1))
+    if frame.get_column("key").n_unique() != total:
+        frame = frame.unique(subset="key", keep="first", maintain_order=True)
+    conflicts = frame.select("query_id", "query").unique().group_by("query_id").len().filter(pl.col("len") > 1)
     if conflicts.height:
-        qid = conflicts.get_column("query_id")[0]
-        raise UserError(f"query id {qid!r} has different texts in different runs")
+        raise UserError(f"query id {conflicts.get_column('query_id')[0]!r} has different texts in different runs")
     frame = frame.with_columns(pl.col("title").fill_null(""))
     frame = frame.with_columns(pl.Series("doc_id", _doc_ids(frame)))
-    qrels = (frame.group_by("query_id", "doc_id").agg(pl.col("level").max())
-             .sort("query_id", "level", "doc_id", descending=[False, True, False]))
-    corpus = frame.unique(subset="doc_id", keep="first", maintain_order=True).select(
-        pl.col("doc_id").alias("_id"), "title", "text").sort("_id")
+    if frame.select(pl.struct("query_id", "doc_id").n_unique()).item() != frame.height:
+        # the same text twice in one query's list: keep its highest level
+        frame = frame.sort("level", descending=True).unique(subset=["query_id", "doc_id"], keep="first")
     queries = frame.select(pl.col("query_id").alias("_id"), pl.col("query").alias("text")).unique(
         subset="_id", keep="first").sort("_id")
     dev = _dev_queries(queries.get_column("_id").to_list(), dev_fraction, seed)
-    qrels_frame = qrels.select(pl.col("query_id").alias("query-id"), pl.col("doc_id").alias("corpus-id"),
-                               pl.col("level").alias("score"))
-    docs = corpus.select(pl.col("_id").alias("doc_id"), "text")
-    lists = (qrels.join(docs, on="doc_id").join(queries.rename({"_id": "query_id", "text": "query"}), on="query_id")
-             .sort("query_id", "level", "doc_id", descending=[False, True, False])
-             .group_by("query_id", maintain_order=True)
-             .agg(pl.col("query").first(), pl.col("doc_id").alias("doc_ids"),
-                  pl.col("text").alias("documents"), pl.col("level").alias("levels")))
-    is_dev = pl.col("query_id").is_in(list(dev))
-    is_dev_qrels = pl.col("query-id").is_in(list(dev))
-    splits = {
-        (schema.CORPUS_CONFIG, schema.CORPUS_SPLIT): corpus,
-        (schema.QUERIES_CONFIG, schema.QUERIES_SPLIT): queries,
-        (schema.QRELS_CONFIG, schema.TRAIN_SPLIT): qrels_frame.filter(~is_dev_qrels),
-        (schema.LISTS_CONFIG, schema.TRAIN_SPLIT): lists.filter(~is_dev),
-    }
+    frame = frame.with_columns(pl.col("query_id").is_in(list(dev)).alias("is_dev"))
+    files = {}
+
+    corpus = frame.select(pl.col("doc_id").alias("_id"), "title", "text")
+    if corpus.get_column("_id").n_unique() != corpus.height:
+        corpus = corpus.unique(subset="_id", keep="first", maintain_order=True)
+    documents = corpus.height
+    files["corpus/corpus"] = _write_table(corpus.to_arrow(), schema.CORPUS_CONFIG, schema.CORPUS_SPLIT, folder)
+    del corpus
+    files["queries/queries"] = _write_table(queries.to_arrow(), schema.QUERIES_CONFIG, schema.QUERIES_SPLIT, folder)
+
+    ordered = frame.sort(["is_dev", "query_id", "level", "doc_id"], descending=[False, False, True, False])
+    stats_frame = frame.select("query_id", "level", "words", "doc_id")
+    del frame
+    qrels = ordered.select(pl.col("query_id").alias("query-id"), pl.col("doc_id").alias("corpus-id"),
+                           pl.col("level").alias("score"), "is_dev")
+    groups = (ordered.with_row_index("start").group_by("query_id", maintain_order=True)
+              .agg(pl.col("start").first(), pl.col("query").first(), pl.col("is_dev").first()))
+    lists = _list_table(ordered, groups)
+    del ordered
+    n_train = groups.height - len(dev)
+    split_tables = {schema.TRAIN_SPLIT: (qrels.filter(~pl.col("is_dev")), lists.slice(0, n_train))}
     if dev:
-        splits[(schema.QRELS_CONFIG, schema.DEV_SPLIT)] = qrels_frame.filter(is_dev_qrels)
-        splits[(schema.LISTS_CONFIG, schema.DEV_SPLIT)] = lists.filter(is_dev)
-    merge = {"records_read": total, "duplicate_keys": duplicate_keys,
-             "duplicate_documents": frame.height - corpus.height,
-             "train_queries": queries.height - len(dev), "dev_queries": len(dev)}
-    return {"splits": splits, "records": frame, "merge": merge}
+        split_tables[schema.DEV_SPLIT] = (qrels.filter(pl.col("is_dev")), lists.slice(n_train))
+    for split, (qrels_part, lists_part) in split_tables.items():
+        files[f"default/{split}"] = _write_table(qrels_part.to_arrow(), schema.QRELS_CONFIG, split, folder)
+        files[f"lists/{split}"] = _write_table(lists_part, schema.LISTS_CONFIG, split, folder)
+    merge = {"records_read": total, "duplicate_keys": total - stats_frame.height,
+             "duplicate_documents": stats_frame.height - documents,
+             "train_queries": n_train, "dev_queries": len(dev)}
+    return files, stats_frame, merge
 
 
 def build_dataset(run_dirs: list[str | Path], out: str | Path, version: str, dev_fraction: float = 0.0,
@@ -187,13 +213,11 @@ def build_dataset(run_dirs: list[str | Path], out: str | Path, version: str, dev
     incomplete = [m["_path"] for m in run_manifests if m.get("status") != "complete"]
     if incomplete:
         log.warning("building from runs that did not finish: %s", ", ".join(incomplete))
-    parts = assemble(read_records(run_dirs), dev_fraction, seed)
     rejects = [row for run_dir in run_dirs for row in iter_kind(run_dir, REJECTS)]
     out = Path(out)
     with atomic_output_dir(out, overwrite=overwrite) as tmp:
-        files = {f"{config}/{split}": _write_parquet(frame, config, split, tmp)
-                 for (config, split), frame in parts["splits"].items()}
-        figures = stats.compute(parts["records"], rejects, parts["merge"], run_manifests)
+        files, stats_frame, merge = write_configs(read_records(run_dirs), tmp, dev_fraction, seed)
+        figures = stats.compute(stats_frame, rejects, merge, run_manifests)
         write_json_atomic(tmp / schema.STATS_FILE, figures)
         stats.plot(figures, tmp / schema.STATS_PLOT)
         file_hashes = {key: {"path": rel, "sha256": sha256_file(tmp / rel)} for key, rel in files.items()}

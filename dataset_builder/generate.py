@@ -90,7 +90,9 @@ def trim_to_sentence(text: str) -> str:
 
 
 @dataclass
-class _Task:
+class GenerationTask:
+    """One backend request's worth of work: a query, a sample index, the levels still missing."""
+
     query: Query
     sample: int
     levels: list[Level]
@@ -119,7 +121,7 @@ class _Run:
             if row.get("final"):
                 self.done.add(row["key"])
 
-    def pending_tasks(self) -> deque[_Task]:
+    def pending_tasks(self) -> deque[GenerationTask]:
         tasks = deque()
         for query in self.queries:
             for sample in range(self.config.samples_per_level):
@@ -127,9 +129,9 @@ class _Run:
                 if not missing:
                     continue
                 if self.config.template.mode == "per-query":
-                    tasks.append(_Task(query, sample, missing))
+                    tasks.append(GenerationTask(query, sample, missing))
                 else:
-                    tasks.extend(_Task(query, sample, [level]) for level in missing)
+                    tasks.extend(GenerationTask(query, sample, [level]) for level in missing)
         return tasks
 
     def check_resumable(self) -> None:
@@ -169,8 +171,7 @@ class _Run:
         })
 
 
-def make_requests(run: _Run, tasks: list[_Task], topics: list[str]) -> list[GenerationRequest]:
-    config = run.config
+def make_requests(config: GenerateConfig, tasks: list[GenerationTask], topics: list[str]) -> list[GenerationRequest]:
     requests = []
     for index, task in enumerate(tasks):
         if config.template.mode == "per-query":
@@ -216,7 +217,7 @@ def generate_run(run_dir: str | Path, queries: list[Query], config: GenerateConf
             try:
                 while tasks:
                     batch = [tasks.popleft() for _ in range(min(config.batch_size, len(tasks)))]
-                    requests = make_requests(run, batch, topics)
+                    requests = make_requests(config, batch, topics)
                     results = backend.generate(requests, config.sampling)
                     for task, request, result in zip(batch, requests, results):
                         tokens += result.completion_tokens
@@ -255,7 +256,7 @@ def generation_record(query: Query, level: Level, sample: int, text: str, *, att
     }
 
 
-def _handle_result(run: _Run, task: _Task, request: GenerationRequest, result, model: dict,
+def _handle_result(run: _Run, task: GenerationTask, request: GenerationRequest, result, model: dict,
                    records: AppendWriter, rejects: AppendWriter, tasks: deque) -> int:
     """Validate one generation; write accepted records / rejected attempts; requeue retries."""
     config = run.config
@@ -295,5 +296,5 @@ def _handle_result(run: _Run, task: _Task, request: GenerationRequest, result, m
         else:
             retry_levels.append(level)
     if retry_levels:  # a new attempt means a new seed (and, for level 0, a new topic)
-        tasks.append(_Task(task.query, task.sample, retry_levels, task.attempt + 1))
+        tasks.append(GenerationTask(task.query, task.sample, retry_levels, task.attempt + 1))
     return finished

@@ -1,0 +1,92 @@
+"""Generation overhead: ``generate_run`` vs direct backend calls on the same prompts and batch size,
+and batched vs single-prompt throughput, with the transformers backend (SmolLM2-135M, CPU).
+
+Greedy decoding makes both sides produce the same tokens, so tokens/s compares like with like.
+Targets (issue 2): runner/direct tokens/s ratio ≥ 0.95; batched ≥ 4× single-prompt throughput.
+Usage: python benchmarks/bench_generation.py [--queries 4] [--batch-size 8] [--max-new-tokens 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+
+from dataset_builder.backends.base import GenerationRequest, SamplingConfig
+from dataset_builder.backends.transformers_backend import TransformersBackend
+from dataset_builder.generate import GenerateConfig, GenerationTask, generate_run, make_requests
+from dataset_builder.levels import load_levels
+from dataset_builder.prompts import load_template, load_topics
+from dataset_builder.queries import QuerySpec, load_queries
+
+
+class Borrowed:
+    """Keeps the loaded model alive across runs (generate_run closes its backend)."""
+
+    def __init__(self, backend):
+        self.backend = backend
+
+    def __getattr__(self, name):
+        return getattr(self.backend, name)
+
+    def close(self):
+        pass
+
+
+def direct(backend, requests: list[GenerationRequest], sampling: SamplingConfig, batch_size: int) -> tuple[int, float]:
+    start = time.perf_counter()
+    tokens = 0
+    for index in range(0, len(requests), batch_size):
+        tokens += sum(r.completion_tokens for r in backend.generate(requests[index:index + batch_size], sampling))
+    return tokens, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--queries", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+
+    queries = load_queries(QuerySpec())[0][: args.queries]
+    sampling = SamplingConfig(temperature=0.0, max_new_tokens=args.max_new_tokens, seed=0)
+    config = GenerateConfig(levels=load_levels(), template=load_template(), sampling=sampling,
+                            batch_size=args.batch_size, max_attempts=1)
+    backend = TransformersBackend()
+    # The exact requests the runner sends, in its order.
+    tasks = [GenerationTask(q, 0, [level]) for q in queries for level in config.levels]
+    requests = make_requests(config, tasks, load_topics())
+    backend.generate(requests[:2], sampling)  # warm-up
+
+    runner_rates, direct_rates = [], []
+    for _ in range(args.repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            manifest = generate_run(tmp, queries, config, lambda: Borrowed(backend), progress=False)
+            elapsed = time.perf_counter() - start
+        runner_tokens = manifest["counts"]["this_run"]["completion_tokens"]
+        runner_rates.append(runner_tokens / elapsed)
+        tokens, seconds = direct(backend, requests, sampling, args.batch_size)
+        direct_rates.append(tokens / seconds)
+    single_requests = requests[: args.batch_size]
+    single_tokens, single_seconds = direct(backend, single_requests, sampling, 1)
+    batched_tokens, batched_seconds = direct(backend, single_requests, sampling, args.batch_size)
+    runner, plain = max(runner_rates), max(direct_rates)
+    single, batched = single_tokens / single_seconds, batched_tokens / batched_seconds
+    print(json.dumps({
+        "benchmark": "generation",
+        "backend": "transformers", "model": backend.model_identity()["id"],
+        "prompts": len(requests), "batch_size": args.batch_size, "max_new_tokens": args.max_new_tokens,
+        "runner_tokens_per_s": round(runner, 2), "direct_tokens_per_s": round(plain, 2),
+        "runner_over_direct_ratio": round(runner / plain, 3),
+        "single_prompt_tokens_per_s": round(single, 2), "batched_tokens_per_s": round(batched, 2),
+        "batched_over_single_ratio": round(batched / single, 2),
+        "targets": {"runner_over_direct_min": 0.95, "batched_over_single_min": 4.0},
+        "meets_targets": runner / plain >= 0.95 and batched / single >= 4.0,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

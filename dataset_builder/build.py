@@ -94,17 +94,18 @@ def read_records(run_dirs: list[Path]):
                     raise UserError(f"{path}: corrupt records file ({str(exc).splitlines()[0]})") from None
     if not tables:
         raise UserError(f"{', '.join(map(str, run_dirs))}: no generation records found")
-    return pa.concat_tables(tables).combine_chunks()
+    return pa.concat_tables(tables)  # chunked: no copy
 
 
-def _doc_ids(frame, chunk: int = 100_000) -> list[str]:
-    """Content-hash ids, computed in slices so only one slice of texts is held as Python strings."""
-    ids: list[str] = []
-    for start in range(0, frame.height, chunk):
-        part = frame.slice(start, chunk)
-        ids.extend(schema.doc_id(text, title) for text, title in
-                   zip(part.get_column("text").to_list(), part.get_column("title").to_list()))
-    return ids
+def _doc_ids(records) -> "pa.ChunkedArray":
+    """Content-hash ids, computed chunk by chunk so only one chunk of texts is held as Python strings."""
+    import pyarrow as pa
+
+    chunks = []
+    for batch in records.select(["text", "title"]).to_batches(max_chunksize=50_000):
+        texts, titles = batch.column(0).to_pylist(), batch.column(1).to_pylist()
+        chunks.append(pa.array([schema.doc_id(text, title or "") for text, title in zip(texts, titles)], pa.string()))
+    return pa.chunked_array(chunks, pa.string())
 
 
 def _dev_queries(query_ids: list[str], fraction: float, seed: int) -> set[str]:
@@ -130,74 +131,108 @@ def _write_table(table, config: str, split: str, folder: Path) -> str:
     return rel
 
 
-def _list_table(ordered, groups):
-    """The ``lists`` config as arrow ListArrays over the already-ordered columns (no text copy)."""
-    import pyarrow as pa
+class _SplitWriter:
+    """Streams one config/split parquet file row group by row group."""
 
-    offsets = pa.array(groups.get_column("start").to_list() + [ordered.height], pa.int32())
-    columns = ordered.select("doc_id", "text", "level").to_arrow()
-    return pa.table({
-        "query_id": groups.get_column("query_id").to_arrow(),
-        "query": groups.get_column("query").to_arrow(),
-        "doc_ids": pa.ListArray.from_arrays(offsets, columns["doc_id"].combine_chunks().cast(pa.string())),
-        "documents": pa.ListArray.from_arrays(offsets, columns["text"].combine_chunks().cast(pa.string())),
-        "levels": pa.ListArray.from_arrays(offsets, columns["level"].combine_chunks().cast(pa.int32())),
-    })
+    def __init__(self, folder: Path, config: str, split: str):
+        import pyarrow.parquet as pq
+
+        self.schema = schema.features(config).arrow_schema
+        self.rel = schema.data_file(config, split)
+        (folder / self.rel).parent.mkdir(parents=True, exist_ok=True)
+        self._writer = pq.ParquetWriter(folder / self.rel, self.schema, compression="zstd")
+
+    def write(self, table) -> None:
+        self._writer.write_table(table.select(self.schema.names).cast(self.schema))
+
+    def close(self) -> str:
+        self._writer.close()
+        return self.rel
+
+
+def _write_lists(records, doc_ids, ordered, groups, writer: _SplitWriter, piece_rows: int = 200_000) -> None:
+    """``lists`` rows for ``groups`` (contiguous in ``ordered``), gathering documents piece by piece."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    starts = groups.get_column("start").to_list() + [groups.get_column("end")[-1] if groups.height else 0]
+    first = 0
+    while first < groups.height:
+        last = first + 1
+        while last < groups.height and starts[last] - starts[first] < piece_rows:
+            last += 1
+        rows = ordered.get_column("row")[starts[first]:starts[last]].to_arrow()
+        offsets = pa.array([start - starts[first] for start in starts[first:last + 1]], pa.int32())
+        gathered = {name: pc.take(column, rows).combine_chunks() for name, column in
+                    (("doc_id", doc_ids), ("text", records.column("text")), ("level", records.column("level")))}
+        part = groups.slice(first, last - first)
+        writer.write(pa.table({
+            "query_id": part.get_column("query_id").to_arrow().cast(pa.string()),
+            "query": part.get_column("query").to_arrow().cast(pa.string()),
+            "doc_ids": pa.ListArray.from_arrays(offsets, gathered["doc_id"]),
+            "documents": pa.ListArray.from_arrays(offsets, gathered["text"].cast(pa.string())),
+            "levels": pa.ListArray.from_arrays(offsets, gathered["level"].cast(pa.int32())),
+        }))
+        first = last
 
 
 def write_configs(records, folder: Path, dev_fraction: float, seed: int) -> tuple[dict, object, dict]:
     """Write every config/split parquet into ``folder``; return files, the stats frame, merge counts.
 
-    Memory is bounded by about two copies of the text column: frames are released as soon as the
-    config that needs them is written (1M records stay well under 1.5 GB).
+    Texts stay in the arrow record table; polars orders only the small columns, and documents are
+    gathered once, piece by piece, into the ``lists`` files (1M records stay well under 1.5 GB).
     """
     import polars as pl
+    import pyarrow as pa
 
-    frame = pl.from_arrow(records)
-    del records
-    total = frame.height
-    if frame.get_column("key").n_unique() != total:
-        frame = frame.unique(subset="key", keep="first", maintain_order=True)
-    conflicts = frame.select("query_id", "query").unique().group_by("query_id").len().filter(pl.col("len") > 1)
+    doc_ids = _doc_ids(records)
+    index = pl.from_arrow(records.select(["key", "query_id", "query", "level", "words"])).with_columns(
+        pl.Series("doc_id", doc_ids.to_pylist()), pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"))
+    total = index.height
+    index = index.unique(subset="key", keep="first", maintain_order=True)
+    duplicate_keys = total - index.height
+    conflicts = index.select("query_id", "query").unique().group_by("query_id").len().filter(pl.col("len") > 1)
     if conflicts.height:
         raise UserError(f"query id {conflicts.get_column('query_id')[0]!r} has different texts in different runs")
-    frame = frame.with_columns(pl.col("title").fill_null(""))
-    frame = frame.with_columns(pl.Series("doc_id", _doc_ids(frame)))
-    if frame.select(pl.struct("query_id", "doc_id").n_unique()).item() != frame.height:
-        # the same text twice in one query's list: keep its highest level
-        frame = frame.sort("level", descending=True).unique(subset=["query_id", "doc_id"], keep="first")
-    queries = frame.select(pl.col("query_id").alias("_id"), pl.col("query").alias("text")).unique(
+    # the same text twice in one query's list: keep its highest level
+    index = index.sort("level", descending=True).unique(subset=["query_id", "doc_id"], keep="first")
+    queries = index.select(pl.col("query_id").alias("_id"), pl.col("query").alias("text")).unique(
         subset="_id", keep="first").sort("_id")
     dev = _dev_queries(queries.get_column("_id").to_list(), dev_fraction, seed)
-    frame = frame.with_columns(pl.col("query_id").is_in(list(dev)).alias("is_dev"))
+    index = index.with_columns(pl.col("query_id").is_in(list(dev)).alias("is_dev"))
     files = {}
 
-    corpus = frame.select(pl.col("doc_id").alias("_id"), "title", "text")
-    if corpus.get_column("_id").n_unique() != corpus.height:
-        corpus = corpus.unique(subset="_id", keep="first", maintain_order=True)
-    documents = corpus.height
-    files["corpus/corpus"] = _write_table(corpus.to_arrow(), schema.CORPUS_CONFIG, schema.CORPUS_SPLIT, folder)
-    del corpus
-    files["queries/queries"] = _write_table(queries.to_arrow(), schema.QUERIES_CONFIG, schema.QUERIES_SPLIT, folder)
+    corpus_rows = index.unique(subset="doc_id", keep="first").get_column("row").sort()
+    corpus = _SplitWriter(folder, schema.CORPUS_CONFIG, schema.CORPUS_SPLIT)
+    for start in range(0, len(corpus_rows), 200_000):
+        rows = corpus_rows[start:start + 200_000].to_arrow()
+        corpus.write(pa.table({"_id": doc_ids.take(rows), "title": records.column("title").take(rows).fill_null(""),
+                               "text": records.column("text").take(rows)}))
+    files["corpus/corpus"] = corpus.close()
+    query_writer = _SplitWriter(folder, schema.QUERIES_CONFIG, schema.QUERIES_SPLIT)
+    query_writer.write(queries.to_arrow())
+    files["queries/queries"] = query_writer.close()
 
-    ordered = frame.sort(["is_dev", "query_id", "level", "doc_id"], descending=[False, False, True, False])
-    stats_frame = frame.select("query_id", "level", "words", "doc_id")
-    del frame
-    qrels = ordered.select(pl.col("query_id").alias("query-id"), pl.col("doc_id").alias("corpus-id"),
-                           pl.col("level").alias("score"), "is_dev")
+    ordered = index.sort(["is_dev", "query_id", "level", "doc_id"], descending=[False, False, True, False])
     groups = (ordered.with_row_index("start").group_by("query_id", maintain_order=True)
-              .agg(pl.col("start").first(), pl.col("query").first(), pl.col("is_dev").first()))
-    lists = _list_table(ordered, groups)
-    del ordered
+              .agg(pl.col("start").first(), pl.len().alias("size"), pl.col("query").first(), pl.col("is_dev").first())
+              .with_columns((pl.col("start") + pl.col("size")).alias("end")))
     n_train = groups.height - len(dev)
-    split_tables = {schema.TRAIN_SPLIT: (qrels.filter(~pl.col("is_dev")), lists.slice(0, n_train))}
-    if dev:
-        split_tables[schema.DEV_SPLIT] = (qrels.filter(pl.col("is_dev")), lists.slice(n_train))
-    for split, (qrels_part, lists_part) in split_tables.items():
-        files[f"default/{split}"] = _write_table(qrels_part.to_arrow(), schema.QRELS_CONFIG, split, folder)
-        files[f"lists/{split}"] = _write_table(lists_part, schema.LISTS_CONFIG, split, folder)
-    merge = {"records_read": total, "duplicate_keys": total - stats_frame.height,
-             "duplicate_documents": stats_frame.height - documents,
+    for split, rows, part in ((schema.TRAIN_SPLIT, ~pl.col("is_dev"), groups.slice(0, n_train)),
+                              (schema.DEV_SPLIT, pl.col("is_dev"), groups.slice(n_train))):
+        if split == schema.DEV_SPLIT and not dev:
+            continue
+        qrels = _SplitWriter(folder, schema.QRELS_CONFIG, split)
+        qrels.write(ordered.filter(rows).select(pl.col("query_id").alias("query-id"),
+                                                pl.col("doc_id").alias("corpus-id"),
+                                                pl.col("level").alias("score")).to_arrow())
+        files[f"default/{split}"] = qrels.close()
+        lists = _SplitWriter(folder, schema.LISTS_CONFIG, split)
+        _write_lists(records, doc_ids, ordered, part, lists)
+        files[f"lists/{split}"] = lists.close()
+    stats_frame = ordered.select("query_id", "level", "words", "doc_id")
+    merge = {"records_read": total, "duplicate_keys": duplicate_keys,
+             "duplicate_documents": index.height - len(corpus_rows),
              "train_queries": n_train, "dev_queries": len(dev)}
     return files, stats_frame, merge
 

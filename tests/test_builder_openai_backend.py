@@ -180,7 +180,8 @@ class FaultProxy:
     """Forwards every request to ``upstream``, except chat completions while ``faults`` is not empty.
 
     A fault is an HTTP status (answered at once with an OpenAI-style error body) or ``("stall", s)``
-    (no answer for ``s`` seconds: a client with a shorter timeout gives up and retries).
+    (no answer for ``s`` seconds: a client with a shorter timeout gives up and retries) or
+    ``("answer", payload)`` (a 200 with that body at once, e.g. ``last_payload``, the last forwarded one).
     ``delay`` holds every chat request that long before forwarding (to observe concurrency).
     """
 
@@ -188,6 +189,7 @@ class FaultProxy:
         self.upstream = upstream.rstrip("/")
         self.no_models_route = no_models_route
         self.faults: list = []
+        self.last_payload: dict | None = None
         self.delay = 0.0
         self.chat_times: list[float] = []
         self.in_flight = 0
@@ -211,12 +213,15 @@ class FaultProxy:
                 try:
                     if isinstance(fault, int):
                         status, payload = fault, {"error": {"message": f"injected {fault}", "type": "injected", "code": fault}}
-                    elif fault is not None:  # the client gives up first; this answer goes nowhere
+                    elif fault is not None and fault[0] == "stall":  # the client gives up first
                         time.sleep(fault[1])
                         status, payload = 504, {"error": {"message": "stalled", "code": 504}}
+                    elif fault is not None:  # ("answer", payload): a reply recorded earlier
+                        status, payload = 200, fault[1]
                     else:
                         time.sleep(outer.delay)
                         status, payload = outer.forward(self, body)
+                        outer.last_payload = payload
                 finally:
                     with outer.lock:  # before answering: the client may send its next request at once
                         outer.in_flight -= 1
@@ -357,15 +362,16 @@ def test_retries_429_and_503_with_backoff(fresh_proxy, server):
 
 def test_retries_a_request_that_times_out(fresh_proxy, server):
     request = GenerationRequest("q1", _messages(QUERIES[0][1]), seed=1)
-    sampling = TWO
     with OpenAIBackend(server[1], base_url=fresh_proxy.url) as backend:
-        backend.generate([request], sampling)  # warm: the retry below must answer within the timeout
-    fresh_proxy.faults[:] = [("stall", 4.0)]
-    with OpenAIBackend(server[1], base_url=fresh_proxy.url, timeout=3.0, max_retries=2) as backend:
-        (result,) = backend.generate([request], sampling)
+        (real,) = backend.generate([request], TWO)
+    # the first try gets no answer within the timeout; the retry gets the recorded real reply at
+    # once, so the test does not depend on how fast the CPU generates
+    fresh_proxy.faults[:] = [("stall", 3.0), ("answer", fresh_proxy.last_payload)]
+    with OpenAIBackend(server[1], base_url=fresh_proxy.url, timeout=1.0, max_retries=2) as backend:
+        (result,) = backend.generate([request], TWO)
         assert backend.retries_taken == 1
+    assert result == real
     assert len(fresh_proxy.chat_times) == 3
-    assert result.text.strip()
 
 
 def test_exhausted_retries_raise_user_error(fresh_proxy, server):

@@ -132,7 +132,14 @@ def _write_table(table, config: str, split: str, folder: Path) -> str:
 
 
 class _SplitWriter:
-    """Streams one config/split parquet file row group by row group."""
+    """Streams one config/split parquet file in fixed-size row groups.
+
+    Row groups depend only on the rows written, not on how the input was chunked, so the same data
+    gives the same bytes (and the same content hash) whatever the shard files looked like.
+    """
+
+    ROWS_PER_GROUP = {schema.LISTS_CONFIG: 10_000}  # a list row holds a whole ranked list
+    DEFAULT_ROWS_PER_GROUP = 50_000
 
     def __init__(self, folder: Path, config: str, split: str):
         import pyarrow.parquet as pq
@@ -141,16 +148,32 @@ class _SplitWriter:
         self.rel = schema.data_file(config, split)
         (folder / self.rel).parent.mkdir(parents=True, exist_ok=True)
         self._writer = pq.ParquetWriter(folder / self.rel, self.schema, compression="zstd")
+        self._pending, self._rows = [], 0
+        self._group_rows = self.ROWS_PER_GROUP.get(config, self.DEFAULT_ROWS_PER_GROUP)
 
     def write(self, table) -> None:
-        self._writer.write_table(table.select(self.schema.names).cast(self.schema))
+        if table.num_rows:
+            self._pending.append(table.select(self.schema.names).cast(self.schema))
+            self._rows += table.num_rows
+        while self._rows >= self._group_rows:
+            self._flush(self._group_rows)
+
+    def _flush(self, rows: int) -> None:
+        import pyarrow as pa
+
+        table = pa.concat_tables(self._pending)
+        self._writer.write_table(table.slice(0, rows).combine_chunks(), row_group_size=rows)
+        rest = table.slice(rows)
+        self._pending, self._rows = ([rest] if rest.num_rows else []), rest.num_rows
 
     def close(self) -> str:
+        if self._rows:
+            self._flush(self._rows)
         self._writer.close()
         return self.rel
 
 
-def _write_lists(records, doc_ids, ordered, groups, writer: _SplitWriter, piece_rows: int = 200_000) -> None:
+def _write_lists(records, doc_ids, ordered, groups, writer: _SplitWriter, piece_rows: int = 40_000) -> None:
     """``lists`` rows for ``groups`` (contiguous in ``ordered``), gathering documents piece by piece."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -182,41 +205,58 @@ def write_configs(records, folder: Path, dev_fraction: float, seed: int) -> tupl
     Texts stay in the arrow record table; polars orders only the small columns, and documents are
     gathered once, piece by piece, into the ``lists`` files (1M records stay well under 1.5 GB).
     """
+    import numpy as np
     import polars as pl
     import pyarrow as pa
 
     doc_ids = _doc_ids(records)
-    index = pl.from_arrow(records.select(["key", "query_id", "query", "level", "words"])).with_columns(
-        pl.Series("doc_id", doc_ids.to_pylist()), pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"))
+    # Only small columns go to polars; every step replaces the frame so at most two copies live.
+    index = pl.from_arrow(records.select(["key", "query_id", "level", "words"])).with_columns(
+        pl.from_arrow(doc_ids).alias("doc_id"), pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"))
     total = index.height
-    index = index.unique(subset="key", keep="first", maintain_order=True)
+    if index.get_column("key").n_unique() != total:
+        index = index.unique(subset="key", keep="first", maintain_order=True)
+    index = index.drop("key")
     duplicate_keys = total - index.height
-    conflicts = index.select("query_id", "query").unique().group_by("query_id").len().filter(pl.col("len") > 1)
+    pairs = pl.from_arrow(records.select(["query_id", "query"])).unique()
+    conflicts = pairs.group_by("query_id").len().filter(pl.col("len") > 1)
     if conflicts.height:
         raise UserError(f"query id {conflicts.get_column('query_id')[0]!r} has different texts in different runs")
-    # the same text twice in one query's list: keep its highest level
-    index = index.sort("level", descending=True).unique(subset=["query_id", "doc_id"], keep="first")
-    queries = index.select(pl.col("query_id").alias("_id"), pl.col("query").alias("text")).unique(
-        subset="_id", keep="first").sort("_id")
+    queries = pairs.select(pl.col("query_id").alias("_id"), pl.col("query").alias("text")).sort("_id")
+    del pairs
+    if index.select(pl.struct("query_id", "doc_id").n_unique()).item() != index.height:
+        # the same text twice in one query's list: keep its highest level
+        index = index.sort("level", descending=True).unique(subset=["query_id", "doc_id"], keep="first")
     dev = _dev_queries(queries.get_column("_id").to_list(), dev_fraction, seed)
     index = index.with_columns(pl.col("query_id").is_in(list(dev)).alias("is_dev"))
     files = {}
 
-    corpus_rows = index.unique(subset="doc_id", keep="first").get_column("row").sort()
+    first_rows = index.unique(subset="doc_id", keep="first").get_column("row").to_numpy()
+    documents = len(first_rows)
+    keep = np.zeros(total, dtype=bool)
+    keep[first_rows] = True
+    del first_rows
     corpus = _SplitWriter(folder, schema.CORPUS_CONFIG, schema.CORPUS_SPLIT)
-    for start in range(0, len(corpus_rows), 200_000):
-        rows = corpus_rows[start:start + 200_000].to_arrow()
-        corpus.write(pa.table({"_id": doc_ids.take(rows), "title": records.column("title").take(rows).fill_null(""),
-                               "text": records.column("text").take(rows)}))
+    offset = 0
+    for batch in records.select(["title", "text"]).to_batches(max_chunksize=50_000):
+        mask = pa.array(keep[offset:offset + batch.num_rows])
+        ids = doc_ids.slice(offset, batch.num_rows)
+        offset += batch.num_rows
+        corpus.write(pa.table({"_id": ids.filter(mask), "title": batch.column(0).filter(mask).fill_null(""),
+                               "text": batch.column(1).filter(mask)}))
     files["corpus/corpus"] = corpus.close()
     query_writer = _SplitWriter(folder, schema.QUERIES_CONFIG, schema.QUERIES_SPLIT)
     query_writer.write(queries.to_arrow())
     files["queries/queries"] = query_writer.close()
 
+    kept = index.height
     ordered = index.sort(["is_dev", "query_id", "level", "doc_id"], descending=[False, False, True, False])
+    del index
     groups = (ordered.with_row_index("start").group_by("query_id", maintain_order=True)
-              .agg(pl.col("start").first(), pl.len().alias("size"), pl.col("query").first(), pl.col("is_dev").first())
-              .with_columns((pl.col("start") + pl.col("size")).alias("end")))
+              .agg(pl.col("start").first(), pl.len().alias("size"), pl.col("is_dev").first())
+              .with_columns((pl.col("start") + pl.col("size")).alias("end"))
+              .join(queries.rename({"_id": "query_id", "text": "query"}), on="query_id", how="left",
+                    maintain_order="left"))
     n_train = groups.height - len(dev)
     for split, rows, part in ((schema.TRAIN_SPLIT, ~pl.col("is_dev"), groups.slice(0, n_train)),
                               (schema.DEV_SPLIT, pl.col("is_dev"), groups.slice(n_train))):
@@ -232,7 +272,7 @@ def write_configs(records, folder: Path, dev_fraction: float, seed: int) -> tupl
         files[f"lists/{split}"] = lists.close()
     stats_frame = ordered.select("query_id", "level", "words", "doc_id")
     merge = {"records_read": total, "duplicate_keys": duplicate_keys,
-             "duplicate_documents": index.height - len(corpus_rows),
+             "duplicate_documents": kept - documents,
              "train_queries": n_train, "dev_queries": len(dev)}
     return files, stats_frame, merge
 

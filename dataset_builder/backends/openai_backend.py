@@ -94,7 +94,7 @@ class OpenAIBackend(Backend):
         if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
             kind = "timed out" if isinstance(exc, openai.APITimeoutError) else "connection failed"
             cause = exc.__cause__ or exc.__context__
-            reason = f" ({_one_line(cause)})" if cause else ""
+            reason = f" ({_one_line(cause)})" if cause and _one_line(cause) != kind else ""
             return UserError(
                 f"cannot reach OpenAI-compatible server at {self.base_url}: {where}{kind}{reason}"
                 + (f" after {self.max_retries} retries" if key else "")

@@ -80,9 +80,9 @@ class VLLMBackend(Backend):
     ):
         try:
             import vllm
-        except ImportError as exc:
+            from vllm.platforms import current_platform
+        except ImportError as exc:  # also a namespace-only "vllm" (a folder of that name on sys.path)
             raise UserError(f"vllm backend: cannot import vllm ({exc}); {INSTALL_HINT}") from exc
-        from vllm.platforms import current_platform
 
         self._vllm = vllm
         self.revision = revision

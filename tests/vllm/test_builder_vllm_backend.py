@@ -68,3 +68,9 @@ def test_model_identity_hashes_the_weights(backend, smollm2_dir):
 def test_bad_model_folder_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="not a model folder"):
         create_backend("vllm", model=str(tmp_path))
+
+
+def test_unknown_hub_model_is_a_user_error():
+    # HF_HUB_OFFLINE=1: vLLM finds no cached snapshot; the engine never starts
+    with pytest.raises(UserError, match=r"^vllm backend: cannot start the engine on model 'no-such-org/no-such-model': "):
+        create_backend("vllm", model="no-such-org/no-such-model", enforce_eager=True)

@@ -11,7 +11,7 @@ from dataset_builder.backends import GenerationRequest, SamplingConfig, create_b
 from dataset_builder.backends.openai_backend import OpenAIBackend
 from rankladder.errors import UserError
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests/, for the shared fault proxy
 from test_builder_openai_backend import FaultProxy, _messages  # noqa: E402  (shared with the main suite)
 
 TINY = SamplingConfig(temperature=0.7, top_p=0.95, max_new_tokens=8)

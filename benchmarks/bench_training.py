@@ -25,12 +25,26 @@ BATCH, GROUP = 16, 4
 LOSS_NAMES = ("mnrl", "infonce", "listnet", "wasserstein", "ws2")
 
 
+GRADED_DOCUMENTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data",
+                                "graded_documents.jsonl")
+
+
+def graded_lists() -> list[dict]:
+    """16 hand-written queries × levels 3, 2, 1, 0 (the test fixture's documents)."""
+    lists: dict[str, dict] = {}
+    with open(GRADED_DOCUMENTS, encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            entry = lists.setdefault(row["query_id"], {"query": row["query"], "documents": [], "levels": []})
+            entry["documents"].append(row["text"])
+            entry["levels"].append(row["level"])
+    return list(lists.values())
+
+
 def make_batch(model):
     import torch
 
-    from training.toydata import graded_lists
-
-    rows = (graded_lists() * 2)[:BATCH]
+    rows = graded_lists()[:BATCH]
     columns = [[r["query"] for r in rows]] + [[r["documents"][j] for r in rows] for j in range(GROUP)]
     labels = torch.tensor([[float(v) for v in r["levels"][:GROUP]] for r in rows])  # doc_0 is the level-3 one
     return [model.preprocess(col) for col in columns], labels

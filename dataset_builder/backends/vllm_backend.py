@@ -81,7 +81,7 @@ class VLLMBackend(Backend):
         try:
             import vllm
             from vllm.platforms import current_platform
-        except ImportError as exc:  # also a namespace-only "vllm" (a folder of that name on sys.path)
+        except ImportError as exc:
             raise UserError(f"vllm backend: cannot import vllm ({exc}); {INSTALL_HINT}") from exc
 
         self._vllm = vllm

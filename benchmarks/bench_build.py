@@ -24,7 +24,7 @@ WORDS = ("water boils lower altitude pressure honey bees nectar river glacier va
 
 def write_run(run_dir: Path, records: int, seed: int = 0) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from conftest import write_run_dir  # the generator's exact record + manifest format
+    from run_fixtures import write_run_dir  # the generator's exact record + manifest format
 
     rng = random.Random(seed)
     rows = []

@@ -132,8 +132,9 @@ def read_results_dir(results_dir: Path) -> dict:
             raise located(summary_path, "required field is missing or empty (results folder is empty)", field=key)
     files = {}
     for model in summary["models"]:
-        folder = results_dir / model.get("path", "")
-        jsons = sorted(p for p in folder.glob("*.json") if p.is_file()) if model.get("path") else []
+        # mteb's ResultCache layout: results/<name with / as __>/<revision>/<Task>.json
+        folder = results_dir / "results" / str(model.get("name", "")).replace("/", "__") / str(model.get("revision"))
+        jsons = sorted(p for p in folder.glob("*.json") if p.is_file())
         if not any(p.name != "model_meta.json" for p in jsons):
             raise located(folder, f"no mteb result JSON for model {model.get('name')!r}")
         files[model["name"]] = jsons

@@ -9,7 +9,7 @@ from datasets import load_dataset
 from dataset_builder import schema
 from dataset_builder.build import build_dataset
 from rankladder.errors import UserError
-from conftest import write_run_dir
+from run_fixtures import write_run_dir
 
 
 def test_every_config_round_trips_through_load_dataset(tiny_dataset_dir, graded_rows):

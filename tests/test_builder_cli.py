@@ -81,7 +81,7 @@ def test_help_lists_every_stage():
 
 
 def test_build_cli_prints_json_summary(tmp_path, capsys, graded_rows):
-    from conftest import write_run_dir
+    from run_fixtures import write_run_dir
 
     run = write_run_dir(tmp_path / "run", graded_rows)
     code, out, _ = run_cli(capsys, "build", str(run), "--out", str(tmp_path / "ds"), "--version", "0.2.0",

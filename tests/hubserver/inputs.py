@@ -138,7 +138,7 @@ def make_results_dir(root: Path, model_name: str = "rankladder-test/minilm-sycl"
                                                         "languages": ["eng-Latn"], "n_parameters": 22713216,
                                                         "embed_dim": 384, "max_tokens": 256, "framework": ["Sentence Transformers"]}))
     summary = {
-        "models": [{"name": model_name, "revision": revision, "path": str(folder.relative_to(root))}],
+        "models": [{"name": model_name, "revision": revision, "path": "/models/minilm-sycl"}],  # as eval writes it
         "tasks": [{"name": TASK, "type": "Retrieval",
                    "dataset": {"name": "tiny-sycl", "path_or_repo": "rankladder-test/tiny-sycl", "revision": "v1.0.0", "split": "test"}}],
         "scores": {model_name: {TASK: scores}},

@@ -21,6 +21,7 @@ STAGE_MODULES = (
     "eval.cli",
     "model_cards.cli",
     "rankladder.pipeline_cli",
+    "rankladder.study_cli",
 )
 
 

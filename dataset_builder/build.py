@@ -278,8 +278,13 @@ def write_configs(records, folder: Path, dev_fraction: float, seed: int) -> tupl
 
 
 def build_dataset(run_dirs: list[str | Path], out: str | Path, version: str, dev_fraction: float = 0.0,
-                  seed: int = 0, overwrite: bool = False, name: str | None = None) -> dict:
-    """Build DATASET_DIR from one or more RUN_DIRs; returns the dataset manifest."""
+                  seed: int = 0, overwrite: bool = False, name: str | None = None,
+                  separability_model=None) -> dict:
+    """Build DATASET_DIR from one or more RUN_DIRs; returns the dataset manifest.
+
+    ``separability_model`` (a SentenceTransformer, a path/id, or ``True`` for all-MiniLM-L6-v2) adds
+    per-level separability of the lists (``dataset_builder.separability``) to stats.json and the card.
+    """
     from dataset_builder import card, stats
 
     version = check_version(version)
@@ -293,6 +298,11 @@ def build_dataset(run_dirs: list[str | Path], out: str | Path, version: str, dev
     with atomic_output_dir(out, overwrite=overwrite) as tmp:
         files, stats_frame, merge = write_configs(read_records(run_dirs), tmp, dev_fraction, seed)
         figures = stats.compute(stats_frame, rejects, merge, run_manifests)
+        if separability_model is not None and separability_model is not False:
+            from dataset_builder.separability import dataset_separability
+
+            figures["separability"] = dataset_separability(
+                tmp, None if separability_model is True else separability_model)
         write_json_atomic(tmp / schema.STATS_FILE, figures)
         stats.plot(figures, tmp / schema.STATS_PLOT)
         file_hashes = {key: {"path": rel, "sha256": sha256_file(tmp / rel)} for key, rel in files.items()}

@@ -37,7 +37,8 @@ def generation_summary(run_manifests: list[dict]) -> dict:
             models.append(manifest["model"])
         template = manifest.get("prompt_template")
         if template:
-            prompts[template["name"]] = template
+            text = (f"[system]\n{template['system']}\n\n" if template.get("system") else "") + f"[user]\n{template['user']}"
+            prompts[template["name"]] = {**template, "template": text}
         if manifest["config"]["sampling"] not in sampling:
             sampling.append(manifest["config"]["sampling"])
         if manifest["config"]["backend"] not in backends:
@@ -47,6 +48,15 @@ def generation_summary(run_manifests: list[dict]) -> dict:
             "sampling": sampling[0] if len(sampling) == 1 else sampling,
             "samples_per_level": run_manifests[0]["config"].get("samples_per_level", 1),
             "prompts": prompts}
+
+
+def _separability_section(figures: dict) -> str:
+    """Per-level separability (when the build computed it), so users see whether the ladder is usable."""
+    if not figures.get("separability"):
+        return ""
+    from dataset_builder.separability import to_markdown
+
+    return "## Level separability\n\n" + to_markdown(figures["separability"]) + "\n"
 
 
 def write_basic_card(folder: Path, manifest: dict, figures: dict) -> None:
@@ -78,6 +88,6 @@ lists = load_dataset("PATH_OR_REPO", "lists")    # query, documents, levels
 corpus = load_dataset("PATH_OR_REPO", "corpus")  # MTEB/BEIR layout: corpus, queries, default (qrels)
 ```
 
-Content hash: `{manifest['content_hash']}`. See `rankladder_manifest.json` and `stats.json`.
+{_separability_section(figures)}Content hash: `{manifest['content_hash']}`. See `rankladder_manifest.json` and `stats.json`.
 """
     DatasetCard.from_template(data, template_str="---\n{{ card_data }}\n---\n" + body).save(folder / "README.md")

@@ -190,11 +190,27 @@ def make_requests(config: GenerateConfig, tasks: list[GenerationTask], topics: l
 def generate_run(run_dir: str | Path, queries: list[Query], config: GenerateConfig, backend_factory,
                  shard: tuple[int, int] = (0, 1), query_source: dict | None = None,
                  progress: bool = True) -> dict:
-    """Generate every missing (query, level, sample) of this shard; returns the shard manifest."""
+    """Generate every missing (query, level, sample) of this shard; returns the shard manifest.
+
+    A RUN_DIR this call created is removed again when it fails before writing anything (bad server,
+    model not found), so a failed first run leaves no output behind."""
+    run_dir = Path(run_dir)
+    created = not run_dir.exists()
+    prepare_output_parent(run_dir / "x")
+    try:
+        return _generate_locked(run_dir, queries, config, backend_factory, shard, query_source, progress)
+    except BaseException:
+        lock = ShardLock(run_dir, *shard).path
+        if created and [p.name for p in run_dir.iterdir()] == [lock.name]:  # failed before writing anything
+            lock.unlink(missing_ok=True)
+            run_dir.rmdir()
+        raise
+
+
+def _generate_locked(run_dir: Path, queries: list[Query], config: GenerateConfig, backend_factory,
+                     shard: tuple[int, int], query_source: dict | None, progress: bool) -> dict:
     from tqdm.auto import tqdm
 
-    run_dir = Path(run_dir)
-    prepare_output_parent(run_dir / "x")
     run = _Run(run_dir, config, queries, shard, query_source or {})
     started = time.time()
     with ShardLock(run_dir, *shard):

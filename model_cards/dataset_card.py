@@ -72,8 +72,11 @@ def validate_card_data(data: dict, where: str) -> None:
 
 def build_dataset_card(dataset_dir: Path, repo_id: str | None = None, version: str | None = None,
                        license: str | None = None, language: str | list[str] | None = None,
-                       pretty_name: str | None = None):
-    """The full ``huggingface_hub.DatasetCard`` for ``dataset_dir`` (validated; raises UserError)."""
+                       pretty_name: str | None = None, trained_models: list[str] | None = None):
+    """The full ``huggingface_hub.DatasetCard`` for ``dataset_dir`` (validated; raises UserError).
+
+    ``trained_models``: model repos released from this dataset (linked from the card body).
+    """
     from huggingface_hub import DatasetCard, DatasetCardData
 
     dataset_dir = Path(dataset_dir)
@@ -128,7 +131,7 @@ def build_dataset_card(dataset_dir: Path, repo_id: str | None = None, version: s
         sampling=gen.get("sampling") or {}, prompts=prompts,
         counts={k: (json.dumps(v) if isinstance(v, dict) else v) for k, v in counts.items()},
         stats=_flat_stats(stats) or [(k, str(v)) for k, v in counts.items() if not isinstance(v, dict)],
-        has_plot=(dataset_dir / schema.STATS_PLOT).is_file(),
+        has_plot=(dataset_dir / schema.STATS_PLOT).is_file(), trained_models=list(trained_models or []),
     )
     return card
 

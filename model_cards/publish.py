@@ -58,10 +58,11 @@ def _default_output(repo_id: str, version: str | None) -> Path:
 
 
 def publish_dataset(dataset_dir: Path, repo_id: str, version: str, private=False, dry_run=False, force=False,
-                    license=None, output=None) -> int:
+                    license=None, output=None, trained_models=None) -> int:
     version, repo_id, dataset_dir = parse_version(version), check_repo_id(repo_id), Path(dataset_dir)
     manifest = read_dataset_dir(dataset_dir)
-    card = dataset_card.build_dataset_card(dataset_dir, repo_id=repo_id, version=version, license=license)
+    card = dataset_card.build_dataset_card(dataset_dir, repo_id=repo_id, version=version, license=license,
+                                           trained_models=trained_models)
     api = None if dry_run else hub.get_api()
 
     def fill(folder: Path) -> None:

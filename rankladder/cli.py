@@ -41,12 +41,34 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.register(subparsers)
+    for each in _all_parsers(parser):
+        each.error = _one_line_error(each)
     return parser
+
+
+def _all_parsers(parser: argparse.ArgumentParser):
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                yield from _all_parsers(sub)
+
+
+def _one_line_error(parser: argparse.ArgumentParser):
+    """Usage errors as one line (like every other error) instead of the multi-line usage block."""
+
+    def error(message: str):
+        parser.exit(2, f"{parser.prog}: error: {message} (see {parser.prog} --help)\n")
+
+    return error
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        prog = f"{parser.prog} {args.command}"
+        parser.exit(2, f"{prog}: error: unrecognized arguments: {' '.join(extra)} (see {prog} --help)\n")
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -55,6 +77,15 @@ def main(argv: list[str] | None = None) -> int:
         result = args.func(args)
     except UserError as exc:
         print(f"rankladder {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        from rankladder.fsutil import OUTPUT_ERRNOS
+
+        if exc.errno not in OUTPUT_ERRNOS:
+            raise
+        logging.getLogger("rankladder").info("traceback", exc_info=True)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"rankladder {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"rankladder {args.command}: interrupted", file=sys.stderr)

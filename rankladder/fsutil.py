@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -12,6 +13,11 @@ from pathlib import Path
 from typing import Iterator
 
 from rankladder.errors import UserError
+
+
+# errors of the output medium (disk full, quota, read-only, file too large, permission): bad
+# environment rather than a bug, reported as one line naming the output
+OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EACCES, errno.EPERM})
 
 
 def fsync_dir(path: Path) -> None:
@@ -58,7 +64,10 @@ def atomic_output_dir(final: str | Path, overwrite: bool = False) -> Iterator[Pa
     if final.exists() and not overwrite:
         raise UserError(f"{final}: output folder already exists (pass --overwrite to replace it)")
     tmp = final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.mkdir()
+    try:
+        tmp.mkdir()
+    except OSError as exc:
+        raise UserError(f"{final.parent}: cannot write output folder: {exc.strerror}") from exc
     try:
         yield tmp
         if final.exists():
@@ -69,8 +78,11 @@ def atomic_output_dir(final: str | Path, overwrite: bool = False) -> Iterator[Pa
         else:
             os.replace(tmp, final)
         fsync_dir(final.parent)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.errno in OUTPUT_ERRNOS:
+            raise UserError(f"{final}: cannot write output: {exc.strerror or exc}"
+                            " (nothing was written; free space or fix permissions and re-run)") from exc
         raise
 
 

@@ -143,7 +143,8 @@ class Pipeline:
         dry = p["dry_run"]
         common = {"dry_run": dry, "force": p["force"], "private": p["private"], "license": p["license"]}
         self.release_dir.mkdir(parents=True, exist_ok=True)
-        publish_dataset(self.dataset_dir, p["dataset_repo"], version, output=self.release_dir / "dataset", **common)
+        publish_dataset(self.dataset_dir, p["dataset_repo"], version, output=self.release_dir / "dataset",
+                        trained_models=[p["model_repo"]], **common)
         publish_model(self.model_dir, p["model_repo"], version, dataset_repo=p["dataset_repo"],
                       results_dir=self.eval_dir, output=self.release_dir / "model", **common)
         publish_results(self.eval_dir, p["model_repo"], dry_run=dry, model=p["model_repo"],

@@ -54,6 +54,8 @@ def test_pipeline_runs_resumes_and_reruns_only_what_changed(tmp_path):
         assert any((out / "release" / folder).iterdir()), folder
     card = (out / "release" / "model" / "README.md").read_text()
     assert "rankladder/quickstart-synthetic-graded" in card  # model card → dataset repo@tag
+    dataset_card = (out / "release" / "dataset" / "README.md").read_text()
+    assert "rankladder/quickstart-minilm-wasserstein" in dataset_card and "[user]" in dataset_card
 
     Pipeline(tiny_release(), out, progress=False).run()
     assert records(out) == first, "an unchanged config must skip every stage"

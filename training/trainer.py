@@ -14,7 +14,7 @@ from typing import Any
 
 from dataset_builder import schema
 from rankladder.errors import UserError
-from rankladder.fsutil import hash_tree, sha256_file, write_json_atomic, write_text_atomic
+from rankladder.fsutil import hash_tree, prepare_output_parent, sha256_file, write_json_atomic, write_text_atomic
 from rankladder.manifest import tool_versions, utc_now
 from training import config as cfg
 
@@ -140,6 +140,9 @@ def run_training(options: dict[str, Any]) -> Path:
         raise UserError("--data is required (or --sources)")
     sources = [Source.from_dict(d) for d in source_dicts] if source_dicts else [Source(path=rl.data, split=rl.train_split)]
     base = rl.model or default_base_model()
+    # checked before anything is loaded or written: a bad --resume_from_checkpoint leaves no output folder
+    resume = resolve_resume(targs.resume_from_checkpoint, Path(targs.output_dir))
+    prepare_output_parent(Path(targs.output_dir))
 
     lists = load_lists(sources)
     random_k = {i: s.random_k for i, s in enumerate(sources) if s.random_k}
@@ -179,14 +182,23 @@ def run_training(options: dict[str, Any]) -> Path:
         model=model, args=targs, train_dataset=train_dataset, loss=loss, evaluator=evaluator,
         callbacks=[provenance_callback(effective_yaml, section)],
     )
-    resume = resolve_resume(targs.resume_from_checkpoint, output_dir)
-    result = trainer.train(resume_from_checkpoint=resume)
-    trainer.save_model(str(output_dir))
+    try:
+        result = trainer.train(resume_from_checkpoint=resume)
+        trainer.save_model(str(output_dir))
+    except Exception as exc:
+        if not _is_output_error(exc):
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserError(f"{output_dir}: cannot write checkpoint: {first} (the folder has no "
+                        f"{MANIFEST_FILE}, so it is not a finished model)") from exc
 
     final = {"train_loss": result.training_loss, "global_step": result.global_step}
     logged = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     if logged:
         final["last_logged_loss"] = logged[-1]
+    final.update(grad_norm_summary(trainer.state.log_history))
+    manifest["train_log"] = [{k: entry[k] for k in ("step", "loss", "grad_norm", "learning_rate") if k in entry}
+                             for entry in trainer.state.log_history if "loss" in entry or "grad_norm" in entry]
     if evaluator is not None:
         final.update(evaluator(model))
     manifest["final_metrics"] = final
@@ -195,19 +207,65 @@ def run_training(options: dict[str, Any]) -> Path:
     return output_dir
 
 
+def grad_norm_summary(log_history: list[dict]) -> dict[str, float]:
+    """Mean / first / last of the Trainer's logged ``grad_norm`` (total norm before clipping).
+
+    Logged every ``logging_steps``; losses with very different gradient norms train at very
+    different effective step sizes (see ``loss_scale``).
+    """
+    norms = [float(e["grad_norm"]) for e in log_history if e.get("grad_norm") is not None]
+    if not norms:
+        return {}
+    return {"grad_norm_mean": sum(norms) / len(norms), "grad_norm_first": norms[0], "grad_norm_last": norms[-1],
+            "grad_norm_logged": len(norms)}
+
+
+_OUTPUT_ERROR_TEXTS = ("No space left on device", "Disk quota exceeded", "Read-only file system", "File too large")
+
+
+def _is_output_error(exc: BaseException) -> bool:
+    """Disk full / read-only / quota while saving (torch and safetensors wrap the OSError in their own types)."""
+    from rankladder.fsutil import OUTPUT_ERRNOS
+
+    if isinstance(exc, OSError) and exc.errno in OUTPUT_ERRNOS:
+        return True
+    return any(text in str(exc) for text in _OUTPUT_ERROR_TEXTS)
+
+
 def resolve_resume(value, output_dir: Path):
     if not value:
         return None
     if str(value).lower() in ("true", "last", "latest"):
-        from transformers.trainer_utils import get_last_checkpoint
-
-        last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+        last = last_complete_checkpoint(output_dir)
         if last is None:
             raise UserError(f"{output_dir}: no checkpoint to resume from")
-        return last
+        return str(last)
     if not Path(value).is_dir():
         raise UserError(f"{value}: checkpoint folder not found")
+    if not checkpoint_is_complete(Path(value)):
+        raise UserError(f"{value}: incomplete checkpoint (no trainer_state.json: its save was interrupted)")
     return str(value)
+
+
+def checkpoint_is_complete(folder: Path) -> bool:
+    """The Trainer writes trainer_state.json after the weights, optimizer and RNG state; the provenance
+    callback then writes the config (atomically). A save killed half-way lacks them."""
+    return (folder / "trainer_state.json").is_file() and (folder / CONFIG_FILE).is_file()
+
+
+def last_complete_checkpoint(output_dir: Path) -> Path | None:
+    """``latest``: the newest ``checkpoint-N`` whose save finished (a kill -9 mid-save leaves a partial one)."""
+    import re
+
+    if not output_dir.is_dir():
+        return None
+    found = sorted((int(m.group(1)), p) for p in output_dir.iterdir()
+                   if p.is_dir() and (m := re.fullmatch(r"checkpoint-(\d+)", p.name)))
+    for step, folder in reversed(found):
+        if checkpoint_is_complete(folder):
+            return folder
+        logger.warning("%s: incomplete checkpoint (interrupted save), skipped", folder)
+    return None
 
 
 def make_evaluator(rl):

@@ -80,3 +80,18 @@ def graded_ndcg(model, lists, k: int = 10, batch_size: int = 32) -> float:
             levels[pool[text]] = max(levels[pool[text]], level)
         values.append(graded_ndcg_at_k(docs @ q, levels, k))
     return float(np.mean(values)) if values else float("nan")
+
+
+def mean_level_margin(model, lists, batch_size: int = 32) -> float:
+    """Mean score gap between documents of a higher and a lower level of the same list.
+
+    A continuous companion to Kendall τ: on short, easy held-out lists τ saturates at 1, while the
+    margin keeps measuring how far apart the model puts the levels.
+    """
+    gaps = []
+    for scores, levels in score_lists(model, lists, batch_size):
+        pairs = [(scores[i] - scores[j]) for i in range(len(levels)) for j in range(len(levels))
+                 if levels[i] > levels[j]]
+        if pairs:
+            gaps.append(float(np.mean(pairs)))
+    return float(np.mean(gaps)) if gaps else float("nan")

@@ -1,0 +1,93 @@
+"""The loss study: separability, label mapping, verdict rule, and a tiny end-to-end study (real MiniLM)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dataset_builder.separability import separability_from_scores
+from rankladder.errors import UserError
+from rankladder.study import load_study, sources_for, verdict_stats
+
+
+def test_separability_from_scores_counts_pairs_and_order():
+    lists = [([0.9, 0.7, 0.3, 0.1], [3, 2, 1, 0]), ([0.6, 0.8, 0.2, 0.2], [3, 2, 1, 0])]
+    sep = separability_from_scores(lists)
+    assert sep["n_lists"] == 2
+    assert sep["mean_similarity"] == {"3": 0.75, "2": 0.75, "1": 0.25, "0": 0.15}
+    assert sep["outranks"]["3>2"] == 0.5 and sep["outranks"]["2>1"] == 1.0
+    assert sep["outranks"]["1>0"] == 0.75  # one win, one tie (½)
+    assert sep["ordered"] is False  # 3 and 2 have the same mean
+    assert sep["min_adjacent_outranks"] == 0.5
+
+
+def test_binary_sources_and_verdict_rule():
+    binary = sources_for({"labels": "binary", "binary_threshold": 2}, "DS")
+    assert binary[0]["min_score"] == 2 and binary[0]["score_transform"] == 1 and binary[0]["random_k"] == 1
+    assert binary[1]["max_score"] < 2 and binary[1]["score_transform"] == 0
+    assert sources_for({"labels": "graded"}, "DS") is None
+    assert verdict_stats([0.02, 0.03, 0.025])["verdict"] == "beats"
+    assert verdict_stats([-0.02, -0.03, -0.025])["verdict"] == "loses"
+    assert verdict_stats([0.02, -0.03, 0.01])["verdict"] == "within seed noise"
+    assert verdict_stats([0.01])["verdict"].startswith("one seed")
+
+
+def test_load_study_rejects_bad_settings(tmp_path):
+    bad = tmp_path / "s.yaml"
+    bad.write_text("settings:\n  - {name: a, loss: hinge}\n")
+    with pytest.raises(UserError, match="unknown loss 'hinge'"):
+        load_study(bad)
+    bad.write_text("evaluation: {}\n")
+    with pytest.raises(UserError, match="unknown key 'evaluation'"):
+        load_study(bad)
+    config = load_study("configs/study_cpu.yaml")
+    assert [s["name"] for s in config["settings"]][:2] == ["infonce", "ws2"]
+    assert load_study("configs/study_paper.yaml")["training"]["similarity"] == "dot"
+
+
+def test_build_reports_separability(tmp_path, graded_rows, minilm_path):
+    from dataset_builder.build import build_dataset
+    from run_fixtures import write_run_dir
+
+    run_dir = write_run_dir(tmp_path / "run", graded_rows)
+    build_dataset([run_dir], tmp_path / "sepds", version="0.1.0", dev_fraction=0.25, name="sep",
+                  separability_model=minilm_path)
+    sep = json.loads((tmp_path / "sepds" / "stats.json").read_text())["separability"]
+    assert sep["ordered"] and sep["outranks"]["3>2"] > 0.8  # the hand-written ladder is clearly graded
+    assert "## Level separability" in (tmp_path / "sepds" / "README.md").read_text()
+
+
+def test_tiny_study_end_to_end(tmp_path, tiny_dataset_dir, minilm_path):
+    from rankladder.study import run_study
+
+    config = load_study(overrides={
+        "dataset": str(tiny_dataset_dir), "base_model": minilm_path, "seeds": [0],
+        "training": {"per_device_train_batch_size": 4, "max_steps": 1, "logging_steps": 1, "max_seq_length": 32,
+                     "save_strategy": "no", "report_to": "none", "disable_tqdm": True, "eval_split": "none"},
+        "settings": [{"name": "infonce", "loss": "infonce", "labels": "binary", "group_size": 3,
+                      "group_strategy": "most_relevant"},
+                     {"name": "ws2", "loss": "ws2", "options": {"loss_scale": 20.0}}],
+        "eval": {"collections": [], "dev": True, "max_seq_length": 32, "batch_size": 32},
+    })
+    out = tmp_path / "study"
+    report = run_study(config, out, progress=False)
+    for name in ("study.json", "study.md", "study.png", "models/infonce-seed0/model.safetensors",
+                 "models/ws2-seed0/rankladder_train_manifest.json", "eval/base/summary.json", "eval/ws2-seed0/summary.json"):
+        assert (out / name).is_file(), name
+    saved = json.loads((out / "study.json").read_text())
+    assert saved["tasks"] == ["dev"] and saved["settings"] == ["infonce", "ws2"]
+    ws2 = saved["paired"]["ws2"]["vs_infonce"]["dev"]
+    assert ws2["n"] == 1 and ws2["diffs"][0] == pytest.approx(
+        saved["table"]["ws2"]["dev"]["mean"] - saved["table"]["infonce"]["dev"]["mean"])
+    assert saved["paired"]["infonce"]["vs_base"]["dev"]["n"] == 1
+    assert saved["grad_norm"]["infonce"]["mean"] > 0 and saved["grad_norm"]["ws2"]["ratio_to_infonce"] > 0
+    assert saved["models"]["ws2-seed0"]["train_log"][0]["grad_norm"] > 0
+    assert saved["dataset"]["separability"]["n_lists"] == 16
+    md = (out / "study.md").read_text()
+    assert "Paired differences" in md and "Separability" in md and "Gradient norm" in md
+    # a re-run trains and evaluates nothing again
+    stamp = (out / "models" / "ws2-seed0" / "study_step.json").read_text()
+    again = run_study(config, out, progress=False)
+    assert (out / "models" / "ws2-seed0" / "study_step.json").read_text() == stamp
+    assert again["table"] == report["table"]

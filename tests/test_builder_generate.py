@@ -158,3 +158,20 @@ def test_kill_9_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path):
     assert Counter(keys).most_common(1)[0][1] == 1, "a key was generated twice"
     assert set(keys) == {record_key(f"k{i}", level, 0) for i in range(2) for level in (3, 2, 1, 0)}
     assert set(survived) <= set(keys_of(run_dir))
+
+
+def test_per_query_mode_accounts_for_every_level(tmp_path, smollm2_backend):
+    """One call per query returning JSON: a 135M model often fails the format, and then every level
+    is retried and finally rejected with a reason — nothing is lost silently."""
+    queries, source = three_queries()
+    per_query = GenerateConfig(levels=load_levels(), template=load_template(mode="per-query"),
+                               sampling=SamplingConfig(temperature=0.7, max_new_tokens=160, seed=2),
+                               batch_size=4, max_attempts=2)
+    manifest = generate_run(tmp_path / "run", queries[:1], per_query, lambda: smollm2_backend,
+                            query_source=source, progress=False)
+    expected = {record_key(queries[0].id, level, 0) for level in (3, 2, 1, 0)}
+    accepted, rejected = keys_of(tmp_path / "run"), final_keys(tmp_path / "run")
+    assert set(accepted) | set(rejected) == expected and len(accepted) + len(rejected) == 4
+    assert manifest["prompt_template"]["mode"] == "per-query"
+    for row in iter_kind(tmp_path / "run", REJECTS):
+        assert row["raw"] is not None and row["reason"]

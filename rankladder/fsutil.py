@@ -52,6 +52,20 @@ def prepare_output_parent(final: Path) -> None:
         raise UserError(f"{final.parent}: output folder is not writable")
 
 
+def exchange_paths(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return result == 0
+
+
 @contextlib.contextmanager
 def atomic_output_dir(final: str | Path, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temp folder beside ``final``; rename it to ``final`` only if the block succeeds.
@@ -71,10 +85,13 @@ def atomic_output_dir(final: str | Path, overwrite: bool = False) -> Iterator[Pa
     try:
         yield tmp
         if final.exists():
-            trash = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
-            os.replace(final, trash)
-            os.replace(tmp, final)
-            shutil.rmtree(trash, ignore_errors=True)
+            if exchange_paths(tmp, final):  # one atomic step: final is never missing
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                trash = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
+                os.replace(final, trash)
+                os.replace(tmp, final)
+                shutil.rmtree(trash, ignore_errors=True)
         else:
             os.replace(tmp, final)
         fsync_dir(final.parent)

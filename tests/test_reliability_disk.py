@@ -85,7 +85,7 @@ def full_dir(parent: Path, size_kb: int = 48, fill_from: Path | None = None):
         yield folder, limit, f"RLIMIT_FSIZE {size_kb} KiB per file (EFBIG)"
 
 
-PROGRESS_BAR = re.compile(r"\|.*\| *\d+/\d+ \[.*(?:it/s|s/it)\]\s*$")
+PROGRESS_BAR = re.compile(r"\|.*\| *\d+/\d+ \[.*\]\s*$")
 
 
 def tree_state(path: Path) -> dict | None:

@@ -93,3 +93,51 @@ def doc_id(text: str, title: str = "") -> str:
     """Stable content-hash id of a document: same text (up to case/whitespace) → same id."""
     payload = normalize_text(title) + "\x1f" + normalize_text(text)
     return "d" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+
+def datasets_cache_dir(dataset_dir) -> "Path | None":
+    """A ``datasets`` cache folder private to this DATASET_DIR's content, or None for Hub ids.
+
+    datasets (5.x) keys the cache of a local folder by the folder's *name* when offline, so two
+    different folders called ``dataset`` (or one rebuilt in place) would share a stale cache entry.
+    Keying by the manifest's content hash makes a rebuilt or different dataset load fresh.
+    """
+    import json
+    from pathlib import Path
+
+    folder = Path(str(dataset_dir))
+    if not folder.is_dir():
+        return None
+    manifest = folder / MANIFEST_FILE
+    if manifest.is_file():
+        key = json.loads(manifest.read_text(encoding="utf-8")).get("content_hash", "")[:16]
+    else:
+        stamp = [(str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
+                 for p in sorted(folder.rglob("*.parquet"))]
+        key = hashlib.sha256(repr((str(folder.resolve()), stamp)).encode()).hexdigest()[:16]
+    import datasets
+
+    return Path(datasets.config.HF_DATASETS_CACHE) / "rankladder-local" / key
+
+
+class local_datasets_cache:
+    """Context manager: ``datasets`` caches loads of ``dataset_dir`` under :func:`datasets_cache_dir`
+    (for callers that cannot pass ``cache_dir``, such as mteb's retrieval loader)."""
+
+    def __init__(self, dataset_dir):
+        self.target = datasets_cache_dir(dataset_dir)
+        self._saved = None
+
+    def __enter__(self):
+        import datasets
+
+        if self.target is not None:
+            self._saved = datasets.config.HF_DATASETS_CACHE
+            datasets.config.HF_DATASETS_CACHE = self.target
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import datasets
+
+        if self._saved is not None:
+            datasets.config.HF_DATASETS_CACHE = self._saved

@@ -238,7 +238,8 @@ class BuiltDatasetTask(AbsTaskRetrieval):
         if self.is_local:  # a local folder has no git revision: let `datasets` read the files as they are
             self.metadata.dataset["revision"], revision = None, self.metadata.dataset["revision"]
         try:
-            super().load_data(num_proc=num_proc, **kwargs)
+            with schema.local_datasets_cache(self.path_or_repo if self.is_local else ""):
+                super().load_data(num_proc=num_proc, **kwargs)
         except UserError:
             raise
         except Exception as exc:  # offline Hub miss, missing split, bad card …
@@ -263,7 +264,8 @@ class BuiltDatasetTask(AbsTaskRetrieval):
         split = self.metadata.eval_splits[0]
         kwargs = {} if self.is_local else {"revision": self.metadata.revision}
         try:
-            ds = load_dataset(self.path_or_repo, schema.LISTS_CONFIG, split=split, **kwargs)
+            with schema.local_datasets_cache(self.path_or_repo if self.is_local else ""):
+                ds = load_dataset(self.path_or_repo, schema.LISTS_CONFIG, split=split, **kwargs)
         except Exception as exc:
             raise UserError(f"{self.path_or_repo}: cannot load '{schema.LISTS_CONFIG}' [{split}]: "
                             f"{_first_line(exc)}") from exc

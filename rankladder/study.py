@@ -254,16 +254,6 @@ class Study:
         write_json_atomic(path, {"key": key, "separability": sep})
         return sep
 
-    def private_datasets_cache(self) -> None:
-        """Read the dataset through a `datasets` cache keyed by its content hash.
-
-        With ``HF_HUB_OFFLINE=1`` the `datasets` cache key of a local parquet folder depends on the
-        folder *name* only, so two different ``.../dataset`` folders share one stale cache entry.
-        """
-        import datasets
-
-        datasets.config.HF_DATASETS_CACHE = self.out / ".hf_datasets_cache" / self.dataset_hash()[:16]
-
     def dataset_hash(self) -> str:
         return json.loads((self.dataset_dir / "rankladder_manifest.json").read_text(encoding="utf-8"))["content_hash"]
 
@@ -340,7 +330,6 @@ class Study:
         started = time.time()
         self.out.mkdir(parents=True, exist_ok=True)
         timings = {"generate_build": self.generate_and_build()["seconds"]}
-        self.private_datasets_cache()
         stats = json.loads((self.dataset_dir / "stats.json").read_text(encoding="utf-8"))
         if not stats.get("separability"):
             stats["separability"] = self.separability()

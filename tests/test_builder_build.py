@@ -119,3 +119,19 @@ def test_not_a_run_dir(tmp_path):
         build_dataset([tmp_path / "empty"], tmp_path / "ds", version="1.0.0")
     with pytest.raises(UserError, match="RUN_DIR not found"):
         build_dataset([tmp_path / "missing"], tmp_path / "ds", version="1.0.0")
+
+
+def test_same_folder_name_and_rebuilds_never_read_a_stale_cache(tmp_path, graded_rows):
+    """datasets keys offline caches of local folders by name; readers key them by content hash."""
+    from eval.tasks import BuiltDatasetTask
+    from training.data import read_lists
+
+    full, small = tmp_path / "a" / "dataset", tmp_path / "b" / "dataset"
+    build_dataset([write_run_dir(tmp_path / "ra", graded_rows)], full, version="1.0.0", dev_fraction=0.25)
+    build_dataset([write_run_dir(tmp_path / "rb", graded_rows[:32])], small, version="1.0.0", dev_fraction=0.25)
+    assert len(read_lists(str(full), None, "train")) == 12
+    assert len(read_lists(str(small), None, "train")) == 6
+    assert len(BuiltDatasetTask.from_path(str(small)).load_lists()) == 2
+    build_dataset([write_run_dir(tmp_path / "rc", graded_rows[:16])], small, version="1.0.1", overwrite=True,
+                  dev_fraction=0.25)
+    assert len(read_lists(str(small), None, "train")) == 3

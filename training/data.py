@@ -114,7 +114,8 @@ def _load_hf(path: str, revision: str | None, config: str, split: str):
     import datasets
 
     try:
-        return datasets.load_dataset(path, config, split=split, revision=revision)
+        with schema.local_datasets_cache(path):
+            return datasets.load_dataset(path, config, split=split, revision=revision)
     except (ValueError, FileNotFoundError, KeyError) as exc:
         raise UserError(f"{path}: cannot load config {config!r} split {split!r}: {str(exc).splitlines()[0]}") from exc
     except Exception as exc:  # offline hub misses, bad repo ids, ...

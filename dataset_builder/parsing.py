@@ -28,6 +28,11 @@ _REFUSAL = re.compile(
     r"|i do not have (?:access|the ability)|i won't be able)\b",
     re.I,
 )
+_CHAT_REPLY = re.compile(
+    r"^\s*(?:i(?:'m| am) (?:ready|happy|glad)|i(?:'d| would) be (?:happy|glad)|how can i help|"
+    r"(?:what|which) (?:is|are) (?:your|the) (?:question|topic)|please (?:provide|give|tell))\b",
+    re.I,
+)
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -85,6 +90,8 @@ def validate(text: str, prompt_texts: tuple[str, ...] = (), config: ValidationCo
         return "too_long"
     if _REFUSAL.search(text[:300]):
         return "refusal"
+    if _CHAT_REPLY.search(text) or text.count("?") > max(1, text.count(".")):
+        return "chat_reply"  # talks to the user ("I'm ready to help. What's ...?") instead of writing
     normalized = normalize_text(text)
     for prompt_text in prompt_texts:
         prompt_norm = normalize_text(prompt_text)

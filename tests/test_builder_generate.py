@@ -66,7 +66,7 @@ def test_every_key_is_generated_or_rejected_with_a_reason(smollm_run):
         assert row["prompt"]["hash"] == manifest["prompt_template"]["hash"]
         assert row["sampling"]["max_new_tokens"] == 72 and row["backend"] == "transformers"
     for row in iter_kind(run_dir, REJECTS):
-        assert row["reason"] in {"empty", "too_short", "too_long", "refusal", "prompt_echo",
+        assert row["reason"] in {"empty", "too_short", "too_long", "refusal", "chat_reply", "prompt_echo",
                                  "exact_duplicate", "near_duplicate", "missing_level"}
 
 

@@ -52,6 +52,8 @@ def test_validation_reasons():
     prompt = "Write a short factual passage of 3 to 5 sentences that directly answers the question about water."
     assert validate(prompt, (prompt,)) == "prompt_echo"
     assert validate("", ()) == "empty"
+    assert validate("I'm ready to help. What's the topic you would like me to write a passage about today?") == "chat_reply"
+    assert validate("Is it hot? Is it cold? Who knows whether the weather will change again tomorrow?") == "chat_reply"
     assert validate(" ".join(["word"] * 500)) == "too_long"
 
 

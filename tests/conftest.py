@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# A private datasets cache per test session: datasets 5.x keys the offline cache of a local folder
+# by its name, so folders from earlier sessions (or other projects) must not be found there.
+if "HF_DATASETS_CACHE" not in os.environ:
+    os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="rankladder-tests-datasets-")
+    atexit.register(shutil.rmtree, os.environ["HF_DATASETS_CACHE"], ignore_errors=True)
 
 TESTS_DIR = Path(__file__).resolve().parent
 from run_fixtures import GRADED_DOCUMENTS, write_run_dir  # noqa: E402
@@ -44,8 +52,9 @@ def tiny_dataset_dir(tmp_path_factory, graded_rows) -> Path:
 
     root = tmp_path_factory.mktemp("tiny")
     run_dir = write_run_dir(root / "run", graded_rows)
-    build_dataset([run_dir], root / "dataset", version="0.1.0", dev_fraction=0.25, seed=0, name="rankladder-tiny")
-    return root / "dataset"
+    folder = root / "rankladder-tiny-dataset"  # a name no other test folder uses (see HF_DATASETS_CACHE above)
+    build_dataset([run_dir], folder, version="0.1.0", dev_fraction=0.25, seed=0, name="rankladder-tiny")
+    return folder
 
 
 class SharedBackend:

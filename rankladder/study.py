@@ -28,13 +28,12 @@ import shutil
 import time
 from pathlib import Path
 
-import yaml
 
 from rankladder.errors import UserError
 from rankladder.fsutil import sha256_json, write_json_atomic, write_text_atomic
 from rankladder.manifest import tool_versions, utc_now
 from rankladder.release import DEFAULTS as RELEASE_DEFAULTS
-from rankladder.release import _merge
+from rankladder.release import _merge, load_layered
 
 BASE = "base"
 REFERENCE = "infonce"
@@ -78,20 +77,7 @@ SETTING_KEYS = {"name", "loss", "labels", "binary_threshold", "group_size", "gro
 
 def load_study(path: str | Path | None = None, overrides: dict | None = None) -> dict:
     """The effective study config: embedded defaults < YAML file < overrides; settings validated."""
-    config = copy.deepcopy(DEFAULTS)
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise UserError(f"{path}: study config not found")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise UserError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
-        if not isinstance(data, dict):
-            raise UserError(f"{path}: a study config is a mapping")
-        config = _merge(config, data, str(path))
-    if overrides:
-        config = _merge(config, overrides, "command line")
+    config = load_layered(DEFAULTS, path, overrides, "study")
     config["settings"] = [_check_setting(s, i, str(path or "defaults")) for i, s in enumerate(config["settings"])]
     names = [s["name"] for s in config["settings"]]
     if len(set(names)) != len(names) or BASE in names:

@@ -157,7 +157,8 @@ def build_trials(root: Path, trials: int, rng: random.Random, copies: int = 60) 
     run_dir = kill.write_big_run_dir(root / "build-run", copies=copies)
     reference, seconds = kill.build_reference(run_dir, root / "build-reference")
     out = {"trials": 0, "failures": 0, "lost": 0, "duplicated": 0, "killed_mid_run": 0,
-           "incomplete_dataset_dirs_seen": 0, "trials_leaving_temp_dirs": 0, "records": reference["records"],
+           "incomplete_dataset_dirs_seen": 0, "trials_leaving_temp_dirs": 0,
+           "temp_dirs_left_after_rerun": 0, "records": reference["records"],
            "reference_seconds": round(seconds, 2), "details": []}
     for trial in range(trials):
         result = kill.build_kill_trial(run_dir, root / f"build-{trial}" / "ds", reference, rng.uniform(0.2, seconds))
@@ -167,6 +168,7 @@ def build_trials(root: Path, trials: int, rng: random.Random, copies: int = 60) 
         out["duplicated"] += result["duplicated"]
         out["incomplete_dataset_dirs_seen"] += any("incomplete" in p for p in result["problems"])
         out["trials_leaving_temp_dirs"] += bool(result["leftover_temp_dirs"])
+        out["temp_dirs_left_after_rerun"] += len(result["temp_dirs_after_rerun"])
         out["failures"] += bool(result["problems"] or result["lost"] or result["duplicated"])
         if result["problems"]:
             out["details"].append({"trial": trial, **result})

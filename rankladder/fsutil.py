@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import hashlib
 import json
 import os
@@ -66,6 +67,34 @@ def exchange_paths(a: Path, b: Path) -> bool:
     return result == 0
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def remove_stale_temp_dirs(final: Path) -> list[Path]:
+    """Delete ``.NAME.tmp-PID-*`` / ``.NAME.old-PID-*`` siblings left by a killed writer (its PID is gone).
+
+    A live PID (a concurrent writer, or a reused PID) keeps its folder: leaving litter is safe, deleting
+    someone's work in progress is not.
+    """
+    removed = []
+    if not final.parent.is_dir():
+        return removed
+    for kind in ("tmp", "old"):
+        for path in final.parent.glob(f".{glob.escape(final.name)}.{kind}-*"):
+            pid = path.name[len(f".{final.name}.{kind}-"):].split("-", 1)[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_output_dir(final: str | Path, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temp folder beside ``final``; rename it to ``final`` only if the block succeeds.
@@ -77,7 +106,8 @@ def atomic_output_dir(final: str | Path, overwrite: bool = False) -> Iterator[Pa
     prepare_output_parent(final)
     if final.exists() and not overwrite:
         raise UserError(f"{final}: output folder already exists (pass --overwrite to replace it)")
-    tmp = final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:8]}")
+    remove_stale_temp_dirs(final)
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
         tmp.mkdir()
     except OSError as exc:
@@ -88,7 +118,7 @@ def atomic_output_dir(final: str | Path, overwrite: bool = False) -> Iterator[Pa
             if exchange_paths(tmp, final):  # one atomic step: final is never missing
                 shutil.rmtree(tmp, ignore_errors=True)
             else:
-                trash = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
+                trash = final.with_name(f".{final.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}")
                 os.replace(final, trash)
                 os.replace(tmp, final)
                 shutil.rmtree(trash, ignore_errors=True)

@@ -114,10 +114,13 @@ def build_kill_trial(run_dir: Path, out: Path, reference: dict, delay: float) ->
         problems.append("killed build left an incomplete DATASET_DIR")
     leftovers = sorted(p.name for p in out.parent.glob(f".{out.name}.*"))
     rerun = run_cli(build_argv(run_dir, out) + ["--overwrite"])
+    after = sorted(p.name for p in out.parent.glob(f".{out.name}.*"))
+    if after:  # the re-run removes what the killed writer left behind
+        problems.append(f"temp folders left after the re-run: {after}")
     if rerun.returncode != 0:
         problems.append(f"re-run failed: {rerun.stderr.strip().splitlines()[-1:]}")
         return {"killed": killed, "problems": problems, "lost": reference["records"], "duplicated": 0,
-                "leftover_temp_dirs": leftovers}
+                "leftover_temp_dirs": leftovers, "temp_dirs_after_rerun": after}
     got = dataset_keys(out)
     if got["content_hash"] != reference["content_hash"]:
         problems.append("content_hash differs from the uninterrupted build")
@@ -126,7 +129,7 @@ def build_kill_trial(run_dir: Path, out: Path, reference: dict, delay: float) ->
     lost = len(set(reference["keys"]) - set(got["keys"]))
     duplicated = (len(got["keys"]) - len(set(got["keys"]))) + (len(got["corpus_ids"]) - len(set(got["corpus_ids"])))
     return {"killed": killed, "delay": round(delay, 2), "problems": problems, "lost": lost,
-            "duplicated": duplicated, "leftover_temp_dirs": leftovers}
+            "duplicated": duplicated, "leftover_temp_dirs": leftovers, "temp_dirs_after_rerun": after}
 
 
 # -- train ------------------------------------------------------------------------------------------

@@ -83,9 +83,10 @@ def test_tiny_study_end_to_end(tmp_path, tiny_dataset_dir, minilm_path):
     assert saved["paired"]["infonce"]["vs_base"]["dev"]["n"] == 1
     assert saved["grad_norm"]["infonce"]["mean"] > 0 and saved["grad_norm"]["ws2"]["ratio_to_infonce"] > 0
     assert saved["models"]["ws2-seed0"]["train_log"][0]["grad_norm"] > 0
+    assert 0 <= saved["grad_norm"]["ws2"]["clipped_fraction"] <= 1
     assert saved["dataset"]["separability"]["n_lists"] == 16
     md = (out / "study.md").read_text()
-    assert "Paired differences" in md and "Separability" in md and "Gradient norm" in md
+    assert "Paired differences" in md and "Separability" in md and "Gradient norm" in md and "steps clipped" in md
     # a re-run trains and evaluates nothing again
     stamp = (out / "models" / "ws2-seed0" / "study_step.json").read_text()
     again = run_study(config, out, progress=False)

@@ -5,7 +5,7 @@ Greedy decoding makes both sides produce the same tokens, so tokens/s compares l
 Targets (issue 2): runner/direct tokens/s ratio ≥ 0.95; batched ≥ 4× single-prompt throughput.
 Batched vs single is measured for every ``--sweep`` batch size b on the first b prompts (single: the
 first 8 prompts one at a time), so the JSON shows where batching pays off on this machine.
-Usage: python benchmarks/bench_generation.py [--queries 4] [--batch-size 8] [--sweep 8 16 32] [--max-new-tokens 64]
+Usage: python benchmarks/bench_generation.py [--queries 4] [--batch-size 16] [--sweep 8 16 32] [--max-new-tokens 64]
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def direct(backend, requests: list[GenerationRequest], sampling: SamplingConfig,
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--queries", type=int, default=4)
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--sweep", type=int, nargs="+", default=[8, 16, 32], help="batch sizes for batched vs single")

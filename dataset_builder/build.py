@@ -279,11 +279,13 @@ def write_configs(records, folder: Path, dev_fraction: float, seed: int) -> tupl
 
 def build_dataset(run_dirs: list[str | Path], out: str | Path, version: str, dev_fraction: float = 0.0,
                   seed: int = 0, overwrite: bool = False, name: str | None = None,
-                  separability_model=None) -> dict:
+                  separability_model=None, select_model=None) -> dict:
     """Build DATASET_DIR from one or more RUN_DIRs; returns the dataset manifest.
 
     ``separability_model`` (a SentenceTransformer, a path/id, or ``True`` for all-MiniLM-L6-v2) adds
     per-level separability of the lists (``dataset_builder.separability``) to stats.json and the card.
+    ``select_model`` (same kinds) keeps one of several samples per (query, level), the combination
+    best ordered for that model (``dataset_builder.selection``); its figures go to stats.json.
     """
     from dataset_builder import card, stats
 
@@ -296,8 +298,16 @@ def build_dataset(run_dirs: list[str | Path], out: str | Path, version: str, dev
     rejects = [row for run_dir in run_dirs for row in iter_kind(run_dir, REJECTS)]
     out = Path(out)
     with atomic_output_dir(out, overwrite=overwrite) as tmp:
-        files, stats_frame, merge = write_configs(read_records(run_dirs), tmp, dev_fraction, seed)
+        records, selection = read_records(run_dirs), None
+        if select_model is not None and select_model is not False:
+            from dataset_builder.selection import select_records
+
+            records, selection = select_records(records, None if select_model is True else select_model)
+        files, stats_frame, merge = write_configs(records, tmp, dev_fraction, seed)
+        del records
         figures = stats.compute(stats_frame, rejects, merge, run_manifests)
+        if selection is not None:
+            figures["selection"] = selection
         if separability_model is not None and separability_model is not False:
             from dataset_builder.separability import dataset_separability
 
@@ -321,7 +331,8 @@ def build_dataset(run_dirs: list[str | Path], out: str | Path, version: str, dev
             "source_runs": [{"path": str(Path(m["_path"]).parent), "manifest": Path(m["_path"]).name,
                              "status": m.get("status"), "config_hash": m.get("config_hash"),
                              "shard": m.get("shard")} for m in run_manifests],
-            "build": {"dev_fraction": dev_fraction, "seed": seed},
+            "build": {"dev_fraction": dev_fraction, "seed": seed,
+                      "select_by_similarity": selection["model"] if selection and selection["applied"] else None},
             "tool_versions": tool_versions(),
         }
         write_json_atomic(tmp / schema.MANIFEST_FILE, manifest)

@@ -50,6 +50,24 @@ def generation_summary(run_manifests: list[dict]) -> dict:
             "prompts": prompts}
 
 
+def _selection_section(figures: dict) -> str:
+    """How the kept samples were chosen (when the build selected among several per level)."""
+    sel = figures.get("selection")
+    if not sel or not sel.get("applied"):
+        return ""
+    rows = ["| pair | sample 0 only | selected |", "|---|---:|---:|"]
+    for pair, value in sel["with_selection"]["outranks"].items():
+        before = sel["without_selection"]["outranks"].get(pair)
+        rows.append(f"| {pair} | {before:.2f} | {value:.2f} |" if before is not None and value is not None
+                    else f"| {pair} | – | – |")
+    return ("## Level selection\n\n"
+            f"{sel['max_candidates_per_level']} samples were generated per (query, level); the build kept, per "
+            f"query, the combination best ordered for `{sel['model']}` (largest smallest gap between adjacent "
+            "levels). How often the higher level outranks the lower one for the same query:\n\n"
+            + "\n".join(rows) + "\n\nThe kept ladder is ordered for that model by construction: its level-order "
+            "scores on this dataset's dev split are optimistic.\n\n")
+
+
 def _separability_section(figures: dict) -> str:
     """Per-level separability (when the build computed it), so users see whether the ladder is usable."""
     if not figures.get("separability"):
@@ -88,6 +106,6 @@ lists = load_dataset("PATH_OR_REPO", "lists")    # query, documents, levels
 corpus = load_dataset("PATH_OR_REPO", "corpus")  # MTEB/BEIR layout: corpus, queries, default (qrels)
 ```
 
-{_separability_section(figures)}Content hash: `{manifest['content_hash']}`. See `rankladder_manifest.json` and `stats.json`.
+{_separability_section(figures)}{_selection_section(figures)}Content hash: `{manifest['content_hash']}`. See `rankladder_manifest.json` and `stats.json`.
 """
     DatasetCard.from_template(data, template_str="---\n{{ card_data }}\n---\n" + body).save(folder / "README.md")

@@ -38,7 +38,7 @@ class GenerateConfig:
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     samples_per_level: int = 1
     max_attempts: int = 3
-    batch_size: int = 8
+    batch_size: int = 16
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     backend: str = "transformers"
     backend_options: dict = field(default_factory=dict)

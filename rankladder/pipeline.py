@@ -107,7 +107,8 @@ class Pipeline:
 
         b = self.config["build"]
         manifest = build_dataset([self.run_dir], self.dataset_dir, self.config["version"], b["dev_fraction"],
-                                 b["seed"], overwrite=True, name=self.config["name"])
+                                 b["seed"], overwrite=True, name=self.config["name"],
+                                 select_model=b.get("select_by_similarity"))
         return {"version": manifest["version"], "content_hash": manifest["content_hash"]}
 
     def _train(self) -> dict:

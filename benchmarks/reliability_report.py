@@ -4,10 +4,10 @@
     ... --generate-trials 20 --build-trials 20 --train-trials 20 --fuzz 10000 --seed 0
 
 Prints one JSON object. Every trial is a real ``rankladder`` subprocess killed with SIGKILL at a random
-time (uniform over the uninterrupted run's duration), then re-run with the same command (train: with
-``--resume_from_checkpoint latest`` when a finished checkpoint exists). ``generate`` runs against a
-loopback OpenAI-compatible server (stdlib, canned distinct documents, a few ms per request) so that
-many trials fit; the SmolLM2 path is covered by tests/test_builder_generate.py. Budget on 2 shared
+time (uniform over the first 90% of the uninterrupted run, so that nearly every trial dies mid-run),
+then re-run with the same command (train: with ``--resume_from_checkpoint latest`` when a finished
+checkpoint exists). ``generate`` runs against a loopback OpenAI-compatible server (stdlib, canned
+distinct documents, a few ms per request) so that many trials fit; the SmolLM2 path is covered by tests/test_builder_generate.py. Budget on 2 shared
 cores: generate ~4 s/trial, build ~6 s/trial, train ~40 s/trial (model load dominates).
 """
 
@@ -126,7 +126,7 @@ def generate_trials(root: Path, trials: int, rng: random.Random) -> dict:
     try:
         for trial in range(trials):
             run_dir = root / f"gen-{trial}"
-            delay = rng.uniform(0.2, seconds)
+            delay = rng.uniform(0.2, 0.9 * seconds)
             killed = kill.run_and_kill(argv(run_dir), delay)
             survived = keys(run_dir)[0] if (run_dir / RECORDS).is_dir() else []
             rerun = kill.run_cli(argv(run_dir))
@@ -161,7 +161,7 @@ def build_trials(root: Path, trials: int, rng: random.Random, copies: int = 60) 
            "temp_dirs_left_after_rerun": 0, "records": reference["records"],
            "reference_seconds": round(seconds, 2), "details": []}
     for trial in range(trials):
-        result = kill.build_kill_trial(run_dir, root / f"build-{trial}" / "ds", reference, rng.uniform(0.2, seconds))
+        result = kill.build_kill_trial(run_dir, root / f"build-{trial}" / "ds", reference, rng.uniform(0.2, 0.9 * seconds))
         out["trials"] += 1
         out["killed_mid_run"] += result["killed"]
         out["lost"] += result["lost"]
@@ -188,7 +188,7 @@ def train_trials(root: Path, trials: int, rng: random.Random) -> dict:
            "steps": kill.TRAIN_STEPS, "reference_seconds": round(seconds, 2), "details": []}
     for trial in range(trials):
         result = kill.train_kill_trial(dataset, root / f"train-{trial}", root / "train-reference", reference,
-                                       rng.uniform(0.3, seconds))
+                                       rng.uniform(0.3, 0.9 * seconds))
         out["trials"] += 1
         out["killed_mid_run"] += result["killed"]
         out["resumed"] += bool(result.get("resumed_from"))

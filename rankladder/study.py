@@ -185,6 +185,7 @@ class Study:
                 raise UserError(f"dataset: {self.dataset_dir}: not a built DATASET_DIR (no rankladder_manifest.json)")
         self.models_dir, self.eval_dir = self.out / "models", self.out / "eval"
         self._base = None
+        self.steps_run = 0  # generate/build/train/eval steps that did work in this run
 
     def say(self, text: str) -> None:
         if self.progress:
@@ -213,7 +214,8 @@ class Study:
             self.say(f"dataset: {self.dataset_dir} (given; generation and build skipped)")
             return {"seconds": 0.0}
         self.say("generate: running (resumes finished documents)")
-        self.pipeline._generate()
+        counts = self.pipeline._generate().get("counts", {}).get("this_run", {})
+        self.steps_run += bool(counts.get("accepted") or counts.get("rejected"))
         from dataset_builder.build import build_dataset
 
         b = self.config["build"]
@@ -223,6 +225,7 @@ class Study:
             self.say("build: up to date, skipped")
         else:
             self.say("build: running")
+            self.steps_run += 1
             sep_model = (self.config["base_model"] or True) if b.get("separability", True) else None
             select = b.get("select_by_similarity")
             if select is True:  # the model the study fine-tunes
@@ -274,6 +277,7 @@ class Study:
         if folder.exists():
             shutil.rmtree(folder)
         self.say(f"train {folder.name}: running")
+        self.steps_run += 1
         started = time.time()
         run_training(self.train_options(setting, seed, folder))
         self._mark(folder, key, seconds=round(time.time() - started, 1))
@@ -303,6 +307,7 @@ class Study:
             self.say(f"eval {name}: up to date, skipped")
         else:
             self.say(f"eval {name}: running")
+            self.steps_run += 1
             st = load_base_model(model_path, e["max_seq_length"])
             run_eval(EvalConfig(models=[model_path], names=[f"study/{name}"], tasks=self.tasks(),
                                 output_dir=str(folder), bm25=False, batch_size=e["batch_size"], overwrite=True),
@@ -342,6 +347,9 @@ class Study:
         timings["eval"] = round(time.time() - t0, 1)
         report = self.report(models, base_eval, stats)
         timings["total_this_run"] = round(time.time() - started, 1)
+        previous = self.out / "study.json"
+        if not self.steps_run and previous.is_file():  # a re-render: keep the timings of the run that did the work
+            timings = json.loads(previous.read_text(encoding="utf-8")).get("timings_s", timings)
         report["timings_s"] = timings
         write_json_atomic(self.out / "study.json", _jsonable(report))
         write_text_atomic(self.out / "study.md", to_markdown(report))
@@ -504,7 +512,7 @@ def to_markdown(report: dict) -> str:
                   "`dev` scores are optimistic; the real collections are the test."]
     t = report.get("timings_s", {})
     if t:
-        lines += ["", f"Timings (this run, s): {json.dumps(t)}"]
+        lines += ["", f"Timings (the run that computed these results, s): {json.dumps(t)}"]
     return "\n".join(lines) + "\n"
 
 

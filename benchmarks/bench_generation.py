@@ -15,25 +15,12 @@ import json
 import tempfile
 import time
 
-from dataset_builder.backends.base import GenerationRequest, SamplingConfig
+from dataset_builder.backends.base import GenerationRequest, SamplingConfig, SharedBackend
 from dataset_builder.backends.transformers_backend import TransformersBackend
 from dataset_builder.generate import GenerateConfig, GenerationTask, generate_run, make_requests
 from dataset_builder.levels import load_levels
 from dataset_builder.prompts import load_template, load_topics
 from dataset_builder.queries import QuerySpec, load_queries
-
-
-class Borrowed:
-    """Keeps the loaded model alive across runs (generate_run closes its backend)."""
-
-    def __init__(self, backend):
-        self.backend = backend
-
-    def __getattr__(self, name):
-        return getattr(self.backend, name)
-
-    def close(self):
-        pass
 
 
 def direct(backend, requests: list[GenerationRequest], sampling: SamplingConfig, batch_size: int) -> tuple[int, float]:
@@ -68,7 +55,7 @@ def main() -> None:
     for _ in range(args.repeats):
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
-            manifest = generate_run(tmp, queries, config, lambda: Borrowed(backend), progress=False)
+            manifest = generate_run(tmp, queries, config, lambda: SharedBackend(backend), progress=False)
             elapsed = time.perf_counter() - start
         runner_tokens = manifest["counts"]["this_run"]["completion_tokens"]
         runner_rates.append(runner_tokens / elapsed)

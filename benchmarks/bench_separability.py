@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from dataset_builder.backends.base import SamplingConfig
+from dataset_builder.backends.base import SamplingConfig, SharedBackend
 from dataset_builder.backends.transformers_backend import TransformersBackend
 from dataset_builder.generate import GenerateConfig, generate_run
 from dataset_builder.levels import load_levels
@@ -37,19 +37,6 @@ from dataset_builder.separability import load_model, separability
 ROOT = Path(__file__).resolve().parents[1]
 HELD_OUT = ROOT.parent / "shared" / "datasets" / "msmarco_queries" / "queries_dl19_passage.jsonl"
 DEFAULT_VARIANTS = [f"abstract={ROOT / 'benchmarks/data/levels_abstract.yaml'}", "default="]
-
-
-class Borrowed:
-    """One loaded generator for every variant (generate_run closes the backend it is given)."""
-
-    def __init__(self, backend):
-        self.backend = backend
-
-    def __getattr__(self, name):
-        return getattr(self.backend, name)
-
-    def close(self):
-        pass
 
 
 def lists_from_run(run_dir: Path) -> list[dict]:
@@ -85,7 +72,7 @@ def main() -> None:
                                 sampling=sampling, batch_size=args.batch_size, max_attempts=3)
         with tempfile.TemporaryDirectory() as tmp:
             started = time.perf_counter()
-            manifest = generate_run(tmp, queries, config, lambda: Borrowed(backend), progress=True)
+            manifest = generate_run(tmp, queries, config, lambda: SharedBackend(backend), progress=True)
             seconds = time.perf_counter() - started
             sep = separability(scorer, lists_from_run(Path(tmp)))
         report["variants"][name] = {
@@ -105,7 +92,7 @@ def main() -> None:
                                 samples_per_level=args.select_samples, batch_size=args.batch_size, max_attempts=3)
         with tempfile.TemporaryDirectory() as tmp:
             started = time.perf_counter()
-            manifest = generate_run(tmp, queries, config, lambda: Borrowed(backend), progress=True)
+            manifest = generate_run(tmp, queries, config, lambda: SharedBackend(backend), progress=True)
             seconds = time.perf_counter() - started
             rows = list(iter_kind(Path(tmp), RECORDS))
         table = pa.Table.from_pylist([{k: r[k] for k in ("key", "query_id", "query", "level", "text")} for r in rows])

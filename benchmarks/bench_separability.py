@@ -39,13 +39,33 @@ HELD_OUT = ROOT.parent / "shared" / "datasets" / "msmarco_queries" / "queries_dl
 DEFAULT_VARIANTS = [f"abstract={ROOT / 'benchmarks/data/levels_abstract.yaml'}", "default="]
 
 
-def lists_from_run(run_dir: Path) -> list[dict]:
+def lists_from_records(records: list[dict]) -> list[dict]:
     by_query: dict[str, dict] = {}
-    for record in iter_kind(run_dir, RECORDS):
+    for record in records:
         row = by_query.setdefault(record["query_id"], {"query": record["query"], "documents": [], "levels": []})
         row["documents"].append(record["text"])
         row["levels"].append(record["level"])
     return list(by_query.values())
+
+
+def generate(backend, queries, levels_file: str, sampling, batch_size: int, samples: int = 1):
+    """Accepted records of one real ``generate_run``, and its summary for the report."""
+    config = GenerateConfig(levels=load_levels(levels_file or None), template=load_template(), sampling=sampling,
+                            samples_per_level=samples, batch_size=batch_size, max_attempts=3)
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        manifest = generate_run(tmp, queries, config, lambda: SharedBackend(backend), progress=True)
+        seconds = time.perf_counter() - started
+        records = list(iter_kind(Path(tmp), RECORDS))
+    counts = manifest["counts"]["this_run"]
+    return records, {"levels_file": levels_file or "dataset_builder/data/levels.yaml", "samples_per_level": samples,
+                     "generation_seconds": round(seconds, 1), "accepted": counts.get("accepted"),
+                     "rejected": counts.get("rejected", 0)}
+
+
+def figures(sep: dict) -> dict:
+    return {"mean_similarity": sep["mean_similarity"], "outranks": sep["outranks"],
+            "min_adjacent_outranks": sep["min_adjacent_outranks"], "ordered": sep["ordered"]}
 
 
 def main() -> None:
@@ -68,45 +88,18 @@ def main() -> None:
               "query_file": Path(args.query_file).name, "sampling": sampling.to_dict(), "variants": {}}
     for spec in args.variant or DEFAULT_VARIANTS:
         name, _, levels_file = spec.partition("=")
-        config = GenerateConfig(levels=load_levels(levels_file or None), template=load_template(),
-                                sampling=sampling, batch_size=args.batch_size, max_attempts=3)
-        with tempfile.TemporaryDirectory() as tmp:
-            started = time.perf_counter()
-            manifest = generate_run(tmp, queries, config, lambda: SharedBackend(backend), progress=True)
-            seconds = time.perf_counter() - started
-            sep = separability(scorer, lists_from_run(Path(tmp)))
-        report["variants"][name] = {
-            "levels_file": levels_file or "dataset_builder/data/levels.yaml",
-            "generation_seconds": round(seconds, 1),
-            "accepted": manifest["counts"]["this_run"].get("accepted"),
-            "rejected": manifest["counts"]["this_run"].get("rejected", 0),
-            "mean_similarity": sep["mean_similarity"], "outranks": sep["outranks"],
-            "min_adjacent_outranks": sep["min_adjacent_outranks"], "ordered": sep["ordered"],
-        }
+        records, run = generate(backend, queries, levels_file, sampling, args.batch_size)
+        report["variants"][name] = {**run, **figures(separability(scorer, lists_from_records(records)))}
     if args.select_samples > 1:
         import pyarrow as pa
 
         from dataset_builder.selection import select_records
 
-        config = GenerateConfig(levels=load_levels(), template=load_template(), sampling=sampling,
-                                samples_per_level=args.select_samples, batch_size=args.batch_size, max_attempts=3)
-        with tempfile.TemporaryDirectory() as tmp:
-            started = time.perf_counter()
-            manifest = generate_run(tmp, queries, config, lambda: SharedBackend(backend), progress=True)
-            seconds = time.perf_counter() - started
-            rows = list(iter_kind(Path(tmp), RECORDS))
-        table = pa.Table.from_pylist([{k: r[k] for k in ("key", "query_id", "query", "level", "text")} for r in rows])
-        _, sel = select_records(table, scorer)
-        for name, sep in (("default+selection/sample0", sel["without_selection"]),
-                          ("default+selection", sel["with_selection"])):
-            report["variants"][name] = {
-                "levels_file": "dataset_builder/data/levels.yaml", "samples_per_level": args.select_samples,
-                "generation_seconds": round(seconds, 1),
-                "accepted": manifest["counts"]["this_run"].get("accepted"),
-                "rejected": manifest["counts"]["this_run"].get("rejected", 0),
-                "mean_similarity": sep["mean_similarity"], "outranks": sep["outranks"],
-                "min_adjacent_outranks": sep["min_adjacent_outranks"], "ordered": sep["ordered"],
-            }
+        records, run = generate(backend, queries, "", sampling, args.batch_size, args.select_samples)
+        columns = ("key", "query_id", "query", "level", "text")
+        _, sel = select_records(pa.Table.from_pylist([{k: r[k] for k in columns} for r in records]), scorer)
+        report["variants"]["default+selection/sample0"] = {**run, **figures(sel["without_selection"])}
+        report["variants"]["default+selection"] = {**run, **figures(sel["with_selection"])}
     print(json.dumps(report, indent=2))
 
 

@@ -55,17 +55,9 @@ def _selection_section(figures: dict) -> str:
     sel = figures.get("selection")
     if not sel or not sel.get("applied"):
         return ""
-    rows = ["| pair | sample 0 only | selected |", "|---|---:|---:|"]
-    for pair, value in sel["with_selection"]["outranks"].items():
-        before = sel["without_selection"]["outranks"].get(pair)
-        rows.append(f"| {pair} | {before:.2f} | {value:.2f} |" if before is not None and value is not None
-                    else f"| {pair} | – | – |")
-    return ("## Level selection\n\n"
-            f"{sel['max_candidates_per_level']} samples were generated per (query, level); the build kept, per "
-            f"query, the combination best ordered for `{sel['model']}` (largest smallest gap between adjacent "
-            "levels). How often the higher level outranks the lower one for the same query:\n\n"
-            + "\n".join(rows) + "\n\nThe kept ladder is ordered for that model by construction: its level-order "
-            "scores on this dataset's dev split are optimistic.\n\n")
+    from dataset_builder.selection import to_markdown
+
+    return "## Level selection\n\n" + to_markdown(sel) + "\n"
 
 
 def _separability_section(figures: dict) -> str:

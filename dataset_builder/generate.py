@@ -77,6 +77,11 @@ def record_key(query_id: str, level: int, sample: int) -> str:
     return f"{query_id}\t{level}\t{sample}"
 
 
+def key_sample(key: str) -> int:
+    """The sample number of a :func:`record_key`."""
+    return int(key.rsplit("\t", 1)[1])
+
+
 def request_seed(base: int, key: str, attempt: int) -> int:
     return int(hashlib.sha256(f"{base}\x1f{key}\x1f{attempt}".encode()).hexdigest()[:8], 16)
 

@@ -46,17 +46,32 @@ def _best_combination(levels: list[int], candidates: dict[int, list[tuple[int, f
     return [c[0] for c in best]
 
 
+def to_markdown(selection: dict) -> str:
+    """Before/after outranking rates of an applied selection (dataset card, study report)."""
+    lines = [f"{selection['max_candidates_per_level']} samples were generated per (query, level); the build kept, "
+             f"per query, the combination best ordered for `{selection['model']}` (largest smallest gap between "
+             "adjacent levels). How often the higher level outranks the lower one for the same query:", "",
+             "| pair | sample 0 only | selected |", "|---|---:|---:|"]
+    for pair, after in selection["with_selection"]["outranks"].items():
+        before = selection["without_selection"]["outranks"].get(pair)
+        lines.append(f"| {pair} | {'–' if before is None else f'{before:.2f}'} | "
+                     f"{'–' if after is None else f'{after:.2f}'} |")
+    lines += ["", "The kept ladder is ordered for that model by construction: its level-order scores on the "
+              "dataset's own dev split are optimistic; real collections are the test."]
+    return "\n".join(lines) + "\n"
+
+
 def select_records(records, model=None, batch_size: int = 64) -> tuple[object, dict]:
     """Filter an arrow table of generation records (``key``, ``query_id``, ``query``, ``level``, ``text``)
     to one document per (query, level); return the table and selection statistics."""
     import pyarrow as pa
 
+    from dataset_builder.generate import key_sample
     from dataset_builder.separability import default_model_name, load_model, separability_from_scores
 
     query_ids = records.column("query_id").to_pylist()
     levels = records.column("level").to_pylist()
-    samples = [int(key.rsplit("\t", 1)[-1]) if key.count("\t") >= 2 else 0
-               for key in records.column("key").to_pylist()]
+    samples = [key_sample(key) for key in records.column("key").to_pylist()]
     groups: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
     for row, (qid, level) in enumerate(zip(query_ids, levels)):
         groups[qid][level].append(row)

@@ -69,11 +69,11 @@ def exchange_paths(a: Path, b: Path) -> bool:
 
 def _pid_alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0: existence check only
     except ProcessLookupError:
         return False
-    except PermissionError:  # alive, someone else's
-        return True
+    except PermissionError:  # exists, owned by someone else
+        pass
     return True
 
 

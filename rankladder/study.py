@@ -502,14 +502,9 @@ def to_markdown(report: dict) -> str:
         lines += ["## Separability of the generated levels (base model)", "", sep_md(sep)]
     sel = report["dataset"].get("selection")
     if sel and sel.get("applied"):
-        lines += ["", f"**Selection** ({sel['max_candidates_per_level']} samples per level, kept: the combination "
-                  f"best ordered for `{sel['model']}`). Outranking rate without selection (sample 0) → selected:", ""]
-        lines += ["| pair | sample 0 | selected |", "|---|---:|---:|"]
-        for pair, after in sel["with_selection"]["outranks"].items():
-            before = sel["without_selection"]["outranks"].get(pair)
-            lines.append(f"| {pair} | {_f(before, 1, 2)} | {_f(after, 1, 2)} |")
-        lines += ["", "The selected ladder is ordered for the base model by construction, so the base model's "
-                  "`dev` scores are optimistic; the real collections are the test."]
+        from dataset_builder.selection import to_markdown as selection_md
+
+        lines += ["", "**Selection.** " + selection_md(sel)]
     t = report.get("timings_s", {})
     if t:
         lines += ["", f"Timings (the run that computed these results, s): {json.dumps(t)}"]

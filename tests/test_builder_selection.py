@@ -39,7 +39,10 @@ def test_selection_keeps_the_ordered_ladder(tmp_path, graded_rows, minilm_path):
     assert sel["applied"] and sel["kept"] == 24 and sel["candidates"] == 30
     assert sel["without_selection"]["outranks"]["3>2"] < 0.5 < sel["with_selection"]["outranks"]["3>2"]
     assert manifest["build"]["select_by_similarity"] == minilm_path
-    assert "## Level selection" in (tmp_path / "ds" / "README.md").read_text()
+    card = (tmp_path / "ds" / "README.md").read_text()
+    assert "## Level selection" in card
+    before, after = sel["without_selection"]["outranks"]["3>2"], sel["with_selection"]["outranks"]["3>2"]
+    assert f"| 3>2 | {before:.2f} | {after:.2f} |" in card
 
 
 def test_selection_with_one_sample_changes_nothing_and_cli_flag(tmp_path, graded_rows, minilm_path, capsys):

@@ -21,8 +21,8 @@ import sys
 import time
 import urllib.request
 
-from dataset_builder.backends import GenerationRequest, SamplingConfig, create_backend
-from dataset_builder.backends.smollm2 import dequantized_copy
+from rankladder.dataset_builder.backends import GenerationRequest, SamplingConfig, create_backend
+from rankladder.dataset_builder.backends.smollm2 import dequantized_copy
 
 QUERIES = [
     "what causes the northern lights", "how do vaccines train the immune system", "why is the sky blue",

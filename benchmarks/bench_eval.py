@@ -31,7 +31,7 @@ DEFAULT_TASK = ROOT.parent / "shared" / "datasets" / "cranfield"
 BARE = """
 import sys, mteb
 from sentence_transformers import SentenceTransformer
-from eval.tasks import BeirFolderTask
+from rankladder.eval.tasks import BeirFolderTask
 model, task_dir, out = sys.argv[1:4]
 mteb.evaluate(SentenceTransformer(model), BeirFolderTask.from_folder(task_dir), cache=mteb.ResultCache(out))
 """

@@ -15,12 +15,12 @@ import json
 import tempfile
 import time
 
-from dataset_builder.backends.base import GenerationRequest, SamplingConfig, SharedBackend
-from dataset_builder.backends.transformers_backend import TransformersBackend
-from dataset_builder.generate import GenerateConfig, GenerationTask, generate_run, make_requests
-from dataset_builder.levels import load_levels
-from dataset_builder.prompts import load_template, load_topics
-from dataset_builder.queries import QuerySpec, load_queries
+from rankladder.dataset_builder.backends.base import GenerationRequest, SamplingConfig, SharedBackend
+from rankladder.dataset_builder.backends.transformers_backend import TransformersBackend
+from rankladder.dataset_builder.generate import GenerateConfig, GenerationTask, generate_run, make_requests
+from rankladder.dataset_builder.levels import load_levels
+from rankladder.dataset_builder.prompts import load_template, load_topics
+from rankladder.dataset_builder.queries import QuerySpec, load_queries
 
 
 def direct(backend, requests: list[GenerationRequest], sampling: SamplingConfig, batch_size: int) -> tuple[int, float]:

@@ -25,14 +25,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from dataset_builder.backends.base import SamplingConfig, SharedBackend
-from dataset_builder.backends.transformers_backend import TransformersBackend
-from dataset_builder.generate import GenerateConfig, generate_run
-from dataset_builder.levels import load_levels
-from dataset_builder.prompts import load_template
-from dataset_builder.queries import QuerySpec, load_queries
-from dataset_builder.runfiles import RECORDS, iter_kind
-from dataset_builder.separability import load_model, separability
+from rankladder.dataset_builder.backends.base import SamplingConfig, SharedBackend
+from rankladder.dataset_builder.backends.transformers_backend import TransformersBackend
+from rankladder.dataset_builder.generate import GenerateConfig, generate_run
+from rankladder.dataset_builder.levels import load_levels
+from rankladder.dataset_builder.prompts import load_template
+from rankladder.dataset_builder.queries import QuerySpec, load_queries
+from rankladder.dataset_builder.runfiles import RECORDS, iter_kind
+from rankladder.dataset_builder.separability import load_model, separability
 
 ROOT = Path(__file__).resolve().parents[1]
 HELD_OUT = ROOT.parent / "shared" / "datasets" / "msmarco_queries" / "queries_dl19_passage.jsonl"
@@ -93,7 +93,7 @@ def main() -> None:
     if args.select_samples > 1:
         import pyarrow as pa
 
-        from dataset_builder.selection import select_records
+        from rankladder.dataset_builder.selection import select_records
 
         records, run = generate(backend, queries, "", sampling, args.batch_size, args.select_samples)
         columns = ("key", "query_id", "query", "level", "text")

@@ -53,7 +53,7 @@ def make_batch(model):
 def make_losses(model, names):
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
-    from training.losses import build_loss
+    from rankladder.training.losses import build_loss
 
     return {n: MultipleNegativesRankingLoss(model) if n == "mnrl" else build_loss(n, model) for n in names}
 

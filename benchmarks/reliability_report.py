@@ -96,8 +96,8 @@ class FakeOpenAI:
 
 
 def generate_trials(root: Path, trials: int, rng: random.Random) -> dict:
-    from dataset_builder.generate import record_key
-    from dataset_builder.runfiles import RECORDS, REJECTS, iter_kind
+    from rankladder.dataset_builder.generate import record_key
+    from rankladder.dataset_builder.runfiles import RECORDS, REJECTS, iter_kind
 
     server = FakeOpenAI()
     queries = root / "queries.jsonl"
@@ -176,7 +176,7 @@ def build_trials(root: Path, trials: int, rng: random.Random, copies: int = 60) 
 
 
 def train_trials(root: Path, trials: int, rng: random.Random) -> dict:
-    from dataset_builder.build import build_dataset
+    from rankladder.dataset_builder.build import build_dataset
     from run_fixtures import GRADED_DOCUMENTS, write_run_dir
 
     rows = [json.loads(line) for line in GRADED_DOCUMENTS.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -231,7 +231,7 @@ def fuzz_inputs(count: int, rng: random.Random):
 
 
 def fuzz(count: int, rng: random.Random) -> dict:
-    from dataset_builder.parsing import clean_generation, duplicate_reason, parse_levels_json, validate
+    from rankladder.dataset_builder.parsing import clean_generation, duplicate_reason, parse_levels_json, validate
 
     exceptions, samples = 0, []
     accepted = ["The mitochondria is the powerhouse of the cell and makes energy for the cell."]

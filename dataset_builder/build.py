@@ -13,11 +13,11 @@ import logging
 import re
 from pathlib import Path
 
-from dataset_builder import schema
-from dataset_builder.runfiles import RECORDS, REJECTS, iter_kind, manifests
-from rankladder.errors import UserError
-from rankladder.fsutil import atomic_output_dir, sha256_file, sha256_json, write_json_atomic
-from rankladder.manifest import tool_versions, utc_now
+from rankladder.dataset_builder import schema
+from rankladder.dataset_builder.runfiles import RECORDS, REJECTS, iter_kind, manifests
+from rankladder.core.errors import UserError
+from rankladder.core.fsutil import atomic_output_dir, sha256_file, sha256_json, write_json_atomic
+from rankladder.core.manifest import tool_versions, utc_now
 
 log = logging.getLogger(__name__)
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
@@ -287,7 +287,7 @@ def build_dataset(run_dirs: list[str | Path], out: str | Path, version: str, dev
     ``select_model`` (same kinds) keeps one of several samples per (query, level), the combination
     best ordered for that model (``dataset_builder.selection``); its figures go to stats.json.
     """
-    from dataset_builder import card, stats
+    from rankladder.dataset_builder import card, stats
 
     version = check_version(version)
     run_dirs = [Path(p) for p in run_dirs]
@@ -300,7 +300,7 @@ def build_dataset(run_dirs: list[str | Path], out: str | Path, version: str, dev
     with atomic_output_dir(out, overwrite=overwrite) as tmp:
         records, selection = read_records(run_dirs), None
         if select_model is not None and select_model is not False:
-            from dataset_builder.selection import select_records
+            from rankladder.dataset_builder.selection import select_records
 
             records, selection = select_records(records, None if select_model is True else select_model)
         files, stats_frame, merge = write_configs(records, tmp, dev_fraction, seed)
@@ -309,7 +309,7 @@ def build_dataset(run_dirs: list[str | Path], out: str | Path, version: str, dev
         if selection is not None:
             figures["selection"] = selection
         if separability_model is not None and separability_model is not False:
-            from dataset_builder.separability import dataset_separability
+            from rankladder.dataset_builder.separability import dataset_separability
 
             figures["separability"] = dataset_separability(
                 tmp, None if separability_model is True else separability_model)

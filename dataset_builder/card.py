@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dataset_builder import schema
+from rankladder.dataset_builder import schema
 
 
 def configs_yaml() -> list[dict]:
@@ -55,7 +55,7 @@ def _selection_section(figures: dict) -> str:
     sel = figures.get("selection")
     if not sel or not sel.get("applied"):
         return ""
-    from dataset_builder.selection import to_markdown
+    from rankladder.dataset_builder.selection import to_markdown
 
     return "## Level selection\n\n" + to_markdown(sel) + "\n"
 
@@ -64,7 +64,7 @@ def _separability_section(figures: dict) -> str:
     """Per-level separability (when the build computed it), so users see whether the ladder is usable."""
     if not figures.get("separability"):
         return ""
-    from dataset_builder.separability import to_markdown
+    from rankladder.dataset_builder.separability import to_markdown
 
     return "## Level separability\n\n" + to_markdown(figures["separability"]) + "\n"
 

@@ -74,11 +74,11 @@ def register(subparsers) -> None:
 
 
 def generate_config_from_args(args):
-    from dataset_builder.backends.base import SamplingConfig
-    from dataset_builder.generate import GenerateConfig
-    from dataset_builder.levels import load_levels, select_levels
-    from dataset_builder.prompts import load_template
-    from rankladder.errors import UserError
+    from rankladder.dataset_builder.backends.base import SamplingConfig
+    from rankladder.dataset_builder.generate import GenerateConfig
+    from rankladder.dataset_builder.levels import load_levels, select_levels
+    from rankladder.dataset_builder.prompts import load_template
+    from rankladder.core.errors import UserError
 
     levels = load_levels(args.levels_config)
     if args.levels:
@@ -113,7 +113,7 @@ def backend_options(args) -> dict:
         options = {"model": args.model, "tensor_parallel_size": args.tensor_parallel_size,
                    "max_model_len": args.max_model_len, "dtype": args.dtype or "auto"}
     else:
-        from rankladder.errors import UserError
+        from rankladder.core.errors import UserError
 
         if not args.model:
             raise UserError("--model: required with --backend openai (the served model name)")
@@ -123,9 +123,9 @@ def backend_options(args) -> dict:
 
 
 def run_generate(args) -> int:
-    from dataset_builder.backends import create_backend
-    from dataset_builder.generate import generate_run, parse_shard
-    from dataset_builder.queries import QuerySpec, load_queries
+    from rankladder.dataset_builder.backends import create_backend
+    from rankladder.dataset_builder.generate import generate_run, parse_shard
+    from rankladder.dataset_builder.queries import QuerySpec, load_queries
 
     shard = parse_shard(args.shard)
     spec = QuerySpec(args.queries, args.queries_format, args.id_field, args.text_field, args.qrels_split,
@@ -142,7 +142,7 @@ def run_generate(args) -> int:
 
 
 def run_build(args) -> int:
-    from dataset_builder.build import build_dataset
+    from rankladder.dataset_builder.build import build_dataset
 
     manifest = build_dataset(args.run_dirs, args.out, args.version, args.dev_fraction, args.seed,
                              overwrite=args.overwrite, name=args.name, separability_model=args.separability,

@@ -15,17 +15,17 @@ from collections import Counter, defaultdict, deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from dataset_builder import prompts as prompt_lib
-from dataset_builder.backends.base import Backend, GenerationRequest, SamplingConfig
-from dataset_builder.levels import Level
-from dataset_builder.parsing import (ValidationConfig, clean_generation, duplicate_reason, parse_levels_json,
+from rankladder.dataset_builder import prompts as prompt_lib
+from rankladder.dataset_builder.backends.base import Backend, GenerationRequest, SamplingConfig
+from rankladder.dataset_builder.levels import Level
+from rankladder.dataset_builder.parsing import (ValidationConfig, clean_generation, duplicate_reason, parse_levels_json,
                                      validate, word_count)
-from dataset_builder.queries import Query
-from dataset_builder.runfiles import (RECORDS, REJECTS, AppendWriter, ShardLock, iter_kind, manifest_path,
+from rankladder.dataset_builder.queries import Query
+from rankladder.dataset_builder.runfiles import (RECORDS, REJECTS, AppendWriter, ShardLock, iter_kind, manifest_path,
                                       shard_tag)
-from rankladder.errors import UserError
-from rankladder.fsutil import prepare_output_parent, sha256_json, write_json_atomic
-from rankladder.manifest import tool_versions, utc_now
+from rankladder.core.errors import UserError
+from rankladder.core.fsutil import prepare_output_parent, sha256_json, write_json_atomic
+from rankladder.core.manifest import tool_versions, utc_now
 
 log = logging.getLogger(__name__)
 RUN_KIND = "rankladder-generation-run"

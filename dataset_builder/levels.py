@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from rankladder.errors import UserError
+from rankladder.core.errors import UserError
 
 DEFAULT_LEVELS_FILE = Path(__file__).parent / "data" / "levels.yaml"
 

@@ -9,7 +9,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from dataset_builder.schema import normalize_text
+from rankladder.dataset_builder.schema import normalize_text
 
 _SPECIAL_TOKENS = re.compile(r"<\|[^|>]{1,40}\|>|</?s>|\[/?INST\]|<\|?(?:assistant|user|system)\|?>", re.I)
 _ROLE_PREFIX = re.compile(r"^\s*(?:assistant|ai|answer|response|output)[ \t]*(?::|\n)\s*", re.I)

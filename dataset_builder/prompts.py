@@ -13,9 +13,9 @@ from pathlib import Path
 
 import yaml
 
-from dataset_builder.levels import Level
-from rankladder.errors import UserError
-from rankladder.fsutil import sha256_json
+from rankladder.dataset_builder.levels import Level
+from rankladder.core.errors import UserError
+from rankladder.core.fsutil import sha256_json
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
 TOPICS_FILE = Path(__file__).parent / "data" / "unrelated_topics.txt"

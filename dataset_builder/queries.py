@@ -11,8 +11,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from rankladder.errors import UserError, located
-from rankladder.fsutil import sha256_file
+from rankladder.core.errors import UserError, located
+from rankladder.core.fsutil import sha256_file
 
 BUNDLED_QUERIES = Path(__file__).parent / "data" / "queries.jsonl"
 FORMATS = ("auto", "jsonl", "tsv", "beir", "hf")

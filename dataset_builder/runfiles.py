@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-from rankladder.errors import UserError, located
+from rankladder.core.errors import UserError, located
 
 RECORDS = "records"
 REJECTS = "rejects"

@@ -66,8 +66,8 @@ def select_records(records, model=None, batch_size: int = 64) -> tuple[object, d
     to one document per (query, level); return the table and selection statistics."""
     import pyarrow as pa
 
-    from dataset_builder.generate import key_sample
-    from dataset_builder.separability import default_model_name, load_model, separability_from_scores
+    from rankladder.dataset_builder.generate import key_sample
+    from rankladder.dataset_builder.separability import default_model_name, load_model, separability_from_scores
 
     query_ids = records.column("query_id").to_pylist()
     levels = records.column("level").to_pylist()

@@ -113,7 +113,7 @@ def read_lists(dataset_dir: str | Path, splits: Sequence[str] = ("train", "dev")
     """Rows of the ``lists`` config of a DATASET_DIR (the splits that exist)."""
     import pyarrow.parquet as pq
 
-    from dataset_builder import schema
+    from rankladder.dataset_builder import schema
 
     rows = []
     for split in splits:

@@ -64,11 +64,11 @@ def register(subparsers) -> None:
 
 
 def main(args) -> int:
-    from rankladder.errors import UserError
+    from rankladder.core.errors import UserError
 
     if args.compare:
-        from eval import summary as summ
-        from eval.run import compare
+        from rankladder.eval import summary as summ
+        from rankladder.eval.run import compare
 
         result = compare(args.compare, args.output_dir)
         if not args.output_dir:
@@ -85,8 +85,8 @@ def main(args) -> int:
     if args.batch_size < 1:
         raise UserError(f"--batch-size: must be >= 1, got {args.batch_size}")
 
-    from eval import summary as summ
-    from eval.run import EvalConfig, run_eval
+    from rankladder.eval import summary as summ
+    from rankladder.eval.run import EvalConfig, run_eval
 
     config = EvalConfig(
         models=args.model, tasks=args.tasks, output_dir=args.output_dir, names=args.name,

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rankladder.errors import UserError
-from rankladder.fsutil import hash_tree
+from rankladder.core.errors import UserError
+from rankladder.core.fsutil import hash_tree
 
 logger = logging.getLogger(__name__)
 

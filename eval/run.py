@@ -19,9 +19,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from rankladder.errors import UserError
-from rankladder.fsutil import atomic_output_dir, write_json_atomic
-from rankladder.manifest import tool_versions, utc_now
+from rankladder.core.errors import UserError
+from rankladder.core.fsutil import atomic_output_dir, write_json_atomic
+from rankladder.core.manifest import tool_versions, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +48,9 @@ def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
     """Run the evaluation; returns the summary dict. ``st_models`` maps a model arg to a loaded model."""
     import mteb
 
-    from eval import summary as summ
-    from eval.models import load_encoder, resolve_model
-    from eval.tasks import ensure_loaded, resolve_tasks
+    from rankladder.eval import summary as summ
+    from rankladder.eval.models import load_encoder, resolve_model
+    from rankladder.eval.tasks import ensure_loaded, resolve_tasks
 
     if not config.models:
         raise UserError("--model: give at least one model")
@@ -133,7 +133,7 @@ def _evaluate(mteb, model, tasks, cache, config: EvalConfig, prediction_folder: 
 
 def _level_order(st_model, task, out_dir: Path, model_name: str) -> dict:
     """Score each graded dev list with the model; mean Kendall τ / nDCG and a per-level PNG."""
-    from eval.level_order import level_order_metrics, plot_level_distributions, scores_by_level
+    from rankladder.eval.level_order import level_order_metrics, plot_level_distributions, scores_by_level
 
     lists = task.load_lists()
     pairs = []
@@ -155,7 +155,7 @@ def _at(values: list[str], i: int) -> str | None:
 
 def compare(dirs: list[str], output_dir: str | None) -> dict:
     """``rankladder eval --compare DIR...``: one table from existing result folders, no model runs."""
-    from eval import summary as summ
+    from rankladder.eval import summary as summ
 
     summary = summ.collect(dirs)
     if output_dir:

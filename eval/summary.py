@@ -20,8 +20,8 @@ import os
 import uuid
 from pathlib import Path
 
-from rankladder.errors import UserError
-from rankladder.fsutil import write_json_atomic, write_text_atomic
+from rankladder.core.errors import UserError
+from rankladder.core.fsutil import write_json_atomic, write_text_atomic
 
 METRICS = ("ndcg_at_10", "mrr_at_10", "recall_at_100", "main_score")
 LABELS = {"ndcg_at_10": "nDCG@10", "mrr_at_10": "MRR@10", "recall_at_100": "Recall@100"}

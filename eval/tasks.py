@@ -22,9 +22,9 @@ from typing import Any
 from mteb.abstasks.retrieval import AbsTaskRetrieval
 from mteb.abstasks.task_metadata import TaskMetadata
 
-from dataset_builder import schema
-from rankladder.errors import UserError, located
-from rankladder.fsutil import sha256_file
+from rankladder.dataset_builder import schema
+from rankladder.core.errors import UserError, located
+from rankladder.core.fsutil import sha256_file
 
 logger = logging.getLogger(__name__)
 

@@ -58,14 +58,14 @@ def register(subparsers) -> None:
 
 
 def _dataset(args) -> int:
-    from model_cards.publish import publish_dataset
+    from rankladder.model_cards.publish import publish_dataset
 
     return publish_dataset(args.dataset_dir, args.repo, args.version, private=args.private, dry_run=args.dry_run,
                            force=args.force, license=args.license, output=args.output)
 
 
 def _model(args) -> int:
-    from model_cards.publish import publish_model
+    from rankladder.model_cards.publish import publish_model
 
     return publish_model(args.checkpoint_dir, args.repo, args.version, private=args.private, dry_run=args.dry_run,
                          force=args.force, license=args.license, dataset_repo=args.dataset_repo,
@@ -73,7 +73,7 @@ def _model(args) -> int:
 
 
 def _results(args) -> int:
-    from model_cards.publish import publish_results
+    from rankladder.model_cards.publish import publish_results
 
     return publish_results(args.results_dir, args.model_repo, create_pr=args.create_pr, dry_run=args.dry_run,
                            model=args.model, bundle_dir=args.bundle_dir, output=args.output)

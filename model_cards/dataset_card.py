@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dataset_builder import schema
-from rankladder.errors import UserError
+from rankladder.dataset_builder import schema
+from rankladder.core.errors import UserError
 
-from model_cards.inputs import data_files, read_dataset_dir
+from rankladder.model_cards.inputs import data_files, read_dataset_dir
 
 TEMPLATE = Path(__file__).parent / "templates" / "dataset_card.md"
 REQUIRED = ("pretty_name", "license", "language", "task_categories", "task_ids", "size_categories", "configs")

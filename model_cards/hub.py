@@ -17,9 +17,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from rankladder.errors import UserError
+from rankladder.core.errors import UserError
 
-from model_cards.inputs import upload_files
+from rankladder.model_cards.inputs import upload_files
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Read and check the folders the other stages write, before anything touches the network.
 
-Every problem is a ``rankladder.errors.UserError`` naming the file and field at fault.
+Every problem is a ``rankladder.core.errors.UserError`` naming the file and field at fault.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import json
 import re
 from pathlib import Path
 
-from dataset_builder import schema
-from rankladder.errors import UserError, located
+from rankladder.dataset_builder import schema
+from rankladder.core.errors import UserError, located
 
 SEMVER = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")

@@ -11,9 +11,9 @@ import json
 import re
 from pathlib import Path
 
-from rankladder.errors import UserError
+from rankladder.core.errors import UserError
 
-from model_cards.inputs import REPO_ID
+from rankladder.model_cards.inputs import REPO_ID
 
 START, END = "<!-- rankladder:start -->", "<!-- rankladder:end -->"
 RES_START, RES_END = "<!-- rankladder-results:start -->", "<!-- rankladder-results:end -->"

@@ -11,12 +11,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from dataset_builder import schema
-from rankladder.errors import UserError
-from rankladder.fsutil import atomic_output_dir
+from rankladder.dataset_builder import schema
+from rankladder.core.errors import UserError
+from rankladder.core.fsutil import atomic_output_dir
 
-from model_cards import dataset_card, hub, model_card
-from model_cards.inputs import (check_repo_id, data_files, parse_version, read_checkpoint_dir,
+from rankladder.model_cards import dataset_card, hub, model_card
+from rankladder.model_cards.inputs import (check_repo_id, data_files, parse_version, read_checkpoint_dir,
                                 read_dataset_dir, read_results_dir, upload_files)
 
 
@@ -148,7 +148,7 @@ def publish_results(results_dir: Path, model_repo: str, create_pr=False, dry_run
                     bundle_dir=None, output=None) -> int:
     from huggingface_hub import ModelCard
 
-    from model_cards.leaderboard import write_bundle
+    from rankladder.model_cards.leaderboard import write_bundle
 
     model_repo, results_dir = check_repo_id(model_repo, "--model-repo"), Path(results_dir)
     results = read_results_dir(results_dir)

@@ -13,13 +13,13 @@ import logging
 import sys
 
 from rankladder import __version__
-from rankladder.errors import UserError
+from rankladder.core.errors import UserError
 
 STAGE_MODULES = (
-    "dataset_builder.cli",
-    "training.cli",
-    "eval.cli",
-    "model_cards.cli",
+    "rankladder.dataset_builder.cli",
+    "rankladder.training.cli",
+    "rankladder.eval.cli",
+    "rankladder.model_cards.cli",
     "rankladder.pipeline_cli",
     "rankladder.study_cli",
 )
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rankladder {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        from rankladder.fsutil import OUTPUT_ERRNOS
+        from rankladder.core.fsutil import OUTPUT_ERRNOS
 
         if exc.errno not in OUTPUT_ERRNOS:
             raise

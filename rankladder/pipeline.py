@@ -13,9 +13,9 @@ import shutil
 import time
 from pathlib import Path
 
-from rankladder.errors import UserError
-from rankladder.fsutil import hash_tree, sha256_json, write_json_atomic
-from rankladder.manifest import tool_versions, utc_now
+from rankladder.core.errors import UserError
+from rankladder.core.fsutil import hash_tree, sha256_json, write_json_atomic
+from rankladder.core.manifest import tool_versions, utc_now
 
 STAGES = ("generate", "build", "train", "eval", "publish")
 BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -82,12 +82,12 @@ class Pipeline:
         return self._release_manifest(records)
 
     def _generate(self) -> dict:
-        from dataset_builder.backends import create_backend
-        from dataset_builder.backends.base import SamplingConfig
-        from dataset_builder.generate import GenerateConfig, generate_run
-        from dataset_builder.levels import load_levels, select_levels
-        from dataset_builder.prompts import load_template
-        from dataset_builder.queries import QuerySpec, load_queries
+        from rankladder.dataset_builder.backends import create_backend
+        from rankladder.dataset_builder.backends.base import SamplingConfig
+        from rankladder.dataset_builder.generate import GenerateConfig, generate_run
+        from rankladder.dataset_builder.levels import load_levels, select_levels
+        from rankladder.dataset_builder.prompts import load_template
+        from rankladder.dataset_builder.queries import QuerySpec, load_queries
 
         queries, source = load_queries(QuerySpec(**self.config["queries"]))
         g = self.config["generation"]
@@ -103,7 +103,7 @@ class Pipeline:
         return {"counts": manifest["counts"]}
 
     def _build(self) -> dict:
-        from dataset_builder.build import build_dataset
+        from rankladder.dataset_builder.build import build_dataset
 
         b = self.config["build"]
         manifest = build_dataset([self.run_dir], self.dataset_dir, self.config["version"], b["dev_fraction"],
@@ -112,7 +112,7 @@ class Pipeline:
         return {"version": manifest["version"], "content_hash": manifest["content_hash"]}
 
     def _train(self) -> dict:
-        from training.trainer import run_training
+        from rankladder.training.trainer import run_training
 
         if self.model_dir.exists():
             shutil.rmtree(self.model_dir)  # an interrupted run starts over: its steps are not reusable
@@ -123,8 +123,8 @@ class Pipeline:
         return {"final_metrics": manifest.get("final_metrics", {})}
 
     def _eval(self) -> dict:
-        from eval.run import EvalConfig, run_eval
-        from training.trainer import default_base_model
+        from rankladder.eval.run import EvalConfig, run_eval
+        from rankladder.training.trainer import default_base_model
 
         e = self.config["eval"]
         base = self.config["training"].get("model") or default_base_model()
@@ -138,7 +138,7 @@ class Pipeline:
         return {"mean": summary.get("mean", {})}
 
     def _publish(self) -> dict:
-        from model_cards.publish import publish_dataset, publish_model, publish_results
+        from rankladder.model_cards.publish import publish_dataset, publish_model, publish_results
 
         p, version = self.config["publish"], self.config["version"]
         dry = p["dry_run"]

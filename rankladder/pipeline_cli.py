@@ -46,7 +46,7 @@ def _finish(release: dict, out) -> int:
 
 
 def run_quickstart(args) -> int:
-    from rankladder.errors import UserError
+    from rankladder.core.errors import UserError
     from rankladder.pipeline import Pipeline
     from rankladder.release import load_release
 

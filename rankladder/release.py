@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from rankladder.errors import UserError
+from rankladder.core.errors import UserError
 
 DEFAULTS: dict = {
     "name": "rankladder-quickstart",

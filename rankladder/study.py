@@ -29,9 +29,9 @@ import time
 from pathlib import Path
 
 
-from rankladder.errors import UserError
-from rankladder.fsutil import sha256_json, write_json_atomic, write_text_atomic
-from rankladder.manifest import tool_versions, utc_now
+from rankladder.core.errors import UserError
+from rankladder.core.fsutil import sha256_json, write_json_atomic, write_text_atomic
+from rankladder.core.manifest import tool_versions, utc_now
 from rankladder.release import DEFAULTS as RELEASE_DEFAULTS
 from rankladder.release import _merge, load_layered
 
@@ -91,7 +91,7 @@ def load_study(path: str | Path | None = None, overrides: dict | None = None) ->
 
 
 def _check_setting(setting, index: int, where: str) -> dict:
-    from training.config import LOSS_NAMES
+    from rankladder.training.config import LOSS_NAMES
 
     if not isinstance(setting, dict):
         raise UserError(f"{where}: settings[{index}] must be a mapping")
@@ -194,7 +194,7 @@ class Study:
     @property
     def base_model(self) -> str:
         if self._base is None:
-            from training.trainer import default_base_model
+            from rankladder.training.trainer import default_base_model
 
             self._base = self.config["base_model"] or default_base_model()
         return self._base
@@ -216,7 +216,7 @@ class Study:
         self.say("generate: running (resumes finished documents)")
         counts = self.pipeline._generate().get("counts", {}).get("this_run", {})
         self.steps_run += bool(counts.get("accepted") or counts.get("rejected"))
-        from dataset_builder.build import build_dataset
+        from rankladder.dataset_builder.build import build_dataset
 
         b = self.config["build"]
         key = sha256_json({"build": b, "runs": _run_digest(self.run_dir), "base": self.config["base_model"],
@@ -238,7 +238,7 @@ class Study:
 
     def separability(self) -> dict:
         """Separability of a dataset built without it, computed once (``OUT/separability.json``)."""
-        from dataset_builder.separability import dataset_separability
+        from rankladder.dataset_builder.separability import dataset_separability
 
         path = self.out / "separability.json"
         key = sha256_json([self.dataset_hash(), self.config["base_model"]])[:16]
@@ -266,7 +266,7 @@ class Study:
         return options
 
     def train(self, setting: dict, seed: int) -> Path:
-        from training.trainer import run_training
+        from rankladder.training.trainer import run_training
 
         folder = self.models_dir / f"{setting['name']}-seed{seed}"
         probe = self.train_options(setting, seed, Path("MODEL"))
@@ -295,8 +295,8 @@ class Study:
         return tasks
 
     def evaluate(self, name: str, model_path: str) -> dict:
-        from eval.run import EvalConfig, run_eval
-        from training.trainer import load_base_model
+        from rankladder.eval.run import EvalConfig, run_eval
+        from rankladder.training.trainer import load_base_model
 
         folder = self.eval_dir / name
         e = self.config["eval"]
@@ -409,7 +409,7 @@ class Study:
 
 def _run_digest(run_dir: Path) -> list:
     """What identifies the generated records: each shard manifest's config hash and record count."""
-    from dataset_builder.runfiles import manifests
+    from rankladder.dataset_builder.runfiles import manifests
 
     out = []
     for path in manifests(run_dir):
@@ -432,7 +432,7 @@ def _ms(cell: dict) -> str:
 
 
 def to_markdown(report: dict) -> str:
-    from dataset_builder.separability import to_markdown as sep_md
+    from rankladder.dataset_builder.separability import to_markdown as sep_md
 
     cols, settings = report["tasks"], report["settings"]
     n = len(report["seeds"])
@@ -502,7 +502,7 @@ def to_markdown(report: dict) -> str:
         lines += ["## Separability of the generated levels (base model)", "", sep_md(sep)]
     sel = report["dataset"].get("selection")
     if sel and sel.get("applied"):
-        from dataset_builder.selection import to_markdown as selection_md
+        from rankladder.dataset_builder.selection import to_markdown as selection_md
 
         lines += ["", "**Selection.** " + selection_md(sel)]
     t = report.get("timings_s", {})
@@ -518,7 +518,7 @@ def plot(report: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from eval.summary import save_png_atomic
+    from rankladder.eval.summary import save_png_atomic
 
     cols, settings = report["tasks"], report["settings"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))

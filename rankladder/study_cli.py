@@ -27,7 +27,7 @@ def register(subparsers) -> None:
 def _run(args) -> int:
     import yaml
 
-    from rankladder.errors import UserError
+    from rankladder.core.errors import UserError
     from rankladder.study import load_study, run_study
 
     config = load_study(args.config)

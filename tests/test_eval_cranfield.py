@@ -114,7 +114,7 @@ def test_wrapper_equals_direct_mteb_evaluate(cran_run, minilm_128_path, tmp_path
     from mteb.models.cache_wrappers import CachedEmbeddingWrapper
     from sentence_transformers import SentenceTransformer
 
-    from eval.tasks import BeirFolderTask
+    from rankladder.eval.tasks import BeirFolderTask
 
     out, cache = cran_run
     encoder = SentenceTransformerEncoderWrapper(SentenceTransformer(minilm_128_path))
@@ -161,7 +161,7 @@ def test_medline_binary_qrels_bm25_matches_pytrec_eval(tmp_path):
     """Binary qrels, scored through the same task wrapper (BM25 keeps this fast)."""
     import mteb
 
-    from eval.tasks import BeirFolderTask
+    from rankladder.eval.tasks import BeirFolderTask
 
     result = mteb.evaluate(mteb.get_model_meta("mteb/baseline-bm25s"), BeirFolderTask.from_folder(MEDLINE),
                            cache=None, co2_tracker=False, show_progress_bar=False,

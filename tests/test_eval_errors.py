@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rankladder.cli import main
-from rankladder.errors import UserError
+from rankladder.core.errors import UserError
 
 
 def write_beir(folder: Path, qrels: str, queries=None) -> Path:
@@ -37,10 +37,10 @@ def _run(capsys, *argv) -> tuple[int, str]:
 
 
 def test_absent_ids_and_empty_queries_are_counted_warned_skipped(tmp_path, caplog):
-    from eval.tasks import BeirFolderTask
+    from rankladder.eval.tasks import BeirFolderTask
 
     task = BeirFolderTask.from_folder(write_beir(tmp_path / "c", BAD_QRELS))
-    with caplog.at_level(logging.WARNING, logger="eval.tasks"):
+    with caplog.at_level(logging.WARNING, logger="rankladder.eval.tasks"):
         task.load_data()
     text = caplog.text
     assert "1 empty queries skipped (ids: q3)" in text
@@ -53,7 +53,7 @@ def test_absent_ids_and_empty_queries_are_counted_warned_skipped(tmp_path, caplo
 
 
 def test_nothing_usable_is_an_error(tmp_path):
-    from eval.tasks import BeirFolderTask
+    from rankladder.eval.tasks import BeirFolderTask
 
     task = BeirFolderTask.from_folder(write_beir(tmp_path / "c", "q3\td1\t1\nqZ\td1\t1\n"))
     with pytest.raises(UserError, match="no usable judgments"):
@@ -61,7 +61,7 @@ def test_nothing_usable_is_an_error(tmp_path):
 
 
 def test_malformed_files_name_path_and_line(tmp_path):
-    from eval.tasks import BeirFolderTask
+    from rankladder.eval.tasks import BeirFolderTask
 
     folder = write_beir(tmp_path / "c", "q1\td1\n")
     with pytest.raises(UserError, match=r"test.tsv:2: expected 3 tab-separated columns"):

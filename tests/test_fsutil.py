@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from rankladder.fsutil import atomic_output_dir, remove_stale_temp_dirs
+from rankladder.core.fsutil import atomic_output_dir, remove_stale_temp_dirs
 
 
 def dead_pid() -> int:

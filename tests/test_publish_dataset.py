@@ -128,8 +128,8 @@ def test_bad_input_is_one_line_and_uploads_nothing(hub, hub_env, dataset_dir, tm
 
 
 def test_manifest_required_fields(tmp_path):
-    from model_cards.inputs import read_dataset_dir
-    from rankladder.errors import UserError
+    from rankladder.model_cards.inputs import read_dataset_dir
+    from rankladder.core.errors import UserError
 
     root = inputs.make_dataset_dir(tmp_path / "ds")
     manifest = json.loads((root / "rankladder_manifest.json").read_text())

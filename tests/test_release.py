@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from rankladder.errors import UserError
+from rankladder.core.errors import UserError
 from rankladder.pipeline import STAGES, Pipeline
 from rankladder.release import DEFAULTS, load_release
 

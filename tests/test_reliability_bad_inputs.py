@@ -144,7 +144,7 @@ CATALOGUE: list[Case] = [
 
 def make_workspace(root: Path) -> Path:
     """Good inputs (a RUN_DIR, a built dataset, a BEIR folder) and the bad ones the catalogue names."""
-    from dataset_builder.build import build_dataset
+    from rankladder.dataset_builder.build import build_dataset
     from run_fixtures import GRADED_DOCUMENTS, write_run_dir
 
     root.mkdir(parents=True, exist_ok=True)

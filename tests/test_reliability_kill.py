@@ -85,7 +85,7 @@ def dataset_keys(dataset_dir: Path) -> dict:
 
 def dataset_looks_complete_and_is(dataset_dir: Path) -> bool:
     """A DATASET_DIR that exists must be whole: manifest present and every listed file matching its sha256."""
-    from rankladder.fsutil import sha256_file
+    from rankladder.core.fsutil import sha256_file
 
     manifest_path = dataset_dir / "rankladder_manifest.json"
     if not manifest_path.is_file():
@@ -177,7 +177,7 @@ def train_reference(dataset_dir: Path, out: Path) -> tuple[dict, float]:
 
 
 def train_kill_trial(dataset_dir: Path, out: Path, reference_dir: Path, reference: dict, delay: float) -> dict:
-    from training.trainer import last_complete_checkpoint
+    from rankladder.training.trainer import last_complete_checkpoint
 
     killed = run_and_kill(train_argv(dataset_dir, out), delay)
     resumable = last_complete_checkpoint(out)
@@ -250,7 +250,7 @@ def test_train_killed_after_a_checkpoint_resumes_to_a_complete_model(tiny_datase
 
 
 def test_latest_skips_a_checkpoint_whose_save_was_killed(tmp_path):
-    from training.trainer import CONFIG_FILE, last_complete_checkpoint, resolve_resume
+    from rankladder.training.trainer import CONFIG_FILE, last_complete_checkpoint, resolve_resume
 
     for step, complete in ((2, True), (4, False)):
         folder = tmp_path / f"checkpoint-{step}"
@@ -261,7 +261,7 @@ def test_latest_skips_a_checkpoint_whose_save_was_killed(tmp_path):
             (folder / CONFIG_FILE).write_text("loss: ws2\n")
     assert last_complete_checkpoint(tmp_path) == tmp_path / "checkpoint-2"
     assert resolve_resume("latest", tmp_path) == str(tmp_path / "checkpoint-2")
-    from rankladder.errors import UserError
+    from rankladder.core.errors import UserError
 
     with pytest.raises(UserError, match="incomplete checkpoint"):
         resolve_resume(str(tmp_path / "checkpoint-4"), tmp_path)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from dataset_builder.separability import separability_from_scores
-from rankladder.errors import UserError
+from rankladder.dataset_builder.separability import separability_from_scores
+from rankladder.core.errors import UserError
 from rankladder.study import load_study, sources_for, verdict_stats
 
 
@@ -47,7 +47,7 @@ def test_load_study_rejects_bad_settings(tmp_path):
 
 
 def test_build_reports_separability(tmp_path, graded_rows, minilm_path):
-    from dataset_builder.build import build_dataset
+    from rankladder.dataset_builder.build import build_dataset
     from run_fixtures import write_run_dir
 
     run_dir = write_run_dir(tmp_path / "run", graded_rows)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from rankladder.errors import UserError
-from training.data import Source, load_lists
-from training.grouping import GroupedLists, make_train_dataset
+from rankladder.core.errors import UserError
+from rankladder.training.data import Source, load_lists
+from rankladder.training.grouping import GroupedLists, make_train_dataset
 
 
 
@@ -118,7 +118,7 @@ def test_cli_bad_input_exits_2(dataset_dir, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:  # argparse rejects an unknown loss name
         main(["train", "--data", str(dataset_dir), "--loss", "hinge", "--output-dir", str(tmp_path / "out")])
     assert exc.value.code == 2
-    from training.losses import build_loss
+    from rankladder.training.losses import build_loss
 
     with pytest.raises(UserError, match="unknown loss"):
         build_loss("hinge", None)

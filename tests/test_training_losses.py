@@ -9,7 +9,7 @@ import scipy.special
 import scipy.stats
 import torch
 
-from training.losses import LOSSES, GradedInfoNCELoss, GradedListNetLoss, OrdinalWassersteinLoss, WS2Loss, build_loss
+from rankladder.training.losses import LOSSES, GradedInfoNCELoss, GradedListNetLoss, OrdinalWassersteinLoss, WS2Loss, build_loss
 
 
 def batch(b=4, g=3, seed=0, levels=4, dtype=torch.float64):

@@ -44,9 +44,9 @@ def base_model():
 
 
 def fixed_batch_loss(model, dataset_dir):
-    from training.data import Source, load_lists
-    from training.grouping import GroupedLists, make_train_dataset
-    from training.losses import WS2Loss
+    from rankladder.training.data import Source, load_lists
+    from rankladder.training.grouping import GroupedLists, make_train_dataset
+    from rankladder.training.losses import WS2Loss
 
     rows = make_train_dataset(load_lists([Source(path=str(dataset_dir))]), GroupedLists(4, "one_per_level", seed=0))
     rows = rows[: len(rows)]
@@ -59,7 +59,7 @@ def test_training_lowers_loss_and_improves_level_ordering(trained, dataset_dir):
     import datasets
     from sentence_transformers import SentenceTransformer
 
-    from training.metrics import mean_kendall_tau, mean_level_margin
+    from rankladder.training.metrics import mean_kendall_tau, mean_level_margin
 
     before, after = base_model(), SentenceTransformer(str(trained), device="cpu")
     assert fixed_batch_loss(after, dataset_dir) < fixed_batch_loss(before, dataset_dir)
@@ -93,7 +93,7 @@ def test_outputs_record_provenance(trained, dataset_dir):
 def test_resume_matches_uninterrupted_run(trained, dataset_dir, tmp_path):
     from sentence_transformers import SentenceTransformer
 
-    from training.trainer import run_training
+    from rankladder.training.trainer import run_training
 
     out = run_training({"data": str(dataset_dir), "loss": "ws2", "loss_scale": 20.0, "group_size": 4,
                         "group_strategy": "one_per_level", "eval_split": "none", **COMMON,

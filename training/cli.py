@@ -28,7 +28,7 @@ class _LazyTrainParser(argparse.ArgumentParser):
 
     def parse_known_args(self, args=None, namespace=None):
         if not self._options_added:
-            from training.config import add_arguments
+            from rankladder.training.config import add_arguments
 
             add_arguments(self)
             self._options_added = True
@@ -45,7 +45,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from training.trainer import run_training
+    from rankladder.training.trainer import run_training
 
     options = {k: v for k, v in vars(args).items() if k not in ("func", "command", "verbose")}
     output = run_training(options)

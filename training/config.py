@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from rankladder.errors import UserError
+from rankladder.core.errors import UserError
 
 LOSS_NAMES = ("ws2", "wasserstein", "listnet", "infonce")
 

@@ -16,8 +16,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from dataset_builder import schema
-from rankladder.errors import UserError
+from rankladder.dataset_builder import schema
+from rankladder.core.errors import UserError
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from sentence_transformers.sentence_transformer.evaluation import SentenceEvaluator
 
-from training import metrics
+from rankladder.training import metrics
 
 
 class GradedListEvaluator(SentenceEvaluator):

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import torch
 from sentence_transformers.base.sampler import DefaultBatchSampler
 
-from rankladder.errors import UserError
+from rankladder.core.errors import UserError
 
 STRATEGIES = ("random", "most_relevant", "one_per_level")
 

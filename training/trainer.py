@@ -12,11 +12,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from dataset_builder import schema
-from rankladder.errors import UserError
-from rankladder.fsutil import hash_tree, prepare_output_parent, sha256_file, write_json_atomic, write_text_atomic
-from rankladder.manifest import tool_versions, utc_now
-from training import config as cfg
+from rankladder.dataset_builder import schema
+from rankladder.core.errors import UserError
+from rankladder.core.fsutil import hash_tree, prepare_output_parent, sha256_file, write_json_atomic, write_text_atomic
+from rankladder.core.manifest import tool_versions, utc_now
+from rankladder.training import config as cfg
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def _no_accelerator() -> bool:
 def make_trainer_class():
     from sentence_transformers import SentenceTransformerTrainer
 
-    from training.grouping import EpochBatchSampler, GroupedLists
+    from rankladder.training.grouping import EpochBatchSampler, GroupedLists
 
     class RankladderTrainer(SentenceTransformerTrainer):
         """SentenceTransformerTrainer whose train batches follow the epoch-seeded ``EpochBatchSampler``."""
@@ -104,7 +104,7 @@ def append_card_section(readme: Path, section: str) -> None:
 
 
 def input_hashes(sources: list) -> list[dict[str, Any]]:
-    from training.data import split_revision
+    from rankladder.training.data import split_revision
 
     out = []
     for source in sources:
@@ -138,9 +138,9 @@ def run_training(options: dict[str, Any]) -> Path:
     import yaml
 
     rl, targs, source_dicts, given = cfg.resolve(options)
-    from training.data import Source, dataset_provenance, load_lists
-    from training.grouping import GroupedLists, make_train_dataset
-    from training.losses import build_loss
+    from rankladder.training.data import Source, dataset_provenance, load_lists
+    from rankladder.training.grouping import GroupedLists, make_train_dataset
+    from rankladder.training.losses import build_loss
 
     if source_dicts is None and not rl.data:
         raise UserError("--data is required (or --sources)")
@@ -232,7 +232,7 @@ _OUTPUT_ERROR_TEXTS = ("No space left on device", "Disk quota exceeded", "Read-o
 
 def _is_output_error(exc: BaseException) -> bool:
     """Disk full / read-only / quota while saving (torch and safetensors wrap the OSError in their own types)."""
-    from rankladder.fsutil import OUTPUT_ERRNOS
+    from rankladder.core.fsutil import OUTPUT_ERRNOS
 
     if isinstance(exc, OSError) and exc.errno in OUTPUT_ERRNOS:
         return True
@@ -279,7 +279,7 @@ def make_evaluator(rl):
     """Graded evaluator on the dev lists of --data, when it has them."""
     if not rl.data or rl.eval_split in ("", "none", None):
         return None
-    from training.data import dataset_configs, split_revision
+    from rankladder.training.data import dataset_configs, split_revision
 
     path, revision = split_revision(rl.data)
     local = Path(path)
@@ -288,7 +288,7 @@ def make_evaluator(rl):
             return None
     import datasets
 
-    from training.evaluator import GradedListEvaluator
+    from rankladder.training.evaluator import GradedListEvaluator
 
     try:
         dev = datasets.load_dataset(path, schema.LISTS_CONFIG, split=rl.eval_split, revision=revision)

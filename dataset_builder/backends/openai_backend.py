@@ -6,7 +6,7 @@ timeouts, 408, 409, 429 and every 5xx it sleeps ``min(0.5 * 2**n, 8) s`` less up
 (or the server's ``Retry-After`` / ``retry-after-ms`` when that is at most 60 s) and tries again,
 up to ``max_retries`` times per request (``openai._base_client.BaseClient._should_retry``).
 
-Setup faults become :class:`~rankladder.errors.UserError` with a one-line message: an unreachable
+Setup faults become :class:`~rankladder.core.errors.UserError` with a one-line message: an unreachable
 server, a rejected API key, a model the server does not serve. The model is checked once at start
 with ``GET /models``; servers without that route are tolerated and then checked by the first
 completion.
@@ -19,8 +19,8 @@ import os
 import threading
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
-from dataset_builder.backends.base import Backend, GenerationRequest, GenerationResult, SamplingConfig
-from rankladder.errors import UserError
+from rankladder.dataset_builder.backends.base import Backend, GenerationRequest, GenerationResult, SamplingConfig
+from rankladder.core.errors import UserError
 
 log = logging.getLogger(__name__)
 

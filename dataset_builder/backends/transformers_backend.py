@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dataset_builder.backends import smollm2
-from dataset_builder.backends.base import Backend, GenerationRequest, GenerationResult, SamplingConfig
-from rankladder.errors import UserError
-from rankladder.fsutil import sha256_file
+from rankladder.dataset_builder.backends import smollm2
+from rankladder.dataset_builder.backends.base import Backend, GenerationRequest, GenerationResult, SamplingConfig
+from rankladder.core.errors import UserError
+from rankladder.core.fsutil import sha256_file
 
 
 class TransformersBackend(Backend):

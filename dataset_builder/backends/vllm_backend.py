@@ -22,8 +22,8 @@ import logging
 import os
 from pathlib import Path
 
-from dataset_builder.backends.base import Backend, GenerationRequest, GenerationResult, SamplingConfig
-from rankladder.errors import UserError
+from rankladder.dataset_builder.backends.base import Backend, GenerationRequest, GenerationResult, SamplingConfig
+from rankladder.core.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def _looks_like_path(model: str) -> bool:
 
 def weights_sha256(folder: Path) -> str | None:
     """sha256 of ``model.safetensors``; for sharded weights, sha256 over ``"<sha256>  <name>\\n"`` lines."""
-    from rankladder.fsutil import sha256_file
+    from rankladder.core.fsutil import sha256_file
 
     shards = sorted(folder.glob("*.safetensors"))
     if not shards:
@@ -87,7 +87,7 @@ class VLLMBackend(Backend):
         self._vllm = vllm
         self.revision = revision
         if model is None:
-            from dataset_builder.backends.smollm2 import dequantized_copy
+            from rankladder.dataset_builder.backends.smollm2 import dequantized_copy
 
             model = str(dequantized_copy())
         self.model = model

@@ -11,7 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
-from dataset_builder import schema
+from rankladder.dataset_builder import schema
 
 LEVELS = [
     {"value": 0, "name": "unrelated", "definition": "Does not address the query."},

@@ -42,7 +42,7 @@ def cpu_env() -> dict:
 
 @pytest.fixture(scope="session")
 def smollm2_dir() -> Path:
-    from dataset_builder.backends.smollm2 import dequantized_copy
+    from rankladder.dataset_builder.backends.smollm2 import dequantized_copy
 
     return dequantized_copy()
 

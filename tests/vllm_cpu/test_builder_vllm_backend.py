@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from dataset_builder.backends import GenerationRequest, SamplingConfig, create_backend
-from rankladder.errors import UserError
-from rankladder.fsutil import sha256_file
+from rankladder.dataset_builder.backends import GenerationRequest, SamplingConfig, create_backend
+from rankladder.core.errors import UserError
+from rankladder.core.fsutil import sha256_file
 
 MAX_NEW = 8
 

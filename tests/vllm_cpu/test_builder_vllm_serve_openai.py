@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from dataset_builder.backends import GenerationRequest, SamplingConfig, create_backend
-from dataset_builder.backends.openai_backend import OpenAIBackend
-from rankladder.errors import UserError
+from rankladder.dataset_builder.backends import GenerationRequest, SamplingConfig, create_backend
+from rankladder.dataset_builder.backends.openai_backend import OpenAIBackend
+from rankladder.core.errors import UserError
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests/, for the shared fault proxy
 from test_builder_openai_backend import FaultProxy, _messages  # noqa: E402  (shared with the main suite)

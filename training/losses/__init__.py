@@ -4,10 +4,10 @@ Every loss takes rows ``(query, doc_0, ..., doc_{G-1})`` with float ``labels`` o
 and scores each query against *all* in-batch documents; other queries' documents count as label 0.
 """
 
-from training.losses.infonce import GradedInfoNCELoss
-from training.losses.listnet import GradedListNetLoss
-from training.losses.wasserstein import OrdinalWassersteinLoss
-from training.losses.ws2 import WS2Loss
+from rankladder.training.losses.infonce import GradedInfoNCELoss
+from rankladder.training.losses.listnet import GradedListNetLoss
+from rankladder.training.losses.wasserstein import OrdinalWassersteinLoss
+from rankladder.training.losses.ws2 import WS2Loss
 
 LOSSES = {
     "ws2": WS2Loss,
@@ -21,7 +21,7 @@ __all__ = ["LOSSES", "WS2Loss", "OrdinalWassersteinLoss", "GradedListNetLoss", "
 
 def build_loss(name: str, model, **kwargs):
     """Instantiate a loss by its short name (``ws2``, ``wasserstein``, ``listnet``, ``infonce``)."""
-    from rankladder.errors import UserError
+    from rankladder.core.errors import UserError
 
     if name not in LOSSES:
         raise UserError(f"unknown loss {name!r} (choose from {', '.join(LOSSES)})")

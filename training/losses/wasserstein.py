@@ -3,7 +3,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from training.losses.base import GradedListLoss
+from rankladder.training.losses.base import GradedListLoss
 
 
 class OrdinalWassersteinLoss(GradedListLoss):

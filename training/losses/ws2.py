@@ -4,7 +4,7 @@ import math
 import torch
 from torch import Tensor
 
-from training.losses.base import GradedListLoss
+from rankladder.training.losses.base import GradedListLoss
 
 
 class WS2Loss(GradedListLoss):

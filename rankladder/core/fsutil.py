@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Iterator
 
-from rankladder.errors import UserError
+from rankladder.core.errors import UserError
 
 
 # errors of the output medium (disk full, quota, read-only, file too large, permission): bad

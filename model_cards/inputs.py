@@ -26,9 +26,27 @@ def parse_version(version: str) -> str:
 
 
 def check_repo_id(repo_id: str, flag: str = "--repo") -> str:
-    if not REPO_ID.match(repo_id or ""):
+    """``ORG/NAME`` as the Hub accepts it (huggingface_hub's own validator), else a one-line UserError."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    if not isinstance(repo_id, str) or repo_id.count("/") != 1:
         raise UserError(f"{flag} {repo_id!r}: expected ORG/NAME")
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as exc:
+        reason = str(exc).split(":")[0].rstrip(".")
+        raise UserError(f"{flag} {repo_id!r}: not a valid Hub repo id ({reason}); expected ORG/NAME") from None
     return repo_id
+
+
+def check_dataset_version(dataset_dir: Path, manifest: dict, version: str) -> None:
+    """A release is tagged with the version the dataset was built as: the tag and the manifest must agree."""
+    built = str(manifest["version"]).removeprefix("v")
+    if built != version:
+        raise UserError(
+            f"--version {version}: {Path(dataset_dir) / schema.MANIFEST_FILE} says the dataset was built as version "
+            f"{built}; publish it with --version {built}, or re-version it by rebuilding "
+            f"(`rankladder build RUN_DIR... --out NEW_DIR --version {version}`)")
 
 
 def read_json(path: Path, what: str) -> dict:

@@ -11,15 +11,19 @@ import json
 import re
 from pathlib import Path
 
-from rankladder.core.errors import UserError
-
-from rankladder.model_cards.inputs import REPO_ID
+from rankladder.core.errors import UserError, located
+from rankladder.model_cards.base_model import base_model_provenance, describe, is_local_path
+from rankladder.model_cards.inputs import REPO_ID, TRAIN_MANIFEST
+from rankladder.model_cards.licenses import check_license
 
 START, END = "<!-- rankladder:start -->", "<!-- rankladder:end -->"
 RES_START, RES_END = "<!-- rankladder-results:start -->", "<!-- rankladder-results:end -->"
 METRICS = (("ndcg_at_10", "nDCG@10"), ("mrr_at_10", "MRR@10"), ("recall_at_100", "Recall@100"), ("main_score", "main score"))
 REQUIRED = ("license", "library_name", "base_model", "pipeline_tag")
 SYCL_TAGS = ("sentence-transformers", "rankladder", "sycl", "graded-relevance", "list-wise")
+# sentence-transformers' usage snippet loads `SentenceTransformer("<model_id>")`, with the placeholder
+# "sentence_transformers_model_id" when no model_id was set: retargeted to the repo being published
+ST_LOAD = re.compile(r"""SentenceTransformer\((["'])[^"'\n]*\1\)""")
 
 
 def _replace_block(text: str, start: str, end: str, block: str, before: str | None = None) -> str:
@@ -47,14 +51,30 @@ def dataset_ref(manifest: dict, dataset_repo: str | None = None) -> tuple[str | 
     return (repo if is_repo else None), text
 
 
-def training_section(manifest: dict, repo_id: str, version: str, dataset_repo: str | None = None) -> str:
+def base_model_of(manifest: dict, checkpoint_dir: Path, base_model: str | None = None) -> dict:
+    """Provenance of the base model (``base_model.base_model_provenance``) with a Hub id, or a UserError.
+
+    The train manifest may record a local folder (the packaged MiniLM); ``base_model`` (``--base-model``)
+    names the Hub id when that folder is not one we recognise.
+    """
+    recorded = manifest.get("base_model_source") or base_model_provenance(manifest["base_model"])
+    provenance = dict(recorded) | ({"hub_id": base_model} if base_model else {})
+    if not provenance.get("hub_id"):
+        raise located(Path(checkpoint_dir) / TRAIN_MANIFEST, f"{manifest['base_model']} is a local folder with no "
+                      "known Hub id; pass --base-model ORG/NAME", field="base_model")
+    return provenance
+
+
+def training_section(manifest: dict, repo_id: str, version: str, dataset_repo: str | None = None,
+                     base: dict | None = None) -> str:
     _, ds_text = dataset_ref(manifest, dataset_repo)
+    base_text = describe(base) if base else f"`{manifest.get('base_model')}`"
     loss = manifest.get("loss") or {}
     args = manifest.get("training_args") or {}
     lines = [
         "## rankladder release", "",
         f"- **Version:** {version} (tag `v{version}`)",
-        f"- **Base model:** `{manifest.get('base_model')}`",
+        f"- **Base model:** {base_text}",
         f"- **Training dataset:** {ds_text}",
         f"- **Loss:** `{loss.get('name', 'unknown')}`",
         f"- **Seed:** {manifest.get('seed', 'unknown')}", "",
@@ -113,26 +133,52 @@ def validate(card, where: str) -> None:
     if missing:
         hint = " (pass --license)" if "license" in missing else ""
         raise UserError(f"{where}: model card is missing required field(s) {', '.join(missing)}{hint}")
+    check_license(data["license"], f"{where}: field 'license' (or pass --license)")
+
+
+def retarget_body(text: str, repo_id: str, local_paths: dict[str, str]) -> str:
+    """The card body naming the published repo: its title, its usage snippet, Hub ids for local paths.
+
+    sentence-transformers rendered the title from ``model_card_data.model_name`` and the snippet from
+    ``model_id`` at save time, before the repo existed; here they are pointed at ``repo_id``.
+    """
+    for path, hub_id in local_paths.items():
+        text = text.replace(f'"{path}"', f'"{hub_id}"').replace(f"`{path}`", f"`{hub_id}`")
+    text = ST_LOAD.sub(lambda _: f'SentenceTransformer("{repo_id}")', text)
+    head, fence, rest = text.partition("```")  # a "# " line inside a code block is a comment, not a title
+    title = re.compile(r"^# .*$", re.M)
+    if title.search(head):
+        return title.sub(lambda _: f"# {repo_id}", head, count=1) + fence + rest
+    return f"# {repo_id}\n\n{text.lstrip()}"
 
 
 def build_model_card(checkpoint_dir: Path, manifest: dict, repo_id: str, version: str,
-                     license: str | None = None, dataset_repo: str | None = None):
-    """The checkpoint's own README.md (ST auto card) enriched with the rankladder release section."""
+                     license: str | None = None, dataset_repo: str | None = None, base_model: str | None = None):
+    """The checkpoint's own README.md (ST auto card) enriched with the rankladder release section.
+
+    Every name in it is a Hub id: the base model (``base_model_of``), the title and usage snippet
+    (``repo_id``), the training dataset (``dataset_repo`` when given).
+    """
     from huggingface_hub import ModelCard
 
     readme = Path(checkpoint_dir) / "README.md"
     card = ModelCard.load(readme) if readme.is_file() else ModelCard("---\nlibrary_name: sentence-transformers\n---\n")
+    base = base_model_of(manifest, checkpoint_dir, base_model)
     data = card.data
     data.license = license or data.license
     data.library_name = data.library_name or "sentence-transformers"
     data.pipeline_tag = data.pipeline_tag or "sentence-similarity"
-    data.base_model = manifest.get("base_model") or data.base_model
+    data.base_model = base["hub_id"]
     repo, _ = dataset_ref(manifest, dataset_repo)
     if repo:
         data.datasets = [repo, *[d for d in (data.datasets or []) if d != repo]] if isinstance(data.datasets, list) else [repo]
     data.tags = list(dict.fromkeys([*(data.tags or []), *SYCL_TAGS]))
-    data.model_name = data.model_name or repo_id.split("/")[-1]
-    text = _replace_block(card.text, START, END, training_section(manifest, repo_id, version, dataset_repo),
+    data.model_name = repo_id
+    local_paths = {str(manifest["base_model"]): base["hub_id"]} if is_local_path(str(manifest["base_model"])) else {}
+    if base.get("local_path"):
+        local_paths[base["local_path"]] = base["hub_id"]
+    text = retarget_body(card.text, repo_id, local_paths)
+    text = _replace_block(text, START, END, training_section(manifest, repo_id, version, dataset_repo, base),
                           before="## Model Details")
     card = ModelCard(f"---\n{data.to_yaml()}\n---\n{text}")
     validate(card, str(readme))

@@ -22,7 +22,7 @@ def parse_version(version: str) -> str:
     """``1.2.3`` or ``v1.2.3`` -> ``1.2.3``; anything else is an error."""
     if not SEMVER.match(version or ""):
         raise UserError(f"--version {version!r}: not a semantic version (expected X.Y.Z, e.g. 1.0.0)")
-    return version[1:] if version.startswith("v") else version
+    return version.removeprefix("v")
 
 
 def check_repo_id(repo_id: str, flag: str = "--repo") -> str:

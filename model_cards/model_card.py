@@ -146,7 +146,7 @@ def retarget_body(text: str, repo_id: str, local_paths: dict[str, str]) -> str:
         text = text.replace(f'"{path}"', f'"{hub_id}"').replace(f"`{path}`", f"`{hub_id}`")
     text = ST_LOAD.sub(lambda _: f'SentenceTransformer("{repo_id}")', text)
     head, fence, rest = text.partition("```")  # a "# " line inside a code block is a comment, not a title
-    title = re.compile(r"^# .*$", re.M)
+    title = re.compile(r"^# .*$", re.MULTILINE)
     if title.search(head):
         return title.sub(lambda _: f"# {repo_id}", head, count=1) + fence + rest
     return f"# {repo_id}\n\n{text.lstrip()}"

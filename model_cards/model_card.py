@@ -29,7 +29,7 @@ ST_LOAD = re.compile(r"""SentenceTransformer\((["'])[^"'\n]*\1\)""")
 def _replace_block(text: str, start: str, end: str, block: str, before: str | None = None) -> str:
     block = f"{start}\n{block.strip()}\n{end}"
     if start in text and end in text:
-        return re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+        return re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.DOTALL)
     if before and before in text:
         return text.replace(before, f"{block}\n\n{before}", 1)
     return text.rstrip() + f"\n\n{block}\n"

@@ -23,6 +23,8 @@ REQUIRED = ("license", "library_name", "base_model", "pipeline_tag")
 SYCL_TAGS = ("sentence-transformers", "rankladder", "sycl", "graded-relevance", "list-wise")
 # sentence-transformers' usage snippet loads `SentenceTransformer("<model_id>")`, with the placeholder
 # "sentence_transformers_model_id" when no model_id was set: retargeted to the repo being published
+ST_INTRO = "This is a [sentence-transformers](https://www.SBERT.net) model"
+ST_NO_BASE = "<!-- - **Base model:** [Unknown](https://huggingface.co/unknown) -->"
 ST_LOAD = re.compile(r"""SentenceTransformer\((["'])[^"'\n]*\1\)""")
 
 
@@ -136,15 +138,20 @@ def validate(card, where: str) -> None:
     check_license(data["license"], f"{where}: field 'license' (or pass --license)")
 
 
-def retarget_body(text: str, repo_id: str, local_paths: dict[str, str]) -> str:
+def retarget_body(text: str, repo_id: str, local_paths: dict[str, str], base_model: str | None = None) -> str:
     """The card body naming the published repo: its title, its usage snippet, Hub ids for local paths.
 
-    sentence-transformers rendered the title from ``model_card_data.model_name`` and the snippet from
-    ``model_id`` at save time, before the repo existed; here they are pointed at ``repo_id``.
+    sentence-transformers rendered the title from ``model_card_data.model_name``, the snippet from
+    ``model_id`` and the base-model lines from ``base_model`` at save time, before the repo existed (and
+    offline, where it cannot look the base model up); here they name ``repo_id`` and ``base_model``.
     """
     for path, hub_id in local_paths.items():
         text = text.replace(f'"{path}"', f'"{hub_id}"').replace(f"`{path}`", f"`{hub_id}`")
     text = ST_LOAD.sub(lambda _: f'SentenceTransformer("{repo_id}")', text)
+    if base_model:  # the two lines sentence-transformers' template writes when it has no base_model
+        link = f"[{base_model}](https://huggingface.co/{base_model})"
+        text = text.replace(f"{ST_INTRO} trained", f"{ST_INTRO} finetuned from {link}", 1)
+        text = text.replace(ST_NO_BASE, f"- **Base model:** {link}", 1)
     head, fence, rest = text.partition("```")  # a "# " line inside a code block is a comment, not a title
     title = re.compile(r"^# .*$", re.MULTILINE)
     if title.search(head):
@@ -177,7 +184,10 @@ def build_model_card(checkpoint_dir: Path, manifest: dict, repo_id: str, version
     local_paths = {str(manifest["base_model"]): base["hub_id"]} if is_local_path(str(manifest["base_model"])) else {}
     if base.get("local_path"):
         local_paths[base["local_path"]] = base["hub_id"]
-    text = retarget_body(card.text, repo_id, local_paths)
+    local_dataset = str((manifest.get("dataset") or {}).get("path_or_repo") or "")
+    if repo and local_dataset and is_local_path(local_dataset):  # the trainer's record names the local folder
+        local_paths[local_dataset] = repo
+    text = retarget_body(card.text, repo_id, local_paths, base["hub_id"])
     text = _replace_block(text, START, END, training_section(manifest, repo_id, version, dataset_repo, base),
                           before="## Model Details")
     card = ModelCard(f"---\n{data.to_yaml()}\n---\n{text}")

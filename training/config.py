@@ -49,6 +49,10 @@ class TrainOptions(StrictModel):
     eval_split: str = Field("dev", description="lists split of --data for graded nDCG@10 / Kendall tau ('none' to skip)")
     max_eval_lists: PositiveInt = Field(200, description="evaluate on at most this many held-out lists")
     max_seq_length: Optional[PositiveInt] = Field(None, description="truncate texts to this many tokens")
+    overwrite: bool = Field(False, description="replace an existing --output-dir (only once the new model is "
+                            "complete) and discard checkpoints of an earlier unfinished run")
+    keep_checkpoints: bool = Field(False, description="keep OUTPUT_DIR.checkpoints/ after a successful run "
+                                   "(it is where --resume_from_checkpoint latest looks)")
 
     def loss_kwargs(self) -> dict[str, Any]:
         return {

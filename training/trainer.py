@@ -1,26 +1,29 @@
 """``run_training(options)``: lists → groups → loss → SentenceTransformerTrainer → checkpoint + manifest.
 
-The output folder is a complete SentenceTransformer model (final weights) holding the Trainer's
-``checkpoint-N`` folders, the effective config (``rankladder_train_config.yaml``, also copied into
-every checkpoint), and ``rankladder_train_manifest.json`` (provenance read by model_cards).
+The output folder appears only when the run is complete (written to a temp sibling, then renamed): a
+SentenceTransformer model with its card, the effective config (``rankladder_train_config.yaml``) and
+``rankladder_train_manifest.json`` (provenance read by model_cards). The Trainer's ``checkpoint-N``
+folders live in ``OUTPUT_DIR.checkpoints/`` beside it, where ``--resume_from_checkpoint latest`` looks;
+they are removed after a successful run unless ``--keep_checkpoints``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
 from rankladder.core.errors import UserError
-from rankladder.core.fsutil import prepare_output_parent, write_json_atomic, write_text_atomic
+from rankladder.core.fsutil import atomic_output_dir, prepare_output_parent, write_json_atomic, write_text_atomic
 from rankladder.core.manifest import tool_versions, utc_now
 from rankladder.dataset_builder import schema
 from rankladder.training import config as cfg
 from rankladder.training.base_model import (  # noqa: F401 (re-exported: the study and notebooks use these names)
     base_model_identity, check_base_model, default_base_model, load_base_model)
 from rankladder.training.checkpoints import (  # noqa: F401 (re-exported)
-    _is_output_error, checkpoint_is_complete, last_complete_checkpoint, resolve_resume)
+    _is_output_error, checkpoint_is_complete, checkpoints_dir, last_complete_checkpoint, resolve_resume)
 from rankladder.training.provenance import (  # noqa: F401 (re-exported)
     CARD_SECTION, CONFIG_FILE, MANIFEST_FILE, append_card_section, card_section, input_hashes, provenance_callback)
 
@@ -42,8 +45,11 @@ def run_training(options: dict[str, Any]) -> Path:
     base = rl.model or default_base_model()
     check_base_model(base)
     # checked before anything is loaded or written: a bad --resume_from_checkpoint leaves no output folder
-    resume = resolve_resume(targs.resume_from_checkpoint, Path(targs.output_dir))
-    prepare_output_parent(Path(targs.output_dir))
+    output_dir = Path(targs.output_dir)
+    work_dir = checkpoints_dir(output_dir)
+    resume = resolve_resume(targs.resume_from_checkpoint, work_dir)
+    check_outputs(output_dir, work_dir, rl.overwrite, resuming=resume is not None)
+    prepare_output_parent(output_dir)
 
     lists = load_lists(sources)
     random_k = {i: s.random_k for i, s in enumerate(sources) if s.random_k}
@@ -77,9 +83,11 @@ def run_training(options: dict[str, Any]) -> Path:
     effective_yaml = yaml.safe_dump(given, sort_keys=False, allow_unicode=True)
     section = card_section(manifest)
 
-    output_dir = Path(targs.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(output_dir / CONFIG_FILE, effective_yaml)
+    manifest["training_args"]["output_dir"] = str(output_dir)
+    if rl.overwrite and work_dir.exists() and resume is None:
+        shutil.rmtree(work_dir)  # an earlier unfinished run's checkpoints: --overwrite starts over
+    work_dir.mkdir(parents=True, exist_ok=True)
+    targs.output_dir = str(work_dir)  # the Trainer's checkpoint-N folders (and logs) go beside the model
 
     from sentence_transformers import SentenceTransformerTrainer
     from sentence_transformers.sentence_transformer.training_args import BatchSamplers
@@ -94,13 +102,12 @@ def run_training(options: dict[str, Any]) -> Path:
     )
     try:
         result = trainer.train(resume_from_checkpoint=resume)
-        trainer.save_model(str(output_dir))
     except Exception as exc:
         if not _is_output_error(exc):
             raise
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UserError(f"{output_dir}: cannot write checkpoint: {first} (the folder has no "
-                        f"{MANIFEST_FILE}, so it is not a finished model)") from exc
+        raise UserError(f"{work_dir}: cannot write checkpoint: {first} (no model folder was written; "
+                        f"free space and re-run with --resume_from_checkpoint latest)") from exc
 
     final = {"train_loss": result.training_loss, "global_step": result.global_step}
     logged = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
@@ -112,9 +119,35 @@ def run_training(options: dict[str, Any]) -> Path:
     if evaluator is not None:
         final.update(evaluator(model))
     manifest["final_metrics"] = final
-    write_json_atomic(output_dir / MANIFEST_FILE, manifest)
-    append_card_section(output_dir / "README.md", section)
+    replace = rl.overwrite or (output_dir.is_dir() and not any(output_dir.iterdir()))
+    try:
+        with atomic_output_dir(output_dir, overwrite=replace) as staging:
+            trainer.save_model(str(staging))
+            write_text_atomic(staging / CONFIG_FILE, effective_yaml)
+            write_json_atomic(staging / MANIFEST_FILE, manifest)
+            append_card_section(staging / "README.md", section)
+    except Exception as exc:
+        if isinstance(exc, UserError) or not _is_output_error(exc):
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserError(f"{output_dir}: cannot write the model: {first} (nothing was written; the checkpoints "
+                        f"in {work_dir} are kept for --resume_from_checkpoint latest)") from exc
+    if not rl.keep_checkpoints:
+        shutil.rmtree(work_dir, ignore_errors=True)
     return output_dir
+
+
+def check_outputs(output_dir: Path, work_dir: Path, overwrite: bool, resuming: bool) -> None:
+    """The output rule, before any work: never replace a model or mix two runs' checkpoints silently."""
+    if output_dir.exists() and not output_dir.is_dir():
+        raise UserError(f"{output_dir}: exists and is not a folder")
+    if output_dir.is_dir() and any(output_dir.iterdir()) and not overwrite:
+        raise UserError(f"{output_dir}: output folder already exists and is not empty (pass --overwrite to replace "
+                        "it once the new model is complete)")
+    stale = work_dir.is_dir() and any(work_dir.glob("checkpoint-*"))
+    if stale and not resuming and not overwrite:
+        raise UserError(f"{work_dir}: checkpoints of an earlier unfinished run (resume it with "
+                        "--resume_from_checkpoint latest, or pass --overwrite to start over)")
 
 
 def grad_norm_summary(log_history: list[dict]) -> dict[str, float]:

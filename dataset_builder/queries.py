@@ -11,8 +11,11 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from rankladder.core.beir import pick_split, read_qrels
 from rankladder.core.errors import UserError, located
 from rankladder.core.fsutil import sha256_file
+from rankladder.core.textio import iter_lines
+from rankladder.dataset_builder.config import QueriesConfig
 
 BUNDLED_QUERIES = Path(__file__).parent / "data" / "queries.jsonl"
 FORMATS = ("auto", "jsonl", "tsv", "beir", "hf")
@@ -26,19 +29,16 @@ class Query:
     text: str
 
 
-@dataclass
-class QuerySpec:
-    """Where queries come from (recorded in manifests)."""
+class QuerySpec(QueriesConfig):
+    """Where queries come from (recorded in manifests); ``QuerySpec(path, limit=...)`` for short."""
 
-    source: str | None = None  # None = the bundled queries
-    format: str = "auto"
-    id_field: str | None = None
-    text_field: str | None = None
-    qrels_split: str | None = None  # BEIR: keep only queries judged in this split
-    hf_config: str | None = None
-    hf_split: str = "train"
-    limit: int | None = None
-    seed: int = 0
+    def __init__(self, *args, **kwargs):
+        if args:
+            kwargs["source"] = args[0]
+        super().__init__(**kwargs)
+
+    def to_dict(self) -> dict:
+        return self.model_dump()
 
 
 def _pick_field(row: dict, wanted: str | None, candidates: tuple[str, ...], path, line, role: str) -> str:
@@ -76,53 +76,38 @@ class _Collector:
 
 def read_jsonl(path: Path, id_field=None, text_field=None, collector=None) -> _Collector:
     collector = collector or _Collector()
-    with open(path, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise located(path, f"malformed JSON ({exc.msg})", line_no) from None
-            if not isinstance(row, dict):
-                raise located(path, "expected a JSON object", line_no)
-            id_key = _pick_field(row, id_field, ID_FIELDS, path, line_no, "id")
-            text_key = _pick_field(row, text_field, TEXT_FIELDS, path, line_no, "text")
-            collector.add(row[id_key], row[text_key], path, line_no, id_key, text_key)
+    for line_no, line in iter_lines(path):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise located(path, f"malformed JSON ({exc.msg})", line_no) from None
+        if not isinstance(row, dict):
+            raise located(path, "expected a JSON object", line_no)
+        id_key = _pick_field(row, id_field, ID_FIELDS, path, line_no, "id")
+        text_key = _pick_field(row, text_field, TEXT_FIELDS, path, line_no, "text")
+        collector.add(row[id_key], row[text_key], path, line_no, id_key, text_key)
     return collector
 
 
 def read_tsv(path: Path) -> _Collector:
     collector = _Collector()
-    with open(path, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, 1):
-            line = line.rstrip("\n")
-            if not line.strip():
-                continue
-            parts = line.split("\t")
-            if len(parts) != 2:
-                raise located(path, f"expected 2 tab-separated fields (id, text), got {len(parts)}", line_no)
-            if line_no == 1 and parts[0].lower() in ID_FIELDS and parts[1].lower() in TEXT_FIELDS:
-                continue  # header
-            collector.add(parts[0], parts[1], path, line_no, "id", "text")
+    for line_no, line in iter_lines(path):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) != 2:
+            raise located(path, f"expected 2 tab-separated fields (id, text), got {len(parts)}", line_no)
+        if line_no == 1 and parts[0].strip().lower() in ID_FIELDS:
+            continue  # a header row (its id column reads like a column name) is never a query
+        collector.add(parts[0], parts[1], path, line_no, "id", "text")
     return collector
 
 
 def _judged_ids(folder: Path, split: str) -> set[str]:
-    qrels = folder / "qrels" / f"{split}.tsv"
-    if not qrels.is_file():
-        available = sorted(p.stem for p in (folder / "qrels").glob("*.tsv")) if (folder / "qrels").is_dir() else []
-        raise UserError(f"{qrels}: qrels split {split!r} not found (available: {', '.join(available) or 'none'})")
-    ids = set()
-    with open(qrels, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, 1):
-            parts = line.rstrip("\n").split("\t")
-            if line_no == 1 and parts[0] == "query-id":
-                continue
-            if len(parts) < 3:
-                raise located(qrels, f"expected query-id, corpus-id, score; got {len(parts)} fields", line_no)
-            ids.add(parts[0])
-    return ids
+    pick_split(folder, split)  # one line naming the missing split and the available ones
+    return set(read_qrels(folder / "qrels" / f"{split}.tsv"))
 
 
 def read_hf(spec: QuerySpec) -> _Collector:

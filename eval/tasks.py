@@ -23,7 +23,8 @@ from mteb.abstasks.retrieval import AbsTaskRetrieval
 from mteb.abstasks.task_metadata import TaskMetadata
 
 from rankladder.dataset_builder import schema
-from rankladder.core.errors import UserError, located
+from rankladder.core.beir import pick_split, qrels_splits, read_beir_folder  # noqa: F401 (re-exported)
+from rankladder.core.errors import UserError
 from rankladder.core.fsutil import sha256_file
 
 logger = logging.getLogger(__name__)
@@ -44,69 +45,6 @@ class TaskSource:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-# ---------------------------------------------------------------- reading a BEIR folder
-def _read_jsonl(path: Path) -> list[tuple[int, dict]]:
-    if not path.is_file():
-        raise UserError(f"{path}: file not found")
-    rows = []
-    with open(path, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise located(path, f"invalid JSON: {exc.msg}", line=line_no) from exc
-            if not isinstance(row, dict) or "_id" not in row:
-                raise located(path, "missing", line=line_no, field="_id")
-            rows.append((line_no, row))
-    return rows
-
-
-def read_qrels_tsv(path: Path) -> dict[str, dict[str, int]]:
-    """``query-id<TAB>corpus-id<TAB>score`` (header optional) → {query: {doc: grade}}."""
-    qrels: dict[str, dict[str, int]] = {}
-    with open(path, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, 1):
-            parts = line.rstrip("\n").split("\t")
-            if not line.strip() or (line_no == 1 and parts[0] == "query-id"):
-                continue
-            if len(parts) != 3:
-                raise located(path, f"expected 3 tab-separated columns, got {len(parts)}", line=line_no)
-            try:
-                score = int(float(parts[2]))
-            except ValueError as exc:
-                raise located(path, f"not a number: {parts[2]!r}", line=line_no, field="score") from exc
-            qrels.setdefault(parts[0].strip(), {})[parts[1].strip()] = score
-    return qrels
-
-
-def qrels_splits(folder: Path) -> list[str]:
-    return sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
-
-
-def pick_split(folder: Path, split: str | None) -> str:
-    available = qrels_splits(folder)
-    if split is None:
-        split = "test" if "test" in available or not available else available[0]
-    if split not in available:
-        raise UserError(f"{folder / 'qrels' / (split + '.tsv')}: qrels split '{split}' not found "
-                        f"(available: {', '.join(available) or 'none'})")
-    return split
-
-
-def read_beir_folder(folder: Path, split: str):
-    """Corpus rows, query rows and qrels of one split, as plain Python data."""
-    corpus = []
-    for _, row in _read_jsonl(folder / "corpus.jsonl"):
-        corpus.append({"id": str(row["_id"]), "title": str(row.get("title") or ""),
-                       "text": str(row.get("text") or "")})
-    queries = [{"id": str(row["_id"]), "text": str(row.get("text") or "")}
-               for _, row in _read_jsonl(folder / "queries.jsonl")]
-    qrels = read_qrels_tsv(folder / "qrels" / f"{split}.tsv")
-    return corpus, queries, qrels
 
 
 # ---------------------------------------------------------------- validation shared by both local kinds

@@ -83,20 +83,12 @@ class Pipeline:
 
     def _generate(self) -> dict:
         from rankladder.dataset_builder.backends import create_backend
-        from rankladder.dataset_builder.backends.base import SamplingConfig
-        from rankladder.dataset_builder.generate import GenerateConfig, generate_run
-        from rankladder.dataset_builder.levels import load_levels, select_levels
-        from rankladder.dataset_builder.prompts import load_template
+        from rankladder.dataset_builder.config import GenerationConfig, generate_config
+        from rankladder.dataset_builder.generate import generate_run
         from rankladder.dataset_builder.queries import QuerySpec, load_queries
 
         queries, source = load_queries(QuerySpec(**self.config["queries"]))
-        g = self.config["generation"]
-        levels = select_levels(load_levels(g["levels_config"]), g["levels"], "generation.levels")
-        config = GenerateConfig(
-            levels=levels, template=load_template(g["prompt_template"], g["prompt_mode"]),
-            sampling=SamplingConfig(g["temperature"], g["top_p"], g["max_new_tokens"], g["seed"]),
-            samples_per_level=g["samples_per_level"], max_attempts=g["max_attempts"], batch_size=g["batch_size"],
-            backend=g["backend"], backend_options=dict(g["backend_options"]))
+        config = generate_config(GenerationConfig(**self.config["generation"]))
         manifest = generate_run(self.run_dir, queries, config,
                                 lambda: create_backend(config.backend, **config.backend_options),
                                 query_source=source, progress=self.progress)
@@ -114,10 +106,10 @@ class Pipeline:
     def _train(self) -> dict:
         from rankladder.training.trainer import run_training
 
-        if self.model_dir.exists():
-            shutil.rmtree(self.model_dir)  # an interrupted run starts over: its steps are not reusable
         options = {k: v for k, v in self.config["training"].items() if v is not None}
-        options.update(data=str(self.dataset_dir), output_dir=str(self.model_dir))
+        # the stage's own earlier output (or an interrupted run's checkpoints) is replaced once the new
+        # model is complete: a changed config must not resume from the old steps
+        options.update(data=str(self.dataset_dir), output_dir=str(self.model_dir), overwrite=True)
         run_training(options)
         manifest = json.loads((self.model_dir / "rankladder_train_manifest.json").read_text(encoding="utf-8"))
         return {"final_metrics": manifest.get("final_metrics", {})}

@@ -1,0 +1,16 @@
+"""The publish stage's typed options (``rankladder publish`` flags, the release's ``publish:`` section)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from rankladder.core.config import StrictModel
+
+
+class PublishOptions(StrictModel):
+    """How a release is pushed; repo ids and folders are given per call."""
+
+    license: str = Field("apache-2.0", description="Hub license identifier")
+    dry_run: bool = Field(True, description="write the folders that would be pushed instead of pushing")
+    force: bool = Field(False, description="push even when the remote already has this version")
+    private: bool = Field(False, description="create private repos")

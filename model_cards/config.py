@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from rankladder.core.config import StrictModel
+from rankladder.model_cards.licenses import HUB_LICENSES
 
 
 class PublishOptions(StrictModel):
@@ -14,3 +15,11 @@ class PublishOptions(StrictModel):
     dry_run: bool = Field(True, description="write the folders that would be pushed instead of pushing")
     force: bool = Field(False, description="push even when the remote already has this version")
     private: bool = Field(False, description="create private repos")
+
+    @field_validator("license")
+    @classmethod
+    def _hub_license(cls, value: str) -> str:
+        if value not in HUB_LICENSES:
+            raise ValueError("not a Hugging Face Hub license identifier (e.g. apache-2.0, mit, cc-by-4.0; "
+                             "https://huggingface.co/docs/hub/repositories-licenses)")
+        return value

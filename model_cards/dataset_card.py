@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rankladder.dataset_builder import schema
 from rankladder.core.errors import UserError
-
+from rankladder.dataset_builder import schema
 from rankladder.model_cards.inputs import data_files, read_dataset_dir
 from rankladder.model_cards.licenses import check_license
 

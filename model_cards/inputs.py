@@ -9,8 +9,8 @@ import json
 import re
 from pathlib import Path
 
-from rankladder.dataset_builder import schema
 from rankladder.core.errors import UserError, located
+from rankladder.dataset_builder import schema
 
 SEMVER = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")

@@ -56,14 +56,23 @@ def dataset_ref(manifest: dict, dataset_repo: str | None = None) -> tuple[str | 
 def base_model_of(manifest: dict, checkpoint_dir: Path, base_model: str | None = None) -> dict:
     """Provenance of the base model (``base_model.base_model_provenance``) with a Hub id, or a UserError.
 
-    The train manifest may record a local folder (the packaged MiniLM); ``base_model`` (``--base-model``)
-    names the Hub id when that folder is not one we recognise.
+    Reads both manifest forms: ``rankladder train`` now records ``base_model`` as a Hub id with
+    ``base_model_source`` (``{package, version, weights_sha256}`` or ``{local_path}`` or ``{hub}``);
+    older manifests hold the local folder itself (the packaged MiniLM in site-packages). ``base_model``
+    (``--base-model``) names the Hub id when the folder is not one we recognise.
     """
-    recorded = manifest.get("base_model_source") or base_model_provenance(manifest["base_model"])
-    provenance = dict(recorded) | ({"hub_id": base_model} if base_model else {})
-    if not provenance.get("hub_id"):
-        raise located(Path(checkpoint_dir) / TRAIN_MANIFEST, f"{manifest['base_model']} is a local folder with no "
-                      "known Hub id; pass --base-model ORG/NAME", field="base_model")
+    name, source = str(manifest["base_model"]), manifest.get("base_model_source") or {}
+    provenance = base_model_provenance(source.get("local_path") or name)
+    if not provenance["hub_id"] and not is_local_path(name):
+        provenance["hub_id"] = name
+    if source.get("package"):
+        provenance |= {"package": source["package"], "package_version": source.get("version"),
+                       "weights_sha256": source.get("weights_sha256") or provenance["weights_sha256"]}
+    if base_model:
+        provenance["hub_id"] = base_model
+    if not provenance["hub_id"]:
+        raise located(Path(checkpoint_dir) / TRAIN_MANIFEST, f"{name} is a local folder with no known Hub id; "
+                      "pass --base-model ORG/NAME", field="base_model")
     return provenance
 
 

@@ -8,8 +8,8 @@ the existing one is simply kept (nothing of the user's is lost, and nothing is w
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import atomic_output_dir, hash_tree

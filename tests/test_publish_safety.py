@@ -10,9 +10,9 @@ import errno
 import shutil
 
 import pytest
-
 from hubserver import inputs
 from hubserver.fixtures import hub, hub_env  # noqa: F401
+
 from rankladder.cli import main
 
 
@@ -160,3 +160,15 @@ def test_malformed_repo_ids_are_refused(hub, hub_env, dataset_dir, checkpoint_di
     assert len(lines) == 3 and all(repr(repo) in line for line in lines)
     assert [line.split(": ")[2].split(" ")[0] for line in lines] == ["--repo", "--dataset-repo", "--model-repo"]
     assert len(hub.requests) == requests
+
+
+def test_release_yaml_license_is_checked_with_its_line(tmp_path):
+    from rankladder.core.errors import UserError
+    from rankladder.release import load_release
+
+    release = tmp_path / "release.yaml"
+    release.write_text("name: demo\npublish:\n  dry_run: true\n  license: Apache 2\n")
+    with pytest.raises(UserError, match=r"release.yaml:4: key 'publish.license': .*not a Hugging Face Hub license"):
+        load_release(release)
+    release.write_text("name: demo\npublish:\n  license: cc-by-4.0\n")
+    assert load_release(release)["publish"]["license"] == "cc-by-4.0"

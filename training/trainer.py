@@ -61,6 +61,7 @@ def run_training(options: dict[str, Any]) -> Path:
 
     dataset_info = dataset_provenance(rl.data or sources[0].path)
     identity = base_model_identity(base)
+    describe_in_card(model, output_dir, identity)
     manifest: dict[str, Any] = {
         "kind": "rankladder-model",
         "base_model": identity["id"],  # a Hub id people can load, never a site-packages path
@@ -135,6 +136,17 @@ def run_training(options: dict[str, Any]) -> Path:
     if not rl.keep_checkpoints:
         shutil.rmtree(work_dir, ignore_errors=True)
     return output_dir
+
+
+def describe_in_card(model, output_dir: Path, identity: dict[str, Any]) -> None:
+    """Fill sentence-transformers' own card fields, so the card written with the weights says what the model
+    is: title and usage snippet name the output folder (publish retargets them to the repo), base model by
+    Hub id (set directly: ``set_base_model`` asks the Hub, which is offline here)."""
+    card = model.model_card_data
+    card.set_model_id(str(output_dir))
+    card.model_name = f"{Path(output_dir).name} (fine-tuned from {identity['id']} with rankladder)"
+    if "local_path" not in identity["source"]:
+        card.base_model = identity["id"]
 
 
 def check_outputs(output_dir: Path, work_dir: Path, overwrite: bool, resuming: bool) -> None:

@@ -88,7 +88,7 @@ def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
                 for task, source in resolved:
                     if source.kind == "built":
                         level_rows.setdefault(spec.name, {})[source.name] = _level_order(
-                            encoder.model, task, tmp / "level_order", spec.name)
+                            encoder.model, task, tmp / "level_order", spec.name, config.batch_size)
             timings[spec.name] = round(time.monotonic() - start, 2)
         local = [t for t, s in resolved if s.kind in ("beir", "built")]
         if config.bm25 and local:
@@ -131,16 +131,13 @@ def _evaluate(mteb, model, tasks, cache, config: EvalConfig, prediction_folder: 
         raise UserError("; ".join(f"task {e.task_name}: {e.exception}" for e in result.exceptions))
 
 
-def _level_order(st_model, task, out_dir: Path, model_name: str) -> dict:
+def _level_order(st_model, task, out_dir: Path, model_name: str, batch_size: int = 32) -> dict:
     """Score each graded dev list with the model; mean Kendall τ / nDCG and a per-level PNG."""
+    from rankladder.core.metrics import score_lists
     from rankladder.eval.level_order import level_order_metrics, plot_level_distributions, scores_by_level
 
     lists = task.load_lists()
-    pairs = []
-    for row in lists:
-        q = st_model.encode_query([row["query"]], convert_to_tensor=True)
-        d = st_model.encode_document(list(row["documents"]), convert_to_tensor=True)
-        pairs.append((st_model.similarity(q, d)[0].tolist(), list(row["levels"])))
+    pairs = [(scores.tolist(), list(row["levels"])) for scores, row in zip(score_lists(st_model, lists, batch_size), lists)]
     metrics = level_order_metrics(pairs)
     out_dir.mkdir(exist_ok=True)
     png = out_dir / f"{task.metadata.name}__{model_name.replace('/', '__')}.png"

@@ -26,6 +26,7 @@ from rankladder.dataset_builder import schema
 from rankladder.core.beir import pick_split, qrels_splits, read_beir_folder  # noqa: F401 (re-exported)
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import sha256_file
+from rankladder.core.metrics import document_text
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,17 @@ def clean_split(corpus_ids, queries, qrels, where: str):
     return [good[qid] for qid in good if qid in kept], kept
 
 
+def joined_corpus(corpus: list[dict]) -> list[dict]:
+    """Corpus rows as mteb should see them: one ``text`` per document, the title already joined in.
+
+    mteb joins ``title + " " + text`` itself, but its ``CachedEmbeddingWrapper`` (``--embedding-cache``)
+    joins again rows that were already joined (mteb 2.26.24), so every document was read as
+    ``title title text``. Handing mteb no title column makes every mteb code path read the same text,
+    which is also what a direct computation reads (``rankladder.core.metrics.document_text``).
+    """
+    return [{"id": row["id"], "text": document_text(row.get("title"), row.get("text"))} for row in corpus]
+
+
 def _metadata(name: str, path: str, revision: str, split: str, description: str, langs) -> TaskMetadata:
     return TaskMetadata(
         name=name, description=description, dataset={"path": path, "revision": revision},
@@ -124,7 +136,7 @@ class BeirFolderTask(AbsTaskRetrieval):
         queries, qrels = clean_split((d["id"] for d in corpus), queries, qrels,
                                      str(self.folder / "qrels" / f"{split}.tsv"))
         self.dataset = {"default": {split: {
-            "corpus": Dataset.from_list(corpus), "queries": Dataset.from_list(queries),
+            "corpus": Dataset.from_list(joined_corpus(corpus)), "queries": Dataset.from_list(queries),
             "relevant_docs": qrels, "top_ranked": None,
         }}}
         self.data_loaded = True
@@ -190,6 +202,9 @@ class BuiltDatasetTask(AbsTaskRetrieval):
         from datasets import Dataset
 
         for split, data in self.dataset["default"].items():
+            if "title" in data["corpus"].column_names:
+                data["corpus"] = data["corpus"].map(
+                    lambda row: {"text": document_text(row["title"], row["text"])}).remove_columns("title")
             queries = [{"id": q["id"], "text": q["text"] or ""} for q in data["queries"]]
             queries, qrels = clean_split(data["corpus"]["id"], queries, data["relevant_docs"],
                                          f"{self.path_or_repo} [{split}]")

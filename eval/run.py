@@ -82,7 +82,8 @@ def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
             if config.embedding_cache:
                 from mteb.models.cache_wrappers import CachedEmbeddingWrapper
 
-                model = CachedEmbeddingWrapper(encoder, Path(config.embedding_cache) / encoder.mteb_model_meta.model_name_as_path())
+                cache_dir = Path(config.embedding_cache) / encoder.mteb_model_meta.model_name_as_path()
+                model = CachedEmbeddingWrapper(encoder, cache_dir)
             _evaluate(mteb, model, tasks, cache, config, tmp / "predictions" / spec.name.replace("/", "__"))
             if config.level_order:
                 for task, source in resolved:
@@ -109,7 +110,8 @@ def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
             "models": [s.to_dict() for s in specs] + (bm25_entry if config.bm25 and local else []),
             "tasks": task_entries,
             "inputs": [{"kind": "model", "path_or_repo": s.path, "revision": s.revision} for s in specs]
-                      + [{"kind": "task", "path_or_repo": s.path_or_repo, "revision": s.revision} for s in sources.values()],
+                      + [{"kind": "task", "path_or_repo": s.path_or_repo, "revision": s.revision}
+                         for s in sources.values()],
             "timings_s": timings,
             "tool_versions": tool_versions(),
         }
@@ -137,7 +139,8 @@ def _level_order(st_model, task, out_dir: Path, model_name: str, batch_size: int
     from rankladder.eval.level_order import level_order_metrics, plot_level_distributions, scores_by_level
 
     lists = task.load_lists()
-    pairs = [(scores.tolist(), list(row["levels"])) for scores, row in zip(score_lists(st_model, lists, batch_size), lists)]
+    scores = score_lists(st_model, lists, batch_size)
+    pairs = [(list_scores.tolist(), list(row["levels"])) for list_scores, row in zip(scores, lists)]
     metrics = level_order_metrics(pairs)
     out_dir.mkdir(exist_ok=True)
     png = out_dir / f"{task.metadata.name}__{model_name.replace('/', '__')}.png"

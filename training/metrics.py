@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 
 from rankladder.core import metrics as core
-from rankladder.core.metrics import kendall_tau  # noqa: F401 (re-exported: one τ convention)
+from rankladder.core.metrics import kendall_tau  # one τ convention (also re-exported)
 
 
 def _levels(row) -> list[float]:

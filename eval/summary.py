@@ -90,7 +90,8 @@ def _model_of(revision_dir: Path) -> tuple[str, str]:
     meta_file = revision_dir / "model_meta.json"
     if meta_file.is_file():
         meta = json.loads(meta_file.read_text())
-        return meta.get("name") or revision_dir.parent.name.replace("__", "/"), meta.get("revision") or revision_dir.name
+        name = meta.get("name") or revision_dir.parent.name.replace("__", "/")
+        return name, meta.get("revision") or revision_dir.name
     return revision_dir.parent.name.replace("__", "/"), revision_dir.name
 
 

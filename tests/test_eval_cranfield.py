@@ -2,7 +2,8 @@
 
 Cranfield's corpus is encoded once per module: the CLI run fills an mteb
 ``CachedEmbeddingWrapper`` cache, and the direct ``mteb.evaluate`` call reads the same embeddings,
-so the comparison checks task loading, naming and scoring, not encoder determinism. To fit the
+so the comparison checks task loading, naming and scoring, not encoder determinism. A direct exact
+search (sentence-transformers + numpy + pytrec_eval, no rankladder, no mteb) checks the number itself. To fit the
 suite's time budget on 2 cores the MiniLM checkpoint is used with ``max_seq_length`` 128 (a
 symlinked copy whose ``sentence_bert_config.json`` says so) — a stand-in for a fine-tuned folder.
 """
@@ -18,7 +19,8 @@ import pytest
 
 from rankladder.cli import main
 
-DATASETS = Path(os.environ.get("RANKLADDER_SHARED_DATASETS", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+DATASETS = Path(os.environ.get("RANKLADDER_SHARED_DATASETS",
+                               Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 CRANFIELD = DATASETS / "cranfield"
 MEDLINE = DATASETS / "medline"
 NAME = "me/minilm-cranfield-test"
@@ -106,6 +108,32 @@ def test_scores_equal_independent_pytrec_eval(cran_run):
     mine = _independent_scores(run["default"]["test"], _qrels(CRANFIELD / "qrels" / "test.tsv"))
     for metric, value in mine.items():
         assert stored[metric] == pytest.approx(value, abs=1e-5), metric
+
+
+def test_eval_equals_direct_exact_search(cran_run, minilm_128_path):
+    """`rankladder eval` (here with --embedding-cache) = a direct exact search scored by pytrec_eval.
+
+    Direct: ``title + " " + text``, the model's own max length (this copy: 128), cosine over the whole
+    corpus for every query. Before the fix the cached path read every document as ``title title text``
+    (mteb's CachedEmbeddingWrapper joins the title again) and scored 0.1–0.9 point lower.
+    """
+    import numpy as np
+    import pytrec_eval
+    from sentence_transformers import SentenceTransformer
+
+    out, _ = cran_run
+    corpus = [json.loads(line) for line in (CRANFIELD / "corpus.jsonl").read_text().splitlines() if line.strip()]
+    queries = [json.loads(line) for line in (CRANFIELD / "queries.jsonl").read_text().splitlines() if line.strip()]
+    model = SentenceTransformer(minilm_128_path)
+    docs = model.encode([(row["title"] + " " + row["text"]).strip() for row in corpus], normalize_embeddings=True)
+    q = model.encode([row["text"] for row in queries], normalize_embeddings=True)
+    scores = q @ docs.T
+    run = {query["_id"]: {doc["_id"]: float(s) for doc, s in zip(corpus, row)} for query, row in zip(queries, scores)}
+    per_query = pytrec_eval.RelevanceEvaluator(_qrels(CRANFIELD / "qrels" / "test.tsv"), {"ndcg_cut.10"}).evaluate(run)
+    direct = float(np.mean([v["ndcg_cut_10"] for v in per_query.values()]))
+    stored = json.loads(_result_file(out, NAME.replace("/", "__"), "cranfield").read_text())["scores"]["test"][0]
+    assert len(per_query) == 225
+    assert abs(stored["ndcg_at_10"] - direct) <= 0.001, (stored["ndcg_at_10"], direct)
 
 
 def test_wrapper_equals_direct_mteb_evaluate(cran_run, minilm_128_path, tmp_path):

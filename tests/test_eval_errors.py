@@ -89,12 +89,13 @@ def test_unknown_task_name_exits_2(tmp_path, minilm_path, capsys):
 
 
 def test_missing_task_folder_and_model_path_exit_2(tmp_path, minilm_path, capsys):
-    code, err = _run(capsys, "--model", minilm_path, "--tasks", str(tmp_path / "nope"), "--output-dir", str(tmp_path / "o"))
+    out = str(tmp_path / "o")
+    code, err = _run(capsys, "--model", minilm_path, "--tasks", str(tmp_path / "nope"), "--output-dir", out)
     assert code == 2 and "task folder not found" in err
-    code, err = _run(capsys, "--model", str(tmp_path / "no-model"), "--tasks", "SciFact", "--output-dir", str(tmp_path / "o"))
+    code, err = _run(capsys, "--model", str(tmp_path / "no-model"), "--tasks", "SciFact", "--output-dir", out)
     assert code == 2 and "model path not found" in err and "no-model" in err
     (tmp_path / "empty").mkdir()
-    code, err = _run(capsys, "--model", str(tmp_path / "empty"), "--tasks", "SciFact", "--output-dir", str(tmp_path / "o"))
+    code, err = _run(capsys, "--model", str(tmp_path / "empty"), "--tasks", "SciFact", "--output-dir", out)
     assert code == 2 and "not a SentenceTransformer model folder" in err
 
 

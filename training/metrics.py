@@ -1,85 +1,72 @@
-"""Graded ranking metrics, importable on their own (the loss-study work reuses them).
+"""Graded ranking metrics on held-out lists, for the in-training evaluator and the loss study.
 
-- ``graded_ndcg_at_k(scores, levels, k)``: nDCG@k with exponential gain ``2**level − 1`` and
-  ``log2(rank + 1)`` discount; the ideal ranking sorts all given levels.
-- ``kendall_tau(scores, levels)``: Kendall τ-b between model scores and levels of one list.
-- ``mean_kendall_tau(model, lists)``: mean τ over held-out lists (lists with a single level skipped).
-- ``graded_ndcg(model, lists, k)``: each query retrieves from the pool of all documents in ``lists``
-  (documents outside its own list count as level 0), mean nDCG@k.
-``lists`` is any iterable of rows with ``query``, ``documents`` and ``levels`` (or ``labels``).
+All metrics go through ``rankladder.core.metrics`` (nDCG by pytrec_eval with mteb's linear gain,
+Kendall τ-b by scipy, undefined values skipped and counted); this module only decides *what* is
+ranked. ``lists`` is any iterable of rows with ``query``, ``documents`` and ``levels`` (or ``labels``).
+
+- ``evaluate_lists(model, lists, k)``: both numbers below from one encoding of queries and documents.
+- ``mean_kendall_tau(model, lists)``: mean τ within each list (lists where τ is undefined skipped).
+- ``graded_ndcg(model, lists, k)``: each query ranks the *pool* of all documents in ``lists``
+  (documents outside its own list are unjudged, gain 0), mean nDCG@k (lists with no level > 0 skipped).
+- ``mean_level_margin(model, lists)``: mean score gap between a higher and a lower level of a list.
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
-
-
-def graded_ndcg_at_k(scores, levels, k: int = 10) -> float:
-    """nDCG@k of one query: ``scores`` and ``levels`` are parallel per-document sequences."""
-    scores = np.asarray(scores, dtype=np.float64)
-    gains = np.power(2.0, np.asarray(levels, dtype=np.float64)) - 1.0
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    top = np.argsort(-scores, kind="stable")[:k]
-    dcg = float((gains[top] * discounts[: len(top)]).sum())
-    ideal = np.sort(gains)[::-1][:k]
-    idcg = float((ideal * discounts[: len(ideal)]).sum())
-    return dcg / idcg if idcg > 0 else 0.0
-
-
-def kendall_tau(scores, levels) -> float | None:
-    """Kendall τ-b between scores and levels; None when undefined (one level or one document)."""
-    from scipy.stats import kendalltau
-
-    if len(set(levels)) < 2:
-        return None
-    tau = kendalltau(scores, levels).statistic
-    return None if tau is None or math.isnan(tau) else float(tau)
+from rankladder.core import metrics as core
+from rankladder.core.metrics import kendall_tau  # one τ convention (also re-exported)
 
 
 def _levels(row) -> list[float]:
     return [float(v) for v in (row["levels"] if "levels" in row else row["labels"])]
 
 
-def _encode(model, texts: list[str], batch_size: int) -> np.ndarray:
-    return model.encode(texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True,
-                        show_progress_bar=False)
-
-
-def score_lists(model, lists, batch_size: int = 32) -> list[tuple[np.ndarray, list[float]]]:
-    """Cosine scores of each query against its own list: [(scores, levels), ...]."""
+def score_lists(model, lists, batch_size: int = 32) -> list[tuple]:
+    """Model scores of each list against its own query: ``[(scores, levels), ...]``."""
     rows = list(lists)
-    queries = _encode(model, [row["query"] for row in rows], batch_size)
-    out = []
-    for q, row in zip(queries, rows):
-        docs = _encode(model, list(row["documents"]), batch_size)
-        out.append((docs @ q, _levels(row)))
-    return out
+    return list(zip(core.score_lists(model, rows, batch_size), [_levels(row) for row in rows]))
 
 
-def mean_kendall_tau(model, lists, batch_size: int = 32) -> float:
-    """Mean Kendall τ between model scores and levels within each list (the level-ordering metric)."""
-    taus = [t for scores, levels in score_lists(model, lists, batch_size) if (t := kendall_tau(scores, levels)) is not None]
-    return float(np.mean(taus)) if taus else float("nan")
+def evaluate_lists(model, lists, k: int = 10, batch_size: int = 32) -> dict[str, float]:
+    """Pooled nDCG@k and mean within-list Kendall τ from one encoding of every query and document.
 
-
-def graded_ndcg(model, lists, k: int = 10, batch_size: int = 32) -> float:
-    """Mean graded nDCG@k, each query ranking the pooled documents of all lists."""
+    Returns ``{"ndcg@k", "kendall_tau", "n_lists", "n_skipped_ndcg", "n_skipped_tau"}``.
+    """
     rows = list(lists)
     pool: dict[str, int] = {}
     for row in rows:
         for text in row["documents"]:
             pool.setdefault(text, len(pool))
-    docs = _encode(model, list(pool), batch_size)
-    queries = _encode(model, [row["query"] for row in rows], batch_size)
-    values = []
-    for q, row in zip(queries, rows):
-        levels = np.zeros(len(pool))
+    scores = core.similarity_matrix(model, [row["query"] for row in rows], list(pool), batch_size) if rows else []
+    doc_ids = [f"doc{i}" for i in range(len(pool))]
+    run, qrels, taus = {}, {}, []
+    for i, row in enumerate(rows):
+        qid = f"q{i}"  # list rows may repeat a query text: each row is its own query
+        run[qid] = dict(zip(doc_ids, scores[i].tolist()))
+        judged: dict[str, int] = {}
         for text, level in zip(row["documents"], _levels(row)):
-            levels[pool[text]] = max(levels[pool[text]], level)
-        values.append(graded_ndcg_at_k(docs @ q, levels, k))
-    return float(np.mean(values)) if values else float("nan")
+            doc = doc_ids[pool[text]]
+            judged[doc] = max(judged.get(doc, 0), core.to_grade(level))
+        qrels[qid] = judged
+        taus.append(kendall_tau([scores[i][pool[text]] for text in row["documents"]], _levels(row)))
+    per_query = core.ndcg_at_k(run, qrels, k) if rows else {}
+    ndcg, skipped_ndcg = core.mean_defined(
+        per_query[qid] if max(qrels[qid].values(), default=0) > 0 else math.nan for qid in qrels)
+    tau, skipped_tau = core.mean_defined(taus)
+    return {f"ndcg@{k}": ndcg, "kendall_tau": tau, "n_lists": len(rows),
+            "n_skipped_ndcg": skipped_ndcg, "n_skipped_tau": skipped_tau}
+
+
+def mean_kendall_tau(model, lists, batch_size: int = 32) -> float:
+    """Mean Kendall τ between model scores and levels within each list (the level-ordering metric)."""
+    return evaluate_lists(model, lists, batch_size=batch_size)["kendall_tau"]
+
+
+def graded_ndcg(model, lists, k: int = 10, batch_size: int = 32) -> float:
+    """Mean nDCG@k, each query ranking the pooled documents of all lists (pytrec_eval, linear gain)."""
+    return evaluate_lists(model, lists, k, batch_size)[f"ndcg@{k}"]
 
 
 def mean_level_margin(model, lists, batch_size: int = 32) -> float:
@@ -90,8 +77,8 @@ def mean_level_margin(model, lists, batch_size: int = 32) -> float:
     """
     gaps = []
     for scores, levels in score_lists(model, lists, batch_size):
-        pairs = [(scores[i] - scores[j]) for i in range(len(levels)) for j in range(len(levels))
+        pairs = [float(scores[i] - scores[j]) for i in range(len(levels)) for j in range(len(levels))
                  if levels[i] > levels[j]]
         if pairs:
-            gaps.append(float(np.mean(pairs)))
-    return float(np.mean(gaps)) if gaps else float("nan")
+            gaps.append(sum(pairs) / len(pairs))
+    return core.mean_defined(gaps)[0]

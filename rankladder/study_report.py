@@ -108,6 +108,21 @@ def _ms(cell: dict) -> str:
     return f"{_f(cell['mean'])} ± {_f(cell['std'])}" if cell.get("mean") is not None else "–"
 
 
+def _real_lines(real: dict | None) -> list[str]:
+    if not real:
+        return []
+    mined, split = real["mined"], real.get("split") or {}
+    p, c = mined["parameters"], mined["counts"]
+    held = (f" Its judged queries were split (seeded) into {split['train_queries']} train and "
+            f"{split['test_queries']} test queries; the test half is evaluated as "
+            f"`{', '.join(Path(e).name for e in real['eval_collections'])}`." if split else "")
+    return [f"Real training source (`real-*` / `synth+real` settings): `{mined['source']['folder']}` "
+            f"({mined['source']['split']} split), {c['negatives']} negatives mined for {c['queries']} queries with "
+            f"`{p['method']}`{' (' + str(mined['model']) + ')' if mined.get('model') else ''}, "
+            f"{p['negatives_per_query']} per query ({p['sampling']} of positions "
+            f"[{p['range_min']}, {p['range_max'] if p['range_max'] is not None else 'K'})).{held}", ""]
+
+
 def to_markdown(report: dict) -> str:
     from rankladder.dataset_builder.separability import to_markdown as sep_md
 
@@ -118,6 +133,7 @@ def to_markdown(report: dict) -> str:
              f"({', '.join(map(str, report['seeds']))}) on one synthetic dataset "
              f"(`{report['dataset']['path']}`, {report['dataset']['counts'].get('queries', '?')} queries, "
              f"content hash `{report['dataset']['content_hash'][:16]}`).", "",
+             *_real_lines(report.get("real")),
              "## nDCG@10 (×100, mean ± std over seeds)", "",
              "`dev` = the in-domain held-out split of the synthetic dataset (graded qrels); `mean` = mean over "
              "the real collections.", "",

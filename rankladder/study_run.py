@@ -15,7 +15,8 @@ from rankladder.core.fsutil import sha256_json, write_json_atomic, write_text_at
 from rankladder.core.manifest import utc_now
 from rankladder.release import DEFAULTS as RELEASE_DEFAULTS
 from rankladder.release import _merge
-from rankladder.study_config import BASE, sources_for
+from rankladder.study_config import BASE, REAL_QUERIES, sources_for
+from rankladder.study_real import RealSource, prepare_real
 from rankladder.study_report import build_report, jsonable, plot, to_markdown
 
 STEP_FILE = "study_step.json"
@@ -26,8 +27,12 @@ class Study:
         from rankladder.pipeline import Pipeline
 
         self.config, self.out, self.progress = config, Path(out), progress
+        queries = dict(config["queries"])
+        if queries["source"] == REAL_QUERIES:  # generate for the real train half's queries (no test leak)
+            queries.update(source=str(self.out / "real" / f"{Path(config['real']['beir']).name}-train"),
+                           format="beir", qrels_split="train")
         release = _merge(RELEASE_DEFAULTS, {"name": config["name"], "version": config["version"],
-                                            "queries": config["queries"], "generation": config["generation"],
+                                            "queries": queries, "generation": config["generation"],
                                             "build": {k: config["build"][k] for k in ("dev_fraction", "seed")}},
                          "study")
         self.pipeline = Pipeline(release, self.out, progress=progress)  # OUT/run, OUT/dataset
@@ -38,6 +43,7 @@ class Study:
                 raise UserError(f"dataset: {self.dataset_dir}: not a built DATASET_DIR (no rankladder_manifest.json)")
         self.models_dir, self.eval_dir = self.out / "models", self.out / "eval"
         self._base = None
+        self.real = RealSource()
         self.steps_run = 0  # generate/build/train/eval steps that did work in this run
 
     def say(self, text: str) -> None:
@@ -113,17 +119,23 @@ class Study:
                        data=str(self.dataset_dir), output_dir=str(output_dir))
         if self.config["base_model"]:
             options["model"] = self.config["base_model"]
-        sources = sources_for(setting, str(self.dataset_dir))
+        sources = sources_for(setting, str(self.dataset_dir), self.real.lists)
         if sources:
             options["sources"] = sources
         return options
+
+    def real_hash(self, setting: dict) -> str | None:
+        if setting["labels"] not in ("real-binary", "synth+real") or not self.real.lists:
+            return None
+        manifest = Path(self.real.lists) / "rankladder_manifest.json"
+        return json.loads(manifest.read_text(encoding="utf-8"))["content_hash"]
 
     def train(self, setting: dict, seed: int) -> Path:
         from rankladder.training.trainer import run_training
 
         folder = self.models_dir / f"{setting['name']}-seed{seed}"
         probe = self.train_options(setting, seed, Path("MODEL"))
-        key = sha256_json({"options": probe, "dataset": self.dataset_hash()})[:16]
+        key = sha256_json({"options": probe, "dataset": self.dataset_hash(), "real": self.real_hash(setting)})[:16]
         if self._done(folder, key, "rankladder_train_manifest.json"):
             self.say(f"train {folder.name}: up to date, skipped")
             return folder
@@ -139,6 +151,7 @@ class Study:
     def tasks(self) -> list[str]:
         e = self.config["eval"]
         tasks = [str(self.dataset_dir)] if e["dev"] else []
+        tasks += self.real.eval_collections  # the held-out half of the real collection
         for path in e["collections"]:
             if not Path(path).is_dir() and not (isinstance(path, str) and path.count("/") == 1):
                 raise UserError(f"eval.collections: {path}: collection folder not found")
@@ -179,6 +192,7 @@ class Study:
     def run(self) -> dict:
         started = time.time()
         self.out.mkdir(parents=True, exist_ok=True)
+        self.real = prepare_real(self.config, self.out, self.say, self.progress)
         timings = {"generate_build": self.generate_and_build()["seconds"]}
         stats = json.loads((self.dataset_dir / "stats.json").read_text(encoding="utf-8"))
         if not stats.get("separability"):
@@ -204,6 +218,11 @@ class Study:
         if not self.steps_run and previous.is_file():  # a re-render: keep the timings of the run that did the work
             timings = json.loads(previous.read_text(encoding="utf-8")).get("timings_s", timings)
         report["timings_s"] = timings
+        if self.real.lists:
+            mined = json.loads((Path(self.real.lists) / "rankladder_manifest.json").read_text(encoding="utf-8"))
+            report["real"] = {"lists": self.real.lists, "eval_collections": self.real.eval_collections,
+                              "split": self.real.split_counts, "mined": {k: mined.get(k) for k in (
+                                  "source", "model", "parameters", "counts", "content_hash")}}
         write_json_atomic(self.out / "study.json", jsonable(report))
         write_text_atomic(self.out / "study.md", to_markdown(report))
         plot(report, self.out / "study.png")

@@ -83,6 +83,7 @@ SETTING_KEYS = {"name", "loss", "labels", "binary_threshold", "group_size", "gro
 def load_study(path: str | Path | None = None, overrides: dict | None = None) -> dict:
     """The effective study config: embedded defaults < YAML file < overrides; settings validated."""
     config = load_layered(DEFAULTS, path, overrides, "study")
+    check_stage_sections(config, path)
     config["settings"] = [_check_setting(s, i, str(path or "defaults")) for i, s in enumerate(config["settings"])]
     names = [s["name"] for s in config["settings"]]
     if len(set(names)) != len(names) or BASE in names:
@@ -103,6 +104,23 @@ def load_study(path: str | Path | None = None, overrides: dict | None = None) ->
     if config["queries"]["source"] == REAL_QUERIES and not (real["beir"] and fraction):
         raise UserError(f"{path}: queries.source '{REAL_QUERIES}' needs real.beir and real.holdout.train_fraction")
     return config
+
+
+def check_stage_sections(config: dict, path: str | Path | None) -> None:
+    """The sections a stage runs with go through that stage's typed config (same checks as its CLI)."""
+    from rankladder.core.config import KeyLines, load_yaml, validate
+    from rankladder.dataset_builder.config import BuildConfig, GenerationConfig, QueriesConfig
+    from rankladder.training.config import check_options
+
+    source, lines = (str(path), load_yaml(path)[1]) if path is not None else ("study defaults", KeyLines())
+    validate(QueriesConfig, config["queries"], source, lines, ("queries",))
+    validate(GenerationConfig, config["generation"], source, lines, ("generation",))
+    build = {k: v for k, v in config["build"].items() if k != "separability"}  # the study's own diagnostic
+    validate(BuildConfig, build, source, lines, ("build",))
+    check_options(config["training"], source, lines)
+    for index, setting in enumerate(config["settings"]):
+        if isinstance(setting, dict) and isinstance(setting.get("options"), dict):
+            check_options(setting["options"], source, lines, ("settings", index, "options"))
 
 
 def _check_setting(setting, index: int, where: str) -> dict:

@@ -86,6 +86,8 @@ def read_records(run_dirs: list[Path]):
     tables = []
     for run_dir in run_dirs:
         for path in sorted((run_dir / RECORDS).glob("shard-*.jsonl")):
+            if not path.is_file():
+                raise UserError(f"{path}: not a records file (a folder?)")
             for block in _complete_line_blocks(path):
                 try:
                     tables.append(pajson.read_json(pa.BufferReader(block), parse_options=options,

@@ -19,6 +19,8 @@ def _common(parser: argparse.ArgumentParser, versioned: bool = True) -> None:
     parser.add_argument("--dry-run", action="store_true",
                         help="print the plan and write the exact folder that would be uploaded; upload nothing")
     parser.add_argument("--output", type=Path, help="where --dry-run writes the folder (default: ./release/ORG__NAME-vX.Y.Z)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing non-empty --output folder (once the new one is complete)")
 
 
 def register(subparsers) -> None:
@@ -61,7 +63,8 @@ def _dataset(args) -> int:
     from rankladder.model_cards.publish import publish_dataset
 
     return publish_dataset(args.dataset_dir, args.repo, args.version, private=args.private, dry_run=args.dry_run,
-                           force=args.force, license=args.license, output=args.output)
+                           force=args.force, license=args.license, output=args.output,
+                           overwrite=args.overwrite)
 
 
 def _model(args) -> int:
@@ -69,11 +72,13 @@ def _model(args) -> int:
 
     return publish_model(args.checkpoint_dir, args.repo, args.version, private=args.private, dry_run=args.dry_run,
                          force=args.force, license=args.license, dataset_repo=args.dataset_repo,
-                         results_dir=args.results, output=args.output)
+                         results_dir=args.results, output=args.output,
+                         overwrite=args.overwrite)
 
 
 def _results(args) -> int:
     from rankladder.model_cards.publish import publish_results
 
     return publish_results(args.results_dir, args.model_repo, create_pr=args.create_pr, dry_run=args.dry_run,
-                           model=args.model, bundle_dir=args.bundle_dir, output=args.output)
+                           model=args.model, bundle_dir=args.bundle_dir, output=args.output,
+                           overwrite=args.overwrite)

@@ -30,10 +30,14 @@ def _print_plan(kind: str, repo_id: str, folder: Path, message: str, tag: str | 
     print(f"  {len(files)} files, {total} bytes")
 
 
-def _stage(output: Path | None, fill) -> tuple[Path, tempfile.TemporaryDirectory | None]:
-    """Run ``fill(folder)`` into ``output`` (dry run, kept) or a temp folder (deleted after upload)."""
+def _stage(output: Path | None, fill, overwrite: bool = False) -> tuple[Path, tempfile.TemporaryDirectory | None]:
+    """Run ``fill(folder)`` into ``output`` (dry run, kept) or a temp folder (deleted after upload).
+
+    An existing non-empty ``output`` is the user's: refused unless ``overwrite`` (then replaced only
+    once the new folder is complete)."""
     if output is not None:
-        with atomic_output_dir(output, overwrite=True) as tmp:
+        empty = output.is_dir() and not any(output.iterdir())
+        with atomic_output_dir(output, overwrite=overwrite or empty) as tmp:
             fill(tmp)
         return output, None
     holder = tempfile.TemporaryDirectory(prefix="rankladder-publish-")
@@ -58,7 +62,7 @@ def _default_output(repo_id: str, version: str | None) -> Path:
 
 
 def publish_dataset(dataset_dir: Path, repo_id: str, version: str, private=False, dry_run=False, force=False,
-                    license=None, output=None, trained_models=None) -> int:
+                    license=None, output=None, trained_models=None, overwrite=False) -> int:
     version, repo_id, dataset_dir = parse_version(version), check_repo_id(repo_id), Path(dataset_dir)
     manifest = read_dataset_dir(dataset_dir)
     card = dataset_card.build_dataset_card(dataset_dir, repo_id=repo_id, version=version, license=license,
@@ -78,7 +82,7 @@ def publish_dataset(dataset_dir: Path, repo_id: str, version: str, private=False
     tag, message = f"v{version}", f"Release dataset v{version}"
     description = f"rankladder dataset {version} (content hash {manifest['content_hash']})"
     note = "" if manifest["version"] == version else f" (manifest says version {manifest['version']})"
-    folder, holder = _stage(Path(output or _default_output(repo_id, version)) if dry_run else None, fill)
+    folder, holder = _stage(Path(output or _default_output(repo_id, version)) if dry_run else None, fill, overwrite)
     _print_plan("dataset", repo_id, folder, message, tag, note)
     if dry_run:
         print(f"dry run: nothing uploaded; release folder written to {folder}")
@@ -93,7 +97,7 @@ def publish_dataset(dataset_dir: Path, repo_id: str, version: str, private=False
 
 
 def publish_model(checkpoint_dir: Path, repo_id: str, version: str, private=False, dry_run=False, force=False,
-                  license=None, dataset_repo=None, results_dir=None, output=None) -> int:
+                  license=None, dataset_repo=None, results_dir=None, output=None, overwrite=False) -> int:
     version, repo_id, checkpoint_dir = parse_version(version), check_repo_id(repo_id), Path(checkpoint_dir)
     manifest = read_checkpoint_dir(checkpoint_dir)
     card = model_card.build_model_card(checkpoint_dir, manifest, repo_id, version, license, dataset_repo)
@@ -108,7 +112,7 @@ def publish_model(checkpoint_dir: Path, repo_id: str, version: str, private=Fals
         model_card.check_round_trip(card, folder / "README.md")
 
     tag, message = f"v{version}", f"Release model v{version}"
-    folder, holder = _stage(Path(output or _default_output(repo_id, version)) if dry_run else None, fill)
+    folder, holder = _stage(Path(output or _default_output(repo_id, version)) if dry_run else None, fill, overwrite)
     _print_plan("model", repo_id, folder, message, tag)
     if dry_run:
         print(f"dry run: nothing uploaded; release folder written to {folder}")
@@ -145,7 +149,7 @@ def _card_with_results(card, results: dict, repo_id: str, wanted: str | None):
 
 
 def publish_results(results_dir: Path, model_repo: str, create_pr=False, dry_run=False, model=None,
-                    bundle_dir=None, output=None) -> int:
+                    bundle_dir=None, output=None, overwrite=False) -> int:
     from huggingface_hub import ModelCard
 
     from rankladder.model_cards.leaderboard import write_bundle
@@ -167,7 +171,7 @@ def publish_results(results_dir: Path, model_repo: str, create_pr=False, dry_run
         model_card.check_round_trip(card, folder / "README.md")
 
     message = f"Add rankladder eval results for {model_repo}@{revision}"
-    folder, holder = _stage(Path(output or _default_output(model_repo, None) / "results") if dry_run else None, fill)
+    folder, holder = _stage(Path(output or _default_output(model_repo, None) / "results") if dry_run else None, fill, overwrite)
     _print_plan("model", model_repo, folder, message, None, " (as a pull request)" if create_pr else "")
     bundle = write_bundle(Path(bundle_dir or Path("release") / "leaderboard" / model_repo.replace("/", "__")),
                           model_repo, revision, files, _model_meta(results_dir, entry, model_repo, card))

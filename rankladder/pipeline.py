@@ -134,14 +134,16 @@ class Pipeline:
 
         p, version = self.config["publish"], self.config["version"]
         dry = p["dry_run"]
-        common = {"dry_run": dry, "force": p["force"], "private": p["private"], "license": p["license"]}
+        common = {"dry_run": dry, "force": p["force"], "private": p["private"], "license": p["license"],
+                  "overwrite": True}  # OUT/release is the pipeline's own folder
         self.release_dir.mkdir(parents=True, exist_ok=True)
         publish_dataset(self.dataset_dir, p["dataset_repo"], version, output=self.release_dir / "dataset",
                         trained_models=[p["model_repo"]], **common)
         publish_model(self.model_dir, p["model_repo"], version, dataset_repo=p["dataset_repo"],
                       results_dir=self.eval_dir, output=self.release_dir / "model", **common)
         publish_results(self.eval_dir, p["model_repo"], dry_run=dry, model=p["model_repo"],
-                        bundle_dir=self.release_dir / "leaderboard", output=self.release_dir / "results")
+                        bundle_dir=self.release_dir / "leaderboard", output=self.release_dir / "results",
+                        overwrite=True)
         return {"dry_run": dry, "dataset_repo": p["dataset_repo"], "model_repo": p["model_repo"], "tag": f"v{version}"}
 
     def _release_manifest(self, records: dict) -> dict:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rankladder.dataset_builder import schema
 from rankladder.core.errors import UserError, located
+from rankladder.core.textio import read_text
 
 SEMVER = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -35,7 +36,7 @@ def read_json(path: Path, what: str) -> dict:
     if not path.is_file():
         raise located(path, f"missing ({what})")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise located(path, f"not valid JSON: {exc.msg}", line=exc.lineno) from exc
     if not isinstance(data, dict):

@@ -238,7 +238,7 @@ def resolve(values: dict[str, Any]):
     try:
         targs = targs_cls(**{k: v for k, v in values.items() if k in theirs})
     except (ValueError, TypeError) as exc:
-        raise UserError(f"trainer options: {exc}") from exc
+        raise UserError(f"trainer options: {' '.join(str(exc).split())}") from exc  # one line
     given = {k: v for k, v in values.items() if k != "config"}
     if sources is not None:
         given["sources"] = sources

@@ -86,7 +86,12 @@ def read_checkpoint_dir(checkpoint_dir: Path) -> dict:
     for name in ("modules.json", "config_sentence_transformers.json", "config.json"):
         if not (checkpoint_dir / name).is_file():
             raise located(checkpoint_dir / name, "missing: incomplete SentenceTransformer checkpoint")
-    modules = json.loads((checkpoint_dir / "modules.json").read_text())
+    try:
+        modules = json.loads(read_text(checkpoint_dir / "modules.json"))
+    except json.JSONDecodeError as exc:
+        raise located(checkpoint_dir / "modules.json", f"not valid JSON: {exc.msg}", line=exc.lineno) from None
+    if not isinstance(modules, list) or not all(isinstance(m, dict) for m in modules):
+        raise located(checkpoint_dir / "modules.json", "expected a list of modules")
     for module in modules:
         if module.get("type", "").endswith("Normalize"):  # stateless: saves no folder
             continue

@@ -65,8 +65,8 @@ def _one_line_error(parser: argparse.ArgumentParser):
 
 
 # a path that cannot be what it was given as (a file where a folder is needed, or the other way round, or
-# too long): the user's path, reported as one line like every other bad input
-PATH_ERRNOS = frozenset({errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG})
+# too long; e.g. `study --out FILE`): the user's path, reported as one line like every other bad input
+PATH_ERRNOS = frozenset({errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENAMETOOLONG})
 
 
 def main(argv: list[str] | None = None) -> int:

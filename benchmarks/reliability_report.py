@@ -1,4 +1,5 @@
-"""Reliability report (issue 6): kill -9 trials, parser fuzzing, bad-input catalogue, read-only/full disks.
+"""Reliability report (issues 6, 12): kill -9 trials, parser fuzzing, the bad-input catalogue (per class of
+mistake), read-only/full disks, and the property-based CLI test's case counts.
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/reliability_report.py            # defaults below
     ... --generate-trials 20 --build-trials 20 --train-trials 20 --fuzz 10000 --seed 0
@@ -14,16 +15,13 @@ cores: generate ~4 s/trial, build ~6 s/trial, train ~40 s/trial (model load domi
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import random
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,73 +31,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import test_reliability_bad_inputs as bad_inputs  # noqa: E402
 import test_reliability_disk as disk  # noqa: E402
 import test_reliability_kill as kill  # noqa: E402
+from canned_openai import CannedOpenAI  # noqa: E402
 
-# -- generate against a loopback OpenAI-compatible server -------------------------------------------
-
-WORDS = ("river mountain engine protein orbit harvest signal copper lattice glacier quartz mineral "
-         "voltage canyon enzyme membrane turbine pollen algebra nebula sediment circuit fossil tide "
-         "crystal vapor spectrum cellular ridge delta magnet prism thermal basin meadow comet").split()
-
-
-class FakeOpenAI:
-    """``GET /v1/models`` and ``POST /v1/chat/completions``: distinct valid passages seeded by the request."""
-
-    def __init__(self, delay: float = 0.02):
-        outer = self
-        self.delay = delay
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _send(self, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                try:
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-            def do_GET(self):
-                self._send({"object": "list", "data": [{"id": "fake", "object": "model", "created": 0,
-                                                        "owned_by": "rankladder"}]})
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-                time.sleep(outer.delay)
-                digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).digest()
-                rng = random.Random(digest)
-                text = " ".join(rng.choice(WORDS) for _ in range(28)).capitalize() + "."
-                self._send({"id": "x", "object": "chat.completion", "created": 0, "model": "fake",
-                            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                         "finish_reason": "stop"}],
-                            "usage": {"prompt_tokens": 10, "completion_tokens": 30, "total_tokens": 40}})
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request, client_address):  # a killed client hung up
-                pass
-
-        self.httpd = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+# -- generate against a loopback OpenAI-compatible server (tests/canned_openai.py) ---------------------
 
 
 def generate_trials(root: Path, trials: int, rng: random.Random) -> dict:
     from rankladder.dataset_builder.generate import record_key
     from rankladder.dataset_builder.runfiles import RECORDS, REJECTS, iter_kind
 
-    server = FakeOpenAI()
+    server = CannedOpenAI()
     queries = root / "queries.jsonl"
     texts = ["how do bees make honey", "why is the sky blue", "what causes tides", "how do vaccines work",
              "why do leaves change colour", "how does a battery store energy", "what is plate tectonics",
@@ -176,8 +117,9 @@ def build_trials(root: Path, trials: int, rng: random.Random, copies: int = 60) 
 
 
 def train_trials(root: Path, trials: int, rng: random.Random) -> dict:
-    from rankladder.dataset_builder.build import build_dataset
     from run_fixtures import GRADED_DOCUMENTS, write_run_dir
+
+    from rankladder.dataset_builder.build import build_dataset
 
     rows = [json.loads(line) for line in GRADED_DOCUMENTS.read_text(encoding="utf-8").splitlines() if line.strip()]
     write_run_dir(root / "train-run", rows)
@@ -264,9 +206,30 @@ def fuzz(count: int, rng: random.Random) -> dict:
 def bad_input_catalogue(root: Path) -> dict:
     workspace = bad_inputs.make_workspace(root / "bad-w")
     results = bad_inputs.run_catalogue(workspace, root / "bad-cases")
-    return {"cases": len(results), "passed": sum(not r["problems"] for r in results),
+    kinds = {case.id: case.kind for case in bad_inputs.CATALOGUE}
+    classes: dict = {}
+    for r in results:
+        entry = classes.setdefault(kinds[r["id"]], {"cases": 0, "passed": 0})
+        entry["cases"] += 1
+        entry["passed"] += not r["problems"]
+    return {"cases": len(results), "passed": sum(not r["problems"] for r in results), "classes": classes,
             "failures": [{"id": r["id"], "problems": r["problems"], "line": r["line"]}
                          for r in results if r["problems"]]}
+
+
+def property_cli() -> dict:
+    """tests/test_reliability_property.py (hypothesis, seeded): its case counts per command and outcome."""
+    import re
+    import subprocess
+
+    result = subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "tests" / "test_reliability_property.py"),
+                             "-q", "-s", "-p", "no:cacheprovider"], cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
+    found = re.search(r"property cases run: (\d+) (\{.*\})", result.stdout)
+    summary = result.stdout.strip().splitlines()[-1:] if result.stdout.strip() else []
+    return {"cases": int(found.group(1)) if found else None,
+            "by_outcome": json.loads(found.group(2).replace("'", '"')) if found else None,
+            "pytest": summary[0] if summary else None, "returncode": result.returncode}
 
 
 def disks(root: Path) -> dict:
@@ -311,7 +274,7 @@ def main() -> None:
     parser.add_argument("--train-trials", type=int, default=20)
     parser.add_argument("--fuzz", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["kill", "fuzz", "bad_inputs", "read_only"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["kill", "fuzz", "bad_inputs", "read_only", "property_cli"])
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -330,7 +293,7 @@ def main() -> None:
                     report["kill_trials"][name] = fn(scratch / name, n, rng)
                     timings[f"kill_{name}"] = round(time.time() - started, 1)
         for key, fn in (("fuzz", lambda: fuzz(args.fuzz, rng)), ("bad_inputs", lambda: bad_input_catalogue(scratch)),
-                        ("read_only", lambda: disks(scratch))):
+                        ("read_only", lambda: disks(scratch)), ("property_cli", property_cli)):
             if key not in args.skip:
                 started = time.time()
                 report[key] = fn()

@@ -18,6 +18,7 @@ from rankladder.dataset_builder.runfiles import RECORDS, REJECTS, iter_kind, man
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import atomic_output_dir, sha256_file, sha256_json, write_json_atomic
 from rankladder.core.manifest import tool_versions, utc_now
+from rankladder.core.textio import read_text
 
 log = logging.getLogger(__name__)
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
@@ -40,9 +41,11 @@ def read_run_manifests(run_dirs: list[Path]) -> list[dict]:
             raise UserError(f"{run_dir}: not a generation RUN_DIR (no manifest.shard-*.json)")
         for path in paths:
             try:
-                data = json.loads(path.read_text(encoding="utf-8"))
+                data = json.loads(read_text(path))
             except json.JSONDecodeError as exc:
                 raise UserError(f"{path}: corrupt manifest ({exc.msg})") from None
+            if not isinstance(data, dict) or "levels" not in (data.get("config") or {}):
+                raise UserError(f"{path}: corrupt manifest (no config.levels)")
             data["_path"] = str(path)
             found.append(data)
     levels = {json.dumps(m["config"]["levels"], sort_keys=True) for m in found}
@@ -86,6 +89,8 @@ def read_records(run_dirs: list[Path]):
     tables = []
     for run_dir in run_dirs:
         for path in sorted((run_dir / RECORDS).glob("shard-*.jsonl")):
+            if not path.is_file():
+                raise UserError(f"{path}: not a records file (a folder?)")
             for block in _complete_line_blocks(path):
                 try:
                     tables.append(pajson.read_json(pa.BufferReader(block), parse_options=options,

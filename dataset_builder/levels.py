@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from rankladder.core.errors import UserError
+from rankladder.core.textio import read_text
 
 DEFAULT_LEVELS_FILE = Path(__file__).parent / "data" / "levels.yaml"
 
@@ -39,7 +40,7 @@ def load_levels(path: str | Path | None = None) -> list[Level]:
     if not path.is_file():
         raise UserError(f"{path}: levels file not found")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise UserError(f"{path}: cannot parse levels config: {str(exc).splitlines()[0]}") from exc

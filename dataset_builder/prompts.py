@@ -13,9 +13,10 @@ from pathlib import Path
 
 import yaml
 
-from rankladder.dataset_builder.levels import Level
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import sha256_json
+from rankladder.core.textio import read_text
+from rankladder.dataset_builder.levels import Level
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
 TOPICS_FILE = Path(__file__).parent / "data" / "unrelated_topics.txt"
@@ -50,7 +51,7 @@ def load_template(name_or_path: str | None = None, mode: str = "per-level") -> P
     if not path.is_file():
         raise UserError(f"{path}: prompt template not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_text(path))
     except yaml.YAMLError as exc:
         raise UserError(f"{path}: cannot parse prompt template: {str(exc).splitlines()[0]}") from exc
     if not isinstance(data, dict):

@@ -53,10 +53,10 @@ def collect(dirs) -> dict:
     models, tasks, scores, level_order = {}, {}, {}, {}
     for folder in map(Path, dirs):
         if (folder / LEVEL_ORDER).is_file():
-            for model, per_task in json.loads((folder / LEVEL_ORDER).read_text()).items():
+            for model, per_task in _read_json(folder / LEVEL_ORDER).items():
                 level_order.setdefault(model, {}).update(per_task)
         root = _results_root(folder)
-        manifest = json.loads((folder / MANIFEST).read_text()) if (folder / MANIFEST).is_file() else {}
+        manifest = _read_json(folder / MANIFEST) if (folder / MANIFEST).is_file() else {}
         paths = {(m["name"], m["revision"]): m.get("path") for m in manifest.get("models", [])}
         for t in manifest.get("tasks", []):
             tasks.setdefault(t["name"], t)
@@ -86,12 +86,25 @@ def collect(dirs) -> dict:
             "scores": scores, "mean": mean, "level_order": level_order}
 
 
+def _read_json(path: Path) -> dict:
+    """A JSON object from a results folder; a damaged file is one line naming it."""
+    from rankladder.core.errors import UserError
+    from rankladder.core.textio import read_text
+
+    try:
+        data = json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a JSON object")
+    return data
+
+
 def _model_of(revision_dir: Path) -> tuple[str, str]:
     meta_file = revision_dir / "model_meta.json"
     if meta_file.is_file():
-        meta = json.loads(meta_file.read_text())
-        name = meta.get("name") or revision_dir.parent.name.replace("__", "/")
-        return name, meta.get("revision") or revision_dir.name
+        meta = _read_json(meta_file)
+        return meta.get("name") or revision_dir.parent.name.replace("__", "/"), meta.get("revision") or revision_dir.name
     return revision_dir.parent.name.replace("__", "/"), revision_dir.name
 
 

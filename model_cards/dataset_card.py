@@ -32,9 +32,15 @@ def _existing_metadata(dataset_dir: Path) -> dict:
     readme = dataset_dir / "README.md"
     if not readme.is_file():
         return {}
+    import yaml
     from huggingface_hub import DatasetCard
 
-    return DatasetCard.load(readme).data.to_dict()
+    from rankladder.core.textio import read_text
+
+    try:
+        return DatasetCard(read_text(readme)).data.to_dict()
+    except (ValueError, yaml.YAMLError) as exc:
+        raise UserError(f"{readme}: card metadata is not a valid YAML block: {str(exc).splitlines()[0]}") from None
 
 
 def _source(manifest: dict) -> tuple[str, list[str]]:
@@ -58,9 +64,13 @@ def _flat_stats(stats: dict, prefix: str = "", depth: int = 0) -> list[tuple[str
 
 
 def _num_rows(path: Path) -> int:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    return pq.read_metadata(path).num_rows
+    try:
+        return pq.read_metadata(path).num_rows
+    except (OSError, pa.ArrowException) as exc:
+        raise UserError(f"{path}: not a readable parquet file ({str(exc).splitlines()[0]})") from None
 
 
 def validate_card_data(data: dict, where: str) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rankladder.core.errors import UserError, located
 from rankladder.dataset_builder import schema
+from rankladder.core.textio import read_text
 
 SEMVER = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -53,7 +54,7 @@ def read_json(path: Path, what: str) -> dict:
     if not path.is_file():
         raise located(path, f"missing ({what})")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise located(path, f"not valid JSON: {exc.msg}", line=exc.lineno) from exc
     if not isinstance(data, dict):
@@ -103,7 +104,12 @@ def read_checkpoint_dir(checkpoint_dir: Path) -> dict:
     for name in ("modules.json", "config_sentence_transformers.json", "config.json"):
         if not (checkpoint_dir / name).is_file():
             raise located(checkpoint_dir / name, "missing: incomplete SentenceTransformer checkpoint")
-    modules = json.loads((checkpoint_dir / "modules.json").read_text())
+    try:
+        modules = json.loads(read_text(checkpoint_dir / "modules.json"))
+    except json.JSONDecodeError as exc:
+        raise located(checkpoint_dir / "modules.json", f"not valid JSON: {exc.msg}", line=exc.lineno) from None
+    if not isinstance(modules, list) or not all(isinstance(m, dict) for m in modules):
+        raise located(checkpoint_dir / "modules.json", "expected a list of modules")
     for module in modules:
         if module.get("type", "").endswith("Normalize"):  # stateless: saves no folder
             continue

@@ -8,6 +8,7 @@ on them. Stage modules import heavy libraries (torch, transformers) inside their
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import sys
@@ -64,6 +65,11 @@ def _one_line_error(parser: argparse.ArgumentParser):
     return error
 
 
+# a path that cannot be what it was given as (a file where a folder is needed, or the other way round, or
+# too long; e.g. `study --out FILE`): the user's path, reported as one line like every other bad input
+PATH_ERRNOS = frozenset({errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENAMETOOLONG})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -82,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         from rankladder.core.fsutil import OUTPUT_ERRNOS
 
-        if exc.errno not in OUTPUT_ERRNOS:
+        if exc.errno not in OUTPUT_ERRNOS | PATH_ERRNOS:
             raise
         logging.getLogger("rankladder").info("traceback", exc_info=True)
         where = f"{exc.filename}: " if exc.filename else ""

@@ -17,6 +17,7 @@ from pydantic import (BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativ
 
 from rankladder.core.config import StrictModel, validate_flags
 from rankladder.core.errors import UserError
+from rankladder.core.textio import read_text
 
 LOSS_NAMES = ("ws2", "wasserstein", "listnet", "infonce")
 DEFAULT_LOSS = "wasserstein"  # the quickstart's loss; ws2 needs --loss_scale at cosine/T=0.05 (README, loss study)
@@ -177,7 +178,11 @@ def parse_sources(value) -> list[dict[str, Any]] | None:
 
     if value is None or isinstance(value, list):
         return value
-    text = Path(value).read_text(encoding="utf-8") if Path(value).is_file() else value
+    try:
+        is_file = Path(value).is_file()
+    except OSError:  # inline JSON longer than a path may be
+        is_file = False
+    text = read_text(value) if is_file else value
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -233,7 +238,7 @@ def resolve(values: dict[str, Any]):
     try:
         targs = targs_cls(**{k: v for k, v in values.items() if k in theirs})
     except (ValueError, TypeError) as exc:
-        raise UserError(f"trainer options: {exc}") from exc
+        raise UserError(f"trainer options: {' '.join(str(exc).split())}") from exc  # one line
     given = {k: v for k, v in values.items() if k != "config"}
     if sources is not None:
         given["sources"] = sources

@@ -116,7 +116,7 @@ def atomic_output_dir(final: str | Path, overwrite: bool = False) -> Iterator[Pa
         yield tmp
         if final.exists():
             if exchange_paths(tmp, final):  # one atomic step: final is never missing
-                shutil.rmtree(tmp, ignore_errors=True)
+                shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
             else:
                 trash = final.with_name(f".{final.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}")
                 os.replace(final, trash)

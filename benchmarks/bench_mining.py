@@ -77,7 +77,8 @@ def main() -> None:
         "bm25_seconds": round(min(bm25_s), 3), "bm25_queries_per_s": round(n / min(bm25_s), 1),
         "dense_seconds": round(min(dense_s), 3), "dense_queries_per_s": round(n / min(dense_s), 1),
         "direct_mine_hard_negatives_seconds": round(min(direct_s), 3),
-        "dense_all_seconds": [round(t, 2) for t in dense_s], "direct_all_seconds": [round(t, 2) for t in direct_s],
+        "dense_all_seconds": [round(t, 2) for t in dense_s],
+        "direct_all_seconds": [round(t, 2) for t in direct_s],
         "dense_ratio_to_direct": round(min(direct_s) / min(dense_s), 3),
     }, indent=2))
 

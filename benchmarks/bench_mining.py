@@ -73,7 +73,8 @@ def main() -> None:
             run()
     print(json.dumps({
         "collection": str(args.folder), "queries": n, "documents": len(data.doc_ids), "negatives_per_query": args.k,
-        "model": Path(name).name, "max_seq_length": model.max_seq_length, "repeats": args.repeats, "torch_threads": torch.get_num_threads(),
+        "model": Path(name).name, "max_seq_length": model.max_seq_length, "repeats": args.repeats,
+        "torch_threads": torch.get_num_threads(),
         "bm25_seconds": round(min(bm25_s), 3), "bm25_queries_per_s": round(n / min(bm25_s), 1),
         "dense_seconds": round(min(dense_s), 3), "dense_queries_per_s": round(n / min(dense_s), 1),
         "direct_mine_hard_negatives_seconds": round(min(direct_s), 3),

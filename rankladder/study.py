@@ -2,6 +2,9 @@
 
 ``rankladder study CONFIG.yaml --out OUT`` (or ``run_study(load_study(CONFIG), OUT)``):
 
+0. with ``real:`` in the config (the ``real-infonce`` / ``synth-real-ws2`` settings), prepare the real
+   training source: a ``rankladder mine`` output as it is, or a BEIR folder whose judged queries are split
+   into train/test halves (seeded) and whose train half is mined → ``OUT/real`` (``rankladder/study_real.py``);
 1. generate + build the synthetic dataset (the release pipeline's stages; resumable) → ``OUT/run``,
    ``OUT/dataset`` (its ``stats.json`` and card carry the per-level separability of the ladder);
 2. train every *setting* (loss + label mapping + group) for every seed → ``OUT/models/<setting>-seed<k>``;
@@ -20,15 +23,17 @@ base model); the setting beats X when ``mean > 2·std/√n`` (n seeds ≥ 2), lo
 """
 
 
-# The study lives in three files by job (config, run, report); this module keeps the public names in one place.
+# The study lives in files by job (config, real source, run, report); this module keeps the public names.
 from rankladder.study_config import (  # noqa: F401
     BASE,
     DEFAULT_SETTINGS,
     DEFAULTS,
+    REAL_SETTINGS,
     REFERENCE,
     SETTING_KEYS,
     load_study,
     sources_for,
 )
+from rankladder.study_real import prepare_real, split_queries  # noqa: F401
 from rankladder.study_report import build_report, plot, to_markdown, verdict_stats  # noqa: F401
 from rankladder.study_run import STEP_FILE, Study, run_study  # noqa: F401

@@ -51,8 +51,10 @@ REAL_DEFAULTS: dict = {
     # train_fraction: the share of the judged queries mined and trained on (seeded); the rest is added to
     # the evaluated collections as `<folder>-test` (null: no split; the whole split is mined)
     "holdout": {"train_fraction": None, "seed": 0},
+    # `rankladder mine` options (dataset_builder.mining.MineOptions)
     "mine": {"method": "bm25", "negatives_per_query": 2, "range_min": 0, "range_max": None, "sampling": "top",
-             "seed": 0, "model": None},
+             "seed": 0, "model": None, "absolute_margin": None, "relative_margin": None, "cross_encoder": None,
+             "batch_size": 32, "max_seq_length": None},
 }
 
 DEFAULTS: dict = {

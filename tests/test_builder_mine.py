@@ -159,6 +159,22 @@ def test_mined_output_is_a_training_source_and_trains(tmp_path, shared_datasets,
     assert manifest["final_metrics"]["train_loss"] > 0
 
 
+def test_dense_cli_writes_the_same_layout(tmp_path, shared_datasets, minilm_path):
+    from rankladder.training.data import Source, load_lists
+
+    folder = small_beir(tmp_path / "beir", shared_datasets / "cranfield", n_docs=30, n_queries=3)
+    out = tmp_path / "dense"
+    assert main(["mine", str(folder), "--split", "train", "--method", "dense", "--model", minilm_path, "-k", "2",
+                 "--range-max", "20", "--relative-margin", "0.01", "--max-seq-length", "64", "--out", str(out),
+                 "--no-progress"]) == 0
+    rows = read_tsv(out / "mined_negatives.tsv")
+    manifest = json.loads((out / "rankladder_manifest.json").read_text())
+    assert manifest["model"] == minilm_path and manifest["parameters"]["relative_margin"] == 0.01
+    assert len(rows) == manifest["counts"]["negatives"] > 0 and all(int(r["rank"]) >= 1 for r in rows)
+    lists = load_lists([Source(path=str(out))])
+    assert sum(row["labels"].count(0.0) for row in lists) == len(rows)
+
+
 @pytest.mark.parametrize("case", ["missing split", "unknown query id", "k zero", "margin with bm25", "no folder"])
 def test_bad_input_exits_2_with_one_line(tmp_path, shared_datasets, capsys, case):
     folder = small_beir(tmp_path / "beir", shared_datasets / "cranfield")

@@ -119,3 +119,36 @@ def test_tiny_study_end_to_end(tmp_path, tiny_dataset_dir, minilm_path):
     again = run_study(config, out, progress=False)
     assert (out / "models" / "ws2-seed0" / "study_step.json").read_text() == stamp
     assert again["table"] == report["table"]
+
+
+def test_tiny_study_with_a_real_source_splits_mines_trains_and_evaluates(tmp_path, tiny_dataset_dir, minilm_path,
+                                                                       shared_datasets):
+    from test_builder_mine import small_beir
+
+    from rankladder.study import run_study
+
+    beir = small_beir(tmp_path / "cranfield-cut", shared_datasets / "cranfield", n_docs=40, n_queries=8)
+    config = load_study(overrides={
+        "dataset": str(tiny_dataset_dir), "base_model": minilm_path, "seeds": [0],
+        "real": {"beir": str(beir), "split": "train", "holdout": {"train_fraction": 0.5, "seed": 0},
+                 "mine": {"method": "bm25", "negatives_per_query": 3}},
+        "training": {"per_device_train_batch_size": 4, "max_steps": 1, "logging_steps": 1, "max_seq_length": 32,
+                     "save_strategy": "no", "report_to": "none", "disable_tqdm": True, "eval_split": "none"},
+        "settings": [{"name": "real-infonce", "loss": "infonce", "labels": "real-binary", "group_size": 3,
+                      "group_strategy": "most_relevant"},
+                     {"name": "synth-real-ws2", "loss": "ws2", "labels": "synth+real", "group_size": 7}],
+        "eval": {"collections": [], "dev": True, "max_seq_length": 32, "batch_size": 32},
+    })
+    out = tmp_path / "study"
+    report = run_study(config, out, progress=False)
+    split = json.loads((out / "real" / "split.json").read_text())
+    assert len(split["train"]) == 4 and len(split["test"]) == 4 and not set(split["train"]) & set(split["test"])
+    mined = json.loads((out / "real" / "mined" / "rankladder_manifest.json").read_text())
+    assert mined["counts"]["queries"] == 4 and mined["counts"]["negatives"] == 12
+    assert sorted(report["tasks"][:-1]) == ["cranfield-cut-test", "dev"] and report["tasks"][-1] == "mean"
+    assert report["real"]["split"] == {"train_queries": 4, "test_queries": 4}
+    manifest = out / "models" / "real-infonce-seed0" / "rankladder_train_manifest.json"
+    sources = json.loads(manifest.read_text())["sources"]
+    assert [(s["path"], s["score_transform"], s["random_k"]) for s in sources] == [
+        (str(out / "real" / "mined"), 1, 1), (str(out / "real" / "mined"), 0, 2)]
+    assert "Real training source" in (out / "study.md").read_text()

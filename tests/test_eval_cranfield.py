@@ -132,8 +132,10 @@ def test_eval_equals_direct_exact_search(cran_run, minilm_128_path):
     per_query = pytrec_eval.RelevanceEvaluator(_qrels(CRANFIELD / "qrels" / "test.tsv"), {"ndcg_cut.10"}).evaluate(run)
     direct = float(np.mean([v["ndcg_cut_10"] for v in per_query.values()]))
     stored = json.loads(_result_file(out, NAME.replace("/", "__"), "cranfield").read_text())["scores"]["test"][0]
+    summary = json.loads((out / "summary.json").read_text())["scores"][NAME]["cranfield"]
     assert len(per_query) == 225
     assert abs(stored["ndcg_at_10"] - direct) <= 0.001, (stored["ndcg_at_10"], direct)
+    assert summary["ndcg_at_10"] == stored["ndcg_at_10"]
 
 
 def test_wrapper_equals_direct_mteb_evaluate(cran_run, minilm_128_path, tmp_path):
@@ -154,6 +156,29 @@ def test_wrapper_equals_direct_mteb_evaluate(cran_run, minilm_128_path, tmp_path
     theirs = json.loads(direct_file.read_text())["scores"]
     assert ours == theirs
     assert direct.task_results[0].get_score() == pytest.approx(ours["test"][0]["main_score"], abs=1e-6)
+
+
+def test_summary_lists_the_model_first_and_bm25_last_as_reference(cran_run, tmp_path, capsys):
+    """A model whose name sorts after "mteb/" used to come below the BM25 row (read as the model's score)."""
+    import shutil
+
+    out, _ = cran_run
+    renamed = "sentence-transformers/all-MiniLM-L6-v2"
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy, ignore=shutil.ignore_patterns("predictions"))
+    old_dir = copy / "results" / NAME.replace("/", "__")
+    (revision_dir,) = old_dir.iterdir()
+    meta = json.loads((revision_dir / "model_meta.json").read_text())
+    (revision_dir / "model_meta.json").write_text(json.dumps({**meta, "name": renamed}))
+    old_dir.rename(copy / "results" / renamed.replace("/", "__"))
+    manifest = json.loads((copy / "eval_manifest.json").read_text())
+    manifest["models"][0]["name"] = renamed
+    (copy / "eval_manifest.json").write_text(json.dumps(manifest))
+    capsys.readouterr()
+    assert main(["eval", "--compare", str(copy)]) == 0
+    table = capsys.readouterr().out.split("## nDCG@10")[1].split("##")[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| model")]
+    assert rows[0].startswith(f"| {renamed} |") and rows[1].startswith("| mteb/baseline-bm25s (reference) |")
 
 
 def test_bm25_row_matches_pytrec_eval(cran_run):

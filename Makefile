@@ -6,7 +6,7 @@ OUT ?= out/quickstart
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: venv quickstart test bench clean
+.PHONY: venv quickstart test lint bench clean
 
 venv: $(VENV)/.installed
 
@@ -22,8 +22,12 @@ $(VENV)/.installed: pyproject.toml
 quickstart: venv
 	$(BIN)/rankladder quickstart --out $(OUT)
 
-test: venv
+test: venv lint
 	$(BIN)/python -m pytest
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: venv
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done

@@ -293,7 +293,7 @@ def disks(root: Path) -> dict:
                            "--overwrite"], full / "ds", str(full / "ds"), preexec))
     with disk.full_dir(root / "full") as (full, preexec, how):
         record("disk-full/publish-dataset", how,
-               disk.check(["publish", "dataset", str(workspace / "ds"), "--repo", "org/name", "--version", "1.0.0",
+               disk.check(["publish", "dataset", str(workspace / "ds"), "--repo", "org/name", "--version", "0.1.0",
                            "--license", "apache-2.0", "--dry-run", "--output", str(full / "release")],
                           full / "release", str(full / "release"), preexec))
     with disk.full_dir(root / "full", size_kb=20 * 1024) as (full, preexec, how):  # MiniLM weights are ~90 MB

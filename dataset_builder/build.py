@@ -277,6 +277,18 @@ def write_configs(records, folder: Path, dev_fraction: float, seed: int) -> tupl
     return files, stats_frame, merge
 
 
+def unique_run_dirs(run_dirs: list[str | Path]) -> list[Path]:
+    """Each RUN_DIR once: the same folder named twice (or through a symlink) would count every record twice."""
+    seen: dict[Path, Path] = {}
+    for given in map(Path, run_dirs):
+        real = given.resolve()
+        if real in seen:
+            log.warning("%s: same RUN_DIR as %s, read once", given, seen[real])
+            continue
+        seen[real] = given
+    return list(seen.values())
+
+
 def build_dataset(run_dirs: list[str | Path], out: str | Path, version: str, dev_fraction: float = 0.0,
                   seed: int = 0, overwrite: bool = False, name: str | None = None,
                   separability_model=None, select_model=None) -> dict:
@@ -290,7 +302,7 @@ def build_dataset(run_dirs: list[str | Path], out: str | Path, version: str, dev
     from rankladder.dataset_builder import card, stats
 
     version = check_version(version)
-    run_dirs = [Path(p) for p in run_dirs]
+    run_dirs = unique_run_dirs(run_dirs)
     run_manifests = read_run_manifests(run_dirs)
     incomplete = [m["_path"] for m in run_manifests if m.get("status") != "complete"]
     if incomplete:

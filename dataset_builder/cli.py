@@ -6,6 +6,12 @@ import argparse
 import json
 import sys
 
+from rankladder.core.config import default
+from rankladder.dataset_builder.config import (BACKENDS, PROMPT_MODES, QUERY_FORMATS, BuildConfig, GenerationConfig,
+                                              QueriesConfig)
+
+Q, G, B = QueriesConfig, GenerationConfig, BuildConfig
+
 
 def register(subparsers) -> None:
     gen = subparsers.add_parser(
@@ -16,22 +22,22 @@ def register(subparsers) -> None:
     src = gen.add_argument_group("queries")
     src.add_argument("--queries", default=None,
                      help="JSONL, TSV (id<TAB>text), BEIR folder, or HF dataset path/repo id (default: bundled queries)")
-    src.add_argument("--queries-format", default="auto", choices=["auto", "jsonl", "tsv", "beir", "hf"])
+    src.add_argument("--queries-format", default=default(Q, "format"), choices=QUERY_FORMATS)
     src.add_argument("--id-field", default=None, help="query id column (default: _id / id / query_id)")
     src.add_argument("--text-field", default=None, help="query text column (default: text / query)")
     src.add_argument("--qrels-split", default=None, help="BEIR folder: keep only queries judged in this qrels split")
     src.add_argument("--hf-config", default=None, help="HF dataset: config name")
-    src.add_argument("--hf-split", default="train", help="HF dataset: split")
+    src.add_argument("--hf-split", default=default(Q, "hf_split"), help="HF dataset: split")
     src.add_argument("--limit", type=int, default=None, help="sample this many queries")
-    src.add_argument("--seed", type=int, default=0, help="seed for query sampling and generation")
+    src.add_argument("--seed", type=int, default=default(G, "seed"), help="seed for query sampling and generation")
     lv = gen.add_argument_group("levels and prompts")
     lv.add_argument("--levels-config", default=None, help="YAML/JSON file of levels (default: the 4-level ladder 3..0)")
     lv.add_argument("--levels", default=None, help="comma-separated subset of level values to generate")
-    lv.add_argument("--prompt-mode", default="per-level", choices=["per-level", "per-query"])
+    lv.add_argument("--prompt-mode", default=default(G, "prompt_mode"), choices=PROMPT_MODES)
     lv.add_argument("--prompt-template", default=None, help="prompt template YAML (default: the bundled one for the mode)")
-    lv.add_argument("--samples-per-level", type=int, default=1)
+    lv.add_argument("--samples-per-level", type=int, default=default(G, "samples_per_level"))
     be = gen.add_argument_group("backend and sampling")
-    be.add_argument("--backend", default="transformers", choices=["transformers", "vllm", "openai"])
+    be.add_argument("--backend", default=default(G, "backend"), choices=BACKENDS)
     be.add_argument("--model", default=None, help="model id/path (default: SmolLM2-135M-Instruct GGUF for local backends)")
     be.add_argument("--gguf-file", default=None, help="transformers: GGUF file name inside --model")
     be.add_argument("--device", default="auto", help="transformers: cpu, cuda, auto")
@@ -41,12 +47,12 @@ def register(subparsers) -> None:
     be.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm: GPUs per engine")
     be.add_argument("--max-model-len", type=int, default=2048, help="vllm: context length")
     be.add_argument("--dtype", default=None, help="model dtype (transformers: float32; vllm: auto)")
-    be.add_argument("--temperature", type=float, default=0.7)
-    be.add_argument("--top-p", type=float, default=0.95)
-    be.add_argument("--max-new-tokens", type=int, default=160)
-    be.add_argument("--batch-size", type=int, default=16,
+    be.add_argument("--temperature", type=float, default=default(G, "temperature"))
+    be.add_argument("--top-p", type=float, default=default(G, "top_p"))
+    be.add_argument("--max-new-tokens", type=int, default=default(G, "max_new_tokens"))
+    be.add_argument("--batch-size", type=int, default=default(G, "batch_size"),
                     help="requests per backend call (transformers on 2 CPU cores: 16 gives ~4x, 32 ~6x the single-prompt tokens/s)")
-    be.add_argument("--max-attempts", type=int, default=3, help="attempts per document before it is rejected")
+    be.add_argument("--max-attempts", type=int, default=default(G, "max_attempts"), help="attempts per document before it is rejected")
     run = gen.add_argument_group("run")
     run.add_argument("--out", required=True, help="RUN_DIR (created, or resumed)")
     run.add_argument("--shard", default=None, help="I/N: generate only shard I of N (queries split by id hash)")
@@ -60,8 +66,8 @@ def register(subparsers) -> None:
     build.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     build.add_argument("--out", required=True, help="DATASET_DIR to write (atomically)")
     build.add_argument("--version", required=True, help="dataset version X.Y.Z")
-    build.add_argument("--dev-fraction", type=float, default=0.0, help="fraction of queries held out as dev")
-    build.add_argument("--seed", type=int, default=0, help="seed of the dev split")
+    build.add_argument("--dev-fraction", type=float, default=default(B, "dev_fraction"), help="fraction of queries held out as dev")
+    build.add_argument("--seed", type=int, default=default(B, "seed"), help="seed of the dev split")
     build.add_argument("--name", default=None, help="dataset name (default: the folder name)")
     build.add_argument("--overwrite", action="store_true", help="replace an existing DATASET_DIR")
     build.add_argument("--select-by-similarity", nargs="?", const=True, default=None, metavar="MODEL",
@@ -73,33 +79,28 @@ def register(subparsers) -> None:
     build.set_defaults(func=run_build)
 
 
-def generate_config_from_args(args):
-    from rankladder.dataset_builder.backends.base import SamplingConfig
-    from rankladder.dataset_builder.generate import GenerateConfig
-    from rankladder.dataset_builder.levels import load_levels, select_levels
-    from rankladder.dataset_builder.prompts import load_template
-    from rankladder.core.errors import UserError
+def options_from_args(args) -> tuple[QueriesConfig, GenerationConfig]:
+    """The typed options behind the flags (ranges and choices checked here, before any work)."""
+    from rankladder.core.config import validate_flags
 
-    levels = load_levels(args.levels_config)
-    if args.levels:
-        try:
-            wanted = [int(v) for v in args.levels.split(",")]
-        except ValueError:
-            raise UserError(f"--levels: expected comma-separated integers, got {args.levels!r}") from None
-        levels = select_levels(levels, wanted)
-    template = load_template(args.prompt_template, args.prompt_mode)
-    if template.mode != args.prompt_mode and args.prompt_template:
-        args.prompt_mode = template.mode
-    for flag, value in (("--batch-size", args.batch_size), ("--max-attempts", args.max_attempts),
-                        ("--samples-per-level", args.samples_per_level), ("--max-new-tokens", args.max_new_tokens)):
-        if value < 1:
-            raise UserError(f"{flag}: must be at least 1, got {value}")
-    options = backend_options(args)
-    return GenerateConfig(
-        levels=levels, template=template,
-        sampling=SamplingConfig(args.temperature, args.top_p, args.max_new_tokens, args.seed),
-        samples_per_level=args.samples_per_level, max_attempts=args.max_attempts, batch_size=args.batch_size,
-        backend=args.backend, backend_options=options)
+    queries = validate_flags(QueriesConfig, {
+        "source": args.queries, "format": args.queries_format, "id_field": args.id_field,
+        "text_field": args.text_field, "qrels_split": args.qrels_split, "hf_config": args.hf_config,
+        "hf_split": args.hf_split, "limit": args.limit, "seed": args.seed}, {"source": "--queries",
+                                                                             "format": "--queries-format"})
+    generation = validate_flags(GenerationConfig, {
+        "backend": args.backend, "backend_options": backend_options(args), "levels_config": args.levels_config,
+        "levels": args.levels, "prompt_mode": args.prompt_mode, "prompt_template": args.prompt_template,
+        "samples_per_level": args.samples_per_level, "temperature": args.temperature, "top_p": args.top_p,
+        "max_new_tokens": args.max_new_tokens, "seed": args.seed, "batch_size": args.batch_size,
+        "max_attempts": args.max_attempts})
+    return queries, generation
+
+
+def generate_config_from_args(args):
+    from rankladder.dataset_builder.config import generate_config
+
+    return generate_config(options_from_args(args)[1])
 
 
 def backend_options(args) -> dict:
@@ -124,14 +125,14 @@ def backend_options(args) -> dict:
 
 def run_generate(args) -> int:
     from rankladder.dataset_builder.backends import create_backend
+    from rankladder.dataset_builder.config import generate_config
     from rankladder.dataset_builder.generate import generate_run, parse_shard
     from rankladder.dataset_builder.queries import QuerySpec, load_queries
 
     shard = parse_shard(args.shard)
-    spec = QuerySpec(args.queries, args.queries_format, args.id_field, args.text_field, args.qrels_split,
-                     args.hf_config, args.hf_split, args.limit, args.seed)
-    queries, source = load_queries(spec)
-    config = generate_config_from_args(args)
+    query_options, generation = options_from_args(args)
+    config = generate_config(generation)
+    queries, source = load_queries(QuerySpec(**query_options.model_dump()))
     manifest = generate_run(args.out, queries, config, lambda: create_backend(config.backend, **config.backend_options),
                             shard=shard, query_source=source, progress=not args.no_progress)
     counts = manifest["counts"]
@@ -144,9 +145,13 @@ def run_generate(args) -> int:
 def run_build(args) -> int:
     from rankladder.dataset_builder.build import build_dataset
 
-    manifest = build_dataset(args.run_dirs, args.out, args.version, args.dev_fraction, args.seed,
+    from rankladder.core.config import validate_flags
+
+    options = validate_flags(BuildConfig, {"dev_fraction": args.dev_fraction, "seed": args.seed,
+                                           "select_by_similarity": args.select_by_similarity})
+    manifest = build_dataset(args.run_dirs, args.out, args.version, options.dev_fraction, options.seed,
                              overwrite=args.overwrite, name=args.name, separability_model=args.separability,
-                             select_model=args.select_by_similarity)
+                             select_model=options.select_by_similarity)
     print(json.dumps({"dataset_dir": args.out, "version": manifest["version"],
                       "content_hash": manifest["content_hash"], "counts": manifest["counts"]}))
     return 0

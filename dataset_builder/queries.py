@@ -15,6 +15,7 @@ from rankladder.core.beir import pick_split, read_qrels
 from rankladder.core.errors import UserError, located
 from rankladder.core.fsutil import sha256_file
 from rankladder.core.textio import iter_lines
+from rankladder.dataset_builder.config import QueriesConfig
 
 BUNDLED_QUERIES = Path(__file__).parent / "data" / "queries.jsonl"
 FORMATS = ("auto", "jsonl", "tsv", "beir", "hf")
@@ -28,19 +29,16 @@ class Query:
     text: str
 
 
-@dataclass
-class QuerySpec:
-    """Where queries come from (recorded in manifests)."""
+class QuerySpec(QueriesConfig):
+    """Where queries come from (recorded in manifests); ``QuerySpec(path, limit=...)`` for short."""
 
-    source: str | None = None  # None = the bundled queries
-    format: str = "auto"
-    id_field: str | None = None
-    text_field: str | None = None
-    qrels_split: str | None = None  # BEIR: keep only queries judged in this split
-    hf_config: str | None = None
-    hf_split: str = "train"
-    limit: int | None = None
-    seed: int = 0
+    def __init__(self, *args, **kwargs):
+        if args:
+            kwargs["source"] = args[0]
+        super().__init__(**kwargs)
+
+    def to_dict(self) -> dict:
+        return self.model_dump()
 
 
 def _pick_field(row: dict, wanted: str | None, candidates: tuple[str, ...], path, line, role: str) -> str:

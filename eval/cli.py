@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from rankladder.core.config import default
+from rankladder.eval.config import EvalOptions
+
 DESCRIPTION = """\
 Evaluate one or more SentenceTransformer models on retrieval tasks with mteb and write the
 results in mteb's ResultCache layout (OUTPUT_DIR/results/<model>/<revision>/<Task>.json), ready
@@ -51,7 +54,8 @@ def register(subparsers) -> None:
     p.add_argument("--no-bm25", dest="bm25", action="store_false", help="skip the BM25 reference row")
     p.add_argument("--no-level-order", dest="level_order", action="store_false",
                    help="skip level-order diagnostics on built datasets")
-    p.add_argument("--batch-size", type=int, default=32, help="encoding batch size (default: 32)")
+    p.add_argument("--batch-size", type=int, default=default(EvalOptions, "batch_size"),
+                   help=f"encoding batch size (default: {default(EvalOptions, 'batch_size')})")
     p.add_argument("--embedding-cache", metavar="DIR", default=None,
                    help="cache embeddings here (mteb CachedEmbeddingWrapper) to reuse across runs")
     p.add_argument("--save-predictions", action="store_true",
@@ -82,16 +86,18 @@ def main(args) -> int:
         raise UserError("--tasks: required")
     if not args.output_dir:
         raise UserError("--output-dir: required")
-    if args.batch_size < 1:
-        raise UserError(f"--batch-size: must be >= 1, got {args.batch_size}")
+    from rankladder.core.config import validate_flags
+
+    options = validate_flags(EvalOptions, {"tasks": args.tasks, "split": args.split, "bm25": args.bm25,
+                                           "level_order": args.level_order, "batch_size": args.batch_size})
 
     from rankladder.eval import summary as summ
     from rankladder.eval.run import EvalConfig, run_eval
 
     config = EvalConfig(
-        models=args.model, tasks=args.tasks, output_dir=args.output_dir, names=args.name,
-        revisions=args.revision, split=args.split, bm25=args.bm25, level_order=args.level_order,
-        batch_size=args.batch_size, embedding_cache=args.embedding_cache,
+        models=args.model, tasks=options.tasks, output_dir=args.output_dir, names=args.name,
+        revisions=args.revision, split=options.split, bm25=options.bm25, level_order=options.level_order,
+        batch_size=options.batch_size, embedding_cache=args.embedding_cache,
         save_predictions=args.save_predictions, overwrite=args.overwrite,
     )
     result = run_eval(config)

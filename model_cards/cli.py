@@ -15,10 +15,14 @@ def _common(parser: argparse.ArgumentParser, versioned: bool = True) -> None:
         parser.add_argument("--version", required=True, help="semantic version X.Y.Z; the release is tagged vX.Y.Z")
         parser.add_argument("--private", action="store_true", help="create the repo as private (if it does not exist)")
         parser.add_argument("--force", action="store_true", help="move the tag vX.Y.Z if it already exists")
-        parser.add_argument("--license", help="licence id for the card (default: the one already in README.md)")
+        parser.add_argument("--license", help="Hub license id for the card, e.g. apache-2.0, mit, cc-by-4.0 "
+                                              "(default: the one already in README.md)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the plan and write the exact folder that would be uploaded; upload nothing")
     parser.add_argument("--output", type=Path, help="where --dry-run writes the folder (default: ./release/ORG__NAME-vX.Y.Z)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing, different --output/--bundle-dir folder (only once the new one is "
+                             "complete); without it such a folder is refused")
 
 
 def register(subparsers) -> None:
@@ -40,7 +44,11 @@ def register(subparsers) -> None:
     md.add_argument("checkpoint_dir", type=Path, metavar="CHECKPOINT_DIR", help="folder written by `rankladder train`")
     md.add_argument("--repo", required=True, help="model repo id ORG/NAME")
     md.add_argument("--dataset-repo", help="Hub id of the training dataset (default: from the train manifest)")
-    md.add_argument("--results", type=Path, metavar="RESULTS_DIR", help="also put these eval results in the card")
+    md.add_argument("--results", type=Path, metavar="RESULTS_DIR",
+                    help="also put these eval results in the card (the model evaluated from CHECKPOINT_DIR)")
+    md.add_argument("--base-model", metavar="ORG/NAME",
+                    help="Hub id of the base model, when the train manifest records a local folder rankladder "
+                         "cannot map to one (the packaged all-MiniLM-L6-v2 is recognised)")
     _common(md)
     md.set_defaults(func=_model)
 
@@ -61,7 +69,7 @@ def _dataset(args) -> int:
     from rankladder.model_cards.publish import publish_dataset
 
     return publish_dataset(args.dataset_dir, args.repo, args.version, private=args.private, dry_run=args.dry_run,
-                           force=args.force, license=args.license, output=args.output)
+                           force=args.force, license=args.license, output=args.output, overwrite=args.overwrite)
 
 
 def _model(args) -> int:
@@ -69,11 +77,12 @@ def _model(args) -> int:
 
     return publish_model(args.checkpoint_dir, args.repo, args.version, private=args.private, dry_run=args.dry_run,
                          force=args.force, license=args.license, dataset_repo=args.dataset_repo,
-                         results_dir=args.results, output=args.output)
+                         results_dir=args.results, output=args.output, base_model=args.base_model,
+                         overwrite=args.overwrite)
 
 
 def _results(args) -> int:
     from rankladder.model_cards.publish import publish_results
 
     return publish_results(args.results_dir, args.model_repo, create_pr=args.create_pr, dry_run=args.dry_run,
-                           model=args.model, bundle_dir=args.bundle_dir, output=args.output)
+                           model=args.model, bundle_dir=args.bundle_dir, output=args.output, overwrite=args.overwrite)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rankladder.dataset_builder import schema
 from rankladder.core.errors import UserError
-
+from rankladder.dataset_builder import schema
 from rankladder.model_cards.inputs import data_files, read_dataset_dir
+from rankladder.model_cards.licenses import check_license
 
 TEMPLATE = Path(__file__).parent / "templates" / "dataset_card.md"
 REQUIRED = ("pretty_name", "license", "language", "task_categories", "task_ids", "size_categories", "configs")
@@ -68,6 +68,7 @@ def validate_card_data(data: dict, where: str) -> None:
     if missing:
         hint = " (pass --license)" if "license" in missing else ""
         raise UserError(f"{where}: dataset card is missing required field(s) {', '.join(missing)}{hint}")
+    check_license(data["license"], f"{where}: field 'license' (or pass --license)")
 
 
 def build_dataset_card(dataset_dir: Path, repo_id: str | None = None, version: str | None = None,

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rankladder.core.errors import UserError
-
 from rankladder.model_cards.inputs import upload_files
 
 
@@ -59,8 +58,8 @@ def publish_folder(api, folder: Path, repo_id: str, repo_type: str, message: str
                    tag: str | None = None, force: bool = False, private: bool = False,
                    delete_stale: bool = True, create_pr: bool = False) -> Release:
     """Make ``repo_id``'s main branch equal to ``folder`` in one commit, then tag it."""
-    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
     from httpx2 import HTTPError
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
     from huggingface_hub.errors import RepositoryNotFoundError
 
     try:

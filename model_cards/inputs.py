@@ -9,8 +9,8 @@ import json
 import re
 from pathlib import Path
 
-from rankladder.dataset_builder import schema
 from rankladder.core.errors import UserError, located
+from rankladder.dataset_builder import schema
 
 SEMVER = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -22,13 +22,31 @@ def parse_version(version: str) -> str:
     """``1.2.3`` or ``v1.2.3`` -> ``1.2.3``; anything else is an error."""
     if not SEMVER.match(version or ""):
         raise UserError(f"--version {version!r}: not a semantic version (expected X.Y.Z, e.g. 1.0.0)")
-    return version[1:] if version.startswith("v") else version
+    return version.removeprefix("v")
 
 
 def check_repo_id(repo_id: str, flag: str = "--repo") -> str:
-    if not REPO_ID.match(repo_id or ""):
+    """``ORG/NAME`` as the Hub accepts it (huggingface_hub's own validator), else a one-line UserError."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    if not isinstance(repo_id, str) or repo_id.count("/") != 1:
         raise UserError(f"{flag} {repo_id!r}: expected ORG/NAME")
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as exc:
+        reason = str(exc).split(":")[0].rstrip(".")
+        raise UserError(f"{flag} {repo_id!r}: not a valid Hub repo id ({reason}); expected ORG/NAME") from None
     return repo_id
+
+
+def check_dataset_version(dataset_dir: Path, manifest: dict, version: str) -> None:
+    """A release is tagged with the version the dataset was built as: the tag and the manifest must agree."""
+    built = str(manifest["version"]).removeprefix("v")
+    if built != version:
+        raise UserError(
+            f"--version {version}: {Path(dataset_dir) / schema.MANIFEST_FILE} says the dataset was built as version "
+            f"{built}; publish it with --version {built}, or re-version it by rebuilding "
+            f"(`rankladder build RUN_DIR... --out NEW_DIR --version {version}`)")
 
 
 def read_json(path: Path, what: str) -> dict:

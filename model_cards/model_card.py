@@ -11,21 +11,27 @@ import json
 import re
 from pathlib import Path
 
-from rankladder.core.errors import UserError
-
-from rankladder.model_cards.inputs import REPO_ID
+from rankladder.core.errors import UserError, located
+from rankladder.model_cards.base_model import base_model_provenance, describe, is_local_path
+from rankladder.model_cards.inputs import REPO_ID, TRAIN_MANIFEST
+from rankladder.model_cards.licenses import check_license
 
 START, END = "<!-- rankladder:start -->", "<!-- rankladder:end -->"
 RES_START, RES_END = "<!-- rankladder-results:start -->", "<!-- rankladder-results:end -->"
 METRICS = (("ndcg_at_10", "nDCG@10"), ("mrr_at_10", "MRR@10"), ("recall_at_100", "Recall@100"), ("main_score", "main score"))
 REQUIRED = ("license", "library_name", "base_model", "pipeline_tag")
 SYCL_TAGS = ("sentence-transformers", "rankladder", "sycl", "graded-relevance", "list-wise")
+# sentence-transformers' usage snippet loads `SentenceTransformer("<model_id>")`, with the placeholder
+# "sentence_transformers_model_id" when no model_id was set: retargeted to the repo being published
+ST_INTRO = "This is a [sentence-transformers](https://www.SBERT.net) model"
+ST_NO_BASE = "<!-- - **Base model:** [Unknown](https://huggingface.co/unknown) -->"
+ST_LOAD = re.compile(r"""SentenceTransformer\((["'])[^"'\n]*\1\)""")
 
 
 def _replace_block(text: str, start: str, end: str, block: str, before: str | None = None) -> str:
     block = f"{start}\n{block.strip()}\n{end}"
     if start in text and end in text:
-        return re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+        return re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.DOTALL)
     if before and before in text:
         return text.replace(before, f"{block}\n\n{before}", 1)
     return text.rstrip() + f"\n\n{block}\n"
@@ -47,14 +53,39 @@ def dataset_ref(manifest: dict, dataset_repo: str | None = None) -> tuple[str | 
     return (repo if is_repo else None), text
 
 
-def training_section(manifest: dict, repo_id: str, version: str, dataset_repo: str | None = None) -> str:
+def base_model_of(manifest: dict, checkpoint_dir: Path, base_model: str | None = None) -> dict:
+    """Provenance of the base model (``base_model.base_model_provenance``) with a Hub id, or a UserError.
+
+    Reads both manifest forms: ``rankladder train`` now records ``base_model`` as a Hub id with
+    ``base_model_source`` (``{package, version, weights_sha256}`` or ``{local_path}`` or ``{hub}``);
+    older manifests hold the local folder itself (the packaged MiniLM in site-packages). ``base_model``
+    (``--base-model``) names the Hub id when the folder is not one we recognise.
+    """
+    name, source = str(manifest["base_model"]), manifest.get("base_model_source") or {}
+    provenance = base_model_provenance(source.get("local_path") or name)
+    if not provenance["hub_id"] and not is_local_path(name):
+        provenance["hub_id"] = name
+    if source.get("package"):
+        provenance |= {"package": source["package"], "package_version": source.get("version"),
+                       "weights_sha256": source.get("weights_sha256") or provenance["weights_sha256"]}
+    if base_model:
+        provenance["hub_id"] = base_model
+    if not provenance["hub_id"]:
+        raise located(Path(checkpoint_dir) / TRAIN_MANIFEST, f"{name} is a local folder with no known Hub id; "
+                      "pass --base-model ORG/NAME", field="base_model")
+    return provenance
+
+
+def training_section(manifest: dict, repo_id: str, version: str, dataset_repo: str | None = None,
+                     base: dict | None = None) -> str:
     _, ds_text = dataset_ref(manifest, dataset_repo)
+    base_text = describe(base) if base else f"`{manifest.get('base_model')}`"
     loss = manifest.get("loss") or {}
     args = manifest.get("training_args") or {}
     lines = [
         "## rankladder release", "",
         f"- **Version:** {version} (tag `v{version}`)",
-        f"- **Base model:** `{manifest.get('base_model')}`",
+        f"- **Base model:** {base_text}",
         f"- **Training dataset:** {ds_text}",
         f"- **Loss:** `{loss.get('name', 'unknown')}`",
         f"- **Seed:** {manifest.get('seed', 'unknown')}", "",
@@ -113,26 +144,60 @@ def validate(card, where: str) -> None:
     if missing:
         hint = " (pass --license)" if "license" in missing else ""
         raise UserError(f"{where}: model card is missing required field(s) {', '.join(missing)}{hint}")
+    check_license(data["license"], f"{where}: field 'license' (or pass --license)")
+
+
+def retarget_body(text: str, repo_id: str, local_paths: dict[str, str], base_model: str | None = None) -> str:
+    """The card body naming the published repo: its title, its usage snippet, Hub ids for local paths.
+
+    sentence-transformers rendered the title from ``model_card_data.model_name``, the snippet from
+    ``model_id`` and the base-model lines from ``base_model`` at save time, before the repo existed (and
+    offline, where it cannot look the base model up); here they name ``repo_id`` and ``base_model``.
+    """
+    for path, hub_id in local_paths.items():
+        text = text.replace(f'"{path}"', f'"{hub_id}"').replace(f"`{path}`", f"`{hub_id}`")
+    text = ST_LOAD.sub(lambda _: f'SentenceTransformer("{repo_id}")', text)
+    if base_model:  # the two lines sentence-transformers' template writes when it has no base_model
+        link = f"[{base_model}](https://huggingface.co/{base_model})"
+        text = text.replace(f"{ST_INTRO} trained", f"{ST_INTRO} finetuned from {link}", 1)
+        text = text.replace(ST_NO_BASE, f"- **Base model:** {link}", 1)
+    head, fence, rest = text.partition("```")  # a "# " line inside a code block is a comment, not a title
+    title = re.compile(r"^# .*$", re.MULTILINE)
+    if title.search(head):
+        return title.sub(lambda _: f"# {repo_id}", head, count=1) + fence + rest
+    return f"# {repo_id}\n\n{text.lstrip()}"
 
 
 def build_model_card(checkpoint_dir: Path, manifest: dict, repo_id: str, version: str,
-                     license: str | None = None, dataset_repo: str | None = None):
-    """The checkpoint's own README.md (ST auto card) enriched with the rankladder release section."""
+                     license: str | None = None, dataset_repo: str | None = None, base_model: str | None = None):
+    """The checkpoint's own README.md (ST auto card) enriched with the rankladder release section.
+
+    Every name in it is a Hub id: the base model (``base_model_of``), the title and usage snippet
+    (``repo_id``), the training dataset (``dataset_repo`` when given).
+    """
     from huggingface_hub import ModelCard
 
     readme = Path(checkpoint_dir) / "README.md"
     card = ModelCard.load(readme) if readme.is_file() else ModelCard("---\nlibrary_name: sentence-transformers\n---\n")
+    base = base_model_of(manifest, checkpoint_dir, base_model)
     data = card.data
     data.license = license or data.license
     data.library_name = data.library_name or "sentence-transformers"
     data.pipeline_tag = data.pipeline_tag or "sentence-similarity"
-    data.base_model = manifest.get("base_model") or data.base_model
+    data.base_model = base["hub_id"]
     repo, _ = dataset_ref(manifest, dataset_repo)
     if repo:
         data.datasets = [repo, *[d for d in (data.datasets or []) if d != repo]] if isinstance(data.datasets, list) else [repo]
     data.tags = list(dict.fromkeys([*(data.tags or []), *SYCL_TAGS]))
-    data.model_name = data.model_name or repo_id.split("/")[-1]
-    text = _replace_block(card.text, START, END, training_section(manifest, repo_id, version, dataset_repo),
+    data.model_name = repo_id
+    local_paths = {str(manifest["base_model"]): base["hub_id"]} if is_local_path(str(manifest["base_model"])) else {}
+    if base.get("local_path"):
+        local_paths[base["local_path"]] = base["hub_id"]
+    local_dataset = str((manifest.get("dataset") or {}).get("path_or_repo") or "")
+    if repo and local_dataset and is_local_path(local_dataset):  # the trainer's record names the local folder
+        local_paths[local_dataset] = repo
+    text = retarget_body(card.text, repo_id, local_paths, base["hub_id"])
+    text = _replace_block(text, START, END, training_section(manifest, repo_id, version, dataset_repo, base),
                           before="## Model Details")
     card = ModelCard(f"---\n{data.to_yaml()}\n---\n{text}")
     validate(card, str(readme))

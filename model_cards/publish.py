@@ -11,13 +11,21 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from rankladder.dataset_builder import schema
 from rankladder.core.errors import UserError
-from rankladder.core.fsutil import atomic_output_dir
-
+from rankladder.dataset_builder import schema
 from rankladder.model_cards import dataset_card, hub, model_card
-from rankladder.model_cards.inputs import (check_repo_id, data_files, parse_version, read_checkpoint_dir,
-                                read_dataset_dir, read_results_dir, upload_files)
+from rankladder.model_cards.inputs import (
+    check_dataset_version,
+    check_repo_id,
+    data_files,
+    parse_version,
+    read_checkpoint_dir,
+    read_dataset_dir,
+    read_results_dir,
+    upload_files,
+)
+from rankladder.model_cards.licenses import check_license
+from rankladder.model_cards.outputs import check_output_target, write_output_dir
 
 
 def _print_plan(kind: str, repo_id: str, folder: Path, message: str, tag: str | None, extra: str = "") -> None:
@@ -30,11 +38,15 @@ def _print_plan(kind: str, repo_id: str, folder: Path, message: str, tag: str | 
     print(f"  {len(files)} files, {total} bytes")
 
 
-def _stage(output: Path | None, fill) -> tuple[Path, tempfile.TemporaryDirectory | None]:
-    """Run ``fill(folder)`` into ``output`` (dry run, kept) or a temp folder (deleted after upload)."""
+def _stage(output: Path | None, fill, overwrite: bool) -> tuple[Path, tempfile.TemporaryDirectory | None]:
+    """Run ``fill(folder)`` into ``output`` (dry run, kept) or a temp folder (deleted after upload).
+
+    ``output`` follows the output rule (``outputs.write_output_dir``): an existing, different, non-empty
+    folder is refused unless ``overwrite``, and is replaced only once the new one is complete.
+    """
     if output is not None:
-        with atomic_output_dir(output, overwrite=True) as tmp:
-            fill(tmp)
+        if not write_output_dir(output, fill, overwrite):
+            print(f"{output}: identical folder already there, kept as it is")
         return output, None
     holder = tempfile.TemporaryDirectory(prefix="rankladder-publish-")
     folder = Path(holder.name) / "release"
@@ -57,10 +69,24 @@ def _default_output(repo_id: str, version: str | None) -> Path:
     return Path("release") / (repo_id.replace("/", "__") + (f"-v{version}" if version else ""))
 
 
+def _dry_run_output(output, default: Path, dry_run: bool) -> Path | None:
+    """The folder a dry run writes (checked now, before any work), or None for a real upload."""
+    if not dry_run:
+        return None
+    path = Path(output or default)
+    check_output_target(path, "--output")
+    return path
+
+
 def publish_dataset(dataset_dir: Path, repo_id: str, version: str, private=False, dry_run=False, force=False,
-                    license=None, output=None, trained_models=None) -> int:
+                    license=None, output=None, trained_models=None, overwrite=False) -> int:
     version, repo_id, dataset_dir = parse_version(version), check_repo_id(repo_id), Path(dataset_dir)
+    license = check_license(license)
+    for model_repo in trained_models or []:
+        check_repo_id(model_repo, "trained model repo")
     manifest = read_dataset_dir(dataset_dir)
+    check_dataset_version(dataset_dir, manifest, version)
+    output = _dry_run_output(output, _default_output(repo_id, version), dry_run)
     card = dataset_card.build_dataset_card(dataset_dir, repo_id=repo_id, version=version, license=license,
                                            trained_models=trained_models)
     api = None if dry_run else hub.get_api()
@@ -77,9 +103,8 @@ def publish_dataset(dataset_dir: Path, repo_id: str, version: str, private=False
 
     tag, message = f"v{version}", f"Release dataset v{version}"
     description = f"rankladder dataset {version} (content hash {manifest['content_hash']})"
-    note = "" if manifest["version"] == version else f" (manifest says version {manifest['version']})"
-    folder, holder = _stage(Path(output or _default_output(repo_id, version)) if dry_run else None, fill)
-    _print_plan("dataset", repo_id, folder, message, tag, note)
+    folder, holder = _stage(output, fill, overwrite)
+    _print_plan("dataset", repo_id, folder, message, tag)
     if dry_run:
         print(f"dry run: nothing uploaded; release folder written to {folder}")
         return 0
@@ -93,12 +118,19 @@ def publish_dataset(dataset_dir: Path, repo_id: str, version: str, private=False
 
 
 def publish_model(checkpoint_dir: Path, repo_id: str, version: str, private=False, dry_run=False, force=False,
-                  license=None, dataset_repo=None, results_dir=None, output=None) -> int:
+                  license=None, dataset_repo=None, results_dir=None, output=None, base_model=None,
+                  overwrite=False) -> int:
     version, repo_id, checkpoint_dir = parse_version(version), check_repo_id(repo_id), Path(checkpoint_dir)
+    license = check_license(license)
+    if dataset_repo is not None:
+        check_repo_id(dataset_repo, "--dataset-repo")
+    if base_model is not None:
+        check_repo_id(base_model, "--base-model")
     manifest = read_checkpoint_dir(checkpoint_dir)
-    card = model_card.build_model_card(checkpoint_dir, manifest, repo_id, version, license, dataset_repo)
+    output = _dry_run_output(output, _default_output(repo_id, version), dry_run)
+    card = model_card.build_model_card(checkpoint_dir, manifest, repo_id, version, license, dataset_repo, base_model)
     if results_dir is not None:
-        card = _card_with_results(card, read_results_dir(Path(results_dir)), repo_id, None)[0]
+        card = _card_with_results(card, read_results_dir(Path(results_dir)), repo_id, None, checkpoint_dir)[0]
     api = None if dry_run else hub.get_api()
 
     def fill(folder: Path) -> None:
@@ -108,7 +140,7 @@ def publish_model(checkpoint_dir: Path, repo_id: str, version: str, private=Fals
         model_card.check_round_trip(card, folder / "README.md")
 
     tag, message = f"v{version}", f"Release model v{version}"
-    folder, holder = _stage(Path(output or _default_output(repo_id, version)) if dry_run else None, fill)
+    folder, holder = _stage(output, fill, overwrite)
     _print_plan("model", repo_id, folder, message, tag)
     if dry_run:
         print(f"dry run: nothing uploaded; release folder written to {folder}")
@@ -121,23 +153,31 @@ def publish_model(checkpoint_dir: Path, repo_id: str, version: str, private=Fals
     return 0
 
 
-def _pick_model(summary: dict, repo_id: str, wanted: str | None) -> dict:
+def _pick_model(summary: dict, repo_id: str, wanted: str | None, checkpoint_dir: Path | None) -> dict:
+    """The summary.json entry of the model being published: by ``--model``, by its folder, or by repo name."""
     models = summary["models"]
     if wanted:
         match = [m for m in models if m["name"] == wanted]
     elif len(models) == 1:
         match = models
     else:
-        match = [m for m in models if m["name"] == repo_id or m["name"].split("/")[-1] == repo_id.split("/")[-1]]
+        match = [m for m in models if m["name"] == repo_id]
+        if not match and checkpoint_dir is not None:  # eval records a local model's resolved folder
+            here = Path(checkpoint_dir).resolve()
+            match = [m for m in models if m.get("path") and Path(m["path"]).resolve() == here]
+        if not match:
+            match = [m for m in models if m["name"].split("/")[-1] == repo_id.split("/")[-1]]
     if len(match) != 1:
         names = ", ".join(m["name"] for m in models)
-        raise UserError(f"summary.json: cannot tell which model is {repo_id} (have {names}); pass --model NAME")
+        hint = ("pass --model NAME" if checkpoint_dir is None else
+                f"evaluate {checkpoint_dir} with `rankladder eval --model {checkpoint_dir} --name {repo_id}`")
+        raise UserError(f"summary.json: cannot tell which model is {repo_id} (have {names}); {hint}")
     return match[0]
 
 
-def _card_with_results(card, results: dict, repo_id: str, wanted: str | None):
+def _card_with_results(card, results: dict, repo_id: str, wanted: str | None, checkpoint_dir: Path | None = None):
     summary = results["summary"]
-    model = _pick_model(summary, repo_id, wanted)
+    model = _pick_model(summary, repo_id, wanted, checkpoint_dir)
     scores = summary["scores"].get(model["name"]) or {}
     if not scores:
         raise UserError(f"summary.json: field 'scores': no scores for model {model['name']!r}")
@@ -145,19 +185,23 @@ def _card_with_results(card, results: dict, repo_id: str, wanted: str | None):
 
 
 def publish_results(results_dir: Path, model_repo: str, create_pr=False, dry_run=False, model=None,
-                    bundle_dir=None, output=None) -> int:
+                    bundle_dir=None, output=None, overwrite=False) -> int:
     from huggingface_hub import ModelCard
 
-    from rankladder.model_cards.leaderboard import write_bundle
+    from rankladder.model_cards.leaderboard import fill_bundle
 
     model_repo, results_dir = check_repo_id(model_repo, "--model-repo"), Path(results_dir)
     results = read_results_dir(results_dir)
+    output = _dry_run_output(output, _default_output(model_repo, None) / "results", dry_run)
+    bundle_dir = Path(bundle_dir or Path("release") / "leaderboard" / model_repo.replace("/", "__"))
+    check_output_target(bundle_dir, "--bundle-dir")
     api = hub.get_api() if not dry_run else None
     text = hub.download_text(api, model_repo, "README.md") if api else None
     card = ModelCard(text) if text else ModelCard("---\nlibrary_name: sentence-transformers\n---\n")
     card, entry = _card_with_results(card, results, model_repo, model)
     files = results["files"][entry["name"]]
     revision = entry.get("revision") or "main"
+    meta = _model_meta(results_dir, entry, model_repo, revision, card)
 
     def fill(folder: Path) -> None:
         target = folder / "mteb_results" / entry["name"].replace("/", "__") / revision
@@ -167,11 +211,11 @@ def publish_results(results_dir: Path, model_repo: str, create_pr=False, dry_run
         model_card.check_round_trip(card, folder / "README.md")
 
     message = f"Add rankladder eval results for {model_repo}@{revision}"
-    folder, holder = _stage(Path(output or _default_output(model_repo, None) / "results") if dry_run else None, fill)
+    if not write_output_dir(bundle_dir, lambda folder: fill_bundle(folder, files, meta), overwrite, "--bundle-dir"):
+        print(f"{bundle_dir}: identical leaderboard bundle already there, kept as it is")
+    folder, holder = _stage(output, fill, overwrite)
     _print_plan("model", model_repo, folder, message, None, " (as a pull request)" if create_pr else "")
-    bundle = write_bundle(Path(bundle_dir or Path("release") / "leaderboard" / model_repo.replace("/", "__")),
-                          model_repo, revision, files, _model_meta(results_dir, entry, model_repo, card))
-    print(f"leaderboard bundle: {bundle}")
+    print(f"leaderboard bundle: {bundle_dir}")
     if dry_run:
         print(f"dry run: nothing uploaded; folder written to {folder}")
         return 0
@@ -184,16 +228,14 @@ def publish_results(results_dir: Path, model_repo: str, create_pr=False, dry_run
     return 0
 
 
-def _model_meta(results_dir: Path, entry: dict, model_repo: str, card) -> dict:
-    path = results_dir / entry.get("path", "") / "model_meta.json"
-    meta = json.loads(path.read_text()) if path.is_file() else {}
+def _model_meta(results_dir: Path, entry: dict, model_repo: str, revision: str, card):
+    """mteb's ``ModelMeta`` for the leaderboard, from eval's model_meta.json and the model card."""
+    from rankladder.model_cards.leaderboard import build_model_meta
+
+    path = results_dir / "results" / entry["name"].replace("/", "__") / revision / "model_meta.json"
+    eval_meta = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     data = card.data
-    return {
-        "name": model_repo, "revision": entry.get("revision") or meta.get("revision"),
-        "release_date": meta.get("release_date"), "languages": meta.get("languages") or ["eng-Latn"],
-        "n_parameters": meta.get("n_parameters"), "max_tokens": meta.get("max_tokens"),
-        "embed_dim": meta.get("embed_dim"), "license": data.license,
-        "training_data": (data.datasets or [None])[0] if isinstance(data.datasets, list) else None,
-        "training_datasets": {d: ["train"] for d in (data.datasets or [])} if isinstance(data.datasets, list) else None,
-        "adapted_from": data.base_model if isinstance(data.base_model, str) else None,
-    }
+    datasets = data.datasets if isinstance(data.datasets, list) else []
+    return build_model_meta(eval_meta, name=model_repo, revision=revision, license=data.license,
+                            training_data=datasets[0] if datasets else None,
+                            adapted_from=data.base_model if isinstance(data.base_model, str) else None)

@@ -17,6 +17,7 @@ from rankladder.core.errors import UserError
 
 STAGE_MODULES = (
     "rankladder.dataset_builder.cli",
+    "rankladder.dataset_builder.mine_cli",
     "rankladder.training.cli",
     "rankladder.eval.cli",
     "rankladder.model_cards.cli",

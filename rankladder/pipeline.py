@@ -83,20 +83,12 @@ class Pipeline:
 
     def _generate(self) -> dict:
         from rankladder.dataset_builder.backends import create_backend
-        from rankladder.dataset_builder.backends.base import SamplingConfig
-        from rankladder.dataset_builder.generate import GenerateConfig, generate_run
-        from rankladder.dataset_builder.levels import load_levels, select_levels
-        from rankladder.dataset_builder.prompts import load_template
+        from rankladder.dataset_builder.config import GenerationConfig, generate_config
+        from rankladder.dataset_builder.generate import generate_run
         from rankladder.dataset_builder.queries import QuerySpec, load_queries
 
         queries, source = load_queries(QuerySpec(**self.config["queries"]))
-        g = self.config["generation"]
-        levels = select_levels(load_levels(g["levels_config"]), g["levels"], "generation.levels")
-        config = GenerateConfig(
-            levels=levels, template=load_template(g["prompt_template"], g["prompt_mode"]),
-            sampling=SamplingConfig(g["temperature"], g["top_p"], g["max_new_tokens"], g["seed"]),
-            samples_per_level=g["samples_per_level"], max_attempts=g["max_attempts"], batch_size=g["batch_size"],
-            backend=g["backend"], backend_options=dict(g["backend_options"]))
+        config = generate_config(GenerationConfig(**self.config["generation"]))
         manifest = generate_run(self.run_dir, queries, config,
                                 lambda: create_backend(config.backend, **config.backend_options),
                                 query_source=source, progress=self.progress)
@@ -114,10 +106,10 @@ class Pipeline:
     def _train(self) -> dict:
         from rankladder.training.trainer import run_training
 
-        if self.model_dir.exists():
-            shutil.rmtree(self.model_dir)  # an interrupted run starts over: its steps are not reusable
         options = {k: v for k, v in self.config["training"].items() if v is not None}
-        options.update(data=str(self.dataset_dir), output_dir=str(self.model_dir))
+        # the stage's own earlier output (or an interrupted run's checkpoints) is replaced once the new
+        # model is complete: a changed config must not resume from the old steps
+        options.update(data=str(self.dataset_dir), output_dir=str(self.model_dir), overwrite=True)
         run_training(options)
         manifest = json.loads((self.model_dir / "rankladder_train_manifest.json").read_text(encoding="utf-8"))
         return {"final_metrics": manifest.get("final_metrics", {})}
@@ -142,14 +134,17 @@ class Pipeline:
 
         p, version = self.config["publish"], self.config["version"]
         dry = p["dry_run"]
-        common = {"dry_run": dry, "force": p["force"], "private": p["private"], "license": p["license"]}
+        # OUT/release/* are this pipeline's own folders: a re-run replaces them (atomically, once complete)
+        common = {"dry_run": dry, "force": p["force"], "private": p["private"], "license": p["license"],
+                  "overwrite": True}
         self.release_dir.mkdir(parents=True, exist_ok=True)
         publish_dataset(self.dataset_dir, p["dataset_repo"], version, output=self.release_dir / "dataset",
                         trained_models=[p["model_repo"]], **common)
         publish_model(self.model_dir, p["model_repo"], version, dataset_repo=p["dataset_repo"],
                       results_dir=self.eval_dir, output=self.release_dir / "model", **common)
         publish_results(self.eval_dir, p["model_repo"], dry_run=dry, model=p["model_repo"],
-                        bundle_dir=self.release_dir / "leaderboard", output=self.release_dir / "results")
+                        bundle_dir=self.release_dir / "leaderboard", output=self.release_dir / "results",
+                        overwrite=True)
         return {"dry_run": dry, "dataset_repo": p["dataset_repo"], "model_repo": p["model_repo"], "tag": f"v{version}"}
 
     def _release_manifest(self, records: dict) -> dict:
@@ -164,7 +159,8 @@ class Pipeline:
                         "content_hash": dataset["content_hash"], "repo": p["dataset_repo"],
                         "tag": f"v{self.config['version']}"},
             "model": {"path": str(self.model_dir), "repo": p["model_repo"], "tag": f"v{self.config['version']}",
-                      "base_model": model["base_model"], "loss": model["loss"],
+                      "base_model": model["base_model"], "base_model_source": model.get("base_model_source"),
+                      "loss": model["loss"],
                       "trained_on": {"content_hash": model["dataset"].get("content_hash"),
                                      "version": model["dataset"].get("version")}},
             "results": {"path": str(self.eval_dir), "mean": summary.get("mean", {}),

@@ -1,74 +1,104 @@
 """A release described by one YAML: queries → generation → build → training → eval → publish.
 
-The embedded defaults below are the quickstart (``configs/quickstart.yaml`` spells them out; a test
-keeps the two equal). A release file overrides any key; unknown keys are errors.
+The sections are the stages' own typed configs (one set of defaults, shared with the CLI flags and
+the Python API). The embedded defaults are the quickstart (``configs/quickstart.yaml`` spells them
+out; a test keeps the two equal). A release file overrides any key; unknown keys, wrong types and
+out-of-range values are one error naming ``file:line`` and the key, before any work starts.
 """
 
 from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Any
 
-import yaml
+from pydantic import Field
 
+from rankladder.core.config import KeyLines, StrictModel, dump, load_yaml, validate
 from rankladder.core.errors import UserError
+from rankladder.dataset_builder.config import BuildConfig, GenerationConfig, QueriesConfig
+from rankladder.eval.config import EvalOptions
+from rankladder.model_cards.config import PublishOptions
 
-DEFAULTS: dict = {
-    "name": "rankladder-quickstart",
-    "version": "0.1.0",
-    "queries": {"source": None, "format": "auto", "id_field": None, "text_field": None, "qrels_split": None,
-                "hf_config": None, "hf_split": "train", "limit": None, "seed": 0},
-    "generation": {"backend": "transformers", "backend_options": {}, "levels_config": None, "levels": None,
-                   "prompt_mode": "per-level", "prompt_template": None, "samples_per_level": 1,
-                   "temperature": 0.7, "top_p": 0.95, "max_new_tokens": 128, "seed": 0, "batch_size": 16,
-                   "max_attempts": 3},
-    "build": {"dev_fraction": 0.2, "seed": 0, "select_by_similarity": None},
-    "training": {"loss": "wasserstein", "model": None, "group_size": 4, "group_strategy": "one_per_level",
-                 "per_device_train_batch_size": 16, "num_train_epochs": 4, "learning_rate": 3e-5,
-                 "warmup_ratio": 0.1, "seed": 0, "save_strategy": "no", "logging_steps": 5,
-                 "report_to": "none", "disable_tqdm": False},
-    "eval": {"tasks": [], "include_base": True, "bm25": True, "split": None, "batch_size": 32},
-    "publish": {"dataset_repo": "rankladder/quickstart-synthetic-graded",
-                "model_repo": "rankladder/quickstart-minilm-wasserstein", "license": "apache-2.0",
-                "dry_run": True, "force": False, "private": False},
+# The quickstart's training recipe: a tiny dataset (8 queries × 4 levels), so several epochs, one
+# document per level in every group, and logging often enough to see a loss curve. Everything not
+# named here is `rankladder train`'s own default.
+QUICKSTART_TRAINING: dict[str, Any] = {
+    "loss": "wasserstein", "model": None, "group_size": 4, "group_strategy": "one_per_level",
+    "per_device_train_batch_size": 16, "num_train_epochs": 4, "learning_rate": 3e-5, "warmup_ratio": 0.1,
+    "seed": 0, "save_strategy": "no", "logging_steps": 5, "report_to": "none", "disable_tqdm": False,
 }
+
+
+class ReleaseEval(EvalOptions):
+    include_base: bool = Field(True, description="evaluate the base model beside the fine-tuned one")
+
+
+class ReleasePublish(PublishOptions):
+    dataset_repo: str = "rankladder/quickstart-synthetic-graded"
+    model_repo: str = "rankladder/quickstart-minilm-wasserstein"
+
+
+class ReleaseConfig(StrictModel):
+    name: str = "rankladder-quickstart"
+    version: str = Field("0.1.0", pattern=r"^\d+\.\d+\.\d+$", description="dataset/model version X.Y.Z")
+    queries: QueriesConfig = Field(default_factory=QueriesConfig)
+    generation: GenerationConfig = Field(default_factory=GenerationConfig)
+    build: BuildConfig = Field(default_factory=BuildConfig)
+    training: dict[str, Any] = Field(default_factory=lambda: dict(QUICKSTART_TRAINING),
+                                     description="`rankladder train` options (rankladder's and the Trainer's)")
+    eval: ReleaseEval = Field(default_factory=lambda: ReleaseEval(bm25=True, level_order=True))
+    publish: ReleasePublish = Field(default_factory=ReleasePublish)
+
+
+DEFAULTS: dict = dump(ReleaseConfig())
 FREE_FORM = {("generation", "backend_options"), ("training",)}  # passed through to the stage
 
 
-def _merge(base: dict, override: dict, where: str, path: tuple = ()) -> dict:
+def _merge(base: dict, override: dict, where: str, path: tuple = (), lines: KeyLines | None = None) -> dict:
     merged = copy.deepcopy(base)
     for key, value in override.items():
         here = path + (key,)
+        line = lines.line_of(here) if lines else None
+        at = f"{where}:{line}" if line else where
         if key not in base and path not in FREE_FORM:
-            raise UserError(f"{where}: unknown key '{'.'.join(here)}'")
+            raise UserError(f"{at}: unknown key '{'.'.join(here)}'")
         if isinstance(base.get(key), dict) and here not in FREE_FORM:
             if not isinstance(value, dict):
-                raise UserError(f"{where}: key '{'.'.join(here)}' must be a mapping")
-            merged[key] = _merge(base[key], value, where, here)
+                raise UserError(f"{at}: key '{'.'.join(here)}' must be a mapping")
+            merged[key] = _merge(base[key], value, where, here, lines)
         else:
             merged[key] = value
     return merged
 
 
-def load_layered(defaults: dict, path: str | Path | None, overrides: dict | None, what: str) -> dict:
-    """Embedded ``defaults`` < YAML file at ``path`` < ``overrides``; unknown keys are errors."""
-    config = copy.deepcopy(defaults)
+def load_layered(defaults: dict, path: str | Path | None, overrides: dict | None, what: str,
+                 model: type[StrictModel] | None = None) -> dict:
+    """Embedded ``defaults`` < YAML file at ``path`` < ``overrides``; unknown keys are errors.
+
+    With ``model``, the merged result is validated by it (types and ranges), the error naming the YAML
+    file and line of the offending key.
+    """
+    return _layers(defaults, path, overrides, what, model)[0]
+
+
+def _layers(defaults: dict, path, overrides, what: str, model) -> tuple[dict, str, KeyLines]:
+    config, source, lines = copy.deepcopy(defaults), "command line", KeyLines()
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise UserError(f"{path}: {what} config not found")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise UserError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
-        if not isinstance(data, dict):
-            raise UserError(f"{path}: a {what} config is a mapping")
-        config = _merge(config, data, str(path))
+        data, lines = load_yaml(path, what=f"{what} config")
+        source = str(path)
+        config = _merge(config, data, source, lines=lines)
     if overrides:
         config = _merge(config, overrides, "command line")
-    return config
+    if model is not None:
+        config = dump(validate(model, config, source, lines))
+    return config, source, lines
 
 
 def load_release(path: str | Path | None = None, overrides: dict | None = None) -> dict:
-    """The effective release config: defaults < YAML file < overrides."""
-    return load_layered(DEFAULTS, path, overrides, "release")
+    """The effective release config: defaults < YAML file < overrides, validated by :class:`ReleaseConfig`."""
+    from rankladder.training.config import check_options
+
+    config, source, lines = _layers(DEFAULTS, path, overrides, "release", ReleaseConfig)
+    check_options(config["training"], source, lines)
+    return config

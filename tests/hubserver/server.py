@@ -222,7 +222,7 @@ def _listing(files: dict, prefix: str, recursive: bool) -> list[dict]:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: "HubServer"
+    server: HubServer
 
     def log_message(self, fmt, *args):  # keep test output quiet; requests are recorded instead
         pass
@@ -489,7 +489,7 @@ class HubServer(ThreadingHTTPServer):
         self.fail_next_commit: str | None = None
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
-    def __enter__(self) -> "HubServer":
+    def __enter__(self) -> HubServer:
         self._thread.start()
         return self
 

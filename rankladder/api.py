@@ -1,0 +1,99 @@
+"""The Python API: the CLI's stages as functions, for notebooks and scripts.
+
+Each function takes the same options as its subcommand (underscored: ``dev_fraction``, not
+``--dev-fraction``), validates them through the same typed config before any work, and returns what
+was written. Bad options raise :class:`rankladder.core.errors.UserError` with the same one-line message
+the CLI prints.
+
+>>> import rankladder
+>>> run = rankladder.generate("runs/demo", queries={"limit": 3}, max_new_tokens=96)
+>>> dataset = rankladder.build([run], "datasets/demo", version="0.1.0", dev_fraction=0.25)
+>>> model = rankladder.train("models/demo", data=str(dataset), max_steps=20)
+>>> summary = rankladder.evaluate([str(model)], [str(dataset)], "results/demo")
+>>> rankladder.publish("dataset", dataset, "me/demo-graded", version="0.1.0", dry_run=True, output="release/ds")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rankladder.core.config import validate_flags as _validate
+
+
+def generate(out: str | Path, queries: str | dict[str, Any] | None = None, shard: str | None = None,
+             progress: bool = True, **options: Any) -> Path:
+    """Write graded documents into RUN_DIR ``out`` (resumed if it exists); returns ``out``.
+
+    ``queries``: a path (JSONL/TSV/BEIR folder/HF dataset) or a mapping of query options (``source``,
+    ``limit``, ``seed``, ...; default: the bundled queries). ``options``: the generation options
+    (``backend``, ``backend_options``, ``levels``, ``prompt_mode``, ``max_new_tokens``, ``batch_size``, ...).
+    """
+    from rankladder.dataset_builder.backends import create_backend
+    from rankladder.dataset_builder.config import GenerationConfig, QueriesConfig, generate_config
+    from rankladder.dataset_builder.generate import generate_run, parse_shard
+    from rankladder.dataset_builder.queries import QuerySpec, load_queries
+
+    query_options = {"source": queries} if isinstance(queries, (str, Path)) else dict(queries or {})
+    query_options["source"] = str(query_options["source"]) if query_options.get("source") else None
+    spec = QuerySpec(**_validate(QueriesConfig, query_options).model_dump())
+    config = generate_config(_validate(GenerationConfig, options))
+    shard_index = parse_shard(shard)
+    loaded, source = load_queries(spec)
+    generate_run(out, loaded, config, lambda: create_backend(config.backend, **config.backend_options),
+                 shard=shard_index, query_source=source, progress=progress)
+    return Path(out)
+
+
+def build(run_dirs: list[str | Path] | str | Path, out: str | Path, version: str, overwrite: bool = False,
+          name: str | None = None, separability: str | bool | None = None, **options: Any) -> Path:
+    """Merge RUN_DIRs into the versioned dataset folder ``out``; returns ``out``.
+
+    ``options``: ``dev_fraction``, ``seed``, ``select_by_similarity`` (see ``rankladder build --help``).
+    """
+    from rankladder.dataset_builder.build import build_dataset
+    from rankladder.dataset_builder.config import BuildConfig
+
+    runs = [run_dirs] if isinstance(run_dirs, (str, Path)) else list(run_dirs)
+    config = _validate(BuildConfig, options)
+    build_dataset([str(r) for r in runs], out, version, config.dev_fraction, config.seed, overwrite=overwrite,
+                  name=name, separability_model=separability, select_model=config.select_by_similarity)
+    return Path(out)
+
+
+def train(output_dir: str | Path, **options: Any) -> Path:
+    """Fine-tune a retriever; returns the model folder. ``options``: every ``rankladder train`` option,
+    rankladder's (``data``, ``loss``, ``group_size``, ...) and the Trainer's (``max_steps``, ...)."""
+    from rankladder.training.trainer import run_training
+
+    return Path(run_training({**options, "output_dir": str(output_dir)}))
+
+
+def evaluate(models: list[str] | str, tasks: list[str] | str, output_dir: str | Path, names: list[str] | None = None,
+             overwrite: bool = False, **options: Any) -> dict:
+    """Evaluate models on tasks (mteb names, BEIR folders, built datasets); returns the summary dict.
+
+    ``options``: ``split``, ``bm25``, ``level_order``, ``batch_size`` (see ``rankladder eval --help``).
+    """
+    from rankladder.eval.config import EvalOptions
+    from rankladder.eval.run import EvalConfig, run_eval
+
+    checked = _validate(EvalOptions, {"tasks": [tasks] if isinstance(tasks, str) else list(tasks), **options})
+    return run_eval(EvalConfig(models=[models] if isinstance(models, str) else list(models), tasks=checked.tasks,
+                               output_dir=str(output_dir), names=list(names or []), split=checked.split,
+                               bm25=checked.bm25, level_order=checked.level_order, batch_size=checked.batch_size,
+                               overwrite=overwrite))
+
+
+def publish(kind: str, folder: str | Path, repo_id: str, **options: Any) -> int:
+    """Publish a ``dataset``, ``model`` or ``results`` folder to the Hub (or ``dry_run=True, output=DIR``).
+
+    The options are those of ``rankladder publish KIND --help`` (``version``, ``license``, ``dry_run``, ...).
+    """
+    from rankladder.core.errors import UserError
+    from rankladder.model_cards import publish as pub
+
+    functions = {"dataset": pub.publish_dataset, "model": pub.publish_model, "results": pub.publish_results}
+    if kind not in functions:
+        raise UserError(f"kind: expected one of {', '.join(functions)}, got {kind!r}")
+    return functions[kind](Path(folder), repo_id, **options)

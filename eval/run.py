@@ -59,8 +59,9 @@ def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
     specs = [resolve_model(m, _at(config.names, i), _at(config.revisions, i)) for i, m in enumerate(config.models)]
     names = [s.name for s in specs]
     if len(set(names)) < len(names):
-        raise UserError(f"--model: two models would be recorded as the same name ({', '.join(names)}); "
-                        "give each its own --name")
+        raise UserError(
+            f"--model: two models would be recorded as the same name ({', '.join(names)}); give each its own --name"
+        )
     preloaded = dict(st_models or {})  # keyed by the --model argument or its resolved path
     for spec, arg in zip(specs, config.models):
         preloaded.setdefault(spec.path, preloaded.get(arg))
@@ -89,7 +90,8 @@ def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
                 for task, source in resolved:
                     if source.kind == "built":
                         level_rows.setdefault(spec.name, {})[source.name] = _level_order(
-                            encoder.model, task, tmp / "level_order", spec.name, config.batch_size)
+                            encoder.model, task, tmp / "level_order", spec.name, config.batch_size
+                        )
             timings[spec.name] = round(time.monotonic() - start, 2)
         local = [t for t, s in resolved if s.kind in ("beir", "built")]
         if config.bm25 and local:
@@ -99,9 +101,14 @@ def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
         for task in tasks:
             task.unload_data()
 
-        task_entries = [{"name": s.name, "type": "Retrieval",
-                         "dataset": {"name": s.name, "path_or_repo": s.path_or_repo,
-                                     "revision": s.revision, "split": s.split}} for s in sources.values()]
+        task_entries = [
+            {
+                "name": s.name,
+                "type": "Retrieval",
+                "dataset": {"name": s.name, "path_or_repo": s.path_or_repo, "revision": s.revision, "split": s.split},
+            }
+            for s in sources.values()
+        ]
         bm25_entry = [{"name": BM25_MODEL, "revision": mteb.get_model_meta(BM25_MODEL).revision, "path": None}]
         manifest = {
             "kind": "rankladder-eval",
@@ -110,8 +117,7 @@ def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
             "models": [s.to_dict() for s in specs] + (bm25_entry if config.bm25 and local else []),
             "tasks": task_entries,
             "inputs": [{"kind": "model", "path_or_repo": s.path, "revision": s.revision} for s in specs]
-                      + [{"kind": "task", "path_or_repo": s.path_or_repo, "revision": s.revision}
-                         for s in sources.values()],
+            + [{"kind": "task", "path_or_repo": s.path_or_repo, "revision": s.revision} for s in sources.values()],
             "timings_s": timings,
             "tool_versions": tool_versions(),
         }
@@ -125,8 +131,13 @@ def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
 
 def _evaluate(mteb, model, tasks, cache, config: EvalConfig, prediction_folder: Path) -> None:
     result = mteb.evaluate(
-        model, tasks, cache=cache, overwrite_strategy="always", co2_tracker=False,
-        encode_kwargs={"batch_size": config.batch_size}, show_progress_bar=False,
+        model,
+        tasks,
+        cache=cache,
+        overwrite_strategy="always",
+        co2_tracker=False,
+        encode_kwargs={"batch_size": config.batch_size},
+        show_progress_bar=False,
         prediction_folder=prediction_folder if config.save_predictions else None,
     )
     if result.exceptions:

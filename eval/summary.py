@@ -76,18 +76,32 @@ def collect(dirs) -> dict:
                 raise UserError(f"{path}: not an mteb TaskResult: {type(exc).__name__}") from exc
             split = tasks.get(result.task_name, {}).get("dataset", {}).get("split")
             scores.setdefault(key, {})[result.task_name] = task_scores(result, split.split(",") if split else None)
-            tasks.setdefault(result.task_name, {
-                "name": result.task_name, "type": "Retrieval",
-                "dataset": {"name": result.task_name, "path_or_repo": None,
-                            "revision": result.dataset_revision, "split": ",".join(result.scores)}})
+            tasks.setdefault(
+                result.task_name,
+                {
+                    "name": result.task_name,
+                    "type": "Retrieval",
+                    "dataset": {
+                        "name": result.task_name,
+                        "path_or_repo": None,
+                        "revision": result.dataset_revision,
+                        "split": ",".join(result.scores),
+                    },
+                },
+            )
     scores = {key: scores[key] for key in _row_order(scores, models, given)}
     mean = {}
     for key, per_task in scores.items():
         mean[key] = {m: _mean(s[m] for s in per_task.values()) for m in METRICS}
         mean[key]["n_tasks"] = len(per_task)
     task_names = [t for t in tasks if any(t in s for s in scores.values())]
-    return {"models": list(models.values()), "tasks": [tasks[t] for t in task_names],
-            "scores": scores, "mean": mean, "level_order": level_order}
+    return {
+        "models": list(models.values()),
+        "tasks": [tasks[t] for t in task_names],
+        "scores": scores,
+        "mean": mean,
+        "level_order": level_order,
+    }
 
 
 def _row_order(scores: dict, models: dict, given: list[str]) -> list[str]:
@@ -96,6 +110,7 @@ def _row_order(scores: dict, models: dict, given: list[str]) -> list[str]:
     Result folders are read in path order, which put ``mteb/baseline-bm25s`` above any model whose
     name sorts after "mteb/" (``sentence-transformers/...``): its number was read as the model's.
     """
+
     def rank(item):
         position, key = item
         name = models[key]["name"]
@@ -122,8 +137,12 @@ def to_markdown(summary: dict) -> str:
     task_names = [t["name"] for t in summary["tasks"]]
     lines = ["# Evaluation summary", ""]
     for metric in METRICS[:3]:
-        lines += [f"## {LABELS[metric]}", "", "| model | " + " | ".join(task_names) + " | mean |",
-                  "|---|" + "---:|" * (len(task_names) + 1)]
+        lines += [
+            f"## {LABELS[metric]}",
+            "",
+            "| model | " + " | ".join(task_names) + " | mean |",
+            "|---|" + "---:|" * (len(task_names) + 1),
+        ]
         for key, per_task in summary["scores"].items():
             cells = [_fmt(per_task.get(t, {}).get(metric)) for t in task_names]
             label = f"{key} (reference)" if key.split("@")[0] in REFERENCE_MODELS else key
@@ -131,12 +150,18 @@ def to_markdown(summary: dict) -> str:
         lines.append("")
     lines.append("Scores ×100; mean over the tasks each model has. Computed by mteb (pytrec_eval).")
     if summary.get("level_order"):
-        lines += ["", "## Level order on graded dev lists", "",
-                  "| model | task | mean Kendall τ | nDCG of level order | lists |", "|---|---|---:|---:|---:|"]
+        lines += [
+            "",
+            "## Level order on graded dev lists",
+            "",
+            "| model | task | mean Kendall τ | nDCG of level order | lists |",
+            "|---|---|---:|---:|---:|",
+        ]
         for model, per_task in summary["level_order"].items():
             for task, m in per_task.items():
-                lines.append(f"| {model} | {task} | {_num(m['mean_kendall_tau'])} | {_num(m['mean_ndcg'])} "
-                             f"| {m['n_lists']} |")
+                lines.append(
+                    f"| {model} | {task} | {_num(m['mean_kendall_tau'])} | {_num(m['mean_ndcg'])} | {m['n_lists']} |"
+                )
     return "\n".join(lines) + "\n"
 
 

@@ -26,6 +26,11 @@ from rankladder.core.manifest import tool_versions, utc_now
 logger = logging.getLogger(__name__)
 
 BM25_MODEL = "mteb/baseline-bm25s"
+# Embedding caches live under EMBEDDING_DIR/<CACHE_LAYOUT>/<model>. mteb keys a cached vector by the
+# text it was asked for, so vectors written before documents were handed over pre-joined (they were
+# encoded from "title title text", see eval.task_common.joined_corpus) sit under the right keys;
+# a new folder name keeps them from being reused.
+CACHE_LAYOUT = "joined-v2"
 
 
 @dataclass
@@ -83,7 +88,7 @@ def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
             if config.embedding_cache:
                 from mteb.models.cache_wrappers import CachedEmbeddingWrapper
 
-                cache_dir = Path(config.embedding_cache) / encoder.mteb_model_meta.model_name_as_path()
+                cache_dir = Path(config.embedding_cache) / CACHE_LAYOUT / encoder.mteb_model_meta.model_name_as_path()
                 model = CachedEmbeddingWrapper(encoder, cache_dir)
             _evaluate(mteb, model, tasks, cache, config, tmp / "predictions" / spec.name.replace("/", "__"))
             if config.level_order:

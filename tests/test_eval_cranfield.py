@@ -161,11 +161,12 @@ def test_wrapper_equals_direct_mteb_evaluate(cran_run, minilm_128_path, tmp_path
     from mteb.models.cache_wrappers import CachedEmbeddingWrapper
     from sentence_transformers import SentenceTransformer
 
+    from rankladder.eval.run import CACHE_LAYOUT
     from rankladder.eval.tasks import BeirFolderTask
 
     out, cache = cran_run
     encoder = SentenceTransformerEncoderWrapper(SentenceTransformer(minilm_128_path))
-    model = CachedEmbeddingWrapper(encoder, cache / NAME.replace("/", "__"))
+    model = CachedEmbeddingWrapper(encoder, cache / CACHE_LAYOUT / NAME.replace("/", "__"))
     direct = mteb.evaluate(
         model,
         BeirFolderTask.from_folder(CRANFIELD),

@@ -66,8 +66,9 @@ json.dump({"ndcg_at_10": float(np.mean([v["ndcg_cut_10"] for v in per_query.valu
 def timed(cmd: list[str]) -> tuple[float, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    subprocess.run(
+        cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "HF_HUB_OFFLINE": "1"}
+    )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -100,8 +101,11 @@ def main() -> None:
                     cmd = [sys.executable, "-c", DIRECT, args.model, args.task, str(out)]
                 times[side].append(timed(cmd))
                 if side == "rankladder_eval":
-                    (result,) = [p for p in out.glob("results/*/*/*.json")
-                                 if p.name != "model_meta.json" and "baseline-bm25s" not in str(p)]
+                    (result,) = [
+                        p
+                        for p in out.glob("results/*/*/*.json")
+                        if p.name != "model_meta.json" and "baseline-bm25s" not in str(p)
+                    ]
                     ndcg[side] = json.loads(result.read_text())["scores"]["test"][0]["ndcg_at_10"]
                 elif side == "direct_exact_search":
                     ndcg[side] = json.loads(out.read_text())["ndcg_at_10"]
@@ -109,7 +113,10 @@ def main() -> None:
     cpu = {side: min(c for _, c in runs) for side, runs in times.items()}
     report = {
         "benchmark": "rankladder eval vs bare mteb.evaluate" + (" and a direct exact search" if args.direct else ""),
-        "task": args.task, "model": args.model, "repeats": args.repeats, "cpu_count": os.cpu_count(),
+        "task": args.task,
+        "model": args.model,
+        "repeats": args.repeats,
+        "cpu_count": os.cpu_count(),
         "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
         "wall_s": {side: [round(w, 2) for w, _ in runs] for side, runs in times.items()},
         "cpu_s": {side: [round(c, 2) for _, c in runs] for side, runs in times.items()},
@@ -127,6 +134,7 @@ def main() -> None:
             "target_diff_points": 0.1,
         }
     print(json.dumps(report, indent=2))
+
 
 if __name__ == "__main__":
     main()

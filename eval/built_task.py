@@ -28,8 +28,14 @@ class BuiltDatasetTask(AbsTaskRetrieval):
     is_local: bool
 
     @classmethod
-    def from_path(cls, path_or_repo: str, revision: str | None = None, split: str = schema.DEV_SPLIT,
-                  name: str | None = None, langs=DEFAULT_LANGS) -> BuiltDatasetTask:
+    def from_path(
+        cls,
+        path_or_repo: str,
+        revision: str | None = None,
+        split: str = schema.DEV_SPLIT,
+        name: str | None = None,
+        langs=DEFAULT_LANGS,
+    ) -> BuiltDatasetTask:
         local = Path(path_or_repo)
         is_local = local.exists()
         if is_local:
@@ -40,22 +46,30 @@ class BuiltDatasetTask(AbsTaskRetrieval):
                 raise UserError(f"{qrels_file}: qrels split '{split}' not found in built dataset")
             manifest = local / schema.MANIFEST_FILE
             info = json.loads(manifest.read_text()) if manifest.is_file() else {}
-            revision = revision or info.get("content_hash") or "sha256-" + combined_hash(
-                sorted(local.rglob("*.parquet")))[:16]
+            revision = (
+                revision or info.get("content_hash") or "sha256-" + combined_hash(sorted(local.rglob("*.parquet")))[:16]
+            )
             default_name = local.name
         else:
             if revision is None:
                 logger.warning("%s: no @revision given; results record 'main' (not reproducible)", path_or_repo)
             default_name = path_or_repo.rsplit("/", 1)[-1]
-        metadata = task_metadata(name or default_name, path_or_repo, revision or "main", split,
-                             f"rankladder built dataset {path_or_repo} ({split} split).", langs)
+        metadata = task_metadata(
+            name or default_name,
+            path_or_repo,
+            revision or "main",
+            split,
+            f"rankladder built dataset {path_or_repo} ({split} split).",
+            langs,
+        )
         attrs = {"metadata": metadata, "path_or_repo": path_or_repo, "is_local": is_local}
         return type(cls.__name__, (cls,), attrs)()
 
     @property
     def source(self) -> TaskSource:
-        return TaskSource(self.metadata.name, "built", self.path_or_repo, self.metadata.revision,
-                          self.metadata.eval_splits[0])
+        return TaskSource(
+            self.metadata.name, "built", self.path_or_repo, self.metadata.revision, self.metadata.eval_splits[0]
+        )
 
     def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
         if self.data_loaded:
@@ -78,11 +92,15 @@ class BuiltDatasetTask(AbsTaskRetrieval):
 
         for split, data in self.dataset["default"].items():
             if "title" in data["corpus"].column_names:
-                data["corpus"] = data["corpus"].map(
-                    lambda row: {"text": document_text(row["title"], row["text"])}).remove_columns("title")
+                data["corpus"] = (
+                    data["corpus"]
+                    .map(lambda row: {"text": document_text(row["title"], row["text"])})
+                    .remove_columns("title")
+                )
             queries = [{"id": q["id"], "text": q["text"] or ""} for q in data["queries"]]
-            queries, qrels = clean_split(data["corpus"]["id"], queries, data["relevant_docs"],
-                                         f"{self.path_or_repo} [{split}]")
+            queries, qrels = clean_split(
+                data["corpus"]["id"], queries, data["relevant_docs"], f"{self.path_or_repo} [{split}]"
+            )
             data["queries"], data["relevant_docs"] = Dataset.from_list(queries), qrels
 
     def load_lists(self) -> list[dict]:
@@ -95,7 +113,10 @@ class BuiltDatasetTask(AbsTaskRetrieval):
             with schema.local_datasets_cache(self.path_or_repo if self.is_local else ""):
                 ds = load_dataset(self.path_or_repo, schema.LISTS_CONFIG, split=split, **kwargs)
         except Exception as exc:
-            raise UserError(f"{self.path_or_repo}: cannot load '{schema.LISTS_CONFIG}' [{split}]: "
-                            f"{first_line(exc)}") from exc
-        return [{"query_id": r["query_id"], "query": r["query"], "documents": r["documents"],
-                 "levels": r["levels"]} for r in ds]
+            raise UserError(
+                f"{self.path_or_repo}: cannot load '{schema.LISTS_CONFIG}' [{split}]: {first_line(exc)}"
+            ) from exc
+        return [
+            {"query_id": r["query_id"], "query": r["query"], "documents": r["documents"], "levels": r["levels"]}
+            for r in ds
+        ]

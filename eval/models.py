@@ -60,8 +60,7 @@ def _cached_commit(repo: str, revision: str | None) -> str:
     try:
         folder = snapshot_download(repo, revision=revision, local_files_only=True)
     except Exception as exc:
-        raise UserError(f"--model: model '{repo}' not found locally or in the HF cache "
-                        f"({type(exc).__name__})") from exc
+        raise UserError(f"--model: model '{repo}' not found locally or in the HF cache ({type(exc).__name__})") from exc
     return Path(folder).name
 
 
@@ -78,12 +77,18 @@ def load_encoder(spec: ModelSpec, st_model=None):
         try:
             st_model = SentenceTransformer(repo, revision=rev or None)
         except Exception as exc:
-            raise UserError(f"--model: cannot load {spec.path}: {type(exc).__name__}: "
-                            f"{str(exc).splitlines()[0] if str(exc) else ''}") from exc
+            raise UserError(
+                f"--model: cannot load {spec.path}: {type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}"
+            ) from exc
     encoder = SentenceTransformerEncoderWrapper(st_model)
     base = encoder.mteb_model_meta
     guessed = base.name if base.name not in (None, "no_model_name/available", spec.name) else None
-    encoder.mteb_model_meta = base.model_copy(update={
-        "name": spec.name, "revision": spec.revision, "adapted_from": base.adapted_from or guessed,
-    })
+    encoder.mteb_model_meta = base.model_copy(
+        update={
+            "name": spec.name,
+            "revision": spec.revision,
+            "adapted_from": base.adapted_from or guessed,
+        }
+    )
     return encoder

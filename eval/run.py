@@ -26,6 +26,11 @@ from rankladder.core.manifest import tool_versions, utc_now
 logger = logging.getLogger(__name__)
 
 BM25_MODEL = "mteb/baseline-bm25s"
+# Embedding caches live under EMBEDDING_DIR/<CACHE_LAYOUT>/<model>. mteb keys a cached vector by the
+# text it was asked for, so vectors written before documents were handed over pre-joined (they were
+# encoded from "title title text", see eval.task_common.joined_corpus) sit under the right keys;
+# a new folder name keeps them from being reused.
+CACHE_LAYOUT = "joined-v2"
 
 
 @dataclass
@@ -59,8 +64,9 @@ def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
     specs = [resolve_model(m, _at(config.names, i), _at(config.revisions, i)) for i, m in enumerate(config.models)]
     names = [s.name for s in specs]
     if len(set(names)) < len(names):
-        raise UserError(f"--model: two models would be recorded as the same name ({', '.join(names)}); "
-                        "give each its own --name")
+        raise UserError(
+            f"--model: two models would be recorded as the same name ({', '.join(names)}); give each its own --name"
+        )
     preloaded = dict(st_models or {})  # keyed by the --model argument or its resolved path
     for spec, arg in zip(specs, config.models):
         preloaded.setdefault(spec.path, preloaded.get(arg))
@@ -82,14 +88,15 @@ def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
             if config.embedding_cache:
                 from mteb.models.cache_wrappers import CachedEmbeddingWrapper
 
-                cache_dir = Path(config.embedding_cache) / encoder.mteb_model_meta.model_name_as_path()
+                cache_dir = Path(config.embedding_cache) / CACHE_LAYOUT / encoder.mteb_model_meta.model_name_as_path()
                 model = CachedEmbeddingWrapper(encoder, cache_dir)
             _evaluate(mteb, model, tasks, cache, config, tmp / "predictions" / spec.name.replace("/", "__"))
             if config.level_order:
                 for task, source in resolved:
                     if source.kind == "built":
                         level_rows.setdefault(spec.name, {})[source.name] = _level_order(
-                            encoder.model, task, tmp / "level_order", spec.name, config.batch_size)
+                            encoder.model, task, tmp / "level_order", spec.name, config.batch_size
+                        )
             timings[spec.name] = round(time.monotonic() - start, 2)
         local = [t for t, s in resolved if s.kind in ("beir", "built")]
         if config.bm25 and local:
@@ -99,9 +106,14 @@ def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
         for task in tasks:
             task.unload_data()
 
-        task_entries = [{"name": s.name, "type": "Retrieval",
-                         "dataset": {"name": s.name, "path_or_repo": s.path_or_repo,
-                                     "revision": s.revision, "split": s.split}} for s in sources.values()]
+        task_entries = [
+            {
+                "name": s.name,
+                "type": "Retrieval",
+                "dataset": {"name": s.name, "path_or_repo": s.path_or_repo, "revision": s.revision, "split": s.split},
+            }
+            for s in sources.values()
+        ]
         bm25_entry = [{"name": BM25_MODEL, "revision": mteb.get_model_meta(BM25_MODEL).revision, "path": None}]
         manifest = {
             "kind": "rankladder-eval",
@@ -110,8 +122,7 @@ def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
             "models": [s.to_dict() for s in specs] + (bm25_entry if config.bm25 and local else []),
             "tasks": task_entries,
             "inputs": [{"kind": "model", "path_or_repo": s.path, "revision": s.revision} for s in specs]
-                      + [{"kind": "task", "path_or_repo": s.path_or_repo, "revision": s.revision}
-                         for s in sources.values()],
+            + [{"kind": "task", "path_or_repo": s.path_or_repo, "revision": s.revision} for s in sources.values()],
             "timings_s": timings,
             "tool_versions": tool_versions(),
         }
@@ -125,8 +136,13 @@ def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
 
 def _evaluate(mteb, model, tasks, cache, config: EvalConfig, prediction_folder: Path) -> None:
     result = mteb.evaluate(
-        model, tasks, cache=cache, overwrite_strategy="always", co2_tracker=False,
-        encode_kwargs={"batch_size": config.batch_size}, show_progress_bar=False,
+        model,
+        tasks,
+        cache=cache,
+        overwrite_strategy="always",
+        co2_tracker=False,
+        encode_kwargs={"batch_size": config.batch_size},
+        show_progress_bar=False,
         prediction_folder=prediction_folder if config.save_predictions else None,
     )
     if result.exceptions:

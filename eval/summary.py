@@ -24,6 +24,7 @@ from rankladder.core.errors import UserError
 from rankladder.core.fsutil import write_json_atomic, write_text_atomic
 
 METRICS = ("ndcg_at_10", "mrr_at_10", "recall_at_100", "main_score")
+REFERENCE_MODELS = ("mteb/baseline-bm25s",)  # listed last and marked "(reference)" in summary.md
 LABELS = {"ndcg_at_10": "nDCG@10", "mrr_at_10": "MRR@10", "recall_at_100": "Recall@100"}
 MANIFEST = "eval_manifest.json"
 LEVEL_ORDER = "level_order.json"
@@ -51,6 +52,7 @@ def collect(dirs) -> dict:
     from mteb.results import TaskResult
 
     models, tasks, scores, level_order = {}, {}, {}, {}
+    given: list[str] = []  # model names in the order the runs listed them
     for folder in map(Path, dirs):
         if (folder / LEVEL_ORDER).is_file():
             for model, per_task in _read_json(folder / LEVEL_ORDER).items():
@@ -58,6 +60,7 @@ def collect(dirs) -> dict:
         root = _results_root(folder)
         manifest = _read_json(folder / MANIFEST) if (folder / MANIFEST).is_file() else {}
         paths = {(m["name"], m["revision"]): m.get("path") for m in manifest.get("models", [])}
+        given += [m["name"] for m in manifest.get("models", []) if m["name"] not in given]
         for t in manifest.get("tasks", []):
             tasks.setdefault(t["name"], t)
         found = sorted(p for p in root.glob("*/*/*.json") if p.name != "model_meta.json")
@@ -73,17 +76,47 @@ def collect(dirs) -> dict:
                 raise UserError(f"{path}: not an mteb TaskResult: {type(exc).__name__}") from exc
             split = tasks.get(result.task_name, {}).get("dataset", {}).get("split")
             scores.setdefault(key, {})[result.task_name] = task_scores(result, split.split(",") if split else None)
-            tasks.setdefault(result.task_name, {
-                "name": result.task_name, "type": "Retrieval",
-                "dataset": {"name": result.task_name, "path_or_repo": None,
-                            "revision": result.dataset_revision, "split": ",".join(result.scores)}})
+            tasks.setdefault(
+                result.task_name,
+                {
+                    "name": result.task_name,
+                    "type": "Retrieval",
+                    "dataset": {
+                        "name": result.task_name,
+                        "path_or_repo": None,
+                        "revision": result.dataset_revision,
+                        "split": ",".join(result.scores),
+                    },
+                },
+            )
+    scores = {key: scores[key] for key in _row_order(scores, models, given)}
     mean = {}
     for key, per_task in scores.items():
         mean[key] = {m: _mean(s[m] for s in per_task.values()) for m in METRICS}
         mean[key]["n_tasks"] = len(per_task)
     task_names = [t for t in tasks if any(t in s for s in scores.values())]
-    return {"models": list(models.values()), "tasks": [tasks[t] for t in task_names],
-            "scores": scores, "mean": mean, "level_order": level_order}
+    return {
+        "models": list(models.values()),
+        "tasks": [tasks[t] for t in task_names],
+        "scores": scores,
+        "mean": mean,
+        "level_order": level_order,
+    }
+
+
+def _row_order(scores: dict, models: dict, given: list[str]) -> list[str]:
+    """Evaluated models in the order given, then any others (sorted), the BM25 reference row last.
+
+    Result folders are read in path order, which put ``mteb/baseline-bm25s`` above any model whose
+    name sorts after "mteb/" (``sentence-transformers/...``): its number was read as the model's.
+    """
+
+    def rank(item):
+        position, key = item
+        name = models[key]["name"]
+        return (name in REFERENCE_MODELS, given.index(name) if name in given else len(given), position)
+
+    return [key for _, key in sorted(enumerate(scores), key=rank)]
 
 
 def _read_json(path: Path) -> dict:
@@ -117,20 +150,31 @@ def to_markdown(summary: dict) -> str:
     task_names = [t["name"] for t in summary["tasks"]]
     lines = ["# Evaluation summary", ""]
     for metric in METRICS[:3]:
-        lines += [f"## {LABELS[metric]}", "", "| model | " + " | ".join(task_names) + " | mean |",
-                  "|---|" + "---:|" * (len(task_names) + 1)]
+        lines += [
+            f"## {LABELS[metric]}",
+            "",
+            "| model | " + " | ".join(task_names) + " | mean |",
+            "|---|" + "---:|" * (len(task_names) + 1),
+        ]
         for key, per_task in summary["scores"].items():
             cells = [_fmt(per_task.get(t, {}).get(metric)) for t in task_names]
-            lines.append(f"| {key} | " + " | ".join(cells) + f" | {_fmt(summary['mean'][key][metric])} |")
+            label = f"{key} (reference)" if key.split("@")[0] in REFERENCE_MODELS else key
+            lines.append(f"| {label} | " + " | ".join(cells) + f" | {_fmt(summary['mean'][key][metric])} |")
         lines.append("")
     lines.append("Scores ×100; mean over the tasks each model has. Computed by mteb (pytrec_eval).")
     if summary.get("level_order"):
-        lines += ["", "## Level order on graded dev lists", "",
-                  "| model | task | mean Kendall τ | nDCG of level order | lists |", "|---|---|---:|---:|---:|"]
+        lines += [
+            "",
+            "## Level order on graded dev lists",
+            "",
+            "| model | task | mean Kendall τ | nDCG of level order | lists |",
+            "|---|---|---:|---:|---:|",
+        ]
         for model, per_task in summary["level_order"].items():
             for task, m in per_task.items():
-                lines.append(f"| {model} | {task} | {_num(m['mean_kendall_tau'])} | {_num(m['mean_ndcg'])} "
-                             f"| {m['n_lists']} |")
+                lines.append(
+                    f"| {model} | {task} | {_num(m['mean_kendall_tau'])} | {_num(m['mean_ndcg'])} | {m['n_lists']} |"
+                )
     return "\n".join(lines) + "\n"
 
 

@@ -52,8 +52,12 @@ def clean_split(corpus_ids, queries, qrels, where: str):
     missing_q = [qid for qid in qrels if qid not in good and qid not in empty]
     missing_d = sum(1 for docs in qrels.values() for did in docs if did not in corpus_ids)
     if missing_q:
-        logger.warning("%s: %d qrels query ids absent from queries, skipped (e.g. %s)",
-                       where, len(missing_q), ", ".join(missing_q[:5]))
+        logger.warning(
+            "%s: %d qrels query ids absent from queries, skipped (e.g. %s)",
+            where,
+            len(missing_q),
+            ", ".join(missing_q[:5]),
+        )
     if missing_d:
         logger.warning("%s: %d qrels corpus ids absent from corpus, skipped", where, missing_d)
     kept = {}
@@ -81,9 +85,15 @@ def joined_corpus(corpus: list[dict]) -> list[dict]:
 
 def task_metadata(name: str, path: str, revision: str, split: str, description: str, langs) -> TaskMetadata:
     return TaskMetadata(
-        name=name, description=description, dataset={"path": path, "revision": revision},
-        type="Retrieval", category="t2t", modalities=["text"], eval_splits=[split],
-        eval_langs=list(langs), main_score="ndcg_at_10",
+        name=name,
+        description=description,
+        dataset={"path": path, "revision": revision},
+        type="Retrieval",
+        category="t2t",
+        modalities=["text"],
+        eval_splits=[split],
+        eval_langs=list(langs),
+        main_score="ndcg_at_10",
     )
 
 

@@ -27,7 +27,11 @@ from rankladder.dataset_builder import schema
 from rankladder.eval.beir_task import BEIR_FILES, BeirFolderTask  # noqa: F401 (re-exported)
 from rankladder.eval.built_task import BuiltDatasetTask
 from rankladder.eval.task_common import (  # noqa: F401 (re-exported)
-    DEFAULT_LANGS, TaskSource, clean_split, first_line, joined_corpus,
+    DEFAULT_LANGS,
+    TaskSource,
+    clean_split,
+    first_line,
+    joined_corpus,
 )
 
 logger = logging.getLogger(__name__)
@@ -39,14 +43,16 @@ def resolve_tasks(specs: list[str], split: str | None = None) -> list[tuple[AbsT
     for spec in specs:
         path = Path(spec).expanduser()
         if path.exists():
-            if (path / schema.MANIFEST_FILE).is_file() or (path / schema.data_file(
-                    schema.CORPUS_CONFIG, schema.CORPUS_SPLIT)).is_file():
+            if (path / schema.MANIFEST_FILE).is_file() or (
+                path / schema.data_file(schema.CORPUS_CONFIG, schema.CORPUS_SPLIT)
+            ).is_file():
                 task = BuiltDatasetTask.from_path(str(path))
             elif (path / "corpus.jsonl").is_file():
                 task = BeirFolderTask.from_folder(path, split=split)
             else:
-                raise UserError(f"{path}: neither a BEIR folder (corpus.jsonl) nor a built dataset "
-                                f"({schema.MANIFEST_FILE})")
+                raise UserError(
+                    f"{path}: neither a BEIR folder (corpus.jsonl) nor a built dataset ({schema.MANIFEST_FILE})"
+                )
             resolved.append((task, task.source))
         elif spec.startswith((".", "/", "~")) or spec.endswith("/"):
             raise UserError(f"{spec}: task folder not found")
@@ -73,14 +79,14 @@ def _mteb_tasks(name: str) -> list:
     try:
         return list(mteb.get_benchmark(name).tasks)
     except KeyError:
-        raise UserError(f"--tasks: unknown task '{name}': not a folder, a Hub repo (org/name), "
-                        "an mteb task or an mteb benchmark") from None
+        raise UserError(
+            f"--tasks: unknown task '{name}': not a folder, a Hub repo (org/name), an mteb task or an mteb benchmark"
+        ) from None
 
 
 def _mteb_source(task) -> TaskSource:
     meta = task.metadata
-    return TaskSource(meta.name, "mteb", meta.dataset["path"], meta.dataset["revision"],
-                      ",".join(meta.eval_splits))
+    return TaskSource(meta.name, "mteb", meta.dataset["path"], meta.dataset["revision"], ",".join(meta.eval_splits))
 
 
 def ensure_loaded(task, source: TaskSource) -> None:
@@ -92,5 +98,7 @@ def ensure_loaded(task, source: TaskSource) -> None:
     except UserError:
         raise
     except Exception as exc:
-        raise UserError(f"task {source.name}: dataset {source.path_or_repo}@{source.revision} is not "
-                        f"available (offline and not in the HF cache?): {first_line(exc)}") from exc
+        raise UserError(
+            f"task {source.name}: dataset {source.path_or_repo}@{source.revision} is not "
+            f"available (offline and not in the HF cache?): {first_line(exc)}"
+        ) from exc

@@ -83,8 +83,10 @@ def test_score_documents_equals_cosine_of_model_embeddings(minilm_path):
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(minilm_path)
-    query, docs = "how do wings produce lift", ["lift of a wing in a slipstream", "boundary layer heat transfer",
-                                                "a recipe for bread"]
+    query, docs = (
+        "how do wings produce lift",
+        ["lift of a wing in a slipstream", "boundary layer heat transfer", "a recipe for bread"],
+    )
     q = model.encode([query], normalize_embeddings=True)[0]
     d = model.encode(docs, normalize_embeddings=True)
     expected = d @ q

@@ -13,13 +13,24 @@ from types import SimpleNamespace
 
 import pytest
 
+from rankladder.core.errors import UserError
 from rankladder.dataset_builder import schema
 from rankladder.eval.level_order import kendall_tau, level_order_metrics, ndcg_of_order, scores_by_level
-from rankladder.core.errors import UserError
 
-TOPICS = ["solar panels", "bread baking", "volcano eruptions", "chess openings", "bee colonies",
-          "tax returns", "guitar tuning", "marathon training", "cloud computing", "tide pools",
-          "coffee roasting", "black holes"]
+TOPICS = [
+    "solar panels",
+    "bread baking",
+    "volcano eruptions",
+    "chess openings",
+    "bee colonies",
+    "tax returns",
+    "guitar tuning",
+    "marathon training",
+    "cloud computing",
+    "tide pools",
+    "coffee roasting",
+    "black holes",
+]
 
 
 def write_tiny_built_dataset(folder: Path) -> Path:
@@ -30,18 +41,23 @@ def write_tiny_built_dataset(folder: Path) -> Path:
     for i, topic in enumerate(TOPICS):
         qid, split = f"q{i}", "dev" if i >= 8 else "train"
         query = f"how do {topic} work"
-        texts = [f"Unrelated note number {i}: the train leaves at noon and costs five euros.",
-                 f"A short remark that loosely touches on hobbies near {topic.split()[0]}.",
-                 f"Some notes that mention {topic} briefly among other things.",
-                 f"A detailed explanation of how {topic} work, step by step."]
+        texts = [
+            f"Unrelated note number {i}: the train leaves at noon and costs five euros.",
+            f"A short remark that loosely touches on hobbies near {topic.split()[0]}.",
+            f"Some notes that mention {topic} briefly among other things.",
+            f"A detailed explanation of how {topic} work, step by step.",
+        ]
         ids = [schema.doc_id(t) for t in texts]
         corpus += [{"_id": d, "title": "", "text": t} for d, t in zip(ids, texts)]
         queries.append({"_id": qid, "text": query})
         qrels[split] += [{"query-id": qid, "corpus-id": d, "score": lv} for lv, d in enumerate(ids)]
-        lists[split].append({"query_id": qid, "query": query, "doc_ids": ids, "documents": texts,
-                             "levels": [0, 1, 2, 3]})
-    tables = {(schema.CORPUS_CONFIG, schema.CORPUS_SPLIT): corpus,
-              (schema.QUERIES_CONFIG, schema.QUERIES_SPLIT): queries}
+        lists[split].append(
+            {"query_id": qid, "query": query, "doc_ids": ids, "documents": texts, "levels": [0, 1, 2, 3]}
+        )
+    tables = {
+        (schema.CORPUS_CONFIG, schema.CORPUS_SPLIT): corpus,
+        (schema.QUERIES_CONFIG, schema.QUERIES_SPLIT): queries,
+    }
     for split in ("train", "dev"):
         tables[(schema.QRELS_CONFIG, split)] = qrels[split]
         tables[(schema.LISTS_CONFIG, split)] = lists[split]
@@ -55,8 +71,9 @@ def write_tiny_built_dataset(folder: Path) -> Path:
                 Dataset.from_list(rows, features=schema.features(c)).to_parquet(str(path))
                 card += [f"  - split: {split}", f"    path: {schema.data_file(c, split)}"]
     (folder / "README.md").write_text("\n".join(card + ["---", "", "# tiny test dataset", ""]))
-    (folder / schema.MANIFEST_FILE).write_text(json.dumps(
-        {"kind": schema.DATASET_KIND, "version": "0.0.1", "content_hash": "tinyhash0001"}))
+    (folder / schema.MANIFEST_FILE).write_text(
+        json.dumps({"kind": schema.DATASET_KIND, "version": "0.0.1", "content_hash": "tinyhash0001"})
+    )
     return folder
 
 
@@ -104,9 +121,12 @@ def test_built_dataset_runs_with_level_order(built_dir, minilm_st, tmp_path):
     from rankladder.eval.run import EvalConfig, run_eval
 
     out = tmp_path / "out"
-    summary = run_eval(EvalConfig(models=[minilm_st.path], names=["me/tiny-ladder-minilm"],
-                                  tasks=[str(built_dir)], output_dir=str(out)),
-                       st_models={minilm_st.path: minilm_st.model})
+    summary = run_eval(
+        EvalConfig(
+            models=[minilm_st.path], names=["me/tiny-ladder-minilm"], tasks=[str(built_dir)], output_dir=str(out)
+        ),
+        st_models={minilm_st.path: minilm_st.model},
+    )
     task = summary["tasks"][0]
     assert task["dataset"]["split"] == "dev" and task["dataset"]["path_or_repo"] == str(built_dir.resolve())
     scores = summary["scores"]["me/tiny-ladder-minilm"][task["name"]]

@@ -19,8 +19,9 @@ import pytest
 
 from rankladder.cli import main
 
-DATASETS = Path(os.environ.get("RANKLADDER_SHARED_DATASETS",
-                               Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+DATASETS = Path(
+    os.environ.get("RANKLADDER_SHARED_DATASETS", Path(__file__).resolve().parents[2] / "shared" / "datasets")
+)
 CRANFIELD = DATASETS / "cranfield"
 MEDLINE = DATASETS / "medline"
 NAME = "me/minilm-cranfield-test"
@@ -47,8 +48,22 @@ def minilm_128_path(tmp_path_factory) -> str:
 def cran_run(minilm_128_path, tmp_path_factory):
     root = tmp_path_factory.mktemp("cran")
     out, cache = root / "out", root / "emb-cache"
-    code = main(["eval", "--model", minilm_128_path, "--name", NAME, "--tasks", str(CRANFIELD),
-                 "--output-dir", str(out), "--save-predictions", "--embedding-cache", str(cache)])
+    code = main(
+        [
+            "eval",
+            "--model",
+            minilm_128_path,
+            "--name",
+            NAME,
+            "--tasks",
+            str(CRANFIELD),
+            "--output-dir",
+            str(out),
+            "--save-predictions",
+            "--embedding-cache",
+            str(cache),
+        ]
+    )
     assert code == 0
     return out, cache
 
@@ -80,9 +95,11 @@ def _independent_scores(run: dict[str, dict[str, float]], qrels) -> dict[str, fl
         ranked = sorted(docs.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
         rank = next((i for i, (d, _) in enumerate(ranked, 1) if qrels[qid].get(d, 0) > 0), None)
         mrr += 1.0 / rank if rank else 0.0
-    return {"ndcg_at_10": sum(s["ndcg_cut_10"] for s in per_query.values()) / n,
-            "recall_at_100": sum(s["recall_100"] for s in per_query.values()) / n,
-            "mrr_at_10": mrr / n}
+    return {
+        "ndcg_at_10": sum(s["ndcg_cut_10"] for s in per_query.values()) / n,
+        "recall_at_100": sum(s["recall_100"] for s in per_query.values()) / n,
+        "mrr_at_10": mrr / n,
+    }
 
 
 def test_results_in_mteb_layout_with_own_name(cran_run):
@@ -132,8 +149,10 @@ def test_eval_equals_direct_exact_search(cran_run, minilm_128_path):
     per_query = pytrec_eval.RelevanceEvaluator(_qrels(CRANFIELD / "qrels" / "test.tsv"), {"ndcg_cut.10"}).evaluate(run)
     direct = float(np.mean([v["ndcg_cut_10"] for v in per_query.values()]))
     stored = json.loads(_result_file(out, NAME.replace("/", "__"), "cranfield").read_text())["scores"]["test"][0]
+    summary = json.loads((out / "summary.json").read_text())["scores"][NAME]["cranfield"]
     assert len(per_query) == 225
     assert abs(stored["ndcg_at_10"] - direct) <= 0.001, (stored["ndcg_at_10"], direct)
+    assert summary["ndcg_at_10"] == stored["ndcg_at_10"]
 
 
 def test_wrapper_equals_direct_mteb_evaluate(cran_run, minilm_128_path, tmp_path):
@@ -142,18 +161,47 @@ def test_wrapper_equals_direct_mteb_evaluate(cran_run, minilm_128_path, tmp_path
     from mteb.models.cache_wrappers import CachedEmbeddingWrapper
     from sentence_transformers import SentenceTransformer
 
+    from rankladder.eval.run import CACHE_LAYOUT
     from rankladder.eval.tasks import BeirFolderTask
 
     out, cache = cran_run
     encoder = SentenceTransformerEncoderWrapper(SentenceTransformer(minilm_128_path))
-    model = CachedEmbeddingWrapper(encoder, cache / NAME.replace("/", "__"))
-    direct = mteb.evaluate(model, BeirFolderTask.from_folder(CRANFIELD), cache=mteb.ResultCache(tmp_path),
-                           co2_tracker=False, show_progress_bar=False)
+    model = CachedEmbeddingWrapper(encoder, cache / CACHE_LAYOUT / NAME.replace("/", "__"))
+    direct = mteb.evaluate(
+        model,
+        BeirFolderTask.from_folder(CRANFIELD),
+        cache=mteb.ResultCache(tmp_path),
+        co2_tracker=False,
+        show_progress_bar=False,
+    )
     (direct_file,) = tmp_path.glob("results/*/*/cranfield.json")
     ours = json.loads(_result_file(out, NAME.replace("/", "__"), "cranfield").read_text())["scores"]
     theirs = json.loads(direct_file.read_text())["scores"]
     assert ours == theirs
     assert direct.task_results[0].get_score() == pytest.approx(ours["test"][0]["main_score"], abs=1e-6)
+
+
+def test_summary_lists_the_model_first_and_bm25_last_as_reference(cran_run, tmp_path, capsys):
+    """A model whose name sorts after "mteb/" used to come below the BM25 row (read as the model's score)."""
+    import shutil
+
+    out, _ = cran_run
+    renamed = "sentence-transformers/all-MiniLM-L6-v2"
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy, ignore=shutil.ignore_patterns("predictions"))
+    old_dir = copy / "results" / NAME.replace("/", "__")
+    (revision_dir,) = old_dir.iterdir()
+    meta = json.loads((revision_dir / "model_meta.json").read_text())
+    (revision_dir / "model_meta.json").write_text(json.dumps({**meta, "name": renamed}))
+    old_dir.rename(copy / "results" / renamed.replace("/", "__"))
+    manifest = json.loads((copy / "eval_manifest.json").read_text())
+    manifest["models"][0]["name"] = renamed
+    (copy / "eval_manifest.json").write_text(json.dumps(manifest))
+    capsys.readouterr()
+    assert main(["eval", "--compare", str(copy)]) == 0
+    table = capsys.readouterr().out.split("## nDCG@10")[1].split("##")[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| model")]
+    assert rows[0].startswith(f"| {renamed} |") and rows[1].startswith("| mteb/baseline-bm25s (reference) |")
 
 
 def test_bm25_row_matches_pytrec_eval(cran_run):
@@ -173,9 +221,12 @@ def test_compare_rebuilds_table_and_plot(cran_run, tmp_path, capsys):
     assert main(["eval", "--compare", str(out), "--output-dir", str(tmp_path / "cmp")]) == 0
     rebuilt = json.loads((tmp_path / "cmp" / "summary.json").read_text())
     assert rebuilt["scores"] == original["scores"] and rebuilt["mean"] == original["mean"]
-    assert rebuilt["tasks"][0]["dataset"] == {"name": "cranfield", "path_or_repo": str(CRANFIELD.resolve()),
-                                              "revision": original["tasks"][0]["dataset"]["revision"],
-                                              "split": "test"}
+    assert rebuilt["tasks"][0]["dataset"] == {
+        "name": "cranfield",
+        "path_or_repo": str(CRANFIELD.resolve()),
+        "revision": original["tasks"][0]["dataset"]["revision"],
+        "split": "test",
+    }
     md = (tmp_path / "cmp" / "summary.md").read_text()
     assert NAME in md and "| cranfield |" in md.replace(" | mean |", " |")
     assert (tmp_path / "cmp" / "summary.png").is_file()
@@ -191,9 +242,14 @@ def test_medline_binary_qrels_bm25_matches_pytrec_eval(tmp_path):
 
     from rankladder.eval.tasks import BeirFolderTask
 
-    result = mteb.evaluate(mteb.get_model_meta("mteb/baseline-bm25s"), BeirFolderTask.from_folder(MEDLINE),
-                           cache=None, co2_tracker=False, show_progress_bar=False,
-                           prediction_folder=tmp_path)
+    result = mteb.evaluate(
+        mteb.get_model_meta("mteb/baseline-bm25s"),
+        BeirFolderTask.from_folder(MEDLINE),
+        cache=None,
+        co2_tracker=False,
+        show_progress_bar=False,
+        prediction_folder=tmp_path,
+    )
     scores = result.task_results[0].scores["test"][0]
     run = json.loads((tmp_path / "medline_predictions.json").read_text())["default"]["test"]
     mine = _independent_scores(run, _qrels(MEDLINE / "qrels" / "test.tsv"))

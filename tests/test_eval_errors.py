@@ -14,8 +14,12 @@ from rankladder.core.errors import UserError
 
 def write_beir(folder: Path, qrels: str, queries=None) -> Path:
     (folder / "qrels").mkdir(parents=True)
-    docs = {"d1": "cats purr and sleep all day", "d2": "dogs bark at the postman",
-            "d3": "fish swim in cold water", "d4": "birds fly south in winter"}
+    docs = {
+        "d1": "cats purr and sleep all day",
+        "d2": "dogs bark at the postman",
+        "d3": "fish swim in cold water",
+        "d4": "birds fly south in winter",
+    }
     with open(folder / "corpus.jsonl", "w") as f:
         for i, text in docs.items():
             f.write(json.dumps({"_id": i, "title": "", "text": text, "metadata": {"x": 1}}) + "\n")
@@ -77,8 +81,9 @@ def test_malformed_files_name_path_and_line(tmp_path):
 
 def test_missing_qrels_split_exits_2(tmp_path, minilm_path, capsys):
     folder = write_beir(tmp_path / "c", GOOD_QRELS)
-    code, err = _run(capsys, "--model", minilm_path, "--tasks", str(folder), "--split", "dev",
-                     "--output-dir", str(tmp_path / "out"))
+    code, err = _run(
+        capsys, "--model", minilm_path, "--tasks", str(folder), "--split", "dev", "--output-dir", str(tmp_path / "out")
+    )
     assert code == 2 and "qrels split 'dev' not found (available: test)" in err
     assert len(err.strip().splitlines()) == 1
 
@@ -100,8 +105,8 @@ def test_missing_task_folder_and_model_path_exit_2(tmp_path, minilm_path, capsys
 
 
 def test_mteb_task_offline_names_the_dataset(tmp_path, minilm_path, capsys, monkeypatch):
-    import huggingface_hub.constants
     import datasets.config
+    import huggingface_hub.constants
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
@@ -140,8 +145,25 @@ def test_cli_end_to_end_on_tiny_folder(tmp_path, minilm_path, capsys):
 
     folder = write_beir(tmp_path / "tiny", GOOD_QRELS)
     out = tmp_path / "out"
-    assert main(["eval", "--model", minilm_path, "--name", "me/tiny", "--revision", "v1",
-                 "--tasks", str(folder), "--output-dir", str(out), "--no-bm25"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                minilm_path,
+                "--name",
+                "me/tiny",
+                "--revision",
+                "v1",
+                "--tasks",
+                str(folder),
+                "--output-dir",
+                str(out),
+                "--no-bm25",
+            ]
+        )
+        == 0
+    )
     assert "| me/tiny |" in capsys.readouterr().out
     assert (out / "results" / "me__tiny" / "v1" / "tiny.json").is_file()
     (model,) = mteb.ResultCache(out).load_results(include_remote=False)

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 LISTS = [
-    {"query": "how do wings produce lift",
-     "documents": ["lift of a wing in a slipstream", "boundary layer heat transfer", "a recipe for bread"],
-     "levels": [2, 1, 0]},
+    {
+        "query": "how do wings produce lift",
+        "documents": ["lift of a wing in a slipstream", "boundary layer heat transfer", "a recipe for bread"],
+        "levels": [2, 1, 0],
+    },
     {"query": "baking bread at home", "documents": ["a recipe for bread", "sourdough starter care"], "levels": [1, 2]},
     {"query": "an unjudged list", "documents": ["boundary layer heat transfer"], "levels": [0]},
 ]
@@ -37,8 +39,11 @@ def test_evaluate_lists_pooled_ndcg_and_tau_by_hand(minilm_path):
         ranked = [pool[j] for j in np.argsort(-scores[i])]  # every pooled document, own list or not
         ndcgs.append(_dcg([grade.get(doc, 0) for doc in ranked[:10]]) / _dcg(sorted(row["levels"], reverse=True)))
         own = [scores[i][pool.index(doc)] for doc in row["documents"]]
-        concordant = sum(np.sign(own[a] - own[b]) == np.sign(row["levels"][a] - row["levels"][b])
-                         for a in range(len(own)) for b in range(a + 1, len(own)))
+        concordant = sum(
+            np.sign(own[a] - own[b]) == np.sign(row["levels"][a] - row["levels"][b])
+            for a in range(len(own))
+            for b in range(a + 1, len(own))
+        )
         pairs = len(own) * (len(own) - 1) / 2
         taus.append((2 * concordant - pairs) / pairs)  # no ties in these lists: τ-b = (C − D) / pairs
     got = evaluate_lists(model, LISTS, k=10)

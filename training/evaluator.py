@@ -24,8 +24,14 @@ class GradedListEvaluator(SentenceEvaluator):
 
     def __init__(self, lists, name: str = "dev", k: int = 10, batch_size: int = 32) -> None:
         super().__init__()
-        self.lists = [{"query": r["query"], "documents": list(r["documents"]),
-                       "levels": list(r["levels"] if "levels" in r else r["labels"])} for r in lists]
+        self.lists = [
+            {
+                "query": r["query"],
+                "documents": list(r["documents"]),
+                "levels": list(r["levels"] if "levels" in r else r["labels"]),
+            }
+            for r in lists
+        ]
         self.name = name
         self.k = k
         self.batch_size = batch_size

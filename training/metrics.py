@@ -53,10 +53,16 @@ def evaluate_lists(model, lists, k: int = 10, batch_size: int = 32) -> dict[str,
         taus.append(kendall_tau([scores[i][pool[text]] for text in row["documents"]], _levels(row)))
     per_query = core.ndcg_at_k(run, qrels, k) if rows else {}
     ndcg, skipped_ndcg = core.mean_defined(
-        per_query[qid] if max(qrels[qid].values(), default=0) > 0 else math.nan for qid in qrels)
+        per_query[qid] if max(qrels[qid].values(), default=0) > 0 else math.nan for qid in qrels
+    )
     tau, skipped_tau = core.mean_defined(taus)
-    return {f"ndcg@{k}": ndcg, "kendall_tau": tau, "n_lists": len(rows),
-            "n_skipped_ndcg": skipped_ndcg, "n_skipped_tau": skipped_tau}
+    return {
+        f"ndcg@{k}": ndcg,
+        "kendall_tau": tau,
+        "n_lists": len(rows),
+        "n_skipped_ndcg": skipped_ndcg,
+        "n_skipped_tau": skipped_tau,
+    }
 
 
 def mean_kendall_tau(model, lists, batch_size: int = 32) -> float:
@@ -77,8 +83,12 @@ def mean_level_margin(model, lists, batch_size: int = 32) -> float:
     """
     gaps = []
     for scores, levels in score_lists(model, lists, batch_size):
-        pairs = [float(scores[i] - scores[j]) for i in range(len(levels)) for j in range(len(levels))
-                 if levels[i] > levels[j]]
+        pairs = [
+            float(scores[i] - scores[j])
+            for i in range(len(levels))
+            for j in range(len(levels))
+            if levels[i] > levels[j]
+        ]
         if pairs:
             gaps.append(sum(pairs) / len(pairs))
     return core.mean_defined(gaps)[0]

@@ -34,8 +34,9 @@ def to_grade(value) -> int:
     return int(grade)
 
 
-def ndcg_at_k(run: Mapping[str, Mapping[str, float]], qrels: Mapping[str, Mapping[str, int]],
-              k: int | None = 10) -> dict[str, float]:
+def ndcg_at_k(
+    run: Mapping[str, Mapping[str, float]], qrels: Mapping[str, Mapping[str, int]], k: int | None = 10
+) -> dict[str, float]:
     """Per-query nDCG@k of ``run`` ({qid: {doc_id: score}}) against ``qrels`` ({qid: {doc_id: grade}}).
 
     Queries present in both are scored (as pytrec_eval and mteb do); ``k=None`` scores the whole ranking.
@@ -134,5 +135,7 @@ def score_lists(model, lists: Iterable[Mapping], batch_size: int = 32):
     queries = encode(model, [row["query"] for row in rows], "query", batch_size)
     docs = encode(model, [text for row in rows for text in row["documents"]], "document", batch_size)
     bounds = np.cumsum([0] + [len(row["documents"]) for row in rows])
-    return [model.similarity(queries[i:i + 1], docs[bounds[i]:bounds[i + 1]])[0].float().cpu().numpy()
-            for i in range(len(rows))]
+    return [
+        model.similarity(queries[i : i + 1], docs[bounds[i] : bounds[i + 1]])[0].float().cpu().numpy()
+        for i in range(len(rows))
+    ]

@@ -9,7 +9,6 @@ a relabelling, like trove's materialized qrel configs. ``load_lists(sources)`` r
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import logging
@@ -17,7 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from rankladder.dataset_builder import schema
+from rankladder.core.beir import read_corpus, read_jsonl_rows, read_queries
+from rankladder.core.beir import read_qrels_rows as read_qrels_tsv_rows
 from rankladder.core.errors import UserError
+from rankladder.core.metrics import document_text
 
 logger = logging.getLogger(__name__)
 
@@ -138,16 +140,14 @@ def read_qrels_rows(path: str, revision: str | None, split: str, qrels_file: str
     """(corpus {id: text}, queries {id: text}, qrels [(qid, did, score)]) from a DATASET_DIR, BEIR folder or Hub id."""
     local = Path(path)
     if local.is_dir() and is_beir_folder(local):
-        corpus = {}
-        for rec in _jsonl(local / "corpus.jsonl"):
-            title, text = rec.get("title") or "", rec.get("text") or ""
-            corpus[str(rec["_id"])] = f"{title}\n{text}".strip() if title and not text.startswith(title) else text
-        queries = {str(rec["_id"]): rec["text"] for rec in _jsonl(local / "queries.jsonl")}
+        # documents read exactly as eval reads them (mteb's title + " " + text join)
+        corpus = {row["id"]: document_text(row["title"], row["text"]) for row in read_corpus(local)}
+        queries = {row["id"]: row["text"] for row in read_queries(local)}
         qrels_path = Path(qrels_file) if qrels_file else local / "qrels" / f"{split}.tsv"
         return corpus, queries, _read_qrels_file(qrels_path)
     corpus_ds = _load_hf(path, revision, schema.CORPUS_CONFIG, schema.CORPUS_SPLIT)
     queries_ds = _load_hf(path, revision, schema.QUERIES_CONFIG, schema.QUERIES_SPLIT)
-    corpus = {str(r["_id"]): (f"{r['title']}\n{r['text']}" if r.get("title") else r["text"]) for r in corpus_ds}
+    corpus = {str(r["_id"]): document_text(r.get("title") or "", r["text"]) for r in corpus_ds}
     queries = {str(r["_id"]): r["text"] for r in queries_ds}
     if qrels_file:
         return corpus, queries, _read_qrels_file(Path(qrels_file))
@@ -156,10 +156,8 @@ def read_qrels_rows(path: str, revision: str | None, split: str, qrels_file: str
 
 
 def _jsonl(path: Path):
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
+    for _, row in read_jsonl_rows(path, id_field="query-id"):
+        yield row
 
 
 def _read_qrels_file(path: Path) -> list:
@@ -172,18 +170,7 @@ def _read_qrels_file(path: Path) -> list:
         return [(str(r["query-id"]), str(r["corpus-id"]), r["score"]) for r in table]
     if path.suffix == ".jsonl":
         return [(str(r["query-id"]), str(r["corpus-id"]), r["score"]) for r in _jsonl(path)]
-    with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle, delimiter="\t")
-        rows = []
-        score_at = 2  # query-id, corpus-id, score[, extra columns such as `rankladder mine`'s rank]
-        for line, rec in enumerate(reader, start=1):
-            if line == 1 and rec and rec[0] == "query-id":
-                score_at = rec.index("score") if "score" in rec else 2
-                continue
-            if len(rec) < 3:
-                raise UserError(f"{path}:{line}: expected query-id, corpus-id, score")
-            rows.append((rec[0], rec[1], rec[score_at] if score_at < len(rec) else rec[-1]))
-        return rows
+    return read_qrels_tsv_rows(path)  # the one qrels-TSV reader (header names the score column)
 
 
 def read_source(source: Source) -> dict:

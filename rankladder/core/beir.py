@@ -32,25 +32,50 @@ def read_jsonl_rows(path: str | Path, id_field: str = "_id") -> list[tuple[int, 
     return rows
 
 
-def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
-    """``query-id<TAB>corpus-id<TAB>score`` (header optional) → ``{query_id: {doc_id: grade}}``."""
-    qrels: dict[str, dict[str, int]] = {}
+def read_qrels_rows(path: str | Path) -> list[tuple[str, str, float]]:
+    """``(query_id, corpus_id, score)`` rows of a qrels TSV, in file order.
+
+    A header row (first column ``query-id``) is skipped and names the columns, so files with extra
+    columns (``rankladder mine`` adds ``rank`` and ``retrieval-score``) are read by name. Without a
+    header: ``query-id, corpus-id, score``, or the TREC layout ``qid, iteration, docid, grade``.
+    """
+    rows: list[tuple[str, str, float]] = []
+    columns = None
     for line_no, line in iter_lines(path):
-        parts = line.split("\t")
         if not line.strip():
             continue
-        if line_no == 1 and parts[0].strip().lower() in ("query-id", "query_id", "qid"):
+        parts = [part.strip() for part in line.split("\t")]
+        if line_no == 1 and parts[0].lower() in ("query-id", "query_id", "qid"):
+            names = [name.lower().replace("_", "-") for name in parts]
+            if "score" not in names or len(names) < 3:
+                raise located(path, "header must name query-id, corpus-id and score", line=line_no)
+            columns = (0, 1, names.index("score"))
             continue
-        if len(parts) == 4:  # TREC layout: qid, iteration, docid, grade
-            parts = [parts[0], parts[2], parts[3]]
-        if len(parts) != 3:
+        if columns is not None:
+            if len(parts) != len(names):
+                raise located(path, f"expected {len(names)} tab-separated columns like the header, got {len(parts)}",
+                              line=line_no)
+            at = columns
+        elif len(parts) == 3:
+            at = (0, 1, 2)
+        elif len(parts) == 4:  # TREC layout: qid, iteration, docid, grade
+            at = (0, 2, 3)
+        else:
             raise located(path, f"expected 3 tab-separated columns (query-id, corpus-id, score), got {len(parts)}",
                           line=line_no)
         try:
-            score = int(float(parts[2]))
+            score = float(parts[at[2]])
         except ValueError:
-            raise located(path, f"not a number: {parts[2]!r}", line=line_no, field="score") from None
-        qrels.setdefault(parts[0].strip(), {})[parts[1].strip()] = score
+            raise located(path, f"not a number: {parts[at[2]]!r}", line=line_no, field="score") from None
+        rows.append((parts[at[0]], parts[at[1]], score))
+    return rows
+
+
+def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
+    """``{query_id: {doc_id: grade}}`` (integer grades, as mteb and pytrec_eval use them)."""
+    qrels: dict[str, dict[str, int]] = {}
+    for query_id, doc_id, score in read_qrels_rows(path):
+        qrels.setdefault(query_id, {})[doc_id] = int(score)
     return qrels
 
 

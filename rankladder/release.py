@@ -22,7 +22,11 @@ DEFAULTS: dict = {
                    "prompt_mode": "per-level", "prompt_template": None, "samples_per_level": 1,
                    "temperature": 0.7, "top_p": 0.95, "max_new_tokens": 128, "seed": 0, "batch_size": 16,
                    "max_attempts": 3},
-    "build": {"dev_fraction": 0.2, "seed": 0, "select_by_similarity": None},
+    # the relevance judge: backend/options null = the generator's; enabled: judge, report agreement in the card
+    "judge": {"enabled": True, "backend": None, "backend_options": {}, "prompt_template": None,
+              "max_new_tokens": 8, "logprobs": 20, "batch_size": 16},
+    "build": {"dev_fraction": 0.2, "seed": 0, "select_by_similarity": None, "labels": "intended",
+              "max_disagreement": 1},
     "training": {"loss": "wasserstein", "model": None, "group_size": 4, "group_strategy": "one_per_level",
                  "per_device_train_batch_size": 16, "num_train_epochs": 4, "learning_rate": 3e-5,
                  "warmup_ratio": 0.1, "seed": 0, "save_strategy": "no", "logging_steps": 5,
@@ -32,7 +36,7 @@ DEFAULTS: dict = {
                 "model_repo": "rankladder/quickstart-minilm-wasserstein", "license": "apache-2.0",
                 "dry_run": True, "force": False, "private": False},
 }
-FREE_FORM = {("generation", "backend_options"), ("training",)}  # passed through to the stage
+FREE_FORM = {("generation", "backend_options"), ("judge", "backend_options"), ("training",)}  # passed through to the stage
 
 
 def _merge(base: dict, override: dict, where: str, path: tuple = ()) -> dict:

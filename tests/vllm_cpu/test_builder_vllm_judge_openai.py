@@ -1,0 +1,51 @@
+"""``rankladder judge --backend openai`` against ``vllm serve`` (SmolLM2, CPU): grade probabilities from
+``logprobs``/``top_logprobs``, then ``build --labels judged|agree`` end to end."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from rankladder.cli import main
+from rankladder.dataset_builder import schema
+from rankladder.dataset_builder.runfiles import RECORDS, iter_kind
+
+TESTS_DIR = Path(__file__).resolve().parents[1]
+sys.path.append(str(TESTS_DIR))
+from run_fixtures import GRADED_DOCUMENTS, write_run_dir  # noqa: E402
+
+
+def test_judge_through_vllm_serve_with_logprobs_then_build(vllm_server, tmp_path, capsys):
+    url, model = vllm_server
+    rows = [json.loads(line) for line in GRADED_DOCUMENTS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    run_dir = write_run_dir(tmp_path / "run", rows[:12])
+    argv = ["judge", str(run_dir), "--backend", "openai", "--model", model, "--base-url", url, "--no-progress"]
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["judged"] == summary["of"] == 12 and summary["judge"] == model
+    judged = list(iter_kind(run_dir, schema.JUDGEMENTS))
+    assert sorted(r["key"] for r in judged) == sorted(r["key"] for r in iter_kind(run_dir, RECORDS))
+    with_probs = [r for r in judged if r["method"] == "logprobs"]
+    assert len(with_probs) >= 9, summary["by_method"]  # the server returned top_logprobs
+    for row in with_probs:
+        assert abs(sum(row["grade_probs"].values()) - 1) < 1e-3 and 0 <= row["expected_grade"] <= 3
+    manifest = json.loads((run_dir / "judge-manifest.shard-00000-of-00001.json").read_text())
+    assert manifest["model"]["id"] == model and manifest["config"]["backend"] == "openai"
+    assert "api_key" not in manifest["config"]["backend_options"]
+
+    assert main(argv) == 0  # resumed: nothing left to judge
+    assert json.loads(capsys.readouterr().out)["by_method"] == summary["by_method"]
+
+    for policy in ("judged", "agree"):
+        out = tmp_path / f"dataset-{policy}"
+        assert main(["build", str(run_dir), "--out", str(out), "--version", "0.1.0", "--labels", policy,
+                     "--max-disagreement", "2"]) == 0
+        built = json.loads(capsys.readouterr().out)
+        assert built["labels"] == policy and "kappa_quadratic" in built["agreement"]
+        lists = pq.read_table(out / schema.data_file(schema.LISTS_CONFIG, schema.TRAIN_SPLIT)).to_pylist()
+        for row in lists:
+            expected = row["judge_grades"] if policy == "judged" else row["intended_levels"]
+            assert row["levels"] == expected

@@ -25,12 +25,26 @@ from pathlib import Path
 
 from rankladder.dataset_builder import schema
 from rankladder.dataset_builder.agreement import summarize
-from rankladder.dataset_builder.backends.base import GenerationRequest, SamplingConfig, SharedBackend
+from rankladder.dataset_builder.backends.base import (
+    GenerationRequest,
+    SamplingConfig,
+    SharedBackend,
+)
 from rankladder.dataset_builder.backends.transformers_backend import TransformersBackend
-from rankladder.dataset_builder.filters import FilterConfig, degeneration_reason, reason_names
+from rankladder.dataset_builder.filters import (
+    FilterConfig,
+    degeneration_reason,
+    reason_names,
+)
 from rankladder.dataset_builder.generate import GenerateConfig, generate_run
-from rankladder.dataset_builder.judge import (JudgeConfig, _records_to_judge, judge_run, load_judge_template, render,
-                                              run_levels)
+from rankladder.dataset_builder.judge import (
+    JudgeConfig,
+    _records_to_judge,
+    judge_run,
+    load_judge_template,
+    render,
+    run_levels,
+)
 from rankladder.dataset_builder.levels import load_levels
 from rankladder.dataset_builder.parsing import clean_generation
 from rankladder.dataset_builder.prompts import load_template
@@ -75,9 +89,9 @@ def filter_shares(run_dir: Path) -> dict:
 def _only(defaults: FilterConfig, rule: str) -> FilterConfig:
     from dataclasses import replace
 
-    off = dict(dup_sentence_frac=None, dup_sentence_char_frac=None, min_alpha_word_frac=None, max_query_echo_frac=None,
-               top_ngram_char_frac={n: None for n in defaults.top_ngram_char_frac},
-               dup_ngram_char_frac={n: None for n in defaults.dup_ngram_char_frac})
+    off = {"dup_sentence_frac": None, "dup_sentence_char_frac": None, "min_alpha_word_frac": None,
+           "max_query_echo_frac": None, "top_ngram_char_frac": dict.fromkeys(defaults.top_ngram_char_frac),
+           "dup_ngram_char_frac": dict.fromkeys(defaults.dup_ngram_char_frac)}
     if rule.startswith("top_"):
         off["top_ngram_char_frac"] = {**off["top_ngram_char_frac"], rule[4:-4]: defaults.top_ngram_char_frac[rule[4:-4]]}
     elif rule.startswith("dup_") and rule.endswith("gram"):

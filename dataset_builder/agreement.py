@@ -8,6 +8,10 @@ label policies of ``build --labels intended|judged|agree``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import polars
 
 
 def confusion(pairs: list[tuple[int, int]], grades: list[int]) -> list[list[int]]:
@@ -102,7 +106,7 @@ def plot(labels: dict, path: Path) -> None:
 # -- label policies (build) ---------------------------------------------------------------------
 
 
-def label_columns(index, judgements: dict) -> "pl.DataFrame":
+def label_columns(index, judgements: dict) -> polars.DataFrame:
     """``index`` plus ``intended``, ``grade``, ``expected`` (null where the document was not judged)."""
     import polars as pl
 
@@ -118,7 +122,7 @@ def label_columns(index, judgements: dict) -> "pl.DataFrame":
             .join(judged, on=["query_id", "doc_id"], how="left", maintain_order="left"))
 
 
-def apply_label_policy(index, policy: str, max_disagreement: int) -> "pl.DataFrame":
+def apply_label_policy(index, policy: str, max_disagreement: int) -> polars.DataFrame:
     """``level`` becomes the training/qrels label: ``intended`` keeps it, ``judged`` takes the judge's
     grade (unjudged documents dropped), ``agree`` keeps documents judged within ``max_disagreement - 1``."""
     import polars as pl

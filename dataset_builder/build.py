@@ -174,6 +174,13 @@ class _SplitWriter:
         return self.rel
 
 
+def _list_column(offsets, frame, column: str, kind):
+    """One per-document column of ``frame`` as list rows split at ``offsets``."""
+    import pyarrow as pa
+
+    return pa.ListArray.from_arrays(offsets, frame.get_column(column).to_arrow().cast(kind))
+
+
 def _write_lists(records, doc_ids, ordered, groups, writer: _SplitWriter, piece_rows: int = 40_000) -> None:
     """``lists`` rows for ``groups`` (contiguous in ``ordered``), gathering documents piece by piece."""
     import pyarrow as pa
@@ -192,18 +199,15 @@ def _write_lists(records, doc_ids, ordered, groups, writer: _SplitWriter, piece_
         labels = ordered.slice(starts[first], starts[last] - starts[first])
         part = groups.slice(first, last - first)
 
-        def as_list(column: str, kind):
-            return pa.ListArray.from_arrays(offsets, labels.get_column(column).to_arrow().cast(kind))
-
         writer.write(pa.table({
             "query_id": part.get_column("query_id").to_arrow().cast(pa.string()),
             "query": part.get_column("query").to_arrow().cast(pa.string()),
             "doc_ids": pa.ListArray.from_arrays(offsets, gathered["doc_id"]),
             "documents": pa.ListArray.from_arrays(offsets, gathered["text"].cast(pa.string())),
-            "levels": as_list("level", pa.int32()),
-            "intended_levels": as_list("intended", pa.int32()),
-            "judge_grades": as_list("grade", pa.int32()),
-            "judge_expected": as_list("expected", pa.float32()),
+            "levels": _list_column(offsets, labels, "level", pa.int32()),
+            "intended_levels": _list_column(offsets, labels, "intended", pa.int32()),
+            "judge_grades": _list_column(offsets, labels, "grade", pa.int32()),
+            "judge_expected": _list_column(offsets, labels, "expected", pa.float32()),
         }))
         first = last
 

@@ -23,15 +23,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from rankladder.dataset_builder import schema
+from rankladder.dataset_builder.backends.base import (
+    Backend,
+    GenerationRequest,
+    SamplingConfig,
+)
+from rankladder.dataset_builder.generate import shard_of
+from rankladder.dataset_builder.prompts import PROMPTS_DIR
+from rankladder.dataset_builder.runfiles import (
+    RECORDS,
+    AppendWriter,
+    ShardLock,
+    iter_kind,
+    manifests,
+    shard_tag,
+)
 
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import prepare_output_parent, sha256_json, write_json_atomic
 from rankladder.core.manifest import tool_versions, utc_now
-from rankladder.dataset_builder import schema
-from rankladder.dataset_builder.backends.base import Backend, GenerationRequest, SamplingConfig
-from rankladder.dataset_builder.generate import shard_of
-from rankladder.dataset_builder.prompts import PROMPTS_DIR
-from rankladder.dataset_builder.runfiles import RECORDS, AppendWriter, ShardLock, iter_kind, manifests, shard_tag
 
 log = logging.getLogger(__name__)
 JUDGE_KIND = "rankladder-judge-run"
@@ -40,7 +51,7 @@ _INTEGER = re.compile(r"(?<![\d.])-?\d+(?!\.\d)")  # an integer, not part of a d
 
 @dataclass
 class JudgeConfig:
-    template: "JudgePrompt"
+    template: JudgePrompt
     # greedy and short: the reply is one digit (a few tokens of slack for "Grade: 2")
     sampling: SamplingConfig = field(default_factory=lambda: SamplingConfig(temperature=0.0, top_p=1.0,
                                                                             max_new_tokens=8, seed=0))

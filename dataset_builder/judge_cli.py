@@ -42,8 +42,9 @@ def register(subparsers) -> None:
 
 def judge_backend(args, run_dir) -> tuple[str, dict]:
     """``--backend``/``--model`` when given, else the generator's backend and options."""
-    from rankladder.core.errors import UserError
     from rankladder.dataset_builder.judge import generator_backend
+
+    from rankladder.core.errors import UserError
 
     if args.backend is None:
         backend, options = generator_backend(run_dir)
@@ -68,11 +69,16 @@ def judge_backend(args, run_dir) -> tuple[str, dict]:
 
 
 def run_judge(args) -> int:
-    from rankladder.core.errors import UserError
     from rankladder.dataset_builder.backends import create_backend
     from rankladder.dataset_builder.backends.base import SamplingConfig
     from rankladder.dataset_builder.generate import parse_shard
-    from rankladder.dataset_builder.judge import JudgeConfig, judge_run, load_judge_template
+    from rankladder.dataset_builder.judge import (
+        JudgeConfig,
+        judge_run,
+        load_judge_template,
+    )
+
+    from rankladder.core.errors import UserError
 
     shard = parse_shard(args.shard)
     for flag, value, low in (("--batch-size", args.batch_size, 1), ("--max-new-tokens", args.max_new_tokens, 1),
@@ -86,7 +92,7 @@ def run_judge(args) -> int:
         config = JudgeConfig(template=template, sampling=SamplingConfig(0.0, 1.0, args.max_new_tokens, 0),
                              logprobs=args.logprobs or None, batch_size=args.batch_size, backend=backend,
                              backend_options=options)
-        manifest = judge_run(run_dir, config, lambda: create_backend(backend, **options), shard=shard,
+        manifest = judge_run(run_dir, config, lambda backend=backend, options=options: create_backend(backend, **options), shard=shard,
                              progress=not args.no_progress)
         counts = manifest["counts"]
         summaries.append({"run_dir": run_dir, "judge": (manifest.get("model") or {}).get("id"),

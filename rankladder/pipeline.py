@@ -118,7 +118,12 @@ class Pipeline:
     def _judge(self) -> dict:
         from rankladder.dataset_builder.backends import create_backend
         from rankladder.dataset_builder.backends.base import SamplingConfig
-        from rankladder.dataset_builder.judge import JudgeConfig, generator_backend, judge_run, load_judge_template
+        from rankladder.dataset_builder.judge import (
+            JudgeConfig,
+            generator_backend,
+            judge_run,
+            load_judge_template,
+        )
 
         j = self.config["judge"]
         if not j["enabled"]:
@@ -178,7 +183,11 @@ class Pipeline:
         return {"mean": summary.get("mean", {})}
 
     def _publish(self) -> dict:
-        from rankladder.model_cards.publish import publish_dataset, publish_model, publish_results
+        from rankladder.model_cards.publish import (
+            publish_dataset,
+            publish_model,
+            publish_results,
+        )
 
         p, version = self.config["publish"], self.config["version"]
         dry = p["dry_run"]

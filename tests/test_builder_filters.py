@@ -3,8 +3,11 @@
 from dataclasses import replace
 
 import pytest
-
-from rankladder.dataset_builder.filters import FilterConfig, degeneration_reason, reason_names
+from rankladder.dataset_builder.filters import (
+    FilterConfig,
+    degeneration_reason,
+    reason_names,
+)
 from rankladder.dataset_builder.parsing import validate
 
 NORMAL = ("Water boils at a lower temperature at high altitude because the air pressure is lower there. "
@@ -86,3 +89,30 @@ def test_a_single_long_bigram_is_not_repetition():
     text = "Photosynthetic microorganisms dominate oceans."
     assert degeneration_reason(text, "", only("top_2gram")) is None
     assert degeneration_reason(f"{text} {text}", "", only("top_2gram")) == "top_2gram"
+
+
+def test_filter_rejects_are_counted_in_stats_and_card(tmp_path, graded_rows):
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run_fixtures import write_run_dir
+
+    from rankladder.dataset_builder.build import build_dataset
+    from rankladder.dataset_builder.runfiles import REJECTS, AppendWriter
+
+    run_dir = write_run_dir(tmp_path / "run", graded_rows[:8])
+    writer = AppendWriter(run_dir / REJECTS / "shard-00000-of-00001.fixture.jsonl")
+    for reason, final in (("dup_sentences", False), ("dup_sentences", True), ("top_2gram", False), ("too_short", False)):
+        writer.write({"key": "x\t3\t0", "query_id": "x", "level": 3, "sample": 0, "attempt": 0, "seed": 0,
+                      "reason": reason, "final": final, "raw": DEGENERATE[reason] if reason in DEGENERATE else "Hi."})
+    writer.close()
+    out = tmp_path / "rankladder-filters-dataset"
+    build_dataset([run_dir], out, "0.1.0")
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["degeneration_filters"] == {"failed_attempts": 3, "by_filter": {"dup_sentences": 2, "top_2gram": 1},
+                                             "rejected_keys": 1}
+    assert stats["counts"]["failed_attempts_by_reason"]["too_short"] == 1
+    card = (out / "README.md").read_text()
+    assert "| dup_sentences | degeneration filter | 2 |" in card and "| too_short | validation | 1 |" in card

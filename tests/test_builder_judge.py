@@ -12,19 +12,24 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
-from rankladder.core.errors import UserError
 from rankladder.dataset_builder import schema
 from rankladder.dataset_builder.build import build_dataset
-from rankladder.dataset_builder.judge import JudgeConfig, judge_run, load_judge_template, read_judgements
+from rankladder.dataset_builder.judge import (
+    JudgeConfig,
+    judge_run,
+    load_judge_template,
+    read_judgements,
+)
 from rankladder.dataset_builder.runfiles import RECORDS, iter_kind
+
+from rankladder.core.errors import UserError
 
 TESTS_DIR = Path(__file__).resolve().parent
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
-from run_fixtures import write_run_dir  # noqa: E402
-from test_reliability_kill import cli_env  # noqa: E402
-from test_reliability_bad_inputs import rankladder_command  # noqa: E402
+from run_fixtures import write_run_dir
+from test_reliability_bad_inputs import rankladder_command
+from test_reliability_kill import cli_env
 
 QUERIES = 4  # of the 16 hand-graded queries: 16 documents, levels 3..0
 
@@ -58,7 +63,7 @@ def test_smollm2_judges_every_document_with_grade_probabilities(judged_run):
 
 
 def test_judging_again_does_nothing_and_another_judge_config_is_refused(judged_run, smollm2_backend):
-    run_dir, manifest = judged_run
+    run_dir, _ = judged_run
     before = list(iter_kind(run_dir, schema.JUDGEMENTS))
     again = judge_run(run_dir, JudgeConfig(template=load_judge_template(), batch_size=8),
                       lambda: pytest.fail("no backend needed"), progress=False)
@@ -130,7 +135,7 @@ def test_kill_and_resume_mid_judging(tmp_path, graded_rows):
         process.wait()
     before = {row["key"]: row for row in iter_kind(run_dir, schema.JUDGEMENTS)}
     assert 4 <= len(before) < 24, f"kill landed outside judging ({len(before)} judged): {process.stderr.read()[-500:]}"
-    done = subprocess.run(argv, env=cli_env(), capture_output=True, text=True, timeout=600)
+    done = subprocess.run(argv, env=cli_env(), capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout)
     assert summary["judged"] == summary["of"] == 24
@@ -141,3 +146,22 @@ def test_kill_and_resume_mid_judging(tmp_path, graded_rows):
     assert manifest["status"] == "complete" and manifest["counts"]["this_run"].keys() <= {"logprobs", "parsed",
                                                                                          "unparsed"}
     assert sum(manifest["counts"]["this_run"].values()) == 24 - len(before)
+
+
+def test_judge_bad_inputs_are_one_line_errors(tmp_path, capsys, graded_rows):
+    from rankladder.cli import main
+
+    assert main(["judge", str(tmp_path / "missing")]) == 2
+    assert "not a generation RUN_DIR" in capsys.readouterr().err
+    run_dir = write_run_dir(tmp_path / "run", graded_rows[:4])
+    assert main(["judge", str(run_dir), "--backend", "openai"]) == 2
+    assert "--model: required with --backend openai" in capsys.readouterr().err
+    assert main(["judge", str(run_dir), "--batch-size", "0"]) == 2
+    assert "--batch-size: must be at least 1" in capsys.readouterr().err
+    bad = tmp_path / "judge.yaml"
+    bad.write_text("user: 'no placeholders'\n")
+    assert main(["judge", str(run_dir), "--prompt-template", str(bad)]) == 2
+    assert "lacks the placeholder {query}" in capsys.readouterr().err
+    assert main(["build", str(run_dir), "--out", str(tmp_path / "d"), "--version", "0.1.0", "--labels", "agree"]) == 2
+    assert "has no judgements" in capsys.readouterr().err and not (tmp_path / "d").exists()
+    assert not (run_dir / schema.JUDGEMENTS).exists()

@@ -3,11 +3,14 @@
 import json
 
 import pytest
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from rankladder.dataset_builder.parsing import (clean_generation, duplicate_reason, parse_levels_json, validate)
+from rankladder.dataset_builder.parsing import (
+    clean_generation,
+    duplicate_reason,
+    parse_levels_json,
+    validate,
+)
 
 chat_noise = st.sampled_from(["<|im_start|>", "<|im_end|>", "assistant\n", "Sure! Here is a passage:\n",
                               "**Passage:**\n", "\"", "```json\n", "```", "{", "}", "\n\n", "I hope this helps!"])
@@ -73,7 +76,7 @@ def test_per_query_json_in_fences_and_prose():
 
 # -- the judge's replies ------------------------------------------------------------------------------
 
-from rankladder.dataset_builder.judge import grade_distribution, judgement, parse_grade  # noqa: E402
+from rankladder.dataset_builder.judge import grade_distribution, judgement, parse_grade
 
 GRADES = [0, 1, 2, 3]
 judge_noise = st.sampled_from(["3", " 2", "1", "0", "Grade: ", "The passage is ", "relevant", "-1", "4", "12",

@@ -8,14 +8,14 @@ import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
-
-from rankladder.cli import main
 from rankladder.dataset_builder import schema
 from rankladder.dataset_builder.runfiles import RECORDS, iter_kind
 
+from rankladder.cli import main
+
 TESTS_DIR = Path(__file__).resolve().parents[1]
 sys.path.append(str(TESTS_DIR))
-from run_fixtures import GRADED_DOCUMENTS, write_run_dir  # noqa: E402
+from run_fixtures import GRADED_DOCUMENTS, write_run_dir
 
 
 def test_judge_through_vllm_serve_with_logprobs_then_build(vllm_server, tmp_path, capsys):

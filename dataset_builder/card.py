@@ -92,9 +92,9 @@ def _labels_section(figures: dict, manifest: dict) -> str:
 
     judge = manifest.get("judge") or {}
     model = judge.get("model")
-    model_id = model.get("id") if isinstance(model, dict) else model
+    model_id = (model.get("id") if isinstance(model, dict) else model) or "not recorded"
     return (f"## Intended vs judged relevance\n\nEach document was graded by an LLM judge (`{model_id}`, "
-            f"prompt `{', '.join(judge.get('prompts', {}))}`). Rows: the level the generator was asked for; "
+            f"prompt `{', '.join(judge.get('prompts', {})) or 'not recorded'}`). Rows: the level the generator was asked for; "
             f"columns: the judge's grade (`{schema.AGREEMENT_PLOT}`).\n\n" + to_markdown(figures["labels"]) + "\n")
 
 

@@ -165,3 +165,23 @@ def test_judge_bad_inputs_are_one_line_errors(tmp_path, capsys, graded_rows):
     assert main(["build", str(run_dir), "--out", str(tmp_path / "d"), "--version", "0.1.0", "--labels", "agree"]) == 2
     assert "has no judgements" in capsys.readouterr().err and not (tmp_path / "d").exists()
     assert not (run_dir / schema.JUDGEMENTS).exists()
+
+
+def test_weighted_kappa_matches_scikit_learn():
+    import random
+
+    from sklearn.metrics import cohen_kappa_score
+
+    from rankladder.dataset_builder.agreement import confusion, summarize, weighted_kappa
+
+    rng = random.Random(1)
+    intended = [rng.randint(0, 3) for _ in range(200)]
+    judged = [min(3, max(0, level + rng.choice([-2, -1, 0, 0, 1]))) for level in intended]
+    matrix = confusion(list(zip(intended, judged)), [3, 2, 1, 0])
+    for power, weights in ((2, "quadratic"), (1, "linear")):
+        assert weighted_kappa(matrix, [3, 2, 1, 0], power) == pytest.approx(
+            cohen_kappa_score(intended, judged, weights=weights), abs=1e-4)
+    figures = summarize(intended, judged, [float(j) for j in judged], [0, 1, 2, 3], 2)
+    assert figures["documents_kept_by_policy"]["agree(max_disagreement=2)"] == sum(
+        abs(i - j) < 2 for i, j in zip(intended, judged))
+    assert weighted_kappa([[5, 0], [0, 0]], [1, 0]) is None  # one class only: κ undefined

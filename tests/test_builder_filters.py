@@ -97,16 +97,15 @@ def test_filter_rejects_are_counted_in_stats_and_card(tmp_path, graded_rows):
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from run_fixtures import write_run_dir
-
     from rankladder.dataset_builder.build import build_dataset
     from rankladder.dataset_builder.runfiles import REJECTS, AppendWriter
+    from run_fixtures import write_run_dir
 
     run_dir = write_run_dir(tmp_path / "run", graded_rows[:8])
     writer = AppendWriter(run_dir / REJECTS / "shard-00000-of-00001.fixture.jsonl")
     for reason, final in (("dup_sentences", False), ("dup_sentences", True), ("top_2gram", False), ("too_short", False)):
         writer.write({"key": "x\t3\t0", "query_id": "x", "level": 3, "sample": 0, "attempt": 0, "seed": 0,
-                      "reason": reason, "final": final, "raw": DEGENERATE[reason] if reason in DEGENERATE else "Hi."})
+                      "reason": reason, "final": final, "raw": DEGENERATE.get(reason, "Hi.")})
     writer.close()
     out = tmp_path / "rankladder-filters-dataset"
     build_dataset([run_dir], out, "0.1.0")

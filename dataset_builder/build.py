@@ -13,7 +13,8 @@ import logging
 import re
 from pathlib import Path
 
-from rankladder.dataset_builder import schema
+from rankladder.dataset_builder import agreement, schema
+from rankladder.dataset_builder.agreement import apply_label_policy, label_columns
 from rankladder.dataset_builder.runfiles import RECORDS, REJECTS, iter_kind, manifests
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import atomic_output_dir, sha256_file, sha256_json, write_json_atomic
@@ -146,10 +147,10 @@ class _SplitWriter:
     ROWS_PER_GROUP = {schema.LISTS_CONFIG: 10_000}  # a list row holds a whole ranked list
     DEFAULT_ROWS_PER_GROUP = 50_000
 
-    def __init__(self, folder: Path, config: str, split: str):
+    def __init__(self, folder: Path, config: str, split: str, label_columns: bool = False):
         import pyarrow.parquet as pq
 
-        self.schema = schema.features(config).arrow_schema
+        self.schema = schema.features(config, label_columns).arrow_schema
         self.rel = schema.data_file(config, split)
         (folder / self.rel).parent.mkdir(parents=True, exist_ok=True)
         self._writer = pq.ParquetWriter(folder / self.rel, self.schema, compression="zstd")
@@ -178,6 +179,13 @@ class _SplitWriter:
         return self.rel
 
 
+def _list_column(offsets, frame, column: str, kind):
+    """One per-document column of ``frame`` as list rows split at ``offsets``."""
+    import pyarrow as pa
+
+    return pa.ListArray.from_arrays(offsets, frame.get_column(column).to_arrow().cast(kind))
+
+
 def _write_lists(records, doc_ids, ordered, groups, writer: _SplitWriter, piece_rows: int = 40_000) -> None:
     """``lists`` rows for ``groups`` (contiguous in ``ordered``), gathering documents piece by piece."""
     import pyarrow as pa
@@ -192,19 +200,25 @@ def _write_lists(records, doc_ids, ordered, groups, writer: _SplitWriter, piece_
         rows = ordered.get_column("row")[starts[first]:starts[last]].to_arrow()
         offsets = pa.array([start - starts[first] for start in starts[first:last + 1]], pa.int32())
         gathered = {name: pc.take(column, rows).combine_chunks() for name, column in
-                    (("doc_id", doc_ids), ("text", records.column("text")), ("level", records.column("level")))}
+                    (("doc_id", doc_ids), ("text", records.column("text")))}
+        labels = ordered.slice(starts[first], starts[last] - starts[first])
         part = groups.slice(first, last - first)
+
         writer.write(pa.table({
             "query_id": part.get_column("query_id").to_arrow().cast(pa.string()),
             "query": part.get_column("query").to_arrow().cast(pa.string()),
             "doc_ids": pa.ListArray.from_arrays(offsets, gathered["doc_id"]),
             "documents": pa.ListArray.from_arrays(offsets, gathered["text"].cast(pa.string())),
-            "levels": pa.ListArray.from_arrays(offsets, gathered["level"].cast(pa.int32())),
+            "levels": _list_column(offsets, labels, "level", pa.int32()),
+            "intended_levels": _list_column(offsets, labels, "intended", pa.int32()),
+            "judge_grades": _list_column(offsets, labels, "grade", pa.int32()),
+            "judge_expected": _list_column(offsets, labels, "expected", pa.float32()),
         }))
         first = last
 
 
-def write_configs(records, folder: Path, dev_fraction: float, seed: int) -> tuple[dict, object, dict]:
+def write_configs(records, folder: Path, dev_fraction: float, seed: int, judgements: dict | None = None,
+                  labels: str = "intended", max_disagreement: int = 1) -> tuple[dict, object, dict]:
     """Write every config/split parquet into ``folder``; return files, the stats frame, merge counts.
 
     Texts stay in the arrow record table; polars orders only the small columns, and documents are
@@ -232,6 +246,17 @@ def write_configs(records, folder: Path, dev_fraction: float, seed: int) -> tupl
     if index.select(pl.struct("query_id", "doc_id").n_unique()).item() != index.height:
         # the same text twice in one query's list: keep its highest level
         index = index.sort("level", descending=True).unique(subset=["query_id", "doc_id"], keep="first")
+    index = label_columns(index, judgements or {})
+    label_figures = None
+    if judgements:
+        label_figures = agreement.summarize(index.get_column("intended").to_list(), index.get_column("grade").to_list(),
+                                            index.get_column("expected").to_list(),
+                                            sorted(set(index.get_column("intended").to_list())), max_disagreement)
+        label_figures.update(policy=labels, max_disagreement=max_disagreement)
+    index = apply_label_policy(index, labels, max_disagreement)
+    if index.height == 0:
+        raise UserError(f"--labels {labels}: no document keeps a label under this policy")
+    queries = queries.filter(pl.col("_id").is_in(index.get_column("query_id").unique().implode()))
     dev = _dev_queries(queries.get_column("_id").to_list(), dev_fraction, seed)
     index = index.with_columns(pl.col("query_id").is_in(list(dev)).alias("is_dev"))
     files = {}
@@ -272,13 +297,13 @@ def write_configs(records, folder: Path, dev_fraction: float, seed: int) -> tupl
                                                 pl.col("doc_id").alias("corpus-id"),
                                                 pl.col("level").alias("score")).to_arrow())
         files[f"default/{split}"] = qrels.close()
-        lists = _SplitWriter(folder, schema.LISTS_CONFIG, split)
+        lists = _SplitWriter(folder, schema.LISTS_CONFIG, split, label_columns=True)
         _write_lists(records, doc_ids, ordered, part, lists)
         files[f"lists/{split}"] = lists.close()
     stats_frame = ordered.select("query_id", "level", "words", "doc_id")
     merge = {"records_read": total, "duplicate_keys": duplicate_keys,
              "duplicate_documents": kept - documents,
-             "train_queries": n_train, "dev_queries": len(dev)}
+             "train_queries": n_train, "dev_queries": len(dev), "labels": label_figures}
     return files, stats_frame, merge
 
 
@@ -296,15 +321,19 @@ def unique_run_dirs(run_dirs: list[str | Path]) -> list[Path]:
 
 def build_dataset(run_dirs: list[str | Path], out: str | Path, version: str, dev_fraction: float = 0.0,
                   seed: int = 0, overwrite: bool = False, name: str | None = None,
-                  separability_model=None, select_model=None) -> dict:
+                  separability_model=None, select_model=None, labels: str = "intended",
+                  max_disagreement: int = 1) -> dict:
     """Build DATASET_DIR from one or more RUN_DIRs; returns the dataset manifest.
 
     ``separability_model`` (a SentenceTransformer, a path/id, or ``True`` for all-MiniLM-L6-v2) adds
     per-level separability of the lists (``dataset_builder.separability``) to stats.json and the card.
     ``select_model`` (same kinds) keeps one of several samples per (query, level), the combination
     best ordered for that model (``dataset_builder.selection``); its figures go to stats.json.
+    ``labels`` (``schema.LABEL_POLICIES``) picks the qrels score / lists level from the intended level
+    or the judgements of ``rankladder judge``; the agreement figures go to stats.json, the card and a PNG.
     """
     from rankladder.dataset_builder import card, stats
+    from rankladder.dataset_builder.judge import judge_manifests, read_judgements
 
     version = check_version(version)
     run_dirs = unique_run_dirs(run_dirs)
@@ -313,6 +342,14 @@ def build_dataset(run_dirs: list[str | Path], out: str | Path, version: str, dev
     if incomplete:
         log.warning("building from runs that did not finish: %s", ", ".join(incomplete))
     rejects = [row for run_dir in run_dirs for row in iter_kind(run_dir, REJECTS)]
+    if labels not in schema.LABEL_POLICIES:
+        raise UserError(f"--labels: unknown policy {labels!r} (choose from {', '.join(schema.LABEL_POLICIES)})")
+    if max_disagreement < 1:
+        raise UserError(f"--max-disagreement: must be at least 1, got {max_disagreement}")
+    judgements = read_judgements(run_dirs)
+    if labels != "intended" and not judgements:
+        raise UserError(f"--labels {labels}: {', '.join(map(str, run_dirs))} has no judgements; run "
+                        "`rankladder judge RUN_DIR` first")
     out = Path(out)
     with atomic_output_dir(out, overwrite=overwrite) as tmp:
         records, selection = read_records(run_dirs), None
@@ -320,9 +357,13 @@ def build_dataset(run_dirs: list[str | Path], out: str | Path, version: str, dev
             from rankladder.dataset_builder.selection import select_records
 
             records, selection = select_records(records, None if select_model is True else select_model)
-        files, stats_frame, merge = write_configs(records, tmp, dev_fraction, seed)
+        files, stats_frame, merge = write_configs(records, tmp, dev_fraction, seed, judgements, labels,
+                                                  max_disagreement)
         del records
         figures = stats.compute(stats_frame, rejects, merge, run_manifests)
+        if merge["labels"]:
+            figures["labels"] = merge["labels"]
+            agreement.plot(figures["labels"], tmp / schema.AGREEMENT_PLOT)
         if selection is not None:
             figures["selection"] = selection
         if separability_model is not None and separability_model is not False:
@@ -349,7 +390,9 @@ def build_dataset(run_dirs: list[str | Path], out: str | Path, version: str, dev
                              "status": m.get("status"), "config_hash": m.get("config_hash"),
                              "shard": m.get("shard")} for m in run_manifests],
             "build": {"dev_fraction": dev_fraction, "seed": seed,
-                      "select_by_similarity": selection["model"] if selection and selection["applied"] else None},
+                      "select_by_similarity": selection["model"] if selection and selection["applied"] else None,
+                      "labels": labels, "max_disagreement": max_disagreement if labels == "agree" else None},
+            "judge": card.judge_summary(judge_manifests(run_dirs)),
             "tool_versions": tool_versions(),
         }
         write_json_atomic(tmp / schema.MANIFEST_FILE, manifest)

@@ -50,6 +50,54 @@ def generation_summary(run_manifests: list[dict]) -> dict:
             "prompts": prompts}
 
 
+def judge_summary(judge_manifests: list[dict]) -> dict | None:
+    """Model, prompt and sampling of the judge runs (distinct values only); None when nothing was judged."""
+    if not judge_manifests:
+        return None
+    models, prompts, sampling = [], {}, []
+    for manifest in judge_manifests:
+        if manifest.get("model") and manifest["model"] not in models:
+            models.append(manifest["model"])
+        template = manifest.get("prompt_template") or {}
+        if template.get("name"):
+            prompts[template["name"]] = template
+        if manifest["config"]["sampling"] not in sampling:
+            sampling.append(manifest["config"]["sampling"])
+    return {"backend": manifest["config"]["backend"], "model": models[0] if len(models) == 1 else models,
+            "prompts": prompts, "sampling": sampling[0] if len(sampling) == 1 else sampling,
+            "logprobs": manifest["config"].get("logprobs")}
+
+
+def _filters_section(figures: dict) -> str:
+    """Failed generation attempts by reason: validation and degeneration filters (``filters.py``)."""
+    from rankladder.dataset_builder.filters import reason_names
+
+    failed = figures["counts"].get("failed_attempts_by_reason") or {}
+    filters = set(reason_names())
+    rows = "\n".join(f"| {reason} | {'degeneration filter' if reason in filters else 'validation'} | {n} |"
+                      for reason, n in failed.items())
+    removed = sum(n for reason, n in failed.items() if reason in filters)
+    return ("## Validation and degeneration filters\n\nEvery generation passes validation and the Gopher-style "
+            "degeneration filters (repetition, non-alphabetic words, query echo); a failed attempt is retried. "
+            f"{figures['counts'].get('failed_attempts', 0)} failed attempts, {removed} of them by a degeneration "
+            f"filter; {figures['counts'].get('rejected_keys', 0)} documents given up.\n\n"
+            + ("| reason | kind | failed attempts |\n|---|---|---|\n" + rows + "\n" if rows else "") + "\n")
+
+
+def _labels_section(figures: dict, manifest: dict) -> str:
+    """Intended level × judged grade (when the runs were judged)."""
+    if not figures.get("labels"):
+        return ""
+    from rankladder.dataset_builder.agreement import to_markdown
+
+    judge = manifest.get("judge") or {}
+    model = judge.get("model")
+    model_id = (model.get("id") if isinstance(model, dict) else model) or "not recorded"
+    return (f"## Intended vs judged relevance\n\nEach document was graded by an LLM judge (`{model_id}`, "
+            f"prompt `{', '.join(judge.get('prompts', {})) or 'not recorded'}`). Rows: the level the generator was asked for; "
+            f"columns: the judge's grade (`{schema.AGREEMENT_PLOT}`).\n\n" + to_markdown(figures["labels"]) + "\n")
+
+
 def _selection_section(figures: dict) -> str:
     """How the kept samples were chosen (when the build selected among several per level)."""
     sel = figures.get("selection")
@@ -98,6 +146,6 @@ lists = load_dataset("PATH_OR_REPO", "lists")    # query, documents, levels
 corpus = load_dataset("PATH_OR_REPO", "corpus")  # MTEB/BEIR layout: corpus, queries, default (qrels)
 ```
 
-{_separability_section(figures)}{_selection_section(figures)}Content hash: `{manifest['content_hash']}`. See `rankladder_manifest.json` and `stats.json`.
+{_labels_section(figures, manifest)}{_filters_section(figures)}{_separability_section(figures)}{_selection_section(figures)}Content hash: `{manifest['content_hash']}`. See `rankladder_manifest.json` and `stats.json`.
 """
     DatasetCard.from_template(data, template_str="---\n{{ card_data }}\n---\n" + body).save(folder / "README.md")

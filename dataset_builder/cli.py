@@ -1,4 +1,4 @@
-"""``rankladder generate`` and ``rankladder build``."""
+"""``rankladder generate`` and ``rankladder build`` (``rankladder judge``: ``judge_cli``)."""
 
 from __future__ import annotations
 
@@ -76,7 +76,18 @@ def register(subparsers) -> None:
     build.add_argument("--separability", nargs="?", const=True, default=None, metavar="MODEL",
                        help="add per-level separability under this embedding model (default all-MiniLM-L6-v2) "
                             "to stats.json and the card")
+    build.add_argument("--labels", default=default(B, "labels"), choices=["intended", "judged", "agree"],
+                       help="qrels score / lists level: the generator's intended level, the judge's grade "
+                            "(`rankladder judge`; unjudged documents dropped), or the intended level of documents "
+                            "the judge agrees with (see --max-disagreement)")
+    build.add_argument("--max-disagreement", type=int, default=default(B, "max_disagreement"), metavar="K",
+                       help="--labels agree: drop documents whose judged grade differs from the intended level "
+                            "by K or more (1: keep exact agreement only)")
     build.set_defaults(func=run_build)
+
+    from rankladder.dataset_builder import judge_cli
+
+    judge_cli.register(subparsers)
 
 
 def options_from_args(args) -> tuple[QueriesConfig, GenerationConfig]:
@@ -143,15 +154,26 @@ def run_generate(args) -> int:
 
 
 def run_build(args) -> int:
+    from pathlib import Path
+
     from rankladder.dataset_builder.build import build_dataset
+    from rankladder.dataset_builder.schema import STATS_FILE
 
     from rankladder.core.config import validate_flags
 
     options = validate_flags(BuildConfig, {"dev_fraction": args.dev_fraction, "seed": args.seed,
-                                           "select_by_similarity": args.select_by_similarity})
+                                           "select_by_similarity": args.select_by_similarity,
+                                           "labels": args.labels, "max_disagreement": args.max_disagreement})
     manifest = build_dataset(args.run_dirs, args.out, args.version, options.dev_fraction, options.seed,
                              overwrite=args.overwrite, name=args.name, separability_model=args.separability,
-                             select_model=options.select_by_similarity)
-    print(json.dumps({"dataset_dir": args.out, "version": manifest["version"],
-                      "content_hash": manifest["content_hash"], "counts": manifest["counts"]}))
+                             select_model=options.select_by_similarity, labels=options.labels,
+                             max_disagreement=options.max_disagreement)
+    summary = {"dataset_dir": args.out, "version": manifest["version"], "content_hash": manifest["content_hash"],
+               "labels": options.labels, "counts": manifest["counts"]}
+    labels = json.loads((Path(args.out) / STATS_FILE).read_text(encoding="utf-8")).get("labels")
+    if labels:
+        summary["agreement"] = {"kappa_quadratic": labels["kappa_quadratic"],
+                                "exact_agreement": labels["exact_agreement"],
+                                "kept_by_policy": labels["documents_kept_by_policy"]}
+    print(json.dumps(summary))
     return 0

@@ -67,6 +67,23 @@ class BuildConfig(StrictModel):
     seed: int = Field(0, description="seed of the dev split")
     select_by_similarity: bool | str | None = Field(
         None, description="keep the sample combination best ordered by this embedding model (True: the default one)")
+    labels: Literal["intended", "judged", "agree"] = Field(
+        "intended", description="qrels score / lists level: the intended level, the judge's grade, or the intended "
+                                "level of documents the judge agrees with")
+    max_disagreement: PositiveInt = Field(1, description="--labels agree: drop documents whose judged grade differs "
+                                                         "from the intended level by this much or more")
+
+
+class JudgeOptions(StrictModel):
+    """``rankladder judge`` in a release: a model grades every kept (query, document) on the level scale."""
+
+    enabled: bool = Field(True, description="judge, and report intended-vs-judged agreement in stats and card")
+    backend: Literal["transformers", "vllm", "openai"] | None = Field(None, description="default: the generator's")
+    backend_options: dict[str, Any] = Field(default_factory=dict, description="default: the generator's")
+    prompt_template: str | None = Field(None, description="judge prompt YAML (default: the bundled one)")
+    max_new_tokens: PositiveInt = 8
+    logprobs: PositiveInt = Field(20, description="top logprobs asked for at the grade token")
+    batch_size: PositiveInt = 16
 
 
 def generate_config(generation: GenerationConfig):

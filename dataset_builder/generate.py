@@ -292,7 +292,8 @@ def _handle_result(run: _Run, task: GenerationTask, request: GenerationRequest, 
     for level in task.levels:
         key = record_key(task.query.id, level.value, task.sample)
         text = texts.get(level.value, "")
-        reason = "missing_level" if level.value not in texts else validate(text, prompt_texts, config.validation)
+        reason = "missing_level" if level.value not in texts else validate(text, prompt_texts, config.validation,
+                                                                            query=task.query.text)
         reason = reason or duplicate_reason(text, run.accepted[task.query.id], config.validation)
         if reason is None:
             records.write(generation_record(

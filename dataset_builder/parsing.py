@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from rankladder.dataset_builder.filters import FilterConfig, degeneration_reason
 from rankladder.dataset_builder.schema import normalize_text
 
 _SPECIAL_TOKENS = re.compile(r"<\|[^|>]{1,40}\|>|</?s>|\[/?INST\]|<\|?(?:assistant|user|system)\|?>", re.I)
@@ -41,6 +42,7 @@ class ValidationConfig:
     min_words: int = 12
     max_words: int = 400
     near_duplicate_threshold: float = 0.8  # Jaccard over word 3-shingles
+    filters: FilterConfig = field(default_factory=FilterConfig)  # degeneration filters (``filters.py``)
 
 
 def clean_generation(raw: object) -> str:
@@ -79,8 +81,10 @@ def jaccard(a: set, b: set) -> float:
     return len(a & b) / len(a | b)
 
 
-def validate(text: str, prompt_texts: tuple[str, ...] = (), config: ValidationConfig = ValidationConfig()) -> str | None:
-    """``None`` when usable, else a short reason: empty, too_short, too_long, refusal, prompt_echo."""
+def validate(text: str, prompt_texts: tuple[str, ...] = (), config: ValidationConfig = ValidationConfig(),
+             query: str = "") -> str | None:
+    """``None`` when usable, else a short reason: empty, too_short, too_long, refusal, chat_reply,
+    prompt_echo, or a degeneration filter's name (``filters.reason_names``)."""
     if not text:
         return "empty"
     words = word_count(text)
@@ -99,7 +103,7 @@ def validate(text: str, prompt_texts: tuple[str, ...] = (), config: ValidationCo
             return "prompt_echo"
         if prompt_norm and jaccard(shingles(prompt_norm), shingles(normalized)) > 0.5:
             return "prompt_echo"
-    return None
+    return degeneration_reason(text, query, config.filters)
 
 
 def duplicate_reason(text: str, accepted: list[str], config: ValidationConfig = ValidationConfig()) -> str | None:

@@ -15,6 +15,17 @@ config            splits         columns                                        
 
 plus ``README.md`` (dataset card whose YAML declares the configs), ``MANIFEST_FILE`` and stats.
 Scores and levels are integer relevance grades: higher = more relevant, 0 = unrelated.
+
+``lists`` also carries, per document, ``intended_levels`` (the level the generator was asked for),
+``judge_grades`` and ``judge_expected`` (the relevance judge's grade and expected grade, null where
+the document was not judged). ``levels`` and the qrels ``score`` follow the build's label policy
+(``LABEL_POLICIES``): ``intended``, ``judged`` or ``agree``.
+
+In a RUN_DIR, ``rankladder judge`` writes ``JUDGEMENTS/shard-I-of-N.<run_id>.jsonl``, one line per
+record: ``key``, ``query_id``, ``doc_id``, ``level`` (intended), ``grade`` (int or null),
+``expected_grade`` (float or null), ``grade_probs`` (``{"0": p, ...}`` or null), ``method``
+(``logprobs`` / ``parsed`` / ``unparsed``), ``reply``, ``run_id``, ``created``; and one
+``JUDGE_MANIFEST`` per shard with the judge's model identity, prompt hash and sampling.
 """
 
 from __future__ import annotations
@@ -37,6 +48,8 @@ CORPUS_COLUMNS = ("_id", "title", "text")
 QUERIES_COLUMNS = ("_id", "text")
 QRELS_COLUMNS = ("query-id", "corpus-id", "score")
 LISTS_COLUMNS = ("query_id", "query", "doc_ids", "documents", "levels")
+LISTS_LABEL_COLUMNS = ("intended_levels", "judge_grades", "judge_expected")  # written by build since judging
+LABEL_POLICIES = ("intended", "judged", "agree")
 
 # config -> (folder inside DATASET_DIR, splits that may exist)
 CONFIG_LAYOUT = {
@@ -49,11 +62,15 @@ CONFIG_LAYOUT = {
 MANIFEST_FILE = "rankladder_manifest.json"
 STATS_FILE = "stats.json"
 STATS_PLOT = "stats.png"
+AGREEMENT_PLOT = "agreement.png"
 DATASET_KIND = "rankladder-dataset"
+JUDGEMENTS = "judgements"  # RUN_DIR folder of judge shards
+JUDGE_MANIFEST = "judge-manifest.shard-*.json"
 
 
-def features(config: str):
-    """The ``datasets.Features`` of one config (imported lazily: ``datasets`` is heavy)."""
+def features(config: str, label_columns: bool = False):
+    """The ``datasets.Features`` of one config (imported lazily: ``datasets`` is heavy); with
+    ``label_columns`` the ``lists`` config adds ``LISTS_LABEL_COLUMNS``."""
     from datasets import Features, Sequence, Value
 
     if config == CORPUS_CONFIG:
@@ -63,13 +80,17 @@ def features(config: str):
     if config == QRELS_CONFIG:
         return Features({"query-id": Value("string"), "corpus-id": Value("string"), "score": Value("int32")})
     if config == LISTS_CONFIG:
-        return Features({
+        columns = {
             "query_id": Value("string"),
             "query": Value("string"),
             "doc_ids": Sequence(Value("string")),
             "documents": Sequence(Value("string")),
             "levels": Sequence(Value("int32")),
-        })
+        }
+        if label_columns:
+            columns.update({"intended_levels": Sequence(Value("int32")), "judge_grades": Sequence(Value("int32")),
+                            "judge_expected": Sequence(Value("float32"))})
+        return Features(columns)
     raise KeyError(f"unknown config {config!r}")
 
 

@@ -20,8 +20,11 @@ def compute(records, rejects: list[dict], merge: dict, run_manifests: list[dict]
             "p5": float(words.quantile(0.05)), "p95": float(words.quantile(0.95)),
         }
     lengths = dict(sorted(lengths.items(), key=lambda kv: -int(kv[0])))
+    from rankladder.dataset_builder.filters import reason_names
+
     failed = Counter(row["reason"] for row in rejects)
     final = sum(1 for row in rejects if row.get("final"))
+    filters = set(reason_names())
     expected = sum(m.get("counts", {}).get("expected_records", 0) for m in run_manifests)
     return {
         "counts": {
@@ -39,6 +42,11 @@ def compute(records, rejects: list[dict], merge: dict, run_manifests: list[dict]
             "dev_queries": merge["dev_queries"],
         },
         "words_per_level": lengths,
+        "degeneration_filters": {  # Gopher-style rules in validation (dataset_builder/filters.py)
+            "failed_attempts": sum(n for reason, n in failed.items() if reason in filters),
+            "by_filter": {reason: n for reason, n in failed.most_common() if reason in filters},
+            "rejected_keys": sum(1 for row in rejects if row.get("final") and row["reason"] in filters),
+        },
     }
 
 

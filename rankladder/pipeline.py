@@ -1,4 +1,4 @@
-"""Run a release end to end: generate → build → train → eval → publish (dry run by default).
+"""Run a release end to end: generate → judge → build → train → eval → publish (dry run by default).
 
 Each stage leaves ``OUT/stages/<stage>.json`` (config hash chained with the upstream stage, output
 hashes). A re-run skips a stage whose record matches; a changed config re-runs that stage and every
@@ -17,7 +17,7 @@ from rankladder.core.errors import UserError
 from rankladder.core.fsutil import hash_tree, sha256_json, write_json_atomic
 from rankladder.core.manifest import tool_versions, utc_now
 
-STAGES = ("generate", "build", "train", "eval", "publish")
+STAGES = ("generate", "judge", "build", "train", "eval", "publish")
 BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 
@@ -33,6 +33,7 @@ class Pipeline:
         c = self.config
         return {
             "generate": {"queries": c["queries"], "generation": c["generation"]},
+            "judge": {"judge": c["judge"]},
             "build": {"build": c["build"], "version": c["version"], "name": c["name"]},
             "train": {"training": c["training"]},
             "eval": {"eval": c["eval"], "model_repo": c["publish"]["model_repo"]},
@@ -40,7 +41,10 @@ class Pipeline:
         }[stage]
 
     def outputs(self, stage: str) -> list[Path]:
-        return {"generate": [self.run_dir], "build": [self.dataset_dir], "train": [self.model_dir],
+        from rankladder.dataset_builder.schema import JUDGEMENTS
+
+        judged = [self.run_dir / JUDGEMENTS] if self.config["judge"]["enabled"] else []
+        return {"generate": [self.run_dir], "judge": judged, "build": [self.dataset_dir], "train": [self.model_dir],
                 "eval": [self.eval_dir], "publish": [self.release_dir]}[stage]
 
     def record_path(self, stage: str) -> Path:
@@ -69,6 +73,8 @@ class Pipeline:
                         self.record_path(later).unlink(missing_ok=True)
                     if stage == "generate" and self.run_dir.exists():
                         shutil.rmtree(self.run_dir)
+                    if stage == "judge":  # judgements of another judge config are not resumable
+                        self._remove_judgements()
                 self.say(f"{stage}: running")
                 started = time.time()
                 details = getattr(self, f"_{stage}")() or {}
@@ -94,14 +100,53 @@ class Pipeline:
                                 query_source=source, progress=self.progress)
         return {"counts": manifest["counts"]}
 
+    def _remove_judgements(self) -> None:
+        from rankladder.dataset_builder.schema import JUDGE_MANIFEST, JUDGEMENTS
+
+        shutil.rmtree(self.run_dir / JUDGEMENTS, ignore_errors=True)
+        for path in self.run_dir.glob(JUDGE_MANIFEST):
+            path.unlink()
+
+    def _judge(self) -> dict:
+        from rankladder.dataset_builder.backends import create_backend
+        from rankladder.dataset_builder.backends.base import SamplingConfig
+        from rankladder.dataset_builder.judge import (
+            JudgeConfig,
+            generator_backend,
+            judge_run,
+            load_judge_template,
+        )
+
+        j = self.config["judge"]
+        if not j["enabled"]:
+            self._remove_judgements()
+            return {"enabled": False}
+        backend, options = generator_backend(self.run_dir)
+        if j["backend"]:
+            backend, options = j["backend"], {}
+        options.update(j["backend_options"])
+        config = JudgeConfig(template=load_judge_template(j["prompt_template"]),
+                             sampling=SamplingConfig(0.0, 1.0, j["max_new_tokens"], 0), logprobs=j["logprobs"] or None,
+                             batch_size=j["batch_size"], backend=backend, backend_options=options)
+        manifest = judge_run(self.run_dir, config, lambda: create_backend(backend, **options), progress=self.progress)
+        return {"enabled": True, "counts": manifest["counts"]}
+
     def _build(self) -> dict:
         from rankladder.dataset_builder.build import build_dataset
 
         b = self.config["build"]
         manifest = build_dataset([self.run_dir], self.dataset_dir, self.config["version"], b["dev_fraction"],
                                  b["seed"], overwrite=True, name=self.config["name"],
-                                 select_model=b.get("select_by_similarity"))
-        return {"version": manifest["version"], "content_hash": manifest["content_hash"]}
+                                 select_model=b.get("select_by_similarity"), labels=b["labels"],
+                                 max_disagreement=b["max_disagreement"])
+        result = {"version": manifest["version"], "content_hash": manifest["content_hash"]}
+        stats = json.loads((self.dataset_dir / "stats.json").read_text(encoding="utf-8"))
+        if stats.get("labels"):
+            labels = stats["labels"]
+            result["agreement"] = {"labels": b["labels"], "kappa_quadratic": labels["kappa_quadratic"],
+                                   "exact_agreement": labels["exact_agreement"],
+                                   "kept_by_policy": labels["documents_kept_by_policy"]}
+        return result
 
     def _train(self) -> dict:
         from rankladder.training.trainer import run_training
@@ -130,7 +175,11 @@ class Pipeline:
         return {"mean": summary.get("mean", {})}
 
     def _publish(self) -> dict:
-        from rankladder.model_cards.publish import publish_dataset, publish_model, publish_results
+        from rankladder.model_cards.publish import (
+            publish_dataset,
+            publish_model,
+            publish_results,
+        )
 
         p, version = self.config["publish"], self.config["version"]
         dry = p["dry_run"]

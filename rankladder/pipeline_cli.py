@@ -37,6 +37,11 @@ def _finish(release: dict, out) -> int:
     print()
     if summary_md.is_file():
         print(summary_md.read_text(encoding="utf-8"))
+    agreement = release.get("stages", {}).get("build", {}).get("agreement")
+    if agreement:
+        print(f"judge vs intended levels: weighted kappa {agreement['kappa_quadratic']}, exact agreement "
+              f"{agreement['exact_agreement']}; documents kept by label policy {agreement['kept_by_policy']} "
+              f"(labels used: {agreement['labels']}; see the dataset card)")
     print("artifacts:")
     for label, path in (("run", Path(out) / "run"), ("dataset", release["dataset"]["path"]),
                         ("model", release["model"]["path"]), ("results", release["results"]["path"]),

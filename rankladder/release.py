@@ -16,7 +16,7 @@ from pydantic import Field
 
 from rankladder.core.config import KeyLines, StrictModel, dump, load_yaml, validate
 from rankladder.core.errors import UserError
-from rankladder.dataset_builder.config import BuildConfig, GenerationConfig, QueriesConfig
+from rankladder.dataset_builder.config import BuildConfig, GenerationConfig, JudgeOptions, QueriesConfig
 from rankladder.eval.config import EvalOptions
 from rankladder.model_cards.config import PublishOptions
 
@@ -44,6 +44,7 @@ class ReleaseConfig(StrictModel):
     version: str = Field("0.1.0", pattern=r"^\d+\.\d+\.\d+$", description="dataset/model version X.Y.Z")
     queries: QueriesConfig = Field(default_factory=QueriesConfig)
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
+    judge: JudgeOptions = Field(default_factory=JudgeOptions)
     build: BuildConfig = Field(default_factory=BuildConfig)
     training: dict[str, Any] = Field(default_factory=lambda: dict(QUICKSTART_TRAINING),
                                      description="`rankladder train` options (rankladder's and the Trainer's)")
@@ -52,7 +53,7 @@ class ReleaseConfig(StrictModel):
 
 
 DEFAULTS: dict = dump(ReleaseConfig())
-FREE_FORM = {("generation", "backend_options"), ("training",)}  # passed through to the stage
+FREE_FORM = {("generation", "backend_options"), ("judge", "backend_options"), ("training",)}  # passed through to the stage
 
 
 def _merge(base: dict, override: dict, where: str, path: tuple = (), lines: KeyLines | None = None) -> dict:

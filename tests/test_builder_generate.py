@@ -15,6 +15,7 @@ from datasets import load_dataset
 from rankladder.dataset_builder.build import build_dataset
 from rankladder.dataset_builder.generate import GenerateConfig, generate_run, record_key
 from rankladder.dataset_builder.levels import load_levels
+from rankladder.dataset_builder.filters import reason_names
 from rankladder.dataset_builder.parsing import validate
 from rankladder.dataset_builder.prompts import load_template
 from rankladder.dataset_builder.queries import QuerySpec, load_queries
@@ -60,14 +61,14 @@ def test_every_key_is_generated_or_rejected_with_a_reason(smollm_run):
     assert len(accepted) >= 9, f"SmolLM2 should pass validation for most documents, got {len(accepted)}/12"
     assert manifest["status"] == "complete" and manifest["counts"]["expected_records"] == 12
     for row in iter_kind(run_dir, RECORDS):
-        assert validate(row["text"]) is None
+        assert validate(row["text"], query=row["query"]) is None  # incl. every degeneration filter
         assert "<|im_" not in row["text"] and not row["text"].lower().startswith(("sure", "here is"))
         assert row["model"]["id"].startswith("smollm2:") and len(row["model"]["file_sha256"]) == 64
         assert row["prompt"]["hash"] == manifest["prompt_template"]["hash"]
         assert row["sampling"]["max_new_tokens"] == 72 and row["backend"] == "transformers"
     for row in iter_kind(run_dir, REJECTS):
         assert row["reason"] in {"empty", "too_short", "too_long", "refusal", "chat_reply", "prompt_echo",
-                                 "exact_duplicate", "near_duplicate", "missing_level"}
+                                 "exact_duplicate", "near_duplicate", "missing_level", *reason_names()}
 
 
 def test_rerun_resumes_without_loading_the_model(smollm_run):

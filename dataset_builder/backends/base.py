@@ -24,6 +24,8 @@ class GenerationRequest:
     key: str
     messages: list[dict] = field(hash=False)
     seed: int = 0
+    # judging: how many top alternatives to return per generated token (None: no logprobs asked)
+    logprobs: int | None = None
 
 
 @dataclass
@@ -33,6 +35,8 @@ class GenerationResult:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     finish_reason: str = "stop"
+    # with ``request.logprobs``: one ``(token_text, {alternative_text: logprob})`` per generated token
+    token_logprobs: list[tuple[str, dict[str, float]]] | None = None
 
 
 class Backend(abc.ABC):

@@ -46,6 +46,15 @@ def _error_detail(exc) -> str:
     return _one_line(getattr(exc, "message", exc))
 
 
+def _token_logprobs(choice) -> list | None:
+    """``choice.logprobs.content`` as ``[(token, {alternative: logprob})]``; None when the server sent none."""
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if not content:
+        return None
+    return [(item.token, {alt.token: alt.logprob for alt in (item.top_logprobs or [])} or {item.token: item.logprob})
+            for item in content]
+
+
 class OpenAIBackend(Backend):
     name = "openai"
 
@@ -158,6 +167,7 @@ class OpenAIBackend(Backend):
             max_tokens=sampling.max_new_tokens,
             seed=request.seed,
             n=1,
+            **({"logprobs": True, "top_logprobs": request.logprobs} if request.logprobs else {}),
         )
         completion = raw.parse()
         with self._lock:
@@ -174,6 +184,7 @@ class OpenAIBackend(Backend):
             prompt_tokens=int(usage.prompt_tokens or 0) if usage else 0,
             completion_tokens=int(usage.completion_tokens or 0) if usage else 0,
             finish_reason=choice.finish_reason or "stop",
+            token_logprobs=_token_logprobs(choice) if request.logprobs else None,
         )
 
     def generate(self, requests: list[GenerationRequest], sampling: SamplingConfig) -> list[GenerationResult]:

@@ -73,12 +73,18 @@ class TransformersBackend(Backend):
                       pad_token_id=self.tokenizer.pad_token_id)
         if do_sample:
             kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p)
+        wanted_logprobs = max((r.logprobs or 0) for r in requests)
+        if wanted_logprobs:  # judging: raw logits of every generated step
+            kwargs.update(output_logits=True, return_dict_in_generate=True)
         with torch.inference_mode():
             output = self.model.generate(**batch, **kwargs)
+        step_logits = None
+        if wanted_logprobs:
+            output, step_logits = output.sequences, output.logits
         new_tokens = output[:, batch["input_ids"].shape[1]:]
         results = []
         eos = self.tokenizer.eos_token_id
-        for request, prompt_mask, tokens in zip(requests, batch["attention_mask"], new_tokens):
+        for row, (request, prompt_mask, tokens) in enumerate(zip(requests, batch["attention_mask"], new_tokens)):
             tokens = tokens.tolist()
             finished = eos in tokens or self.tokenizer.pad_token_id in tokens
             for stop in {eos, self.tokenizer.pad_token_id}:
@@ -90,8 +96,25 @@ class TransformersBackend(Backend):
                 prompt_tokens=int(prompt_mask.sum()),
                 completion_tokens=len(tokens),
                 finish_reason="stop" if finished else "length",
+                token_logprobs=(self._token_logprobs(step_logits, row, tokens, request.logprobs)
+                                if request.logprobs else None),
             ))
         return results
+
+    def _token_logprobs(self, step_logits, row: int, tokens: list[int], top: int) -> list:
+        """Per generated token: its text and the ``top`` likeliest alternatives' log-probabilities
+        (softmax of the raw logits, the OpenAI ``top_logprobs`` shape)."""
+        import torch
+
+        steps = []
+        for step, token in enumerate(tokens):
+            logp = torch.log_softmax(step_logits[step][row].float(), dim=-1)
+            best = torch.topk(logp, min(top, logp.numel()))
+            alternatives: dict[str, float] = {}
+            for value, token_id in zip(best.values.tolist(), best.indices.tolist()):
+                alternatives.setdefault(self.tokenizer.decode([token_id]), value)
+            steps.append((self.tokenizer.decode([token]), alternatives))
+        return steps
 
     def close(self) -> None:
         self.model = None

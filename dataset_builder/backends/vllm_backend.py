@@ -150,6 +150,7 @@ class VLLMBackend(Backend):
                 top_p=sampling.top_p,
                 max_tokens=sampling.max_new_tokens,
                 seed=request.seed,
+                logprobs=request.logprobs,
             )
             for request in requests
         ]
@@ -170,6 +171,7 @@ class VLLMBackend(Backend):
                     prompt_tokens=len(output.prompt_token_ids or ()),
                     completion_tokens=len(completion.token_ids),
                     finish_reason=completion.finish_reason or "stop",
+                    token_logprobs=_token_logprobs(completion) if request.logprobs else None,
                 )
             )
         return results
@@ -184,3 +186,15 @@ class VLLMBackend(Backend):
         if core is not None and hasattr(core, "shutdown"):
             core.shutdown()
         del llm
+
+
+def _token_logprobs(completion) -> list | None:
+    """vLLM's per-token ``{token_id: Logprob}`` as ``[(token, {alternative: logprob})]``."""
+    if not completion.logprobs:
+        return None
+    steps = []
+    for token_id, alternatives in zip(completion.token_ids, completion.logprobs):
+        chosen = alternatives.get(token_id)
+        steps.append((chosen.decoded_token if chosen else "",
+                      {lp.decoded_token: lp.logprob for lp in alternatives.values() if lp.decoded_token is not None}))
+    return steps

@@ -124,6 +124,8 @@ def _message(error: dict) -> str:
         words = {"greater_than": "greater than", "greater_than_equal": "at least", "less_than": "less than",
                  "less_than_equal": "at most"}[kind]
         message = f"must be {words} {next(iter(ctx.values()))}"
+    elif kind == "literal_error":
+        message = f"unknown value, choose from {ctx.get('expected', '')}"
     else:
         message = error["msg"].replace("Value error, ", "")
         message = message[0].lower() + message[1:] if message else message

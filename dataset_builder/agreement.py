@@ -1,0 +1,135 @@
+"""Intended level × judged grade: confusion matrix, per-level agreement, weighted Cohen's κ, and the
+label policies of ``build --labels intended|judged|agree``.
+
+κ uses quadratic weights (Cohen 1968), the usual choice for ordinal relevance grades: a 3 judged as
+2 costs a ninth of a 3 judged as 0. Linear-weighted κ is reported beside it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import polars
+
+
+def confusion(pairs: list[tuple[int, int]], grades: list[int]) -> list[list[int]]:
+    """``matrix[i][j]``: documents intended at ``grades[i]`` and judged ``grades[j]`` (grades high → low)."""
+    index = {g: i for i, g in enumerate(grades)}
+    matrix = [[0] * len(grades) for _ in grades]
+    for intended, judged in pairs:
+        if intended in index and judged in index:
+            matrix[index[intended]][index[judged]] += 1
+    return matrix
+
+
+def weighted_kappa(matrix: list[list[int]], grades: list[int], power: int = 2) -> float | None:
+    """Cohen's κ with weights ``|g_i - g_j| ** power`` (2: quadratic, 1: linear); None when undefined."""
+    total = sum(map(sum, matrix))
+    if total == 0:
+        return None
+    rows = [sum(row) / total for row in matrix]
+    cols = [sum(matrix[i][j] for i in range(len(grades))) / total for j in range(len(grades))]
+    observed = expected = 0.0
+    for i, gi in enumerate(grades):
+        for j, gj in enumerate(grades):
+            weight = abs(gi - gj) ** power
+            observed += weight * matrix[i][j] / total
+            expected += weight * rows[i] * cols[j]
+    if expected == 0:
+        return None
+    return round(1.0 - observed / expected, 4)
+
+
+def summarize(intended: list[int], judged: list[int | None], expected: list[float | None], grades: list[int],
+              max_disagreement: int) -> dict:
+    """The ``labels`` block of stats.json. ``judged``/``expected`` hold None for unjudged documents."""
+    grades = sorted(grades, reverse=True)
+    pairs = [(i, j) for i, j in zip(intended, judged) if j is not None]
+    matrix = confusion(pairs, grades)
+    per_level = {}
+    for row, grade in zip(matrix, grades):
+        n = sum(row)
+        mean = [e for i, e in zip(intended, expected) if i == grade and e is not None]
+        per_level[str(grade)] = {"judged": n, "agree": row[grades.index(grade)],
+                                 "agreement": round(row[grades.index(grade)] / n, 4) if n else None,
+                                 "mean_expected_grade": round(sum(mean) / len(mean), 3) if mean else None}
+    keeps = {"intended": len(intended), "judged": len(pairs),
+             f"agree(max_disagreement={max_disagreement})": sum(abs(i - j) < max_disagreement for i, j in pairs)}
+    exact = sum(i == j for i, j in pairs)
+    return {"grades": grades, "documents": len(intended), "judged": len(pairs), "unjudged": len(intended) - len(pairs),
+            "confusion_matrix": {"rows": "intended level", "columns": "judged grade", "matrix": matrix},
+            "exact_agreement": round(exact / len(pairs), 4) if pairs else None,
+            "kappa_quadratic": weighted_kappa(matrix, grades, 2), "kappa_linear": weighted_kappa(matrix, grades, 1),
+            "per_level": per_level, "documents_kept_by_policy": keeps}
+
+
+def to_markdown(labels: dict) -> str:
+    grades = labels["grades"]
+    head = "| intended \\ judged | " + " | ".join(str(g) for g in grades) + " | agreement | mean expected grade |"
+    lines = [head, "|" + "---|" * (len(grades) + 3)]
+    for grade, row in zip(grades, labels["confusion_matrix"]["matrix"]):
+        level = labels["per_level"][str(grade)]
+        share = "–" if level["agreement"] is None else f"{level['agreement']:.0%}"
+        mean = "–" if level["mean_expected_grade"] is None else f"{level['mean_expected_grade']:.2f}"
+        lines.append(f"| {grade} | " + " | ".join(map(str, row)) + f" | {share} | {mean} |")
+    keeps = ", ".join(f"{name}: {n}" for name, n in labels["documents_kept_by_policy"].items())
+    kappa = labels["kappa_quadratic"]
+    return ("\n".join(lines) + f"\n\nWeighted Cohen's κ (quadratic): {'–' if kappa is None else kappa}; "
+            f"exact agreement: {labels['exact_agreement']}; {labels['judged']} of {labels['documents']} documents "
+            f"judged. Documents kept by label policy: {keeps}. Labels used here: `{labels.get('policy', 'intended')}`.\n")
+
+
+def plot(labels: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grades, matrix = labels["grades"], labels["confusion_matrix"]["matrix"]
+    fig, ax = plt.subplots(figsize=(4.8, 4.2))
+    shares = [[v / max(sum(row), 1) for v in row] for row in matrix]
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    for i, row in enumerate(matrix):
+        for j, value in enumerate(row):
+            ax.text(j, i, str(value), ha="center", va="center", color="white" if shares[i][j] > 0.5 else "black")
+    ax.set_xticks(range(len(grades)), [str(g) for g in grades])
+    ax.set_yticks(range(len(grades)), [str(g) for g in grades])
+    ax.set(xlabel="judged grade", ylabel="intended level",
+           title=f"intended × judged (κ_w = {labels['kappa_quadratic']})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+# -- label policies (build) ---------------------------------------------------------------------
+
+
+def label_columns(index, judgements: dict) -> polars.DataFrame:
+    """``index`` plus ``intended``, ``grade``, ``expected`` (null where the document was not judged)."""
+    import polars as pl
+
+    if not judgements:
+        return index.with_columns(pl.col("level").alias("intended"), pl.lit(None, pl.Int32).alias("grade"),
+                                  pl.lit(None, pl.Float32).alias("expected"))
+    judged = pl.DataFrame({
+        "query_id": [q for q, _ in judgements], "doc_id": [d for _, d in judgements],
+        "grade": [j.get("grade") for j in judgements.values()],
+        "expected": [j.get("expected_grade") for j in judgements.values()],
+    }, schema={"query_id": pl.String, "doc_id": pl.String, "grade": pl.Int32, "expected": pl.Float32})
+    return (index.with_columns(pl.col("level").alias("intended"))
+            .join(judged, on=["query_id", "doc_id"], how="left", maintain_order="left"))
+
+
+def apply_label_policy(index, policy: str, max_disagreement: int) -> polars.DataFrame:
+    """``level`` becomes the training/qrels label: ``intended`` keeps it, ``judged`` takes the judge's
+    grade (unjudged documents dropped), ``agree`` keeps documents judged within ``max_disagreement - 1``."""
+    import polars as pl
+
+    if policy == "intended":
+        return index
+    index = index.filter(pl.col("grade").is_not_null())
+    if policy == "judged":
+        return index.with_columns(pl.col("grade").alias("level"))
+    return index.filter((pl.col("grade") - pl.col("intended")).abs() < max_disagreement)

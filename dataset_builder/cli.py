@@ -37,15 +37,19 @@ def register(subparsers) -> None:
     be.add_argument("--device", default="auto", help="transformers: cpu, cuda, auto")
     be.add_argument("--base-url", default=None, help="openai: server URL (env OPENAI_BASE_URL)")
     be.add_argument("--api-key-env", default="OPENAI_API_KEY", help="openai: env variable holding the API key")
-    be.add_argument("--concurrency", type=int, default=8, help="openai: parallel requests")
+    be.add_argument("--concurrency", type=int, default=8, help="openai: requests in flight at the server")
     be.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm: GPUs per engine")
     be.add_argument("--max-model-len", type=int, default=2048, help="vllm: context length")
     be.add_argument("--dtype", default=None, help="model dtype (transformers: float32; vllm: auto)")
     be.add_argument("--temperature", type=float, default=0.7)
     be.add_argument("--top-p", type=float, default=0.95)
     be.add_argument("--max-new-tokens", type=int, default=160)
-    be.add_argument("--batch-size", type=int, default=16,
-                    help="requests per backend call (transformers on 2 CPU cores: 16 gives ~4x, 32 ~6x the single-prompt tokens/s)")
+    be.add_argument("--window", "--batch-size", dest="window", type=int, default=None,
+                    help="requests kept in flight; each finished one is written and replaced at once (default: "
+                         "transformers 16, vllm 256, openai --concurrency). --batch-size is the old name")
+    be.add_argument("--no-structured-output", dest="structured_output", action="store_false",
+                    help="per-query mode: do not constrain replies to the levels' JSON schema (vllm, openai); "
+                         "the reply parser is used either way")
     be.add_argument("--max-attempts", type=int, default=3, help="attempts per document before it is rejected")
     run = gen.add_argument_group("run")
     run.add_argument("--out", required=True, help="RUN_DIR (created, or resumed)")
@@ -90,16 +94,16 @@ def generate_config_from_args(args):
     template = load_template(args.prompt_template, args.prompt_mode)
     if template.mode != args.prompt_mode and args.prompt_template:
         args.prompt_mode = template.mode
-    for flag, value in (("--batch-size", args.batch_size), ("--max-attempts", args.max_attempts),
+    for flag, value in (("--window", args.window), ("--max-attempts", args.max_attempts),
                         ("--samples-per-level", args.samples_per_level), ("--max-new-tokens", args.max_new_tokens)):
-        if value < 1:
+        if value is not None and value < 1:
             raise UserError(f"{flag}: must be at least 1, got {value}")
     options = backend_options(args)
     return GenerateConfig(
         levels=levels, template=template,
         sampling=SamplingConfig(args.temperature, args.top_p, args.max_new_tokens, args.seed),
-        samples_per_level=args.samples_per_level, max_attempts=args.max_attempts, batch_size=args.batch_size,
-        backend=args.backend, backend_options=options)
+        samples_per_level=args.samples_per_level, max_attempts=args.max_attempts, window=args.window,
+        backend=args.backend, backend_options=options, structured_output=args.structured_output)
 
 
 def backend_options(args) -> dict:

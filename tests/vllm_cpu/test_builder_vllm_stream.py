@@ -11,13 +11,32 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-
-from rankladder.dataset_builder.backends import GenerationRequest, SamplingConfig, create_backend
+from rankladder.dataset_builder.backends import (
+    GenerationRequest,
+    SamplingConfig,
+    create_backend,
+)
 from rankladder.dataset_builder.backends.base import SharedBackend
-from rankladder.dataset_builder.generate import GenerateConfig, generate_run, levels_json_schema, record_key
+from rankladder.dataset_builder.generate import (
+    GenerateConfig,
+    GenerationTask,
+    generate_run,
+    levels_json_schema,
+    make_requests,
+    record_key,
+    trim_to_sentence,
+)
 from rankladder.dataset_builder.levels import load_levels
-from rankladder.dataset_builder.parsing import ValidationConfig, parse_levels_json
-from rankladder.dataset_builder.prompts import load_template
+from rankladder.dataset_builder.parsing import (
+    ValidationConfig,
+    clean_generation,
+    parse_levels_json,
+)
+from rankladder.dataset_builder.prompts import (
+    load_template,
+    load_topics,
+    render_per_query,
+)
 from rankladder.dataset_builder.queries import QuerySpec, load_queries
 from rankladder.dataset_builder.runfiles import RECORDS, REJECTS, iter_kind
 
@@ -50,9 +69,6 @@ def test_window_of_256_seeded_requests_runs_and_each_record_reproduces(engine, t
     # the same seeds in a batch of 4 (nothing else running) give the same texts as inside the 256 window
     by_key = {row["key"]: row for row in records}
     sample = sorted(by_key)[:: max(1, len(by_key) // 4)][:4]
-    from rankladder.dataset_builder.generate import GenerationTask, make_requests
-    from rankladder.dataset_builder.prompts import load_topics
-
     levels = {lv.value: lv for lv in config.levels}
     query_of = {q.id: q for q in queries}
     tasks = [GenerationTask(query_of[by_key[k]["query_id"]], by_key[k]["sample"], [levels[by_key[k]["level"]]])
@@ -60,8 +76,9 @@ def test_window_of_256_seeded_requests_runs_and_each_record_reproduces(engine, t
     requests = make_requests(config, tasks, load_topics())
     assert [r.seed for r in requests] == [by_key[k]["seed"] for k in sample]
     again = engine.generate(requests, SAMPLING)
-    assert [r.text.strip() for r in again] == [by_key[k]["text"] for k in sample] or \
-        [r.completion_tokens for r in again] == [by_key[k]["completion_tokens"] for k in sample]
+    as_recorded = [trim_to_sentence(clean_generation(r.text)) if r.finish_reason == "length" else clean_generation(r.text)
+                   for r in again]
+    assert as_recorded == [by_key[k]["text"] for k in sample]
 
 
 def test_stream_and_chat_render_the_same_prompt(engine):
@@ -79,8 +96,6 @@ def test_structured_output_makes_per_query_replies_parse(engine):
     levels = load_levels()
     schema = levels_json_schema(levels)
     template = load_template(mode="per-query")
-    from rankladder.dataset_builder.prompts import render_per_query
-
     requests = [GenerationRequest(f"s{i}", render_per_query(template, query, levels), seed=i, json_schema=schema)
                 for i, query in enumerate(["why is the sky blue", "how do bees make honey"])]
     results = engine.generate(requests, SamplingConfig(temperature=0.7, max_new_tokens=200))

@@ -8,7 +8,7 @@ Streaming uses the base class's batches (``window`` requests per ``generate``): 
 keeps its slot until the batch ends. transformers' continuous batching (``init_continuous_batching``
 / ``generate_batch``) would refill slots, but it samples every request from one generator seeded
 once per manager, so which tokens a request gets depends on what else is running at that moment:
-records could not be reproduced from their seed. (Its measured speed on CPU: see the README.)
+records could not be reproduced from their seed (its speed on CPU: ``benchmarks/bench_streaming.py``).
 """
 
 from __future__ import annotations

@@ -43,16 +43,21 @@ def register(subparsers) -> None:
     be.add_argument("--device", default="auto", help="transformers: cpu, cuda, auto")
     be.add_argument("--base-url", default=None, help="openai: server URL (env OPENAI_BASE_URL)")
     be.add_argument("--api-key-env", default="OPENAI_API_KEY", help="openai: env variable holding the API key")
-    be.add_argument("--concurrency", type=int, default=8, help="openai: parallel requests")
+    be.add_argument("--concurrency", type=int, default=8, help="openai: requests in flight at the server")
     be.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm: GPUs per engine")
     be.add_argument("--max-model-len", type=int, default=2048, help="vllm: context length")
     be.add_argument("--dtype", default=None, help="model dtype (transformers: float32; vllm: auto)")
     be.add_argument("--temperature", type=float, default=default(G, "temperature"))
     be.add_argument("--top-p", type=float, default=default(G, "top_p"))
     be.add_argument("--max-new-tokens", type=int, default=default(G, "max_new_tokens"))
-    be.add_argument("--batch-size", type=int, default=default(G, "batch_size"),
-                    help="requests per backend call (transformers on 2 CPU cores: 16 gives ~4x, 32 ~6x the single-prompt tokens/s)")
-    be.add_argument("--max-attempts", type=int, default=default(G, "max_attempts"), help="attempts per document before it is rejected")
+    be.add_argument("--window", "--batch-size", dest="window", type=int, default=default(G, "window"),
+                    help="requests kept in flight; each finished one is written and replaced at once (default: "
+                         "transformers 16, vllm 256, openai --concurrency). --batch-size is the old name")
+    be.add_argument("--no-structured-output", dest="structured_output", action="store_false",
+                    help="per-query mode: do not constrain replies to the levels' JSON schema (vllm, openai); "
+                         "the reply parser is used either way")
+    be.add_argument("--max-attempts", type=int, default=default(G, "max_attempts"),
+                    help="attempts per document before it is rejected")
     run = gen.add_argument_group("run")
     run.add_argument("--out", required=True, help="RUN_DIR (created, or resumed)")
     run.add_argument("--shard", default=None, help="I/N: generate only shard I of N (queries split by id hash)")
@@ -103,8 +108,8 @@ def options_from_args(args) -> tuple[QueriesConfig, GenerationConfig]:
         "backend": args.backend, "backend_options": backend_options(args), "levels_config": args.levels_config,
         "levels": args.levels, "prompt_mode": args.prompt_mode, "prompt_template": args.prompt_template,
         "samples_per_level": args.samples_per_level, "temperature": args.temperature, "top_p": args.top_p,
-        "max_new_tokens": args.max_new_tokens, "seed": args.seed, "batch_size": args.batch_size,
-        "max_attempts": args.max_attempts})
+        "max_new_tokens": args.max_new_tokens, "seed": args.seed, "window": args.window,
+        "structured_output": args.structured_output, "max_attempts": args.max_attempts})
     return queries, generation
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, PositiveInt, field_validator
+from pydantic import AliasChoices, Field, PositiveInt, field_validator
 
 from rankladder.core.config import StrictModel
 
@@ -46,7 +46,12 @@ class GenerationConfig(StrictModel):
     top_p: float = Field(0.95, gt=0.0, le=1.0)
     max_new_tokens: PositiveInt = 128
     seed: int = 0
-    batch_size: PositiveInt = Field(16, description="requests per backend call")
+    window: PositiveInt | None = Field(
+        None, validation_alias=AliasChoices("window", "batch_size"),
+        description="requests kept in flight (batch_size is the old name); default: the backend's (transformers 16, "
+                    "vllm 256, openai its concurrency)")
+    structured_output: bool = Field(True, description="per-query mode: constrain replies to the levels' JSON "
+                                                      "schema where the backend supports it")
     max_attempts: PositiveInt = Field(3, description="attempts per document before it is rejected")
 
     @field_validator("levels", mode="before")
@@ -100,5 +105,5 @@ def generate_config(generation: GenerationConfig):
     return GenerateConfig(
         levels=levels, template=load_template(g.prompt_template, g.prompt_mode),
         sampling=SamplingConfig(g.temperature, g.top_p, g.max_new_tokens, g.seed),
-        samples_per_level=g.samples_per_level, max_attempts=g.max_attempts, batch_size=g.batch_size,
-        backend=g.backend, backend_options=dict(g.backend_options))
+        samples_per_level=g.samples_per_level, max_attempts=g.max_attempts, window=g.window,
+        backend=g.backend, backend_options=dict(g.backend_options), structured_output=g.structured_output)

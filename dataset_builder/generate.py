@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 from collections import Counter, defaultdict, deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import InitVar, asdict, dataclass, field
 from pathlib import Path
 
 from rankladder.dataset_builder import prompts as prompt_lib
@@ -29,6 +29,7 @@ from rankladder.core.manifest import tool_versions, utc_now
 
 log = logging.getLogger(__name__)
 RUN_KIND = "rankladder-generation-run"
+COMMIT_SECONDS = 1.0  # fsync at most this often; every result is flushed to the OS when it arrives
 
 
 @dataclass
@@ -38,14 +39,24 @@ class GenerateConfig:
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     samples_per_level: int = 1
     max_attempts: int = 3
-    batch_size: int = 16
+    window: int | None = None  # requests kept in flight; None: the backend's default_window
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     backend: str = "transformers"
     backend_options: dict = field(default_factory=dict)
+    structured_output: bool = True  # per-query mode: ask the backend for JSON of the levels' schema
+    batch_size: InitVar[int | None] = None  # the old name of ``window`` (release/study configs use it)
+
+    def __post_init__(self, batch_size: int | None) -> None:
+        if batch_size is not None and self.window is None:
+            self.window = batch_size
+
+    @property
+    def uses_structured_output(self) -> bool:
+        return self.structured_output and self.template.mode == "per-query"
 
     def identity(self) -> dict:
         """What must match for a RUN_DIR to be resumed (and for shards to be merged)."""
-        return {
+        identity = {
             "levels": [level.to_dict() for level in self.levels],
             "prompt": {"name": self.template.name, "mode": self.template.mode, "hash": self.template.hash},
             "sampling": self.sampling.to_dict(),
@@ -55,6 +66,16 @@ class GenerateConfig:
             "backend": self.backend,
             "backend_options": {k: v for k, v in self.backend_options.items() if "key" not in k.lower()},
         }
+        if self.uses_structured_output:  # absent otherwise, so runs from before it existed still resume
+            identity["structured_output"] = True
+        return identity
+
+
+def levels_json_schema(levels: list[Level]) -> dict:
+    """Per-query mode's reply as a JSON schema: one non-empty string per level value (the prompt's keys)."""
+    keys = [str(level.value) for level in levels]
+    return {"type": "object", "properties": {key: {"type": "string", "minLength": 1} for key in keys},
+            "required": keys, "additionalProperties": False}
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
@@ -176,20 +197,47 @@ class _Run:
         })
 
 
+def make_request(config: GenerateConfig, task: GenerationTask, topics: list[str]) -> GenerationRequest:
+    """The chat request of one task; its key is unique among requests in flight (key + attempt)."""
+    schema = None
+    if config.template.mode == "per-query":
+        messages = prompt_lib.render_per_query(config.template, task.query.text, task.levels)
+        key = record_key(task.query.id, -1, task.sample)
+        schema = levels_json_schema(task.levels) if config.uses_structured_output else None
+    else:
+        level = task.levels[0]
+        topic = prompt_lib.unrelated_topic(task.query.id, task.sample, task.attempt, topics)
+        messages = prompt_lib.render_per_level(config.template, task.query.text, level, topic)
+        key = record_key(task.query.id, level.value, task.sample)
+    return GenerationRequest(key=f"{key}\t{task.attempt}", messages=messages,
+                             seed=request_seed(config.sampling.seed, key, task.attempt), json_schema=schema)
+
+
 def make_requests(config: GenerateConfig, tasks: list[GenerationTask], topics: list[str]) -> list[GenerationRequest]:
-    requests = []
-    for index, task in enumerate(tasks):
-        if config.template.mode == "per-query":
-            messages = prompt_lib.render_per_query(config.template, task.query.text, task.levels)
-            key = record_key(task.query.id, -1, task.sample)
-        else:
-            level = task.levels[0]
-            topic = prompt_lib.unrelated_topic(task.query.id, task.sample, task.attempt, topics)
-            messages = prompt_lib.render_per_level(config.template, task.query.text, level, topic)
-            key = record_key(task.query.id, level.value, task.sample)
-        requests.append(GenerationRequest(key=f"{key}\t{index}", messages=messages,
-                                          seed=request_seed(config.sampling.seed, key, task.attempt)))
-    return requests
+    return [make_request(config, task, topics) for task in tasks]
+
+
+class _Feed:
+    """The backend's request source: tasks still to send (retries join at the end), and the tasks of
+    the requests in flight, found again by the key of their result."""
+
+    def __init__(self, config: GenerateConfig, tasks: deque[GenerationTask], topics: list[str]):
+        self.config, self.tasks, self.topics = config, tasks, topics
+        self.in_flight: dict[str, tuple[GenerationTask, GenerationRequest]] = {}
+
+    def next_request(self) -> GenerationRequest | None:
+        if not self.tasks:
+            return None
+        task = self.tasks.popleft()
+        request = make_request(self.config, task, self.topics)
+        self.in_flight[request.key] = (task, request)
+        return request
+
+    def finish(self, key: str) -> tuple[GenerationTask, GenerationRequest]:
+        try:
+            return self.in_flight.pop(key)
+        except KeyError:
+            raise RuntimeError(f"backend returned a result for {key!r}, which is not in flight") from None
 
 
 def generate_run(run_dir: str | Path, queries: list[Query], config: GenerateConfig, backend_factory,
@@ -234,20 +282,27 @@ def _generate_locked(run_dir: Path, queries: list[Query], config: GenerateConfig
             topics = prompt_lib.load_topics()
             total_docs = sum(len(t.levels) for t in tasks)
             bar = tqdm(total=total_docs, desc=f"generate {shard_tag(*shard)}", unit="doc", disable=not progress)
-            tokens = 0
+            feed = _Feed(config, tasks, topics)
+            tokens, last_commit = 0, time.monotonic()
             try:
-                while tasks:
-                    batch = [tasks.popleft() for _ in range(min(config.batch_size, len(tasks)))]
-                    requests = make_requests(config, batch, topics)
-                    results = backend.generate(requests, config.sampling)
-                    for task, request, result in zip(batch, requests, results):
-                        tokens += result.completion_tokens
-                        finished = _handle_result(run, task, request, result, model, records, rejects, tasks)
-                        bar.update(finished)
-                    records.commit()
-                    rejects.commit()
-                    elapsed = max(time.time() - started, 1e-9)
-                    bar.set_postfix(docs_s=f"{run.counts['accepted'] / elapsed:.2f}", tok_s=f"{tokens / elapsed:.1f}")
+                for result in backend.stream(feed.next_request, config.sampling, config.window):
+                    task, request = feed.finish(result.key)
+                    tokens += result.completion_tokens
+                    bar.update(_handle_result(run, task, request, result, model, backend.seeding, records,
+                                              rejects, tasks))
+                    records.flush()  # in the OS at once: a kill -9 loses only what is still in flight
+                    rejects.flush()
+                    if time.monotonic() - last_commit >= COMMIT_SECONDS:
+                        records.commit()
+                        rejects.commit()
+                        last_commit = time.monotonic()
+                        elapsed = max(time.time() - started, 1e-9)
+                        bar.set_postfix(docs_s=f"{run.counts['accepted'] / elapsed:.2f}",
+                                        tok_s=f"{tokens / elapsed:.1f}", in_flight=len(feed.in_flight),
+                                        refresh=False)
+                if feed.in_flight:
+                    raise RuntimeError(f"backend {backend.name!r} ended its stream with {len(feed.in_flight)} "
+                                       "requests unanswered")
             finally:
                 bar.close()
                 records.close()
@@ -265,7 +320,8 @@ def _previous_model(run_dir: Path, shard: tuple[int, int]) -> dict | None:
 def generation_record(query: Query, level: Level, sample: int, text: str, *, attempt: int, seed: int,
                       backend: str, model: dict | None, template: prompt_lib.PromptTemplate,
                       sampling: SamplingConfig, prompt_tokens: int = 0, completion_tokens: int = 0,
-                      finish_reason: str = "stop", run_id: str = "") -> dict:
+                      finish_reason: str = "stop", run_id: str = "", seeding: str = "",
+                      structured_output: bool = False) -> dict:
     """One line of ``records/*.jsonl``: the document and everything needed to reproduce it."""
     return {
         "key": record_key(query.id, level.value, sample), "query_id": query.id, "query": query.text,
@@ -273,11 +329,12 @@ def generation_record(query: Query, level: Level, sample: int, text: str, *, att
         "words": word_count(text), "attempt": attempt, "seed": seed, "backend": backend, "model": model,
         "prompt": {"name": template.name, "mode": template.mode, "hash": template.hash},
         "sampling": sampling.to_dict(), "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-        "finish_reason": finish_reason, "run_id": run_id, "created": utc_now(),
+        "finish_reason": finish_reason, "seeding": seeding, "structured_output": structured_output,
+        "run_id": run_id, "created": utc_now(),
     }
 
 
-def _handle_result(run: _Run, task: GenerationTask, request: GenerationRequest, result, model: dict,
+def _handle_result(run: _Run, task: GenerationTask, request: GenerationRequest, result, model: dict, seeding: str,
                    records: AppendWriter, rejects: AppendWriter, tasks: deque) -> int:
     """Validate one generation; write accepted records / rejected attempts; requeue retries."""
     config = run.config
@@ -300,7 +357,8 @@ def _handle_result(run: _Run, task: GenerationTask, request: GenerationRequest, 
                 task.query, level, task.sample, text, attempt=task.attempt, seed=request.seed,
                 backend=config.backend, model=model, template=config.template, sampling=config.sampling,
                 prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
-                finish_reason=result.finish_reason, run_id=run.run_id))
+                finish_reason=result.finish_reason, run_id=run.run_id, seeding=seeding,
+                structured_output=result.structured))
             run.accepted[task.query.id].append(text)
             run.done.add(key)
             run.counts["accepted"] += 1
@@ -309,7 +367,8 @@ def _handle_result(run: _Run, task: GenerationTask, request: GenerationRequest, 
         final = task.attempt + 1 >= config.max_attempts
         rejects.write({"key": key, "query_id": task.query.id, "level": level.value, "sample": task.sample,
                        "attempt": task.attempt, "seed": request.seed, "reason": reason, "final": final,
-                       "raw": result.text[:2000], "run_id": run.run_id, "created": utc_now()})
+                       "raw": result.text[:2000], "structured_output": result.structured, "run_id": run.run_id,
+                       "created": utc_now()})
         run.counts[f"failed_{reason}"] += 1
         if final:
             run.done.add(key)

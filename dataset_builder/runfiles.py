@@ -1,8 +1,9 @@
 """RUN_DIR files: append-only JSONL shards that survive ``kill -9``.
 
-Each process appends to its own files (``<kind>/shard-I-of-N.<run_id>.jsonl``) and fsyncs after
-every batch, so a crash can only leave a torn *last* line in a file nobody writes any more; readers
-skip exactly that line. A lock per shard stops two processes from generating the same keys.
+Each process appends to its own files (``<kind>/shard-I-of-N.<run_id>.jsonl``), hands every finished
+result's lines to the OS at once (``flush``: a ``kill -9`` loses only requests still in flight) and
+fsyncs at least once a second (``commit``: durable against power loss), so a crash can only leave a
+torn *last* line in a file nobody writes any more; readers skip exactly that line. A lock per shard stops two processes from generating the same keys.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def iter_kind(run_dir: Path, kind: str) -> Iterator[dict]:
 
 
 class AppendWriter:
-    """One JSONL file opened for append; ``commit()`` makes written lines durable."""
+    """One JSONL file opened for append; ``flush()`` hands written lines to the OS (they survive the
+    process), ``commit()`` also makes them durable on disk."""
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,6 +62,9 @@ class AppendWriter:
 
     def write(self, row: dict) -> None:
         self._handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    def flush(self) -> None:
+        self._handle.flush()
 
     def commit(self) -> None:
         self._handle.flush()

@@ -53,14 +53,16 @@ class ReleaseConfig(StrictModel):
 
 
 DEFAULTS: dict = dump(ReleaseConfig())
-FREE_FORM = {("generation", "backend_options"), ("judge", "backend_options"), ("training",)}  # passed through to the stage
+FREE_FORM = {("generation", "backend_options"), ("judge", "backend_options"), ("training",)}
+RENAMED = {("generation", "batch_size"): "window"}  # old key → new key (old configs keep working)  # passed through to the stage
 
 
 def _merge(base: dict, override: dict, where: str, path: tuple = (), lines: KeyLines | None = None) -> dict:
     merged = copy.deepcopy(base)
     for key, value in override.items():
+        line = lines.line_of(path + (key,)) if lines else None
+        key = RENAMED.get(path + (key,), key)
         here = path + (key,)
-        line = lines.line_of(here) if lines else None
         at = f"{where}:{line}" if line else where
         if key not in base and path not in FREE_FORM:
             raise UserError(f"{at}: unknown key '{'.'.join(here)}'")

@@ -38,6 +38,8 @@ def levels_file(tmp_path):
     (["--levels-config", "{levels}", "--levels", "3"], "--levels: unknown level 3"),
     (["--levels-config", "{tmp}/badlevels.yaml"], "badlevels.yaml: levels[0]: field 'instruction' is missing"),
     (["--shard", "2/2"], "--shard: need 0 <= I < N"),
+    (["--window", "0"], "--window: must be at least 1 (got 0)"),
+    (["--batch-size", "-1"], "--window: must be at least 1 (got -1)"),
     (["--backend", "transformers", "--model", "{tmp}/no-such-model"], "not found or not loadable"),
     (["--prompt-template", "{tmp}/nope.yaml"], "nope.yaml: prompt template not found"),
 ])

@@ -192,6 +192,7 @@ class FaultProxy:
         self.last_payload: dict | None = None
         self.delay = 0.0
         self.chat_times: list[float] = []
+        self.chat_bodies: list[dict] = []  # every chat request as sent by the client
         self.in_flight = 0
         self.max_in_flight = 0
         self.lock = threading.Lock()
@@ -207,6 +208,7 @@ class FaultProxy:
                 body = self.read_body()
                 with outer.lock:
                     outer.chat_times.append(time.monotonic())
+                    outer.chat_bodies.append(json.loads(body or b"{}"))
                     fault = outer.faults.pop(0) if outer.faults else None
                     outer.in_flight += 1
                     outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
@@ -249,6 +251,7 @@ class FaultProxy:
             self.faults.clear()
             self.delay = 0.0
             self.chat_times.clear()
+            self.chat_bodies.clear()
             self.max_in_flight = 0
 
     def close(self) -> None:
@@ -389,6 +392,53 @@ def test_concurrency_is_bounded(fresh_proxy, server):
         results = backend.generate(requests, TWO)
     assert [r.key for r in results] == [r.key for r in requests]
     assert fresh_proxy.max_in_flight == 2
+
+
+def test_stream_keeps_concurrency_in_flight_and_takes_requests_added_while_running(fresh_proxy, server):
+    """Each reply frees a slot that is refilled at once; a request the consumer adds while handling a
+    reply (a retry) joins the same stream."""
+    fresh_proxy.delay = 0.3
+    pending = [GenerationRequest(f"k{i}", _messages(QUERIES[i % 3][1]), seed=i) for i in range(5)]
+    seen = []
+    with OpenAIBackend(server[1], base_url=fresh_proxy.url, concurrency=3) as backend:
+        for result in backend.stream(lambda: pending.pop(0) if pending else None, TWO):
+            seen.append(result.key)
+            if result.key == "k0":
+                pending.append(GenerationRequest("retry-k0", _messages(QUERIES[0][1]), seed=99))
+    assert sorted(seen) == sorted([f"k{i}" for i in range(5)] + ["retry-k0"])
+    assert fresh_proxy.max_in_flight == 3  # never more than --concurrency, and the pool was kept full
+
+
+def test_stream_stops_on_the_first_failed_request(fresh_proxy, server):
+    fresh_proxy.faults[:] = [503, 503]
+    pending = [GenerationRequest(f"k{i}", _messages(QUERIES[0][1]), seed=i) for i in range(2)]
+    with (OpenAIBackend(server[1], base_url=fresh_proxy.url, concurrency=1, max_retries=1) as backend,
+          pytest.raises(UserError, match=r"request 'k0': HTTP 503 after 1 retries")):
+        list(backend.stream(lambda: pending.pop(0) if pending else None, TWO))
+    assert [r.key for r in pending] == ["k1"]  # never sent: the stream stopped at the first failure
+
+
+SCHEMA = {"type": "object", "properties": {"3": {"type": "string"}, "0": {"type": "string"}},
+          "required": ["3", "0"], "additionalProperties": False}
+
+
+def test_json_schema_is_sent_as_response_format(fresh_proxy, server):
+    request = GenerationRequest("q1", _messages(QUERIES[0][1]), seed=1, json_schema=SCHEMA)
+    with OpenAIBackend(server[1], base_url=fresh_proxy.url) as backend:
+        (result,) = backend.generate([request], TWO)
+    sent = fresh_proxy.chat_bodies[-1]["response_format"]
+    assert sent["type"] == "json_schema" and sent["json_schema"]["schema"] == SCHEMA
+    assert result.structured
+
+
+def test_a_server_rejecting_response_format_gets_plain_requests(fresh_proxy, server):
+    fresh_proxy.faults[:] = [400]  # e.g. a server without structured output
+    requests = [GenerationRequest(f"q{i}", _messages(QUERIES[0][1]), seed=i, json_schema=SCHEMA) for i in range(2)]
+    with OpenAIBackend(server[1], base_url=fresh_proxy.url, concurrency=1) as backend:
+        results = backend.generate(requests, TWO)
+        assert backend.structured_output is False
+    assert [r.structured for r in results] == [False, False]
+    assert ["response_format" in body for body in fresh_proxy.chat_bodies] == [True, False, False]
 
 
 def test_connection_refused_is_a_user_error():

@@ -22,7 +22,7 @@ def test_one_set_of_defaults_across_entry_points():
     generate = build_parser().parse_args(["generate", "--out", "x"])
     build = build_parser().parse_args(["build", "r", "--out", "x", "--version", "1.0.0"])
     generation = GenerationConfig()
-    for key in ("max_new_tokens", "batch_size", "temperature", "top_p", "max_attempts", "samples_per_level"):
+    for key in ("max_new_tokens", "window", "temperature", "top_p", "max_attempts", "samples_per_level"):
         assert getattr(generate, key) == getattr(generation, key) == DEFAULTS["generation"][key], key
     assert SamplingConfig().max_new_tokens == generation.max_new_tokens
     assert build.dev_fraction == BuildConfig().dev_fraction == DEFAULTS["build"]["dev_fraction"]
@@ -30,7 +30,8 @@ def test_one_set_of_defaults_across_entry_points():
 
 
 @pytest.mark.parametrize("section, text, expected", [
-    ("generation", "  batch_size: 0\n", "bad.yaml:3: key 'generation.batch_size': must be at least 1 (got 0)"),
+    ("generation", "  window: 0\n", "bad.yaml:3: key 'generation.window': must be at least 1 (got 0)"),
+    ("generation", "  batch_size: 0\n", "bad.yaml:3: key 'generation.window': must be at least 1 (got 0)"),  # old name
     ("generation", "  top_p: 1.5\n", "key 'generation.top_p': must be at most 1.0"),
     ("build", "  dev_fraction: 1.0\n", "bad.yaml:3: key 'build.dev_fraction': must be less than 1.0"),
     ("training", "  max_steps: -5\n", "bad.yaml:3: key 'training.max_steps'"),
@@ -57,7 +58,7 @@ def test_run_refuses_a_zero_batch_size_before_any_work(tmp_path):
     result = subprocess.run([*RANKLADDER, "run", str(bad), "--out", str(out)], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 2, result.stderr
-    assert result.stderr.strip().count("\n") == 0 and f"{bad}:2" in result.stderr and "batch_size" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and f"{bad}:2" in result.stderr and "window" in result.stderr
     assert not out.exists()
 
 
@@ -80,8 +81,8 @@ def test_python_api_validates_through_the_same_models(tmp_path):
 
     with pytest.raises(UserError, match=r"--dev-fraction: must be less than 1.0 \(got 2.0\)"):
         rankladder.build([tmp_path / "run"], tmp_path / "ds", version="1.0.0", dev_fraction=2.0)
-    with pytest.raises(UserError, match=r"--batch-size: must be at least 1"):
-        rankladder.generate(tmp_path / "run", batch_size=0)
+    with pytest.raises(UserError, match=r"--window: must be at least 1"):
+        rankladder.generate(tmp_path / "run", window=0)
     with pytest.raises(UserError, match=r"--bogus: unknown option"):
         rankladder.evaluate(["m"], ["t"], tmp_path / "r", bogus=1)
     assert not any(tmp_path.iterdir())

@@ -61,7 +61,7 @@ CATALOGUE: list[Case] = [
          ("--levels", "7"), "{o}/run"),
     Case("generate/batch-size-zero",
          ("generate", "--batch-size", "0", "--out", "{o}/run", "--limit", "1"),
-         ("--batch-size", "at least 1"), "{o}/run"),
+         ("--window", "at least 1"), "{o}/run"),  # --batch-size is the old name of --window
     Case("generate/openai-server-unreachable",
          ("generate", "--backend", "openai", "--model", "m", "--base-url", "http://127.0.0.1:9/v1",
           "--out", "{o}/run", "--limit", "1", "--no-progress"),
@@ -189,7 +189,7 @@ CATALOGUE: list[Case] = [
     Case("eval/batch-size-zero", ("eval", "--model", "{minilm}", "--tasks", "{w}/beir", "--output-dir", "{o}/eval",
                                   "--batch-size", "0"), ("--batch-size", "0"), "{o}/eval", kind=RANGE),
     Case("run/release-batch-size-zero", ("run", "{w}/release-batch0.yaml", "--out", "{o}/out"),
-         ("release-batch0.yaml:3", "generation.batch_size"), "{o}/out", kind=RANGE),
+         ("release-batch0.yaml:3", "generation.window"), "{o}/out", kind=RANGE),
     Case("quickstart/limit-zero", ("quickstart", "--limit", "0", "--out", "{o}/out", "--quiet"), ("limit", "0"), "{o}/out", kind=RANGE),
     Case("study/seeds-not-integers", ("study", "--seeds", "1,x", "--out", "{o}/study"), ("--seeds", "1,x"), "{o}/study", kind=RANGE),
     # -- unknown choices

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 
 
@@ -19,13 +20,17 @@ class SamplingConfig:
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """One chat prompt. ``seed`` is per request so a retry can ask for a different sample."""
+    """One chat prompt. ``seed`` is per request so a retry can ask for a different sample.
+
+    ``json_schema``: ask for a reply that matches this JSON schema (structured output) where the
+    backend supports it; backends without support ignore it (the caller parses the text anyway)."""
 
     key: str
     messages: list[dict] = field(hash=False)
     seed: int = 0
     # judging: how many top alternatives to return per generated token (None: no logprobs asked)
     logprobs: int | None = None
+    json_schema: dict | None = field(default=None, hash=False, compare=False)
 
 
 @dataclass
@@ -37,12 +42,31 @@ class GenerationResult:
     finish_reason: str = "stop"
     # with ``request.logprobs``: one ``(token_text, {alternative_text: logprob})`` per generated token
     token_logprobs: list[tuple[str, dict[str, float]]] | None = None
+    structured: bool = False  # the reply was constrained to the request's json_schema
+
+
+RequestSource = Callable[[], "GenerationRequest | None"]
+
+
+def take(next_request: RequestSource, count: int) -> list[GenerationRequest]:
+    """Up to ``count`` requests from a source (fewer when it has nothing more right now)."""
+    batch = []
+    while len(batch) < count:
+        request = next_request()
+        if request is None:
+            break
+        batch.append(request)
+    return batch
 
 
 class Backend(abc.ABC):
-    """Generates chat completions for batches of requests."""
+    """Generates chat completions: in batches (:meth:`generate`) or as a stream (:meth:`stream`)."""
 
     name: str = "abstract"
+    #: in-flight requests of :meth:`stream` when the caller names none
+    default_window: int = 16
+    #: how a record's ``seed`` reproduces its text with this backend (written into every record)
+    seeding: str = "per-request seed"
 
     @abc.abstractmethod
     def model_identity(self) -> dict:
@@ -51,6 +75,19 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def generate(self, requests: list[GenerationRequest], sampling: SamplingConfig) -> list[GenerationResult]:
         """Results in the order of ``requests``. Raises ``UserError`` for unrecoverable setup faults."""
+
+    def stream(self, next_request: RequestSource, sampling: SamplingConfig,
+               window: int | None = None) -> Iterator[GenerationResult]:
+        """Results as they finish, with up to ``window`` requests in flight.
+
+        ``next_request()`` is called whenever a slot is free; ``None`` means "nothing more right
+        now". The stream ends when the source has nothing and nothing is in flight, so a consumer may
+        add requests (retries) to the source while it handles a result. Closing the generator early
+        abandons what is in flight. This default sends whole batches through :meth:`generate`;
+        backends that can refill a running batch override it."""
+        window = window or self.default_window
+        while batch := take(next_request, window):
+            yield from self.generate(batch, sampling)
 
     def close(self) -> None:
         """Release engines, pools and connections."""

@@ -1,7 +1,8 @@
 """Any OpenAI-compatible chat server: ``vllm serve``, llama.cpp ``llama-server``, TGI, Ollama, OpenAI.
 
 Requests go out concurrently from a thread pool of ``concurrency`` workers over one shared
-(thread-safe) ``openai.OpenAI`` client. Retries are the client's own: on connection errors,
+(thread-safe) ``openai.OpenAI`` client. :meth:`OpenAIBackend.stream` refills the pool as each reply
+arrives, so ``concurrency`` requests are always in flight while work remains. Retries are the client's own: on connection errors,
 timeouts, 408, 409, 429 and every 5xx it sleeps ``min(0.5 * 2**n, 8) s`` less up to 25 % jitter
 (or the server's ``Retry-After`` / ``retry-after-ms`` when that is at most 60 s) and tries again,
 up to ``max_retries`` times per request (``openai._base_client.BaseClient._should_retry``).
@@ -10,6 +11,10 @@ Setup faults become :class:`~rankladder.core.errors.UserError` with a one-line m
 server, a rejected API key, a model the server does not serve. The model is checked once at start
 with ``GET /models``; servers without that route are tolerated and then checked by the first
 completion.
+
+Structured output: a request with a ``json_schema`` is sent with ``response_format`` ``json_schema``
+(vLLM, llama.cpp, OpenAI and others constrain the reply to it). A server that rejects that field
+(HTTP 400/422) gets the request again without it, and every later request goes without it.
 """
 
 from __future__ import annotations
@@ -17,9 +22,23 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from collections.abc import Iterator
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    FIRST_EXCEPTION,
+    Future,
+    ThreadPoolExecutor,
+    wait,
+)
 
-from rankladder.dataset_builder.backends.base import Backend, GenerationRequest, GenerationResult, SamplingConfig
+from rankladder.dataset_builder.backends.base import (
+    Backend,
+    GenerationRequest,
+    GenerationResult,
+    RequestSource,
+    SamplingConfig,
+)
+
 from rankladder.core.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -57,6 +76,7 @@ def _token_logprobs(choice) -> list | None:
 
 class OpenAIBackend(Backend):
     name = "openai"
+    seeding = "per-request seed sent as the OpenAI 'seed' field (reproducible where the server honours it)"
 
     def __init__(
         self,
@@ -90,7 +110,9 @@ class OpenAIBackend(Backend):
         )
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
+        self.default_window = self.concurrency
         self.retries_taken = 0  # over all requests so far; read by tests and benchmarks
+        self.structured_output = True  # False once the server has rejected response_format
         self._served_id = self._check_model()
 
     # -- setup ---------------------------------------------------------------------------------
@@ -158,8 +180,12 @@ class OpenAIBackend(Backend):
 
     # -- generation ----------------------------------------------------------------------------
 
-    def _complete(self, request: GenerationRequest, sampling: SamplingConfig) -> GenerationResult:
-        raw = self.client.chat.completions.with_raw_response.create(
+    def _create(self, request: GenerationRequest, sampling: SamplingConfig, structured: bool):
+        extra = {}
+        if structured:
+            extra["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": "levels", "schema": request.json_schema, "strict": True}}
+        return self.client.chat.completions.with_raw_response.create(
             model=self.model,
             messages=request.messages,
             temperature=sampling.temperature,
@@ -167,8 +193,26 @@ class OpenAIBackend(Backend):
             max_tokens=sampling.max_new_tokens,
             seed=request.seed,
             n=1,
+            **extra,
             **({"logprobs": True, "top_logprobs": request.logprobs} if request.logprobs else {}),
         )
+
+    def _complete(self, request: GenerationRequest, sampling: SamplingConfig) -> GenerationResult:
+        import openai
+
+        structured = request.json_schema is not None and self.structured_output
+        try:
+            raw = self._create(request, sampling, structured)
+        except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+            if not structured:
+                raise
+            with self._lock:
+                if self.structured_output:
+                    log.warning("%s rejected response_format json_schema (%s); sending requests without it and "
+                                "parsing the replies", self.base_url, _error_detail(exc))
+                self.structured_output = False
+            structured = False
+            raw = self._create(request, sampling, structured)
         completion = raw.parse()
         with self._lock:
             self.retries_taken += raw.retries_taken
@@ -185,28 +229,61 @@ class OpenAIBackend(Backend):
             completion_tokens=int(usage.completion_tokens or 0) if usage else 0,
             finish_reason=choice.finish_reason or "stop",
             token_logprobs=_token_logprobs(choice) if request.logprobs else None,
+            structured=structured,
         )
+
+    def _pool_or_new(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="openai-backend")
+        return self._pool
+
+    def _outcome(self, future: Future, request: GenerationRequest) -> GenerationResult:
+        """The future's result; its exception as a one-line UserError where it is a known fault."""
+        exc = future.exception()
+        if exc is None:
+            return future.result()
+        if isinstance(exc, UserError):
+            raise exc
+        translated = self._translate(exc, key=request.key)
+        if translated is None:
+            raise exc
+        raise translated from exc
 
     def generate(self, requests: list[GenerationRequest], sampling: SamplingConfig) -> list[GenerationResult]:
         if not requests:
             return []
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="openai-backend")
-        futures = [self._pool.submit(self._complete, request, sampling) for request in requests]
+        pool = self._pool_or_new()
+        futures = [pool.submit(self._complete, request, sampling) for request in requests]
         done, pending = wait(futures, return_when=FIRST_EXCEPTION)
         for future, request in zip(futures, requests):
             if future in done and future.exception() is not None:
                 for other in pending:
                     other.cancel()
                 wait(pending)  # requests already running finish; nothing is left behind
-                exc = future.exception()
-                if isinstance(exc, UserError):
-                    raise exc
-                translated = self._translate(exc, key=request.key)
-                if translated is None:
-                    raise exc
-                raise translated from exc
+                self._outcome(future, request)
         return [future.result() for future in futures]
+
+    def stream(self, next_request: RequestSource, sampling: SamplingConfig,
+               window: int | None = None) -> Iterator[GenerationResult]:
+        """Replies as they arrive; each one's slot is refilled at once (``window`` in flight, default
+        ``concurrency``). The first failed request stops the stream: queued ones are cancelled,
+        running ones finish, then its error is raised."""
+        window = window or self.concurrency
+        pool = self._pool_or_new()
+        running: dict[Future, GenerationRequest] = {}
+        try:
+            while True:
+                while len(running) < window and (request := next_request()) is not None:
+                    running[pool.submit(self._complete, request, sampling)] = request
+                if not running:
+                    return
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in [f for f in running if f in done]:  # in the order they were sent
+                    yield self._outcome(future, running.pop(future))
+        finally:
+            for future in running:
+                future.cancel()
+            wait(running)
 
     def close(self) -> None:
         if self._pool is not None:

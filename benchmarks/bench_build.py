@@ -10,16 +10,17 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-WORDS = ("water boils lower altitude pressure honey bees nectar river glacier valley engine torque "
-         "protein iron spinach vaccine antibody immune credit score interest loan planet orbit moon "
-         "tide gravity leaf pigment autumn chlorophyll sugar yeast bread oven").split()
+WORDS = (
+    "water boils lower altitude pressure honey bees nectar river glacier valley engine torque "
+    "protein iron spinach vaccine antibody immune credit score interest loan planet orbit moon "
+    "tide gravity leaf pigment autumn chlorophyll sugar yeast bread oven"
+).split()
 
 
 def write_run(run_dir: Path, records: int, seed: int = 0) -> None:
@@ -62,25 +63,33 @@ def main() -> None:
         size = sum(Path(f).stat().st_size for f in files) / 2**20
         build_s, build_rss = timed_child(
             "from dataset_builder.build import build_dataset\n"
-            f"build_dataset([{str(tmp / 'run')!r}], {str(tmp / 'ds')!r}, version='1.0.0', dev_fraction=0.05)\n" + PEAK)
+            f"build_dataset([{str(tmp / 'run')!r}], {str(tmp / 'ds')!r}, version='1.0.0', dev_fraction=0.05)\n" + PEAK
+        )
         load_s, load_rss = timed_child(
             "import datasets\ndatasets.disable_progress_bars()\n"
-            f"datasets.load_dataset('json', data_files={files!r}, split='train', cache_dir={str(tmp / 'hf')!r})\n" + PEAK)
+            f"datasets.load_dataset('json', data_files={files!r}, split='train', cache_dir={str(tmp / 'hf')!r})\n"
+            + PEAK
+        )
         manifest = json.loads((tmp / "ds" / "rankladder_manifest.json").read_text())
-    print(json.dumps({
-        "benchmark": "build",
-        "records": args.records,
-        "records_file_mib": round(size, 1),
-        "prepare_seconds": round(prep, 1),
-        "build_seconds": round(build_s, 2),
-        "build_peak_rss_mib": round(build_rss, 1),
-        "datasets_load_json_seconds": round(load_s, 2),
-        "datasets_load_json_peak_rss_mib": round(load_rss, 1),
-        "build_over_load_json_time_ratio": round(build_s / load_s, 3),
-        "documents": manifest["counts"]["documents"],
-        "targets": {"build_seconds_max": 60, "peak_rss_mib_max": 1536},
-        "meets_targets": build_s <= 60 and build_rss <= 1536,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "build",
+                "records": args.records,
+                "records_file_mib": round(size, 1),
+                "prepare_seconds": round(prep, 1),
+                "build_seconds": round(build_s, 2),
+                "build_peak_rss_mib": round(build_rss, 1),
+                "datasets_load_json_seconds": round(load_s, 2),
+                "datasets_load_json_peak_rss_mib": round(load_rss, 1),
+                "build_over_load_json_time_ratio": round(build_s / load_s, 3),
+                "documents": manifest["counts"]["documents"],
+                "targets": {"build_seconds_max": 60, "peak_rss_mib_max": 1536},
+                "meets_targets": build_s <= 60 and build_rss <= 1536,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def direct(backend, requests: list[GenerationRequest], sampling: SamplingConfig,
     start = time.perf_counter()
     tokens = 0
     for index in range(0, len(requests), batch_size):
-        tokens += sum(r.completion_tokens for r in backend.generate(requests[index:index + batch_size], sampling))
+        tokens += sum(r.completion_tokens for r in backend.generate(requests[index : index + batch_size], sampling))
     return tokens, time.perf_counter() - start
 
 
@@ -43,8 +43,9 @@ def main() -> None:
     all_queries = load_queries(QuerySpec())[0]
     queries = all_queries[: args.queries]
     sampling = SamplingConfig(temperature=0.0, max_new_tokens=args.max_new_tokens, seed=0)
-    config = GenerateConfig(levels=load_levels(), template=load_template(), sampling=sampling,
-                            batch_size=args.batch_size, max_attempts=1)
+    config = GenerateConfig(
+        levels=load_levels(), template=load_template(), sampling=sampling, batch_size=args.batch_size, max_attempts=1
+    )
     backend = TransformersBackend()
     # The exact requests the runner sends, in its order.
     tasks = [GenerationTask(q, 0, [level]) for q in queries for level in config.levels]
@@ -62,8 +63,11 @@ def main() -> None:
         tokens, seconds = direct(backend, requests, sampling, args.batch_size)
         direct_rates.append(tokens / seconds)
     # The sweep's prompts: the same kind of requests, enough queries for the largest batch.
-    sweep_tasks = [GenerationTask(q, 0, [level]) for q in all_queries[: -(-max(args.sweep) // len(config.levels))]
-                   for level in config.levels]
+    sweep_tasks = [
+        GenerationTask(q, 0, [level])
+        for q in all_queries[: -(-max(args.sweep) // len(config.levels))]
+        for level in config.levels
+    ]
     requests = make_requests(config, sweep_tasks, load_topics())
     single_tokens, single_seconds = direct(backend, requests[:8], sampling, 1)
     single = single_tokens / single_seconds
@@ -72,22 +76,35 @@ def main() -> None:
         if size > len(requests):
             continue
         tokens, seconds = direct(backend, requests[:size], sampling, size)
-        sweep[str(size)] = {"tokens_per_s": round(tokens / seconds, 2),
-                            "over_single": round(tokens / seconds / single, 2)}
+        sweep[str(size)] = {
+            "tokens_per_s": round(tokens / seconds, 2),
+            "over_single": round(tokens / seconds / single, 2),
+        }
     best = max(sweep, key=lambda b: sweep[b]["over_single"]) if sweep else None
     runner, plain = max(runner_rates), max(direct_rates)
     best_ratio = sweep[best]["over_single"] if best else 0.0
-    print(json.dumps({
-        "benchmark": "generation",
-        "backend": "transformers", "model": backend.model_identity()["id"],
-        "prompts": len(requests), "batch_size": args.batch_size, "max_new_tokens": args.max_new_tokens,
-        "runner_tokens_per_s": round(runner, 2), "direct_tokens_per_s": round(plain, 2),
-        "runner_over_direct_ratio": round(runner / plain, 3),
-        "single_prompt_tokens_per_s": round(single, 2), "batched": sweep,
-        "best_batch_size": best and int(best), "batched_over_single_ratio": best_ratio,
-        "targets": {"runner_over_direct_min": 0.95, "batched_over_single_min": 4.0},
-        "meets_targets": runner / plain >= 0.95 and best_ratio >= 4.0,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "generation",
+                "backend": "transformers",
+                "model": backend.model_identity()["id"],
+                "prompts": len(requests),
+                "batch_size": args.batch_size,
+                "max_new_tokens": args.max_new_tokens,
+                "runner_tokens_per_s": round(runner, 2),
+                "direct_tokens_per_s": round(plain, 2),
+                "runner_over_direct_ratio": round(runner / plain, 3),
+                "single_prompt_tokens_per_s": round(single, 2),
+                "batched": sweep,
+                "best_batch_size": best and int(best),
+                "batched_over_single_ratio": best_ratio,
+                "targets": {"runner_over_direct_min": 0.95, "batched_over_single_min": 4.0},
+                "meets_targets": runner / plain >= 0.95 and best_ratio >= 4.0,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

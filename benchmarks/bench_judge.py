@@ -59,9 +59,13 @@ def make_run(out: Path, queries: int, backend) -> Path:
     run_dir = out / "run"
     spec = QuerySpec(str(STUDY_QUERIES), limit=queries, seed=0)
     found, source = load_queries(spec)
-    config = GenerateConfig(levels=load_levels(), template=load_template(),
-                            sampling=SamplingConfig(temperature=0.7, top_p=0.95, max_new_tokens=96, seed=0),
-                            batch_size=32, max_attempts=3)
+    config = GenerateConfig(
+        levels=load_levels(),
+        template=load_template(),
+        sampling=SamplingConfig(temperature=0.7, top_p=0.95, max_new_tokens=96, seed=0),
+        batch_size=32,
+        max_attempts=3,
+    )
     generate_run(run_dir, found, config, lambda: SharedBackend(backend), query_source=source, progress=True)
     return run_dir
 
@@ -80,25 +84,44 @@ def filter_shares(run_dir: Path) -> dict:
     for _ in range(5):
         any_removed = sum(degeneration_reason(t, q, defaults) is not None for t, q in texts)
     per_1000 = (time.perf_counter() - start) / 5 / len(texts) * 1000
-    return {"documents": len(texts), "removed_by_filter_alone": removed,
-            "share_removed_by_filter_alone": {k: round(v / len(texts), 4) for k, v in removed.items()},
-            "removed_by_any_filter": any_removed, "share_removed_by_any": round(any_removed / len(texts), 4),
-            "seconds_per_1000_documents": round(per_1000, 4)}
+    return {
+        "documents": len(texts),
+        "removed_by_filter_alone": removed,
+        "share_removed_by_filter_alone": {k: round(v / len(texts), 4) for k, v in removed.items()},
+        "removed_by_any_filter": any_removed,
+        "share_removed_by_any": round(any_removed / len(texts), 4),
+        "seconds_per_1000_documents": round(per_1000, 4),
+    }
 
 
 def _only(defaults: FilterConfig, rule: str) -> FilterConfig:
     from dataclasses import replace
 
-    off = {"dup_sentence_frac": None, "dup_sentence_char_frac": None, "min_alpha_word_frac": None,
-           "max_query_echo_frac": None, "top_ngram_char_frac": dict.fromkeys(defaults.top_ngram_char_frac),
-           "dup_ngram_char_frac": dict.fromkeys(defaults.dup_ngram_char_frac)}
+    off = {
+        "dup_sentence_frac": None,
+        "dup_sentence_char_frac": None,
+        "min_alpha_word_frac": None,
+        "max_query_echo_frac": None,
+        "top_ngram_char_frac": dict.fromkeys(defaults.top_ngram_char_frac),
+        "dup_ngram_char_frac": dict.fromkeys(defaults.dup_ngram_char_frac),
+    }
     if rule.startswith("top_"):
-        off["top_ngram_char_frac"] = {**off["top_ngram_char_frac"], rule[4:-4]: defaults.top_ngram_char_frac[rule[4:-4]]}
+        off["top_ngram_char_frac"] = {
+            **off["top_ngram_char_frac"],
+            rule[4:-4]: defaults.top_ngram_char_frac[rule[4:-4]],
+        }
     elif rule.startswith("dup_") and rule.endswith("gram"):
-        off["dup_ngram_char_frac"] = {**off["dup_ngram_char_frac"], rule[4:-4]: defaults.dup_ngram_char_frac[rule[4:-4]]}
+        off["dup_ngram_char_frac"] = {
+            **off["dup_ngram_char_frac"],
+            rule[4:-4]: defaults.dup_ngram_char_frac[rule[4:-4]],
+        }
     else:
-        key = {"dup_sentences": "dup_sentence_frac", "dup_sentence_chars": "dup_sentence_char_frac",
-               "non_alpha": "min_alpha_word_frac", "query_echo": "max_query_echo_frac"}[rule]
+        key = {
+            "dup_sentences": "dup_sentence_frac",
+            "dup_sentence_chars": "dup_sentence_char_frac",
+            "non_alpha": "min_alpha_word_frac",
+            "query_echo": "max_query_echo_frac",
+        }[rule]
         off[key] = getattr(defaults, key)
     return replace(defaults, **off)
 
@@ -112,8 +135,9 @@ def throughput(run_dir: Path, out: Path, backend, repeats: int, batch_size: int,
     wanted = sorted({row["query_id"] for row in iter_kind(run_dir, RECORDS)})[:queries]
     source = out / "throughput-source"
     shutil.rmtree(source, ignore_errors=True)
-    shutil.copytree(run_dir, source, ignore=shutil.ignore_patterns(schema.JUDGEMENTS, "judge-manifest.*", RECORDS,
-                                                                   ".lock.*"))
+    shutil.copytree(
+        run_dir, source, ignore=shutil.ignore_patterns(schema.JUDGEMENTS, "judge-manifest.*", RECORDS, ".lock.*")
+    )
     writer = AppendWriter(source / RECORDS / "shard-00000-of-00001.subset.jsonl")
     for row in iter_kind(run_dir, RECORDS):
         if row["query_id"] in wanted:
@@ -121,8 +145,15 @@ def throughput(run_dir: Path, out: Path, backend, repeats: int, batch_size: int,
     writer.close()
     run_dir = source
     rows = sorted(_records_to_judge(run_dir, (0, 1)), key=lambda r: len(r["text"]))  # the runner's order
-    requests = [GenerationRequest(key=r["key"], seed=0, logprobs=config.logprobs,
-                                  messages=render(config.template, r["query"], r["text"], levels)) for r in rows]
+    requests = [
+        GenerationRequest(
+            key=r["key"],
+            seed=0,
+            logprobs=config.logprobs,
+            messages=render(config.template, r["query"], r["text"], levels),
+        )
+        for r in rows
+    ]
     backend.generate(requests[:2], config.sampling)  # warm-up
     runner, direct = [], []
     for repeat in range(repeats):
@@ -134,13 +165,19 @@ def throughput(run_dir: Path, out: Path, backend, repeats: int, batch_size: int,
         runner.append(len(rows) / (time.perf_counter() - start))
         start = time.perf_counter()
         for first in range(0, len(requests), batch_size):
-            backend.generate(requests[first:first + batch_size], config.sampling)
+            backend.generate(requests[first : first + batch_size], config.sampling)
         direct.append(len(rows) / (time.perf_counter() - start))
         shutil.rmtree(copy)
     shutil.rmtree(source)
-    return {"documents": len(rows), "batch_size": batch_size, "judge_docs_per_s": round(max(runner), 3),
-            "direct_docs_per_s": round(max(direct), 3), "judge_over_direct_ratio": round(max(runner) / max(direct), 3),
-            "all_judge_docs_per_s": [round(r, 3) for r in runner], "all_direct_docs_per_s": [round(r, 3) for r in direct]}
+    return {
+        "documents": len(rows),
+        "batch_size": batch_size,
+        "judge_docs_per_s": round(max(runner), 3),
+        "direct_docs_per_s": round(max(direct), 3),
+        "judge_over_direct_ratio": round(max(runner) / max(direct), 3),
+        "all_judge_docs_per_s": [round(r, 3) for r in runner],
+        "all_direct_docs_per_s": [round(r, 3) for r in direct],
+    }
 
 
 def agreement(run_dir: Path, backend) -> dict:
@@ -150,8 +187,13 @@ def agreement(run_dir: Path, backend) -> dict:
     judged = {row["key"]: row for row in iter_kind(run_dir, schema.JUDGEMENTS)}
     rows = _records_to_judge(run_dir, (0, 1))
     grades = sorted({r["level"] for r in rows})
-    smollm = summarize([r["level"] for r in rows], [judged[r["key"]]["grade"] for r in rows],
-                       [judged[r["key"]]["expected_grade"] for r in rows], grades, 1)
+    smollm = summarize(
+        [r["level"] for r in rows],
+        [judged[r["key"]]["grade"] for r in rows],
+        [judged[r["key"]]["expected_grade"] for r in rows],
+        grades,
+        1,
+    )
     methods = defaultdict(int)
     for r in rows:
         methods[judged[r["key"]]["method"]] += 1
@@ -168,10 +210,20 @@ def agreement(run_dir: Path, backend) -> dict:
         intended += levels
         by_rank += [ranked[i] for i in range(len(levels))]
     minilm = summarize(intended, by_rank, [float(g) for g in by_rank], grades, 1)
-    keep = ("kappa_quadratic", "kappa_linear", "exact_agreement", "confusion_matrix", "per_level",
-            "documents_kept_by_policy", "judged", "documents")
-    return {"smollm2_judge": {**{k: smollm[k] for k in keep}, "methods": dict(methods)},
-            "minilm_rank_reference": {k: minilm[k] for k in keep if k != "documents_kept_by_policy"}}
+    keep = (
+        "kappa_quadratic",
+        "kappa_linear",
+        "exact_agreement",
+        "confusion_matrix",
+        "per_level",
+        "documents_kept_by_policy",
+        "judged",
+        "documents",
+    )
+    return {
+        "smollm2_judge": {**{k: smollm[k] for k in keep}, "methods": dict(methods)},
+        "minilm_rank_reference": {k: minilm[k] for k in keep if k != "documents_kept_by_policy"},
+    }
 
 
 def main() -> None:
@@ -187,11 +239,16 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     backend = TransformersBackend()
     run_dir = Path(args.run_dir) if args.run_dir else make_run(out, args.queries, backend)
-    result = {"benchmark": "judge", "backend": "transformers", "judge_model": backend.model_identity()["id"],
-              "run_dir": str(run_dir), "queries": len({r["query_id"] for r in iter_kind(run_dir, RECORDS)}),
-              "filters": filter_shares(run_dir),
-              "throughput": throughput(run_dir, out, backend, args.repeats, args.batch_size, args.throughput_queries),
-              "agreement": agreement(run_dir, backend)}
+    result = {
+        "benchmark": "judge",
+        "backend": "transformers",
+        "judge_model": backend.model_identity()["id"],
+        "run_dir": str(run_dir),
+        "queries": len({r["query_id"] for r in iter_kind(run_dir, RECORDS)}),
+        "filters": filter_shares(run_dir),
+        "throughput": throughput(run_dir, out, backend, args.repeats, args.batch_size, args.throughput_queries),
+        "agreement": agreement(run_dir, backend),
+    }
     ratio = result["throughput"]["judge_over_direct_ratio"]
     result.update(targets={"judge_over_direct_min": 0.95}, meets_targets=ratio >= 0.95)
     (out / "bench_judge.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -33,6 +33,8 @@ def main() -> None:
 
     import torch
     from datasets import Dataset
+    from sentence_transformers.util import mine_hard_negatives
+
     from rankladder.dataset_builder.mining import (
         MineOptions,
         load_input,
@@ -41,7 +43,6 @@ def main() -> None:
         mine_dense,
         positives,
     )
-    from sentence_transformers.util import mine_hard_negatives
 
     torch.manual_seed(0)
     data = load_input(args.folder, "test")
@@ -60,28 +61,47 @@ def main() -> None:
 
     def direct() -> None:
         start = time.perf_counter()
-        mine_hard_negatives(Dataset.from_dict({"query": [p[0] for p in pairs], "positive": [p[1] for p in pairs]}),
-                            model, corpus=corpus, num_negatives=args.k, output_format="labeled-list",
-                            output_scores=True, batch_size=options.batch_size, verbose=False)
+        mine_hard_negatives(
+            Dataset.from_dict({"query": [p[0] for p in pairs], "positive": [p[1] for p in pairs]}),
+            model,
+            corpus=corpus,
+            num_negatives=args.k,
+            output_format="labeled-list",
+            output_scores=True,
+            batch_size=options.batch_size,
+            verbose=False,
+        )
         direct_s.append(time.perf_counter() - start)
 
     for repeat in range(args.repeats):
         start = time.perf_counter()
         mine_bm25(data, MineOptions(negatives_per_query=args.k), progress=False)
         bm25_s.append(time.perf_counter() - start)
-        for run in ((ours, direct) if repeat % 2 == 0 else (direct, ours)):  # alternate: load drifts
+        for run in (ours, direct) if repeat % 2 == 0 else (direct, ours):  # alternate: load drifts
             run()
-    print(json.dumps({
-        "collection": str(args.folder), "queries": n, "documents": len(data.doc_ids), "negatives_per_query": args.k,
-        "model": Path(name).name, "max_seq_length": model.max_seq_length, "repeats": args.repeats,
-        "torch_threads": torch.get_num_threads(),
-        "bm25_seconds": round(min(bm25_s), 3), "bm25_queries_per_s": round(n / min(bm25_s), 1),
-        "dense_seconds": round(min(dense_s), 3), "dense_queries_per_s": round(n / min(dense_s), 1),
-        "direct_mine_hard_negatives_seconds": round(min(direct_s), 3),
-        "dense_all_seconds": [round(t, 2) for t in dense_s],
-        "direct_all_seconds": [round(t, 2) for t in direct_s],
-        "dense_ratio_to_direct": round(min(direct_s) / min(dense_s), 3),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "collection": str(args.folder),
+                "queries": n,
+                "documents": len(data.doc_ids),
+                "negatives_per_query": args.k,
+                "model": Path(name).name,
+                "max_seq_length": model.max_seq_length,
+                "repeats": args.repeats,
+                "torch_threads": torch.get_num_threads(),
+                "bm25_seconds": round(min(bm25_s), 3),
+                "bm25_queries_per_s": round(n / min(bm25_s), 1),
+                "dense_seconds": round(min(dense_s), 3),
+                "dense_queries_per_s": round(n / min(dense_s), 1),
+                "direct_mine_hard_negatives_seconds": round(min(direct_s), 3),
+                "dense_all_seconds": [round(t, 2) for t in dense_s],
+                "direct_all_seconds": [round(t, 2) for t in direct_s],
+                "dense_ratio_to_direct": round(min(direct_s) / min(dense_s), 3),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

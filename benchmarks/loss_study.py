@@ -1,6 +1,6 @@
 """The loss study as a benchmark script (same as ``rankladder study``); prints the verdicts as JSON.
 
-    python benchmarks/loss_study.py [configs/study_cpu.yaml] --out out/study-cpu
+python benchmarks/loss_study.py [configs/study_cpu.yaml] --out out/study-cpu
 """
 
 from __future__ import annotations
@@ -24,17 +24,31 @@ def main() -> int:
 
     report = run_study(load_study(args.config), args.out)
     key = "mean" if "mean" in report["tasks"] else report["tasks"][0]
-    print(json.dumps({
-        "study": str(Path(args.out) / "study.md"), "task": key,
-        "base": report["base"]["ndcg_at_10"].get(key),
-        "settings": {s: {"ndcg_at_10": report["table"][s][key],
-                         **{a: {k: report["paired"][s][a][key][k] for k in ("mean", "std", "verdict")}
-                            for a in ("vs_infonce", "vs_base") if a in report["paired"][s]},
-                         "grad_norm_ratio_to_infonce": report["grad_norm"][s]["ratio_to_infonce"]}
-                     for s in report["settings"]},
-        "separability": (report["dataset"].get("separability") or {}).get("outranks"),
-        "timings_s": report.get("timings_s"),
-    }, indent=2, default=str))
+    print(
+        json.dumps(
+            {
+                "study": str(Path(args.out) / "study.md"),
+                "task": key,
+                "base": report["base"]["ndcg_at_10"].get(key),
+                "settings": {
+                    s: {
+                        "ndcg_at_10": report["table"][s][key],
+                        **{
+                            a: {k: report["paired"][s][a][key][k] for k in ("mean", "std", "verdict")}
+                            for a in ("vs_infonce", "vs_base")
+                            if a in report["paired"][s]
+                        },
+                        "grad_norm_ratio_to_infonce": report["grad_norm"][s]["ratio_to_infonce"],
+                    }
+                    for s in report["settings"]
+                },
+                "separability": (report["dataset"].get("separability") or {}).get("outranks"),
+                "timings_s": report.get("timings_s"),
+            },
+            indent=2,
+            default=str,
+        )
+    )
     return 0
 
 

@@ -42,28 +42,62 @@ def generate_trials(root: Path, trials: int, rng: random.Random) -> dict:
 
     server = CannedOpenAI()
     queries = root / "queries.jsonl"
-    texts = ["how do bees make honey", "why is the sky blue", "what causes tides", "how do vaccines work",
-             "why do leaves change colour", "how does a battery store energy", "what is plate tectonics",
-             "how do birds navigate"]
+    texts = [
+        "how do bees make honey",
+        "why is the sky blue",
+        "what causes tides",
+        "how do vaccines work",
+        "why do leaves change colour",
+        "how does a battery store energy",
+        "what is plate tectonics",
+        "how do birds navigate",
+    ]
     queries.write_text("".join(json.dumps({"_id": f"g{i}", "text": t}) + "\n" for i, t in enumerate(texts)))
     expected = {record_key(f"g{i}", level, 0) for i in range(len(texts)) for level in (3, 2, 1, 0)}
 
     def argv(out: Path) -> list[str]:
-        return ["generate", "--queries", str(queries), "--backend", "openai", "--model", "fake", "--base-url",
-                server.url, "--concurrency", "1", "--batch-size", "2", "--max-new-tokens", "64", "--no-progress",
-                "--out", str(out)]
+        return [
+            "generate",
+            "--queries",
+            str(queries),
+            "--backend",
+            "openai",
+            "--model",
+            "fake",
+            "--base-url",
+            server.url,
+            "--concurrency",
+            "1",
+            "--batch-size",
+            "2",
+            "--max-new-tokens",
+            "64",
+            "--no-progress",
+            "--out",
+            str(out),
+        ]
 
     def keys(out: Path) -> tuple[list[str], list[str]]:
-        return ([r["key"] for r in iter_kind(out, RECORDS)],
-                [r["key"] for r in iter_kind(out, REJECTS) if r.get("final")])
+        return (
+            [r["key"] for r in iter_kind(out, RECORDS)],
+            [r["key"] for r in iter_kind(out, REJECTS) if r.get("final")],
+        )
 
     started = time.time()
     reference = kill.run_cli(argv(root / "gen-reference"))
     seconds = time.time() - started
     assert reference.returncode == 0, reference.stderr[-2000:]
     ref_keys = set(sum(keys(root / "gen-reference"), []))
-    out = {"trials": 0, "failures": 0, "lost": 0, "duplicated": 0, "killed_mid_run": 0,
-           "reference_seconds": round(seconds, 2), "reference_keys_match_expected": ref_keys == expected, "details": []}
+    out = {
+        "trials": 0,
+        "failures": 0,
+        "lost": 0,
+        "duplicated": 0,
+        "killed_mid_run": 0,
+        "reference_seconds": round(seconds, 2),
+        "reference_keys_match_expected": ref_keys == expected,
+        "details": [],
+    }
     try:
         for trial in range(trials):
             run_dir = root / f"gen-{trial}"
@@ -97,12 +131,23 @@ def generate_trials(root: Path, trials: int, rng: random.Random) -> dict:
 def build_trials(root: Path, trials: int, rng: random.Random, copies: int = 60) -> dict:
     run_dir = kill.write_big_run_dir(root / "build-run", copies=copies)
     reference, seconds = kill.build_reference(run_dir, root / "build-reference")
-    out = {"trials": 0, "failures": 0, "lost": 0, "duplicated": 0, "killed_mid_run": 0,
-           "incomplete_dataset_dirs_seen": 0, "trials_leaving_temp_dirs": 0,
-           "temp_dirs_left_after_rerun": 0, "records": reference["records"],
-           "reference_seconds": round(seconds, 2), "details": []}
+    out = {
+        "trials": 0,
+        "failures": 0,
+        "lost": 0,
+        "duplicated": 0,
+        "killed_mid_run": 0,
+        "incomplete_dataset_dirs_seen": 0,
+        "trials_leaving_temp_dirs": 0,
+        "temp_dirs_left_after_rerun": 0,
+        "records": reference["records"],
+        "reference_seconds": round(seconds, 2),
+        "details": [],
+    }
     for trial in range(trials):
-        result = kill.build_kill_trial(run_dir, root / f"build-{trial}" / "ds", reference, rng.uniform(0.2, 0.9 * seconds))
+        result = kill.build_kill_trial(
+            run_dir, root / f"build-{trial}" / "ds", reference, rng.uniform(0.2, 0.9 * seconds)
+        )
         out["trials"] += 1
         out["killed_mid_run"] += result["killed"]
         out["lost"] += result["lost"]
@@ -126,11 +171,21 @@ def train_trials(root: Path, trials: int, rng: random.Random) -> dict:
     dataset = root / "train-ds"
     build_dataset([root / "train-run"], dataset, version="0.1.0", dev_fraction=0.25, seed=0)
     reference, seconds = kill.train_reference(dataset, root / "train-reference")
-    out = {"trials": 0, "failures": 0, "lost": 0, "duplicated": 0, "killed_mid_run": 0, "resumed": 0,
-           "steps": kill.TRAIN_STEPS, "reference_seconds": round(seconds, 2), "details": []}
+    out = {
+        "trials": 0,
+        "failures": 0,
+        "lost": 0,
+        "duplicated": 0,
+        "killed_mid_run": 0,
+        "resumed": 0,
+        "steps": kill.TRAIN_STEPS,
+        "reference_seconds": round(seconds, 2),
+        "details": [],
+    }
     for trial in range(trials):
-        result = kill.train_kill_trial(dataset, root / f"train-{trial}", root / "train-reference", reference,
-                                       rng.uniform(0.3, 0.9 * seconds))
+        result = kill.train_kill_trial(
+            dataset, root / f"train-{trial}", root / "train-reference", reference, rng.uniform(0.3, 0.9 * seconds)
+        )
         out["trials"] += 1
         out["killed_mid_run"] += result["killed"]
         out["resumed"] += bool(result.get("resumed_from"))
@@ -143,15 +198,64 @@ def train_trials(root: Path, trials: int, rng: random.Random) -> dict:
 # -- fuzzing the parser -----------------------------------------------------------------------------
 
 FRAGMENTS = [
-    "", " ", "\n", "\r\n", "\t", "Sure! Here is a passage:\n", "**Passage:**\n", "Here's the document:",
-    "<|im_start|>assistant\n", "<|im_end|>", "</s>", "[INST]", "[/INST]", "<|assistant|>", "assistant:",
-    "I'm sorry, I cannot help with that.", "As an AI language model,", "I hope this helps!", "Note: ",
-    "```json\n", "```", "{", "}", "[", "]", '"3":', '"level_2": "', '"', "'", "`", ":", ",", "null", "true",
-    '{"3": "A full answer.", "2": "Partly.", "1": "Related.", "0": "Unrelated."}', '{"3": 5}', "{{{{",
-    "}}}}", '{"a": ' * 50, "]" * 60, "\\u0000", "\x00", "\x1b[31m", "\ufeff", "\u202e", "é", "漢字",
-    "🙂", "\ud800", "#### ", "**bold**", "Document 1:", "Title:\n", "..." * 20,
+    "",
+    " ",
+    "\n",
+    "\r\n",
+    "\t",
+    "Sure! Here is a passage:\n",
+    "**Passage:**\n",
+    "Here's the document:",
+    "<|im_start|>assistant\n",
+    "<|im_end|>",
+    "</s>",
+    "[INST]",
+    "[/INST]",
+    "<|assistant|>",
+    "assistant:",
+    "I'm sorry, I cannot help with that.",
+    "As an AI language model,",
+    "I hope this helps!",
+    "Note: ",
+    "```json\n",
+    "```",
+    "{",
+    "}",
+    "[",
+    "]",
+    '"3":',
+    '"level_2": "',
+    '"',
+    "'",
+    "`",
+    ":",
+    ",",
+    "null",
+    "true",
+    '{"3": "A full answer.", "2": "Partly.", "1": "Related.", "0": "Unrelated."}',
+    '{"3": 5}',
+    "{{{{",
+    "}}}}",
+    '{"a": ' * 50,
+    "]" * 60,
+    "\\u0000",
+    "\x00",
+    "\x1b[31m",
+    "\ufeff",
+    "\u202e",
+    "é",
+    "漢字",
+    "🙂",
+    "\ud800",
+    "#### ",
+    "**bold**",
+    "Document 1:",
+    "Title:\n",
+    "..." * 20,
     "The mitochondria is the powerhouse of the cell and makes energy for it.",
-    "word " * 500, "a" * 5000, "\n" * 200,
+    "word " * 500,
+    "a" * 5000,
+    "\n" * 200,
 ]
 
 
@@ -163,11 +267,16 @@ def fuzz_inputs(count: int, rng: random.Random):
             continue
         pieces = [rng.choice(FRAGMENTS) for _ in range(rng.randint(0, 12))]
         if rng.random() < 0.3:  # random code points, including surrogates and controls
-            pieces.append("".join(chr(rng.randint(0, 0x10FFFF)) for _ in range(rng.randint(1, 60))
-                                  if True))
+            pieces.append("".join(chr(rng.randint(0, 0x10FFFF)) for _ in range(rng.randint(1, 60)) if True))
         if rng.random() < 0.2:
-            pieces.append(json.dumps({str(rng.choice([3, 2, 1, 0, "x", "level 3"])): rng.choice(FRAGMENTS)
-                                      for _ in range(rng.randint(0, 5))}))
+            pieces.append(
+                json.dumps(
+                    {
+                        str(rng.choice([3, 2, 1, 0, "x", "level 3"])): rng.choice(FRAGMENTS)
+                        for _ in range(rng.randint(0, 5))
+                    }
+                )
+            )
         rng.shuffle(pieces)
         yield "".join(pieces)
 
@@ -196,8 +305,7 @@ def fuzz(count: int, rng: random.Random) -> dict:
             exceptions += 1
             if len(samples) < 5:
                 samples.append({"input": repr(raw)[:200], "error": f"{type(exc).__name__}: {exc}"[:200]})
-    return {"outputs": count, "exceptions": exceptions, "seconds": round(time.time() - started, 1),
-            "examples": samples}
+    return {"outputs": count, "exceptions": exceptions, "seconds": round(time.time() - started, 1), "examples": samples}
 
 
 # -- bad inputs and disks ---------------------------------------------------------------------------
@@ -212,9 +320,12 @@ def bad_input_catalogue(root: Path) -> dict:
         entry = classes.setdefault(kinds[r["id"]], {"cases": 0, "passed": 0})
         entry["cases"] += 1
         entry["passed"] += not r["problems"]
-    return {"cases": len(results), "passed": sum(not r["problems"] for r in results), "classes": classes,
-            "failures": [{"id": r["id"], "problems": r["problems"], "line": r["line"]}
-                         for r in results if r["problems"]]}
+    return {
+        "cases": len(results),
+        "passed": sum(not r["problems"] for r in results),
+        "classes": classes,
+        "failures": [{"id": r["id"], "problems": r["problems"], "line": r["line"]} for r in results if r["problems"]],
+    }
 
 
 def property_cli() -> dict:
@@ -222,14 +333,30 @@ def property_cli() -> dict:
     import re
     import subprocess
 
-    result = subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "tests" / "test_reliability_property.py"),
-                             "-q", "-s", "-p", "no:cacheprovider"], cwd=ROOT, capture_output=True, text=True,
-                            env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(ROOT / "tests" / "test_reliability_property.py"),
+            "-q",
+            "-s",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
+    )
     found = re.search(r"property cases run: (\d+) (\{.*\})", result.stdout)
     summary = result.stdout.strip().splitlines()[-1:] if result.stdout.strip() else []
-    return {"cases": int(found.group(1)) if found else None,
-            "by_outcome": json.loads(found.group(2).replace("'", '"')) if found else None,
-            "pytest": summary[0] if summary else None, "returncode": result.returncode}
+    return {
+        "cases": int(found.group(1)) if found else None,
+        "by_outcome": json.loads(found.group(2).replace("'", '"')) if found else None,
+        "pytest": summary[0] if summary else None,
+        "returncode": result.returncode,
+    }
 
 
 def disks(root: Path) -> dict:
@@ -248,21 +375,62 @@ def disks(root: Path) -> dict:
             argv, output = disk.readonly_cases(workspace, ro)[command]
             record(f"read-only/{command}", how, disk.check(argv, output, str(ro)))
     with disk.full_dir(root / "full") as (full, preexec, how):
-        record("disk-full/build", how, disk.check(["build", str(workspace / "run"), "--out", str(full / "ds"),
-                                                   "--version", "1.0.0"], full / "ds", str(full / "ds"), preexec))
+        record(
+            "disk-full/build",
+            how,
+            disk.check(
+                ["build", str(workspace / "run"), "--out", str(full / "ds"), "--version", "1.0.0"],
+                full / "ds",
+                str(full / "ds"),
+                preexec,
+            ),
+        )
     with disk.full_dir(root / "full", size_kb=24, fill_from=workspace / "ds") as (full, preexec, how):
-        record("disk-full/build-overwrite-keeps-old", how,
-               disk.check(["build", str(workspace / "run"), "--out", str(full / "ds"), "--version", "2.0.0",
-                           "--overwrite"], full / "ds", str(full / "ds"), preexec))
+        record(
+            "disk-full/build-overwrite-keeps-old",
+            how,
+            disk.check(
+                ["build", str(workspace / "run"), "--out", str(full / "ds"), "--version", "2.0.0", "--overwrite"],
+                full / "ds",
+                str(full / "ds"),
+                preexec,
+            ),
+        )
     with disk.full_dir(root / "full") as (full, preexec, how):
-        record("disk-full/publish-dataset", how,
-               disk.check(["publish", "dataset", str(workspace / "ds"), "--repo", "org/name", "--version", "0.1.0",
-                           "--license", "apache-2.0", "--dry-run", "--output", str(full / "release")],
-                          full / "release", str(full / "release"), preexec))
+        record(
+            "disk-full/publish-dataset",
+            how,
+            disk.check(
+                [
+                    "publish",
+                    "dataset",
+                    str(workspace / "ds"),
+                    "--repo",
+                    "org/name",
+                    "--version",
+                    "0.1.0",
+                    "--license",
+                    "apache-2.0",
+                    "--dry-run",
+                    "--output",
+                    str(full / "release"),
+                ],
+                full / "release",
+                str(full / "release"),
+                preexec,
+            ),
+        )
     with disk.full_dir(root / "full", size_kb=20 * 1024) as (full, preexec, how):  # MiniLM weights are ~90 MB
-        record("disk-full/train-checkpoint-save", how,
-               disk.check(kill.train_argv(workspace / "ds", full / "model"), full / "model" / "rankladder_train_manifest.json",
-                          str(full / "model"), preexec))
+        record(
+            "disk-full/train-checkpoint-save",
+            how,
+            disk.check(
+                kill.train_argv(workspace / "ds", full / "model"),
+                full / "model" / "rankladder_train_manifest.json",
+                str(full / "model"),
+                preexec,
+            ),
+        )
     out["media"] = sorted(out["media"])
     return out
 
@@ -274,7 +442,9 @@ def main() -> None:
     parser.add_argument("--train-trials", type=int, default=20)
     parser.add_argument("--fuzz", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["kill", "fuzz", "bad_inputs", "read_only", "property_cli"])
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=["kill", "fuzz", "bad_inputs", "read_only", "property_cli"]
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -284,16 +454,22 @@ def main() -> None:
     try:
         if "kill" not in args.skip:
             report["kill_trials"] = {}
-            for name, fn, n in (("generate", generate_trials, args.generate_trials),
-                                ("build", build_trials, args.build_trials),
-                                ("train", train_trials, args.train_trials)):
+            for name, fn, n in (
+                ("generate", generate_trials, args.generate_trials),
+                ("build", build_trials, args.build_trials),
+                ("train", train_trials, args.train_trials),
+            ):
                 if n:
                     started = time.time()
                     (scratch / name).mkdir()
                     report["kill_trials"][name] = fn(scratch / name, n, rng)
                     timings[f"kill_{name}"] = round(time.time() - started, 1)
-        for key, fn in (("fuzz", lambda: fuzz(args.fuzz, rng)), ("bad_inputs", lambda: bad_input_catalogue(scratch)),
-                        ("read_only", lambda: disks(scratch)), ("property_cli", property_cli)):
+        for key, fn in (
+            ("fuzz", lambda: fuzz(args.fuzz, rng)),
+            ("bad_inputs", lambda: bad_input_catalogue(scratch)),
+            ("read_only", lambda: disks(scratch)),
+            ("property_cli", property_cli),
+        ):
             if key not in args.skip:
                 started = time.time()
                 report[key] = fn()

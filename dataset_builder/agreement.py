@@ -42,8 +42,13 @@ def weighted_kappa(matrix: list[list[int]], grades: list[int], power: int = 2) -
     return round(1.0 - observed / expected, 4)
 
 
-def summarize(intended: list[int], judged: list[int | None], expected: list[float | None], grades: list[int],
-              max_disagreement: int) -> dict:
+def summarize(
+    intended: list[int],
+    judged: list[int | None],
+    expected: list[float | None],
+    grades: list[int],
+    max_disagreement: int,
+) -> dict:
     """The ``labels`` block of stats.json. ``judged``/``expected`` hold None for unjudged documents."""
     grades = sorted(grades, reverse=True)
     pairs = [(i, j) for i, j in zip(intended, judged) if j is not None]
@@ -52,17 +57,30 @@ def summarize(intended: list[int], judged: list[int | None], expected: list[floa
     for row, grade in zip(matrix, grades):
         n = sum(row)
         mean = [e for i, e in zip(intended, expected) if i == grade and e is not None]
-        per_level[str(grade)] = {"judged": n, "agree": row[grades.index(grade)],
-                                 "agreement": round(row[grades.index(grade)] / n, 4) if n else None,
-                                 "mean_expected_grade": round(sum(mean) / len(mean), 3) if mean else None}
-    keeps = {"intended": len(intended), "judged": len(pairs),
-             f"agree(max_disagreement={max_disagreement})": sum(abs(i - j) < max_disagreement for i, j in pairs)}
+        per_level[str(grade)] = {
+            "judged": n,
+            "agree": row[grades.index(grade)],
+            "agreement": round(row[grades.index(grade)] / n, 4) if n else None,
+            "mean_expected_grade": round(sum(mean) / len(mean), 3) if mean else None,
+        }
+    keeps = {
+        "intended": len(intended),
+        "judged": len(pairs),
+        f"agree(max_disagreement={max_disagreement})": sum(abs(i - j) < max_disagreement for i, j in pairs),
+    }
     exact = sum(i == j for i, j in pairs)
-    return {"grades": grades, "documents": len(intended), "judged": len(pairs), "unjudged": len(intended) - len(pairs),
-            "confusion_matrix": {"rows": "intended level", "columns": "judged grade", "matrix": matrix},
-            "exact_agreement": round(exact / len(pairs), 4) if pairs else None,
-            "kappa_quadratic": weighted_kappa(matrix, grades, 2), "kappa_linear": weighted_kappa(matrix, grades, 1),
-            "per_level": per_level, "documents_kept_by_policy": keeps}
+    return {
+        "grades": grades,
+        "documents": len(intended),
+        "judged": len(pairs),
+        "unjudged": len(intended) - len(pairs),
+        "confusion_matrix": {"rows": "intended level", "columns": "judged grade", "matrix": matrix},
+        "exact_agreement": round(exact / len(pairs), 4) if pairs else None,
+        "kappa_quadratic": weighted_kappa(matrix, grades, 2),
+        "kappa_linear": weighted_kappa(matrix, grades, 1),
+        "per_level": per_level,
+        "documents_kept_by_policy": keeps,
+    }
 
 
 def to_markdown(labels: dict) -> str:
@@ -76,9 +94,11 @@ def to_markdown(labels: dict) -> str:
         lines.append(f"| {grade} | " + " | ".join(map(str, row)) + f" | {share} | {mean} |")
     keeps = ", ".join(f"{name}: {n}" for name, n in labels["documents_kept_by_policy"].items())
     kappa = labels["kappa_quadratic"]
-    return ("\n".join(lines) + f"\n\nWeighted Cohen's κ (quadratic): {'–' if kappa is None else kappa}; "
-            f"exact agreement: {labels['exact_agreement']}; {labels['judged']} of {labels['documents']} documents "
-            f"judged. Documents kept by label policy: {keeps}. Labels used here: `{labels.get('policy', 'intended')}`.\n")
+    return (
+        "\n".join(lines) + f"\n\nWeighted Cohen's κ (quadratic): {'–' if kappa is None else kappa}; "
+        f"exact agreement: {labels['exact_agreement']}; {labels['judged']} of {labels['documents']} documents "
+        f"judged. Documents kept by label policy: {keeps}. Labels used here: `{labels.get('policy', 'intended')}`.\n"
+    )
 
 
 def plot(labels: dict, path: Path) -> None:
@@ -96,8 +116,9 @@ def plot(labels: dict, path: Path) -> None:
             ax.text(j, i, str(value), ha="center", va="center", color="white" if shares[i][j] > 0.5 else "black")
     ax.set_xticks(range(len(grades)), [str(g) for g in grades])
     ax.set_yticks(range(len(grades)), [str(g) for g in grades])
-    ax.set(xlabel="judged grade", ylabel="intended level",
-           title=f"intended × judged (κ_w = {labels['kappa_quadratic']})")
+    ax.set(
+        xlabel="judged grade", ylabel="intended level", title=f"intended × judged (κ_w = {labels['kappa_quadratic']})"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -111,15 +132,23 @@ def label_columns(index, judgements: dict) -> polars.DataFrame:
     import polars as pl
 
     if not judgements:
-        return index.with_columns(pl.col("level").alias("intended"), pl.lit(None, pl.Int32).alias("grade"),
-                                  pl.lit(None, pl.Float32).alias("expected"))
-    judged = pl.DataFrame({
-        "query_id": [q for q, _ in judgements], "doc_id": [d for _, d in judgements],
-        "grade": [j.get("grade") for j in judgements.values()],
-        "expected": [j.get("expected_grade") for j in judgements.values()],
-    }, schema={"query_id": pl.String, "doc_id": pl.String, "grade": pl.Int32, "expected": pl.Float32})
-    return (index.with_columns(pl.col("level").alias("intended"))
-            .join(judged, on=["query_id", "doc_id"], how="left", maintain_order="left"))
+        return index.with_columns(
+            pl.col("level").alias("intended"),
+            pl.lit(None, pl.Int32).alias("grade"),
+            pl.lit(None, pl.Float32).alias("expected"),
+        )
+    judged = pl.DataFrame(
+        {
+            "query_id": [q for q, _ in judgements],
+            "doc_id": [d for _, d in judgements],
+            "grade": [j.get("grade") for j in judgements.values()],
+            "expected": [j.get("expected_grade") for j in judgements.values()],
+        },
+        schema={"query_id": pl.String, "doc_id": pl.String, "grade": pl.Int32, "expected": pl.Float32},
+    )
+    return index.with_columns(pl.col("level").alias("intended")).join(
+        judged, on=["query_id", "doc_id"], how="left", maintain_order="left"
+    )
 
 
 def apply_label_policy(index, policy: str, max_disagreement: int) -> polars.DataFrame:

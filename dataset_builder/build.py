@@ -12,14 +12,18 @@ import json
 import logging
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rankladder.dataset_builder import agreement, schema
-from rankladder.dataset_builder.agreement import apply_label_policy, label_columns
-from rankladder.dataset_builder.runfiles import RECORDS, REJECTS, iter_kind, manifests
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import atomic_output_dir, sha256_file, sha256_json, write_json_atomic
 from rankladder.core.manifest import tool_versions, utc_now
 from rankladder.core.textio import read_text
+from rankladder.dataset_builder import agreement, schema
+from rankladder.dataset_builder.agreement import apply_label_policy, label_columns
+from rankladder.dataset_builder.runfiles import RECORDS, REJECTS, iter_kind, manifests
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 log = logging.getLogger(__name__)
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
@@ -58,9 +62,17 @@ def read_run_manifests(run_dirs: list[Path]) -> list[dict]:
 def _record_schema():
     import pyarrow as pa
 
-    return pa.schema([("key", pa.string()), ("query_id", pa.string()), ("query", pa.string()),
-                      ("level", pa.int32()), ("text", pa.string()), ("title", pa.string()),
-                      ("words", pa.int32())])
+    return pa.schema(
+        [
+            ("key", pa.string()),
+            ("query_id", pa.string()),
+            ("query", pa.string()),
+            ("level", pa.int32()),
+            ("text", pa.string()),
+            ("title", pa.string()),
+            ("words", pa.int32()),
+        ]
+    )
 
 
 READ_BLOCK = 32 << 20
@@ -94,8 +106,13 @@ def read_records(run_dirs: list[Path]):
                 raise UserError(f"{path}: not a records file (a folder?)")
             for block in _complete_line_blocks(path):
                 try:
-                    tables.append(pajson.read_json(pa.BufferReader(block), parse_options=options,
-                                                   read_options=pajson.ReadOptions(block_size=4 << 20)))
+                    tables.append(
+                        pajson.read_json(
+                            pa.BufferReader(block),
+                            parse_options=options,
+                            read_options=pajson.ReadOptions(block_size=4 << 20),
+                        )
+                    )
                 except pa.ArrowInvalid as exc:
                     raise UserError(f"{path}: corrupt records file ({str(exc).splitlines()[0]})") from None
     if not tables:
@@ -103,7 +120,7 @@ def read_records(run_dirs: list[Path]):
     return pa.concat_tables(tables)  # chunked: no copy
 
 
-def _doc_ids(records) -> "pa.ChunkedArray":
+def _doc_ids(records) -> pa.ChunkedArray:
     """Content-hash ids, computed chunk by chunk so only one chunk of texts is held as Python strings."""
     import pyarrow as pa
 
@@ -197,28 +214,41 @@ def _write_lists(records, doc_ids, ordered, groups, writer: _SplitWriter, piece_
         last = first + 1
         while last < groups.height and starts[last] - starts[first] < piece_rows:
             last += 1
-        rows = ordered.get_column("row")[starts[first]:starts[last]].to_arrow()
-        offsets = pa.array([start - starts[first] for start in starts[first:last + 1]], pa.int32())
-        gathered = {name: pc.take(column, rows).combine_chunks() for name, column in
-                    (("doc_id", doc_ids), ("text", records.column("text")))}
+        rows = ordered.get_column("row")[starts[first] : starts[last]].to_arrow()
+        offsets = pa.array([start - starts[first] for start in starts[first : last + 1]], pa.int32())
+        gathered = {
+            name: pc.take(column, rows).combine_chunks()
+            for name, column in (("doc_id", doc_ids), ("text", records.column("text")))
+        }
         labels = ordered.slice(starts[first], starts[last] - starts[first])
         part = groups.slice(first, last - first)
 
-        writer.write(pa.table({
-            "query_id": part.get_column("query_id").to_arrow().cast(pa.string()),
-            "query": part.get_column("query").to_arrow().cast(pa.string()),
-            "doc_ids": pa.ListArray.from_arrays(offsets, gathered["doc_id"]),
-            "documents": pa.ListArray.from_arrays(offsets, gathered["text"].cast(pa.string())),
-            "levels": _list_column(offsets, labels, "level", pa.int32()),
-            "intended_levels": _list_column(offsets, labels, "intended", pa.int32()),
-            "judge_grades": _list_column(offsets, labels, "grade", pa.int32()),
-            "judge_expected": _list_column(offsets, labels, "expected", pa.float32()),
-        }))
+        writer.write(
+            pa.table(
+                {
+                    "query_id": part.get_column("query_id").to_arrow().cast(pa.string()),
+                    "query": part.get_column("query").to_arrow().cast(pa.string()),
+                    "doc_ids": pa.ListArray.from_arrays(offsets, gathered["doc_id"]),
+                    "documents": pa.ListArray.from_arrays(offsets, gathered["text"].cast(pa.string())),
+                    "levels": _list_column(offsets, labels, "level", pa.int32()),
+                    "intended_levels": _list_column(offsets, labels, "intended", pa.int32()),
+                    "judge_grades": _list_column(offsets, labels, "grade", pa.int32()),
+                    "judge_expected": _list_column(offsets, labels, "expected", pa.float32()),
+                }
+            )
+        )
         first = last
 
 
-def write_configs(records, folder: Path, dev_fraction: float, seed: int, judgements: dict | None = None,
-                  labels: str = "intended", max_disagreement: int = 1) -> tuple[dict, object, dict]:
+def write_configs(
+    records,
+    folder: Path,
+    dev_fraction: float,
+    seed: int,
+    judgements: dict | None = None,
+    labels: str = "intended",
+    max_disagreement: int = 1,
+) -> tuple[dict, object, dict]:
     """Write every config/split parquet into ``folder``; return files, the stats frame, merge counts.
 
     Texts stay in the arrow record table; polars orders only the small columns, and documents are
@@ -231,7 +261,8 @@ def write_configs(records, folder: Path, dev_fraction: float, seed: int, judgeme
     doc_ids = _doc_ids(records)
     # Only small columns go to polars; every step replaces the frame so at most two copies live.
     index = pl.from_arrow(records.select(["key", "query_id", "level", "words"])).with_columns(
-        pl.from_arrow(doc_ids).alias("doc_id"), pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"))
+        pl.from_arrow(doc_ids).alias("doc_id"), pl.int_range(pl.len(), dtype=pl.UInt32).alias("row")
+    )
     total = index.height
     if index.get_column("key").n_unique() != total:
         index = index.unique(subset="key", keep="first", maintain_order=True)
@@ -249,9 +280,13 @@ def write_configs(records, folder: Path, dev_fraction: float, seed: int, judgeme
     index = label_columns(index, judgements or {})
     label_figures = None
     if judgements:
-        label_figures = agreement.summarize(index.get_column("intended").to_list(), index.get_column("grade").to_list(),
-                                            index.get_column("expected").to_list(),
-                                            sorted(set(index.get_column("intended").to_list())), max_disagreement)
+        label_figures = agreement.summarize(
+            index.get_column("intended").to_list(),
+            index.get_column("grade").to_list(),
+            index.get_column("expected").to_list(),
+            sorted(set(index.get_column("intended").to_list())),
+            max_disagreement,
+        )
         label_figures.update(policy=labels, max_disagreement=max_disagreement)
     index = apply_label_policy(index, labels, max_disagreement)
     if index.height == 0:
@@ -269,11 +304,18 @@ def write_configs(records, folder: Path, dev_fraction: float, seed: int, judgeme
     corpus = _SplitWriter(folder, schema.CORPUS_CONFIG, schema.CORPUS_SPLIT)
     offset = 0
     for batch in records.select(["title", "text"]).to_batches(max_chunksize=50_000):
-        mask = pa.array(keep[offset:offset + batch.num_rows])
+        mask = pa.array(keep[offset : offset + batch.num_rows])
         ids = doc_ids.slice(offset, batch.num_rows)
         offset += batch.num_rows
-        corpus.write(pa.table({"_id": ids.filter(mask), "title": batch.column(0).filter(mask).fill_null(""),
-                               "text": batch.column(1).filter(mask)}))
+        corpus.write(
+            pa.table(
+                {
+                    "_id": ids.filter(mask),
+                    "title": batch.column(0).filter(mask).fill_null(""),
+                    "text": batch.column(1).filter(mask),
+                }
+            )
+        )
     files["corpus/corpus"] = corpus.close()
     query_writer = _SplitWriter(folder, schema.QUERIES_CONFIG, schema.QUERIES_SPLIT)
     query_writer.write(queries.to_arrow())
@@ -282,28 +324,43 @@ def write_configs(records, folder: Path, dev_fraction: float, seed: int, judgeme
     kept = index.height
     ordered = index.sort(["is_dev", "query_id", "level", "doc_id"], descending=[False, False, True, False])
     del index
-    groups = (ordered.with_row_index("start").group_by("query_id", maintain_order=True)
-              .agg(pl.col("start").first(), pl.len().alias("size"), pl.col("is_dev").first())
-              .with_columns((pl.col("start") + pl.col("size")).alias("end"))
-              .join(queries.rename({"_id": "query_id", "text": "query"}), on="query_id", how="left",
-                    maintain_order="left"))
+    groups = (
+        ordered.with_row_index("start")
+        .group_by("query_id", maintain_order=True)
+        .agg(pl.col("start").first(), pl.len().alias("size"), pl.col("is_dev").first())
+        .with_columns((pl.col("start") + pl.col("size")).alias("end"))
+        .join(queries.rename({"_id": "query_id", "text": "query"}), on="query_id", how="left", maintain_order="left")
+    )
     n_train = groups.height - len(dev)
-    for split, rows, part in ((schema.TRAIN_SPLIT, ~pl.col("is_dev"), groups.slice(0, n_train)),
-                              (schema.DEV_SPLIT, pl.col("is_dev"), groups.slice(n_train))):
+    for split, rows, part in (
+        (schema.TRAIN_SPLIT, ~pl.col("is_dev"), groups.slice(0, n_train)),
+        (schema.DEV_SPLIT, pl.col("is_dev"), groups.slice(n_train)),
+    ):
         if split == schema.DEV_SPLIT and not dev:
             continue
         qrels = _SplitWriter(folder, schema.QRELS_CONFIG, split)
-        qrels.write(ordered.filter(rows).select(pl.col("query_id").alias("query-id"),
-                                                pl.col("doc_id").alias("corpus-id"),
-                                                pl.col("level").alias("score")).to_arrow())
+        qrels.write(
+            ordered.filter(rows)
+            .select(
+                pl.col("query_id").alias("query-id"),
+                pl.col("doc_id").alias("corpus-id"),
+                pl.col("level").alias("score"),
+            )
+            .to_arrow()
+        )
         files[f"default/{split}"] = qrels.close()
         lists = _SplitWriter(folder, schema.LISTS_CONFIG, split, label_columns=True)
         _write_lists(records, doc_ids, ordered, part, lists)
         files[f"lists/{split}"] = lists.close()
     stats_frame = ordered.select("query_id", "level", "words", "doc_id")
-    merge = {"records_read": total, "duplicate_keys": duplicate_keys,
-             "duplicate_documents": kept - documents,
-             "train_queries": n_train, "dev_queries": len(dev), "labels": label_figures}
+    merge = {
+        "records_read": total,
+        "duplicate_keys": duplicate_keys,
+        "duplicate_documents": kept - documents,
+        "train_queries": n_train,
+        "dev_queries": len(dev),
+        "labels": label_figures,
+    }
     return files, stats_frame, merge
 
 
@@ -319,10 +376,19 @@ def unique_run_dirs(run_dirs: list[str | Path]) -> list[Path]:
     return list(seen.values())
 
 
-def build_dataset(run_dirs: list[str | Path], out: str | Path, version: str, dev_fraction: float = 0.0,
-                  seed: int = 0, overwrite: bool = False, name: str | None = None,
-                  separability_model=None, select_model=None, labels: str = "intended",
-                  max_disagreement: int = 1) -> dict:
+def build_dataset(
+    run_dirs: list[str | Path],
+    out: str | Path,
+    version: str,
+    dev_fraction: float = 0.0,
+    seed: int = 0,
+    overwrite: bool = False,
+    name: str | None = None,
+    separability_model=None,
+    select_model=None,
+    labels: str = "intended",
+    max_disagreement: int = 1,
+) -> dict:
     """Build DATASET_DIR from one or more RUN_DIRs; returns the dataset manifest.
 
     ``separability_model`` (a SentenceTransformer, a path/id, or ``True`` for all-MiniLM-L6-v2) adds
@@ -348,8 +414,10 @@ def build_dataset(run_dirs: list[str | Path], out: str | Path, version: str, dev
         raise UserError(f"--max-disagreement: must be at least 1, got {max_disagreement}")
     judgements = read_judgements(run_dirs)
     if labels != "intended" and not judgements:
-        raise UserError(f"--labels {labels}: {', '.join(map(str, run_dirs))} has no judgements; run "
-                        "`rankladder judge RUN_DIR` first")
+        raise UserError(
+            f"--labels {labels}: {', '.join(map(str, run_dirs))} has no judgements; run "
+            "`rankladder judge RUN_DIR` first"
+        )
     out = Path(out)
     with atomic_output_dir(out, overwrite=overwrite) as tmp:
         records, selection = read_records(run_dirs), None
@@ -357,8 +425,9 @@ def build_dataset(run_dirs: list[str | Path], out: str | Path, version: str, dev
             from rankladder.dataset_builder.selection import select_records
 
             records, selection = select_records(records, None if select_model is True else select_model)
-        files, stats_frame, merge = write_configs(records, tmp, dev_fraction, seed, judgements, labels,
-                                                  max_disagreement)
+        files, stats_frame, merge = write_configs(
+            records, tmp, dev_fraction, seed, judgements, labels, max_disagreement
+        )
         del records
         figures = stats.compute(stats_frame, rejects, merge, run_manifests)
         if merge["labels"]:
@@ -370,7 +439,8 @@ def build_dataset(run_dirs: list[str | Path], out: str | Path, version: str, dev
             from rankladder.dataset_builder.separability import dataset_separability
 
             figures["separability"] = dataset_separability(
-                tmp, None if separability_model is True else separability_model)
+                tmp, None if separability_model is True else separability_model
+            )
         write_json_atomic(tmp / schema.STATS_FILE, figures)
         stats.plot(figures, tmp / schema.STATS_PLOT)
         file_hashes = {key: {"path": rel, "sha256": sha256_file(tmp / rel)} for key, rel in files.items()}
@@ -386,12 +456,23 @@ def build_dataset(run_dirs: list[str | Path], out: str | Path, version: str, dev
             "queries_source": run_manifests[0].get("queries", {}),
             "counts": figures["counts"],
             "files": file_hashes,
-            "source_runs": [{"path": str(Path(m["_path"]).parent), "manifest": Path(m["_path"]).name,
-                             "status": m.get("status"), "config_hash": m.get("config_hash"),
-                             "shard": m.get("shard")} for m in run_manifests],
-            "build": {"dev_fraction": dev_fraction, "seed": seed,
-                      "select_by_similarity": selection["model"] if selection and selection["applied"] else None,
-                      "labels": labels, "max_disagreement": max_disagreement if labels == "agree" else None},
+            "source_runs": [
+                {
+                    "path": str(Path(m["_path"]).parent),
+                    "manifest": Path(m["_path"]).name,
+                    "status": m.get("status"),
+                    "config_hash": m.get("config_hash"),
+                    "shard": m.get("shard"),
+                }
+                for m in run_manifests
+            ],
+            "build": {
+                "dev_fraction": dev_fraction,
+                "seed": seed,
+                "select_by_similarity": selection["model"] if selection and selection["applied"] else None,
+                "labels": labels,
+                "max_disagreement": max_disagreement if labels == "agree" else None,
+            },
             "judge": card.judge_summary(judge_manifests(run_dirs)),
             "tool_versions": tool_versions(),
         }

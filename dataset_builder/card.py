@@ -15,8 +15,12 @@ def configs_yaml() -> list[dict]:
     """The ``configs:`` block of the card: one entry per config with its split files."""
     entries = []
     for config, (_, splits) in schema.CONFIG_LAYOUT.items():
-        entries.append({"config_name": config, "data_files": [
-            {"split": split, "path": schema.data_file(config, split)} for split in splits]})
+        entries.append(
+            {
+                "config_name": config,
+                "data_files": [{"split": split, "path": schema.data_file(config, split)} for split in splits],
+            }
+        )
     return entries
 
 
@@ -37,17 +41,21 @@ def generation_summary(run_manifests: list[dict]) -> dict:
             models.append(manifest["model"])
         template = manifest.get("prompt_template")
         if template:
-            text = (f"[system]\n{template['system']}\n\n" if template.get("system") else "") + f"[user]\n{template['user']}"
+            text = (
+                f"[system]\n{template['system']}\n\n" if template.get("system") else ""
+            ) + f"[user]\n{template['user']}"
             prompts[template["name"]] = {**template, "template": text}
         if manifest["config"]["sampling"] not in sampling:
             sampling.append(manifest["config"]["sampling"])
         if manifest["config"]["backend"] not in backends:
             backends.append(manifest["config"]["backend"])
-    return {"backend": backends[0] if len(backends) == 1 else backends,
-            "model": models[0] if len(models) == 1 else models,
-            "sampling": sampling[0] if len(sampling) == 1 else sampling,
-            "samples_per_level": run_manifests[0]["config"].get("samples_per_level", 1),
-            "prompts": prompts}
+    return {
+        "backend": backends[0] if len(backends) == 1 else backends,
+        "model": models[0] if len(models) == 1 else models,
+        "sampling": sampling[0] if len(sampling) == 1 else sampling,
+        "samples_per_level": run_manifests[0]["config"].get("samples_per_level", 1),
+        "prompts": prompts,
+    }
 
 
 def judge_summary(judge_manifests: list[dict]) -> dict | None:
@@ -63,9 +71,13 @@ def judge_summary(judge_manifests: list[dict]) -> dict | None:
             prompts[template["name"]] = template
         if manifest["config"]["sampling"] not in sampling:
             sampling.append(manifest["config"]["sampling"])
-    return {"backend": manifest["config"]["backend"], "model": models[0] if len(models) == 1 else models,
-            "prompts": prompts, "sampling": sampling[0] if len(sampling) == 1 else sampling,
-            "logprobs": manifest["config"].get("logprobs")}
+    return {
+        "backend": manifest["config"]["backend"],
+        "model": models[0] if len(models) == 1 else models,
+        "prompts": prompts,
+        "sampling": sampling[0] if len(sampling) == 1 else sampling,
+        "logprobs": manifest["config"].get("logprobs"),
+    }
 
 
 def _filters_section(figures: dict) -> str:
@@ -74,14 +86,19 @@ def _filters_section(figures: dict) -> str:
 
     failed = figures["counts"].get("failed_attempts_by_reason") or {}
     filters = set(reason_names())
-    rows = "\n".join(f"| {reason} | {'degeneration filter' if reason in filters else 'validation'} | {n} |"
-                      for reason, n in failed.items())
+    rows = "\n".join(
+        f"| {reason} | {'degeneration filter' if reason in filters else 'validation'} | {n} |"
+        for reason, n in failed.items()
+    )
     removed = sum(n for reason, n in failed.items() if reason in filters)
-    return ("## Validation and degeneration filters\n\nEvery generation passes validation and the Gopher-style "
-            "degeneration filters (repetition, non-alphabetic words, query echo); a failed attempt is retried. "
-            f"{figures['counts'].get('failed_attempts', 0)} failed attempts, {removed} of them by a degeneration "
-            f"filter; {figures['counts'].get('rejected_keys', 0)} documents given up.\n\n"
-            + ("| reason | kind | failed attempts |\n|---|---|---|\n" + rows + "\n" if rows else "") + "\n")
+    return (
+        "## Validation and degeneration filters\n\nEvery generation passes validation and the Gopher-style "
+        "degeneration filters (repetition, non-alphabetic words, query echo); a failed attempt is retried. "
+        f"{figures['counts'].get('failed_attempts', 0)} failed attempts, {removed} of them by a degeneration "
+        f"filter; {figures['counts'].get('rejected_keys', 0)} documents given up.\n\n"
+        + ("| reason | kind | failed attempts |\n|---|---|---|\n" + rows + "\n" if rows else "")
+        + "\n"
+    )
 
 
 def _labels_section(figures: dict, manifest: dict) -> str:
@@ -93,9 +110,11 @@ def _labels_section(figures: dict, manifest: dict) -> str:
     judge = manifest.get("judge") or {}
     model = judge.get("model")
     model_id = (model.get("id") if isinstance(model, dict) else model) or "not recorded"
-    return (f"## Intended vs judged relevance\n\nEach document was graded by an LLM judge (`{model_id}`, "
-            f"prompt `{', '.join(judge.get('prompts', {})) or 'not recorded'}`). Rows: the level the generator was asked for; "
-            f"columns: the judge's grade (`{schema.AGREEMENT_PLOT}`).\n\n" + to_markdown(figures["labels"]) + "\n")
+    return (
+        f"## Intended vs judged relevance\n\nEach document was graded by an LLM judge (`{model_id}`, "
+        f"prompt `{', '.join(judge.get('prompts', {})) or 'not recorded'}`). Rows: the level the generator was asked for; "
+        f"columns: the judge's grade (`{schema.AGREEMENT_PLOT}`).\n\n" + to_markdown(figures["labels"]) + "\n"
+    )
 
 
 def _selection_section(figures: dict) -> str:
@@ -121,8 +140,11 @@ def write_basic_card(folder: Path, manifest: dict, figures: dict) -> None:
     from huggingface_hub import DatasetCard, DatasetCardData
 
     data = DatasetCardData(
-        pretty_name=manifest["name"], language=["en"], task_categories=["text-retrieval"],
-        tags=["synthetic", "graded-relevance", "rankladder"], configs=present_configs_yaml(folder),
+        pretty_name=manifest["name"],
+        language=["en"],
+        task_categories=["text-retrieval"],
+        tags=["synthetic", "graded-relevance", "rankladder"],
+        configs=present_configs_yaml(folder),
     )
     levels = "\n".join(f"| {lv['value']} | {lv['name']} | {lv['definition']} |" for lv in manifest["levels"])
     counts = figures["counts"]
@@ -130,11 +152,11 @@ def write_basic_card(folder: Path, manifest: dict, figures: dict) -> None:
     model = manifest["generation"]["model"]
     model_id = model.get("id") if isinstance(model, dict) else model
     body = f"""
-# {manifest['name']} (v{manifest['version']})
+# {manifest["name"]} (v{manifest["version"]})
 
 Synthetic documents written by an LLM (`{model_id}`) for real queries at graded relevance levels,
-built by rankladder. {counts['queries']} queries, {counts['documents']} documents ({per_level});
-{counts['train_queries']} train / {counts['dev_queries']} dev queries.
+built by rankladder. {counts["queries"]} queries, {counts["documents"]} documents ({per_level});
+{counts["train_queries"]} train / {counts["dev_queries"]} dev queries.
 
 | level | name | definition |
 |---|---|---|
@@ -146,6 +168,6 @@ lists = load_dataset("PATH_OR_REPO", "lists")    # query, documents, levels
 corpus = load_dataset("PATH_OR_REPO", "corpus")  # MTEB/BEIR layout: corpus, queries, default (qrels)
 ```
 
-{_labels_section(figures, manifest)}{_filters_section(figures)}{_separability_section(figures)}{_selection_section(figures)}Content hash: `{manifest['content_hash']}`. See `rankladder_manifest.json` and `stats.json`.
+{_labels_section(figures, manifest)}{_filters_section(figures)}{_separability_section(figures)}{_selection_section(figures)}Content hash: `{manifest["content_hash"]}`. See `rankladder_manifest.json` and `stats.json`.
 """
     DatasetCard.from_template(data, template_str="---\n{{ card_data }}\n---\n" + body).save(folder / "README.md")

@@ -7,21 +7,32 @@ import json
 import sys
 
 from rankladder.core.config import default
-from rankladder.dataset_builder.config import (BACKENDS, PROMPT_MODES, QUERY_FORMATS, BuildConfig, GenerationConfig,
-                                              QueriesConfig)
+from rankladder.dataset_builder.config import (
+    BACKENDS,
+    PROMPT_MODES,
+    QUERY_FORMATS,
+    BuildConfig,
+    GenerationConfig,
+    QueriesConfig,
+)
 
 Q, G, B = QueriesConfig, GenerationConfig, BuildConfig
 
 
 def register(subparsers) -> None:
     gen = subparsers.add_parser(
-        "generate", help="write graded documents for queries with an LLM into a RUN_DIR",
+        "generate",
+        help="write graded documents for queries with an LLM into a RUN_DIR",
         description="Generate documents at every relevance level for each query. Resumable: re-running "
-                    "with the same --out skips finished (query, level, sample) keys.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        "with the same --out skips finished (query, level, sample) keys.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     src = gen.add_argument_group("queries")
-    src.add_argument("--queries", default=None,
-                     help="JSONL, TSV (id<TAB>text), BEIR folder, or HF dataset path/repo id (default: bundled queries)")
+    src.add_argument(
+        "--queries",
+        default=None,
+        help="JSONL, TSV (id<TAB>text), BEIR folder, or HF dataset path/repo id (default: bundled queries)",
+    )
     src.add_argument("--queries-format", default=default(Q, "format"), choices=QUERY_FORMATS)
     src.add_argument("--id-field", default=None, help="query id column (default: _id / id / query_id)")
     src.add_argument("--text-field", default=None, help="query text column (default: text / query)")
@@ -34,11 +45,15 @@ def register(subparsers) -> None:
     lv.add_argument("--levels-config", default=None, help="YAML/JSON file of levels (default: the 4-level ladder 3..0)")
     lv.add_argument("--levels", default=None, help="comma-separated subset of level values to generate")
     lv.add_argument("--prompt-mode", default=default(G, "prompt_mode"), choices=PROMPT_MODES)
-    lv.add_argument("--prompt-template", default=None, help="prompt template YAML (default: the bundled one for the mode)")
+    lv.add_argument(
+        "--prompt-template", default=None, help="prompt template YAML (default: the bundled one for the mode)"
+    )
     lv.add_argument("--samples-per-level", type=int, default=default(G, "samples_per_level"))
     be = gen.add_argument_group("backend and sampling")
     be.add_argument("--backend", default=default(G, "backend"), choices=BACKENDS)
-    be.add_argument("--model", default=None, help="model id/path (default: SmolLM2-135M-Instruct GGUF for local backends)")
+    be.add_argument(
+        "--model", default=None, help="model id/path (default: SmolLM2-135M-Instruct GGUF for local backends)"
+    )
     be.add_argument("--gguf-file", default=None, help="transformers: GGUF file name inside --model")
     be.add_argument("--device", default="auto", help="transformers: cpu, cuda, auto")
     be.add_argument("--base-url", default=None, help="openai: server URL (env OPENAI_BASE_URL)")
@@ -50,14 +65,28 @@ def register(subparsers) -> None:
     be.add_argument("--temperature", type=float, default=default(G, "temperature"))
     be.add_argument("--top-p", type=float, default=default(G, "top_p"))
     be.add_argument("--max-new-tokens", type=int, default=default(G, "max_new_tokens"))
-    be.add_argument("--window", "--batch-size", dest="window", type=int, default=default(G, "window"),
-                    help="requests kept in flight; each finished one is written and replaced at once (default: "
-                         "transformers 16, vllm 256, openai --concurrency). --batch-size is the old name")
-    be.add_argument("--no-structured-output", dest="structured_output", action="store_false",
-                    help="per-query mode: do not constrain replies to the levels' JSON schema (vllm, openai); "
-                         "the reply parser is used either way")
-    be.add_argument("--max-attempts", type=int, default=default(G, "max_attempts"),
-                    help="attempts per document before it is rejected")
+    be.add_argument(
+        "--window",
+        "--batch-size",
+        dest="window",
+        type=int,
+        default=default(G, "window"),
+        help="requests kept in flight; each finished one is written and replaced at once (default: "
+        "transformers 16, vllm 256, openai --concurrency). --batch-size is the old name",
+    )
+    be.add_argument(
+        "--no-structured-output",
+        dest="structured_output",
+        action="store_false",
+        help="per-query mode: do not constrain replies to the levels' JSON schema (vllm, openai); "
+        "the reply parser is used either way",
+    )
+    be.add_argument(
+        "--max-attempts",
+        type=int,
+        default=default(G, "max_attempts"),
+        help="attempts per document before it is rejected",
+    )
     run = gen.add_argument_group("run")
     run.add_argument("--out", required=True, help="RUN_DIR (created, or resumed)")
     run.add_argument("--shard", default=None, help="I/N: generate only shard I of N (queries split by id hash)")
@@ -65,29 +94,54 @@ def register(subparsers) -> None:
     gen.set_defaults(func=run_generate)
 
     build = subparsers.add_parser(
-        "build", help="merge RUN_DIRs into a versioned HF dataset folder (MTEB/BEIR layout + lists)",
+        "build",
+        help="merge RUN_DIRs into a versioned HF dataset folder (MTEB/BEIR layout + lists)",
         description="Build DATASET_DIR: configs corpus, queries, default (qrels: train/dev) and lists.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     build.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     build.add_argument("--out", required=True, help="DATASET_DIR to write (atomically)")
     build.add_argument("--version", required=True, help="dataset version X.Y.Z")
-    build.add_argument("--dev-fraction", type=float, default=default(B, "dev_fraction"), help="fraction of queries held out as dev")
+    build.add_argument(
+        "--dev-fraction", type=float, default=default(B, "dev_fraction"), help="fraction of queries held out as dev"
+    )
     build.add_argument("--seed", type=int, default=default(B, "seed"), help="seed of the dev split")
     build.add_argument("--name", default=None, help="dataset name (default: the folder name)")
     build.add_argument("--overwrite", action="store_true", help="replace an existing DATASET_DIR")
-    build.add_argument("--select-by-similarity", nargs="?", const=True, default=None, metavar="MODEL",
-                       help="with several samples per (query, level) (generate --samples-per-level N): keep the "
-                            "combination best ordered for this embedding model (default all-MiniLM-L6-v2)")
-    build.add_argument("--separability", nargs="?", const=True, default=None, metavar="MODEL",
-                       help="add per-level separability under this embedding model (default all-MiniLM-L6-v2) "
-                            "to stats.json and the card")
-    build.add_argument("--labels", default=default(B, "labels"), choices=["intended", "judged", "agree"],
-                       help="qrels score / lists level: the generator's intended level, the judge's grade "
-                            "(`rankladder judge`; unjudged documents dropped), or the intended level of documents "
-                            "the judge agrees with (see --max-disagreement)")
-    build.add_argument("--max-disagreement", type=int, default=default(B, "max_disagreement"), metavar="K",
-                       help="--labels agree: drop documents whose judged grade differs from the intended level "
-                            "by K or more (1: keep exact agreement only)")
+    build.add_argument(
+        "--select-by-similarity",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="MODEL",
+        help="with several samples per (query, level) (generate --samples-per-level N): keep the "
+        "combination best ordered for this embedding model (default all-MiniLM-L6-v2)",
+    )
+    build.add_argument(
+        "--separability",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="MODEL",
+        help="add per-level separability under this embedding model (default all-MiniLM-L6-v2) "
+        "to stats.json and the card",
+    )
+    build.add_argument(
+        "--labels",
+        default=default(B, "labels"),
+        choices=["intended", "judged", "agree"],
+        help="qrels score / lists level: the generator's intended level, the judge's grade "
+        "(`rankladder judge`; unjudged documents dropped), or the intended level of documents "
+        "the judge agrees with (see --max-disagreement)",
+    )
+    build.add_argument(
+        "--max-disagreement",
+        type=int,
+        default=default(B, "max_disagreement"),
+        metavar="K",
+        help="--labels agree: drop documents whose judged grade differs from the intended level "
+        "by K or more (1: keep exact agreement only)",
+    )
     build.set_defaults(func=run_build)
 
     from rankladder.dataset_builder import judge_cli
@@ -99,17 +153,40 @@ def options_from_args(args) -> tuple[QueriesConfig, GenerationConfig]:
     """The typed options behind the flags (ranges and choices checked here, before any work)."""
     from rankladder.core.config import validate_flags
 
-    queries = validate_flags(QueriesConfig, {
-        "source": args.queries, "format": args.queries_format, "id_field": args.id_field,
-        "text_field": args.text_field, "qrels_split": args.qrels_split, "hf_config": args.hf_config,
-        "hf_split": args.hf_split, "limit": args.limit, "seed": args.seed}, {"source": "--queries",
-                                                                             "format": "--queries-format"})
-    generation = validate_flags(GenerationConfig, {
-        "backend": args.backend, "backend_options": backend_options(args), "levels_config": args.levels_config,
-        "levels": args.levels, "prompt_mode": args.prompt_mode, "prompt_template": args.prompt_template,
-        "samples_per_level": args.samples_per_level, "temperature": args.temperature, "top_p": args.top_p,
-        "max_new_tokens": args.max_new_tokens, "seed": args.seed, "window": args.window,
-        "structured_output": args.structured_output, "max_attempts": args.max_attempts})
+    queries = validate_flags(
+        QueriesConfig,
+        {
+            "source": args.queries,
+            "format": args.queries_format,
+            "id_field": args.id_field,
+            "text_field": args.text_field,
+            "qrels_split": args.qrels_split,
+            "hf_config": args.hf_config,
+            "hf_split": args.hf_split,
+            "limit": args.limit,
+            "seed": args.seed,
+        },
+        {"source": "--queries", "format": "--queries-format"},
+    )
+    generation = validate_flags(
+        GenerationConfig,
+        {
+            "backend": args.backend,
+            "backend_options": backend_options(args),
+            "levels_config": args.levels_config,
+            "levels": args.levels,
+            "prompt_mode": args.prompt_mode,
+            "prompt_template": args.prompt_template,
+            "samples_per_level": args.samples_per_level,
+            "temperature": args.temperature,
+            "top_p": args.top_p,
+            "max_new_tokens": args.max_new_tokens,
+            "seed": args.seed,
+            "window": args.window,
+            "structured_output": args.structured_output,
+            "max_attempts": args.max_attempts,
+        },
+    )
     return queries, generation
 
 
@@ -127,15 +204,23 @@ def backend_options(args) -> dict:
         if args.dtype:
             options["dtype"] = args.dtype
     elif args.backend == "vllm":
-        options = {"model": args.model, "tensor_parallel_size": args.tensor_parallel_size,
-                   "max_model_len": args.max_model_len, "dtype": args.dtype or "auto"}
+        options = {
+            "model": args.model,
+            "tensor_parallel_size": args.tensor_parallel_size,
+            "max_model_len": args.max_model_len,
+            "dtype": args.dtype or "auto",
+        }
     else:
         from rankladder.core.errors import UserError
 
         if not args.model:
             raise UserError("--model: required with --backend openai (the served model name)")
-        options = {"model": args.model, "base_url": args.base_url or os.environ.get("OPENAI_BASE_URL"),
-                   "api_key": os.environ.get(args.api_key_env), "concurrency": args.concurrency}
+        options = {
+            "model": args.model,
+            "base_url": args.base_url or os.environ.get("OPENAI_BASE_URL"),
+            "api_key": os.environ.get(args.api_key_env),
+            "concurrency": args.concurrency,
+        }
     return {k: v for k, v in options.items() if v is not None}
 
 
@@ -149,36 +234,75 @@ def run_generate(args) -> int:
     query_options, generation = options_from_args(args)
     config = generate_config(generation)
     queries, source = load_queries(QuerySpec(**query_options.model_dump()))
-    manifest = generate_run(args.out, queries, config, lambda: create_backend(config.backend, **config.backend_options),
-                            shard=shard, query_source=source, progress=not args.no_progress)
+    manifest = generate_run(
+        args.out,
+        queries,
+        config,
+        lambda: create_backend(config.backend, **config.backend_options),
+        shard=shard,
+        query_source=source,
+        progress=not args.no_progress,
+    )
     counts = manifest["counts"]
-    print(json.dumps({"run_dir": args.out, "shard": manifest["shard"], "records": counts["records_all_runs"],
-                      "expected": counts["expected_records"], "rejected_keys": counts["rejected_keys"],
-                      "failed_attempts_by_reason": counts["failed_attempts_by_reason"]}), file=sys.stdout)
+    print(
+        json.dumps(
+            {
+                "run_dir": args.out,
+                "shard": manifest["shard"],
+                "records": counts["records_all_runs"],
+                "expected": counts["expected_records"],
+                "rejected_keys": counts["rejected_keys"],
+                "failed_attempts_by_reason": counts["failed_attempts_by_reason"],
+            }
+        ),
+        file=sys.stdout,
+    )
     return 0
 
 
 def run_build(args) -> int:
     from pathlib import Path
 
+    from rankladder.core.config import validate_flags
     from rankladder.dataset_builder.build import build_dataset
     from rankladder.dataset_builder.schema import STATS_FILE
 
-    from rankladder.core.config import validate_flags
-
-    options = validate_flags(BuildConfig, {"dev_fraction": args.dev_fraction, "seed": args.seed,
-                                           "select_by_similarity": args.select_by_similarity,
-                                           "labels": args.labels, "max_disagreement": args.max_disagreement})
-    manifest = build_dataset(args.run_dirs, args.out, args.version, options.dev_fraction, options.seed,
-                             overwrite=args.overwrite, name=args.name, separability_model=args.separability,
-                             select_model=options.select_by_similarity, labels=options.labels,
-                             max_disagreement=options.max_disagreement)
-    summary = {"dataset_dir": args.out, "version": manifest["version"], "content_hash": manifest["content_hash"],
-               "labels": options.labels, "counts": manifest["counts"]}
+    options = validate_flags(
+        BuildConfig,
+        {
+            "dev_fraction": args.dev_fraction,
+            "seed": args.seed,
+            "select_by_similarity": args.select_by_similarity,
+            "labels": args.labels,
+            "max_disagreement": args.max_disagreement,
+        },
+    )
+    manifest = build_dataset(
+        args.run_dirs,
+        args.out,
+        args.version,
+        options.dev_fraction,
+        options.seed,
+        overwrite=args.overwrite,
+        name=args.name,
+        separability_model=args.separability,
+        select_model=options.select_by_similarity,
+        labels=options.labels,
+        max_disagreement=options.max_disagreement,
+    )
+    summary = {
+        "dataset_dir": args.out,
+        "version": manifest["version"],
+        "content_hash": manifest["content_hash"],
+        "labels": options.labels,
+        "counts": manifest["counts"],
+    }
     labels = json.loads((Path(args.out) / STATS_FILE).read_text(encoding="utf-8")).get("labels")
     if labels:
-        summary["agreement"] = {"kappa_quadratic": labels["kappa_quadratic"],
-                                "exact_agreement": labels["exact_agreement"],
-                                "kept_by_policy": labels["documents_kept_by_policy"]}
+        summary["agreement"] = {
+            "kappa_quadratic": labels["kappa_quadratic"],
+            "exact_agreement": labels["exact_agreement"],
+            "kept_by_policy": labels["documents_kept_by_policy"],
+        }
     print(json.dumps(summary))
     return 0

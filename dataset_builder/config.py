@@ -47,11 +47,14 @@ class GenerationConfig(StrictModel):
     max_new_tokens: PositiveInt = 128
     seed: int = 0
     window: PositiveInt | None = Field(
-        None, validation_alias=AliasChoices("window", "batch_size"),
+        None,
+        validation_alias=AliasChoices("window", "batch_size"),
         description="requests kept in flight (batch_size is the old name); default: the backend's (transformers 16, "
-                    "vllm 256, openai its concurrency)")
-    structured_output: bool = Field(True, description="per-query mode: constrain replies to the levels' JSON "
-                                                      "schema where the backend supports it")
+        "vllm 256, openai its concurrency)",
+    )
+    structured_output: bool = Field(
+        True, description="per-query mode: constrain replies to the levels' JSON schema where the backend supports it"
+    )
     max_attempts: PositiveInt = Field(3, description="attempts per document before it is rejected")
 
     @field_validator("levels", mode="before")
@@ -71,12 +74,18 @@ class BuildConfig(StrictModel):
     dev_fraction: float = Field(0.2, ge=0.0, lt=1.0, description="fraction of queries held out as dev")
     seed: int = Field(0, description="seed of the dev split")
     select_by_similarity: bool | str | None = Field(
-        None, description="keep the sample combination best ordered by this embedding model (True: the default one)")
+        None, description="keep the sample combination best ordered by this embedding model (True: the default one)"
+    )
     labels: Literal["intended", "judged", "agree"] = Field(
-        "intended", description="qrels score / lists level: the intended level, the judge's grade, or the intended "
-                                "level of documents the judge agrees with")
-    max_disagreement: PositiveInt = Field(1, description="--labels agree: drop documents whose judged grade differs "
-                                                         "from the intended level by this much or more")
+        "intended",
+        description="qrels score / lists level: the intended level, the judge's grade, or the intended "
+        "level of documents the judge agrees with",
+    )
+    max_disagreement: PositiveInt = Field(
+        1,
+        description="--labels agree: drop documents whose judged grade differs "
+        "from the intended level by this much or more",
+    )
 
 
 class JudgeOptions(StrictModel):
@@ -103,7 +112,13 @@ def generate_config(generation: GenerationConfig):
     if g.levels:
         levels = select_levels(levels, g.levels, "--levels")
     return GenerateConfig(
-        levels=levels, template=load_template(g.prompt_template, g.prompt_mode),
+        levels=levels,
+        template=load_template(g.prompt_template, g.prompt_mode),
         sampling=SamplingConfig(g.temperature, g.top_p, g.max_new_tokens, g.seed),
-        samples_per_level=g.samples_per_level, max_attempts=g.max_attempts, window=g.window,
-        backend=g.backend, backend_options=dict(g.backend_options), structured_output=g.structured_output)
+        samples_per_level=g.samples_per_level,
+        max_attempts=g.max_attempts,
+        window=g.window,
+        backend=g.backend,
+        backend_options=dict(g.backend_options),
+        structured_output=g.structured_output,
+    )

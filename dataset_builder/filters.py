@@ -45,8 +45,9 @@ class FilterConfig:
     # Gopher Table A1: share of characters in the most frequent n-gram, n = 2..4
     top_ngram_char_frac: dict = field(default_factory=lambda: {"2": 0.2, "3": 0.18, "4": 0.16})
     # Gopher Table A1: share of characters in duplicated n-grams, n = 5..10
-    dup_ngram_char_frac: dict = field(default_factory=lambda: {
-        "5": 0.15, "6": 0.14, "7": 0.13, "8": 0.12, "9": 0.11, "10": 0.10})
+    dup_ngram_char_frac: dict = field(
+        default_factory=lambda: {"5": 0.15, "6": 0.14, "7": 0.13, "8": 0.12, "9": 0.11, "10": 0.10}
+    )
     # Gopher quality rule: at least 80 % of words contain an alphabetic character
     min_alpha_word_frac: float | None = 0.8
     # rankladder's own: the query's words, verbatim, may cover at most this share of the document's words
@@ -55,8 +56,12 @@ class FilterConfig:
 
 def reason_names(config: FilterConfig = FilterConfig()) -> list[str]:
     """Every reject reason these filters can return, in the order they are checked."""
-    return (["dup_sentences", "dup_sentence_chars"] + [f"top_{n}gram" for n in config.top_ngram_char_frac]
-            + [f"dup_{n}gram" for n in config.dup_ngram_char_frac] + ["non_alpha", "query_echo"])
+    return (
+        ["dup_sentences", "dup_sentence_chars"]
+        + [f"top_{n}gram" for n in config.top_ngram_char_frac]
+        + [f"dup_{n}gram" for n in config.dup_ngram_char_frac]
+        + ["non_alpha", "query_echo"]
+    )
 
 
 def sentences(text: str) -> list[str]:
@@ -77,7 +82,7 @@ def _duplicates(items: list[str]) -> tuple[int, int]:
 
 def top_ngram_chars(words: list[str], n: int) -> int:
     """Characters in all occurrences of the most frequent n-gram, when it occurs at least twice."""
-    grams = Counter(" ".join(words[i:i + n]) for i in range(len(words) - n + 1))
+    grams = Counter(" ".join(words[i : i + n]) for i in range(len(words) - n + 1))
     if not grams:
         return 0
     gram, count = grams.most_common(1)[0]
@@ -89,7 +94,7 @@ def duplicated_ngram_chars(words: list[str], n: int) -> int:
     ``find_all_duplicate``: overlapping repeats are not counted twice)."""
     seen, chars, index = set(), 0, 0
     while index < len(words) - n + 1:
-        gram = "".join(words[index:index + n])
+        gram = "".join(words[index : index + n])
         if gram in seen:
             chars += len(gram)
             index += n
@@ -107,7 +112,7 @@ def query_echo_frac(words: list[str], query: str) -> float:
         return 0.0
     covered, index = 0, 0
     while index <= len(words) - n:
-        if words[index:index + n] == query_words:
+        if words[index : index + n] == query_words:
             covered += n
             index += n
         else:

@@ -15,17 +15,30 @@ from collections import Counter, defaultdict, deque
 from dataclasses import InitVar, asdict, dataclass, field
 from pathlib import Path
 
-from rankladder.dataset_builder import prompts as prompt_lib
-from rankladder.dataset_builder.backends.base import Backend, GenerationRequest, SamplingConfig
-from rankladder.dataset_builder.levels import Level
-from rankladder.dataset_builder.parsing import (ValidationConfig, clean_generation, duplicate_reason, parse_levels_json,
-                                     validate, word_count)
-from rankladder.dataset_builder.queries import Query
-from rankladder.dataset_builder.runfiles import (RECORDS, REJECTS, AppendWriter, ShardLock, iter_kind, manifest_path,
-                                      shard_tag)
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import prepare_output_parent, sha256_json, write_json_atomic
 from rankladder.core.manifest import tool_versions, utc_now
+from rankladder.dataset_builder import prompts as prompt_lib
+from rankladder.dataset_builder.backends.base import Backend, GenerationRequest, SamplingConfig
+from rankladder.dataset_builder.levels import Level
+from rankladder.dataset_builder.parsing import (
+    ValidationConfig,
+    clean_generation,
+    duplicate_reason,
+    parse_levels_json,
+    validate,
+    word_count,
+)
+from rankladder.dataset_builder.queries import Query
+from rankladder.dataset_builder.runfiles import (
+    RECORDS,
+    REJECTS,
+    AppendWriter,
+    ShardLock,
+    iter_kind,
+    manifest_path,
+    shard_tag,
+)
 
 log = logging.getLogger(__name__)
 RUN_KIND = "rankladder-generation-run"
@@ -74,8 +87,12 @@ class GenerateConfig:
 def levels_json_schema(levels: list[Level]) -> dict:
     """Per-query mode's reply as a JSON schema: one non-empty string per level value (the prompt's keys)."""
     keys = [str(level.value) for level in levels]
-    return {"type": "object", "properties": {key: {"type": "string", "minLength": 1} for key in keys},
-            "required": keys, "additionalProperties": False}
+    return {
+        "type": "object",
+        "properties": {key: {"type": "string", "minLength": 1} for key in keys},
+        "required": keys,
+        "additionalProperties": False,
+    }
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
@@ -128,8 +145,9 @@ class GenerationTask:
 class _Run:
     """State of one generate process over one shard."""
 
-    def __init__(self, run_dir: Path, config: GenerateConfig, queries: list[Query], shard: tuple[int, int],
-                 query_source: dict):
+    def __init__(
+        self, run_dir: Path, config: GenerateConfig, queries: list[Query], shard: tuple[int, int], query_source: dict
+    ):
         self.run_dir, self.config, self.shard = run_dir, config, shard
         self.queries = [q for q in queries if shard_of(q.id, shard[1]) == shard[0]]
         self.query_source = query_source
@@ -176,25 +194,28 @@ class _Run:
         records = sum(1 for _ in iter_kind(self.run_dir, RECORDS))
         rejects = Counter(row["reason"] for row in iter_kind(self.run_dir, REJECTS))
         finals = sum(1 for row in iter_kind(self.run_dir, REJECTS) if row.get("final"))
-        write_json_atomic(manifest_path(self.run_dir, *self.shard), {
-            "kind": RUN_KIND,
-            "status": status,
-            "shard": {"index": self.shard[0], "count": self.shard[1]},
-            "config": self.config.identity(),
-            "config_hash": sha256_json(self.config.identity())[:16],
-            "prompt_template": self.config.template.to_dict(),
-            "model": model,
-            "queries": {**self.query_source, "in_shard": len(self.queries)},
-            "counts": {
-                "expected_records": len(self.queries) * len(self.config.levels) * self.config.samples_per_level,
-                "records_all_runs": records,
-                "failed_attempts_by_reason": dict(rejects),
-                "rejected_keys": finals,
-                "this_run": dict(self.counts),
+        write_json_atomic(
+            manifest_path(self.run_dir, *self.shard),
+            {
+                "kind": RUN_KIND,
+                "status": status,
+                "shard": {"index": self.shard[0], "count": self.shard[1]},
+                "config": self.config.identity(),
+                "config_hash": sha256_json(self.config.identity())[:16],
+                "prompt_template": self.config.template.to_dict(),
+                "model": model,
+                "queries": {**self.query_source, "in_shard": len(self.queries)},
+                "counts": {
+                    "expected_records": len(self.queries) * len(self.config.levels) * self.config.samples_per_level,
+                    "records_all_runs": records,
+                    "failed_attempts_by_reason": dict(rejects),
+                    "rejected_keys": finals,
+                    "this_run": dict(self.counts),
+                },
+                "last_run": {"run_id": self.run_id, "finished": utc_now(), "seconds": round(elapsed, 2)},
+                "tool_versions": tool_versions(),
             },
-            "last_run": {"run_id": self.run_id, "finished": utc_now(), "seconds": round(elapsed, 2)},
-            "tool_versions": tool_versions(),
-        })
+        )
 
 
 def make_request(config: GenerateConfig, task: GenerationTask, topics: list[str]) -> GenerationRequest:
@@ -209,8 +230,12 @@ def make_request(config: GenerateConfig, task: GenerationTask, topics: list[str]
         topic = prompt_lib.unrelated_topic(task.query.id, task.sample, task.attempt, topics)
         messages = prompt_lib.render_per_level(config.template, task.query.text, level, topic)
         key = record_key(task.query.id, level.value, task.sample)
-    return GenerationRequest(key=f"{key}\t{task.attempt}", messages=messages,
-                             seed=request_seed(config.sampling.seed, key, task.attempt), json_schema=schema)
+    return GenerationRequest(
+        key=f"{key}\t{task.attempt}",
+        messages=messages,
+        seed=request_seed(config.sampling.seed, key, task.attempt),
+        json_schema=schema,
+    )
 
 
 def make_requests(config: GenerateConfig, tasks: list[GenerationTask], topics: list[str]) -> list[GenerationRequest]:
@@ -240,9 +265,15 @@ class _Feed:
             raise RuntimeError(f"backend returned a result for {key!r}, which is not in flight") from None
 
 
-def generate_run(run_dir: str | Path, queries: list[Query], config: GenerateConfig, backend_factory,
-                 shard: tuple[int, int] = (0, 1), query_source: dict | None = None,
-                 progress: bool = True) -> dict:
+def generate_run(
+    run_dir: str | Path,
+    queries: list[Query],
+    config: GenerateConfig,
+    backend_factory,
+    shard: tuple[int, int] = (0, 1),
+    query_source: dict | None = None,
+    progress: bool = True,
+) -> dict:
     """Generate every missing (query, level, sample) of this shard; returns the shard manifest.
 
     A RUN_DIR this call created is removed again when it fails before writing anything (bad server,
@@ -260,8 +291,15 @@ def generate_run(run_dir: str | Path, queries: list[Query], config: GenerateConf
         raise
 
 
-def _generate_locked(run_dir: Path, queries: list[Query], config: GenerateConfig, backend_factory,
-                     shard: tuple[int, int], query_source: dict | None, progress: bool) -> dict:
+def _generate_locked(
+    run_dir: Path,
+    queries: list[Query],
+    config: GenerateConfig,
+    backend_factory,
+    shard: tuple[int, int],
+    query_source: dict | None,
+    progress: bool,
+) -> dict:
     from tqdm.auto import tqdm
 
     run = _Run(run_dir, config, queries, shard, query_source or {})
@@ -288,8 +326,9 @@ def _generate_locked(run_dir: Path, queries: list[Query], config: GenerateConfig
                 for result in backend.stream(feed.next_request, config.sampling, config.window):
                     task, request = feed.finish(result.key)
                     tokens += result.completion_tokens
-                    bar.update(_handle_result(run, task, request, result, model, backend.seeding, records,
-                                              rejects, tasks))
+                    bar.update(
+                        _handle_result(run, task, request, result, model, backend.seeding, records, rejects, tasks)
+                    )
                     records.flush()  # in the OS at once: a kill -9 loses only what is still in flight
                     rejects.flush()
                     if time.monotonic() - last_commit >= COMMIT_SECONDS:
@@ -297,12 +336,16 @@ def _generate_locked(run_dir: Path, queries: list[Query], config: GenerateConfig
                         rejects.commit()
                         last_commit = time.monotonic()
                         elapsed = max(time.time() - started, 1e-9)
-                        bar.set_postfix(docs_s=f"{run.counts['accepted'] / elapsed:.2f}",
-                                        tok_s=f"{tokens / elapsed:.1f}", in_flight=len(feed.in_flight),
-                                        refresh=False)
+                        bar.set_postfix(
+                            docs_s=f"{run.counts['accepted'] / elapsed:.2f}",
+                            tok_s=f"{tokens / elapsed:.1f}",
+                            in_flight=len(feed.in_flight),
+                            refresh=False,
+                        )
                 if feed.in_flight:
-                    raise RuntimeError(f"backend {backend.name!r} ended its stream with {len(feed.in_flight)} "
-                                       "requests unanswered")
+                    raise RuntimeError(
+                        f"backend {backend.name!r} ended its stream with {len(feed.in_flight)} requests unanswered"
+                    )
             finally:
                 bar.close()
                 records.close()
@@ -317,25 +360,63 @@ def _previous_model(run_dir: Path, shard: tuple[int, int]) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8")).get("model") if path.is_file() else None
 
 
-def generation_record(query: Query, level: Level, sample: int, text: str, *, attempt: int, seed: int,
-                      backend: str, model: dict | None, template: prompt_lib.PromptTemplate,
-                      sampling: SamplingConfig, prompt_tokens: int = 0, completion_tokens: int = 0,
-                      finish_reason: str = "stop", run_id: str = "", seeding: str = "",
-                      structured_output: bool = False) -> dict:
+def generation_record(
+    query: Query,
+    level: Level,
+    sample: int,
+    text: str,
+    *,
+    attempt: int,
+    seed: int,
+    backend: str,
+    model: dict | None,
+    template: prompt_lib.PromptTemplate,
+    sampling: SamplingConfig,
+    prompt_tokens: int = 0,
+    completion_tokens: int = 0,
+    finish_reason: str = "stop",
+    run_id: str = "",
+    seeding: str = "",
+    structured_output: bool = False,
+) -> dict:
     """One line of ``records/*.jsonl``: the document and everything needed to reproduce it."""
     return {
-        "key": record_key(query.id, level.value, sample), "query_id": query.id, "query": query.text,
-        "level": level.value, "level_name": level.name, "sample": sample, "text": text, "title": "",
-        "words": word_count(text), "attempt": attempt, "seed": seed, "backend": backend, "model": model,
+        "key": record_key(query.id, level.value, sample),
+        "query_id": query.id,
+        "query": query.text,
+        "level": level.value,
+        "level_name": level.name,
+        "sample": sample,
+        "text": text,
+        "title": "",
+        "words": word_count(text),
+        "attempt": attempt,
+        "seed": seed,
+        "backend": backend,
+        "model": model,
         "prompt": {"name": template.name, "mode": template.mode, "hash": template.hash},
-        "sampling": sampling.to_dict(), "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-        "finish_reason": finish_reason, "seeding": seeding, "structured_output": structured_output,
-        "run_id": run_id, "created": utc_now(),
+        "sampling": sampling.to_dict(),
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "finish_reason": finish_reason,
+        "seeding": seeding,
+        "structured_output": structured_output,
+        "run_id": run_id,
+        "created": utc_now(),
     }
 
 
-def _handle_result(run: _Run, task: GenerationTask, request: GenerationRequest, result, model: dict, seeding: str,
-                   records: AppendWriter, rejects: AppendWriter, tasks: deque) -> int:
+def _handle_result(
+    run: _Run,
+    task: GenerationTask,
+    request: GenerationRequest,
+    result,
+    model: dict,
+    seeding: str,
+    records: AppendWriter,
+    rejects: AppendWriter,
+    tasks: deque,
+) -> int:
     """Validate one generation; write accepted records / rejected attempts; requeue retries."""
     config = run.config
     run.counts["completion_tokens"] += result.completion_tokens
@@ -349,26 +430,55 @@ def _handle_result(run: _Run, task: GenerationTask, request: GenerationRequest, 
     for level in task.levels:
         key = record_key(task.query.id, level.value, task.sample)
         text = texts.get(level.value, "")
-        reason = "missing_level" if level.value not in texts else validate(text, prompt_texts, config.validation,
-                                                                            query=task.query.text)
+        reason = (
+            "missing_level"
+            if level.value not in texts
+            else validate(text, prompt_texts, config.validation, query=task.query.text)
+        )
         reason = reason or duplicate_reason(text, run.accepted[task.query.id], config.validation)
         if reason is None:
-            records.write(generation_record(
-                task.query, level, task.sample, text, attempt=task.attempt, seed=request.seed,
-                backend=config.backend, model=model, template=config.template, sampling=config.sampling,
-                prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
-                finish_reason=result.finish_reason, run_id=run.run_id, seeding=seeding,
-                structured_output=result.structured))
+            records.write(
+                generation_record(
+                    task.query,
+                    level,
+                    task.sample,
+                    text,
+                    attempt=task.attempt,
+                    seed=request.seed,
+                    backend=config.backend,
+                    model=model,
+                    template=config.template,
+                    sampling=config.sampling,
+                    prompt_tokens=result.prompt_tokens,
+                    completion_tokens=result.completion_tokens,
+                    finish_reason=result.finish_reason,
+                    run_id=run.run_id,
+                    seeding=seeding,
+                    structured_output=result.structured,
+                )
+            )
             run.accepted[task.query.id].append(text)
             run.done.add(key)
             run.counts["accepted"] += 1
             finished += 1
             continue
         final = task.attempt + 1 >= config.max_attempts
-        rejects.write({"key": key, "query_id": task.query.id, "level": level.value, "sample": task.sample,
-                       "attempt": task.attempt, "seed": request.seed, "reason": reason, "final": final,
-                       "raw": result.text[:2000], "structured_output": result.structured, "run_id": run.run_id,
-                       "created": utc_now()})
+        rejects.write(
+            {
+                "key": key,
+                "query_id": task.query.id,
+                "level": level.value,
+                "sample": task.sample,
+                "attempt": task.attempt,
+                "seed": request.seed,
+                "reason": reason,
+                "final": final,
+                "raw": result.text[:2000],
+                "structured_output": result.structured,
+                "run_id": run.run_id,
+                "created": utc_now(),
+            }
+        )
         run.counts[f"failed_{reason}"] += 1
         if final:
             run.done.add(key)

@@ -23,6 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+
+from rankladder.core.errors import UserError
+from rankladder.core.fsutil import prepare_output_parent, sha256_json, write_json_atomic
+from rankladder.core.manifest import tool_versions, utc_now
 from rankladder.dataset_builder import schema
 from rankladder.dataset_builder.backends.base import (
     Backend,
@@ -40,10 +44,6 @@ from rankladder.dataset_builder.runfiles import (
     shard_tag,
 )
 
-from rankladder.core.errors import UserError
-from rankladder.core.fsutil import prepare_output_parent, sha256_json, write_json_atomic
-from rankladder.core.manifest import tool_versions, utc_now
-
 log = logging.getLogger(__name__)
 JUDGE_KIND = "rankladder-judge-run"
 _INTEGER = re.compile(r"(?<![\d.])-?\d+(?!\.\d)")  # an integer, not part of a decimal
@@ -53,8 +53,9 @@ _INTEGER = re.compile(r"(?<![\d.])-?\d+(?!\.\d)")  # an integer, not part of a d
 class JudgeConfig:
     template: JudgePrompt
     # greedy and short: the reply is one digit (a few tokens of slack for "Grade: 2")
-    sampling: SamplingConfig = field(default_factory=lambda: SamplingConfig(temperature=0.0, top_p=1.0,
-                                                                            max_new_tokens=8, seed=0))
+    sampling: SamplingConfig = field(
+        default_factory=lambda: SamplingConfig(temperature=0.0, top_p=1.0, max_new_tokens=8, seed=0)
+    )
     logprobs: int = 20  # top alternatives per token (the OpenAI API's maximum)
     batch_size: int = 16
     backend: str = "transformers"
@@ -83,12 +84,19 @@ class JudgePrompt:
 
     @property
     def hash(self) -> str:
-        return sha256_json({"mode": "judge", "system": self.system, "user": self.user,
-                            "examples": [dict(e) for e in self.examples]})[:16]
+        return sha256_json(
+            {"mode": "judge", "system": self.system, "user": self.user, "examples": [dict(e) for e in self.examples]}
+        )[:16]
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "mode": "judge", "hash": self.hash, "system": self.system, "user": self.user,
-                "examples": [dict(e) for e in self.examples]}
+        return {
+            "name": self.name,
+            "mode": "judge",
+            "hash": self.hash,
+            "system": self.system,
+            "user": self.user,
+            "examples": [dict(e) for e in self.examples],
+        }
 
 
 def load_judge_template(path: str | Path | None = None) -> JudgePrompt:
@@ -106,12 +114,20 @@ def load_judge_template(path: str | Path | None = None) -> JudgePrompt:
             raise UserError(f"{path}: field 'user' lacks the placeholder {placeholder}")
     examples = data.get("examples") or []
     for index, example in enumerate(examples if isinstance(examples, list) else [None]):
-        if not (isinstance(example, dict) and isinstance(example.get("query"), str)
-                and isinstance(example.get("passage"), str) and (example.get("grade") in ("max", "min")
-                                                                 or isinstance(example.get("grade"), int))):
+        if not (
+            isinstance(example, dict)
+            and isinstance(example.get("query"), str)
+            and isinstance(example.get("passage"), str)
+            and (example.get("grade") in ("max", "min") or isinstance(example.get("grade"), int))
+        ):
             raise UserError(f"{path}: examples[{index}] needs 'query', 'passage' and 'grade' (max, min or an integer)")
-    return JudgePrompt(name=str(data.get("name", path.stem)), system=str(data.get("system", "")).strip(),
-                       user=data["user"], examples=tuple(dict(e) for e in examples), source=str(path))
+    return JudgePrompt(
+        name=str(data.get("name", path.stem)),
+        system=str(data.get("system", "")).strip(),
+        user=data["user"],
+        examples=tuple(dict(e) for e in examples),
+        source=str(path),
+    )
 
 
 def render(template: JudgePrompt, query: str, passage: str, levels: list[dict]) -> list[dict]:
@@ -120,8 +136,12 @@ def render(template: JudgePrompt, query: str, passage: str, levels: list[dict]) 
     values = [lv["value"] for lv in levels]
 
     def user(q: str, p: str) -> dict:
-        return {"role": "user", "content": template.user.format(query=q, passage=p, level_block=block,
-                                                                 min_grade=min(values), max_grade=max(values))}
+        return {
+            "role": "user",
+            "content": template.user.format(
+                query=q, passage=p, level_block=block, min_grade=min(values), max_grade=max(values)
+            ),
+        }
 
     messages = [{"role": "system", "content": template.system}] if template.system else []
     for example in template.examples:
@@ -173,11 +193,19 @@ def judgement(reply: str, token_logprobs, grades: list[int]) -> dict:
     probs = grade_distribution(token_logprobs, grades)
     if probs is not None:
         grade = max(probs, key=lambda g: (probs[g], -g))
-        return {"grade": grade, "expected_grade": round(sum(g * p for g, p in probs.items()), 4),
-                "grade_probs": {str(g): round(p, 6) for g, p in probs.items()}, "method": "logprobs"}
+        return {
+            "grade": grade,
+            "expected_grade": round(sum(g * p for g, p in probs.items()), 4),
+            "grade_probs": {str(g): round(p, 6) for g, p in probs.items()},
+            "method": "logprobs",
+        }
     grade = parse_grade(reply, grades)
-    return {"grade": grade, "expected_grade": None if grade is None else float(grade), "grade_probs": None,
-            "method": "parsed" if grade is not None else "unparsed"}
+    return {
+        "grade": grade,
+        "expected_grade": None if grade is None else float(grade),
+        "grade_probs": None,
+        "method": "parsed" if grade is not None else "unparsed",
+    }
 
 
 def judge_manifest_path(run_dir: Path, index: int, count: int) -> Path:
@@ -209,8 +237,16 @@ def _records_to_judge(run_dir: Path, shard: tuple[int, int]) -> list[dict]:
         if row["key"] in seen or shard_of(row["query_id"], shard[1]) != shard[0]:
             continue
         seen.add(row["key"])
-        rows.append({"key": row["key"], "query_id": row["query_id"], "query": row["query"], "level": row["level"],
-                     "text": row["text"], "doc_id": schema.doc_id(row["text"], row.get("title") or "")})
+        rows.append(
+            {
+                "key": row["key"],
+                "query_id": row["query_id"],
+                "query": row["query"],
+                "level": row["level"],
+                "text": row["text"],
+                "doc_id": schema.doc_id(row["text"], row.get("title") or ""),
+            }
+        )
     return rows
 
 
@@ -220,12 +256,15 @@ def _check_resumable(path: Path, config: JudgeConfig) -> None:
     previous = json.loads(path.read_text(encoding="utf-8")).get("config", {})
     for key, value in config.identity().items():
         if previous.get(key) != value:
-            raise UserError(f"{path}: this RUN_DIR was judged with a different '{key}'; judge a copy of the run, "
-                            f"or move its {schema.JUDGEMENTS}/ and judge-manifest files away")
+            raise UserError(
+                f"{path}: this RUN_DIR was judged with a different '{key}'; judge a copy of the run, "
+                f"or move its {schema.JUDGEMENTS}/ and judge-manifest files away"
+            )
 
 
-def judge_run(run_dir: str | Path, config: JudgeConfig, backend_factory, shard: tuple[int, int] = (0, 1),
-              progress: bool = True) -> dict:
+def judge_run(
+    run_dir: str | Path, config: JudgeConfig, backend_factory, shard: tuple[int, int] = (0, 1), progress: bool = True
+) -> dict:
     """Judge every record of this shard that has no judgement yet; returns the judge manifest."""
     from tqdm.auto import tqdm
 
@@ -249,16 +288,31 @@ def judge_run(run_dir: str | Path, config: JudgeConfig, backend_factory, shard: 
             bar = tqdm(total=len(pending), desc=f"judge {shard_tag(*shard)}", unit="doc", disable=not progress)
             try:
                 for first in range(0, len(pending), config.batch_size):
-                    batch = pending[first:first + config.batch_size]
-                    requests = [GenerationRequest(key=row["key"], seed=config.sampling.seed, logprobs=config.logprobs,
-                                                  messages=render(config.template, row["query"], row["text"], levels))
-                                for row in batch]
+                    batch = pending[first : first + config.batch_size]
+                    requests = [
+                        GenerationRequest(
+                            key=row["key"],
+                            seed=config.sampling.seed,
+                            logprobs=config.logprobs,
+                            messages=render(config.template, row["query"], row["text"], levels),
+                        )
+                        for row in batch
+                    ]
                     for row, result in zip(batch, backend.generate(requests, config.sampling)):
                         found = judgement(result.text, result.token_logprobs, grades)
                         counts[found["method"]] += 1
-                        writer.write({"key": row["key"], "query_id": row["query_id"], "doc_id": row["doc_id"],
-                                      "level": row["level"], **found, "reply": result.text[:200],
-                                      "run_id": run_id, "created": utc_now()})
+                        writer.write(
+                            {
+                                "key": row["key"],
+                                "query_id": row["query_id"],
+                                "doc_id": row["doc_id"],
+                                "level": row["level"],
+                                **found,
+                                "reply": result.text[:200],
+                                "run_id": run_id,
+                                "created": utc_now(),
+                            }
+                        )
                     writer.commit()
                     bar.update(len(batch))
             finally:
@@ -271,23 +325,40 @@ def judge_run(run_dir: str | Path, config: JudgeConfig, backend_factory, shard: 
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _write_manifest(run_dir: Path, path: Path, config: JudgeConfig, shard: tuple[int, int], status: str,
-                    model: dict | None, rows: list[dict], counts: Counter, run_id: str, elapsed: float) -> None:
+def _write_manifest(
+    run_dir: Path,
+    path: Path,
+    config: JudgeConfig,
+    shard: tuple[int, int],
+    status: str,
+    model: dict | None,
+    rows: list[dict],
+    counts: Counter,
+    run_id: str,
+    elapsed: float,
+) -> None:
     keys = {row["key"] for row in rows}
     methods = Counter(row["method"] for row in iter_kind(run_dir, schema.JUDGEMENTS) if row["key"] in keys)
-    write_json_atomic(path, {
-        "kind": JUDGE_KIND,
-        "status": status,
-        "shard": {"index": shard[0], "count": shard[1]},
-        "config": config.identity(),
-        "config_hash": sha256_json(config.identity())[:16],
-        "prompt_template": config.template.to_dict(),
-        "model": model,
-        "counts": {"records_in_shard": len(rows), "judged_all_runs": sum(methods.values()),
-                   "by_method": dict(methods), "this_run": dict(counts)},
-        "last_run": {"run_id": run_id, "finished": utc_now(), "seconds": round(elapsed, 2)},
-        "tool_versions": tool_versions(),
-    })
+    write_json_atomic(
+        path,
+        {
+            "kind": JUDGE_KIND,
+            "status": status,
+            "shard": {"index": shard[0], "count": shard[1]},
+            "config": config.identity(),
+            "config_hash": sha256_json(config.identity())[:16],
+            "prompt_template": config.template.to_dict(),
+            "model": model,
+            "counts": {
+                "records_in_shard": len(rows),
+                "judged_all_runs": sum(methods.values()),
+                "by_method": dict(methods),
+                "this_run": dict(counts),
+            },
+            "last_run": {"run_id": run_id, "finished": utc_now(), "seconds": round(elapsed, 2)},
+            "tool_versions": tool_versions(),
+        },
+    )
 
 
 def read_judgements(run_dirs: list[Path]) -> dict[tuple[str, str], dict]:
@@ -300,5 +371,8 @@ def read_judgements(run_dirs: list[Path]) -> dict[tuple[str, str], dict]:
 
 
 def judge_manifests(run_dirs: list[Path]) -> list[dict]:
-    return [json.loads(p.read_text(encoding="utf-8")) for run_dir in run_dirs
-            for p in sorted(Path(run_dir).glob("judge-manifest.shard-*.json"))]
+    return [
+        json.loads(p.read_text(encoding="utf-8"))
+        for run_dir in run_dirs
+        for p in sorted(Path(run_dir).glob("judge-manifest.shard-*.json"))
+    ]

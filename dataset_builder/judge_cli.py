@@ -10,13 +10,15 @@ import sys
 
 def register(subparsers) -> None:
     judge = subparsers.add_parser(
-        "judge", help="grade every kept (query, document) of RUN_DIRs with an LLM relevance judge",
+        "judge",
+        help="grade every kept (query, document) of RUN_DIRs with an LLM relevance judge",
         description="Ask a judge model for one grade on the run's level scale per document (probability of "
-                    "each grade from token logprobs where the backend returns them). Judgements are written "
-                    "into each RUN_DIR; `rankladder build --labels judged|agree` uses them. Resumable: a "
-                    "re-run judges only what is missing. Backend flags as for `generate`; default: the "
-                    "backend and model the run was generated with.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        "each grade from token logprobs where the backend returns them). Judgements are written "
+        "into each RUN_DIR; `rankladder build --labels judged|agree` uses them. Resumable: a "
+        "re-run judges only what is missing. Backend flags as for `generate`; default: the "
+        "backend and model the run was generated with.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     judge.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     judge.add_argument("--prompt-template", default=None, help="judge prompt YAML (default: the bundled judge.yaml)")
     be = judge.add_argument_group("backend (default: the generator's)")
@@ -31,8 +33,12 @@ def register(subparsers) -> None:
     be.add_argument("--max-model-len", type=int, default=2048, help="vllm: context length")
     be.add_argument("--dtype", default=None, help="model dtype (transformers: float32; vllm: auto)")
     be.add_argument("--max-new-tokens", type=int, default=8, help="reply length limit (the reply is one digit)")
-    be.add_argument("--logprobs", type=int, default=20, help="top alternatives per token to read grade probabilities "
-                                                             "from (0: parse the reply only)")
+    be.add_argument(
+        "--logprobs",
+        type=int,
+        default=20,
+        help="top alternatives per token to read grade probabilities from (0: parse the reply only)",
+    )
     be.add_argument("--batch-size", type=int, default=16, help="requests per backend call")
     run = judge.add_argument_group("run")
     run.add_argument("--shard", default=None, help="I/N: judge only shard I of N (queries split by id hash)")
@@ -42,9 +48,8 @@ def register(subparsers) -> None:
 
 def judge_backend(args, run_dir) -> tuple[str, dict]:
     """``--backend``/``--model`` when given, else the generator's backend and options."""
-    from rankladder.dataset_builder.judge import generator_backend
-
     from rankladder.core.errors import UserError
+    from rankladder.dataset_builder.judge import generator_backend
 
     if args.backend is None:
         backend, options = generator_backend(run_dir)
@@ -55,8 +60,11 @@ def judge_backend(args, run_dir) -> tuple[str, dict]:
         if backend == "transformers":
             options.update(gguf_file=args.gguf_file, device=args.device, dtype=args.dtype)
         elif backend == "vllm":
-            options.update(tensor_parallel_size=args.tensor_parallel_size, max_model_len=args.max_model_len,
-                           dtype=args.dtype or "auto")
+            options.update(
+                tensor_parallel_size=args.tensor_parallel_size,
+                max_model_len=args.max_model_len,
+                dtype=args.dtype or "auto",
+            )
         else:
             if not args.model:
                 raise UserError("--model: required with --backend openai (the served model name)")
@@ -69,6 +77,7 @@ def judge_backend(args, run_dir) -> tuple[str, dict]:
 
 
 def run_judge(args) -> int:
+    from rankladder.core.errors import UserError
     from rankladder.dataset_builder.backends import create_backend
     from rankladder.dataset_builder.backends.base import SamplingConfig
     from rankladder.dataset_builder.generate import parse_shard
@@ -78,25 +87,42 @@ def run_judge(args) -> int:
         load_judge_template,
     )
 
-    from rankladder.core.errors import UserError
-
     shard = parse_shard(args.shard)
-    for flag, value, low in (("--batch-size", args.batch_size, 1), ("--max-new-tokens", args.max_new_tokens, 1),
-                             ("--logprobs", args.logprobs, 0)):
+    for flag, value, low in (
+        ("--batch-size", args.batch_size, 1),
+        ("--max-new-tokens", args.max_new_tokens, 1),
+        ("--logprobs", args.logprobs, 0),
+    ):
         if value < low:
             raise UserError(f"{flag}: must be at least {low}, got {value}")
     template = load_judge_template(args.prompt_template)
     summaries = []
     for run_dir in args.run_dirs:
         backend, options = judge_backend(args, run_dir)
-        config = JudgeConfig(template=template, sampling=SamplingConfig(0.0, 1.0, args.max_new_tokens, 0),
-                             logprobs=args.logprobs or None, batch_size=args.batch_size, backend=backend,
-                             backend_options=options)
-        manifest = judge_run(run_dir, config, lambda backend=backend, options=options: create_backend(backend, **options), shard=shard,
-                             progress=not args.no_progress)
+        config = JudgeConfig(
+            template=template,
+            sampling=SamplingConfig(0.0, 1.0, args.max_new_tokens, 0),
+            logprobs=args.logprobs or None,
+            batch_size=args.batch_size,
+            backend=backend,
+            backend_options=options,
+        )
+        manifest = judge_run(
+            run_dir,
+            config,
+            lambda backend=backend, options=options: create_backend(backend, **options),
+            shard=shard,
+            progress=not args.no_progress,
+        )
         counts = manifest["counts"]
-        summaries.append({"run_dir": run_dir, "judge": (manifest.get("model") or {}).get("id"),
-                          "judged": counts["judged_all_runs"], "of": counts["records_in_shard"],
-                          "by_method": counts["by_method"]})
+        summaries.append(
+            {
+                "run_dir": run_dir,
+                "judge": (manifest.get("model") or {}).get("id"),
+                "judged": counts["judged_all_runs"],
+                "of": counts["records_in_shard"],
+                "by_method": counts["by_method"],
+            }
+        )
     print(json.dumps(summaries if len(summaries) > 1 else summaries[0]), file=sys.stdout)
     return 0

@@ -61,19 +61,27 @@ class MineOptions:
         if self.range_min < 0:
             raise UserError(f"--range-min: must be >= 0, got {self.range_min}")
         if self.range_max is not None and self.range_max - self.range_min < self.negatives_per_query:
-            raise UserError(f"--range-max: the window [{self.range_min}, {self.range_max}) holds fewer than "
-                            f"--negatives-per-query={self.negatives_per_query} candidates")
+            raise UserError(
+                f"--range-max: the window [{self.range_min}, {self.range_max}) holds fewer than "
+                f"--negatives-per-query={self.negatives_per_query} candidates"
+            )
         if self.method == "bm25":
-            dense_only = {"--model": self.model, "--cross-encoder": self.cross_encoder,
-                          "--margin": self.absolute_margin, "--relative-margin": self.relative_margin}
+            dense_only = {
+                "--model": self.model,
+                "--cross-encoder": self.cross_encoder,
+                "--margin": self.absolute_margin,
+                "--relative-margin": self.relative_margin,
+            }
             given = [name for name, value in dense_only.items() if value is not None]
             if given:
                 raise UserError(f"{', '.join(given)}: only for --method dense")
             if self.sampling == "random" and self.range_max is None:
                 raise UserError("--sampling random: give --range-max (the top-N to sample from)")
         if self.cross_encoder and self.absolute_margin is None and self.relative_margin is None:
-            raise UserError("--cross-encoder: sentence-transformers rescores candidates only under a margin "
-                            "(give --margin or --relative-margin)")
+            raise UserError(
+                "--cross-encoder: sentence-transformers rescores candidates only under a margin "
+                "(give --margin or --relative-margin)"
+            )
         if self.relative_margin is not None and self.relative_margin < 0:
             raise UserError(f"--relative-margin: must be >= 0, got {self.relative_margin}")
 
@@ -117,8 +125,10 @@ def load_input(folder: str | Path, split: str | None) -> MiningInput:
     query_text = {q["id"]: q["text"] for q in query_rows}
     unknown = [qid for qid in qrels if qid not in query_text]
     if unknown:
-        raise UserError(f"{qrels_path}: query-id {unknown[0]!r} is not in queries.jsonl "
-                        f"({len(unknown)} such id{'s' if len(unknown) > 1 else ''})")
+        raise UserError(
+            f"{qrels_path}: query-id {unknown[0]!r} is not in queries.jsonl "
+            f"({len(unknown)} such id{'s' if len(unknown) > 1 else ''})"
+        )
     dropped = 0
     judged: dict[str, dict[str, int]] = {}
     for qid, docs in qrels.items():
@@ -131,11 +141,17 @@ def load_input(folder: str | Path, split: str | None) -> MiningInput:
     hashes = {name: sha256_file(folder / name) for name in ("corpus.jsonl", "queries.jsonl")}
     hashes[f"qrels/{split}.tsv"] = sha256_file(qrels_path)
     return MiningInput(
-        folder=folder, split=split, doc_ids=[r["id"] for r in corpus],
+        folder=folder,
+        split=split,
+        doc_ids=[r["id"] for r in corpus],
         doc_texts=[training_text(r["title"], r["text"]) for r in corpus],
         bm25_texts=[document_text(r["title"], r["text"]) for r in corpus],
-        queries={qid: query_text[qid] for qid in judged}, judged=judged, dropped_judgements=dropped,
-        queries_without_positive=len(qrels) - len(judged), hashes=hashes)
+        queries={qid: query_text[qid] for qid in judged},
+        judged=judged,
+        dropped_judgements=dropped,
+        queries_without_positive=len(qrels) - len(judged),
+        hashes=hashes,
+    )
 
 
 def positives(data: MiningInput, qid: str) -> set[str]:
@@ -145,7 +161,7 @@ def positives(data: MiningInput, qid: str) -> set[str]:
 def pick_window(candidates: list, options: MineOptions, rng: random.Random) -> list:
     """K of the positive-free ranking's ``[range_min, range_max)``: the top ones, or a seeded sample in rank order."""
     end = options.range_max if options.range_max is not None else options.range_min + options.negatives_per_query
-    window = candidates[options.range_min:end]
+    window = candidates[options.range_min : end]
     if options.sampling == "top" or len(window) <= options.negatives_per_query:
         return window[: options.negatives_per_query]
     chosen = sorted(rng.sample(range(len(window)), options.negatives_per_query))
@@ -159,15 +175,17 @@ def mine_bm25(data: MiningInput, options: MineOptions, progress: bool = True) ->
     index = BM25Index(data.bm25_texts, show_progress=progress)
     qids = list(data.queries)
     most_positives = max(len(positives(data, q)) for q in qids)
-    depth = (options.range_max if options.range_max is not None else options.range_min + options.negatives_per_query)
+    depth = options.range_max if options.range_max is not None else options.range_min + options.negatives_per_query
     positions, scores = index.search([data.queries[q] for q in qids], k=depth + most_positives)
     rng = random.Random(options.seed)
     mined = {}
     for row, qid in enumerate(qids):
         skip = positives(data, qid)
-        candidates = [{"doc_id": data.doc_ids[int(p)], "rank": rank, "score": float(s)}
-                      for rank, (p, s) in enumerate(zip(positions[row], scores[row]), start=1)
-                      if data.doc_ids[int(p)] not in skip]
+        candidates = [
+            {"doc_id": data.doc_ids[int(p)], "rank": rank, "score": float(s)}
+            for rank, (p, s) in enumerate(zip(positions[row], scores[row]), start=1)
+            if data.doc_ids[int(p)] not in skip
+        ]
         mined[qid] = pick_window(candidates, options, rng)
     return mined
 
@@ -198,8 +216,9 @@ def load_sentence_transformer(name: str | None, max_seq_length: int | None = Non
     return model, name
 
 
-def mine_dense(data: MiningInput, options: MineOptions, progress: bool = True, model=None,
-               cross_encoder=None) -> dict[str, list[dict]]:
+def mine_dense(
+    data: MiningInput, options: MineOptions, progress: bool = True, model=None, cross_encoder=None
+) -> dict[str, list[dict]]:
     """``mine_hard_negatives`` once over all (query, positive) pairs, mapped back to ids with retrieval ranks."""
     import tempfile
 
@@ -230,12 +249,22 @@ def mine_dense(data: MiningInput, options: MineOptions, progress: bool = True, m
     try:
         with tempfile.TemporaryDirectory() as cache:
             result = mine_hard_negatives(
-                Dataset.from_dict({"query": anchors, "positive": positive_texts}), model, corpus=corpus,
-                cross_encoder=cross_encoder, range_min=options.range_min, range_max=options.range_max,
-                absolute_margin=options.absolute_margin, relative_margin=options.relative_margin,
-                num_negatives=options.negatives_per_query, sampling_strategy=options.sampling,
-                output_format="labeled-list", output_scores=True, batch_size=options.batch_size,
-                verbose=progress, cache_folder=cache)
+                Dataset.from_dict({"query": anchors, "positive": positive_texts}),
+                model,
+                corpus=corpus,
+                cross_encoder=cross_encoder,
+                range_min=options.range_min,
+                range_max=options.range_max,
+                absolute_margin=options.absolute_margin,
+                relative_margin=options.relative_margin,
+                num_negatives=options.negatives_per_query,
+                sampling_strategy=options.sampling,
+                output_format="labeled-list",
+                output_scores=True,
+                batch_size=options.batch_size,
+                verbose=progress,
+                cache_folder=cache,
+            )
             query_emb = np.load(next(Path(cache).glob("query_embeddings_*.npy")))
             corpus_emb = torch.as_tensor(np.load(next(Path(cache).glob("corpus_embeddings_*.npy"))))
     except ValueError as exc:  # range/count checks of mine_hard_negatives
@@ -269,8 +298,15 @@ def lists_rows(data: MiningInput, mined: dict[str, list[dict]]) -> list[dict]:
     for qid, query in data.queries.items():
         pos = sorted(((g, d) for d, g in data.judged[qid].items() if g > 0), key=lambda x: (-x[0], x[1]))
         ids = [d for _, d in pos] + [m["doc_id"] for m in mined.get(qid, [])]
-        rows.append({"query_id": qid, "query": query, "doc_ids": ids, "documents": [doc_text[d] for d in ids],
-                     "levels": [g for g, _ in pos] + [0] * len(mined.get(qid, []))})
+        rows.append(
+            {
+                "query_id": qid,
+                "query": query,
+                "doc_ids": ids,
+                "documents": [doc_text[d] for d in ids],
+                "levels": [g for g, _ in pos] + [0] * len(mined.get(qid, [])),
+            }
+        )
     return rows
 
 
@@ -288,24 +324,31 @@ def tsv_text(mined: dict[str, list[dict]], rerank: bool) -> str:
 
 def card_text(manifest: dict) -> str:
     import yaml
+
     from rankladder.dataset_builder import schema
 
-    configs = [{"config_name": schema.LISTS_CONFIG,
-                "data_files": [{"split": schema.TRAIN_SPLIT, "path": schema.data_file(schema.LISTS_CONFIG, "train")}]}]
+    configs = [
+        {
+            "config_name": schema.LISTS_CONFIG,
+            "data_files": [{"split": schema.TRAIN_SPLIT, "path": schema.data_file(schema.LISTS_CONFIG, "train")}],
+        }
+    ]
     p = manifest["parameters"]
-    return ("---\n" + yaml.safe_dump({"configs": configs}, sort_keys=False) + "---\n\n"
-            f"# Mined negatives: {manifest['source']['folder']} ({manifest['source']['split']} split)\n\n"
-            f"Method `{p['method']}`{' with `' + str(manifest['model']) + '`' if manifest['model'] else ''}, "
-            f"{p['negatives_per_query']} negatives per query. `lists/train.parquet`: judged positives with their "
-            f"grades + mined negatives at level 0; `{TSV_NAME}`: the negatives with their retrieval rank and score.\n")
+    return (
+        "---\n" + yaml.safe_dump({"configs": configs}, sort_keys=False) + "---\n\n"
+        f"# Mined negatives: {manifest['source']['folder']} ({manifest['source']['split']} split)\n\n"
+        f"Method `{p['method']}`{' with `' + str(manifest['model']) + '`' if manifest['model'] else ''}, "
+        f"{p['negatives_per_query']} negatives per query. `lists/train.parquet`: judged positives with their "
+        f"grades + mined negatives at level 0; `{TSV_NAME}`: the negatives with their retrieval rank and score.\n"
+    )
 
 
 def write_output(out: str | Path, data: MiningInput, mined: dict, manifest: dict, overwrite: bool = False) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from rankladder.dataset_builder import schema
 
     from rankladder.core.fsutil import atomic_output_dir, hash_tree, write_json_atomic, write_text_atomic
+    from rankladder.dataset_builder import schema
 
     with atomic_output_dir(out, overwrite=overwrite) as tmp:
         (tmp / "lists").mkdir()
@@ -317,8 +360,9 @@ def write_output(out: str | Path, data: MiningInput, mined: dict, manifest: dict
         write_json_atomic(tmp / schema.MANIFEST_FILE, manifest)
 
 
-def mine(folder: str | Path, out: str | Path, options: MineOptions, overwrite: bool = False,
-         progress: bool = True) -> dict:
+def mine(
+    folder: str | Path, out: str | Path, options: MineOptions, overwrite: bool = False, progress: bool = True
+) -> dict:
     """Mine, write OUT, return the manifest (its ``counts`` are the command's summary)."""
     import time
 
@@ -344,17 +388,26 @@ def mine(folder: str | Path, out: str | Path, options: MineOptions, overwrite: b
     from rankladder.core.bm25 import BM25_SETTINGS
 
     manifest = {
-        "kind": MINED_KIND, "created": utc_now(),
+        "kind": MINED_KIND,
+        "created": utc_now(),
         "source": {"folder": str(data.folder), "split": data.split, "hashes": data.hashes},
-        "model": model_name, "model_cross_encoder": cross_name,
-        "parameters": {**dataclasses.asdict(options), "split": data.split,
-                       **({"bm25": BM25_SETTINGS} if options.method == "bm25" else {})},
-        "counts": {"queries": len(data.queries), "negatives": sum(found),
-                   "queries_short": sum(n < options.negatives_per_query for n in found),
-                   "queries_without_positive": data.queries_without_positive,
-                   "judgements_not_in_corpus": data.dropped_judgements,
-                   "positives": sum(len(positives(data, q)) for q in data.queries)},
-        "seconds": round(seconds, 2), "queries_per_second": round(len(data.queries) / seconds, 2) if seconds else None,
+        "model": model_name,
+        "model_cross_encoder": cross_name,
+        "parameters": {
+            **dataclasses.asdict(options),
+            "split": data.split,
+            **({"bm25": BM25_SETTINGS} if options.method == "bm25" else {}),
+        },
+        "counts": {
+            "queries": len(data.queries),
+            "negatives": sum(found),
+            "queries_short": sum(n < options.negatives_per_query for n in found),
+            "queries_without_positive": data.queries_without_positive,
+            "judgements_not_in_corpus": data.dropped_judgements,
+            "positives": sum(len(positives(data, q)) for q in data.queries),
+        },
+        "seconds": round(seconds, 2),
+        "queries_per_second": round(len(data.queries) / seconds, 2) if seconds else None,
         "tool_versions": tool_versions(),
     }
     write_output(out, data, mined, manifest, overwrite=overwrite)

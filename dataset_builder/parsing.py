@@ -21,9 +21,7 @@ _PREAMBLE = re.compile(
     r"|(?:\*\*|#+\s*)?(?:passage|document|text|paragraph)(?:\s*\d+)?\s*:\s*(?:\*\*)?)",
     re.I,
 )
-_CLOSER = re.compile(
-    r"\n\s*(?:i hope (?:this|that) helps|let me know if|feel free to|note:|\(note:)[^\n]*$", re.I
-)
+_CLOSER = re.compile(r"\n\s*(?:i hope (?:this|that) helps|let me know if|feel free to|note:|\(note:)[^\n]*$", re.I)
 _REFUSAL = re.compile(
     r"\b(?:i(?:'m| am) (?:sorry|unable|not able)|i cannot|i can't|i can not|as an ai\b|as a language model"
     r"|i do not have (?:access|the ability)|i won't be able)\b",
@@ -81,8 +79,9 @@ def jaccard(a: set, b: set) -> float:
     return len(a & b) / len(a | b)
 
 
-def validate(text: str, prompt_texts: tuple[str, ...] = (), config: ValidationConfig = ValidationConfig(),
-             query: str = "") -> str | None:
+def validate(
+    text: str, prompt_texts: tuple[str, ...] = (), config: ValidationConfig = ValidationConfig(), query: str = ""
+) -> str | None:
     """``None`` when usable, else a short reason: empty, too_short, too_long, refusal, chat_reply,
     prompt_echo, or a degeneration filter's name (``filters.reason_names``)."""
     if not text:

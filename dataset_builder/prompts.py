@@ -37,8 +37,7 @@ class PromptTemplate:
         return sha256_json({"mode": self.mode, "system": self.system, "user": self.user})[:16]
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "mode": self.mode, "hash": self.hash,
-                "system": self.system, "user": self.user}
+        return {"name": self.name, "mode": self.mode, "hash": self.hash, "system": self.system, "user": self.user}
 
 
 def load_template(name_or_path: str | None = None, mode: str = "per-level") -> PromptTemplate:
@@ -62,8 +61,11 @@ def load_template(name_or_path: str | None = None, mode: str = "per-level") -> P
     if data["mode"] not in MODES:
         raise UserError(f"{path}: field 'mode': unknown mode {data['mode']!r} (choose from {', '.join(MODES)})")
     return PromptTemplate(
-        name=str(data.get("name", path.stem)), mode=data["mode"],
-        system=str(data.get("system", "")).strip(), user=data["user"], source=str(path),
+        name=str(data.get("name", path.stem)),
+        mode=data["mode"],
+        system=str(data.get("system", "")).strip(),
+        user=data["user"],
+        source=str(path),
     )
 
 

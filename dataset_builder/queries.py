@@ -49,7 +49,9 @@ def _pick_field(row: dict, wanted: str | None, candidates: tuple[str, ...], path
     for name in candidates:
         if name in row:
             return name
-    raise located(path, f"no {role} column (expected one of {', '.join(candidates)}; got {', '.join(map(str, row))})", line)
+    raise located(
+        path, f"no {role} column (expected one of {', '.join(candidates)}; got {', '.join(map(str, row))})", line
+    )
 
 
 class _Collector:
@@ -130,7 +132,11 @@ def detect_format(source: Path) -> str:
     if source.is_dir():
         if (source / "queries.jsonl").is_file():
             return "beir"
-        if any(source.glob("*.parquet")) or (source / "dataset_info.json").is_file() or (source / "README.md").is_file():
+        if (
+            any(source.glob("*.parquet"))
+            or (source / "dataset_info.json").is_file()
+            or (source / "README.md").is_file()
+        ):
             return "hf"
         raise UserError(f"{source}: folder has no queries.jsonl (BEIR) and is not a HF dataset folder")
     if source.suffix in (".tsv", ".txt"):

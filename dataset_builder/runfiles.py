@@ -11,8 +11,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from rankladder.core.errors import UserError, located
 

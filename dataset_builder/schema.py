@@ -33,6 +33,10 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 CORPUS_CONFIG = "corpus"
 QUERIES_CONFIG = "queries"
@@ -88,8 +92,13 @@ def features(config: str, label_columns: bool = False):
             "levels": Sequence(Value("int32")),
         }
         if label_columns:
-            columns.update({"intended_levels": Sequence(Value("int32")), "judge_grades": Sequence(Value("int32")),
-                            "judge_expected": Sequence(Value("float32"))})
+            columns.update(
+                {
+                    "intended_levels": Sequence(Value("int32")),
+                    "judge_grades": Sequence(Value("int32")),
+                    "judge_expected": Sequence(Value("float32")),
+                }
+            )
         return Features(columns)
     raise KeyError(f"unknown config {config!r}")
 
@@ -116,7 +125,7 @@ def doc_id(text: str, title: str = "") -> str:
     return "d" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 
-def datasets_cache_dir(dataset_dir) -> "Path | None":
+def datasets_cache_dir(dataset_dir) -> Path | None:
     """A ``datasets`` cache folder private to this DATASET_DIR's content, or None for Hub ids.
 
     datasets (5.x) keys the cache of a local folder by the folder's *name* when offline, so two
@@ -133,8 +142,10 @@ def datasets_cache_dir(dataset_dir) -> "Path | None":
     if manifest.is_file():
         key = json.loads(manifest.read_text(encoding="utf-8")).get("content_hash", "")[:16]
     else:
-        stamp = [(str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
-                 for p in sorted(folder.rglob("*.parquet"))]
+        stamp = [
+            (str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*.parquet"))
+        ]
         key = hashlib.sha256(repr((str(folder.resolve()), stamp)).encode()).hexdigest()[:16]
     import datasets
 

@@ -48,16 +48,24 @@ def _best_combination(levels: list[int], candidates: dict[int, list[tuple[int, f
 
 def to_markdown(selection: dict) -> str:
     """Before/after outranking rates of an applied selection (dataset card, study report)."""
-    lines = [f"{selection['max_candidates_per_level']} samples were generated per (query, level); the build kept, "
-             f"per query, the combination best ordered for `{selection['model']}` (largest smallest gap between "
-             "adjacent levels). How often the higher level outranks the lower one for the same query:", "",
-             "| pair | sample 0 only | selected |", "|---|---:|---:|"]
+    lines = [
+        f"{selection['max_candidates_per_level']} samples were generated per (query, level); the build kept, "
+        f"per query, the combination best ordered for `{selection['model']}` (largest smallest gap between "
+        "adjacent levels). How often the higher level outranks the lower one for the same query:",
+        "",
+        "| pair | sample 0 only | selected |",
+        "|---|---:|---:|",
+    ]
     for pair, after in selection["with_selection"]["outranks"].items():
         before = selection["without_selection"]["outranks"].get(pair)
-        lines.append(f"| {pair} | {'–' if before is None else f'{before:.2f}'} | "
-                     f"{'–' if after is None else f'{after:.2f}'} |")
-    lines += ["", "The kept ladder is ordered for that model by construction: its level-order scores on the "
-              "dataset's own dev split are optimistic; real collections are the test."]
+        lines.append(
+            f"| {pair} | {'–' if before is None else f'{before:.2f}'} | {'–' if after is None else f'{after:.2f}'} |"
+        )
+    lines += [
+        "",
+        "The kept ladder is ordered for that model by construction: its level-order scores on the "
+        "dataset's own dev split are optimistic; real collections are the test.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -76,23 +84,37 @@ def select_records(records, model=None, batch_size: int = 64) -> tuple[object, d
     for row, (qid, level) in enumerate(zip(query_ids, levels)):
         groups[qid][level].append(row)
     candidates_per_level = max((len(rows) for by_level in groups.values() for rows in by_level.values()), default=0)
-    info = {"model": default_model_name(model), "queries": len(groups), "candidates": records.num_rows,
-            "max_candidates_per_level": candidates_per_level}
+    info = {
+        "model": default_model_name(model),
+        "queries": len(groups),
+        "candidates": records.num_rows,
+        "max_candidates_per_level": candidates_per_level,
+    }
     if candidates_per_level < 2:
         return records, {**info, "applied": False, "reason": "one sample per (query, level): nothing to select"}
 
     encoder = load_model(model)
     query_text = dict(zip(query_ids, records.column("query").to_pylist()))
     order = list(query_text)
-    q_emb = encoder.encode([query_text[q] for q in order], batch_size=batch_size, normalize_embeddings=True,
-                           convert_to_numpy=True, show_progress_bar=False)
-    d_emb = encoder.encode(records.column("text").to_pylist(), batch_size=batch_size, normalize_embeddings=True,
-                           convert_to_numpy=True, show_progress_bar=False)
+    q_emb = encoder.encode(
+        [query_text[q] for q in order],
+        batch_size=batch_size,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=False,
+    )
+    d_emb = encoder.encode(
+        records.column("text").to_pylist(),
+        batch_size=batch_size,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=False,
+    )
     q_index = {q: i for i, q in enumerate(order)}
     scores = [float(d_emb[row] @ q_emb[q_index[qid]]) for row, qid in enumerate(query_ids)]
 
     keep, before, after = [], [], []
-    for qid, by_level in groups.items():
+    for by_level in groups.values():
         lvls = sorted(by_level, reverse=True)
         cands = {lv: [(row, scores[row], samples[row]) for row in by_level[lv]] for lv in lvls}
         first = [min(cands[lv], key=lambda c: c[2]) for lv in lvls]  # the ladder without selection
@@ -102,6 +124,10 @@ def select_records(records, model=None, batch_size: int = 64) -> tuple[object, d
         after.append(([scores[row] for row in picked], lvls))
     keep.sort()
     selected = records.take(pa.array(keep, pa.int64()))
-    return selected, {**info, "applied": True, "kept": len(keep),
-                      "without_selection": separability_from_scores(before),
-                      "with_selection": separability_from_scores(after)}
+    return selected, {
+        **info,
+        "applied": True,
+        "kept": len(keep),
+        "without_selection": separability_from_scores(before),
+        "with_selection": separability_from_scores(after),
+    }

@@ -31,7 +31,7 @@ def separability_from_scores(lists: Iterable[tuple[Sequence[float], Sequence[int
         for s, lv in zip(scores, levels, strict=True):
             by_level.setdefault(lv, []).append(s)
         for i, (si, li) in enumerate(zip(scores, levels)):
-            for sj, lj in zip(scores[i + 1:], levels[i + 1:]):
+            for sj, lj in zip(scores[i + 1 :], levels[i + 1 :]):
                 if li == lj:
                     continue
                 hi, lo = (si, sj) if li > lj else (sj, si)
@@ -67,15 +67,21 @@ def score_lists(model, lists: Iterable[dict], batch_size: int = 64) -> list[tupl
     rows = list(lists)
     if not rows:
         return []
-    queries = model.encode([r["query"] for r in rows], batch_size=batch_size, normalize_embeddings=True,
-                           convert_to_numpy=True, show_progress_bar=False)
+    queries = model.encode(
+        [r["query"] for r in rows],
+        batch_size=batch_size,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=False,
+    )
     flat = [d for r in rows for d in r["documents"]]
-    docs = model.encode(flat, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                        show_progress_bar=False)
+    docs = model.encode(
+        flat, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+    )
     out, start = [], 0
     for q, row in zip(queries, rows):
         n = len(row["documents"])
-        out.append(([float(x) for x in docs[start:start + n] @ q], [int(v) for v in row["levels"]]))
+        out.append(([float(x) for x in docs[start : start + n] @ q], [int(v) for v in row["levels"]]))
         start += n
     return out
 
@@ -132,14 +138,19 @@ def dataset_separability(dataset_dir: str | Path, model=None, splits: Sequence[s
 
 def to_markdown(sep: dict) -> str:
     """A small table: level, documents, mean similarity; then the outranking rates."""
-    lines = [f"Separability under `{sep.get('model', '?')}` ({sep.get('similarity', 'cosine')}, "
-             f"{sep['n_lists']} queries):", "",
-             "| level | documents | mean similarity |", "|---:|---:|---:|"]
+    lines = [
+        f"Separability under `{sep.get('model', '?')}` ({sep.get('similarity', 'cosine')}, {sep['n_lists']} queries):",
+        "",
+        "| level | documents | mean similarity |",
+        "|---:|---:|---:|",
+    ]
     for lv, mean in sep["mean_similarity"].items():
         lines.append(f"| {lv} | {sep['documents_per_level'][lv]} | {mean:.3f} |")
     lines.append("")
     rates = ", ".join(f"{k}: {v:.2f}" if v is not None else f"{k}: –" for k, v in sep["outranks"].items())
     verdict = "levels are ordered" if sep["ordered"] else "levels are NOT ordered by mean similarity"
-    lines.append(f"How often the higher level outranks the lower one for the same query (0.5 = chance): "
-                 f"{rates}. {verdict.capitalize()}.")
+    lines.append(
+        f"How often the higher level outranks the lower one for the same query (0.5 = chance): "
+        f"{rates}. {verdict.capitalize()}."
+    )
     return "\n".join(lines) + "\n"

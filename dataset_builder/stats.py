@@ -10,14 +10,18 @@ def compute(records, rejects: list[dict], merge: dict, run_manifests: list[dict]
     """``records`` is the merged polars frame (one row per key, with ``doc_id``)."""
     import polars as pl
 
-    per_level = {str(row["level"]): row["len"] for row in
-                 records.group_by("level").len().sort("level", descending=True).iter_rows(named=True)}
+    per_level = {
+        str(row["level"]): row["len"]
+        for row in records.group_by("level").len().sort("level", descending=True).iter_rows(named=True)
+    }
     lengths = {}
     for level, group in records.group_by("level"):
         words = group.get_column("words").cast(pl.Float64)
         lengths[str(level[0])] = {
-            "mean": round(float(words.mean()), 1), "median": float(words.median()),
-            "p5": float(words.quantile(0.05)), "p95": float(words.quantile(0.95)),
+            "mean": round(float(words.mean()), 1),
+            "median": float(words.median()),
+            "p5": float(words.quantile(0.05)),
+            "p95": float(words.quantile(0.95)),
         }
     lengths = dict(sorted(lengths.items(), key=lambda kv: -int(kv[0])))
     from rankladder.dataset_builder.filters import reason_names

@@ -35,35 +35,75 @@ examples:
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "eval", help="evaluate models on mteb/BEIR/local/built retrieval tasks",
-        description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "eval",
+        help="evaluate models on mteb/BEIR/local/built retrieval tasks",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--model", action="append", default=[], metavar="PATH_OR_ID",
-                   help="model folder or Hub id (org/name[@revision]); repeat for several models")
-    p.add_argument("--name", action="append", default=[], metavar="ORG/NAME",
-                   help="name to record for the Nth --model (default: local/<folder> or the Hub id); "
-                        "set it to the fine-tuned model's Hub name for leaderboard submission")
-    p.add_argument("--revision", action="append", default=[], metavar="REV",
-                   help="revision to record for the Nth --model (default: content hash of a local "
-                        "folder, or the cached Hub commit)")
-    p.add_argument("--tasks", nargs="+", default=[], metavar="TASK",
-                   help="mteb task/benchmark names, BEIR folders, built dataset folders or Hub repos")
+    p.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="PATH_OR_ID",
+        help="model folder or Hub id (org/name[@revision]); repeat for several models",
+    )
+    p.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        metavar="ORG/NAME",
+        help="name to record for the Nth --model (default: local/<folder> or the Hub id); "
+        "set it to the fine-tuned model's Hub name for leaderboard submission",
+    )
+    p.add_argument(
+        "--revision",
+        action="append",
+        default=[],
+        metavar="REV",
+        help="revision to record for the Nth --model (default: content hash of a local "
+        "folder, or the cached Hub commit)",
+    )
+    p.add_argument(
+        "--tasks",
+        nargs="+",
+        default=[],
+        metavar="TASK",
+        help="mteb task/benchmark names, BEIR folders, built dataset folders or Hub repos",
+    )
     p.add_argument("--output-dir", metavar="DIR", help="where results and summaries go (required to run)")
-    p.add_argument("--split", default=None,
-                   help="qrels split of local BEIR folders (default: test, else the only one)")
+    p.add_argument("--split", default=None, help="qrels split of local BEIR folders (default: test, else the only one)")
     p.add_argument("--no-bm25", dest="bm25", action="store_false", help="skip the BM25 reference row")
-    p.add_argument("--no-level-order", dest="level_order", action="store_false",
-                   help="skip level-order diagnostics on built datasets")
-    p.add_argument("--batch-size", type=int, default=default(EvalOptions, "batch_size"),
-                   help=f"encoding batch size (default: {default(EvalOptions, 'batch_size')})")
-    p.add_argument("--embedding-cache", metavar="DIR", default=None,
-                   help="cache embeddings here (mteb CachedEmbeddingWrapper) to reuse across runs")
-    p.add_argument("--save-predictions", action="store_true",
-                   help="also write mteb's ranked runs under OUTPUT_DIR/predictions/")
+    p.add_argument(
+        "--no-level-order",
+        dest="level_order",
+        action="store_false",
+        help="skip level-order diagnostics on built datasets",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=default(EvalOptions, "batch_size"),
+        help=f"encoding batch size (default: {default(EvalOptions, 'batch_size')})",
+    )
+    p.add_argument(
+        "--embedding-cache",
+        metavar="DIR",
+        default=None,
+        help="cache embeddings here (mteb CachedEmbeddingWrapper) to reuse across runs",
+    )
+    p.add_argument(
+        "--save-predictions", action="store_true", help="also write mteb's ranked runs under OUTPUT_DIR/predictions/"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT_DIR")
-    p.add_argument("--compare", nargs="+", metavar="DIR", default=None,
-                   help="rebuild the summary from these result folders (no model is run); with "
-                        "--output-dir, write summary.{json,md,png} there, else print the table")
+    p.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="DIR",
+        default=None,
+        help="rebuild the summary from these result folders (no model is run); with "
+        "--output-dir, write summary.{json,md,png} there, else print the table",
+    )
     p.set_defaults(func=main)
 
 
@@ -88,17 +128,33 @@ def main(args) -> int:
         raise UserError("--output-dir: required")
     from rankladder.core.config import validate_flags
 
-    options = validate_flags(EvalOptions, {"tasks": args.tasks, "split": args.split, "bm25": args.bm25,
-                                           "level_order": args.level_order, "batch_size": args.batch_size})
+    options = validate_flags(
+        EvalOptions,
+        {
+            "tasks": args.tasks,
+            "split": args.split,
+            "bm25": args.bm25,
+            "level_order": args.level_order,
+            "batch_size": args.batch_size,
+        },
+    )
 
     from rankladder.eval import summary as summ
     from rankladder.eval.run import EvalConfig, run_eval
 
     config = EvalConfig(
-        models=args.model, tasks=options.tasks, output_dir=args.output_dir, names=args.name,
-        revisions=args.revision, split=options.split, bm25=options.bm25, level_order=options.level_order,
-        batch_size=options.batch_size, embedding_cache=args.embedding_cache,
-        save_predictions=args.save_predictions, overwrite=args.overwrite,
+        models=args.model,
+        tasks=options.tasks,
+        output_dir=args.output_dir,
+        names=args.name,
+        revisions=args.revision,
+        split=options.split,
+        bm25=options.bm25,
+        level_order=options.level_order,
+        batch_size=options.batch_size,
+        embedding_cache=args.embedding_cache,
+        save_predictions=args.save_predictions,
+        overwrite=args.overwrite,
     )
     result = run_eval(config)
     print(summ.to_markdown(result), end="")

@@ -137,7 +137,9 @@ def _model_of(revision_dir: Path) -> tuple[str, str]:
     meta_file = revision_dir / "model_meta.json"
     if meta_file.is_file():
         meta = _read_json(meta_file)
-        return meta.get("name") or revision_dir.parent.name.replace("__", "/"), meta.get("revision") or revision_dir.name
+        return meta.get("name") or revision_dir.parent.name.replace("__", "/"), meta.get(
+            "revision"
+        ) or revision_dir.name
     return revision_dir.parent.name.replace("__", "/"), revision_dir.name
 
 

@@ -71,8 +71,14 @@ def base_model_provenance(name_or_path: str | Path) -> dict:
     ``hub_id`` None (the caller must ask the user for it).
     """
     text = str(name_or_path)
-    out = {"hub_id": None, "local_path": None, "package": None, "package_version": None, "revision": None,
-           "weights_sha256": None}
+    out = {
+        "hub_id": None,
+        "local_path": None,
+        "package": None,
+        "package_version": None,
+        "revision": None,
+        "weights_sha256": None,
+    }
     if not is_local_path(text):
         repo, _, revision = text.partition("@")
         return out | {"hub_id": repo, "revision": revision or None}

@@ -20,6 +20,8 @@ class PublishOptions(StrictModel):
     @classmethod
     def _hub_license(cls, value: str) -> str:
         if value not in HUB_LICENSES:
-            raise ValueError("not a Hugging Face Hub license identifier (e.g. apache-2.0, mit, cc-by-4.0; "
-                             "https://huggingface.co/docs/hub/repositories-licenses)")
+            raise ValueError(
+                "not a Hugging Face Hub license identifier (e.g. apache-2.0, mit, cc-by-4.0; "
+                "https://huggingface.co/docs/hub/repositories-licenses)"
+            )
         return value

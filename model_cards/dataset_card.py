@@ -21,8 +21,13 @@ CONFIG_ORDER = (schema.CORPUS_CONFIG, schema.QUERIES_CONFIG, schema.QRELS_CONFIG
 
 
 def size_category(n: int) -> str:
-    for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
-                         (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")):
+    for limit, label in (
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+        (10_000_000, "1M<n<10M"),
+    ):
         if n < limit:
             return label
     return "n>1M"
@@ -81,9 +86,15 @@ def validate_card_data(data: dict, where: str) -> None:
     check_license(data["license"], f"{where}: field 'license' (or pass --license)")
 
 
-def build_dataset_card(dataset_dir: Path, repo_id: str | None = None, version: str | None = None,
-                       license: str | None = None, language: str | list[str] | None = None,
-                       pretty_name: str | None = None, trained_models: list[str] | None = None):
+def build_dataset_card(
+    dataset_dir: Path,
+    repo_id: str | None = None,
+    version: str | None = None,
+    license: str | None = None,
+    language: str | list[str] | None = None,
+    pretty_name: str | None = None,
+    trained_models: list[str] | None = None,
+):
     """The full ``huggingface_hub.DatasetCard`` for ``dataset_dir`` (validated; raises UserError).
 
     ``trained_models``: model repos released from this dataset (linked from the card body).
@@ -131,25 +142,42 @@ def build_dataset_card(dataset_dir: Path, repo_id: str | None = None, version: s
     stats_path = dataset_dir / schema.STATS_FILE
     stats = json.loads(stats_path.read_text()) if stats_path.is_file() else {}
     counts = manifest.get("counts") or {}
-    prompts = [{"name": k, "mode": v.get("mode", "?"), "hash": v.get("hash", "?"), "template": v.get("template", "")}
-               for k, v in (gen.get("prompts") or {}).items() if isinstance(v, dict)]
+    prompts = [
+        {"name": k, "mode": v.get("mode", "?"), "hash": v.get("hash", "?"), "template": v.get("template", "")}
+        for k, v in (gen.get("prompts") or {}).items()
+        if isinstance(v, dict)
+    ]
     card = DatasetCard.from_template(
-        data, template_path=str(TEMPLATE), repo_id=repo_id, version=version,
-        content_hash=manifest["content_hash"], created=manifest.get("created", "unknown"),
-        queries_source=source_text, levels=manifest["levels"], config_rows=config_rows,
-        model_id=model.get("id", "unknown"), model_revision=model.get("revision", "unknown"),
-        model_sha=model.get("file_sha256"), backend=gen.get("backend", "unknown"),
-        sampling=gen.get("sampling") or {}, prompts=prompts,
+        data,
+        template_path=str(TEMPLATE),
+        repo_id=repo_id,
+        version=version,
+        content_hash=manifest["content_hash"],
+        created=manifest.get("created", "unknown"),
+        queries_source=source_text,
+        levels=manifest["levels"],
+        config_rows=config_rows,
+        model_id=model.get("id", "unknown"),
+        model_revision=model.get("revision", "unknown"),
+        model_sha=model.get("file_sha256"),
+        backend=gen.get("backend", "unknown"),
+        sampling=gen.get("sampling") or {},
+        prompts=prompts,
         counts={k: (json.dumps(v) if isinstance(v, dict) else v) for k, v in counts.items()},
         stats=_flat_stats(stats) or [(k, str(v)) for k, v in counts.items() if not isinstance(v, dict)],
-        has_plot=(dataset_dir / schema.STATS_PLOT).is_file(), trained_models=list(trained_models or []),
+        has_plot=(dataset_dir / schema.STATS_PLOT).is_file(),
+        trained_models=list(trained_models or []),
     )
     return card
 
 
 def _columns(config: str) -> tuple[str, ...]:
-    return {schema.CORPUS_CONFIG: schema.CORPUS_COLUMNS, schema.QUERIES_CONFIG: schema.QUERIES_COLUMNS,
-            schema.QRELS_CONFIG: schema.QRELS_COLUMNS, schema.LISTS_CONFIG: schema.LISTS_COLUMNS}[config]
+    return {
+        schema.CORPUS_CONFIG: schema.CORPUS_COLUMNS,
+        schema.QUERIES_CONFIG: schema.QUERIES_COLUMNS,
+        schema.QRELS_CONFIG: schema.QRELS_COLUMNS,
+        schema.LISTS_CONFIG: schema.LISTS_COLUMNS,
+    }[config]
 
 
 def render_dataset_card(dataset_dir: Path):

@@ -50,13 +50,25 @@ def get_api():
 
 def _network_error(repo_id: str, exc: Exception) -> UserError:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return UserError(f"{repo_id}: upload failed ({type(exc).__name__}: {text}); nothing was tagged, "
-                     "re-run the same command to finish")
+    return UserError(
+        f"{repo_id}: upload failed ({type(exc).__name__}: {text}); nothing was tagged, "
+        "re-run the same command to finish"
+    )
 
 
-def publish_folder(api, folder: Path, repo_id: str, repo_type: str, message: str, description: str = "",
-                   tag: str | None = None, force: bool = False, private: bool = False,
-                   delete_stale: bool = True, create_pr: bool = False) -> Release:
+def publish_folder(
+    api,
+    folder: Path,
+    repo_id: str,
+    repo_type: str,
+    message: str,
+    description: str = "",
+    tag: str | None = None,
+    force: bool = False,
+    private: bool = False,
+    delete_stale: bool = True,
+    create_pr: bool = False,
+) -> Release:
     """Make ``repo_id``'s main branch equal to ``folder`` in one commit, then tag it."""
     from httpx2 import HTTPError
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete
@@ -72,8 +84,10 @@ def publish_folder(api, folder: Path, repo_id: str, repo_type: str, message: str
             refs = api.list_repo_refs(repo_id, repo_type=repo_type)
         existing = {ref.name: ref.target_commit for ref in refs.tags}
         if tag and tag in existing and not force:
-            raise UserError(f"{repo_id}: tag {tag} already exists (commit {existing[tag][:12]}); "
-                            "pass --force to move it, or publish a new version")
+            raise UserError(
+                f"{repo_id}: tag {tag} already exists (commit {existing[tag][:12]}); "
+                "pass --force to move it, or publish a new version"
+            )
         head = next((b.target_commit for b in refs.branches if b.name == "main"), None)
         local = [rel.as_posix() for rel in upload_files(folder)]
         operations = [CommitOperationAdd(path_in_repo=rel, path_or_fileobj=str(Path(folder) / rel)) for rel in local]
@@ -81,14 +95,20 @@ def publish_folder(api, folder: Path, repo_id: str, repo_type: str, message: str
             keep = set(local) | {".gitattributes"}
             remote = api.list_repo_files(repo_id, repo_type=repo_type, revision=head)
             operations += [CommitOperationDelete(path_in_repo=p) for p in remote if p not in keep]
-        info = api.create_commit(repo_id, operations, commit_message=message, commit_description=description,
-                                 repo_type=repo_type, parent_commit=None if create_pr else head, create_pr=create_pr)
+        info = api.create_commit(
+            repo_id,
+            operations,
+            commit_message=message,
+            commit_description=description,
+            repo_type=repo_type,
+            parent_commit=None if create_pr else head,
+            create_pr=create_pr,
+        )
         changed = info.oid != head
         if tag:
             if tag in existing:  # --force: move the tag
                 api.delete_tag(repo_id, tag=tag, repo_type=repo_type)
-            api.create_tag(repo_id, tag=tag, revision=info.oid, repo_type=repo_type,
-                           tag_message=message)
+            api.create_tag(repo_id, tag=tag, revision=info.oid, repo_type=repo_type, tag_message=message)
     except UserError:
         raise
     except (HTTPError, OSError, ValueError, RuntimeError) as exc:  # HTTPError: also a connection dropped mid-commit

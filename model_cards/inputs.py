@@ -10,8 +10,8 @@ import re
 from pathlib import Path
 
 from rankladder.core.errors import UserError, located
-from rankladder.dataset_builder import schema
 from rankladder.core.textio import read_text
+from rankladder.dataset_builder import schema
 
 SEMVER = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -47,7 +47,8 @@ def check_dataset_version(dataset_dir: Path, manifest: dict, version: str) -> No
         raise UserError(
             f"--version {version}: {Path(dataset_dir) / schema.MANIFEST_FILE} says the dataset was built as version "
             f"{built}; publish it with --version {built}, or re-version it by rebuilding "
-            f"(`rankladder build RUN_DIR... --out NEW_DIR --version {version}`)")
+            f"(`rankladder build RUN_DIR... --out NEW_DIR --version {version}`)"
+        )
 
 
 def read_json(path: Path, what: str) -> dict:
@@ -114,7 +115,9 @@ def read_checkpoint_dir(checkpoint_dir: Path) -> dict:
         if module.get("type", "").endswith("Normalize"):  # stateless: saves no folder
             continue
         if not (checkpoint_dir / module.get("path", "")).is_dir():
-            raise located(checkpoint_dir / "modules.json", f"module folder {module.get('path')!r} is missing", field="path")
+            raise located(
+                checkpoint_dir / "modules.json", f"module folder {module.get('path')!r} is missing", field="path"
+            )
     weights = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json")
     if not any((checkpoint_dir / name).is_file() for name in weights):
         raise UserError(f"{checkpoint_dir}: no model weights (model.safetensors or pytorch_model.bin)")

@@ -37,8 +37,9 @@ def mteb_license(license: str | None) -> str | None:
     return license if license in typing.get_args(Licenses) else "not specified"
 
 
-def build_model_meta(eval_meta: dict, name: str, revision: str, license: str | None,
-                     training_data: str | None, adapted_from: str | None):
+def build_model_meta(
+    eval_meta: dict, name: str, revision: str, license: str | None, training_data: str | None, adapted_from: str | None
+):
     """mteb's ``ModelMeta`` for the published model: eval's measured fields + the release's names."""
     from mteb.models import ModelMeta
     from mteb.models.sentence_transformer_wrapper import sentence_transformers_loader
@@ -51,10 +52,15 @@ def build_model_meta(eval_meta: dict, name: str, revision: str, license: str | N
     data.setdefault("languages", ["eng-Latn"])
     data.setdefault("similarity_fn_name", "cosine")
     data |= {
-        "loader": sentence_transformers_loader, "name": name, "revision": revision,
-        "license": mteb_license(license), "open_weights": True, "public_training_code": TRAINING_CODE,
+        "loader": sentence_transformers_loader,
+        "name": name,
+        "revision": revision,
+        "license": mteb_license(license),
+        "open_weights": True,
+        "public_training_code": TRAINING_CODE,
         "public_training_data": f"https://huggingface.co/datasets/{training_data}" if training_data else None,
-        "framework": ["Sentence Transformers", "PyTorch"], "reference": f"https://huggingface.co/{name}",
+        "framework": ["Sentence Transformers", "PyTorch"],
+        "reference": f"https://huggingface.co/{name}",
         "use_instructions": False,
         # mteb task names only: the synthetic training set is none, the base model's own come via adapted_from
         "training_datasets": set(data.get("training_datasets") or ()),
@@ -89,4 +95,5 @@ def fill_bundle(bundle_dir: Path, result_files: list[Path], meta) -> None:
         "2. Add `model_meta_snippet.py`'s `ModelMeta` to `mteb/models/` in a fork of "
         "https://github.com/embeddings-benchmark/mteb and open a PR.\n"
         "3. `training_datasets` lists mteb task names only: add the tasks whose training data you used "
-        "(e.g. MSMARCO when the queries came from MS MARCO train).\n")
+        "(e.g. MSMARCO when the queries came from MS MARCO train).\n"
+    )

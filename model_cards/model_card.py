@@ -18,7 +18,12 @@ from rankladder.model_cards.licenses import check_license
 
 START, END = "<!-- rankladder:start -->", "<!-- rankladder:end -->"
 RES_START, RES_END = "<!-- rankladder-results:start -->", "<!-- rankladder-results:end -->"
-METRICS = (("ndcg_at_10", "nDCG@10"), ("mrr_at_10", "MRR@10"), ("recall_at_100", "Recall@100"), ("main_score", "main score"))
+METRICS = (
+    ("ndcg_at_10", "nDCG@10"),
+    ("mrr_at_10", "MRR@10"),
+    ("recall_at_100", "Recall@100"),
+    ("main_score", "main score"),
+)
 REQUIRED = ("license", "library_name", "base_model", "pipeline_tag")
 SYCL_TAGS = ("sentence-transformers", "rankladder", "sycl", "graded-relevance", "list-wise")
 # sentence-transformers' usage snippet loads `SentenceTransformer("<model_id>")`, with the placeholder
@@ -66,39 +71,58 @@ def base_model_of(manifest: dict, checkpoint_dir: Path, base_model: str | None =
     if not provenance["hub_id"] and not is_local_path(name):
         provenance["hub_id"] = name
     if source.get("package"):
-        provenance |= {"package": source["package"], "package_version": source.get("version"),
-                       "weights_sha256": source.get("weights_sha256") or provenance["weights_sha256"]}
+        provenance |= {
+            "package": source["package"],
+            "package_version": source.get("version"),
+            "weights_sha256": source.get("weights_sha256") or provenance["weights_sha256"],
+        }
     if base_model:
         provenance["hub_id"] = base_model
     if not provenance["hub_id"]:
-        raise located(Path(checkpoint_dir) / TRAIN_MANIFEST, f"{name} is a local folder with no known Hub id; "
-                      "pass --base-model ORG/NAME", field="base_model")
+        raise located(
+            Path(checkpoint_dir) / TRAIN_MANIFEST,
+            f"{name} is a local folder with no known Hub id; pass --base-model ORG/NAME",
+            field="base_model",
+        )
     return provenance
 
 
-def training_section(manifest: dict, repo_id: str, version: str, dataset_repo: str | None = None,
-                     base: dict | None = None) -> str:
+def training_section(
+    manifest: dict, repo_id: str, version: str, dataset_repo: str | None = None, base: dict | None = None
+) -> str:
     _, ds_text = dataset_ref(manifest, dataset_repo)
     base_text = describe(base) if base else f"`{manifest.get('base_model')}`"
     loss = manifest.get("loss") or {}
     args = manifest.get("training_args") or {}
     lines = [
-        "## rankladder release", "",
+        "## rankladder release",
+        "",
         f"- **Version:** {version} (tag `v{version}`)",
         f"- **Base model:** {base_text}",
         f"- **Training dataset:** {ds_text}",
         f"- **Loss:** `{loss.get('name', 'unknown')}`",
-        f"- **Seed:** {manifest.get('seed', 'unknown')}", "",
-        "Loss config:", "", "```json", json.dumps(loss.get("config") or {}, indent=2, sort_keys=True), "```", "",
+        f"- **Seed:** {manifest.get('seed', 'unknown')}",
+        "",
+        "Loss config:",
+        "",
+        "```json",
+        json.dumps(loss.get("config") or {}, indent=2, sort_keys=True),
+        "```",
+        "",
     ]
     if args:
         lines += ["Training arguments:", "", "```json", json.dumps(args, indent=2, sort_keys=True), "```", ""]
     lines += [
-        "### Usage", "", "```python", "from sentence_transformers import SentenceTransformer", "",
+        "### Usage",
+        "",
+        "```python",
+        "from sentence_transformers import SentenceTransformer",
+        "",
         f'model = SentenceTransformer("{repo_id}", revision="v{version}")',
         'query = model.encode_query(["how do plants use light?"])',
         'docs = model.encode_document(["Photosynthesis turns light into chemical energy."])',
-        "print(model.similarity(query, docs))", "```",
+        "print(model.similarity(query, docs))",
+        "```",
     ]
     return "\n".join(lines)
 
@@ -113,9 +137,20 @@ def results_table(tasks: list[dict], scores: dict) -> str:
         ds = task.get("dataset") or {}
         cells = [f"{task_scores[k]:.4f}" if isinstance(task_scores.get(k), (int, float)) else "–" for k, _ in METRICS]
         name = ds.get("path_or_repo") or ds.get("name", "")
-        rows.append(f"| {task['name']} | {name}@{ds.get('revision', 'main')} | {ds.get('split', 'test')} | " + " | ".join(cells) + " |")
-    return "\n".join(["## Evaluation results (rankladder eval)", "", *rows, "",
-                      "Scores in [0, 1]; main score is the task's MTEB main score (nDCG@10 for retrieval)."])
+        rows.append(
+            f"| {task['name']} | {name}@{ds.get('revision', 'main')} | {ds.get('split', 'test')} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    return "\n".join(
+        [
+            "## Evaluation results (rankladder eval)",
+            "",
+            *rows,
+            "",
+            "Scores in [0, 1]; main score is the task's MTEB main score (nDCG@10 for retrieval).",
+        ]
+    )
 
 
 def eval_results(model_name: str, tasks: list[dict], scores: dict) -> list:
@@ -128,13 +163,20 @@ def eval_results(model_name: str, tasks: list[dict], scores: dict) -> list:
         ds = task.get("dataset") or {}
         for key, label in METRICS:
             if isinstance(task_scores.get(key), (int, float)):
-                out.append(EvalResult(
-                    task_type=task.get("type", "Retrieval"), task_name=task["name"],
-                    dataset_type=ds.get("path_or_repo") or ds.get("name") or task["name"],
-                    dataset_name=f"MTEB {task['name']}", dataset_config="default",
-                    dataset_split=ds.get("split", "test"), dataset_revision=ds.get("revision"),
-                    metric_type=key, metric_name=label, metric_value=float(task_scores[key]),
-                ))
+                out.append(
+                    EvalResult(
+                        task_type=task.get("type", "Retrieval"),
+                        task_name=task["name"],
+                        dataset_type=ds.get("path_or_repo") or ds.get("name") or task["name"],
+                        dataset_name=f"MTEB {task['name']}",
+                        dataset_config="default",
+                        dataset_split=ds.get("split", "test"),
+                        dataset_revision=ds.get("revision"),
+                        metric_type=key,
+                        metric_name=label,
+                        metric_value=float(task_scores[key]),
+                    )
+                )
     return out
 
 
@@ -168,8 +210,15 @@ def retarget_body(text: str, repo_id: str, local_paths: dict[str, str], base_mod
     return f"# {repo_id}\n\n{text.lstrip()}"
 
 
-def build_model_card(checkpoint_dir: Path, manifest: dict, repo_id: str, version: str,
-                     license: str | None = None, dataset_repo: str | None = None, base_model: str | None = None):
+def build_model_card(
+    checkpoint_dir: Path,
+    manifest: dict,
+    repo_id: str,
+    version: str,
+    license: str | None = None,
+    dataset_repo: str | None = None,
+    base_model: str | None = None,
+):
     """The checkpoint's own README.md (ST auto card) enriched with the rankladder release section.
 
     Every name in it is a Hub id: the base model (``base_model_of``), the title and usage snippet
@@ -187,7 +236,9 @@ def build_model_card(checkpoint_dir: Path, manifest: dict, repo_id: str, version
     data.base_model = base["hub_id"]
     repo, _ = dataset_ref(manifest, dataset_repo)
     if repo:
-        data.datasets = [repo, *[d for d in (data.datasets or []) if d != repo]] if isinstance(data.datasets, list) else [repo]
+        data.datasets = (
+            [repo, *[d for d in (data.datasets or []) if d != repo]] if isinstance(data.datasets, list) else [repo]
+        )
     data.tags = list(dict.fromkeys([*(data.tags or []), *SYCL_TAGS]))
     data.model_name = repo_id
     local_paths = {str(manifest["base_model"]): base["hub_id"]} if is_local_path(str(manifest["base_model"])) else {}
@@ -197,8 +248,9 @@ def build_model_card(checkpoint_dir: Path, manifest: dict, repo_id: str, version
     if repo and local_dataset and is_local_path(local_dataset):  # the trainer's record names the local folder
         local_paths[local_dataset] = repo
     text = retarget_body(card.text, repo_id, local_paths, base["hub_id"])
-    text = _replace_block(text, START, END, training_section(manifest, repo_id, version, dataset_repo, base),
-                          before="## Model Details")
+    text = _replace_block(
+        text, START, END, training_section(manifest, repo_id, version, dataset_repo, base), before="## Model Details"
+    )
     card = ModelCard(f"---\n{data.to_yaml()}\n---\n{text}")
     validate(card, str(readme))
     return card

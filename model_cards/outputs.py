@@ -25,8 +25,9 @@ def check_output_target(final: Path, flag: str) -> None:
         raise UserError(f"{final}: {flag} exists and is not a folder (choose another path)")
 
 
-def write_output_dir(final: str | Path, fill: Callable[[Path], None], overwrite: bool = False,
-                     flag: str = "--output") -> bool:
+def write_output_dir(
+    final: str | Path, fill: Callable[[Path], None], overwrite: bool = False, flag: str = "--output"
+) -> bool:
     """Write ``fill(folder)`` to ``final`` atomically; True if written, False if an identical one was kept.
 
     ``final`` existing and non-empty (and different): refused with one line unless ``overwrite``.
@@ -41,8 +42,10 @@ def write_output_dir(final: str | Path, fill: Callable[[Path], None], overwrite:
                 if hash_tree(tmp) == hash_tree(final):
                     raise _Identical
                 if not overwrite:
-                    raise UserError(f"{final}: {flag} folder already exists and holds other files "
-                                    "(pass --overwrite to replace it, or choose another path)")
+                    raise UserError(
+                        f"{final}: {flag} folder already exists and holds other files "
+                        "(pass --overwrite to replace it, or choose another path)"
+                    )
     except _Identical:
         return False
     return True

@@ -78,8 +78,18 @@ def _dry_run_output(output, default: Path, dry_run: bool) -> Path | None:
     return path
 
 
-def publish_dataset(dataset_dir: Path, repo_id: str, version: str, private=False, dry_run=False, force=False,
-                    license=None, output=None, trained_models=None, overwrite=False) -> int:
+def publish_dataset(
+    dataset_dir: Path,
+    repo_id: str,
+    version: str,
+    private=False,
+    dry_run=False,
+    force=False,
+    license=None,
+    output=None,
+    trained_models=None,
+    overwrite=False,
+) -> int:
     version, repo_id, dataset_dir = parse_version(version), check_repo_id(repo_id), Path(dataset_dir)
     license = check_license(license)
     for model_repo in trained_models or []:
@@ -87,8 +97,9 @@ def publish_dataset(dataset_dir: Path, repo_id: str, version: str, private=False
     manifest = read_dataset_dir(dataset_dir)
     check_dataset_version(dataset_dir, manifest, version)
     output = _dry_run_output(output, _default_output(repo_id, version), dry_run)
-    card = dataset_card.build_dataset_card(dataset_dir, repo_id=repo_id, version=version, license=license,
-                                           trained_models=trained_models)
+    card = dataset_card.build_dataset_card(
+        dataset_dir, repo_id=repo_id, version=version, license=license, trained_models=trained_models
+    )
     api = None if dry_run else hub.get_api()
 
     def fill(folder: Path) -> None:
@@ -109,17 +120,29 @@ def publish_dataset(dataset_dir: Path, repo_id: str, version: str, private=False
         print(f"dry run: nothing uploaded; release folder written to {folder}")
         return 0
     try:
-        release = hub.publish_folder(api, folder, repo_id, "dataset", message, description, tag=tag,
-                                     force=force, private=private)
+        release = hub.publish_folder(
+            api, folder, repo_id, "dataset", message, description, tag=tag, force=force, private=private
+        )
     finally:
         holder.cleanup()
     _report(release)
     return 0
 
 
-def publish_model(checkpoint_dir: Path, repo_id: str, version: str, private=False, dry_run=False, force=False,
-                  license=None, dataset_repo=None, results_dir=None, output=None, base_model=None,
-                  overwrite=False) -> int:
+def publish_model(
+    checkpoint_dir: Path,
+    repo_id: str,
+    version: str,
+    private=False,
+    dry_run=False,
+    force=False,
+    license=None,
+    dataset_repo=None,
+    results_dir=None,
+    output=None,
+    base_model=None,
+    overwrite=False,
+) -> int:
     version, repo_id, checkpoint_dir = parse_version(version), check_repo_id(repo_id), Path(checkpoint_dir)
     license = check_license(license)
     if dataset_repo is not None:
@@ -169,8 +192,11 @@ def _pick_model(summary: dict, repo_id: str, wanted: str | None, checkpoint_dir:
             match = [m for m in models if m["name"].split("/")[-1] == repo_id.split("/")[-1]]
     if len(match) != 1:
         names = ", ".join(m["name"] for m in models)
-        hint = ("pass --model NAME" if checkpoint_dir is None else
-                f"evaluate {checkpoint_dir} with `rankladder eval --model {checkpoint_dir} --name {repo_id}`")
+        hint = (
+            "pass --model NAME"
+            if checkpoint_dir is None
+            else f"evaluate {checkpoint_dir} with `rankladder eval --model {checkpoint_dir} --name {repo_id}`"
+        )
         raise UserError(f"summary.json: cannot tell which model is {repo_id} (have {names}); {hint}")
     return match[0]
 
@@ -184,8 +210,16 @@ def _card_with_results(card, results: dict, repo_id: str, wanted: str | None, ch
     return model_card.add_results(card, repo_id.split("/")[-1], summary["tasks"], scores), model
 
 
-def publish_results(results_dir: Path, model_repo: str, create_pr=False, dry_run=False, model=None,
-                    bundle_dir=None, output=None, overwrite=False) -> int:
+def publish_results(
+    results_dir: Path,
+    model_repo: str,
+    create_pr=False,
+    dry_run=False,
+    model=None,
+    bundle_dir=None,
+    output=None,
+    overwrite=False,
+) -> int:
     from huggingface_hub import ModelCard
 
     from rankladder.model_cards.leaderboard import fill_bundle
@@ -220,8 +254,7 @@ def publish_results(results_dir: Path, model_repo: str, create_pr=False, dry_run
         print(f"dry run: nothing uploaded; folder written to {folder}")
         return 0
     try:
-        release = hub.publish_folder(api, folder, model_repo, "model", message, delete_stale=False,
-                                     create_pr=create_pr)
+        release = hub.publish_folder(api, folder, model_repo, "model", message, delete_stale=False, create_pr=create_pr)
     finally:
         holder.cleanup()
     _report(release)
@@ -236,6 +269,11 @@ def _model_meta(results_dir: Path, entry: dict, model_repo: str, revision: str, 
     eval_meta = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     data = card.data
     datasets = data.datasets if isinstance(data.datasets, list) else []
-    return build_model_meta(eval_meta, name=model_repo, revision=revision, license=data.license,
-                            training_data=datasets[0] if datasets else None,
-                            adapted_from=data.base_model if isinstance(data.base_model, str) else None)
+    return build_model_meta(
+        eval_meta,
+        name=model_repo,
+        revision=revision,
+        license=data.license,
+        training_data=datasets[0] if datasets else None,
+        adapted_from=data.base_model if isinstance(data.base_model, str) else None,
+    )

@@ -21,8 +21,13 @@ from typing import Any
 from rankladder.core.config import validate_flags as _validate
 
 
-def generate(out: str | Path, queries: str | dict[str, Any] | None = None, shard: str | None = None,
-             progress: bool = True, **options: Any) -> Path:
+def generate(
+    out: str | Path,
+    queries: str | dict[str, Any] | None = None,
+    shard: str | None = None,
+    progress: bool = True,
+    **options: Any,
+) -> Path:
     """Write graded documents into RUN_DIR ``out`` (resumed if it exists); returns ``out``.
 
     ``queries``: a path (JSONL/TSV/BEIR folder/HF dataset) or a mapping of query options (``source``,
@@ -40,13 +45,27 @@ def generate(out: str | Path, queries: str | dict[str, Any] | None = None, shard
     config = generate_config(_validate(GenerationConfig, options))
     shard_index = parse_shard(shard)
     loaded, source = load_queries(spec)
-    generate_run(out, loaded, config, lambda: create_backend(config.backend, **config.backend_options),
-                 shard=shard_index, query_source=source, progress=progress)
+    generate_run(
+        out,
+        loaded,
+        config,
+        lambda: create_backend(config.backend, **config.backend_options),
+        shard=shard_index,
+        query_source=source,
+        progress=progress,
+    )
     return Path(out)
 
 
-def build(run_dirs: list[str | Path] | str | Path, out: str | Path, version: str, overwrite: bool = False,
-          name: str | None = None, separability: str | bool | None = None, **options: Any) -> Path:
+def build(
+    run_dirs: list[str | Path] | str | Path,
+    out: str | Path,
+    version: str,
+    overwrite: bool = False,
+    name: str | None = None,
+    separability: str | bool | None = None,
+    **options: Any,
+) -> Path:
     """Merge RUN_DIRs into the versioned dataset folder ``out``; returns ``out``.
 
     ``options``: ``dev_fraction``, ``seed``, ``select_by_similarity`` (see ``rankladder build --help``).
@@ -56,8 +75,17 @@ def build(run_dirs: list[str | Path] | str | Path, out: str | Path, version: str
 
     runs = [run_dirs] if isinstance(run_dirs, (str, Path)) else list(run_dirs)
     config = _validate(BuildConfig, options)
-    build_dataset([str(r) for r in runs], out, version, config.dev_fraction, config.seed, overwrite=overwrite,
-                  name=name, separability_model=separability, select_model=config.select_by_similarity)
+    build_dataset(
+        [str(r) for r in runs],
+        out,
+        version,
+        config.dev_fraction,
+        config.seed,
+        overwrite=overwrite,
+        name=name,
+        separability_model=separability,
+        select_model=config.select_by_similarity,
+    )
     return Path(out)
 
 
@@ -69,8 +97,14 @@ def train(output_dir: str | Path, **options: Any) -> Path:
     return Path(run_training({**options, "output_dir": str(output_dir)}))
 
 
-def evaluate(models: list[str] | str, tasks: list[str] | str, output_dir: str | Path, names: list[str] | None = None,
-             overwrite: bool = False, **options: Any) -> dict:
+def evaluate(
+    models: list[str] | str,
+    tasks: list[str] | str,
+    output_dir: str | Path,
+    names: list[str] | None = None,
+    overwrite: bool = False,
+    **options: Any,
+) -> dict:
     """Evaluate models on tasks (mteb names, BEIR folders, built datasets); returns the summary dict.
 
     ``options``: ``split``, ``bm25``, ``level_order``, ``batch_size`` (see ``rankladder eval --help``).
@@ -79,10 +113,19 @@ def evaluate(models: list[str] | str, tasks: list[str] | str, output_dir: str | 
     from rankladder.eval.run import EvalConfig, run_eval
 
     checked = _validate(EvalOptions, {"tasks": [tasks] if isinstance(tasks, str) else list(tasks), **options})
-    return run_eval(EvalConfig(models=[models] if isinstance(models, str) else list(models), tasks=checked.tasks,
-                               output_dir=str(output_dir), names=list(names or []), split=checked.split,
-                               bm25=checked.bm25, level_order=checked.level_order, batch_size=checked.batch_size,
-                               overwrite=overwrite))
+    return run_eval(
+        EvalConfig(
+            models=[models] if isinstance(models, str) else list(models),
+            tasks=checked.tasks,
+            output_dir=str(output_dir),
+            names=list(names or []),
+            split=checked.split,
+            bm25=checked.bm25,
+            level_order=checked.level_order,
+            batch_size=checked.batch_size,
+            overwrite=overwrite,
+        )
+    )
 
 
 def publish(kind: str, folder: str | Path, repo_id: str, **options: Any) -> int:

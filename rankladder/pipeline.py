@@ -44,8 +44,14 @@ class Pipeline:
         from rankladder.dataset_builder.schema import JUDGEMENTS
 
         judged = [self.run_dir / JUDGEMENTS] if self.config["judge"]["enabled"] else []
-        return {"generate": [self.run_dir], "judge": judged, "build": [self.dataset_dir], "train": [self.model_dir],
-                "eval": [self.eval_dir], "publish": [self.release_dir]}[stage]
+        return {
+            "generate": [self.run_dir],
+            "judge": judged,
+            "build": [self.dataset_dir],
+            "train": [self.model_dir],
+            "eval": [self.eval_dir],
+            "publish": [self.release_dir],
+        }[stage]
 
     def record_path(self, stage: str) -> Path:
         return self.stage_dir / f"{stage}.json"
@@ -69,7 +75,7 @@ class Pipeline:
                 self.say(f"{stage}: up to date (config {config_hash}), skipped")
             else:
                 if record:  # stale: this stage and everything after it run again
-                    for later in STAGES[STAGES.index(stage):]:
+                    for later in STAGES[STAGES.index(stage) :]:
                         self.record_path(later).unlink(missing_ok=True)
                     if stage == "generate" and self.run_dir.exists():
                         shutil.rmtree(self.run_dir)
@@ -78,9 +84,15 @@ class Pipeline:
                 self.say(f"{stage}: running")
                 started = time.time()
                 details = getattr(self, f"_{stage}")() or {}
-                record = {"stage": stage, "config_hash": config_hash, "upstream": upstream,
-                          "finished": utc_now(), "seconds": round(time.time() - started, 1),
-                          "outputs": {str(p): hash_tree(p)[:16] for p in self.outputs(stage)}, **details}
+                record = {
+                    "stage": stage,
+                    "config_hash": config_hash,
+                    "upstream": upstream,
+                    "finished": utc_now(),
+                    "seconds": round(time.time() - started, 1),
+                    "outputs": {str(p): hash_tree(p)[:16] for p in self.outputs(stage)},
+                    **details,
+                }
                 write_json_atomic(self.record_path(stage), record)
                 self.say(f"{stage}: done in {record['seconds']} s")
             records[stage] = record
@@ -95,9 +107,14 @@ class Pipeline:
 
         queries, source = load_queries(QuerySpec(**self.config["queries"]))
         config = generate_config(GenerationConfig(**self.config["generation"]))
-        manifest = generate_run(self.run_dir, queries, config,
-                                lambda: create_backend(config.backend, **config.backend_options),
-                                query_source=source, progress=self.progress)
+        manifest = generate_run(
+            self.run_dir,
+            queries,
+            config,
+            lambda: create_backend(config.backend, **config.backend_options),
+            query_source=source,
+            progress=self.progress,
+        )
         return {"counts": manifest["counts"]}
 
     def _remove_judgements(self) -> None:
@@ -125,9 +142,14 @@ class Pipeline:
         if j["backend"]:
             backend, options = j["backend"], {}
         options.update(j["backend_options"])
-        config = JudgeConfig(template=load_judge_template(j["prompt_template"]),
-                             sampling=SamplingConfig(0.0, 1.0, j["max_new_tokens"], 0), logprobs=j["logprobs"] or None,
-                             batch_size=j["batch_size"], backend=backend, backend_options=options)
+        config = JudgeConfig(
+            template=load_judge_template(j["prompt_template"]),
+            sampling=SamplingConfig(0.0, 1.0, j["max_new_tokens"], 0),
+            logprobs=j["logprobs"] or None,
+            batch_size=j["batch_size"],
+            backend=backend,
+            backend_options=options,
+        )
         manifest = judge_run(self.run_dir, config, lambda: create_backend(backend, **options), progress=self.progress)
         return {"enabled": True, "counts": manifest["counts"]}
 
@@ -135,17 +157,28 @@ class Pipeline:
         from rankladder.dataset_builder.build import build_dataset
 
         b = self.config["build"]
-        manifest = build_dataset([self.run_dir], self.dataset_dir, self.config["version"], b["dev_fraction"],
-                                 b["seed"], overwrite=True, name=self.config["name"],
-                                 select_model=b.get("select_by_similarity"), labels=b["labels"],
-                                 max_disagreement=b["max_disagreement"])
+        manifest = build_dataset(
+            [self.run_dir],
+            self.dataset_dir,
+            self.config["version"],
+            b["dev_fraction"],
+            b["seed"],
+            overwrite=True,
+            name=self.config["name"],
+            select_model=b.get("select_by_similarity"),
+            labels=b["labels"],
+            max_disagreement=b["max_disagreement"],
+        )
         result = {"version": manifest["version"], "content_hash": manifest["content_hash"]}
         stats = json.loads((self.dataset_dir / "stats.json").read_text(encoding="utf-8"))
         if stats.get("labels"):
             labels = stats["labels"]
-            result["agreement"] = {"labels": b["labels"], "kappa_quadratic": labels["kappa_quadratic"],
-                                   "exact_agreement": labels["exact_agreement"],
-                                   "kept_by_policy": labels["documents_kept_by_policy"]}
+            result["agreement"] = {
+                "labels": b["labels"],
+                "kappa_quadratic": labels["kappa_quadratic"],
+                "exact_agreement": labels["exact_agreement"],
+                "kept_by_policy": labels["documents_kept_by_policy"],
+            }
         return result
 
     def _train(self) -> dict:
@@ -169,9 +202,18 @@ class Pipeline:
         if e["include_base"]:
             models.insert(0, base)
             names.insert(0, BASE_MODEL_NAME if not self.config["training"].get("model") else "")
-        summary = run_eval(EvalConfig(models=models, names=names, tasks=[str(self.dataset_dir), *e["tasks"]],
-                                      output_dir=str(self.eval_dir), split=e["split"], bm25=e["bm25"],
-                                      batch_size=e["batch_size"], overwrite=True))
+        summary = run_eval(
+            EvalConfig(
+                models=models,
+                names=names,
+                tasks=[str(self.dataset_dir), *e["tasks"]],
+                output_dir=str(self.eval_dir),
+                split=e["split"],
+                bm25=e["bm25"],
+                batch_size=e["batch_size"],
+                overwrite=True,
+            )
+        )
         return {"mean": summary.get("mean", {})}
 
     def _publish(self) -> dict:
@@ -184,16 +226,40 @@ class Pipeline:
         p, version = self.config["publish"], self.config["version"]
         dry = p["dry_run"]
         # OUT/release/* are this pipeline's own folders: a re-run replaces them (atomically, once complete)
-        common = {"dry_run": dry, "force": p["force"], "private": p["private"], "license": p["license"],
-                  "overwrite": True}
+        common = {
+            "dry_run": dry,
+            "force": p["force"],
+            "private": p["private"],
+            "license": p["license"],
+            "overwrite": True,
+        }
         self.release_dir.mkdir(parents=True, exist_ok=True)
-        publish_dataset(self.dataset_dir, p["dataset_repo"], version, output=self.release_dir / "dataset",
-                        trained_models=[p["model_repo"]], **common)
-        publish_model(self.model_dir, p["model_repo"], version, dataset_repo=p["dataset_repo"],
-                      results_dir=self.eval_dir, output=self.release_dir / "model", **common)
-        publish_results(self.eval_dir, p["model_repo"], dry_run=dry, model=p["model_repo"],
-                        bundle_dir=self.release_dir / "leaderboard", output=self.release_dir / "results",
-                        overwrite=True)
+        publish_dataset(
+            self.dataset_dir,
+            p["dataset_repo"],
+            version,
+            output=self.release_dir / "dataset",
+            trained_models=[p["model_repo"]],
+            **common,
+        )
+        publish_model(
+            self.model_dir,
+            p["model_repo"],
+            version,
+            dataset_repo=p["dataset_repo"],
+            results_dir=self.eval_dir,
+            output=self.release_dir / "model",
+            **common,
+        )
+        publish_results(
+            self.eval_dir,
+            p["model_repo"],
+            dry_run=dry,
+            model=p["model_repo"],
+            bundle_dir=self.release_dir / "leaderboard",
+            output=self.release_dir / "results",
+            overwrite=True,
+        )
         return {"dry_run": dry, "dataset_repo": p["dataset_repo"], "model_repo": p["model_repo"], "tag": f"v{version}"}
 
     def _release_manifest(self, records: dict) -> dict:
@@ -202,20 +268,39 @@ class Pipeline:
         summary = json.loads((self.eval_dir / "summary.json").read_text(encoding="utf-8"))
         p = self.config["publish"]
         release = {
-            "kind": "rankladder-release", "name": self.config["name"], "version": self.config["version"],
-            "created": utc_now(), "config_hash": sha256_json(self.config)[:16],
-            "dataset": {"path": str(self.dataset_dir), "version": dataset["version"],
-                        "content_hash": dataset["content_hash"], "repo": p["dataset_repo"],
-                        "tag": f"v{self.config['version']}"},
-            "model": {"path": str(self.model_dir), "repo": p["model_repo"], "tag": f"v{self.config['version']}",
-                      "base_model": model["base_model"], "base_model_source": model.get("base_model_source"),
-                      "loss": model["loss"],
-                      "trained_on": {"content_hash": model["dataset"].get("content_hash"),
-                                     "version": model["dataset"].get("version")}},
-            "results": {"path": str(self.eval_dir), "mean": summary.get("mean", {}),
-                        "models": [m["name"] for m in summary.get("models", [])]},
-            "release_folder": str(self.release_dir), "dry_run": p["dry_run"],
-            "stages": records, "tool_versions": tool_versions(),
+            "kind": "rankladder-release",
+            "name": self.config["name"],
+            "version": self.config["version"],
+            "created": utc_now(),
+            "config_hash": sha256_json(self.config)[:16],
+            "dataset": {
+                "path": str(self.dataset_dir),
+                "version": dataset["version"],
+                "content_hash": dataset["content_hash"],
+                "repo": p["dataset_repo"],
+                "tag": f"v{self.config['version']}",
+            },
+            "model": {
+                "path": str(self.model_dir),
+                "repo": p["model_repo"],
+                "tag": f"v{self.config['version']}",
+                "base_model": model["base_model"],
+                "base_model_source": model.get("base_model_source"),
+                "loss": model["loss"],
+                "trained_on": {
+                    "content_hash": model["dataset"].get("content_hash"),
+                    "version": model["dataset"].get("version"),
+                },
+            },
+            "results": {
+                "path": str(self.eval_dir),
+                "mean": summary.get("mean", {}),
+                "models": [m["name"] for m in summary.get("models", [])],
+            },
+            "release_folder": str(self.release_dir),
+            "dry_run": p["dry_run"],
+            "stages": records,
+            "tool_versions": tool_versions(),
         }
         if release["model"]["trained_on"]["content_hash"] != dataset["content_hash"]:
             raise UserError(f"{self.model_dir}: checkpoint was trained on another dataset than {self.dataset_dir}")

@@ -24,9 +24,19 @@ from rankladder.model_cards.config import PublishOptions
 # document per level in every group, and logging often enough to see a loss curve. Everything not
 # named here is `rankladder train`'s own default.
 QUICKSTART_TRAINING: dict[str, Any] = {
-    "loss": "wasserstein", "model": None, "group_size": 4, "group_strategy": "one_per_level",
-    "per_device_train_batch_size": 16, "num_train_epochs": 4, "learning_rate": 3e-5, "warmup_ratio": 0.1,
-    "seed": 0, "save_strategy": "no", "logging_steps": 5, "report_to": "none", "disable_tqdm": False,
+    "loss": "wasserstein",
+    "model": None,
+    "group_size": 4,
+    "group_strategy": "one_per_level",
+    "per_device_train_batch_size": 16,
+    "num_train_epochs": 4,
+    "learning_rate": 3e-5,
+    "warmup_ratio": 0.1,
+    "seed": 0,
+    "save_strategy": "no",
+    "logging_steps": 5,
+    "report_to": "none",
+    "disable_tqdm": False,
 }
 
 
@@ -46,15 +56,19 @@ class ReleaseConfig(StrictModel):
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     judge: JudgeOptions = Field(default_factory=JudgeOptions)
     build: BuildConfig = Field(default_factory=BuildConfig)
-    training: dict[str, Any] = Field(default_factory=lambda: dict(QUICKSTART_TRAINING),
-                                     description="`rankladder train` options (rankladder's and the Trainer's)")
+    training: dict[str, Any] = Field(
+        default_factory=lambda: dict(QUICKSTART_TRAINING),
+        description="`rankladder train` options (rankladder's and the Trainer's)",
+    )
     eval: ReleaseEval = Field(default_factory=lambda: ReleaseEval(bm25=True, level_order=True))
     publish: ReleasePublish = Field(default_factory=ReleasePublish)
 
 
 DEFAULTS: dict = dump(ReleaseConfig())
 FREE_FORM = {("generation", "backend_options"), ("judge", "backend_options"), ("training",)}
-RENAMED = {("generation", "batch_size"): "window"}  # old key → new key (old configs keep working)  # passed through to the stage
+RENAMED = {
+    ("generation", "batch_size"): "window"
+}  # old key → new key (old configs keep working)  # passed through to the stage
 
 
 def _merge(base: dict, override: dict, where: str, path: tuple = (), lines: KeyLines | None = None) -> dict:
@@ -75,8 +89,9 @@ def _merge(base: dict, override: dict, where: str, path: tuple = (), lines: KeyL
     return merged
 
 
-def load_layered(defaults: dict, path: str | Path | None, overrides: dict | None, what: str,
-                 model: type[StrictModel] | None = None) -> dict:
+def load_layered(
+    defaults: dict, path: str | Path | None, overrides: dict | None, what: str, model: type[StrictModel] | None = None
+) -> dict:
     """Embedded ``defaults`` < YAML file at ``path`` < ``overrides``; unknown keys are errors.
 
     With ``model``, the merged result is validated by it (types and ranges), the error naming the YAML

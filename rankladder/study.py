@@ -22,7 +22,6 @@ base model); the setting beats X when ``mean > 2·std/√n`` (n seeds ≥ 2), lo
 ``mean < −2·std/√n``, and is "within seed noise" otherwise. A one-sample t-test p-value is reported too.
 """
 
-
 # The study lives in files by job (config, real source, run, report); this module keeps the public names.
 from rankladder.study_config import (  # noqa: F401
     BASE,

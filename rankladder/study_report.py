@@ -48,8 +48,9 @@ def _mean_std(values: list[float]) -> dict:
     return {"mean": mean, "std": std, "n": len(values)}
 
 
-def build_report(config: dict, models: dict, base_eval: dict, stats: dict, dataset_path: str, dataset_hash: str,
-                 base_model: str) -> dict:
+def build_report(
+    config: dict, models: dict, base_eval: dict, stats: dict, dataset_path: str, dataset_hash: str, base_model: str
+) -> dict:
     """study.json's content: per-setting mean ± std, paired per-seed differences with verdicts, grad norms."""
     settings = [s["name"] for s in config["settings"]]
     seeds = config["seeds"]
@@ -75,27 +76,44 @@ def build_report(config: dict, models: dict, base_eval: dict, stats: dict, datas
         table[s]["dev_kendall_tau"] = _mean_std([models[n]["eval"]["dev_kendall_tau"] for n in names])
         diffs[s] = {"vs_base": {t: verdict_stats([score(n, t) - base_scores[t] for n in names]) for t in columns}}
         if REFERENCE in settings and s != REFERENCE:
-            diffs[s]["vs_infonce"] = {t: verdict_stats([score(n, t) - score(f"{REFERENCE}-seed{k}", t)
-                                                        for n, k in zip(names, seeds)]) for t in columns}
+            diffs[s]["vs_infonce"] = {
+                t: verdict_stats([score(n, t) - score(f"{REFERENCE}-seed{k}", t) for n, k in zip(names, seeds)])
+                for t in columns
+            }
         grad[s] = _mean_std([models[n]["final_metrics"].get("grad_norm_mean") for n in names])
         grad[s]["first"] = _mean_std([models[n]["final_metrics"].get("grad_norm_first") for n in names])["mean"]
-        norms = [e["grad_norm"] for n in names for e in models[n].get("train_log", []) if e.get("grad_norm") is not None]
+        norms = [
+            e["grad_norm"] for n in names for e in models[n].get("train_log", []) if e.get("grad_norm") is not None
+        ]
         grad[s]["clipped_fraction"] = (sum(g > clip for g in norms) / len(norms)) if norms else None
     ref = grad.get(REFERENCE, {}).get("mean")
     for s in settings:
         grad[s]["ratio_to_infonce"] = (grad[s]["mean"] / ref) if ref and grad[s]["mean"] else None
     return {
-        "kind": "rankladder-study", "name": config["name"], "created": utc_now(),
-        "config": config, "config_hash": sha256_json(config)[:16],
-        "dataset": {"path": dataset_path, "content_hash": dataset_hash,
-                    "counts": stats.get("counts", {}), "separability": stats.get("separability"),
-                    "selection": stats.get("selection")},
-        "base_model": base_model, "seeds": seeds, "settings": settings, "tasks": columns,
+        "kind": "rankladder-study",
+        "name": config["name"],
+        "created": utc_now(),
+        "config": config,
+        "config_hash": sha256_json(config)[:16],
+        "dataset": {
+            "path": dataset_path,
+            "content_hash": dataset_hash,
+            "counts": stats.get("counts", {}),
+            "separability": stats.get("separability"),
+            "selection": stats.get("selection"),
+        },
+        "base_model": base_model,
+        "seeds": seeds,
+        "settings": settings,
+        "tasks": columns,
         "metric": "ndcg_at_10",
         "rule": "beats X beyond seed noise when the mean paired per-seed difference > 2·std/sqrt(n); "
-                "loses when < −2·std/sqrt(n); else within seed noise",
+        "loses when < −2·std/sqrt(n); else within seed noise",
         "base": {**base_eval, "ndcg_at_10": base_scores},
-        "table": table, "paired": diffs, "grad_norm": grad, "models": models,
+        "table": table,
+        "paired": diffs,
+        "grad_norm": grad,
+        "models": models,
         "tool_versions": tool_versions(),
     }
 
@@ -113,14 +131,21 @@ def _real_lines(real: dict | None) -> list[str]:
         return []
     mined, split = real["mined"], real.get("split") or {}
     p, c = mined["parameters"], mined["counts"]
-    held = (f" Its judged queries were split (seeded) into {split['train_queries']} train and "
-            f"{split['test_queries']} test queries; the test half is evaluated as "
-            f"`{', '.join(Path(e).name for e in real['eval_collections'])}`." if split else "")
-    return [f"Real training source (`real-*` / `synth+real` settings): `{mined['source']['folder']}` "
-            f"({mined['source']['split']} split), {c['negatives']} negatives mined for {c['queries']} queries with "
-            f"`{p['method']}`{' (' + str(mined['model']) + ')' if mined.get('model') else ''}, "
-            f"{p['negatives_per_query']} per query ({p['sampling']} of positions "
-            f"[{p['range_min']}, {p['range_max'] if p['range_max'] is not None else 'K'})).{held}", ""]
+    held = (
+        f" Its judged queries were split (seeded) into {split['train_queries']} train and "
+        f"{split['test_queries']} test queries; the test half is evaluated as "
+        f"`{', '.join(Path(e).name for e in real['eval_collections'])}`."
+        if split
+        else ""
+    )
+    return [
+        f"Real training source (`real-*` / `synth+real` settings): `{mined['source']['folder']}` "
+        f"({mined['source']['split']} split), {c['negatives']} negatives mined for {c['queries']} queries with "
+        f"`{p['method']}`{' (' + str(mined['model']) + ')' if mined.get('model') else ''}, "
+        f"{p['negatives_per_query']} per query ({p['sampling']} of positions "
+        f"[{p['range_min']}, {p['range_max'] if p['range_max'] is not None else 'K'})).{held}",
+        "",
+    ]
 
 
 def to_markdown(report: dict) -> str:
@@ -128,26 +153,41 @@ def to_markdown(report: dict) -> str:
 
     cols, settings = report["tasks"], report["settings"]
     n = len(report["seeds"])
-    lines = [f"# Loss study: {report['name']}", "",
-             f"Base model `{report['base_model']}`; {len(settings)} settings × {n} seeds "
-             f"({', '.join(map(str, report['seeds']))}) on one synthetic dataset "
-             f"(`{report['dataset']['path']}`, {report['dataset']['counts'].get('queries', '?')} queries, "
-             f"content hash `{report['dataset']['content_hash'][:16]}`).", "",
-             *_real_lines(report.get("real")),
-             "## nDCG@10 (×100, mean ± std over seeds)", "",
-             "`dev` = the in-domain held-out split of the synthetic dataset (graded qrels); `mean` = mean over "
-             "the real collections.", "",
-             "| model | " + " | ".join(cols) + " | dev Kendall τ |", "|---|" + "---:|" * (len(cols) + 1)]
+    lines = [
+        f"# Loss study: {report['name']}",
+        "",
+        f"Base model `{report['base_model']}`; {len(settings)} settings × {n} seeds "
+        f"({', '.join(map(str, report['seeds']))}) on one synthetic dataset "
+        f"(`{report['dataset']['path']}`, {report['dataset']['counts'].get('queries', '?')} queries, "
+        f"content hash `{report['dataset']['content_hash'][:16]}`).",
+        "",
+        *_real_lines(report.get("real")),
+        "## nDCG@10 (×100, mean ± std over seeds)",
+        "",
+        "`dev` = the in-domain held-out split of the synthetic dataset (graded qrels); `mean` = mean over "
+        "the real collections.",
+        "",
+        "| model | " + " | ".join(cols) + " | dev Kendall τ |",
+        "|---|" + "---:|" * (len(cols) + 1),
+    ]
     base = report["base"]
-    lines.append("| base | " + " | ".join(_f(base["ndcg_at_10"].get(c)) for c in cols)
-                 + f" | {_f(base.get('dev_kendall_tau'), 1, 3)} |")
+    lines.append(
+        "| base | "
+        + " | ".join(_f(base["ndcg_at_10"].get(c)) for c in cols)
+        + f" | {_f(base.get('dev_kendall_tau'), 1, 3)} |"
+    )
     for s in settings:
         row = report["table"][s]
         tau = row["dev_kendall_tau"]
         tau_s = f"{_f(tau['mean'], 1, 3)} ± {_f(tau['std'], 1, 3)}" if tau["mean"] is not None else "–"
         lines.append(f"| {s} | " + " | ".join(_ms(row[c]) for c in cols) + f" | {tau_s} |")
-    lines += ["", "## Paired differences (×100, per seed, mean ± std) and verdicts", "",
-              f"Rule: {report['rule']} (n = {n}; p = one-sample t-test).", ""]
+    lines += [
+        "",
+        "## Paired differences (×100, per seed, mean ± std) and verdicts",
+        "",
+        f"Rule: {report['rule']} (n = {n}; p = one-sample t-test).",
+        "",
+    ]
     for against in ("vs_infonce", "vs_base"):
         label = "`infonce` (same seed)" if against == "vs_infonce" else "the base model"
         rows = [s for s in settings if against in report["paired"][s]]
@@ -159,7 +199,9 @@ def to_markdown(report: dict) -> str:
             for c in cols:
                 d = report["paired"][s][against][c]
                 p = f", p={d['p_value']:.2f}" if d.get("p_value") is not None else ""
-                cells.append(f"{_f(d['mean'])} ± {_f(d['std'])} **{d['verdict']}**{p}" if d["mean"] is not None else "–")
+                cells.append(
+                    f"{_f(d['mean'])} ± {_f(d['std'])} **{d['verdict']}**{p}" if d["mean"] is not None else "–"
+                )
             lines.append(f"| {s} | " + " | ".join(cells) + " |")
         lines.append("")
     lines += ["## Verdict (mean nDCG@10 over the real collections)" if "mean" in cols else "## Verdict (dev)", ""]
@@ -170,26 +212,40 @@ def to_markdown(report: dict) -> str:
             d = report["paired"][s].get(against, {}).get(key)
             if d:
                 word = {"beats": "beats", "loses": "is worse than"}.get(d["verdict"], None)
-                text = f"{word} {label} beyond seed noise" if word else f"does not differ from {label} beyond seed noise ({d['verdict']})"
+                text = (
+                    f"{word} {label} beyond seed noise"
+                    if word
+                    else f"does not differ from {label} beyond seed noise ({d['verdict']})"
+                )
                 parts.append(f"{text} (Δ = {_f(d['mean'])} ± {_f(d['std'])})")
         if parts:
             lines.append(f"- **{s}** " + "; ".join(parts) + ".")
-    lines += ["", "## Gradient norm (total norm before clipping, mean over logged steps and seeds)", "",
-              "| setting | loss | grad norm | first step | ratio to infonce | steps clipped |",
-              "|---|---|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "## Gradient norm (total norm before clipping, mean over logged steps and seeds)",
+        "",
+        "| setting | loss | grad norm | first step | ratio to infonce | steps clipped |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     by_name = {s["name"]: s for s in report["config"]["settings"]}
     for s in settings:
         g = report["grad_norm"][s]
         opts = by_name[s]["options"]
         loss = by_name[s]["loss"] + (f" (loss_scale {opts['loss_scale']})" if "loss_scale" in opts else "")
         clipped = f"{100 * g['clipped_fraction']:.0f}%" if g.get("clipped_fraction") is not None else "–"
-        lines.append(f"| {s} | {loss} | {_f(g['mean'], 1, 4)} | {_f(g['first'], 1, 4)} | "
-                     f"{_f(g['ratio_to_infonce'], 1, 2)} | {clipped} |")
+        lines.append(
+            f"| {s} | {loss} | {_f(g['mean'], 1, 4)} | {_f(g['first'], 1, 4)} | "
+            f"{_f(g['ratio_to_infonce'], 1, 2)} | {clipped} |"
+        )
     clip = report["config"]["training"].get("max_grad_norm", 1.0)
-    lines += ["", f"Gradients are clipped at max_grad_norm = {clip} before the AdamW step. AdamW divides each "
-              "update by a running estimate of the gradient's size, so multiplying a loss by a constant "
-              "(`loss_scale`) leaves its updates almost unchanged (only clipping and Adam's epsilon see the "
-              "scale): this column tells whether clipping was active, not how far a loss moved the model.", ""]
+    lines += [
+        "",
+        f"Gradients are clipped at max_grad_norm = {clip} before the AdamW step. AdamW divides each "
+        "update by a running estimate of the gradient's size, so multiplying a loss by a constant "
+        "(`loss_scale`) leaves its updates almost unchanged (only clipping and Adam's epsilon see the "
+        "scale): this column tells whether clipping was active, not how far a loss moved the model.",
+        "",
+    ]
     sep = report["dataset"].get("separability")
     if sep:
         lines += ["## Separability of the generated levels (base model)", "", sep_md(sep)]
@@ -217,12 +273,23 @@ def plot(report: dict, path: Path) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
     width = 0.8 / (len(settings) + 1)
     x = np.arange(len(cols))
-    left.bar(x - 0.4 + width / 2, [report["base"]["ndcg_at_10"].get(c) or 0 for c in cols], width,
-             label="base", color="#999999")
+    left.bar(
+        x - 0.4 + width / 2,
+        [report["base"]["ndcg_at_10"].get(c) or 0 for c in cols],
+        width,
+        label="base",
+        color="#999999",
+    )
     for i, s in enumerate(settings, start=1):
         row = report["table"][s]
-        left.bar(x - 0.4 + width * (i + 0.5), [row[c]["mean"] or 0 for c in cols], width,
-                 yerr=[row[c]["std"] or 0 for c in cols], capsize=2, label=s)
+        left.bar(
+            x - 0.4 + width * (i + 0.5),
+            [row[c]["mean"] or 0 for c in cols],
+            width,
+            yerr=[row[c]["std"] or 0 for c in cols],
+            capsize=2,
+            label=s,
+        )
     left.set_xticks(x, cols, fontsize=8)
     left.set_ylabel("nDCG@10 (mean ± std over seeds)")
     left.legend(fontsize=7)

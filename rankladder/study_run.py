@@ -29,12 +29,22 @@ class Study:
         self.config, self.out, self.progress = config, Path(out), progress
         queries = dict(config["queries"])
         if queries["source"] == REAL_QUERIES:  # generate for the real train half's queries (no test leak)
-            queries.update(source=str(self.out / "real" / f"{Path(config['real']['beir']).name}-train"),
-                           format="beir", qrels_split="train")
-        release = _merge(RELEASE_DEFAULTS, {"name": config["name"], "version": config["version"],
-                                            "queries": queries, "generation": config["generation"],
-                                            "build": {k: config["build"][k] for k in ("dev_fraction", "seed")}},
-                         "study")
+            queries.update(
+                source=str(self.out / "real" / f"{Path(config['real']['beir']).name}-train"),
+                format="beir",
+                qrels_split="train",
+            )
+        release = _merge(
+            RELEASE_DEFAULTS,
+            {
+                "name": config["name"],
+                "version": config["version"],
+                "queries": queries,
+                "generation": config["generation"],
+                "build": {k: config["build"][k] for k in ("dev_fraction", "seed")},
+            },
+            "study",
+        )
         self.pipeline = Pipeline(release, self.out, progress=progress)  # OUT/run, OUT/dataset
         self.run_dir, self.dataset_dir = self.pipeline.run_dir, self.pipeline.dataset_dir
         if config.get("dataset"):
@@ -61,8 +71,11 @@ class Study:
     # -- steps -------------------------------------------------------------------------------------
     def _done(self, folder: Path, key: str, required: str) -> bool:
         step = folder / STEP_FILE
-        return (folder / required).exists() and step.is_file() and \
-            json.loads(step.read_text(encoding="utf-8")).get("key") == key
+        return (
+            (folder / required).exists()
+            and step.is_file()
+            and json.loads(step.read_text(encoding="utf-8")).get("key") == key
+        )
 
     def _mark(self, folder: Path, key: str, **extra) -> None:
         write_json_atomic(folder / STEP_FILE, {"key": key, "finished": utc_now(), **extra})
@@ -78,8 +91,15 @@ class Study:
         from rankladder.dataset_builder.build import build_dataset
 
         b = self.config["build"]
-        key = sha256_json({"build": b, "runs": _run_digest(self.run_dir), "base": self.config["base_model"],
-                           "name": self.config["name"], "version": self.config["version"]})[:16]
+        key = sha256_json(
+            {
+                "build": b,
+                "runs": _run_digest(self.run_dir),
+                "base": self.config["base_model"],
+                "name": self.config["name"],
+                "version": self.config["version"],
+            }
+        )[:16]
         if self._done(self.dataset_dir, key, "rankladder_manifest.json"):
             self.say("build: up to date, skipped")
         else:
@@ -89,9 +109,17 @@ class Study:
             select = b.get("select_by_similarity")
             if select is True:  # the model the study fine-tunes
                 select = self.config["base_model"] or True
-            build_dataset([self.run_dir], self.dataset_dir, self.config["version"], b["dev_fraction"], b["seed"],
-                          overwrite=True, name=self.config["name"], separability_model=sep_model,
-                          select_model=select)
+            build_dataset(
+                [self.run_dir],
+                self.dataset_dir,
+                self.config["version"],
+                b["dev_fraction"],
+                b["seed"],
+                overwrite=True,
+                name=self.config["name"],
+                separability_model=sep_model,
+                select_model=select,
+            )
             self._mark(self.dataset_dir, key)
         return {"seconds": round(time.time() - started, 1)}
 
@@ -114,9 +142,14 @@ class Study:
     def train_options(self, setting: dict, seed: int, output_dir: Path) -> dict:
         options = {k: v for k, v in self.config["training"].items() if v is not None}
         options.update(setting["options"])
-        options.update(loss=setting["loss"], group_size=setting["group_size"],
-                       group_strategy=setting["group_strategy"], seed=seed,
-                       data=str(self.dataset_dir), output_dir=str(output_dir))
+        options.update(
+            loss=setting["loss"],
+            group_size=setting["group_size"],
+            group_strategy=setting["group_strategy"],
+            seed=seed,
+            data=str(self.dataset_dir),
+            output_dir=str(output_dir),
+        )
         if self.config["base_model"]:
             options["model"] = self.config["base_model"]
         sources = sources_for(setting, str(self.dataset_dir), self.real.lists)
@@ -166,8 +199,11 @@ class Study:
 
         folder = self.eval_dir / name
         e = self.config["eval"]
-        model_key = (json.loads((Path(model_path) / STEP_FILE).read_text(encoding="utf-8"))["key"]
-                     if (Path(model_path) / STEP_FILE).is_file() else model_path)
+        model_key = (
+            json.loads((Path(model_path) / STEP_FILE).read_text(encoding="utf-8"))["key"]
+            if (Path(model_path) / STEP_FILE).is_file()
+            else model_path
+        )
         key = sha256_json({"eval": e, "tasks": self.tasks(), "model": model_key, "dataset": self.dataset_hash()})[:16]
         if self._done(folder, key, "summary.json"):
             self.say(f"eval {name}: up to date, skipped")
@@ -175,18 +211,32 @@ class Study:
             self.say(f"eval {name}: running")
             self.steps_run += 1
             st = load_base_model(model_path, e["max_seq_length"])
-            run_eval(EvalConfig(models=[model_path], names=[f"study/{name}"], tasks=self.tasks(),
-                                output_dir=str(folder), bm25=False, batch_size=e["batch_size"], overwrite=True),
-                     st_models={model_path: st})
+            run_eval(
+                EvalConfig(
+                    models=[model_path],
+                    names=[f"study/{name}"],
+                    tasks=self.tasks(),
+                    output_dir=str(folder),
+                    bm25=False,
+                    batch_size=e["batch_size"],
+                    overwrite=True,
+                ),
+                st_models={model_path: st},
+            )
             self._mark(folder, key)
         summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
         model = f"study/{name}"
         dev_name = Path(self.dataset_dir).name
-        scores = {("dev" if task == dev_name else task): v.get("ndcg_at_10")
-                  for task, v in summary["scores"].get(model, {}).items()}
+        scores = {
+            ("dev" if task == dev_name else task): v.get("ndcg_at_10")
+            for task, v in summary["scores"].get(model, {}).items()
+        }
         level = summary.get("level_order", {}).get(model, {}).get(dev_name, {})
-        return {"ndcg_at_10": scores, "dev_kendall_tau": level.get("mean_kendall_tau"),
-                "dev_level_ndcg": level.get("mean_ndcg")}
+        return {
+            "ndcg_at_10": scores,
+            "dev_kendall_tau": level.get("mean_kendall_tau"),
+            "dev_level_ndcg": level.get("mean_ndcg"),
+        }
 
     # -- the whole study ---------------------------------------------------------------------------
     def run(self) -> dict:
@@ -203,9 +253,13 @@ class Study:
             for seed in self.config["seeds"]:
                 folder = self.train(setting, seed)
                 manifest = json.loads((folder / "rankladder_train_manifest.json").read_text(encoding="utf-8"))
-                models[folder.name] = {"setting": setting["name"], "seed": seed, "path": str(folder),
-                                       "final_metrics": manifest.get("final_metrics", {}),
-                                       "train_log": manifest.get("train_log", [])}
+                models[folder.name] = {
+                    "setting": setting["name"],
+                    "seed": seed,
+                    "path": str(folder),
+                    "final_metrics": manifest.get("final_metrics", {}),
+                    "train_log": manifest.get("train_log", []),
+                }
         timings["train"] = round(time.time() - t0, 1)
         t0 = time.time()
         base_eval = self.evaluate(BASE, self.base_model)
@@ -220,9 +274,12 @@ class Study:
         report["timings_s"] = timings
         if self.real.lists:
             mined = json.loads((Path(self.real.lists) / "rankladder_manifest.json").read_text(encoding="utf-8"))
-            report["real"] = {"lists": self.real.lists, "eval_collections": self.real.eval_collections,
-                              "split": self.real.split_counts, "mined": {k: mined.get(k) for k in (
-                                  "source", "model", "parameters", "counts", "content_hash")}}
+            report["real"] = {
+                "lists": self.real.lists,
+                "eval_collections": self.real.eval_collections,
+                "split": self.real.split_counts,
+                "mined": {k: mined.get(k) for k in ("source", "model", "parameters", "counts", "content_hash")},
+            }
         write_json_atomic(self.out / "study.json", jsonable(report))
         write_text_atomic(self.out / "study.md", to_markdown(report))
         plot(report, self.out / "study.png")
@@ -230,8 +287,9 @@ class Study:
         return report
 
     def report(self, models: dict, base_eval: dict, stats: dict) -> dict:
-        return build_report(self.config, models, base_eval, stats, str(self.dataset_dir), self.dataset_hash(),
-                            self.base_model)
+        return build_report(
+            self.config, models, base_eval, stats, str(self.dataset_dir), self.dataset_hash(), self.base_model
+        )
 
 
 def _run_digest(run_dir: Path) -> list:
@@ -247,4 +305,3 @@ def _run_digest(run_dir: Path) -> list:
 
 def run_study(config: dict, out: str | Path, progress: bool = True) -> dict:
     return Study(config, out, progress).run()
-

@@ -14,9 +14,11 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-WORDS = ("river mountain engine protein orbit harvest signal copper lattice glacier quartz mineral "
-         "voltage canyon enzyme membrane turbine pollen algebra nebula sediment circuit fossil tide "
-         "crystal vapor spectrum cellular ridge delta magnet prism thermal basin meadow comet").split()
+WORDS = (
+    "river mountain engine protein orbit harvest signal copper lattice glacier quartz mineral "
+    "voltage canyon enzyme membrane turbine pollen algebra nebula sediment circuit fossil tide "
+    "crystal vapor spectrum cellular ridge delta magnet prism thermal basin meadow comet"
+).split()
 
 
 class CannedOpenAI:
@@ -45,8 +47,12 @@ class CannedOpenAI:
                     pass
 
             def do_GET(self):
-                self._send({"object": "list", "data": [{"id": "fake", "object": "model", "created": 0,
-                                                        "owned_by": "rankladder"}]})
+                self._send(
+                    {
+                        "object": "list",
+                        "data": [{"id": "fake", "object": "model", "created": 0, "owned_by": "rankladder"}],
+                    }
+                )
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
@@ -55,10 +61,18 @@ class CannedOpenAI:
                 digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).digest()
                 rng = random.Random(digest)
                 text = " ".join(rng.choice(WORDS) for _ in range(28)).capitalize() + "."
-                self._send({"id": "x", "object": "chat.completion", "created": 0, "model": "fake",
-                            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                         "finish_reason": "stop"}],
-                            "usage": {"prompt_tokens": 10, "completion_tokens": 30, "total_tokens": 40}})
+                self._send(
+                    {
+                        "id": "x",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": "fake",
+                        "choices": [
+                            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                        ],
+                        "usage": {"prompt_tokens": 10, "completion_tokens": 30, "total_tokens": 40},
+                    }
+                )
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True

@@ -17,8 +17,19 @@ TESTS_DIR = Path(__file__).resolve().parent
 ROOT = TESTS_DIR.parent
 
 # every way the property test damages a text file; the first three are benign (must be read as UTF-8 text)
-DAMAGES = ("bom", "crlf", "header-row", "truncated", "latin-1", "utf-16", "wrong-columns", "empty", "binary",
-           "missing", "folder")
+DAMAGES = (
+    "bom",
+    "crlf",
+    "header-row",
+    "truncated",
+    "latin-1",
+    "utf-16",
+    "wrong-columns",
+    "empty",
+    "binary",
+    "missing",
+    "folder",
+)
 
 QUERIES = [("q1", "why is the sky blue"), ("q2", "how do bees make honey"), ("q3", "what causes tides")]
 UNREACHABLE = "http://127.0.0.1:9/v1"  # the discard port: connection refused at once
@@ -31,12 +42,21 @@ TARGETS: dict[str, list[tuple[str, str]]] = {
     "levels.yaml": [("", "yaml")],
     "template.yaml": [("", "yaml")],
     "run": [("records/shard-00000-of-00001.fixture.jsonl", "jsonl"), ("manifest.shard-00000-of-00001.json", "json")],
-    "ds": [("rankladder_manifest.json", "json"), ("README.md", "yaml"), ("lists/train.parquet", "bin"),
-           ("qrels/dev.parquet", "bin"), ("corpus/corpus.parquet", "bin")],
+    "ds": [
+        ("rankladder_manifest.json", "json"),
+        ("README.md", "yaml"),
+        ("lists/train.parquet", "bin"),
+        ("qrels/dev.parquet", "bin"),
+        ("corpus/corpus.parquet", "bin"),
+    ],
     "train.yaml": [("", "yaml")],
     "sources.yaml": [("", "yaml")],
-    "ckpt": [("modules.json", "json"), ("config.json", "json"), ("rankladder_train_manifest.json", "json"),
-             ("tokenizer_config.json", "json")],
+    "ckpt": [
+        ("modules.json", "json"),
+        ("config.json", "json"),
+        ("rankladder_train_manifest.json", "json"),
+        ("tokenizer_config.json", "json"),
+    ],
     "results": [("summary.json", "json"), ("eval_manifest.json", "json")],
     "release.yaml": [("", "yaml")],
     "study.yaml": [("", "yaml")],
@@ -56,10 +76,15 @@ def make_workspace(root: Path, minilm: str, llm_url: str) -> Path:
     beir = root / "beir"
     (beir / "qrels").mkdir(parents=True)
     shutil.copy(root / "queries.jsonl", beir / "queries.jsonl")
-    (beir / "corpus.jsonl").write_text("".join(json.dumps({"_id": f"d{n}", "title": "", "text": f"passage {n} {t}"})
-                                               + "\n" for n, (_, t) in enumerate(QUERIES)))
-    (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n"
-                                             + "".join(f"{i}\td{n}\t2\n" for n, (i, _) in enumerate(QUERIES)))
+    (beir / "corpus.jsonl").write_text(
+        "".join(
+            json.dumps({"_id": f"d{n}", "title": "", "text": f"passage {n} {t}"}) + "\n"
+            for n, (_, t) in enumerate(QUERIES)
+        )
+    )
+    (beir / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"{i}\td{n}\t2\n" for n, (i, _) in enumerate(QUERIES))
+    )
     shutil.copy(ROOT / "dataset_builder" / "data" / "levels.yaml", root / "levels.yaml")
     shutil.copy(ROOT / "dataset_builder" / "prompts" / "per_level.yaml", root / "template.yaml")
     rows = [json.loads(line) for line in GRADED_DOCUMENTS.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -72,7 +97,8 @@ def make_workspace(root: Path, minilm: str, llm_url: str) -> Path:
     (root / "release.yaml").write_text(
         f"queries:\n  source: {root / 'queries.jsonl'}\n  limit: 1\n"
         f"generation:\n  backend: openai\n  backend_options:\n    model: fake\n    base_url: {llm_url}\n"
-        "    max_retries: 0\n  max_attempts: 1\n  batch_size: 2\n")
+        "    max_retries: 0\n  max_attempts: 1\n  batch_size: 2\n"
+    )
     shutil.copy(ROOT / "configs" / "study_cpu.yaml", root / "study.yaml")
     return root
 
@@ -102,8 +128,13 @@ def damaged(data: bytes, kind: str, fmt: str, rng: random.Random) -> bytes:
     if kind == "crlf":
         return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     if kind == "header-row":
-        header = {"tsv": "query-id\tcorpus-id\tscore\n" if text.count("\t") > len(text.splitlines()) else "id\ttext\n",
-                  "jsonl": "_id,text\n", "yaml": "---\n", "json": "", "bin": ""}[fmt]
+        header = {
+            "tsv": "query-id\tcorpus-id\tscore\n" if text.count("\t") > len(text.splitlines()) else "id\ttext\n",
+            "jsonl": "_id,text\n",
+            "yaml": "---\n",
+            "json": "",
+            "bin": "",
+        }[fmt]
         return header.encode() + data
     if kind == "truncated":
         return data[: rng.randint(1, max(1, len(data) - 1))]
@@ -114,14 +145,16 @@ def damaged(data: bytes, kind: str, fmt: str, rng: random.Random) -> bytes:
     if kind == "wrong-columns":
         lines = text.splitlines(keepends=True)
         if fmt == "tsv":
-            return "".join(line.replace("\t", "\t\t", 1) if n % 2 else line.split("\t")[0] + "\n"
-                           for n, line in enumerate(lines)).encode()
+            return "".join(
+                line.replace("\t", "\t\t", 1) if n % 2 else line.split("\t")[0] + "\n" for n, line in enumerate(lines)
+            ).encode()
         if fmt == "jsonl":
-            return "".join(json.dumps(list(json.loads(line).values())) + "\n" if line.strip() else line
-                           for line in lines).encode()
+            return "".join(
+                json.dumps(list(json.loads(line).values())) + "\n" if line.strip() else line for line in lines
+            ).encode()
         if fmt in ("yaml", "json"):
             return b"- just\n- a list\n" if fmt == "yaml" else b'[1, "two", {"3": null}]'
-        return data[len(data) // 2:] + data[: len(data) // 2]  # a binary file with its halves swapped
+        return data[len(data) // 2 :] + data[: len(data) // 2]  # a binary file with its halves swapped
     if kind == "empty":
         return b""
     if kind == "binary":
@@ -129,8 +162,9 @@ def damaged(data: bytes, kind: str, fmt: str, rng: random.Random) -> bytes:
     raise ValueError(kind)
 
 
-def place_input(workspace: Path, case_dir: Path, name: str, damage: str | None, target: int, seed: int,
-                slot: int = 0) -> Path:
+def place_input(
+    workspace: Path, case_dir: Path, name: str, damage: str | None, target: int, seed: int, slot: int = 0
+) -> Path:
     """The input ``name`` for one case: the shared good one, or a damaged copy in the case folder."""
     if damage is None:
         return workspace / name

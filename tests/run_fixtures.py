@@ -10,30 +10,47 @@ GRADED_DOCUMENTS = Path(__file__).resolve().parent / "data" / "graded_documents.
 def write_run_dir(run_dir: Path, rows: list[dict], backend: str = "hand-written") -> Path:
     """A RUN_DIR in the generator's exact format from ready documents (no LLM): for tests that need
     clearly graded text. The build that reads it is the real one."""
+    from rankladder.core.fsutil import sha256_json, write_json_atomic
     from rankladder.dataset_builder.generate import GenerateConfig, generation_record
     from rankladder.dataset_builder.levels import load_levels
     from rankladder.dataset_builder.prompts import load_template
     from rankladder.dataset_builder.queries import Query
     from rankladder.dataset_builder.runfiles import RECORDS, AppendWriter, manifest_path
-    from rankladder.core.fsutil import sha256_json, write_json_atomic
 
     levels = {level.value: level for level in load_levels()}
     config = GenerateConfig(levels=list(levels.values()), template=load_template(), backend=backend)
     model = {"id": backend, "revision": None, "file_sha256": None}
     writer = AppendWriter(run_dir / RECORDS / "shard-00000-of-00001.fixture.jsonl")
     for row in rows:
-        writer.write(generation_record(Query(row["query_id"], row["query"]), levels[row["level"]], row.get("sample", 0),
-                                       row["text"],
-                                       attempt=0, seed=0, backend=backend, model=model,
-                                       template=config.template, sampling=config.sampling, run_id="fixture"))
+        writer.write(
+            generation_record(
+                Query(row["query_id"], row["query"]),
+                levels[row["level"]],
+                row.get("sample", 0),
+                row["text"],
+                attempt=0,
+                seed=0,
+                backend=backend,
+                model=model,
+                template=config.template,
+                sampling=config.sampling,
+                run_id="fixture",
+            )
+        )
     writer.close()
     queries = {row["query_id"] for row in rows}
-    write_json_atomic(manifest_path(run_dir, 0, 1), {
-        "kind": "rankladder-generation-run", "status": "complete", "shard": {"index": 0, "count": 1},
-        "config": config.identity(), "config_hash": sha256_json(config.identity())[:16],
-        "prompt_template": config.template.to_dict(),
-        "model": model,
-        "queries": {"source": str(GRADED_DOCUMENTS), "format": "jsonl", "count": len(queries)},
-        "counts": {"expected_records": len(rows), "records_all_runs": len(rows)},
-    })
+    write_json_atomic(
+        manifest_path(run_dir, 0, 1),
+        {
+            "kind": "rankladder-generation-run",
+            "status": "complete",
+            "shard": {"index": 0, "count": 1},
+            "config": config.identity(),
+            "config_hash": sha256_json(config.identity())[:16],
+            "prompt_template": config.template.to_dict(),
+            "model": model,
+            "queries": {"source": str(GRADED_DOCUMENTS), "format": "jsonl", "count": len(queries)},
+            "counts": {"expected_records": len(rows), "records_all_runs": len(rows)},
+        },
+    )
     return run_dir

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def readme_api_snippet() -> str:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text[text.index("### Python API"):]
+    section = text[text.index("### Python API") :]
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
@@ -24,8 +24,9 @@ def test_readme_python_api_snippet_runs_as_written(tmp_path):
     snippet = readme_api_snippet()
     assert "rankladder.generate(" in snippet and "rankladder.evaluate(" in snippet
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    result = subprocess.run([sys.executable, "-c", snippet], cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=900)
+    result = subprocess.run(
+        [sys.executable, "-c", snippet], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     for folder in ("runs/api-demo", "datasets/api-demo", "models/api-demo", "results/api-demo"):
         assert any((tmp_path / folder).iterdir()), folder

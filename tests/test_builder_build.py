@@ -1,15 +1,14 @@
 """``build``: the data contract (every config loads through datasets and mteb), ids, splits, atomicity."""
 
 import json
-import shutil
 
 import pytest
 from datasets import load_dataset
+from run_fixtures import write_run_dir
 
+from rankladder.core.errors import UserError
 from rankladder.dataset_builder import schema
 from rankladder.dataset_builder.build import build_dataset
-from rankladder.core.errors import UserError
-from run_fixtures import write_run_dir
 
 
 def test_every_config_round_trips_through_load_dataset(tiny_dataset_dir, graded_rows):
@@ -56,8 +55,14 @@ def test_manifest_stats_plot_and_card(tiny_dataset_dir):
     assert manifest["kind"] == schema.DATASET_KIND and manifest["version"] == "0.1.0"
     assert manifest["counts"]["per_level"] == {"3": 16, "2": 16, "1": 16, "0": 16}
     assert [lv["value"] for lv in manifest["levels"]] == [3, 2, 1, 0]
-    assert set(manifest["files"]) == {"corpus/corpus", "queries/queries", "default/train", "default/dev",
-                                      "lists/train", "lists/dev"}
+    assert set(manifest["files"]) == {
+        "corpus/corpus",
+        "queries/queries",
+        "default/train",
+        "default/dev",
+        "lists/train",
+        "lists/dev",
+    }
     stats = json.loads((tiny_dataset_dir / schema.STATS_FILE).read_text())
     assert set(stats["words_per_level"]) == {"3", "2", "1", "0"}
     assert (tiny_dataset_dir / schema.STATS_PLOT).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -132,8 +137,9 @@ def test_same_folder_name_and_rebuilds_never_read_a_stale_cache(tmp_path, graded
     assert len(read_lists(str(full), None, "train")) == 12
     assert len(read_lists(str(small), None, "train")) == 6
     assert len(BuiltDatasetTask.from_path(str(small)).load_lists()) == 2
-    build_dataset([write_run_dir(tmp_path / "rc", graded_rows[:16])], small, version="1.0.1", overwrite=True,
-                  dev_fraction=0.25)
+    build_dataset(
+        [write_run_dir(tmp_path / "rc", graded_rows[:16])], small, version="1.0.1", overwrite=True, dev_fraction=0.25
+    )
     assert len(read_lists(str(small), None, "train")) == 3
 
 
@@ -145,4 +151,5 @@ def test_the_same_run_dir_twice_counts_once(tmp_path, graded_rows):
     twice = build_dataset([run_a, run_a, tmp_path / "alias"], tmp_path / "twice", version="1.0.0", dev_fraction=0.25)
     assert twice["counts"] == once["counts"] and twice["content_hash"] == once["content_hash"]
     assert json.loads((tmp_path / "twice" / "stats.json").read_text()) == json.loads(
-        (tmp_path / "once" / "stats.json").read_text())
+        (tmp_path / "once" / "stats.json").read_text()
+    )

@@ -24,25 +24,30 @@ def one_line_error(err: str) -> str:
 @pytest.fixture
 def levels_file(tmp_path):
     path = tmp_path / "levels.yaml"
-    path.write_text("levels:\n  - {value: 1, name: a, definition: b, instruction: c}\n"
-                    "  - {value: 0, name: z, definition: y, instruction: x}\n")
+    path.write_text(
+        "levels:\n  - {value: 1, name: a, definition: b, instruction: c}\n"
+        "  - {value: 0, name: z, definition: y, instruction: x}\n"
+    )
     return path
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--queries", "{tmp}/missing.jsonl"], "missing.jsonl: queries file not found"),
-    (["--queries", "{tmp}/bad.jsonl"], "bad.jsonl:2: malformed JSON"),
-    (["--queries", "{tmp}/cols.jsonl"], "cols.jsonl:1: no text column"),
-    (["--queries", "{tmp}/dup.jsonl"], "dup.jsonl:2: field '_id': duplicate query id"),
-    (["--queries", "{tmp}/empty.jsonl"], "empty.jsonl: no queries found"),
-    (["--levels-config", "{levels}", "--levels", "3"], "--levels: unknown level 3"),
-    (["--levels-config", "{tmp}/badlevels.yaml"], "badlevels.yaml: levels[0]: field 'instruction' is missing"),
-    (["--shard", "2/2"], "--shard: need 0 <= I < N"),
-    (["--window", "0"], "--window: must be at least 1 (got 0)"),
-    (["--batch-size", "-1"], "--window: must be at least 1 (got -1)"),
-    (["--backend", "transformers", "--model", "{tmp}/no-such-model"], "not found or not loadable"),
-    (["--prompt-template", "{tmp}/nope.yaml"], "nope.yaml: prompt template not found"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--queries", "{tmp}/missing.jsonl"], "missing.jsonl: queries file not found"),
+        (["--queries", "{tmp}/bad.jsonl"], "bad.jsonl:2: malformed JSON"),
+        (["--queries", "{tmp}/cols.jsonl"], "cols.jsonl:1: no text column"),
+        (["--queries", "{tmp}/dup.jsonl"], "dup.jsonl:2: field '_id': duplicate query id"),
+        (["--queries", "{tmp}/empty.jsonl"], "empty.jsonl: no queries found"),
+        (["--levels-config", "{levels}", "--levels", "3"], "--levels: unknown level 3"),
+        (["--levels-config", "{tmp}/badlevels.yaml"], "badlevels.yaml: levels[0]: field 'instruction' is missing"),
+        (["--shard", "2/2"], "--shard: need 0 <= I < N"),
+        (["--window", "0"], "--window: must be at least 1 (got 0)"),
+        (["--batch-size", "-1"], "--window: must be at least 1 (got -1)"),
+        (["--backend", "transformers", "--model", "{tmp}/no-such-model"], "not found or not loadable"),
+        (["--prompt-template", "{tmp}/nope.yaml"], "nope.yaml: prompt template not found"),
+    ],
+)
 def test_generate_bad_input(tmp_path, capsys, levels_file, argv, message):
     (tmp_path / "bad.jsonl").write_text('{"_id": "1", "text": "a"}\n{oops\n')
     (tmp_path / "cols.jsonl").write_text('{"_id": "1", "body": "a"}\n')
@@ -58,16 +63,19 @@ def test_generate_bad_input(tmp_path, capsys, levels_file, argv, message):
 
 
 def test_build_bad_input(tmp_path, capsys):
-    code, _, err = run_cli(capsys, "build", str(tmp_path / "nothing"), "--out", str(tmp_path / "ds"),
-                           "--version", "1.0.0")
+    code, _, err = run_cli(
+        capsys, "build", str(tmp_path / "nothing"), "--out", str(tmp_path / "ds"), "--version", "1.0.0"
+    )
     assert code == 2 and "RUN_DIR not found" in one_line_error(err)
     assert not (tmp_path / "ds").exists()
 
 
 def test_unknown_option_exits_2():
-    result = subprocess.run([sys.executable, "-m", "rankladder.cli", "build", "run", "--out", "x",
-                             "--version", "1.0.0", "--no-such-flag"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "rankladder.cli", "build", "run", "--out", "x", "--version", "1.0.0", "--no-such-flag"],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2 and "unrecognized arguments" in result.stderr
 
 
@@ -76,8 +84,9 @@ def test_help_lists_every_stage():
     assert result.returncode == 0
     for command in ("generate", "build"):
         assert command in result.stdout
-    result = subprocess.run([sys.executable, "-m", "rankladder.cli", "generate", "--help"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "rankladder.cli", "generate", "--help"], capture_output=True, text=True
+    )
     for flag in ("--queries", "--shard", "--backend", "--prompt-mode", "--max-attempts", "--temperature"):
         assert flag in result.stdout
 
@@ -86,8 +95,9 @@ def test_build_cli_prints_json_summary(tmp_path, capsys, graded_rows):
     from run_fixtures import write_run_dir
 
     run = write_run_dir(tmp_path / "run", graded_rows)
-    code, out, _ = run_cli(capsys, "build", str(run), "--out", str(tmp_path / "ds"), "--version", "0.2.0",
-                           "--dev-fraction", "0.25")
+    code, out, _ = run_cli(
+        capsys, "build", str(run), "--out", str(tmp_path / "ds"), "--version", "0.2.0", "--dev-fraction", "0.25"
+    )
     assert code == 0
     summary = json.loads(out)
     assert summary["version"] == "0.2.0" and summary["counts"]["dev_queries"] == 4

@@ -3,6 +3,7 @@
 from dataclasses import replace
 
 import pytest
+
 from rankladder.dataset_builder.filters import (
     FilterConfig,
     degeneration_reason,
@@ -10,10 +11,12 @@ from rankladder.dataset_builder.filters import (
 )
 from rankladder.dataset_builder.parsing import validate
 
-NORMAL = ("Water boils at a lower temperature at high altitude because the air pressure is lower there. "
-          "At sea level it boils at 100 degrees Celsius, but on the summit of Mount Everest the boiling point "
-          "drops to about 70 degrees. Cooks in mountain towns therefore boil pasta and eggs for longer, and "
-          "pressure cookers raise the boiling point again by sealing the steam inside the pot.")
+NORMAL = (
+    "Water boils at a lower temperature at high altitude because the air pressure is lower there. "
+    "At sea level it boils at 100 degrees Celsius, but on the summit of Mount Everest the boiling point "
+    "drops to about 70 degrees. Cooks in mountain towns therefore boil pasta and eggs for longer, and "
+    "pressure cookers raise the boiling point again by sealing the steam inside the pot."
+)
 QUERY = "why does water boil at a lower temperature at high altitude"
 
 SENTENCE = "Boil an egg for ten to twenty minutes in a pot of water."
@@ -23,10 +26,14 @@ LOOP = "the river flows over the old stone bridge near the town hall"
 
 def only(rule: str) -> FilterConfig:
     """A config with every rule switched off except ``rule`` (so each rule is shown to fire by itself)."""
-    off = FilterConfig(dup_sentence_frac=None, dup_sentence_char_frac=None,
-                       top_ngram_char_frac={n: None for n in FilterConfig().top_ngram_char_frac},
-                       dup_ngram_char_frac={n: None for n in FilterConfig().dup_ngram_char_frac},
-                       min_alpha_word_frac=None, max_query_echo_frac=None)
+    off = FilterConfig(
+        dup_sentence_frac=None,
+        dup_sentence_char_frac=None,
+        top_ngram_char_frac={n: None for n in FilterConfig().top_ngram_char_frac},
+        dup_ngram_char_frac={n: None for n in FilterConfig().dup_ngram_char_frac},
+        min_alpha_word_frac=None,
+        max_query_echo_frac=None,
+    )
     defaults = FilterConfig()
     if rule.startswith("top_"):
         n = rule[4:-4]
@@ -34,8 +41,12 @@ def only(rule: str) -> FilterConfig:
     if rule.startswith("dup_") and rule.endswith("gram"):
         n = rule[4:-4]
         return replace(off, dup_ngram_char_frac={**off.dup_ngram_char_frac, n: defaults.dup_ngram_char_frac[n]})
-    field = {"dup_sentences": "dup_sentence_frac", "dup_sentence_chars": "dup_sentence_char_frac",
-             "non_alpha": "min_alpha_word_frac", "query_echo": "max_query_echo_frac"}[rule]
+    field = {
+        "dup_sentences": "dup_sentence_frac",
+        "dup_sentence_chars": "dup_sentence_char_frac",
+        "non_alpha": "min_alpha_word_frac",
+        "query_echo": "max_query_echo_frac",
+    }[rule]
     return replace(off, **{field: getattr(defaults, field)})
 
 
@@ -97,21 +108,41 @@ def test_filter_rejects_are_counted_in_stats_and_card(tmp_path, graded_rows):
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run_fixtures import write_run_dir
+
     from rankladder.dataset_builder.build import build_dataset
     from rankladder.dataset_builder.runfiles import REJECTS, AppendWriter
-    from run_fixtures import write_run_dir
 
     run_dir = write_run_dir(tmp_path / "run", graded_rows[:8])
     writer = AppendWriter(run_dir / REJECTS / "shard-00000-of-00001.fixture.jsonl")
-    for reason, final in (("dup_sentences", False), ("dup_sentences", True), ("top_2gram", False), ("too_short", False)):
-        writer.write({"key": "x\t3\t0", "query_id": "x", "level": 3, "sample": 0, "attempt": 0, "seed": 0,
-                      "reason": reason, "final": final, "raw": DEGENERATE.get(reason, "Hi.")})
+    for reason, final in (
+        ("dup_sentences", False),
+        ("dup_sentences", True),
+        ("top_2gram", False),
+        ("too_short", False),
+    ):
+        writer.write(
+            {
+                "key": "x\t3\t0",
+                "query_id": "x",
+                "level": 3,
+                "sample": 0,
+                "attempt": 0,
+                "seed": 0,
+                "reason": reason,
+                "final": final,
+                "raw": DEGENERATE.get(reason, "Hi."),
+            }
+        )
     writer.close()
     out = tmp_path / "rankladder-filters-dataset"
     build_dataset([run_dir], out, "0.1.0")
     stats = json.loads((out / "stats.json").read_text())
-    assert stats["degeneration_filters"] == {"failed_attempts": 3, "by_filter": {"dup_sentences": 2, "top_2gram": 1},
-                                             "rejected_keys": 1}
+    assert stats["degeneration_filters"] == {
+        "failed_attempts": 3,
+        "by_filter": {"dup_sentences": 2, "top_2gram": 1},
+        "rejected_keys": 1,
+    }
     assert stats["counts"]["failed_attempts_by_reason"]["too_short"] == 1
     card = (out / "README.md").read_text()
     assert "| dup_sentences | degeneration filter | 2 |" in card and "| too_short | validation | 1 |" in card

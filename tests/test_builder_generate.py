@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 from datasets import load_dataset
 
+from rankladder.dataset_builder.backends.base import SamplingConfig
 from rankladder.dataset_builder.build import build_dataset
+from rankladder.dataset_builder.filters import reason_names
 from rankladder.dataset_builder.generate import GenerateConfig, generate_run, record_key
 from rankladder.dataset_builder.levels import load_levels
-from rankladder.dataset_builder.filters import reason_names
 from rankladder.dataset_builder.parsing import validate
 from rankladder.dataset_builder.prompts import load_template
 from rankladder.dataset_builder.queries import QuerySpec, load_queries
 from rankladder.dataset_builder.runfiles import RECORDS, REJECTS, iter_kind
-from rankladder.dataset_builder.backends.base import SamplingConfig
 
 QUERY_IDS = ["rl-q001", "rl-q004", "rl-q019"]
 
@@ -31,9 +31,13 @@ def three_queries():
 
 
 def config():
-    return GenerateConfig(levels=load_levels(), template=load_template(),
-                          sampling=SamplingConfig(temperature=0.7, top_p=0.95, max_new_tokens=72, seed=1),
-                          batch_size=12, max_attempts=3)
+    return GenerateConfig(
+        levels=load_levels(),
+        template=load_template(),
+        sampling=SamplingConfig(temperature=0.7, top_p=0.95, max_new_tokens=72, seed=1),
+        batch_size=12,
+        max_attempts=3,
+    )
 
 
 def keys_of(run_dir: Path) -> list[str]:
@@ -67,8 +71,18 @@ def test_every_key_is_generated_or_rejected_with_a_reason(smollm_run):
         assert row["prompt"]["hash"] == manifest["prompt_template"]["hash"]
         assert row["sampling"]["max_new_tokens"] == 72 and row["backend"] == "transformers"
     for row in iter_kind(run_dir, REJECTS):
-        assert row["reason"] in {"empty", "too_short", "too_long", "refusal", "chat_reply", "prompt_echo",
-                                 "exact_duplicate", "near_duplicate", "missing_level", *reason_names()}
+        assert row["reason"] in {
+            "empty",
+            "too_short",
+            "too_long",
+            "refusal",
+            "chat_reply",
+            "prompt_echo",
+            "exact_duplicate",
+            "near_duplicate",
+            "missing_level",
+            *reason_names(),
+        }
 
 
 def test_rerun_resumes_without_loading_the_model(smollm_run):
@@ -100,8 +114,9 @@ def test_shards_together_equal_the_unsharded_run(smollm_run, tmp_path, smollm2_b
     shard_dirs = []
     for index in range(2):
         shard_dir = tmp_path / f"shard{index}"
-        generate_run(shard_dir, queries, config(), lambda: smollm2_backend, shard=(index, 2),
-                     query_source=source, progress=False)
+        generate_run(
+            shard_dir, queries, config(), lambda: smollm2_backend, shard=(index, 2), query_source=source, progress=False
+        )
         shard_dirs.append(shard_dir)
     sharded = set(keys_of(shard_dirs[0])) | set(final_keys(shard_dirs[0]))
     other = set(keys_of(shard_dirs[1])) | set(final_keys(shard_dirs[1]))
@@ -131,14 +146,29 @@ def test_generated_run_builds_and_loads_for_every_config(smollm_run, tmp_path):
     assert len(load_dataset(folder, "queries", split="queries")) == 3
 
 
-GENERATE = [sys.executable, "-m", "rankladder.cli", "generate", "--batch-size", "1", "--max-new-tokens", "48",
-            "--queries", "QUERIES", "--no-progress"]
+GENERATE = [
+    sys.executable,
+    "-m",
+    "rankladder.cli",
+    "generate",
+    "--batch-size",
+    "1",
+    "--max-new-tokens",
+    "48",
+    "--queries",
+    "QUERIES",
+    "--no-progress",
+]
 
 
 def test_kill_9_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path):
     queries = tmp_path / "q.jsonl"
-    queries.write_text("".join(json.dumps({"_id": f"k{i}", "text": text}) + "\n" for i, text in
-                               enumerate(["how do bees make honey", "why is the sky blue"])))
+    queries.write_text(
+        "".join(
+            json.dumps({"_id": f"k{i}", "text": text}) + "\n"
+            for i, text in enumerate(["how do bees make honey", "why is the sky blue"])
+        )
+    )
     run_dir = tmp_path / "run"
     command = [arg if arg != "QUERIES" else str(queries) for arg in GENERATE] + ["--out", str(run_dir)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
@@ -165,11 +195,16 @@ def test_per_query_mode_accounts_for_every_level(tmp_path, smollm2_backend):
     """One call per query returning JSON: a 135M model often fails the format, and then every level
     is retried and finally rejected with a reason — nothing is lost silently."""
     queries, source = three_queries()
-    per_query = GenerateConfig(levels=load_levels(), template=load_template(mode="per-query"),
-                               sampling=SamplingConfig(temperature=0.7, max_new_tokens=160, seed=2),
-                               batch_size=4, max_attempts=2)
-    manifest = generate_run(tmp_path / "run", queries[:1], per_query, lambda: smollm2_backend,
-                            query_source=source, progress=False)
+    per_query = GenerateConfig(
+        levels=load_levels(),
+        template=load_template(mode="per-query"),
+        sampling=SamplingConfig(temperature=0.7, max_new_tokens=160, seed=2),
+        batch_size=4,
+        max_attempts=2,
+    )
+    manifest = generate_run(
+        tmp_path / "run", queries[:1], per_query, lambda: smollm2_backend, query_source=source, progress=False
+    )
     expected = {record_key(queries[0].id, level, 0) for level in (3, 2, 1, 0)}
     accepted, rejected = keys_of(tmp_path / "run"), final_keys(tmp_path / "run")
     assert set(accepted) | set(rejected) == expected and len(accepted) + len(rejected) == 4

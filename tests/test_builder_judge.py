@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+
+from rankladder.core.errors import UserError
 from rankladder.dataset_builder import schema
 from rankladder.dataset_builder.build import build_dataset
 from rankladder.dataset_builder.judge import (
@@ -21,8 +23,6 @@ from rankladder.dataset_builder.judge import (
     read_judgements,
 )
 from rankladder.dataset_builder.runfiles import RECORDS, iter_kind
-
-from rankladder.core.errors import UserError
 
 TESTS_DIR = Path(__file__).resolve().parent
 if str(TESTS_DIR) not in sys.path:
@@ -37,7 +37,9 @@ QUERIES = 4  # of the 16 hand-graded queries: 16 documents, levels 3..0
 @pytest.fixture(scope="module")
 def judged_run(tmp_path_factory, graded_rows, smollm2_backend):
     wanted = sorted({row["query_id"] for row in graded_rows})[:QUERIES]
-    run_dir = write_run_dir(tmp_path_factory.mktemp("judge") / "run", [r for r in graded_rows if r["query_id"] in wanted])
+    run_dir = write_run_dir(
+        tmp_path_factory.mktemp("judge") / "run", [r for r in graded_rows if r["query_id"] in wanted]
+    )
     config = JudgeConfig(template=load_judge_template(), batch_size=8, backend="transformers")
     manifest = judge_run(run_dir, config, lambda: smollm2_backend, progress=False)
     return run_dir, manifest
@@ -65,12 +67,17 @@ def test_smollm2_judges_every_document_with_grade_probabilities(judged_run):
 def test_judging_again_does_nothing_and_another_judge_config_is_refused(judged_run, smollm2_backend):
     run_dir, _ = judged_run
     before = list(iter_kind(run_dir, schema.JUDGEMENTS))
-    again = judge_run(run_dir, JudgeConfig(template=load_judge_template(), batch_size=8),
-                      lambda: pytest.fail("no backend needed"), progress=False)
+    again = judge_run(
+        run_dir,
+        JudgeConfig(template=load_judge_template(), batch_size=8),
+        lambda: pytest.fail("no backend needed"),
+        progress=False,
+    )
     assert again["counts"]["this_run"] == {} and list(iter_kind(run_dir, schema.JUDGEMENTS)) == before
     with pytest.raises(UserError, match="judged with a different 'logprobs'"):
-        judge_run(run_dir, JudgeConfig(template=load_judge_template(), logprobs=5), lambda: smollm2_backend,
-                  progress=False)
+        judge_run(
+            run_dir, JudgeConfig(template=load_judge_template(), logprobs=5), lambda: smollm2_backend, progress=False
+        )
 
 
 @pytest.mark.parametrize("policy", ["intended", "judged", "agree"])
@@ -85,18 +92,25 @@ def test_build_follows_the_label_policy(judged_run, tmp_path, policy):
     labels = stats["labels"]
     kept = 0
     for row in lists:
-        for doc, level, intended, grade in zip(row["doc_ids"], row["levels"], row["intended_levels"],
-                                               row["judge_grades"]):
+        for doc, level, intended, grade in zip(
+            row["doc_ids"], row["levels"], row["intended_levels"], row["judge_grades"]
+        ):
             judged = judgements[(row["query_id"], doc)]
             assert intended == judged["level"] and grade == judged["grade"]
             assert level == {"intended": intended, "judged": grade, "agree": intended}[policy]
             if policy == "agree":
                 assert abs(grade - intended) < 2
             kept += 1
-    assert kept == len(qrels) == labels["documents_kept_by_policy"][
-        {"intended": "intended", "judged": "judged", "agree": "agree(max_disagreement=2)"}[policy]]
+    assert (
+        kept
+        == len(qrels)
+        == labels["documents_kept_by_policy"][
+            {"intended": "intended", "judged": "judged", "agree": "agree(max_disagreement=2)"}[policy]
+        ]
+    )
     assert {(q["query-id"], q["corpus-id"], q["score"]) for q in qrels} == {
-        (r["query_id"], d, lv) for r in lists for d, lv in zip(r["doc_ids"], r["levels"])}
+        (r["query_id"], d, lv) for r in lists for d, lv in zip(r["doc_ids"], r["levels"])
+    }
     assert sum(map(sum, labels["confusion_matrix"]["matrix"])) == labels["judged"] == 16 - labels["unjudged"]
     assert labels["kappa_quadratic"] is None or -1 <= labels["kappa_quadratic"] <= 1
     assert (out / schema.AGREEMENT_PLOT).stat().st_size > 1000
@@ -120,13 +134,22 @@ def test_kill_and_resume_mid_judging(tmp_path, graded_rows):
     """SIGKILL ``rankladder judge`` once some batches are on disk; the re-run judges only the rest and
     every document ends up judged exactly once."""
     run_dir = write_run_dir(tmp_path / "run", graded_rows[:12])
-    argv = rankladder_command() + ["judge", str(run_dir), "--backend", "transformers", "--batch-size", "4",
-                                   "--no-progress"]
+    argv = rankladder_command() + [
+        "judge",
+        str(run_dir),
+        "--backend",
+        "transformers",
+        "--batch-size",
+        "4",
+        "--no-progress",
+    ]
     process = subprocess.Popen(argv, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
     try:
         while time.monotonic() < deadline and process.poll() is None:
-            lines = sum(1 for _ in iter_kind(run_dir, schema.JUDGEMENTS)) if (run_dir / schema.JUDGEMENTS).is_dir() else 0
+            lines = (
+                sum(1 for _ in iter_kind(run_dir, schema.JUDGEMENTS)) if (run_dir / schema.JUDGEMENTS).is_dir() else 0
+            )
             if lines >= 4:
                 break
             time.sleep(0.2)
@@ -143,8 +166,11 @@ def test_kill_and_resume_mid_judging(tmp_path, graded_rows):
     assert len(after) == len({row["key"] for row in after}) == 12
     assert all(row == before[row["key"]] for row in after if row["key"] in before)
     manifest = json.loads((run_dir / "judge-manifest.shard-00000-of-00001.json").read_text())
-    assert manifest["status"] == "complete" and manifest["counts"]["this_run"].keys() <= {"logprobs", "parsed",
-                                                                                         "unparsed"}
+    assert manifest["status"] == "complete" and manifest["counts"]["this_run"].keys() <= {
+        "logprobs",
+        "parsed",
+        "unparsed",
+    }
     assert sum(manifest["counts"]["this_run"].values()) == 12 - len(before)
 
 
@@ -170,12 +196,13 @@ def test_judge_bad_inputs_are_one_line_errors(tmp_path, capsys, graded_rows):
 def test_weighted_kappa_matches_scikit_learn():
     import random
 
+    from sklearn.metrics import cohen_kappa_score
+
     from rankladder.dataset_builder.agreement import (
         confusion,
         summarize,
         weighted_kappa,
     )
-    from sklearn.metrics import cohen_kappa_score
 
     rng = random.Random(1)
     intended = [rng.randint(0, 3) for _ in range(200)]
@@ -183,8 +210,10 @@ def test_weighted_kappa_matches_scikit_learn():
     matrix = confusion(list(zip(intended, judged)), [3, 2, 1, 0])
     for power, weights in ((2, "quadratic"), (1, "linear")):
         assert weighted_kappa(matrix, [3, 2, 1, 0], power) == pytest.approx(
-            cohen_kappa_score(intended, judged, weights=weights), abs=1e-4)
+            cohen_kappa_score(intended, judged, weights=weights), abs=1e-4
+        )
     figures = summarize(intended, judged, [float(j) for j in judged], [0, 1, 2, 3], 2)
     assert figures["documents_kept_by_policy"]["agree(max_disagreement=2)"] == sum(
-        abs(i - j) < 2 for i, j in zip(intended, judged))
+        abs(i - j) < 2 for i, j in zip(intended, judged)
+    )
     assert weighted_kappa([[5, 0], [0, 0]], [1, 0]) is None  # one class only: κ undefined

@@ -21,12 +21,15 @@ def small_beir(folder: Path, source: Path, n_docs: int = 60, n_queries: int = 6)
     keep = [d for d in corpus if d["id"] in judged]
     keep += [d for d in corpus if d["id"] not in judged][: n_docs - len(keep)]
     (folder / "qrels").mkdir(parents=True)
-    (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": d["id"], "title": d["title"], "text": d["text"]})
-                                                 + "\n" for d in keep))
-    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": q["id"], "text": q["text"]}) + "\n"
-                                                  for q in queries if q["id"] in qids))
-    (folder / "qrels" / "train.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(
-        f"{q}\t{d}\t{g}\n" for q in qids for d, g in qrels[q].items()))
+    (folder / "corpus.jsonl").write_text(
+        "".join(json.dumps({"_id": d["id"], "title": d["title"], "text": d["text"]}) + "\n" for d in keep)
+    )
+    (folder / "queries.jsonl").write_text(
+        "".join(json.dumps({"_id": q["id"], "text": q["text"]}) + "\n" for q in queries if q["id"] in qids)
+    )
+    (folder / "qrels" / "train.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t{g}\n" for q in qids for d, g in qrels[q].items())
+    )
     return folder
 
 
@@ -49,16 +52,33 @@ def test_bm25_negatives_equal_the_eval_baseline_bm25_minus_positives(tmp_path, s
 
     cranfield = shared_datasets / "cranfield"
     out = tmp_path / "mined"
-    assert main(["mine", str(cranfield), "--split", "test", "--method", "bm25", "-k", "3", "--out", str(out),
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "mine",
+                str(cranfield),
+                "--split",
+                "test",
+                "--method",
+                "bm25",
+                "-k",
+                "3",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     corpus, queries, qrels = read_beir_folder(cranfield, "test")
     # independent: mteb's own BM25 row (what `rankladder eval` reports), ranked deep enough to skip positives
     search = BM25Search()
     meta = SimpleNamespace(eval_langs=["eng-Latn"])
     search.index(corpus, task_metadata=meta, hf_split="test", hf_subset="default", encode_kwargs={})
     judged = [q for q in queries if any(g > 0 for g in qrels.get(q["id"], {}).values())]
-    ranked = search.search(Dataset.from_list(judged), task_metadata=meta, hf_split="test", hf_subset="default",
-                           top_k=60, encode_kwargs={})
+    ranked = search.search(
+        Dataset.from_list(judged), task_metadata=meta, hf_split="test", hf_subset="default", top_k=60, encode_kwargs={}
+    )
     mined = mined_by_query(out)
     rows = {(r["query-id"], r["corpus-id"]): r for r in read_tsv(out / "mined_negatives.tsv")}
     assert set(mined) == {q["id"] for q in judged}
@@ -80,10 +100,10 @@ def test_bm25_random_window_samples_from_the_top_n(tmp_path, shared_datasets):
     folder = small_beir(tmp_path / "beir", shared_datasets / "cranfield")
     data = load_input(folder, "train")
     top = mine_bm25(data, MineOptions(negatives_per_query=10), progress=False)
-    sampled = mine_bm25(data, MineOptions(negatives_per_query=2, sampling="random", range_max=10, seed=3),
-                        progress=False)
-    again = mine_bm25(data, MineOptions(negatives_per_query=2, sampling="random", range_max=10, seed=3),
-                      progress=False)
+    sampled = mine_bm25(
+        data, MineOptions(negatives_per_query=2, sampling="random", range_max=10, seed=3), progress=False
+    )
+    again = mine_bm25(data, MineOptions(negatives_per_query=2, sampling="random", range_max=10, seed=3), progress=False)
     assert sampled == again  # seeded
     for qid, entries in sampled.items():
         ids = [e["doc_id"] for e in entries]
@@ -94,8 +114,9 @@ def test_bm25_random_window_samples_from_the_top_n(tmp_path, shared_datasets):
 
 def test_dense_range_and_margins_on_minilm(tmp_path, shared_datasets, minilm_path):
     import torch
-    from rankladder.dataset_builder.mining import MineOptions, load_input, mine_dense
     from sentence_transformers import SentenceTransformer
+
+    from rankladder.dataset_builder.mining import MineOptions, load_input, mine_dense
 
     folder = small_beir(tmp_path / "beir", shared_datasets / "cranfield")
     data = load_input(folder, "train")
@@ -124,8 +145,12 @@ def test_dense_range_and_margins_on_minilm(tmp_path, shared_datasets, minilm_pat
             assert e["score"] == pytest.approx(float(sims[i]), abs=1e-4)
             assert abs(e["rank"] - (int((sims > sims[i]).sum()) + 1)) <= 1  # 1-based rank over the whole corpus
     assert full >= len(data.queries) // 2  # the filters leave negatives for most queries: the check is not vacuous
-    absolute = mine_dense(data, MineOptions(method="dense", negatives_per_query=3, range_max=50, absolute_margin=0.05),
-                          progress=False, model=model)
+    absolute = mine_dense(
+        data,
+        MineOptions(method="dense", negatives_per_query=3, range_max=50, absolute_margin=0.05),
+        progress=False,
+        model=model,
+    )
     for qid, entries in absolute.items():
         pos = [data.doc_texts[data.doc_ids.index(d)] for d, g in data.judged[qid].items() if g > 0]
         hardest = float(model.similarity(model.encode([data.queries[qid]]), model.encode(pos))[0].min())
@@ -134,10 +159,9 @@ def test_dense_range_and_margins_on_minilm(tmp_path, shared_datasets, minilm_pat
 
 
 def test_mined_output_is_a_training_source_and_trains(tmp_path, shared_datasets, minilm_path):
+    from rankladder.study_config import sources_for
     from rankladder.training.data import Source, load_lists
     from rankladder.training.trainer import run_training
-
-    from rankladder.study_config import sources_for
 
     folder = small_beir(tmp_path / "beir", shared_datasets / "cranfield")
     out = tmp_path / "mined"
@@ -150,11 +174,26 @@ def test_mined_output_is_a_training_source_and_trains(tmp_path, shared_datasets,
     qrels_source = load_lists([Source(path=str(folder), qrels=str(out / "mined_negatives.tsv"))])
     assert sum(len(r["labels"]) for r in qrels_source) == 12 and {v for r in qrels_source for v in r["labels"]} == {0.0}
     sources = sources_for({"name": "real-infonce", "labels": "real-binary", "real_negatives": 2}, "unused", str(out))
-    model = run_training({"data": str(out), "sources": sources, "loss": "infonce", "group_size": 3,
-                          "group_strategy": "most_relevant", "model": minilm_path, "output_dir": str(tmp_path / "m"),
-                          "per_device_train_batch_size": 3, "max_steps": 2, "logging_steps": 1, "max_seq_length": 32,
-                          "save_strategy": "no", "report_to": "none", "disable_tqdm": True, "eval_split": "none",
-                          "use_cpu": True})
+    model = run_training(
+        {
+            "data": str(out),
+            "sources": sources,
+            "loss": "infonce",
+            "group_size": 3,
+            "group_strategy": "most_relevant",
+            "model": minilm_path,
+            "output_dir": str(tmp_path / "m"),
+            "per_device_train_batch_size": 3,
+            "max_steps": 2,
+            "logging_steps": 1,
+            "max_seq_length": 32,
+            "save_strategy": "no",
+            "report_to": "none",
+            "disable_tqdm": True,
+            "eval_split": "none",
+            "use_cpu": True,
+        }
+    )
     manifest = json.loads((Path(model) / "rankladder_train_manifest.json").read_text())
     assert manifest["final_metrics"]["train_loss"] > 0
 
@@ -164,9 +203,32 @@ def test_dense_cli_writes_the_same_layout(tmp_path, shared_datasets, minilm_path
 
     folder = small_beir(tmp_path / "beir", shared_datasets / "cranfield", n_docs=30, n_queries=3)
     out = tmp_path / "dense"
-    assert main(["mine", str(folder), "--split", "train", "--method", "dense", "--model", minilm_path, "-k", "2",
-                 "--range-max", "20", "--relative-margin", "0.01", "--max-seq-length", "64", "--out", str(out),
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "mine",
+                str(folder),
+                "--split",
+                "train",
+                "--method",
+                "dense",
+                "--model",
+                minilm_path,
+                "-k",
+                "2",
+                "--range-max",
+                "20",
+                "--relative-margin",
+                "0.01",
+                "--max-seq-length",
+                "64",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     rows = read_tsv(out / "mined_negatives.tsv")
     manifest = json.loads((out / "rankladder_manifest.json").read_text())
     assert manifest["model"] == minilm_path and manifest["parameters"]["relative_margin"] == 0.01
@@ -179,9 +241,13 @@ def test_dense_cli_writes_the_same_layout(tmp_path, shared_datasets, minilm_path
 def test_bad_input_exits_2_with_one_line(tmp_path, shared_datasets, capsys, case):
     folder = small_beir(tmp_path / "beir", shared_datasets / "cranfield")
     args = [str(folder), "--split", "train", "--out", str(tmp_path / "out"), "--no-progress"]
-    expected = {"missing split": "qrels split 'dev' not found", "unknown query id": "is not in queries.jsonl",
-                "k zero": "--negatives-per-query: must be at least 1", "margin with bm25": "only for --method dense",
-                "no folder": "file not found"}[case]
+    expected = {
+        "missing split": "qrels split 'dev' not found",
+        "unknown query id": "is not in queries.jsonl",
+        "k zero": "--negatives-per-query: must be at least 1",
+        "margin with bm25": "only for --method dense",
+        "no folder": "file not found",
+    }[case]
     if case == "missing split":
         args[2] = "dev"
     elif case == "unknown query id":

@@ -25,9 +25,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from rankladder.core.errors import UserError
 from rankladder.dataset_builder.backends import GenerationRequest, SamplingConfig, create_backend
 from rankladder.dataset_builder.backends.openai_backend import OpenAIBackend
-from rankladder.core.errors import UserError
 
 SERVED_NAME = "smollm2-135m-instruct"
 EXTERNAL_URL = os.environ.get("RANKLADDER_TEST_OPENAI_BASE_URL")
@@ -123,11 +123,24 @@ class SmolLM2Server:
                 if not self.authorized():
                     return
                 if self.path.rstrip("/") == "/v1/models":
-                    self.send_json(200, {"object": "list", "data": [
-                        {"id": outer.served_name, "object": "model", "created": 0, "owned_by": "rankladder-tests"}
-                    ]})
+                    self.send_json(
+                        200,
+                        {
+                            "object": "list",
+                            "data": [
+                                {
+                                    "id": outer.served_name,
+                                    "object": "model",
+                                    "created": 0,
+                                    "owned_by": "rankladder-tests",
+                                }
+                            ],
+                        },
+                    )
                 else:
-                    self.send_json(404, {"error": {"message": f"no route {self.path}", "type": "NotFoundError", "code": 404}})
+                    self.send_json(
+                        404, {"error": {"message": f"no route {self.path}", "type": "NotFoundError", "code": 404}}
+                    )
 
             def do_POST(self):
                 body = json.loads(self.read_body() or b"{}")
@@ -136,8 +149,16 @@ class SmolLM2Server:
                 if self.path.rstrip("/") != "/v1/chat/completions":
                     return self.send_json(404, {"error": {"message": f"no route {self.path}", "code": 404}})
                 if body.get("model") != outer.served_name:
-                    return self.send_json(404, {"error": {
-                        "message": f"The model `{body.get('model')}` does not exist.", "type": "NotFoundError", "code": 404}})
+                    return self.send_json(
+                        404,
+                        {
+                            "error": {
+                                "message": f"The model `{body.get('model')}` does not exist.",
+                                "type": "NotFoundError",
+                                "code": 404,
+                            }
+                        },
+                    )
                 self.send_json(200, outer.complete(body))
 
         self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
@@ -152,20 +173,35 @@ class SmolLM2Server:
         )["input_ids"]
         max_tokens = int(body.get("max_tokens") or 16)
         temperature = float(body.get("temperature", 1.0))
-        options = {"do_sample": temperature > 0, "max_new_tokens": max_tokens, "pad_token_id": self.tokenizer.eos_token_id}
+        options = {
+            "do_sample": temperature > 0,
+            "max_new_tokens": max_tokens,
+            "pad_token_id": self.tokenizer.eos_token_id,
+        }
         if temperature > 0:
             options.update(temperature=temperature, top_p=float(body.get("top_p", 1.0)), top_k=0)
         with self.lock, torch.inference_mode():
             torch.manual_seed(int(body.get("seed") or 0))
-            out = self.model.generate(ids, attention_mask=torch.ones_like(ids), **options)[0, ids.shape[1]:].tolist()
+            out = self.model.generate(ids, attention_mask=torch.ones_like(ids), **options)[0, ids.shape[1] :].tolist()
         stopped = bool(out) and out[-1] == self.tokenizer.eos_token_id
         text = self.tokenizer.decode(out, skip_special_tokens=True)
         return {
-            "id": f"chatcmpl-{time.monotonic_ns()}", "object": "chat.completion", "created": int(time.time()),
+            "id": f"chatcmpl-{time.monotonic_ns()}",
+            "object": "chat.completion",
+            "created": int(time.time()),
             "model": self.served_name,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "finish_reason": "stop" if stopped or len(out) < max_tokens else "length"}],
-            "usage": {"prompt_tokens": ids.shape[1], "completion_tokens": len(out), "total_tokens": ids.shape[1] + len(out)},
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": "stop" if stopped or len(out) < max_tokens else "length",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": ids.shape[1],
+                "completion_tokens": len(out),
+                "total_tokens": ids.shape[1] + len(out),
+            },
         }
 
     def close(self) -> None:
@@ -214,7 +250,10 @@ class FaultProxy:
                     outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
                 try:
                     if isinstance(fault, int):
-                        status, payload = fault, {"error": {"message": f"injected {fault}", "type": "injected", "code": fault}}
+                        status, payload = (
+                            fault,
+                            {"error": {"message": f"injected {fault}", "type": "injected", "code": fault}},
+                        )
                     elif fault is not None and fault[0] == "stall":  # the client gives up first
                         time.sleep(fault[1])
                         status, payload = 504, {"error": {"message": "stalled", "code": 504}}
@@ -234,7 +273,7 @@ class FaultProxy:
         self.thread = _start(self.httpd)
 
     def forward(self, handler: _JSONHandler, body: bytes | None) -> tuple[int, dict]:
-        path = handler.path[len("/v1"):] if handler.path.startswith("/v1") else handler.path
+        path = handler.path[len("/v1") :] if handler.path.startswith("/v1") else handler.path
         request = urllib.request.Request(self.upstream + path, data=body, method=handler.command)
         for name in ("Content-Type", "Authorization"):
             if handler.headers.get(name):
@@ -412,14 +451,20 @@ def test_stream_keeps_concurrency_in_flight_and_takes_requests_added_while_runni
 def test_stream_stops_on_the_first_failed_request(fresh_proxy, server):
     fresh_proxy.faults[:] = [503, 503]
     pending = [GenerationRequest(f"k{i}", _messages(QUERIES[0][1]), seed=i) for i in range(2)]
-    with (OpenAIBackend(server[1], base_url=fresh_proxy.url, concurrency=1, max_retries=1) as backend,
-          pytest.raises(UserError, match=r"request 'k0': HTTP 503 after 1 retries")):
+    with (
+        OpenAIBackend(server[1], base_url=fresh_proxy.url, concurrency=1, max_retries=1) as backend,
+        pytest.raises(UserError, match=r"request 'k0': HTTP 503 after 1 retries"),
+    ):
         list(backend.stream(lambda: pending.pop(0) if pending else None, TWO))
     assert [r.key for r in pending] == ["k1"]  # never sent: the stream stopped at the first failure
 
 
-SCHEMA = {"type": "object", "properties": {"3": {"type": "string"}, "0": {"type": "string"}},
-          "required": ["3", "0"], "additionalProperties": False}
+SCHEMA = {
+    "type": "object",
+    "properties": {"3": {"type": "string"}, "0": {"type": "string"}},
+    "required": ["3", "0"],
+    "additionalProperties": False,
+}
 
 
 def test_json_schema_is_sent_as_response_format(fresh_proxy, server):

@@ -5,6 +5,7 @@ import json
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from rankladder.dataset_builder.parsing import (
     clean_generation,
     duplicate_reason,
@@ -12,8 +13,22 @@ from rankladder.dataset_builder.parsing import (
     validate,
 )
 
-chat_noise = st.sampled_from(["<|im_start|>", "<|im_end|>", "assistant\n", "Sure! Here is a passage:\n",
-                              "**Passage:**\n", "\"", "```json\n", "```", "{", "}", "\n\n", "I hope this helps!"])
+chat_noise = st.sampled_from(
+    [
+        "<|im_start|>",
+        "<|im_end|>",
+        "assistant\n",
+        "Sure! Here is a passage:\n",
+        "**Passage:**\n",
+        '"',
+        "```json\n",
+        "```",
+        "{",
+        "}",
+        "\n\n",
+        "I hope this helps!",
+    ]
+)
 texts = st.lists(st.one_of(st.text(max_size=80), chat_noise), max_size=12).map("".join)
 
 
@@ -29,8 +44,14 @@ def test_clean_and_validate_never_raise(raw):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.one_of(texts, st.dictionaries(st.text(max_size=5), st.one_of(st.text(max_size=30), st.integers()),
-                                         max_size=5).map(json.dumps)))
+@given(
+    st.one_of(
+        texts,
+        st.dictionaries(st.text(max_size=5), st.one_of(st.text(max_size=30), st.integers()), max_size=5).map(
+            json.dumps
+        ),
+    )
+)
 def test_per_query_json_parser_never_raises(raw):
     found = parse_levels_json(raw, [3, 2, 1, 0])
     assert isinstance(found, dict)
@@ -43,8 +64,10 @@ def test_non_strings_are_handled():
 
 
 def test_chat_artifacts_and_preambles_are_stripped():
-    raw = ('<|im_start|>assistant\nSure, here is a short passage:\n"Hard-boiled eggs need about ten '
-           'minutes in boiling water."\nI hope this helps!<|im_end|>')
+    raw = (
+        '<|im_start|>assistant\nSure, here is a short passage:\n"Hard-boiled eggs need about ten '
+        'minutes in boiling water."\nI hope this helps!<|im_end|>'
+    )
     assert clean_generation(raw) == "Hard-boiled eggs need about ten minutes in boiling water."
     assert clean_generation("**Passage:**\nThe sky looks blue.") == "The sky looks blue."
 
@@ -57,7 +80,10 @@ def test_validation_reasons():
     prompt = "Write a short factual passage of 3 to 5 sentences that directly answers the question about water."
     assert validate(prompt, (prompt,)) == "prompt_echo"
     assert validate("", ()) == "empty"
-    assert validate("I'm ready to help. What's the topic you would like me to write a passage about today?") == "chat_reply"
+    assert (
+        validate("I'm ready to help. What's the topic you would like me to write a passage about today?")
+        == "chat_reply"
+    )
     assert validate("Is it hot? Is it cold? Who knows whether the weather will change again tomorrow?") == "chat_reply"
     assert validate(" ".join(["word"] * 500)) == "too_long"
 
@@ -79,8 +105,26 @@ def test_per_query_json_in_fences_and_prose():
 from rankladder.dataset_builder.judge import grade_distribution, judgement, parse_grade
 
 GRADES = [0, 1, 2, 3]
-judge_noise = st.sampled_from(["3", " 2", "1", "0", "Grade: ", "The passage is ", "relevant", "-1", "4", "12",
-                               "2.5", "\n", "**", "<|im_end|>", "score", "."])
+judge_noise = st.sampled_from(
+    [
+        "3",
+        " 2",
+        "1",
+        "0",
+        "Grade: ",
+        "The passage is ",
+        "relevant",
+        "-1",
+        "4",
+        "12",
+        "2.5",
+        "\n",
+        "**",
+        "<|im_end|>",
+        "score",
+        ".",
+    ]
+)
 replies = st.lists(st.one_of(st.text(max_size=20), judge_noise), max_size=8).map("".join)
 token = st.one_of(judge_noise, st.text(max_size=6))
 logprob = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-50, 5))
@@ -112,11 +156,16 @@ def test_judgement_from_any_reply_and_logprobs_is_well_formed(reply, token_logpr
 def test_judge_replies_and_grade_probabilities():
     assert parse_grade("Grade: 2", GRADES) == 2
     assert parse_grade("The passage is 3/3 relevant", GRADES) == 3
-    assert parse_grade("4", GRADES) is None and parse_grade("2.5", GRADES) is None and parse_grade("none", GRADES) is None
+    assert (
+        parse_grade("4", GRADES) is None and parse_grade("2.5", GRADES) is None and parse_grade("none", GRADES) is None
+    )
     import math
 
-    steps_ = [("Grade", {"Grade": -0.1}), (":", {":": -0.01}),
-              (" 2", {" 2": math.log(0.5), "2": math.log(0.1), " 3": math.log(0.3), " 0": math.log(0.1), "x": -1.0})]
+    steps_ = [
+        ("Grade", {"Grade": -0.1}),
+        (":", {":": -0.01}),
+        (" 2", {" 2": math.log(0.5), "2": math.log(0.1), " 3": math.log(0.3), " 0": math.log(0.1), "x": -1.0}),
+    ]
     probs = grade_distribution(steps_, GRADES)
     assert probs == pytest.approx({0: 0.1, 1: 0.0, 2: 0.6, 3: 0.3})
     found = judgement("Grade: 2", steps_, GRADES)

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from rankladder.dataset_builder.queries import BUNDLED_QUERIES, QuerySpec, load_queries
 from rankladder.core.errors import UserError
+from rankladder.dataset_builder.queries import BUNDLED_QUERIES, QuerySpec, load_queries
 
 
 def write(path, lines):
@@ -22,8 +22,10 @@ def test_bundled_queries_are_the_default():
 
 
 def test_jsonl_with_id_query_columns_and_mapping(tmp_path):
-    plain = write(tmp_path / "a.jsonl", [json.dumps({"id": 7, "query": "what is  tofu"}),
-                                         json.dumps({"id": "8", "query": "how tall is k2"})])
+    plain = write(
+        tmp_path / "a.jsonl",
+        [json.dumps({"id": 7, "query": "what is  tofu"}), json.dumps({"id": "8", "query": "how tall is k2"})],
+    )
     queries, _ = load_queries(QuerySpec(str(plain)))
     assert [(q.id, q.text) for q in queries] == [("7", "what is tofu"), ("8", "how tall is k2")]
     mapped = write(tmp_path / "b.jsonl", [json.dumps({"qid": "x1", "question": "q one", "body": "b"})])
@@ -40,8 +42,10 @@ def test_tsv_msmarco_style_and_duplicates(tmp_path):
 
 def test_beir_folder_restricted_to_a_qrels_split(shared_datasets):
     queries, source = load_queries(QuerySpec(str(shared_datasets / "cranfield"), qrels_split="test"))
-    judged = {line.split("\t")[0] for line in
-              (shared_datasets / "cranfield" / "qrels" / "test.tsv").read_text().splitlines()[1:]}
+    judged = {
+        line.split("\t")[0]
+        for line in (shared_datasets / "cranfield" / "qrels" / "test.tsv").read_text().splitlines()[1:]
+    }
     assert {q.id for q in queries} == judged
     assert source["format"] == "beir"
 
@@ -55,18 +59,22 @@ def test_msmarco_queries_limit_and_seed_are_deterministic(shared_datasets):
 
 
 def test_hf_dataset_folder(tiny_dataset_dir):
-    queries, source = load_queries(QuerySpec(str(tiny_dataset_dir), format="hf", hf_config="queries",
-                                             hf_split="queries"))
+    queries, source = load_queries(
+        QuerySpec(str(tiny_dataset_dir), format="hf", hf_config="queries", hf_split="queries")
+    )
     assert len(queries) == 16 and source["format"] == "hf"
 
 
-@pytest.mark.parametrize("lines, expected", [
-    (['{"_id": "1", "text": "a"}', '{"_id": "2", "text": '], "q.jsonl:2: malformed JSON"),
-    (['{"_id": "1", "body": "a"}'], "q.jsonl:1: no text column"),
-    (['{"_id": "1", "text": "a"}', '{"_id": "1", "text": "b"}'], "q.jsonl:2: field '_id': duplicate query id '1'"),
-    (['{"_id": "1", "text": "  "}'], "q.jsonl:1: field 'text': empty"),
-    ([""], "q.jsonl: no queries found"),
-])
+@pytest.mark.parametrize(
+    "lines, expected",
+    [
+        (['{"_id": "1", "text": "a"}', '{"_id": "2", "text": '], "q.jsonl:2: malformed JSON"),
+        (['{"_id": "1", "body": "a"}'], "q.jsonl:1: no text column"),
+        (['{"_id": "1", "text": "a"}', '{"_id": "1", "text": "b"}'], "q.jsonl:2: field '_id': duplicate query id '1'"),
+        (['{"_id": "1", "text": "  "}'], "q.jsonl:1: field 'text': empty"),
+        ([""], "q.jsonl: no queries found"),
+    ],
+)
 def test_bad_query_files_name_file_line_and_field(tmp_path, lines, expected):
     path = write(tmp_path / "q.jsonl", lines)
     with pytest.raises(UserError) as err:

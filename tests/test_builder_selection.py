@@ -3,11 +3,11 @@
 import json
 
 import pyarrow.parquet as pq
+from run_fixtures import write_run_dir
 
+from rankladder.cli import main
 from rankladder.dataset_builder import schema
 from rankladder.dataset_builder.build import build_dataset
-from rankladder.cli import main
-from run_fixtures import write_run_dir
 
 
 def two_sample_rows(graded_rows, queries=6):
@@ -27,8 +27,9 @@ def two_sample_rows(graded_rows, queries=6):
 def test_selection_keeps_the_ordered_ladder(tmp_path, graded_rows, minilm_path):
     rows, by_query = two_sample_rows(graded_rows)
     run_dir = write_run_dir(tmp_path / "run", rows)
-    manifest = build_dataset([run_dir], tmp_path / "ds", version="0.1.0", name="selection-test",
-                             select_model=minilm_path)
+    manifest = build_dataset(
+        [run_dir], tmp_path / "ds", version="0.1.0", name="selection-test", select_model=minilm_path
+    )
     lists = pq.read_table(tmp_path / "ds" / schema.data_file(schema.LISTS_CONFIG, "train")).to_pylist()
     assert len(lists) == 6
     for row in lists:
@@ -47,11 +48,26 @@ def test_selection_keeps_the_ordered_ladder(tmp_path, graded_rows, minilm_path):
 
 def test_selection_with_one_sample_changes_nothing_and_cli_flag(tmp_path, graded_rows, minilm_path, capsys):
     run_dir = write_run_dir(tmp_path / "run", graded_rows[:16])
-    assert main(["build", str(run_dir), "--out", str(tmp_path / "ds"), "--version", "1.0.0",
-                 "--select-by-similarity", minilm_path]) == 0
+    assert (
+        main(
+            [
+                "build",
+                str(run_dir),
+                "--out",
+                str(tmp_path / "ds"),
+                "--version",
+                "1.0.0",
+                "--select-by-similarity",
+                minilm_path,
+            ]
+        )
+        == 0
+    )
     sel = json.loads((tmp_path / "ds" / "stats.json").read_text())["selection"]
     assert sel["applied"] is False and "nothing to select" in sel["reason"]
     plain = write_run_dir(tmp_path / "run2", graded_rows[:16])
     build_dataset([plain], tmp_path / "ds2", version="1.0.0")
-    assert json.loads((tmp_path / "ds2" / "rankladder_manifest.json").read_text())["content_hash"] == \
-        json.loads((tmp_path / "ds" / "rankladder_manifest.json").read_text())["content_hash"]
+    assert (
+        json.loads((tmp_path / "ds2" / "rankladder_manifest.json").read_text())["content_hash"]
+        == json.loads((tmp_path / "ds" / "rankladder_manifest.json").read_text())["content_hash"]
+    )

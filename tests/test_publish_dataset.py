@@ -32,16 +32,21 @@ def test_round_trip_load_dataset(hub, hub_env, dataset_dir, capsys):
     history = hub.store.history("dataset", "org/tiny")
     assert [c["title"] for c in history] == ["Release dataset v1.0.0", "initial commit"]
 
-    got = run_client("""
+    got = run_client(
+        """
         import json
         from datasets import load_dataset
         lists = load_dataset("org/tiny", "lists", revision="v1.0.0")
         corpus = load_dataset("org/tiny", "corpus")
         print(json.dumps({"lists": {s: lists[s].to_list() for s in lists}, "corpus": corpus["corpus"].to_list()}))
-    """, hub_env)
+    """,
+        hub_env,
+    )
     from datasets import load_dataset
 
-    local_lists = load_dataset("parquet", data_files={s: str(dataset_dir / f"lists/{s}.parquet") for s in ("train", "dev")})
+    local_lists = load_dataset(
+        "parquet", data_files={s: str(dataset_dir / f"lists/{s}.parquet") for s in ("train", "dev")}
+    )
     local_corpus = load_dataset("parquet", data_files={"corpus": str(dataset_dir / "corpus/corpus.parquet")})
     assert got["lists"] == {s: local_lists[s].to_list() for s in ("train", "dev")}
     assert got["corpus"] == local_corpus["corpus"].to_list()
@@ -91,19 +96,30 @@ def test_dry_run_writes_folder_and_uploads_nothing(hub, hub_env, dataset_dir, tm
     assert len(hub.requests) == before
     assert "plan: publish dataset" in capsys.readouterr().out
     files = {p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file()}
-    assert {"README.md", "lists/train.parquet", "lists/dev.parquet", "qrels/train.parquet", "corpus/corpus.parquet",
-            "queries/queries.parquet", "rankladder_manifest.json"} <= files
+    assert {
+        "README.md",
+        "lists/train.parquet",
+        "lists/dev.parquet",
+        "qrels/train.parquet",
+        "corpus/corpus.parquet",
+        "queries/queries.parquet",
+        "rankladder_manifest.json",
+    } <= files
     assert 'revision="v1.0.0"' in (out_dir / "README.md").read_text()
 
 
-@pytest.mark.parametrize("case, args, message", [
-    ("semver", ["--version", "1.0"], "not a semantic version"),
-    ("not_built", ["--version", "1.0.0"], "not a dataset folder built by `rankladder build`"),
-    ("license", ["--version", "1.0.0"], "missing required field(s) license"),
-    ("token", ["--version", "1.0.0"], "no Hugging Face token"),
-])
-def test_bad_input_is_one_line_and_uploads_nothing(hub, hub_env, dataset_dir, tmp_path, capsys, monkeypatch,
-                                                   case, args, message):
+@pytest.mark.parametrize(
+    "case, args, message",
+    [
+        ("semver", ["--version", "1.0"], "not a semantic version"),
+        ("not_built", ["--version", "1.0.0"], "not a dataset folder built by `rankladder build`"),
+        ("license", ["--version", "1.0.0"], "missing required field(s) license"),
+        ("token", ["--version", "1.0.0"], "no Hugging Face token"),
+    ],
+)
+def test_bad_input_is_one_line_and_uploads_nothing(
+    hub, hub_env, dataset_dir, tmp_path, capsys, monkeypatch, case, args, message
+):
     import shutil
 
     target = tmp_path / "ds"

@@ -34,14 +34,17 @@ def test_model_then_results_round_trip(hub, hub_env, checkpoint_dir, results_dir
     out = capsys.readouterr().out
     assert "tag: v1.0.0" in out and TOKEN not in out
 
-    got = run_client(f"""
+    got = run_client(
+        f"""
         import json
         from sentence_transformers import SentenceTransformer
         remote = SentenceTransformer("org/minilm", revision="v1.0.0", device="cpu")
         local = SentenceTransformer({str(checkpoint_dir)!r}, device="cpu")
         a, b = remote.encode({SENTENCES!r}), local.encode({SENTENCES!r})
         print(json.dumps({{"max_diff": float(abs(a - b).max()), "dim": int(a.shape[1])}}))
-    """, hub_env)
+    """,
+        hub_env,
+    )
     assert got == {"max_diff": 0.0, "dim": 384}
 
     from huggingface_hub import HfApi, ModelCard
@@ -55,7 +58,9 @@ def test_model_then_results_round_trip(hub, hub_env, checkpoint_dir, results_dir
 
     # results: card table + model-index on the Hub, result JSONs uploaded, leaderboard bundle written
     bundle = tmp_path / "bundle"
-    assert main(["publish", "results", str(results_dir), "--model-repo", "org/minilm", "--bundle-dir", str(bundle)]) == 0
+    assert (
+        main(["publish", "results", str(results_dir), "--model-repo", "org/minilm", "--bundle-dir", str(bundle)]) == 0
+    )
     card = ModelCard.load(api.hf_hub_download("org/minilm", "README.md"))
     assert "## Evaluation results (rankladder eval)" in card.text and "0.6123" in card.text
     entries = {(r.task_name, r.metric_type): r for r in card.data.eval_results}
@@ -67,7 +72,11 @@ def test_model_then_results_round_trip(hub, hub_env, checkpoint_dir, results_dir
     assert f"mteb_results/org__minilm/v1.0.0/{inputs.TASK}.json" in files and "model.safetensors" in files
     assert (bundle / "results" / "org__minilm" / "v1.0.0" / f"{inputs.TASK}.json").is_file()
     meta = json.loads((bundle / "results" / "org__minilm" / "v1.0.0" / "model_meta.json").read_text())
-    assert meta["name"] == "org/minilm" and meta["revision"] == "v1.0.0" and meta["loader"] == "sentence_transformers_loader"
+    assert (
+        meta["name"] == "org/minilm"
+        and meta["revision"] == "v1.0.0"
+        and meta["loader"] == "sentence_transformers_loader"
+    )
     assert meta["adapted_from"] == "sentence-transformers/all-MiniLM-L6-v2" and meta["license"] == "apache-2.0"
     # the snippet is mteb's own ModelMeta source: running it rebuilds exactly the metadata in model_meta.json
     namespace = {}
@@ -80,7 +89,9 @@ def test_model_then_results_round_trip(hub, hub_env, checkpoint_dir, results_dir
 
     # re-publishing the same results is a no-op; --create-pr opens a PR instead of touching main
     head = hub.store.load("model", "org/minilm")["branches"]["main"]
-    assert main(["publish", "results", str(results_dir), "--model-repo", "org/minilm", "--bundle-dir", str(bundle)]) == 0
+    assert (
+        main(["publish", "results", str(results_dir), "--model-repo", "org/minilm", "--bundle-dir", str(bundle)]) == 0
+    )
     assert hub.store.load("model", "org/minilm")["branches"]["main"] == head
     table = json.loads((results_dir / "summary.json").read_text())
     table["scores"]["org/minilm"][inputs.TASK]["main_score"] = 0.7
@@ -92,12 +103,29 @@ def test_model_then_results_round_trip(hub, hub_env, checkpoint_dir, results_dir
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "notes.txt").write_text("mine")
-    assert main(["publish", "results", str(changed), "--model-repo", "org/minilm", "--create-pr",
-                 "--bundle-dir", str(mine)]) == 2  # a --bundle-dir holding other files is never replaced silently
+    assert (
+        main(
+            ["publish", "results", str(changed), "--model-repo", "org/minilm", "--create-pr", "--bundle-dir", str(mine)]
+        )
+        == 2
+    )  # a --bundle-dir holding other files is never replaced silently
     assert "--overwrite" in error_lines(capsys.readouterr().err)[0] and (mine / "notes.txt").read_text() == "mine"
     assert hub.store.load("model", "org/minilm")["branches"]["main"] == head
-    assert main(["publish", "results", str(changed), "--model-repo", "org/minilm", "--create-pr",
-                 "--bundle-dir", str(bundle)]) == 0
+    assert (
+        main(
+            [
+                "publish",
+                "results",
+                str(changed),
+                "--model-repo",
+                "org/minilm",
+                "--create-pr",
+                "--bundle-dir",
+                str(bundle),
+            ]
+        )
+        == 0
+    )
     state = hub.store.load("model", "org/minilm")
     assert state["branches"]["main"] == head and "refs/pr/1" in state["branches"]
     assert "pull request:" in capsys.readouterr().out
@@ -120,11 +148,27 @@ def test_incomplete_checkpoint_and_empty_results(hub, hub_env, checkpoint_dir, t
 def test_model_dry_run(hub, hub_env, checkpoint_dir, tmp_path, capsys):
     before = len(hub.requests)
     out = tmp_path / "plan"
-    assert main(["publish", "model", str(checkpoint_dir), "--repo", "org/dry", "--version", "0.2.0",
-                 "--dry-run", "--output", str(out)]) == 0
+    assert (
+        main(
+            [
+                "publish",
+                "model",
+                str(checkpoint_dir),
+                "--repo",
+                "org/dry",
+                "--version",
+                "0.2.0",
+                "--dry-run",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert len(hub.requests) == before
     assert {"modules.json", "model.safetensors", "README.md", "1_Pooling/config.json"} <= {
-        p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+        p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()
+    }
     assert 'revision="v0.2.0"' in (out / "README.md").read_text()
 
 
@@ -132,19 +176,64 @@ def test_model_with_multi_model_results(hub, hub_env, tmp_path, capsys):
     """`publish model --results` finds the model evaluated from CHECKPOINT_DIR among several, by its folder;
     when it cannot, the hint names a command that exists (publish model has no --model option)."""
     checkpoint = inputs.make_trained_checkpoint_dir(tmp_path / "models" / "demo")
-    results = inputs.make_results_dir(tmp_path / "results" / "demo", model_name="local/demo",
-                                      model_path=str(checkpoint.resolve()),
-                                      others=("sentence-transformers/all-MiniLM-L6-v2", "mteb/baseline-bm25s"))
+    results = inputs.make_results_dir(
+        tmp_path / "results" / "demo",
+        model_name="local/demo",
+        model_path=str(checkpoint.resolve()),
+        others=("sentence-transformers/all-MiniLM-L6-v2", "mteb/baseline-bm25s"),
+    )
     out = tmp_path / "plan"
-    assert main(["publish", "model", str(checkpoint), "--repo", "org/demo", "--version", "0.1.0", "--license", "mit",
-                 "--results", str(results), "--dry-run", "--output", str(out)]) == 0
+    assert (
+        main(
+            [
+                "publish",
+                "model",
+                str(checkpoint),
+                "--repo",
+                "org/demo",
+                "--version",
+                "0.1.0",
+                "--license",
+                "mit",
+                "--results",
+                str(results),
+                "--dry-run",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     text = (out / "README.md").read_text()
     assert "| RankLadderDev |" in text and "0.6123" in text and "0.5123" not in text  # its row, not the base's
 
-    other = inputs.make_results_dir(tmp_path / "results" / "other", model_name="local/other", model_path="/elsewhere",
-                                    others=("sentence-transformers/all-MiniLM-L6-v2",))
-    assert main(["publish", "model", str(checkpoint), "--repo", "org/demo", "--version", "0.1.0", "--license", "mit",
-                 "--results", str(other), "--dry-run", "--output", str(tmp_path / "plan2")]) == 2
+    other = inputs.make_results_dir(
+        tmp_path / "results" / "other",
+        model_name="local/other",
+        model_path="/elsewhere",
+        others=("sentence-transformers/all-MiniLM-L6-v2",),
+    )
+    assert (
+        main(
+            [
+                "publish",
+                "model",
+                str(checkpoint),
+                "--repo",
+                "org/demo",
+                "--version",
+                "0.1.0",
+                "--license",
+                "mit",
+                "--results",
+                str(other),
+                "--dry-run",
+                "--output",
+                str(tmp_path / "plan2"),
+            ]
+        )
+        == 2
+    )
     line = error_lines(capsys.readouterr().err)[0]
     assert "cannot tell which model is org/demo" in line and "--model NAME" not in line
     assert f"rankladder eval --model {checkpoint} --name org/demo" in line

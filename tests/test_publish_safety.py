@@ -44,15 +44,38 @@ def files_of(path):
 
 def dry_run_args(kind, dataset_dir, checkpoint_dir, out):
     if kind == "dataset":
-        return ["publish", "dataset", str(dataset_dir), "--repo", "org/tiny", "--version", "0.1.0",
-                "--dry-run", "--output", str(out)]
-    return ["publish", "model", str(checkpoint_dir), "--repo", "org/minilm", "--version", "0.1.0",
-            "--license", "apache-2.0", "--dry-run", "--output", str(out)]
+        return [
+            "publish",
+            "dataset",
+            str(dataset_dir),
+            "--repo",
+            "org/tiny",
+            "--version",
+            "0.1.0",
+            "--dry-run",
+            "--output",
+            str(out),
+        ]
+    return [
+        "publish",
+        "model",
+        str(checkpoint_dir),
+        "--repo",
+        "org/minilm",
+        "--version",
+        "0.1.0",
+        "--license",
+        "apache-2.0",
+        "--dry-run",
+        "--output",
+        str(out),
+    ]
 
 
 @pytest.mark.parametrize("kind", ["dataset", "model"])
-def test_dry_run_refuses_a_folder_holding_other_files(hub, hub_env, dataset_dir, checkpoint_dir, tmp_path, capsys,
-                                                      kind):
+def test_dry_run_refuses_a_folder_holding_other_files(
+    hub, hub_env, dataset_dir, checkpoint_dir, tmp_path, capsys, kind
+):
     out = user_folder(tmp_path / "mine")
     before, requests = files_of(out), len(hub.requests)
     assert main(dry_run_args(kind, dataset_dir, checkpoint_dir, out)) == 2
@@ -64,8 +87,9 @@ def test_dry_run_refuses_a_folder_holding_other_files(hub, hub_env, dataset_dir,
 
 
 @pytest.mark.parametrize("kind", ["dataset", "model"])
-def test_overwrite_replaces_the_folder_only_once_the_new_one_is_complete(hub, hub_env, dataset_dir, checkpoint_dir,
-                                                                        tmp_path, capsys, monkeypatch, kind):
+def test_overwrite_replaces_the_folder_only_once_the_new_one_is_complete(
+    hub, hub_env, dataset_dir, checkpoint_dir, tmp_path, capsys, monkeypatch, kind
+):
     from rankladder.model_cards import publish
 
     out = user_folder(tmp_path / "mine")
@@ -91,8 +115,9 @@ def test_overwrite_replaces_the_folder_only_once_the_new_one_is_complete(hub, hu
     assert [p.name for p in tmp_path.iterdir()] == ["mine"]
 
 
-def test_identical_rerun_keeps_the_folder_and_a_file_is_refused(hub, hub_env, dataset_dir, checkpoint_dir, tmp_path,
-                                                                 capsys):
+def test_identical_rerun_keeps_the_folder_and_a_file_is_refused(
+    hub, hub_env, dataset_dir, checkpoint_dir, tmp_path, capsys
+):
     out = tmp_path / "plan"
     assert main(dry_run_args("dataset", dataset_dir, checkpoint_dir, out)) == 0
     first = files_of(out)
@@ -111,7 +136,7 @@ def test_version_must_match_the_built_dataset(hub, hub_env, dataset_dir, tmp_pat
     requests = len(hub.requests)
     args = ["publish", "dataset", str(dataset_dir), "--repo", "org/versioned", "--version", "0.9.0"]
     assert main(args + (["--dry-run", "--output", str(tmp_path / "plan")] if dry_run else [])) == 2
-    line, = error_lines(capsys.readouterr().err)
+    (line,) = error_lines(capsys.readouterr().err)
     assert "built as version 0.1.0" in line and "--version 0.1.0" in line and "rankladder build" in line
     assert len(hub.requests) == requests and not (tmp_path / "plan").exists()
     from hubserver.server import HubError
@@ -120,17 +145,20 @@ def test_version_must_match_the_built_dataset(hub, hub_env, dataset_dir, tmp_pat
         hub.store.load("dataset", "org/versioned")
 
 
-@pytest.mark.parametrize("kind, license, message", [
-    ("dataset", "not a licence", "not a Hugging Face Hub license identifier"),
-    ("dataset", "MIT", "did you mean mit"),
-    ("model", "apache 2.0", "did you mean apache-2.0"),
-    ("model", "cc-by-4", "not a Hugging Face Hub license identifier"),
-])
+@pytest.mark.parametrize(
+    "kind, license, message",
+    [
+        ("dataset", "not a licence", "not a Hugging Face Hub license identifier"),
+        ("dataset", "MIT", "did you mean mit"),
+        ("model", "apache 2.0", "did you mean apache-2.0"),
+        ("model", "cc-by-4", "not a Hugging Face Hub license identifier"),
+    ],
+)
 def test_license_must_be_a_hub_license_id(hub, hub_env, dataset_dir, checkpoint_dir, capsys, kind, license, message):
     requests = len(hub.requests)
     target, repo = (dataset_dir, "org/licensed") if kind == "dataset" else (checkpoint_dir, "org/licensed-model")
     assert main(["publish", kind, str(target), "--repo", repo, "--version", "0.1.0", "--license", license]) == 2
-    line, = error_lines(capsys.readouterr().err)
+    (line,) = error_lines(capsys.readouterr().err)
     assert "--license" in line and repr(license) in line and message in line
     assert len(hub.requests) == requests
 
@@ -138,23 +166,66 @@ def test_license_must_be_a_hub_license_id(hub, hub_env, dataset_dir, checkpoint_
 def test_license_already_in_the_card_is_checked_too(hub, hub_env, dataset_dir, tmp_path, capsys):
     target = tmp_path / "ds"
     shutil.copytree(dataset_dir, target)
-    (target / "README.md").write_text((target / "README.md").read_text().replace("license: cc-by-4.0", "license: CC BY"))
+    (target / "README.md").write_text(
+        (target / "README.md").read_text().replace("license: cc-by-4.0", "license: CC BY")
+    )
     requests = len(hub.requests)
     assert main(["publish", "dataset", str(target), "--repo", "org/cardlicense", "--version", "0.1.0"]) == 2
-    line, = error_lines(capsys.readouterr().err)
+    (line,) = error_lines(capsys.readouterr().err)
     assert "field 'license'" in line and "'CC BY'" in line
     assert len(hub.requests) == requests
-    assert main(["publish", "dataset", str(target), "--repo", "org/cardlicense", "--version", "0.1.0",
-                 "--license", "cc-by-4.0"]) == 0  # --license fixes it
+    assert (
+        main(
+            [
+                "publish",
+                "dataset",
+                str(target),
+                "--repo",
+                "org/cardlicense",
+                "--version",
+                "0.1.0",
+                "--license",
+                "cc-by-4.0",
+            ]
+        )
+        == 0
+    )  # --license fixes it
 
 
-@pytest.mark.parametrize("repo", ["org/na--me", "org/name.git", "org/-name", "org/na me", "datasets/org/name",
-                                  "name", "org/" + "n" * 97, "org/na..me"])
+@pytest.mark.parametrize(
+    "repo",
+    [
+        "org/na--me",
+        "org/name.git",
+        "org/-name",
+        "org/na me",
+        "datasets/org/name",
+        "name",
+        "org/" + "n" * 97,
+        "org/na..me",
+    ],
+)
 def test_malformed_repo_ids_are_refused(hub, hub_env, dataset_dir, checkpoint_dir, tmp_path, capsys, repo):
     requests = len(hub.requests)
     assert main(["publish", "dataset", str(dataset_dir), "--repo", repo, "--version", "0.1.0"]) == 2
-    assert main(["publish", "model", str(checkpoint_dir), "--repo", "org/fine", "--version", "0.1.0",
-                 "--license", "mit", "--dataset-repo", repo]) == 2
+    assert (
+        main(
+            [
+                "publish",
+                "model",
+                str(checkpoint_dir),
+                "--repo",
+                "org/fine",
+                "--version",
+                "0.1.0",
+                "--license",
+                "mit",
+                "--dataset-repo",
+                repo,
+            ]
+        )
+        == 2
+    )
     assert main(["publish", "results", str(tmp_path), "--model-repo", repo]) == 2
     lines = error_lines(capsys.readouterr().err)
     assert len(lines) == 3 and all(repr(repo) in line for line in lines)

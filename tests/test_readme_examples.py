@@ -42,7 +42,7 @@ def readme_blocks() -> list[Block]:
     text = README.read_text(encoding="utf-8")
     out = []
     for match in re.finditer(r"^```(\w*)\n(.*?)^```", text, re.MULTILINE | re.DOTALL):
-        before = text[:match.start()]
+        before = text[: match.start()]
         heading = [line for line in before.splitlines() if line.startswith("#")][-1]
         out.append(Block(match.group(1), match.group(2), before.count("\n") + 1, heading))
     return out
@@ -51,30 +51,25 @@ def readme_blocks() -> list[Block]:
 # Blocks this file runs, by key (first command line) -> the test that runs it.
 RUN = {
     "rankladder build runs/demo --out datasets/demo --version 0.1.0 --dev-fraction 0.25": "test_build_and_publish",
-    'from datasets import load_dataset': "test_build_and_publish",  # the build section's and the publish section's
-    "rankladder publish model models/demo --repo my-org/minilm-sycl --version 0.1.0 --license apache-2.0 \\":
-        "test_build_and_publish",
+    "from datasets import load_dataset": "test_build_and_publish",  # the build section's and the publish section's
+    "rankladder publish model models/demo --repo my-org/minilm-sycl --version 0.1.0 --license apache-2.0 \\": "test_build_and_publish",
     "$ rankladder generate --queries bad.jsonl --out runs/x": "test_error_transcript",
 }
 # Blocks not run here, and why.
 SKIPPED = {
     "make quickstart": "the whole pipeline: minutes of LLM generation and training on CPU "
-                       "(tests/test_release.py runs a tiny one)",
+    "(tests/test_release.py runs a tiny one)",
     "queries ──► rankladder generate ──► RUN_DIR (jsonl shards + manifests, resumable, shardable)": "a diagram",
     "rankladder generate --out runs/demo --limit 3": "LLM generation (minutes on CPU; the vLLM/OpenAI lines need a GPU "
-                                                     "or a server); tests/test_builder_generate.py covers the backends",
-    "rankladder train --data datasets/demo --loss wasserstein --output-dir models/demo \\":
-        "trains a model (minutes on CPU); the publish test uses a checkpoint saved the way `train` saves it",
-    "rankladder eval --model models/demo --name my-org/minilm-sycl --model sentence-transformers/all-MiniLM-L6-v2 \\":
-        "needs all-MiniLM-L6-v2 in the HF cache and minutes of encoding; tests/test_eval_*.py cover eval",
-    "rankladder quickstart --out out/quickstart --eval-data ../shared/datasets/cranfield":
-        "the whole pipeline (about 5 minutes); tests/test_release.py runs a tiny one",
+    "or a server); tests/test_builder_generate.py covers the backends",
+    "rankladder train --data datasets/demo --loss wasserstein --output-dir models/demo \\": "trains a model (minutes on CPU); the publish test uses a checkpoint saved the way `train` saves it",
+    "rankladder eval --model models/demo --name my-org/minilm-sycl --model sentence-transformers/all-MiniLM-L6-v2 \\": "needs all-MiniLM-L6-v2 in the HF cache and minutes of encoding; tests/test_eval_*.py cover eval",
+    "rankladder quickstart --out out/quickstart --eval-data ../shared/datasets/cranfield": "the whole pipeline (about 5 minutes); tests/test_release.py runs a tiny one",
     "| model | dataset | mean |": "sample output, not code",
     "import rankladder": "the Python API snippet: tests/test_api_readme.py runs it",
     "rankladder study configs/study_cpu.yaml --out out/study-cpu": "the loss study: hours on CPU, GPUs for the paper",
-    "rankladder mine ../shared/datasets/cranfield --split test --method bm25 -k 2 --out out/mined-bm25":
-        "mining: tests/test_builder_mine.py runs the bm25 and dense methods on Cranfield; the other lines name "
-        "placeholders (an MS MARCO train folder, MODEL)",
+    "rankladder mine ../shared/datasets/cranfield --split test --method bm25 -k 2 --out out/mined-bm25": "mining: tests/test_builder_mine.py runs the bm25 and dense methods on Cranfield; the other lines name "
+    "placeholders (an MS MARCO train folder, MODEL)",
 }
 
 
@@ -91,17 +86,26 @@ def blocks_for(test_name: str, lang: str | None = None) -> list[Block]:
 
 def run_bash(block: Block, cwd: Path, env: dict) -> subprocess.CompletedProcess:
     env = {**os.environ, **env, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    result = subprocess.run(["bash", "-euo", "pipefail", "-c", block.text], cwd=cwd, env=env, capture_output=True,
-                            text=True, timeout=900, check=False)
-    assert result.returncode == 0, (f"README.md:{block.line} failed as written:\n"
-                                    f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", block.text],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, (
+        f"README.md:{block.line} failed as written:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
     return result
 
 
 def run_python(block: Block, cwd: Path, env: dict) -> None:
     env = {**os.environ, **env}
-    result = subprocess.run([sys.executable, "-c", block.text], cwd=cwd, env=env, capture_output=True, text=True,
-                            timeout=600, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", block.text], cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
     assert result.returncode == 0, f"README.md:{block.line} failed as written:\n{result.stderr[-3000:]}"
 
 
@@ -120,9 +124,12 @@ def test_build_and_publish(hub, hub_env, tmp_path):
 
     # what `rankladder train --output-dir models/demo` and `rankladder eval ... --name my-org/minilm-sycl` leave
     checkpoint = inputs.make_trained_checkpoint_dir(work / "models" / "demo", dataset="datasets/demo")
-    inputs.make_results_dir(work / "results" / "demo", model_name="my-org/minilm-sycl",
-                            model_path=str(checkpoint.resolve()),
-                            others=("sentence-transformers/all-MiniLM-L6-v2", "mteb/baseline-bm25s"))
+    inputs.make_results_dir(
+        work / "results" / "demo",
+        model_name="my-org/minilm-sycl",
+        model_path=str(checkpoint.resolve()),
+        others=("sentence-transformers/all-MiniLM-L6-v2", "mteb/baseline-bm25s"),
+    )
     out = run_bash(publish, work, hub_env)
     assert hub_env["HF_TOKEN"] not in out.stdout + out.stderr
 
@@ -140,12 +147,13 @@ def test_build_and_publish(hub, hub_env, tmp_path):
 
 def test_error_transcript(tmp_path):
     """The Errors section's transcript: same command, same one line."""
-    block, = blocks_for("test_error_transcript")
+    (block,) = blocks_for("test_error_transcript")
     lines = block.text.strip().splitlines()
     command, expected = lines[0].removeprefix("$ "), lines[1:]
     (tmp_path / "bad.jsonl").write_text('{"_id": "q1", "text": "how do plants use light?"}\n{bad: 1}\n')
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    result = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
-                            check=False)
+    result = subprocess.run(
+        ["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     assert result.returncode == 2 and result.stderr.strip().splitlines() == expected
     assert not (tmp_path / "runs").exists()

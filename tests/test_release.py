@@ -29,14 +29,23 @@ def test_unknown_keys_and_missing_files_are_errors(tmp_path):
 
 
 def tiny_release(**training) -> dict:
-    return load_release(None, {
-        "queries": {"limit": 2},
-        "generation": {"max_new_tokens": 48, "batch_size": 8},
-        "build": {"dev_fraction": 0.5},
-        "training": {"max_steps": 2, "per_device_train_batch_size": 2, "num_train_epochs": 1,
-                     "logging_steps": 1, "disable_tqdm": True, **training},
-        "eval": {"include_base": False, "bm25": False},
-    })
+    return load_release(
+        None,
+        {
+            "queries": {"limit": 2},
+            "generation": {"max_new_tokens": 48, "batch_size": 8},
+            "build": {"dev_fraction": 0.5},
+            "training": {
+                "max_steps": 2,
+                "per_device_train_batch_size": 2,
+                "num_train_epochs": 1,
+                "logging_steps": 1,
+                "disable_tqdm": True,
+                **training,
+            },
+            "eval": {"include_base": False, "bm25": False},
+        },
+    )
 
 
 def records(out: Path) -> dict:

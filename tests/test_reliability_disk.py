@@ -40,7 +40,11 @@ def readonly_dir(parent: Path):
     """Yield (folder, how): a folder nothing can be created in."""
     folder = parent / f"ro-{uuid.uuid4().hex[:6]}"
     folder.mkdir(parents=True)
-    if os.geteuid() == 0 and shutil.which("mount") and _try("mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)):
+    if (
+        os.geteuid() == 0
+        and shutil.which("mount")
+        and _try("mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder))
+    ):
         try:
             yield folder, "read-only tmpfs mount (EROFS)"
         finally:
@@ -66,8 +70,11 @@ def full_dir(parent: Path, size_kb: int = 48, fill_from: Path | None = None):
     folder = parent / f"full-{uuid.uuid4().hex[:6]}"
     folder.mkdir(parents=True)
     extra = sum(p.stat().st_size for p in fill_from.rglob("*") if p.is_file()) // 1024 + 16 if fill_from else 0
-    if os.geteuid() == 0 and shutil.which("mount") and _try("mount", "-t", "tmpfs", "-o", f"size={size_kb + extra}k",
-                                                            "tmpfs", str(folder)):
+    if (
+        os.geteuid() == 0
+        and shutil.which("mount")
+        and _try("mount", "-t", "tmpfs", "-o", f"size={size_kb + extra}k", "tmpfs", str(folder))
+    ):
         try:
             if fill_from:
                 shutil.copytree(fill_from, folder / fill_from.name)
@@ -98,8 +105,15 @@ def check(argv: list[str], output: Path, names: str, preexec=None, cwd: Path | N
     """Problems with one run that must fail cleanly: exit 2, one stderr line naming ``names``,
     ``output`` unchanged (absent before → absent after), no temp folders left beside it."""
     before = tree_state(output)
-    result = subprocess.run(rankladder_command() + argv, env=cli_env(), capture_output=True, text=True,
-                            preexec_fn=preexec, cwd=cwd, timeout=600)
+    result = subprocess.run(
+        rankladder_command() + argv,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        preexec_fn=preexec,
+        cwd=cwd,
+        timeout=600,
+    )
     # transformers' own progress bars ("Writing model shards: 0%|...| 0/1 [...it/s]") are not errors
     lines = [line for line in result.stderr.splitlines() if line.strip() and not PROGRESS_BAR.search(line)]
     problems = []
@@ -122,12 +136,43 @@ def readonly_cases(workspace: Path, ro: Path) -> dict[str, tuple[list[str], Path
     return {
         "generate": (["generate", "--out", str(ro / "run"), "--limit", "1", "--no-progress"], ro / "run"),
         "build": (["build", str(workspace / "run"), "--out", str(ro / "ds"), "--version", "1.0.0"], ro / "ds"),
-        "train": (["train", "--data", str(workspace / "ds"), "--output-dir", str(ro / "model"), "--max_steps", "1",
-                   "--use_cpu", "true", "--report_to", "none"], ro / "model"),
-        "eval": (["eval", "--model", minilm_path(), "--tasks", str(workspace / "beir"), "--output-dir",
-                  str(ro / "eval")], ro / "eval"),
-        "publish dataset": (["publish", "dataset", str(workspace / "ds"), "--repo", "org/name", "--version", "0.1.0",
-                             "--license", "apache-2.0", "--dry-run", "--output", str(ro / "release")], ro / "release"),
+        "train": (
+            [
+                "train",
+                "--data",
+                str(workspace / "ds"),
+                "--output-dir",
+                str(ro / "model"),
+                "--max_steps",
+                "1",
+                "--use_cpu",
+                "true",
+                "--report_to",
+                "none",
+            ],
+            ro / "model",
+        ),
+        "eval": (
+            ["eval", "--model", minilm_path(), "--tasks", str(workspace / "beir"), "--output-dir", str(ro / "eval")],
+            ro / "eval",
+        ),
+        "publish dataset": (
+            [
+                "publish",
+                "dataset",
+                str(workspace / "ds"),
+                "--repo",
+                "org/name",
+                "--version",
+                "0.1.0",
+                "--license",
+                "apache-2.0",
+                "--dry-run",
+                "--output",
+                str(ro / "release"),
+            ],
+            ro / "release",
+        ),
     }
 
 
@@ -146,21 +191,45 @@ def test_read_only_output_is_one_line_exit_2(workspace, tmp_path, command):
 
 def test_disk_full_during_build_leaves_no_dataset(workspace, tmp_path):
     with full_dir(tmp_path) as (full, preexec, how):
-        problems = check(["build", str(workspace / "run"), "--out", str(full / "ds"), "--version", "1.0.0"],
-                         full / "ds", str(full / "ds"), preexec)
+        problems = check(
+            ["build", str(workspace / "run"), "--out", str(full / "ds"), "--version", "1.0.0"],
+            full / "ds",
+            str(full / "ds"),
+            preexec,
+        )
     assert not problems, f"{how}: {problems}"
 
 
 def test_disk_full_during_overwrite_keeps_the_old_dataset_intact(workspace, tmp_path):
     with full_dir(tmp_path, size_kb=24, fill_from=workspace / "ds") as (full, preexec, how):
-        problems = check(["build", str(workspace / "run"), "--out", str(full / "ds"), "--version", "2.0.0",
-                          "--overwrite"], full / "ds", str(full / "ds"), preexec)
+        problems = check(
+            ["build", str(workspace / "run"), "--out", str(full / "ds"), "--version", "2.0.0", "--overwrite"],
+            full / "ds",
+            str(full / "ds"),
+            preexec,
+        )
     assert not problems, f"{how}: {problems}"
 
 
 def test_disk_full_during_publish_dry_run(workspace, tmp_path):
     with full_dir(tmp_path) as (full, preexec, how):
-        problems = check(["publish", "dataset", str(workspace / "ds"), "--repo", "org/name", "--version", "0.1.0",
-                          "--license", "apache-2.0", "--dry-run", "--output", str(full / "release")],
-                         full / "release", str(full / "release"), preexec)
+        problems = check(
+            [
+                "publish",
+                "dataset",
+                str(workspace / "ds"),
+                "--repo",
+                "org/name",
+                "--version",
+                "0.1.0",
+                "--license",
+                "apache-2.0",
+                "--dry-run",
+                "--output",
+                str(full / "release"),
+            ],
+            full / "release",
+            str(full / "release"),
+            preexec,
+        )
     assert not problems, f"{how}: {problems}"

@@ -39,8 +39,14 @@ from test_reliability_kill import (  # noqa: E402
 
 def interrupt_when(argv: list[str], started, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run ``rankladder ARGV``; once ``started()`` is true, Ctrl-C its process group; wait for it to end."""
-    process = subprocess.Popen(rankladder_command() + argv, env=cli_env(), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        rankladder_command() + argv,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.time() + timeout
     while time.time() < deadline and process.poll() is None and not started():
         time.sleep(0.02)
@@ -76,22 +82,45 @@ def test_generate_ctrl_c_leaves_a_resumable_run_dir(tmp_path):
     from rankladder.dataset_builder.generate import record_key
     from rankladder.dataset_builder.runfiles import RECORDS, REJECTS, iter_kind
 
-    texts = ["how do bees make honey", "why is the sky blue", "what causes tides", "how do vaccines work",
-             "why do leaves change colour", "how does a battery store energy"]
+    texts = [
+        "how do bees make honey",
+        "why is the sky blue",
+        "what causes tides",
+        "how do vaccines work",
+        "why do leaves change colour",
+        "how does a battery store energy",
+    ]
     queries = tmp_path / "queries.jsonl"
     queries.write_text("".join(json.dumps({"_id": f"g{i}", "text": t}) + "\n" for i, t in enumerate(texts)))
     expected = {record_key(f"g{i}", level, 0) for i in range(len(texts)) for level in (3, 2, 1, 0)}
     server = CannedOpenAI(delay=0.3)
     run_dir = tmp_path / "run"
-    argv = ["generate", "--queries", str(queries), "--backend", "openai", "--model", "fake", "--base-url",
-            server.url, "--concurrency", "4", "--batch-size", "4", "--no-progress", "--out", str(run_dir)]
+    argv = [
+        "generate",
+        "--queries",
+        str(queries),
+        "--backend",
+        "openai",
+        "--model",
+        "fake",
+        "--base-url",
+        server.url,
+        "--concurrency",
+        "4",
+        "--batch-size",
+        "4",
+        "--no-progress",
+        "--out",
+        str(run_dir),
+    ]
 
     def first_record() -> bool:
         return (run_dir / RECORDS).is_dir() and any(p.stat().st_size for p in (run_dir / RECORDS).glob("*.jsonl"))
 
     def keys() -> list[str]:
-        return [r["key"] for r in iter_kind(run_dir, RECORDS)] + [r["key"] for r in iter_kind(run_dir, REJECTS)
-                                                                    if r.get("final")]
+        return [r["key"] for r in iter_kind(run_dir, RECORDS)] + [
+            r["key"] for r in iter_kind(run_dir, REJECTS) if r.get("final")
+        ]
 
     try:
         result = interrupt_when(argv, first_record)
@@ -154,13 +183,20 @@ def test_eval_ctrl_c_leaves_no_results_and_rerun_completes(shared_datasets, mini
     corpus = (shared_datasets / "cranfield" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[:300]
     (beir / "corpus.jsonl").write_text("\n".join(corpus) + "\n", encoding="utf-8")
     ids = {json.loads(line)["_id"] for line in corpus}
-    qrels = [line for line in (shared_datasets / "cranfield" / "qrels" / "test.tsv").read_text().splitlines()[1:]
-             if line.split("\t")[1] in ids]
+    qrels = [
+        line
+        for line in (shared_datasets / "cranfield" / "qrels" / "test.tsv").read_text().splitlines()[1:]
+        if line.split("\t")[1] in ids
+    ]
     (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "\n".join(qrels) + "\n")
     wanted = {line.split("\t")[0] for line in qrels}
-    (beir / "queries.jsonl").write_text("".join(
-        line + "\n" for line in (shared_datasets / "cranfield" / "queries.jsonl").read_text().splitlines()
-        if json.loads(line)["_id"] in wanted))
+    (beir / "queries.jsonl").write_text(
+        "".join(
+            line + "\n"
+            for line in (shared_datasets / "cranfield" / "queries.jsonl").read_text().splitlines()
+            if json.loads(line)["_id"] in wanted
+        )
+    )
     out = tmp_path / "eval"
     argv = ["eval", "--model", minilm_path, "--tasks", str(beir), "--output-dir", str(out), "--no-bm25"]
     result = interrupt_when(argv, lambda: bool(temp_siblings(out)) and time.sleep(3) is None)

@@ -30,15 +30,21 @@ from test_reliability_bad_inputs import rankladder_command  # noqa: E402
 
 
 def cli_env() -> dict:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
     return env
 
 
 def run_and_kill(argv: list[str], delay: float, cwd: Path | None = None) -> bool:
     """Start ``rankladder ARGV``, SIGKILL it after ``delay`` s; True when it was still running (killed)."""
-    process = subprocess.Popen(rankladder_command() + argv, env=cli_env(), cwd=cwd,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        rankladder_command() + argv, env=cli_env(), cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         process.wait(timeout=delay)
         return False  # finished before the kill
@@ -49,8 +55,7 @@ def run_and_kill(argv: list[str], delay: float, cwd: Path | None = None) -> bool
 
 
 def run_cli(argv: list[str], timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(rankladder_command() + argv, env=cli_env(), capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(rankladder_command() + argv, env=cli_env(), capture_output=True, text=True, timeout=timeout)
 
 
 # -- build ------------------------------------------------------------------------------------------
@@ -61,8 +66,16 @@ def write_big_run_dir(run_dir: Path, copies: int) -> Path:
     from run_fixtures import GRADED_DOCUMENTS, write_run_dir
 
     rows = [json.loads(line) for line in GRADED_DOCUMENTS.read_text(encoding="utf-8").splitlines() if line.strip()]
-    many = [{**row, "query_id": f"{row['query_id']}-c{i}", "query": f"{row['query']} (variant {i})",
-             "text": f"{row['text']} Variant {i}."} for i in range(copies) for row in rows]
+    many = [
+        {
+            **row,
+            "query_id": f"{row['query_id']}-c{i}",
+            "query": f"{row['query']} (variant {i})",
+            "text": f"{row['text']} Variant {i}.",
+        }
+        for i in range(copies)
+        for row in rows
+    ]
     return write_run_dir(run_dir, many)
 
 
@@ -76,11 +89,19 @@ def dataset_keys(dataset_dir: Path) -> dict:
         path = dataset_dir / manifest["files"].get(f"default/{split}", {}).get("path", "missing")
         if path.is_file():
             table = pq.read_table(path)
-            keys += zip(table.column("query-id").to_pylist(), table.column("corpus-id").to_pylist(),
-                        table.column("score").to_pylist())
+            keys += zip(
+                table.column("query-id").to_pylist(),
+                table.column("corpus-id").to_pylist(),
+                table.column("score").to_pylist(),
+            )
     corpus_ids = pq.read_table(dataset_dir / manifest["files"]["corpus/corpus"]["path"]).column("_id").to_pylist()
-    return {"content_hash": manifest["content_hash"], "records": manifest["counts"]["records"],
-            "documents": manifest["counts"]["documents"], "keys": keys, "corpus_ids": corpus_ids}
+    return {
+        "content_hash": manifest["content_hash"],
+        "records": manifest["counts"]["records"],
+        "documents": manifest["counts"]["documents"],
+        "keys": keys,
+        "corpus_ids": corpus_ids,
+    }
 
 
 def dataset_looks_complete_and_is(dataset_dir: Path) -> bool:
@@ -91,8 +112,10 @@ def dataset_looks_complete_and_is(dataset_dir: Path) -> bool:
     if not manifest_path.is_file():
         return False
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    return all((dataset_dir / entry["path"]).is_file() and sha256_file(dataset_dir / entry["path"]) == entry["sha256"]
-               for entry in manifest["files"].values())
+    return all(
+        (dataset_dir / entry["path"]).is_file() and sha256_file(dataset_dir / entry["path"]) == entry["sha256"]
+        for entry in manifest["files"].values()
+    )
 
 
 def build_argv(run_dir: Path, out: Path) -> list[str]:
@@ -119,8 +142,14 @@ def build_kill_trial(run_dir: Path, out: Path, reference: dict, delay: float) ->
         problems.append(f"temp folders left after the re-run: {after}")
     if rerun.returncode != 0:
         problems.append(f"re-run failed: {rerun.stderr.strip().splitlines()[-1:]}")
-        return {"killed": killed, "problems": problems, "lost": reference["records"], "duplicated": 0,
-                "leftover_temp_dirs": leftovers, "temp_dirs_after_rerun": after}
+        return {
+            "killed": killed,
+            "problems": problems,
+            "lost": reference["records"],
+            "duplicated": 0,
+            "leftover_temp_dirs": leftovers,
+            "temp_dirs_after_rerun": after,
+        }
     got = dataset_keys(out)
     if got["content_hash"] != reference["content_hash"]:
         problems.append("content_hash differs from the uninterrupted build")
@@ -128,18 +157,52 @@ def build_kill_trial(run_dir: Path, out: Path, reference: dict, delay: float) ->
         problems.append("qrels keys differ from the uninterrupted build")
     lost = len(set(reference["keys"]) - set(got["keys"]))
     duplicated = (len(got["keys"]) - len(set(got["keys"]))) + (len(got["corpus_ids"]) - len(set(got["corpus_ids"])))
-    return {"killed": killed, "delay": round(delay, 2), "problems": problems, "lost": lost,
-            "duplicated": duplicated, "leftover_temp_dirs": leftovers, "temp_dirs_after_rerun": after}
+    return {
+        "killed": killed,
+        "delay": round(delay, 2),
+        "problems": problems,
+        "lost": lost,
+        "duplicated": duplicated,
+        "leftover_temp_dirs": leftovers,
+        "temp_dirs_after_rerun": after,
+    }
 
 
 # -- train ------------------------------------------------------------------------------------------
 
 TRAIN_STEPS = 6
-TRAIN_FLAGS = ["--loss", "ws2", "--group_size", "4", "--group_strategy", "one_per_level", "--eval_split", "none",
-               "--per_device_train_batch_size", "4", "--max_steps", str(TRAIN_STEPS), "--save_steps", "2",
-               "--logging_steps", "1", "--learning_rate", "3e-5", "--warmup_steps", "0", "--seed", "7",
-               "--use_cpu", "true", "--report_to", "none", "--disable_tqdm", "true",
-               "--dataloader_num_workers", "0"]
+TRAIN_FLAGS = [
+    "--loss",
+    "ws2",
+    "--group_size",
+    "4",
+    "--group_strategy",
+    "one_per_level",
+    "--eval_split",
+    "none",
+    "--per_device_train_batch_size",
+    "4",
+    "--max_steps",
+    str(TRAIN_STEPS),
+    "--save_steps",
+    "2",
+    "--logging_steps",
+    "1",
+    "--learning_rate",
+    "3e-5",
+    "--warmup_steps",
+    "0",
+    "--seed",
+    "7",
+    "--use_cpu",
+    "true",
+    "--report_to",
+    "none",
+    "--disable_tqdm",
+    "true",
+    "--dataloader_num_workers",
+    "0",
+]
 PROBE_TEXTS = ["what makes bread rise", "Yeast ferments the sugars in dough."]
 
 
@@ -150,16 +213,26 @@ def train_argv(dataset_dir: Path, out: Path) -> list[str]:
 def model_state(out: Path) -> dict:
     """Complete-folder check plus what runs are compared on (files, final step, embeddings)."""
     manifest_path = out / "rankladder_train_manifest.json"
-    needed = ["modules.json", "config.json", "config_sentence_transformers.json", "model.safetensors",
-              "tokenizer.json", "rankladder_train_config.yaml"]
-    missing = [name for name in needed if not (out / name).is_file()] + ([] if manifest_path.is_file()
-                                                                          else [manifest_path.name])
+    needed = [
+        "modules.json",
+        "config.json",
+        "config_sentence_transformers.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "rankladder_train_config.yaml",
+    ]
+    missing = [name for name in needed if not (out / name).is_file()] + (
+        [] if manifest_path.is_file() else [manifest_path.name]
+    )
     state = {"missing": missing}
     if not missing:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         state["global_step"] = manifest["final_metrics"].get("global_step")
-        state["files"] = sorted(p.relative_to(out).as_posix() for p in out.rglob("*")
-                                if p.is_file() and not p.relative_to(out).as_posix().startswith("runs/"))
+        state["files"] = sorted(
+            p.relative_to(out).as_posix()
+            for p in out.rglob("*")
+            if p.is_file() and not p.relative_to(out).as_posix().startswith("runs/")
+        )
     return state
 
 
@@ -187,7 +260,7 @@ def train_kill_trial(dataset_dir: Path, out: Path, reference_dir: Path, referenc
     problems = []
     if rerun is not None and rerun.returncode != 0:
         lines = [line for line in rerun.stderr.splitlines() if line.strip()]
-        problems.append(f"re-run failed ({rerun.returncode}): {lines[-1:] }")
+        problems.append(f"re-run failed ({rerun.returncode}): {lines[-1:]}")
         return {"killed": killed, "resumed_from": resumable and resumable.name, "problems": problems}
     state = model_state(out)
     if state["missing"]:
@@ -201,8 +274,12 @@ def train_kill_trial(dataset_dir: Path, out: Path, reference_dir: Path, referenc
 
         if not torch.allclose(embeddings(out), embeddings(reference_dir), atol=1e-4):
             problems.append("weights differ from the uninterrupted run")
-    return {"killed": killed, "delay": round(delay, 2), "resumed_from": resumable and resumable.name,
-            "problems": problems}
+    return {
+        "killed": killed,
+        "delay": round(delay, 2),
+        "resumed_from": resumable and resumable.name,
+        "problems": problems,
+    }
 
 
 # -- tests ------------------------------------------------------------------------------------------
@@ -235,11 +312,19 @@ def test_train_killed_after_a_checkpoint_resumes_to_a_complete_model(tiny_datase
     """Killed right after checkpoint-2 is saved; ``--resume_from_checkpoint latest`` finishes the run.
     (Weights equal to an uninterrupted run: tests/test_training_run.py; random kill points: the report.)"""
     out = tmp_path / "killed"
-    process = subprocess.Popen(rankladder_command() + train_argv(tiny_dataset_dir, out), env=cli_env(),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        rankladder_command() + train_argv(tiny_dataset_dir, out),
+        env=cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 300
     checkpoint = out.with_name(out.name + ".checkpoints") / "checkpoint-2"
-    while time.time() < deadline and process.poll() is None and not (checkpoint / "rankladder_train_config.yaml").is_file():
+    while (
+        time.time() < deadline
+        and process.poll() is None
+        and not (checkpoint / "rankladder_train_config.yaml").is_file()
+    ):
         time.sleep(0.05)
     assert process.poll() is None, "training finished before it could be killed"
     process.send_signal(signal.SIGKILL)

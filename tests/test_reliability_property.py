@@ -28,16 +28,29 @@ from cli_fuzz import DAMAGES, TARGETS, UNREACHABLE, changes, make_workspace, out
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-NUM = st.one_of(st.sampled_from(["1", "2", "3"]),  # valid for most options: one bad value per case is enough
-                st.sampled_from(["0", "-1", "-5", "0.5", "1.5", "-0.1", "nan", "inf", "1e9", "x", ""]))
+NUM = st.one_of(
+    st.sampled_from(["1", "2", "3"]),  # valid for most options: one bad value per case is enough
+    st.sampled_from(["0", "-1", "-5", "0.5", "1.5", "-0.1", "nan", "inf", "1e9", "x", ""]),
+)
 TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=10)
 PATHISH = st.sampled_from(["", ".", "..", "/", "nowhere/at/all", "a b", "-x", "org/name", "../escape"])
 JUNK = st.one_of(NUM, TEXT, PATHISH)
 VERSION = st.sampled_from(["1.0.0", "0.1.0", "1.x", "", "v1.0.0", "1.0", "01.2.3"])
 REPO = st.sampled_from(["org/name", "no slash", "a/b/c", "org/na me", "-org/x", "org/", "ORG/Name.v2"])
 LICENSE = st.sampled_from(["apache-2.0", "cc-by-4.0", "mit", "not a licence", "", "other"])
-EXAMPLES = {"generate": 40, "build": 20, "train": 40, "eval": 30, "publish dataset": 25, "publish model": 20,
-            "publish results": 20, "run": 15, "study": 20, "quickstart": 10, "mine": 20}
+EXAMPLES = {
+    "generate": 40,
+    "build": 20,
+    "train": 40,
+    "eval": 30,
+    "publish dataset": 25,
+    "publish model": 20,
+    "publish results": 20,
+    "run": 15,
+    "study": 20,
+    "quickstart": 10,
+    "mine": 20,
+}
 CASES: Counter = Counter()  # how many cases ran, per command and outcome (printed at the end)
 CASE_NUMBERS = itertools.count()
 
@@ -49,47 +62,101 @@ class ReachedModel(BaseException):
 # per command: the inputs (flag or positional index -> names in the workspace), the flags naming outputs,
 # and value pools for its own options (unnamed options get JUNK, or their choices plus junk)
 COMMANDS: dict[str, dict] = {
-    "generate": {"inputs": {"--queries": ["queries.jsonl", "queries.tsv", "beir"],
-                            "--levels-config": ["levels.yaml"], "--prompt-template": ["template.yaml"]},
-                 "outputs": ["--out"],
-                 "always": ["--backend", "openai", "--model", "fake", "--base-url", "LLM", "--no-progress"],
-                 "values": {"--limit": NUM, "--levels": st.sampled_from(["3,0", "7", "", "a,b", "3,3", "-1"]),
-                            "--base-url": st.sampled_from(["LLM", UNREACHABLE, "notaurl", "http://"]),
-                            "--backend": st.sampled_from(["openai", "openai", "transformers", "vllm", "gpt"]),
-                            "--shard": st.sampled_from(["0/1", "1/2", "2/2", "x", "1/0", "-1/2"]),
-                            "--qrels-split": st.sampled_from(["test", "dev", ""]), "--samples-per-level": NUM,
-                            "--max-attempts": NUM, "--concurrency": NUM, "--batch-size": NUM,
-                            "--max-new-tokens": NUM}},
-    "build": {"inputs": {0: ["run", "run", "ds", "beir"], 1: ["run"]}, "outputs": ["--out"],
-              "always": ["--version", "1.0.0"],
-              "values": {"--version": VERSION, "--dev-fraction": NUM, "--name": st.one_of(PATHISH, TEXT),
-                         "--select-by-similarity": st.sampled_from(["nowhere", "ckpt"]),
-                         "--separability": st.sampled_from(["nowhere"])}},
-    "train": {"inputs": {"--data": ["ds", "ds", "beir", "run"], "--config": ["train.yaml"],
-                         "--sources": ["sources.yaml"], "--model": ["ckpt"], "--resume_from_checkpoint": ["ckpt"]},
-              "outputs": ["--output-dir"], "always": ["--use_cpu", "true", "--report_to", "none"],
-              "values": {"--resume_from_checkpoint": st.sampled_from(["latest", "nowhere"])}},
-    "eval": {"inputs": {"--model": ["ckpt"], "--tasks": ["beir", "ds"], "--compare": ["results"]},
-             "outputs": ["--output-dir", "--embedding-cache"], "always": [],
-             "values": {"--tasks": st.sampled_from(["NoSuchTask", "nowhere"]),
-                        "--split": st.sampled_from(["test", "dev", "x"]),
-                        "--model": st.sampled_from(["nowhere", "org/not-cached"]), "--batch-size": NUM}},
-    "publish dataset": {"inputs": {0: ["ds", "ds", "run", "ckpt"]}, "outputs": ["--output"],
-                        "defaults": ["release"],
-                        "always": ["--repo", "org/name", "--version", "0.1.0", "--license", "apache-2.0", "--dry-run"],
-                        "values": {"--repo": REPO, "--version": VERSION, "--license": LICENSE}},
-    "publish model": {"inputs": {0: ["ckpt", "ckpt", "ds"], "--results": ["results"]}, "outputs": ["--output"],
-                      "defaults": ["release"], "always": ["--repo", "org/name", "--version", "1.0.0", "--dry-run"],
-                      "values": {"--repo": REPO, "--version": VERSION, "--license": LICENSE, "--dataset-repo": REPO}},
-    "publish results": {"inputs": {0: ["results", "results", "ds"]}, "outputs": ["--output", "--bundle-dir"],
-                        "defaults": ["release"], "always": ["--model-repo", "org/name", "--dry-run"],
-                        "values": {"--model-repo": REPO, "--model": st.sampled_from(["org/minilm", "other"])}},
+    "generate": {
+        "inputs": {
+            "--queries": ["queries.jsonl", "queries.tsv", "beir"],
+            "--levels-config": ["levels.yaml"],
+            "--prompt-template": ["template.yaml"],
+        },
+        "outputs": ["--out"],
+        "always": ["--backend", "openai", "--model", "fake", "--base-url", "LLM", "--no-progress"],
+        "values": {
+            "--limit": NUM,
+            "--levels": st.sampled_from(["3,0", "7", "", "a,b", "3,3", "-1"]),
+            "--base-url": st.sampled_from(["LLM", UNREACHABLE, "notaurl", "http://"]),
+            "--backend": st.sampled_from(["openai", "openai", "transformers", "vllm", "gpt"]),
+            "--shard": st.sampled_from(["0/1", "1/2", "2/2", "x", "1/0", "-1/2"]),
+            "--qrels-split": st.sampled_from(["test", "dev", ""]),
+            "--samples-per-level": NUM,
+            "--max-attempts": NUM,
+            "--concurrency": NUM,
+            "--batch-size": NUM,
+            "--max-new-tokens": NUM,
+        },
+    },
+    "build": {
+        "inputs": {0: ["run", "run", "ds", "beir"], 1: ["run"]},
+        "outputs": ["--out"],
+        "always": ["--version", "1.0.0"],
+        "values": {
+            "--version": VERSION,
+            "--dev-fraction": NUM,
+            "--name": st.one_of(PATHISH, TEXT),
+            "--select-by-similarity": st.sampled_from(["nowhere", "ckpt"]),
+            "--separability": st.sampled_from(["nowhere"]),
+        },
+    },
+    "train": {
+        "inputs": {
+            "--data": ["ds", "ds", "beir", "run"],
+            "--config": ["train.yaml"],
+            "--sources": ["sources.yaml"],
+            "--model": ["ckpt"],
+            "--resume_from_checkpoint": ["ckpt"],
+        },
+        "outputs": ["--output-dir"],
+        "always": ["--use_cpu", "true", "--report_to", "none"],
+        "values": {"--resume_from_checkpoint": st.sampled_from(["latest", "nowhere"])},
+    },
+    "eval": {
+        "inputs": {"--model": ["ckpt"], "--tasks": ["beir", "ds"], "--compare": ["results"]},
+        "outputs": ["--output-dir", "--embedding-cache"],
+        "always": [],
+        "values": {
+            "--tasks": st.sampled_from(["NoSuchTask", "nowhere"]),
+            "--split": st.sampled_from(["test", "dev", "x"]),
+            "--model": st.sampled_from(["nowhere", "org/not-cached"]),
+            "--batch-size": NUM,
+        },
+    },
+    "publish dataset": {
+        "inputs": {0: ["ds", "ds", "run", "ckpt"]},
+        "outputs": ["--output"],
+        "defaults": ["release"],
+        "always": ["--repo", "org/name", "--version", "0.1.0", "--license", "apache-2.0", "--dry-run"],
+        "values": {"--repo": REPO, "--version": VERSION, "--license": LICENSE},
+    },
+    "publish model": {
+        "inputs": {0: ["ckpt", "ckpt", "ds"], "--results": ["results"]},
+        "outputs": ["--output"],
+        "defaults": ["release"],
+        "always": ["--repo", "org/name", "--version", "1.0.0", "--dry-run"],
+        "values": {"--repo": REPO, "--version": VERSION, "--license": LICENSE, "--dataset-repo": REPO},
+    },
+    "publish results": {
+        "inputs": {0: ["results", "results", "ds"]},
+        "outputs": ["--output", "--bundle-dir"],
+        "defaults": ["release"],
+        "always": ["--model-repo", "org/name", "--dry-run"],
+        "values": {"--model-repo": REPO, "--model": st.sampled_from(["org/minilm", "other"])},
+    },
     "run": {"inputs": {0: ["release.yaml"]}, "outputs": ["--out"], "always": ["--quiet"], "values": {}},
-    "study": {"inputs": {0: ["study.yaml"]}, "outputs": ["--out"], "always": ["--no-progress"],
-              "values": {"--seeds": st.sampled_from(["0", "0,1", "x", "", "-1", "1,,2"]),
-                         "--settings": st.sampled_from(["ws2", "nope", "", "infonce,ws2"])}},
-    "quickstart": {"inputs": {"--eval-data": ["beir", "ds"]}, "outputs": ["--out"], "always": ["--quiet"],
-                   "defaults": ["out/quickstart"], "values": {"--limit": NUM}},
+    "study": {
+        "inputs": {0: ["study.yaml"]},
+        "outputs": ["--out"],
+        "always": ["--no-progress"],
+        "values": {
+            "--seeds": st.sampled_from(["0", "0,1", "x", "", "-1", "1,,2"]),
+            "--settings": st.sampled_from(["ws2", "nope", "", "infonce,ws2"]),
+        },
+    },
+    "quickstart": {
+        "inputs": {"--eval-data": ["beir", "ds"]},
+        "outputs": ["--out"],
+        "always": ["--quiet"],
+        "defaults": ["out/quickstart"],
+        "values": {"--limit": NUM},
+    },
     "mine": {"inputs": {}, "outputs": ["--out", "--output", "--output-dir"], "always": [], "values": {}},
 }
 NEVER_FUZZED = {"-h", "--help", "--verbose", "-v", "--version"}
@@ -128,8 +195,11 @@ def plans(draw, command: str):
     spec, words = COMMANDS[command], command.split()
     parser = subparser(words)
     output_dests = {a.dest for a in parser._actions if set(a.option_strings) & set(spec["outputs"])}
-    optional = [a for a in parser._actions if a.option_strings and not set(a.option_strings) & NEVER_FUZZED
-                and a.dest not in output_dests]
+    optional = [
+        a
+        for a in parser._actions
+        if a.option_strings and not set(a.option_strings) & NEVER_FUZZED and a.dest not in output_dests
+    ]
     chosen = draw(st.lists(st.sampled_from(optional), unique_by=lambda a: a.dest, max_size=4)) if optional else []
     options = []
     for action in chosen:
@@ -241,8 +311,10 @@ def run_case(plan: dict, env: dict, capsys) -> None:
     err = capsys.readouterr().err
     CASES[f"{plan['command']}/{outcome if outcome != 'exit' else code}"] += 1
     if os.environ.get("RANKLADDER_PROPERTY_TRACE"):
-        print(f"[{code} {seconds:.2f}s] {' '.join(argv)}\n    {err.strip().splitlines()[-1:] if err.strip() else ''}",
-              file=sys.__stderr__)
+        print(
+            f"[{code} {seconds:.2f}s] {' '.join(argv)}\n    {err.strip().splitlines()[-1:] if err.strip() else ''}",
+            file=sys.__stderr__,
+        )
     shown = f"rankladder {' '.join(argv)}\nexit {code} after {seconds:.1f}s; stderr:\n{err[-2000:]}"
     assert code in (0, 2), shown
     assert "Traceback" not in err, shown
@@ -267,9 +339,13 @@ def available(command: str) -> bool:
 
 def property_test(command: str):
     @pytest.mark.skipif(not available(command), reason=f"no `rankladder {command}` in this version")
-    @settings(max_examples=EXAMPLES[command], deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                     HealthCheck.data_too_large])
+    @settings(
+        max_examples=EXAMPLES[command],
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(data=st.data())
     def test(env, capsys, data):
         run_case(data.draw(plans(command)), env, capsys)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from rankladder.dataset_builder.separability import separability_from_scores
 from rankladder.core.errors import UserError
+from rankladder.dataset_builder.separability import separability_from_scores
 from rankladder.study import load_study, sources_for, verdict_stats
 
 
@@ -53,13 +53,20 @@ def test_the_papers_four_recipes_are_study_settings(tmp_path):
     assert [s["name"] for s in paper["settings"]][:4] == ["infonce", "ws2", "real-infonce", "synth-real-ws2"]
     t = paper["training"]
     assert (t["learning_rate"], t["num_train_epochs"], t["scale"], paper["base_model"]) == (
-        1e-5, 1, 1.0, "facebook/contriever")
+        1e-5,
+        1,
+        1.0,
+        "facebook/contriever",
+    )
     by_name = {s["name"]: s for s in paper["settings"]}
     real = sources_for(by_name["real-infonce"], "SYN", "REAL")
     assert [(r["path"], r["score_transform"], r["random_k"]) for r in real] == [("REAL", 1, 1), ("REAL", 0, 2)]
     mix = sources_for(by_name["synth-real-ws2"], "SYN", "REAL")
     assert [(r["path"], r.get("score_transform"), r.get("random_k")) for r in mix] == [
-        ("SYN", None, None), ("REAL", 3, 1), ("REAL", 1, 2)]
+        ("SYN", None, None),
+        ("REAL", 3, 1),
+        ("REAL", 1, 2),
+    ]
     assert by_name["synth-real-ws2"]["group_size"] == 7 and by_name["real-infonce"]["group_size"] == 3
     cranfield = load_study("configs/study_cranfield.yaml")
     assert cranfield["real"]["holdout"] == {"train_fraction": 0.5, "seed": 0} and cranfield["seeds"] == [0, 1, 2]
@@ -74,12 +81,14 @@ def test_the_papers_four_recipes_are_study_settings(tmp_path):
 
 
 def test_build_reports_separability(tmp_path, graded_rows, minilm_path):
-    from rankladder.dataset_builder.build import build_dataset
     from run_fixtures import write_run_dir
 
+    from rankladder.dataset_builder.build import build_dataset
+
     run_dir = write_run_dir(tmp_path / "run", graded_rows)
-    build_dataset([run_dir], tmp_path / "sepds", version="0.1.0", dev_fraction=0.25, name="sep",
-                  separability_model=minilm_path)
+    build_dataset(
+        [run_dir], tmp_path / "sepds", version="0.1.0", dev_fraction=0.25, name="sep", separability_model=minilm_path
+    )
     sep = json.loads((tmp_path / "sepds" / "stats.json").read_text())["separability"]
     assert sep["ordered"] and sep["outranks"]["3>2"] > 0.8  # the hand-written ladder is clearly graded
     assert "## Level separability" in (tmp_path / "sepds" / "README.md").read_text()
@@ -88,25 +97,52 @@ def test_build_reports_separability(tmp_path, graded_rows, minilm_path):
 def test_tiny_study_end_to_end(tmp_path, tiny_dataset_dir, minilm_path):
     from rankladder.study import run_study
 
-    config = load_study(overrides={
-        "dataset": str(tiny_dataset_dir), "base_model": minilm_path, "seeds": [0],
-        "training": {"per_device_train_batch_size": 4, "max_steps": 1, "logging_steps": 1, "max_seq_length": 32,
-                     "save_strategy": "no", "report_to": "none", "disable_tqdm": True, "eval_split": "none"},
-        "settings": [{"name": "infonce", "loss": "infonce", "labels": "binary", "group_size": 3,
-                      "group_strategy": "most_relevant"},
-                     {"name": "ws2", "loss": "ws2", "options": {"loss_scale": 20.0}}],
-        "eval": {"collections": [], "dev": True, "max_seq_length": 32, "batch_size": 32},
-    })
+    config = load_study(
+        overrides={
+            "dataset": str(tiny_dataset_dir),
+            "base_model": minilm_path,
+            "seeds": [0],
+            "training": {
+                "per_device_train_batch_size": 4,
+                "max_steps": 1,
+                "logging_steps": 1,
+                "max_seq_length": 32,
+                "save_strategy": "no",
+                "report_to": "none",
+                "disable_tqdm": True,
+                "eval_split": "none",
+            },
+            "settings": [
+                {
+                    "name": "infonce",
+                    "loss": "infonce",
+                    "labels": "binary",
+                    "group_size": 3,
+                    "group_strategy": "most_relevant",
+                },
+                {"name": "ws2", "loss": "ws2", "options": {"loss_scale": 20.0}},
+            ],
+            "eval": {"collections": [], "dev": True, "max_seq_length": 32, "batch_size": 32},
+        }
+    )
     out = tmp_path / "study"
     report = run_study(config, out, progress=False)
-    for name in ("study.json", "study.md", "study.png", "models/infonce-seed0/model.safetensors",
-                 "models/ws2-seed0/rankladder_train_manifest.json", "eval/base/summary.json", "eval/ws2-seed0/summary.json"):
+    for name in (
+        "study.json",
+        "study.md",
+        "study.png",
+        "models/infonce-seed0/model.safetensors",
+        "models/ws2-seed0/rankladder_train_manifest.json",
+        "eval/base/summary.json",
+        "eval/ws2-seed0/summary.json",
+    ):
         assert (out / name).is_file(), name
     saved = json.loads((out / "study.json").read_text())
     assert saved["tasks"] == ["dev"] and saved["settings"] == ["infonce", "ws2"]
     ws2 = saved["paired"]["ws2"]["vs_infonce"]["dev"]
     assert ws2["n"] == 1 and ws2["diffs"][0] == pytest.approx(
-        saved["table"]["ws2"]["dev"]["mean"] - saved["table"]["infonce"]["dev"]["mean"])
+        saved["table"]["ws2"]["dev"]["mean"] - saved["table"]["infonce"]["dev"]["mean"]
+    )
     assert saved["paired"]["infonce"]["vs_base"]["dev"]["n"] == 1
     assert saved["grad_norm"]["infonce"]["mean"] > 0 and saved["grad_norm"]["ws2"]["ratio_to_infonce"] > 0
     assert saved["models"]["ws2-seed0"]["train_log"][0]["grad_norm"] > 0
@@ -121,24 +157,48 @@ def test_tiny_study_end_to_end(tmp_path, tiny_dataset_dir, minilm_path):
     assert again["table"] == report["table"]
 
 
-def test_tiny_study_with_a_real_source_splits_mines_trains_and_evaluates(tmp_path, tiny_dataset_dir, minilm_path,
-                                                                       shared_datasets):
+def test_tiny_study_with_a_real_source_splits_mines_trains_and_evaluates(
+    tmp_path, tiny_dataset_dir, minilm_path, shared_datasets
+):
     from test_builder_mine import small_beir
 
     from rankladder.study import run_study
 
     beir = small_beir(tmp_path / "cranfield-cut", shared_datasets / "cranfield", n_docs=40, n_queries=8)
-    config = load_study(overrides={
-        "dataset": str(tiny_dataset_dir), "base_model": minilm_path, "seeds": [0],
-        "real": {"beir": str(beir), "split": "train", "holdout": {"train_fraction": 0.5, "seed": 0},
-                 "mine": {"method": "bm25", "negatives_per_query": 3}},
-        "training": {"per_device_train_batch_size": 4, "max_steps": 1, "logging_steps": 1, "max_seq_length": 32,
-                     "save_strategy": "no", "report_to": "none", "disable_tqdm": True, "eval_split": "none"},
-        "settings": [{"name": "real-infonce", "loss": "infonce", "labels": "real-binary", "group_size": 3,
-                      "group_strategy": "most_relevant"},
-                     {"name": "synth-real-ws2", "loss": "ws2", "labels": "synth+real", "group_size": 7}],
-        "eval": {"collections": [], "dev": True, "max_seq_length": 32, "batch_size": 32},
-    })
+    config = load_study(
+        overrides={
+            "dataset": str(tiny_dataset_dir),
+            "base_model": minilm_path,
+            "seeds": [0],
+            "real": {
+                "beir": str(beir),
+                "split": "train",
+                "holdout": {"train_fraction": 0.5, "seed": 0},
+                "mine": {"method": "bm25", "negatives_per_query": 3},
+            },
+            "training": {
+                "per_device_train_batch_size": 4,
+                "max_steps": 1,
+                "logging_steps": 1,
+                "max_seq_length": 32,
+                "save_strategy": "no",
+                "report_to": "none",
+                "disable_tqdm": True,
+                "eval_split": "none",
+            },
+            "settings": [
+                {
+                    "name": "real-infonce",
+                    "loss": "infonce",
+                    "labels": "real-binary",
+                    "group_size": 3,
+                    "group_strategy": "most_relevant",
+                },
+                {"name": "synth-real-ws2", "loss": "ws2", "labels": "synth+real", "group_size": 7},
+            ],
+            "eval": {"collections": [], "dev": True, "max_seq_length": 32, "batch_size": 32},
+        }
+    )
     out = tmp_path / "study"
     report = run_study(config, out, progress=False)
     split = json.loads((out / "real" / "split.json").read_text())
@@ -150,5 +210,7 @@ def test_tiny_study_with_a_real_source_splits_mines_trains_and_evaluates(tmp_pat
     manifest = out / "models" / "real-infonce-seed0" / "rankladder_train_manifest.json"
     sources = json.loads(manifest.read_text())["sources"]
     assert [(s["path"], s["score_transform"], s["random_k"]) for s in sources] == [
-        (str(out / "real" / "mined"), 1, 1), (str(out / "real" / "mined"), 0, 2)]
+        (str(out / "real" / "mined"), 1, 1),
+        (str(out / "real" / "mined"), 0, 2),
+    ]
     assert "Real training source" in (out / "study.md").read_text()

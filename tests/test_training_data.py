@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,6 @@ import pytest
 from rankladder.core.errors import UserError
 from rankladder.training.data import Source, load_lists
 from rankladder.training.grouping import GroupedLists, make_train_dataset
-
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +55,13 @@ def test_mixing_sources_relabels_as_configured(shared_datasets):
 
 
 def _row(labels):
-    return {"query_id": ["q"], "query": ["query"], "documents": [[f"d{i}" for i in range(len(labels))]],
-            "labels": [labels], "doc_sources": [[0] * len(labels)]}
+    return {
+        "query_id": ["q"],
+        "query": ["query"],
+        "documents": [[f"d{i}" for i in range(len(labels))]],
+        "labels": [labels],
+        "doc_sources": [[0] * len(labels)],
+    }
 
 
 def test_group_strategies():
@@ -68,7 +71,15 @@ def test_group_strategies():
     per_level = GroupedLists(4, "one_per_level")(_row(labels))
     assert sorted(per_level["labels"][0]) == [0.0, 1.0, 2.0, 3.0]
     rand = GroupedLists(5, "random")(_row(labels))
-    assert len(rand["labels"][0]) == 5 and set(rand.keys()) == {"query", "doc_0", "doc_1", "doc_2", "doc_3", "doc_4", "labels"}
+    assert len(rand["labels"][0]) == 5 and set(rand.keys()) == {
+        "query",
+        "doc_0",
+        "doc_1",
+        "doc_2",
+        "doc_3",
+        "doc_4",
+        "labels",
+    }
 
 
 def test_cycling_fills_short_lists_and_groups_change_per_epoch():
@@ -112,8 +123,22 @@ def test_non_numeric_labels(tmp_path):
 def test_cli_bad_input_exits_2(dataset_dir, tmp_path, capsys):
     from rankladder.cli import main
 
-    assert main(["train", "--data", str(dataset_dir), "--loss", "ws2", "--model", str(tmp_path / "missing-model"),
-                 "--output-dir", str(tmp_path / "out")]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(dataset_dir),
+                "--loss",
+                "ws2",
+                "--model",
+                str(tmp_path / "missing-model"),
+                "--output-dir",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 2
+    )
     assert "base model path not found" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:  # argparse rejects an unknown loss name
         main(["train", "--data", str(dataset_dir), "--loss", "hinge", "--output-dir", str(tmp_path / "out")])

@@ -9,7 +9,14 @@ import scipy.special
 import scipy.stats
 import torch
 
-from rankladder.training.losses import LOSSES, GradedInfoNCELoss, GradedListNetLoss, OrdinalWassersteinLoss, WS2Loss, build_loss
+from rankladder.training.losses import (
+    LOSSES,
+    GradedInfoNCELoss,
+    GradedListNetLoss,
+    OrdinalWassersteinLoss,
+    WS2Loss,
+    build_loss,
+)
 
 
 def batch(b=4, g=3, seed=0, levels=4, dtype=torch.float64):
@@ -19,8 +26,8 @@ def batch(b=4, g=3, seed=0, levels=4, dtype=torch.float64):
     matrix = torch.zeros(b, b * g, dtype=dtype)
     own = torch.zeros(b, b * g, dtype=torch.bool)
     for i in range(b):
-        matrix[i, i * g:(i + 1) * g] = labels[i]
-        own[i, i * g:(i + 1) * g] = True
+        matrix[i, i * g : (i + 1) * g] = labels[i]
+        own[i, i * g : (i + 1) * g] = True
     return scores, matrix, own
 
 
@@ -43,9 +50,11 @@ def test_wasserstein_matches_scipy(seed, transform):
     loss = OrdinalWassersteinLoss(None, scale=10.0, label_transform=transform, label_temperature=2.0)
     got = loss.list_loss(scores, labels, own).item()
     p = torch.softmax(scores * 10.0, 1).numpy()
-    gains = labels if transform == "none" else 2 ** labels - 1
+    gains = labels if transform == "none" else 2**labels - 1
     y = torch.softmax(gains / 2.0, 1).numpy()
-    ref = np.mean([scipy.stats.wasserstein_distance(labels[i].numpy(), labels[i].numpy(), p[i], y[i]) for i in range(len(p))])
+    ref = np.mean(
+        [scipy.stats.wasserstein_distance(labels[i].numpy(), labels[i].numpy(), p[i], y[i]) for i in range(len(p))]
+    )
     assert got == pytest.approx(ref, abs=1e-6)
 
 
@@ -76,8 +85,13 @@ def test_no_nan_or_inf_over_random_batches(name):
         b = int(rng.choice([1, 1, 2, 3, 8]))
         g = int(rng.integers(1, 5))
         scale = float(rng.choice([1e-4, 1e-2, 1.0, 20.0, 1e3, 1e5]))
-        loss = build_loss(name, None, scale=scale, label_transform=str(rng.choice(["none", "exp_gain"])),
-                          label_temperature=float(rng.choice([0.01, 1.0, 100.0])))
+        loss = build_loss(
+            name,
+            None,
+            scale=scale,
+            label_transform=str(rng.choice(["none", "exp_gain"])),
+            label_temperature=float(rng.choice([0.01, 1.0, 100.0])),
+        )
         kind = trial % 4
         raw = torch.tensor(rng.uniform(-1, 1, (b, b * g)))
         if kind == 1:  # ties in the scores
@@ -91,8 +105,8 @@ def test_no_nan_or_inf_over_random_batches(name):
         labels = torch.zeros(b, b * g)
         own = torch.zeros(b, b * g, dtype=torch.bool)
         for i in range(b):
-            labels[i, i * g:(i + 1) * g] = torch.tensor(level[i])
-            own[i, i * g:(i + 1) * g] = True
+            labels[i, i * g : (i + 1) * g] = torch.tensor(level[i])
+            own[i, i * g : (i + 1) * g] = True
         value = loss.list_loss(raw, labels, own)
         value.backward()
         assert torch.isfinite(value), (name, trial)
@@ -118,9 +132,11 @@ def test_loss_scale_scales_loss():
 def test_gradients_reach_the_encoder(minilm_model, name):
     model = minilm_model
     model.zero_grad()
-    texts = [["what makes bread rise", "how do tides work"],
-             ["Yeast releases carbon dioxide that the gluten traps.", "The Moon's gravity pulls the oceans."],
-             ["Bread is sold in bakeries.", "Surfers check the tides."]]
+    texts = [
+        ["what makes bread rise", "how do tides work"],
+        ["Yeast releases carbon dioxide that the gluten traps.", "The Moon's gravity pulls the oceans."],
+        ["Bread is sold in bakeries.", "Surfers check the tides."],
+    ]
     features = [model.preprocess(col) for col in texts]
     loss = build_loss(name, model)(features, torch.tensor([[3.0, 1.0], [3.0, 0.0]]))
     loss.backward()

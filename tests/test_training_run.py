@@ -17,9 +17,18 @@ def dataset_dir(tiny_dataset_dir):
     return Path(tiny_dataset_dir)
 
 
-COMMON = {"per_device_train_batch_size": 16, "learning_rate": 3e-5, "warmup_steps": 0, "max_steps": 4,
-          "save_steps": 2, "logging_steps": 1, "report_to": "none", "disable_tqdm": True, "use_cpu": True,
-          "seed": 7}
+COMMON = {
+    "per_device_train_batch_size": 16,
+    "learning_rate": 3e-5,
+    "warmup_steps": 0,
+    "max_steps": 4,
+    "save_steps": 2,
+    "logging_steps": 1,
+    "report_to": "none",
+    "disable_tqdm": True,
+    "use_cpu": True,
+    "seed": 7,
+}
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +39,15 @@ def trained(dataset_dir, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("run") / "model"
     config = out.parent / "train_ws2.yaml"
-    config.write_text(yaml.safe_dump({"data": str(dataset_dir), "loss": "ws2", "group_size": 4,
-                                      "group_strategy": "one_per_level", **COMMON}))
-    assert main(["train", "--config", str(config), "--loss_scale", "20", "--output-dir", str(out),
-                 "--keep_checkpoints"]) == 0
+    config.write_text(
+        yaml.safe_dump(
+            {"data": str(dataset_dir), "loss": "ws2", "group_size": 4, "group_strategy": "one_per_level", **COMMON}
+        )
+    )
+    assert (
+        main(["train", "--config", str(config), "--loss_scale", "20", "--output-dir", str(out), "--keep_checkpoints"])
+        == 0
+    )
     return out
 
 
@@ -99,10 +113,19 @@ def test_resume_matches_uninterrupted_run(trained, dataset_dir, tmp_path):
 
     from rankladder.training.trainer import run_training
 
-    out = run_training({"data": str(dataset_dir), "loss": "ws2", "loss_scale": 20.0, "group_size": 4,
-                        "group_strategy": "one_per_level", "eval_split": "none", **COMMON,
-                        "output_dir": str(tmp_path / "resumed"),
-                        "resume_from_checkpoint": str(trained.with_name("model.checkpoints") / "checkpoint-2")})
+    out = run_training(
+        {
+            "data": str(dataset_dir),
+            "loss": "ws2",
+            "loss_scale": 20.0,
+            "group_size": 4,
+            "group_strategy": "one_per_level",
+            "eval_split": "none",
+            **COMMON,
+            "output_dir": str(tmp_path / "resumed"),
+            "resume_from_checkpoint": str(trained.with_name("model.checkpoints") / "checkpoint-2"),
+        }
+    )
     texts = ["what makes bread rise", "Yeast ferments the sugars in dough."]
     full = SentenceTransformer(str(trained), device="cpu").encode(texts, convert_to_tensor=True)
     resumed = SentenceTransformer(str(out), device="cpu").encode(texts, convert_to_tensor=True)
@@ -118,9 +141,27 @@ def test_output_rule_refuses_a_finished_model_and_replaces_only_with_overwrite(t
     target = tmp_path / "model"
     shutil.copytree(trained, target)
     before = (target / "model.safetensors").read_bytes()
-    argv = ["train", "--data", str(dataset_dir), "--output-dir", str(target), "--loss", "wasserstein",
-            "--max_steps", "1", "--per_device_train_batch_size", "16", "--report_to", "none", "--use_cpu", "true",
-            "--disable_tqdm", "true", "--eval_split", "none"]
+    argv = [
+        "train",
+        "--data",
+        str(dataset_dir),
+        "--output-dir",
+        str(target),
+        "--loss",
+        "wasserstein",
+        "--max_steps",
+        "1",
+        "--per_device_train_batch_size",
+        "16",
+        "--report_to",
+        "none",
+        "--use_cpu",
+        "true",
+        "--disable_tqdm",
+        "true",
+        "--eval_split",
+        "none",
+    ]
     assert main(argv) == 2
     assert (target / "model.safetensors").read_bytes() == before
     assert not (tmp_path / "model.checkpoints").exists()

@@ -66,6 +66,12 @@ def base_model_identity(name: str) -> dict[str, Any]:
             continue
         if path.exists() and path.resolve() == packaged:
             weights = next((p for p in sorted(packaged.glob("*.safetensors"))), None)
-            return {"id": hub_id, "source": {"package": package, "version": importlib.metadata.version(package),
-                                              "weights_sha256": sha256_file(weights) if weights else None}}
+            return {
+                "id": hub_id,
+                "source": {
+                    "package": package,
+                    "version": importlib.metadata.version(package),
+                    "weights_sha256": sha256_file(weights) if weights else None,
+                },
+            }
     return {"id": name, "source": {"local_path": str(path)} if path.exists() else {"hub": name}}

@@ -22,6 +22,7 @@ def checkpoints_dir(output_dir: Path) -> Path:
     output_dir = Path(output_dir)
     return output_dir.with_name(output_dir.name + ".checkpoints")
 
+
 _OUTPUT_ERROR_TEXTS = ("No space left on device", "Disk quota exceeded", "Read-only file system", "File too large")
 
 
@@ -61,12 +62,13 @@ def last_complete_checkpoint(output_dir: Path) -> Path | None:
 
     if not output_dir.is_dir():
         return None
-    found = sorted((int(m.group(1)), p) for p in output_dir.iterdir()
-                   if p.is_dir() and (m := re.fullmatch(r"checkpoint-(\d+)", p.name)))
-    for step, folder in reversed(found):
+    found = sorted(
+        (int(m.group(1)), p)
+        for p in output_dir.iterdir()
+        if p.is_dir() and (m := re.fullmatch(r"checkpoint-(\d+)", p.name))
+    )
+    for _step, folder in reversed(found):
         if checkpoint_is_complete(folder):
             return folder
         logger.warning("%s: incomplete checkpoint (interrupted save), skipped", folder)
     return None
-
-

@@ -37,8 +37,11 @@ class _LazyTrainParser(argparse.ArgumentParser):
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "train", help="fine-tune a retriever on graded lists (list-wise losses)", description=DESCRIPTION,
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "train",
+        help="fine-tune a retriever on graded lists (list-wise losses)",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.__class__ = _LazyTrainParser
     parser.set_defaults(func=run)

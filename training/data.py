@@ -15,11 +15,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from rankladder.dataset_builder import schema
 from rankladder.core.beir import read_corpus, read_jsonl_rows, read_queries
 from rankladder.core.beir import read_qrels_rows as read_qrels_tsv_rows
 from rankladder.core.errors import UserError
 from rankladder.core.metrics import document_text
+from rankladder.dataset_builder import schema
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class Source:
     random_k: int | None = None
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Source":
+    def from_dict(cls, data: dict[str, Any]) -> Source:
         if isinstance(data, str):
             data = {"path": data}
         names = {f.name for f in dataclasses.fields(cls)}
@@ -121,7 +121,9 @@ def _load_hf(path: str, revision: str | None, config: str, split: str):
     except (ValueError, FileNotFoundError, KeyError) as exc:
         raise UserError(f"{path}: cannot load config {config!r} split {split!r}: {str(exc).splitlines()[0]}") from exc
     except Exception as exc:  # offline hub misses, bad repo ids, ...
-        raise UserError(f"{path}: cannot load dataset: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
+        raise UserError(
+            f"{path}: cannot load dataset: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        ) from exc
 
 
 def read_lists(path: str, revision: str | None, split: str) -> dict:
@@ -225,8 +227,9 @@ def load_lists(sources: list[Source]):
     for index, source in enumerate(sources):
         before = sum(len(m["doc_ids"]) for m in merged.values())
         for qid, (query, docs) in read_source(source).items():
-            entry = merged.setdefault(qid, {"query_id": qid, "query": query, "doc_ids": [], "documents": [],
-                                            "labels": [], "doc_sources": []})
+            entry = merged.setdefault(
+                qid, {"query_id": qid, "query": query, "doc_ids": [], "documents": [], "labels": [], "doc_sources": []}
+            )
             for did, text, score in docs:
                 label = source.relabel(score)
                 if label is None or did in entry["doc_ids"]:
@@ -242,14 +245,16 @@ def load_lists(sources: list[Source]):
     rows = [m for m in merged.values() if m["doc_ids"]]
     if not rows:
         raise UserError("training data: no query has any document after filters")
-    features = datasets.Features({
-        "query_id": datasets.Value("string"),
-        "query": datasets.Value("string"),
-        "doc_ids": datasets.Sequence(datasets.Value("string")),
-        "documents": datasets.Sequence(datasets.Value("string")),
-        "labels": datasets.Sequence(datasets.Value("float64")),
-        "doc_sources": datasets.Sequence(datasets.Value("int32")),
-    })
+    features = datasets.Features(
+        {
+            "query_id": datasets.Value("string"),
+            "query": datasets.Value("string"),
+            "doc_ids": datasets.Sequence(datasets.Value("string")),
+            "documents": datasets.Sequence(datasets.Value("string")),
+            "labels": datasets.Sequence(datasets.Value("float64")),
+            "doc_sources": datasets.Sequence(datasets.Value("int32")),
+        }
+    )
     return datasets.Dataset.from_list(rows, features=features)
 
 

@@ -34,8 +34,14 @@ class GroupedLists:
         seed: base seed.
     """
 
-    def __init__(self, group_size: int, strategy: str = "random", cycle: bool = True,
-                 random_k: dict[int, int] | None = None, seed: int = 42) -> None:
+    def __init__(
+        self,
+        group_size: int,
+        strategy: str = "random",
+        cycle: bool = True,
+        random_k: dict[int, int] | None = None,
+        seed: int = 42,
+    ) -> None:
         if group_size < 1:
             raise UserError(f"group_size must be at least 1, got {group_size}")
         if strategy not in STRATEGIES:
@@ -85,7 +91,9 @@ class GroupedLists:
         if len(order) >= self.group_size:
             chosen = order[: self.group_size]
         elif not self.cycle:
-            raise UserError(f"a query has {len(order)} documents, fewer than group_size={self.group_size}, and cycling is off")
+            raise UserError(
+                f"a query has {len(order)} documents, fewer than group_size={self.group_size}, and cycling is off"
+            )
         else:
             chosen = (order * (self.group_size // len(order) + 1))[: self.group_size]
         return rng.sample(chosen, len(chosen))  # no positional hint about the level
@@ -123,10 +131,23 @@ def make_train_dataset(lists, grouper: GroupedLists):
 class EpochBatchSampler(DefaultBatchSampler):
     """Shuffle with ``seed + epoch`` each epoch and hand the epoch to the dataset's ``GroupedLists``."""
 
-    def __init__(self, dataset, batch_size: int, drop_last: bool, valid_label_columns=None,
-                 generator: torch.Generator | None = None, seed: int = 0) -> None:
-        super().__init__(range(len(dataset)), batch_size=batch_size, drop_last=drop_last,
-                         valid_label_columns=valid_label_columns, generator=generator, seed=seed)
+    def __init__(
+        self,
+        dataset,
+        batch_size: int,
+        drop_last: bool,
+        valid_label_columns=None,
+        generator: torch.Generator | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(
+            range(len(dataset)),
+            batch_size=batch_size,
+            drop_last=drop_last,
+            valid_label_columns=valid_label_columns,
+            generator=generator,
+            seed=seed,
+        )
         transform = (dataset.format.get("format_kwargs") or {}).get("transform")
         self.grouper = transform if isinstance(transform, GroupedLists) else None
         self.num_rows = len(dataset)

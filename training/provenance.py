@@ -59,11 +59,23 @@ def input_hashes(sources: list) -> list[dict[str, Any]]:
 
 def card_section(manifest: dict[str, Any]) -> str:
     keep = {k: manifest[k] for k in ("base_model", "dataset", "sources", "loss", "seed")}
-    keep["training_args"] = {k: manifest["training_args"].get(k) for k in (
-        "num_train_epochs", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps",
-        "learning_rate", "warmup_ratio", "weight_decay", "lr_scheduler_type", "bf16", "fp16")}
+    keep["training_args"] = {
+        k: manifest["training_args"].get(k)
+        for k in (
+            "num_train_epochs",
+            "max_steps",
+            "per_device_train_batch_size",
+            "gradient_accumulation_steps",
+            "learning_rate",
+            "warmup_ratio",
+            "weight_decay",
+            "lr_scheduler_type",
+            "bf16",
+            "fp16",
+        )
+    }
     keep["group"] = manifest["group"]
-    return (f"{CARD_SECTION}\n\nTrained with `rankladder train`; full record in `{MANIFEST_FILE}`.\n\n"
-            f"```json\n{json.dumps(keep, indent=2, default=str)}\n```\n")
-
-
+    return (
+        f"{CARD_SECTION}\n\nTrained with `rankladder train`; full record in `{MANIFEST_FILE}`.\n\n"
+        f"```json\n{json.dumps(keep, indent=2, default=str)}\n```\n"
+    )

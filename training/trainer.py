@@ -20,12 +20,23 @@ from rankladder.core.fsutil import atomic_output_dir, prepare_output_parent, wri
 from rankladder.core.manifest import tool_versions, utc_now
 from rankladder.dataset_builder import schema
 from rankladder.training import config as cfg
-from rankladder.training.base_model import (  # noqa: F401 (re-exported: the study and notebooks use these names)
-    base_model_identity, check_base_model, default_base_model, load_base_model)
+from rankladder.training.base_model import base_model_identity, check_base_model, default_base_model, load_base_model  # noqa: F401 (re-exported: the study and notebooks use these names)
 from rankladder.training.checkpoints import (  # noqa: F401 (re-exported)
-    _is_output_error, checkpoint_is_complete, checkpoints_dir, last_complete_checkpoint, resolve_resume)
+    _is_output_error,
+    checkpoint_is_complete,
+    checkpoints_dir,
+    last_complete_checkpoint,
+    resolve_resume,
+)
 from rankladder.training.provenance import (  # noqa: F401 (re-exported)
-    CARD_SECTION, CONFIG_FILE, MANIFEST_FILE, append_card_section, card_section, input_hashes, provenance_callback)
+    CARD_SECTION,
+    CONFIG_FILE,
+    MANIFEST_FILE,
+    append_card_section,
+    card_section,
+    input_hashes,
+    provenance_callback,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +52,9 @@ def run_training(options: dict[str, Any]) -> Path:
 
     if source_dicts is None and not rl.data:
         raise UserError("--data is required (or --sources)")
-    sources = [Source.from_dict(d) for d in source_dicts] if source_dicts else [Source(path=rl.data, split=rl.train_split)]
+    sources = (
+        [Source.from_dict(d) for d in source_dicts] if source_dicts else [Source(path=rl.data, split=rl.train_split)]
+    )
     base = rl.model or default_base_model()
     check_base_model(base)
     # checked before anything is loaded or written: a bad --resume_from_checkpoint leaves no output folder
@@ -68,8 +81,12 @@ def run_training(options: dict[str, Any]) -> Path:
         "base_model_source": identity["source"],
         "dataset": dataset_info,
         "sources": [s.to_dict() for s in sources],
-        "group": {"size": rl.group_size, "strategy": rl.group_strategy, "cycle": rl.cycle,
-                  "train_queries": len(train_dataset)},
+        "group": {
+            "size": rl.group_size,
+            "strategy": rl.group_strategy,
+            "cycle": rl.cycle,
+            "train_queries": len(train_dataset),
+        },
         "loss": {"name": rl.loss, "class": type(loss).__name__, "config": loss.get_config_dict()},
         "training_args": json.loads(json.dumps(targs.to_dict(), default=str)),
         "seed": targs.seed,
@@ -98,7 +115,11 @@ def run_training(options: dict[str, Any]) -> Path:
     if targs.batch_sampler in (BatchSamplers.BATCH_SAMPLER, "batch_sampler"):  # the default: ours, epoch-seeded
         targs.batch_sampler = EpochBatchSampler  # sentence-transformers' own hook (a DefaultBatchSampler class)
     trainer = SentenceTransformerTrainer(
-        model=model, args=targs, train_dataset=train_dataset, loss=loss, evaluator=evaluator,
+        model=model,
+        args=targs,
+        train_dataset=train_dataset,
+        loss=loss,
+        evaluator=evaluator,
         callbacks=[provenance_callback(effective_yaml, section)],
     )
     try:
@@ -107,16 +128,21 @@ def run_training(options: dict[str, Any]) -> Path:
         if not _is_output_error(exc):
             raise
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UserError(f"{work_dir}: cannot write checkpoint: {first} (no model folder was written; "
-                        f"free space and re-run with --resume_from_checkpoint latest)") from exc
+        raise UserError(
+            f"{work_dir}: cannot write checkpoint: {first} (no model folder was written; "
+            f"free space and re-run with --resume_from_checkpoint latest)"
+        ) from exc
 
     final = {"train_loss": result.training_loss, "global_step": result.global_step}
     logged = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     if logged:
         final["last_logged_loss"] = logged[-1]
     final.update(grad_norm_summary(trainer.state.log_history))
-    manifest["train_log"] = [{k: entry[k] for k in ("step", "loss", "grad_norm", "learning_rate") if k in entry}
-                             for entry in trainer.state.log_history if "loss" in entry or "grad_norm" in entry]
+    manifest["train_log"] = [
+        {k: entry[k] for k in ("step", "loss", "grad_norm", "learning_rate") if k in entry}
+        for entry in trainer.state.log_history
+        if "loss" in entry or "grad_norm" in entry
+    ]
     if evaluator is not None:
         final.update(evaluator(model))
     manifest["final_metrics"] = final
@@ -131,8 +157,10 @@ def run_training(options: dict[str, Any]) -> Path:
         if isinstance(exc, UserError) or not _is_output_error(exc):
             raise
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UserError(f"{output_dir}: cannot write the model: {first} (nothing was written; the checkpoints "
-                        f"in {work_dir} are kept for --resume_from_checkpoint latest)") from exc
+        raise UserError(
+            f"{output_dir}: cannot write the model: {first} (nothing was written; the checkpoints "
+            f"in {work_dir} are kept for --resume_from_checkpoint latest)"
+        ) from exc
     if not rl.keep_checkpoints:
         shutil.rmtree(work_dir, ignore_errors=True)
     return output_dir
@@ -154,12 +182,16 @@ def check_outputs(output_dir: Path, work_dir: Path, overwrite: bool, resuming: b
     if output_dir.exists() and not output_dir.is_dir():
         raise UserError(f"{output_dir}: exists and is not a folder")
     if output_dir.is_dir() and any(output_dir.iterdir()) and not overwrite:
-        raise UserError(f"{output_dir}: output folder already exists and is not empty (pass --overwrite to replace "
-                        "it once the new model is complete)")
+        raise UserError(
+            f"{output_dir}: output folder already exists and is not empty (pass --overwrite to replace "
+            "it once the new model is complete)"
+        )
     stale = work_dir.is_dir() and any(work_dir.glob("checkpoint-*"))
     if stale and not resuming and not overwrite:
-        raise UserError(f"{work_dir}: checkpoints of an earlier unfinished run (resume it with "
-                        "--resume_from_checkpoint latest, or pass --overwrite to start over)")
+        raise UserError(
+            f"{work_dir}: checkpoints of an earlier unfinished run (resume it with "
+            "--resume_from_checkpoint latest, or pass --overwrite to start over)"
+        )
 
 
 def grad_norm_summary(log_history: list[dict]) -> dict[str, float]:
@@ -171,8 +203,12 @@ def grad_norm_summary(log_history: list[dict]) -> dict[str, float]:
     norms = [float(e["grad_norm"]) for e in log_history if e.get("grad_norm") is not None]
     if not norms:
         return {}
-    return {"grad_norm_mean": sum(norms) / len(norms), "grad_norm_first": norms[0], "grad_norm_last": norms[-1],
-            "grad_norm_logged": len(norms)}
+    return {
+        "grad_norm_mean": sum(norms) / len(norms),
+        "grad_norm_first": norms[0],
+        "grad_norm_last": norms[-1],
+        "grad_norm_logged": len(norms),
+    }
 
 
 def make_evaluator(rl):
@@ -184,7 +220,10 @@ def make_evaluator(rl):
     path, revision = split_revision(rl.data)
     local = Path(path)
     if local.is_dir():
-        if schema.LISTS_CONFIG not in dataset_configs(local) or not (local / schema.data_file(schema.LISTS_CONFIG, rl.eval_split)).is_file():
+        if (
+            schema.LISTS_CONFIG not in dataset_configs(local)
+            or not (local / schema.data_file(schema.LISTS_CONFIG, rl.eval_split)).is_file()
+        ):
             return None
     import datasets
 

@@ -76,8 +76,9 @@ class Backend(abc.ABC):
     def generate(self, requests: list[GenerationRequest], sampling: SamplingConfig) -> list[GenerationResult]:
         """Results in the order of ``requests``. Raises ``UserError`` for unrecoverable setup faults."""
 
-    def stream(self, next_request: RequestSource, sampling: SamplingConfig,
-               window: int | None = None) -> Iterator[GenerationResult]:
+    def stream(
+        self, next_request: RequestSource, sampling: SamplingConfig, window: int | None = None
+    ) -> Iterator[GenerationResult]:
         """Results as they finish, with up to ``window`` requests in flight.
 
         ``next_request()`` is called whenever a slot is free; ``None`` means "nothing more right

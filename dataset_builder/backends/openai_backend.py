@@ -31,6 +31,7 @@ from concurrent.futures import (
     wait,
 )
 
+from rankladder.core.errors import UserError
 from rankladder.dataset_builder.backends.base import (
     Backend,
     GenerationRequest,
@@ -38,8 +39,6 @@ from rankladder.dataset_builder.backends.base import (
     RequestSource,
     SamplingConfig,
 )
-
-from rankladder.core.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +69,10 @@ def _token_logprobs(choice) -> list | None:
     content = getattr(getattr(choice, "logprobs", None), "content", None)
     if not content:
         return None
-    return [(item.token, {alt.token: alt.logprob for alt in (item.top_logprobs or [])} or {item.token: item.logprob})
-            for item in content]
+    return [
+        (item.token, {alt.token: alt.logprob for alt in (item.top_logprobs or [])} or {item.token: item.logprob})
+        for item in content
+    ]
 
 
 class OpenAIBackend(Backend):
@@ -141,7 +142,11 @@ class OpenAIBackend(Backend):
                 f"(HTTP 404: {_error_detail(exc)})"
             )
         if isinstance(exc, openai.APIStatusError):
-            retried = f" after {self.max_retries} retries" if exc.status_code in (408, 409, 429) or exc.status_code >= 500 else ""
+            retried = (
+                f" after {self.max_retries} retries"
+                if exc.status_code in (408, 409, 429) or exc.status_code >= 500
+                else ""
+            )
             return UserError(
                 f"OpenAI-compatible server at {self.base_url}: {where}HTTP {exc.status_code}{retried}: "
                 f"{_error_detail(exc)}"
@@ -170,8 +175,7 @@ class OpenAIBackend(Backend):
             return tagged[0]
         shown = ", ".join(repr(i) for i in ids[:10]) + (" ..." if len(ids) > 10 else "")
         raise UserError(
-            f"model {self.model!r} not found on OpenAI-compatible server at {self.base_url} "
-            f"(served: {shown or 'none'})"
+            f"model {self.model!r} not found on OpenAI-compatible server at {self.base_url} (served: {shown or 'none'})"
         )
 
     def model_identity(self) -> dict:
@@ -183,8 +187,10 @@ class OpenAIBackend(Backend):
     def _create(self, request: GenerationRequest, sampling: SamplingConfig, structured: bool):
         extra = {}
         if structured:
-            extra["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": "levels", "schema": request.json_schema, "strict": True}}
+            extra["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "levels", "schema": request.json_schema, "strict": True},
+            }
         return self.client.chat.completions.with_raw_response.create(
             model=self.model,
             messages=request.messages,
@@ -208,8 +214,12 @@ class OpenAIBackend(Backend):
                 raise
             with self._lock:
                 if self.structured_output:
-                    log.warning("%s rejected response_format json_schema (%s); sending requests without it and "
-                                "parsing the replies", self.base_url, _error_detail(exc))
+                    log.warning(
+                        "%s rejected response_format json_schema (%s); sending requests without it and "
+                        "parsing the replies",
+                        self.base_url,
+                        _error_detail(exc),
+                    )
                 self.structured_output = False
             structured = False
             raw = self._create(request, sampling, structured)
@@ -219,7 +229,9 @@ class OpenAIBackend(Backend):
             if completion.model and self._served_id == self.model and completion.model != self.model:
                 self._served_id = completion.model
         if not completion.choices:
-            raise UserError(f"OpenAI-compatible server at {self.base_url}: request {request.key!r}: no choices returned")
+            raise UserError(
+                f"OpenAI-compatible server at {self.base_url}: request {request.key!r}: no choices returned"
+            )
         choice = completion.choices[0]
         usage = completion.usage
         return GenerationResult(
@@ -263,8 +275,9 @@ class OpenAIBackend(Backend):
                 self._outcome(future, request)
         return [future.result() for future in futures]
 
-    def stream(self, next_request: RequestSource, sampling: SamplingConfig,
-               window: int | None = None) -> Iterator[GenerationResult]:
+    def stream(
+        self, next_request: RequestSource, sampling: SamplingConfig, window: int | None = None
+    ) -> Iterator[GenerationResult]:
         """Replies as they arrive; each one's slot is refilled at once (``window`` in flight, default
         ``concurrency``). The first failed request stops the stream: queued ones are cancelled,
         running ones finish, then its error is raised."""

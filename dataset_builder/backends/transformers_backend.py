@@ -15,19 +15,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rankladder.dataset_builder.backends import smollm2
-from rankladder.dataset_builder.backends.base import Backend, GenerationRequest, GenerationResult, SamplingConfig
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import sha256_file
+from rankladder.dataset_builder.backends import smollm2
+from rankladder.dataset_builder.backends.base import Backend, GenerationRequest, GenerationResult, SamplingConfig
 
 
 class TransformersBackend(Backend):
     name = "transformers"
-    seeding = ("torch.manual_seed(sum of the seeds of the requests in its batch) before a batched generate: "
-               "reproduced by the same requests in the same window")
+    seeding = (
+        "torch.manual_seed(sum of the seeds of the requests in its batch) before a batched generate: "
+        "reproduced by the same requests in the same window"
+    )
 
-    def __init__(self, model: str | None = None, gguf_file: str | None = None, device: str = "auto",
-                 dtype: str = "float32", revision: str | None = None):
+    def __init__(
+        self,
+        model: str | None = None,
+        gguf_file: str | None = None,
+        device: str = "auto",
+        dtype: str = "float32",
+        revision: str | None = None,
+    ):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -46,13 +54,18 @@ class TransformersBackend(Backend):
             if Path(model).is_dir():
                 weights = Path(model) / (gguf_file or "model.safetensors")
                 file_hash = sha256_file(weights) if weights.is_file() else None
-            self._identity = {"id": model if not gguf_file else f"{model}:{gguf_file}", "revision": revision,
-                              "file_sha256": file_hash}
+            self._identity = {
+                "id": model if not gguf_file else f"{model}:{gguf_file}",
+                "revision": revision,
+                "file_sha256": file_hash,
+            }
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model, gguf_file=gguf_file, revision=revision)
-            self.model = AutoModelForCausalLM.from_pretrained(
-                model, gguf_file=gguf_file, revision=revision, dtype=torch_dtype
-            ).to(device).eval()
+            self.model = (
+                AutoModelForCausalLM.from_pretrained(model, gguf_file=gguf_file, revision=revision, dtype=torch_dtype)
+                .to(device)
+                .eval()
+            )
         except OSError as exc:
             raise UserError(f"model {model!r} not found or not loadable: {str(exc).splitlines()[0]}") from None
         self.tokenizer.padding_side = "left"
@@ -64,8 +77,7 @@ class TransformersBackend(Backend):
 
     def prompt_texts(self, requests: list[GenerationRequest]) -> list[str]:
         return [
-            self.tokenizer.apply_chat_template(r.messages, tokenize=False, add_generation_prompt=True)
-            for r in requests
+            self.tokenizer.apply_chat_template(r.messages, tokenize=False, add_generation_prompt=True) for r in requests
         ]
 
     def generate(self, requests: list[GenerationRequest], sampling: SamplingConfig) -> list[GenerationResult]:
@@ -73,12 +85,14 @@ class TransformersBackend(Backend):
 
         if not requests:
             return []
-        batch = self.tokenizer(self.prompt_texts(requests), return_tensors="pt", padding=True,
-                               add_special_tokens=False).to(self.device)
+        batch = self.tokenizer(
+            self.prompt_texts(requests), return_tensors="pt", padding=True, add_special_tokens=False
+        ).to(self.device)
         do_sample = sampling.temperature > 0
         torch.manual_seed(sum(r.seed for r in requests) % (2**63))
-        kwargs = dict(max_new_tokens=sampling.max_new_tokens, do_sample=do_sample,
-                      pad_token_id=self.tokenizer.pad_token_id)
+        kwargs = dict(
+            max_new_tokens=sampling.max_new_tokens, do_sample=do_sample, pad_token_id=self.tokenizer.pad_token_id
+        )
         if do_sample:
             kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p)
         wanted_logprobs = max((r.logprobs or 0) for r in requests)
@@ -89,7 +103,7 @@ class TransformersBackend(Backend):
         step_logits = None
         if wanted_logprobs:
             output, step_logits = output.sequences, output.logits
-        new_tokens = output[:, batch["input_ids"].shape[1]:]
+        new_tokens = output[:, batch["input_ids"].shape[1] :]
         results = []
         eos = self.tokenizer.eos_token_id
         for row, (request, prompt_mask, tokens) in enumerate(zip(requests, batch["attention_mask"], new_tokens)):
@@ -98,15 +112,18 @@ class TransformersBackend(Backend):
             for stop in {eos, self.tokenizer.pad_token_id}:
                 if stop in tokens:
                     tokens = tokens[: tokens.index(stop)]
-            results.append(GenerationResult(
-                key=request.key,
-                text=self.tokenizer.decode(tokens, skip_special_tokens=True),
-                prompt_tokens=int(prompt_mask.sum()),
-                completion_tokens=len(tokens),
-                finish_reason="stop" if finished else "length",
-                token_logprobs=(self._token_logprobs(step_logits, row, tokens, request.logprobs)
-                                if request.logprobs else None),
-            ))
+            results.append(
+                GenerationResult(
+                    key=request.key,
+                    text=self.tokenizer.decode(tokens, skip_special_tokens=True),
+                    prompt_tokens=int(prompt_mask.sum()),
+                    completion_tokens=len(tokens),
+                    finish_reason="stop" if finished else "length",
+                    token_logprobs=(
+                        self._token_logprobs(step_logits, row, tokens, request.logprobs) if request.logprobs else None
+                    ),
+                )
+            )
         return results
 
     def _token_logprobs(self, step_logits, row: int, tokens: list[int], top: int) -> list:

@@ -36,6 +36,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from rankladder.core.errors import UserError
 from rankladder.dataset_builder.backends.base import (
     Backend,
     GenerationRequest,
@@ -43,8 +44,6 @@ from rankladder.dataset_builder.backends.base import (
     RequestSource,
     SamplingConfig,
 )
-
-from rankladder.core.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -173,8 +172,13 @@ class VLLMBackend(Backend):
         return dict(self._identity)
 
     def _params(self, request: GenerationRequest, sampling: SamplingConfig):
-        options = {"n": 1, "temperature": sampling.temperature, "top_p": sampling.top_p,
-                   "max_tokens": sampling.max_new_tokens, "seed": request.seed}
+        options = {
+            "n": 1,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "max_tokens": sampling.max_new_tokens,
+            "seed": request.seed,
+        }
         if request.json_schema is not None and self.structured_output:
             options["structured_outputs"] = self._vllm.sampling_params.StructuredOutputsParams(json=request.json_schema)
         if request.logprobs:  # judging: the top alternatives at every generated token
@@ -182,8 +186,10 @@ class VLLMBackend(Backend):
         return self._vllm.SamplingParams(**options)
 
     def _without_structured_output(self, exc: Exception) -> None:
-        log.warning("vllm backend: structured output rejected (%s); generating without it and parsing the replies",
-                    " ".join(str(exc).split())[:300])
+        log.warning(
+            "vllm backend: structured output rejected (%s); generating without it and parsing the replies",
+            " ".join(str(exc).split())[:300],
+        )
         self.structured_output = False
 
     @staticmethod
@@ -213,8 +219,10 @@ class VLLMBackend(Backend):
             raise UserError(f"vllm backend: a request was rejected: {detail}") from exc
         if len(outputs) != len(requests):
             raise RuntimeError(f"vllm returned {len(outputs)} outputs for {len(requests)} requests")
-        return [self._result(request, output, p.structured_outputs is not None)
-                for request, output, p in zip(requests, outputs, params)]
+        return [
+            self._result(request, output, p.structured_outputs is not None)
+            for request, output, p in zip(requests, outputs, params)
+        ]
 
     def _add(self, engine, tokenizer, request: GenerationRequest, sampling: SamplingConfig) -> bool:
         """One request into the running engine, its chat prompt rendered as ``LLM.chat`` renders it
@@ -225,8 +233,9 @@ class VLLMBackend(Backend):
         params = self._params(request, sampling)
         params.output_kind = RequestOutputKind.FINAL_ONLY
         try:
-            engine.add_request(request.key, {"prompt": prompt}, params,
-                               tokenization_kwargs={"add_special_tokens": False})
+            engine.add_request(
+                request.key, {"prompt": prompt}, params, tokenization_kwargs={"add_special_tokens": False}
+            )
         except ValueError as exc:  # e.g. a prompt longer than max_model_len, or a schema no backend takes
             if params.structured_outputs is not None:
                 self._without_structured_output(exc)
@@ -235,8 +244,9 @@ class VLLMBackend(Backend):
             raise UserError(f"vllm backend: request {request.key!r} was rejected: {detail}") from exc
         return params.structured_outputs is not None
 
-    def stream(self, next_request: RequestSource, sampling: SamplingConfig,
-               window: int | None = None) -> Iterator[GenerationResult]:
+    def stream(
+        self, next_request: RequestSource, sampling: SamplingConfig, window: int | None = None
+    ) -> Iterator[GenerationResult]:
         """Keeps ``window`` requests in the engine: each finished one is yielded and replaced at once."""
         window = window or self.default_window
         engine, tokenizer = self.llm.llm_engine, self.llm.get_tokenizer()
@@ -276,6 +286,10 @@ def _token_logprobs(completion) -> list | None:
     steps = []
     for token_id, alternatives in zip(completion.token_ids, completion.logprobs):
         chosen = alternatives.get(token_id)
-        steps.append((chosen.decoded_token if chosen else "",
-                      {lp.decoded_token: lp.logprob for lp in alternatives.values() if lp.decoded_token is not None}))
+        steps.append(
+            (
+                chosen.decoded_token if chosen else "",
+                {lp.decoded_token: lp.logprob for lp in alternatives.values() if lp.decoded_token is not None},
+            )
+        )
     return steps

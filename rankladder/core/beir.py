@@ -53,16 +53,18 @@ def read_qrels_rows(path: str | Path) -> list[tuple[str, str, float]]:
             continue
         if columns is not None:
             if len(parts) != len(names):
-                raise located(path, f"expected {len(names)} tab-separated columns like the header, got {len(parts)}",
-                              line=line_no)
+                raise located(
+                    path, f"expected {len(names)} tab-separated columns like the header, got {len(parts)}", line=line_no
+                )
             at = columns
         elif len(parts) == 3:
             at = (0, 1, 2)
         elif len(parts) == 4:  # TREC layout: qid, iteration, docid, grade
             at = (0, 2, 3)
         else:
-            raise located(path, f"expected 3 tab-separated columns (query-id, corpus-id, score), got {len(parts)}",
-                          line=line_no)
+            raise located(
+                path, f"expected 3 tab-separated columns (query-id, corpus-id, score), got {len(parts)}", line=line_no
+            )
         try:
             score = float(parts[at[2]])
         except ValueError:
@@ -90,21 +92,27 @@ def pick_split(folder: str | Path, split: str | None) -> str:
     if split is None:
         split = "test" if "test" in available or not available else available[0]
     if split not in available:
-        raise UserError(f"{folder / 'qrels' / (split + '.tsv')}: qrels split '{split}' not found "
-                        f"(available: {', '.join(available) or 'none'})")
+        raise UserError(
+            f"{folder / 'qrels' / (split + '.tsv')}: qrels split '{split}' not found "
+            f"(available: {', '.join(available) or 'none'})"
+        )
     return split
 
 
 def read_corpus(folder: str | Path) -> list[dict]:
     """``[{"id", "title", "text"}]`` from ``corpus.jsonl``."""
-    return [{"id": str(row["_id"]), "title": str(row.get("title") or ""), "text": str(row.get("text") or "")}
-            for _, row in read_jsonl_rows(Path(folder) / "corpus.jsonl")]
+    return [
+        {"id": str(row["_id"]), "title": str(row.get("title") or ""), "text": str(row.get("text") or "")}
+        for _, row in read_jsonl_rows(Path(folder) / "corpus.jsonl")
+    ]
 
 
 def read_queries(folder: str | Path) -> list[dict]:
     """``[{"id", "text"}]`` from ``queries.jsonl``."""
-    return [{"id": str(row["_id"]), "text": str(row.get("text") or "")}
-            for _, row in read_jsonl_rows(Path(folder) / "queries.jsonl")]
+    return [
+        {"id": str(row["_id"]), "text": str(row.get("text") or "")}
+        for _, row in read_jsonl_rows(Path(folder) / "queries.jsonl")
+    ]
 
 
 def read_beir_folder(folder: str | Path, split: str):

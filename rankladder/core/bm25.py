@@ -13,8 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-BM25_SETTINGS = {"method": "lucene", "k1": 1.5, "b": 0.75, "delta": 0.5, "stopwords": "en", "stemmer": "english",
-                 "document_text": "title\\ntext", "library": "bm25s"}
+BM25_SETTINGS = {
+    "method": "lucene",
+    "k1": 1.5,
+    "b": 0.75,
+    "delta": 0.5,
+    "stopwords": "en",
+    "stemmer": "english",
+    "document_text": "title\\ntext",
+    "library": "bm25s",
+}
 
 
 def document_text(title: str, text: str) -> str:
@@ -37,10 +45,12 @@ class BM25Index:
         self.stemmer = Stemmer.Stemmer(BM25_SETTINGS["stemmer"])
         self.show_progress = show_progress
         self.size = len(texts)
-        tokens = bm25s.tokenize(list(texts), stopwords=self.stopwords, stemmer=self.stemmer,
-                                show_progress=show_progress)
-        self.retriever = bm25s.BM25(method=BM25_SETTINGS["method"], k1=BM25_SETTINGS["k1"], b=BM25_SETTINGS["b"],
-                                    delta=BM25_SETTINGS["delta"])
+        tokens = bm25s.tokenize(
+            list(texts), stopwords=self.stopwords, stemmer=self.stemmer, show_progress=show_progress
+        )
+        self.retriever = bm25s.BM25(
+            method=BM25_SETTINGS["method"], k1=BM25_SETTINGS["k1"], b=BM25_SETTINGS["b"], delta=BM25_SETTINGS["delta"]
+        )
         self.retriever.index(tokens, show_progress=show_progress)
 
     def search(self, queries: Sequence[str], k: int):

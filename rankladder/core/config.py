@@ -50,7 +50,9 @@ def load_yaml(path: str | Path, what: str = "config") -> tuple[dict, KeyLines]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise UserError(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or str(exc).splitlines()[0]}") from None
+        raise UserError(
+            f"{where}: not valid YAML: {getattr(exc, 'problem', None) or str(exc).splitlines()[0]}"
+        ) from None
     if data is None:
         return {}, KeyLines()
     if not isinstance(data, dict):
@@ -74,8 +76,9 @@ def _collect_lines(node, prefix: tuple, lines: KeyLines) -> None:
             _collect_lines(item, prefix + (index,), lines)
 
 
-def validate(model: type[M], data: dict[str, Any], source: str | None = None, lines: KeyLines | None = None,
-             prefix: tuple = ()) -> M:
+def validate(
+    model: type[M], data: dict[str, Any], source: str | None = None, lines: KeyLines | None = None, prefix: tuple = ()
+) -> M:
     """``model(**data)`` with a :class:`UserError` naming the first bad key (and ``file:line``)."""
     try:
         return model.model_validate(data)
@@ -83,8 +86,9 @@ def validate(model: type[M], data: dict[str, Any], source: str | None = None, li
         raise UserError(describe(exc, source, lines, prefix)) from None
 
 
-def validate_flags(model: type[M], data: dict[str, Any], flags: dict[str, str] | None = None,
-                   separator: str = "-") -> M:
+def validate_flags(
+    model: type[M], data: dict[str, Any], flags: dict[str, str] | None = None, separator: str = "-"
+) -> M:
     """Like :func:`validate` for command-line values: the error names the flag (``--batch-size: ...``)."""
     try:
         return model.model_validate(data)
@@ -101,8 +105,7 @@ def default(model: type[BaseModel], name: str) -> Any:
     return model.model_fields[name].get_default(call_default_factory=True)
 
 
-def describe(exc: ValidationError, source: str | None = None, lines: KeyLines | None = None,
-             prefix: tuple = ()) -> str:
+def describe(exc: ValidationError, source: str | None = None, lines: KeyLines | None = None, prefix: tuple = ()) -> str:
     """The first error of a pydantic ``ValidationError`` as one line."""
     error = exc.errors(include_url=False)[0]
     path = prefix + tuple(error["loc"])
@@ -121,8 +124,12 @@ def _message(error: dict) -> str:
     if kind == "greater_than" and ctx.get("gt") == 0 and isinstance(given, int) and not isinstance(given, bool):
         message = "must be at least 1"
     elif kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        words = {"greater_than": "greater than", "greater_than_equal": "at least", "less_than": "less than",
-                 "less_than_equal": "at most"}[kind]
+        words = {
+            "greater_than": "greater than",
+            "greater_than_equal": "at least",
+            "less_than": "less than",
+            "less_than_equal": "at most",
+        }[kind]
         message = f"must be {words} {next(iter(ctx.values()))}"
     elif kind == "literal_error":
         message = f"unknown value, choose from {ctx.get('expected', '')}"

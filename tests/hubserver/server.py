@@ -28,8 +28,26 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-LFS_SUFFIXES = (".parquet", ".safetensors", ".bin", ".pt", ".pth", ".png", ".jpg", ".arrow", ".onnx",
-                ".h5", ".npy", ".pkl", ".msgpack", ".zip", ".gz", ".tar", ".ot", ".model")
+LFS_SUFFIXES = (
+    ".parquet",
+    ".safetensors",
+    ".bin",
+    ".pt",
+    ".pth",
+    ".png",
+    ".jpg",
+    ".arrow",
+    ".onnx",
+    ".h5",
+    ".npy",
+    ".pkl",
+    ".msgpack",
+    ".zip",
+    ".gz",
+    ".tar",
+    ".ot",
+    ".model",
+)
 GITATTRIBUTES = b"*.parquet filter=lfs diff=lfs merge=lfs -text\n*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
 _REPO_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
 _URL_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
@@ -105,8 +123,13 @@ class Store:
     def _new_commit(state, parent, title, description, files) -> str:
         body = json.dumps([parent, title, description, files, time.time_ns()], sort_keys=True)
         oid = hashlib.sha1(body.encode()).hexdigest()
-        state["commits"][oid] = {"parent": parent, "title": title, "description": description,
-                                 "date": _now(), "files": files}
+        state["commits"][oid] = {
+            "parent": parent,
+            "title": title,
+            "description": description,
+            "date": _now(),
+            "files": files,
+        }
         return oid
 
     @staticmethod
@@ -133,7 +156,11 @@ class Store:
             for key, value in ops:
                 path = value["path"]
                 if key == "file":
-                    data = base64.b64decode(value["content"]) if value.get("encoding") == "base64" else value["content"].encode()
+                    data = (
+                        base64.b64decode(value["content"])
+                        if value.get("encoding") == "base64"
+                        else value["content"].encode()
+                    )
                     files[path] = self._entry(data, lfs=False)
                 elif key == "lfsFile":
                     oid = value["oid"]
@@ -192,7 +219,11 @@ def _pointer(oid: str, size: int) -> bytes:
 def _file_info(path: str, entry: dict) -> dict:
     info = {"type": "file", "oid": entry["oid"], "size": entry["size"], "path": path}
     if entry["lfs"]:
-        info["lfs"] = {"oid": entry["sha256"], "size": entry["size"], "pointerSize": len(_pointer(entry["sha256"], entry["size"]))}
+        info["lfs"] = {
+            "oid": entry["sha256"],
+            "size": entry["size"],
+            "pointerSize": len(_pointer(entry["sha256"], entry["size"])),
+        }
     return info
 
 
@@ -209,7 +240,7 @@ def _listing(files: dict, prefix: str, recursive: bool) -> list[dict]:
     for name in sorted(files):
         if not name.startswith(base):
             continue
-        rest = name[len(base):].split("/")
+        rest = name[len(base) :].split("/")
         for depth in range(1, len(rest)):
             if recursive or depth == 1:
                 dirs.add(base + "/".join(rest[:depth]))
@@ -307,23 +338,57 @@ class Handler(BaseHTTPRequestHandler):
             if entry["lfs"]:
                 sib["lfs"] = _file_info(name, entry)["lfs"] | {"sha256": entry["sha256"]}
             siblings.append(sib)
-        self._json({"id": repo, "_id": repo, "author": repo.split("/")[0], "sha": oid, "private": state["private"],
-                    "gated": False, "disabled": False, "downloads": 0, "likes": 0, "tags": [],
-                    "lastModified": commit["date"], "createdAt": state["created"], "siblings": siblings})
+        self._json(
+            {
+                "id": repo,
+                "_id": repo,
+                "author": repo.split("/")[0],
+                "sha": oid,
+                "private": state["private"],
+                "gated": False,
+                "disabled": False,
+                "downloads": 0,
+                "likes": 0,
+                "tags": [],
+                "lastModified": commit["date"],
+                "createdAt": state["created"],
+                "siblings": siblings,
+            }
+        )
 
     def refs(self, kind, repo):
         _, _, state = self._repo(kind, repo)
+
         def ref(name, oid, prefix):
             return {"name": name, "ref": f"{prefix}{name}", "targetCommit": oid}
+
         branches = [ref(n, o, "refs/heads/") for n, o in state["branches"].items() if not n.startswith("refs/pr/")]
-        prs = [{"name": n, "ref": n, "targetCommit": o} for n, o in state["branches"].items() if n.startswith("refs/pr/")]
-        self._json({"branches": branches, "tags": [ref(n, o, "refs/tags/") for n, o in state["tags"].items()],
-                    "converts": [], "pullRequests": prs})
+        prs = [
+            {"name": n, "ref": n, "targetCommit": o} for n, o in state["branches"].items() if n.startswith("refs/pr/")
+        ]
+        self._json(
+            {
+                "branches": branches,
+                "tags": [ref(n, o, "refs/tags/") for n, o in state["tags"].items()],
+                "converts": [],
+                "pullRequests": prs,
+            }
+        )
 
     def commits(self, kind, repo, rev):
         rtype, repo, _ = self._repo(kind, repo)
-        self._json([{"id": c["id"], "title": c["title"], "message": c["description"], "authors": [{"user": "tester"}],
-                     "date": c["date"]} for c in self.server.store.history(rtype, repo, unquote(rev))])
+        self._json(
+            [
+                {
+                    "id": c["id"],
+                    "title": c["title"],
+                    "message": c["description"],
+                    "authors": [{"user": "tester"}],
+                    "date": c["date"],
+                }
+                for c in self.server.store.history(rtype, repo, unquote(rev))
+            ]
+        )
 
     def tree(self, kind, repo, rev, path=""):
         _, _, state = self._repo(kind, repo)
@@ -356,8 +421,14 @@ class Handler(BaseHTTPRequestHandler):
             remote_oid = None
             if existing:
                 remote_oid = existing["sha256"] if existing["lfs"] else existing["oid"]
-            out.append({"path": item["path"], "uploadMode": "lfs" if lfs else "regular",
-                        "shouldIgnore": False, "oid": remote_oid})
+            out.append(
+                {
+                    "path": item["path"],
+                    "uploadMode": "lfs" if lfs else "regular",
+                    "shouldIgnore": False,
+                    "oid": remote_oid,
+                }
+            )
         self._json({"files": out})
 
     def commit(self, kind, repo, rev):
@@ -404,8 +475,10 @@ class Handler(BaseHTTPRequestHandler):
             item = {"oid": obj["oid"], "size": obj["size"]}
             if not self.server.store.has_blob(obj["oid"]):
                 href = f"{self.server.endpoint}/lfs-upload/{obj['oid']}"
-                item["actions"] = {"upload": {"href": href, "header": {}},
-                                   "verify": {"href": f"{href}/verify", "header": {}}}
+                item["actions"] = {
+                    "upload": {"href": href, "header": {}},
+                    "verify": {"href": f"{href}/verify", "header": {}},
+                }
             objects.append(item)
         self._json({"transfer": "basic", "objects": objects}, headers={"Content-Type": "application/vnd.git-lfs+json"})
 
@@ -433,8 +506,11 @@ class Handler(BaseHTTPRequestHandler):
         size = entry["size"]
         headers = {"ETag": f'"{entry["oid"]}"', "X-Repo-Commit": oid, "Accept-Ranges": "bytes"}
         if entry["lfs"]:
-            headers |= {"ETag": f'"{entry["sha256"]}"', "X-Linked-Etag": f'"{entry["sha256"]}"',
-                        "X-Linked-Size": str(size)}
+            headers |= {
+                "ETag": f'"{entry["sha256"]}"',
+                "X-Linked-Etag": f'"{entry["sha256"]}"',
+                "X-Linked-Size": str(size),
+            }
         start, end, status = 0, size - 1, 200
         match = re.fullmatch(r"bytes=(\d*)-(\d*)", self.headers.get("Range", "") or "")
         if match and size:
@@ -472,7 +548,11 @@ ROUTES = [
     (r"/(?P<prefix>datasets/|spaces/)?(?P<repo>[^/]+/[^/]+)\.git/info/lfs/objects/batch", "POST", "lfs_batch"),
     (r"/lfs-upload/(?P<oid>[0-9a-f]{64})", "PUT", "lfs_upload"),
     (r"/lfs-upload/(?P<oid>[0-9a-f]{64})/verify", "POST", "lfs_verify"),
-    (r"/(?P<prefix>datasets/|spaces/)?(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)", "GET", "resolve_file"),
+    (
+        r"/(?P<prefix>datasets/|spaces/)?(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)",
+        "GET",
+        "resolve_file",
+    ),
 ]
 
 

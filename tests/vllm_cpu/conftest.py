@@ -63,7 +63,15 @@ def serve_command(model: str) -> list[str]:
     try:
         importlib.metadata.version("vllm")
     except importlib.metadata.PackageNotFoundError:
-        return [sys.executable, "-W", "ignore::DeprecationWarning", "-m", "vllm.entrypoints.openai.api_server", "--model", model]
+        return [
+            sys.executable,
+            "-W",
+            "ignore::DeprecationWarning",
+            "-m",
+            "vllm.entrypoints.openai.api_server",
+            "--model",
+            model,
+        ]
     return [str(Path(sys.executable).with_name("vllm")), "serve", model]
 
 
@@ -73,16 +81,19 @@ def vllm_server(smollm2_dir, tmp_path_factory):
     port = _free_port()
     log_path = tmp_path_factory.mktemp("vllm-serve") / "server.log"
     command = serve_command(str(smollm2_dir)) + [
-        "--host", "127.0.0.1", "--port", str(port),
-        "--served-model-name", SERVED_NAME,
-        "--max-model-len", "1024",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--served-model-name",
+        SERVED_NAME,
+        "--max-model-len",
+        "1024",
         "--enforce-eager",
         "--disable-log-stats",
     ]
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env=cpu_env(), start_new_session=True
-        )
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=cpu_env(), start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     start = time.monotonic()
     try:

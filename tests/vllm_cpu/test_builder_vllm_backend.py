@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rankladder.dataset_builder.backends import GenerationRequest, SamplingConfig, create_backend
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import sha256_file
+from rankladder.dataset_builder.backends import GenerationRequest, SamplingConfig, create_backend
 
 MAX_NEW = 8
 
@@ -72,5 +72,7 @@ def test_bad_model_folder_is_a_user_error(tmp_path):
 
 def test_unknown_hub_model_is_a_user_error():
     # HF_HUB_OFFLINE=1: vLLM finds no cached snapshot; the engine never starts
-    with pytest.raises(UserError, match=r"^vllm backend: cannot start the engine on model 'no-such-org/no-such-model': "):
+    with pytest.raises(
+        UserError, match=r"^vllm backend: cannot start the engine on model 'no-such-org/no-such-model': "
+    ):
         create_backend("vllm", model="no-such-org/no-such-model", enforce_eager=True)

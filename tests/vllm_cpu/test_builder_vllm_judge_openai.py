@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from rankladder.dataset_builder import schema
-from rankladder.dataset_builder.runfiles import RECORDS, iter_kind
 
 from rankladder.cli import main
+from rankladder.dataset_builder import schema
+from rankladder.dataset_builder.runfiles import RECORDS, iter_kind
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
 MAIN_VENV_CLI = TESTS_DIR.parent / ".venv" / "bin" / "rankladder"
@@ -49,15 +49,44 @@ def test_judge_through_vllm_serve_with_logprobs_then_build(vllm_server, tmp_path
     expected_column = {"judged": "judge_grades", "agree": "intended_levels"}
     for policy in ("judged", "agree"):
         out = tmp_path / f"dataset-{policy}"
-        done = subprocess.run([str(MAIN_VENV_CLI), "build", str(run_dir), "--out", str(out), "--version", "0.1.0",
-                               "--labels", policy, "--max-disagreement", "2"], capture_output=True, text=True,
-                              timeout=600, check=False, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+        done = subprocess.run(
+            [
+                str(MAIN_VENV_CLI),
+                "build",
+                str(run_dir),
+                "--out",
+                str(out),
+                "--version",
+                "0.1.0",
+                "--labels",
+                policy,
+                "--max-disagreement",
+                "2",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+            env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         built = json.loads(done.stdout)
         assert built["labels"] == policy and "kappa_quadratic" in built["agreement"]
-        script = ("import sys, pyarrow.parquet as pq; rows = pq.read_table(sys.argv[1]).to_pylist(); "
-                  "print(all(r['levels'] == r[sys.argv[2]] for r in rows), len(rows))")
-        check = subprocess.run([str(MAIN_VENV_CLI.with_name("python")), "-c", script,
-                                str(out / "lists" / "train.parquet"), expected_column[policy]],
-                               capture_output=True, text=True, timeout=300, check=True)
+        script = (
+            "import sys, pyarrow.parquet as pq; rows = pq.read_table(sys.argv[1]).to_pylist(); "
+            "print(all(r['levels'] == r[sys.argv[2]] for r in rows), len(rows))"
+        )
+        check = subprocess.run(
+            [
+                str(MAIN_VENV_CLI.with_name("python")),
+                "-c",
+                script,
+                str(out / "lists" / "train.parquet"),
+                expected_column[policy],
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
         assert check.stdout.split()[0] == "True", check.stdout

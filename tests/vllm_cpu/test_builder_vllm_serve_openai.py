@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from rankladder.core.errors import UserError
 from rankladder.dataset_builder.backends import GenerationRequest, SamplingConfig, create_backend
 from rankladder.dataset_builder.backends.openai_backend import OpenAIBackend
-from rankladder.core.errors import UserError
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests/, for the shared fault proxy
 from test_builder_openai_backend import FaultProxy, _messages  # noqa: E402  (shared with the main suite)
@@ -55,14 +55,19 @@ def test_retries_429_and_503_then_succeeds(proxy, vllm_server):
 
 
 def test_unknown_model_is_a_user_error(vllm_server):
-    with pytest.raises(UserError, match=r"model 'nope' not found on OpenAI-compatible server .*'smollm2-135m-instruct'"):
+    with pytest.raises(
+        UserError, match=r"model 'nope' not found on OpenAI-compatible server .*'smollm2-135m-instruct'"
+    ):
         OpenAIBackend("nope", base_url=vllm_server[0])
 
 
 def test_unknown_model_on_completion_is_a_user_error(vllm_server):
     proxy = FaultProxy(vllm_server[0], no_models_route=True)
     try:
-        with OpenAIBackend("nope", base_url=proxy.url) as backend, pytest.raises(UserError, match=r"model 'nope' not found .*HTTP 404"):
+        with (
+            OpenAIBackend("nope", base_url=proxy.url) as backend,
+            pytest.raises(UserError, match=r"model 'nope' not found .*HTTP 404"),
+        ):
             backend.generate([GenerationRequest("q1", _messages("x"))], TINY)
     finally:
         proxy.close()

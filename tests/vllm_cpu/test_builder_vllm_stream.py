@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+
 from rankladder.dataset_builder.backends import (
     GenerationRequest,
     SamplingConfig,
@@ -52,12 +53,20 @@ def engine(smollm2_dir):
 
 def test_window_of_256_seeded_requests_runs_and_each_record_reproduces(engine, tmp_path):
     queries, source = load_queries(QuerySpec())  # the 40 bundled queries
-    config = GenerateConfig(levels=load_levels(), template=load_template(), sampling=SAMPLING, samples_per_level=2,
-                            max_attempts=1, window=WINDOW, backend="vllm",
-                            validation=ValidationConfig(min_words=2))
+    config = GenerateConfig(
+        levels=load_levels(),
+        template=load_template(),
+        sampling=SAMPLING,
+        samples_per_level=2,
+        max_attempts=1,
+        window=WINDOW,
+        backend="vllm",
+        validation=ValidationConfig(min_words=2),
+    )
     assert len(queries) * 4 * 2 > WINDOW  # the window fills, then refills as requests finish
-    manifest = generate_run(tmp_path / "run", queries, config, lambda: SharedBackend(engine),
-                            query_source=source, progress=False)
+    manifest = generate_run(
+        tmp_path / "run", queries, config, lambda: SharedBackend(engine), query_source=source, progress=False
+    )
     records = list(iter_kind(tmp_path / "run", RECORDS))
     finals = [row["key"] for row in iter_kind(tmp_path / "run", REJECTS) if row["final"]]
     keys = [row["key"] for row in records] + finals
@@ -71,19 +80,25 @@ def test_window_of_256_seeded_requests_runs_and_each_record_reproduces(engine, t
     sample = sorted(by_key)[:: max(1, len(by_key) // 4)][:4]
     levels = {lv.value: lv for lv in config.levels}
     query_of = {q.id: q for q in queries}
-    tasks = [GenerationTask(query_of[by_key[k]["query_id"]], by_key[k]["sample"], [levels[by_key[k]["level"]]])
-             for k in sample]
+    tasks = [
+        GenerationTask(query_of[by_key[k]["query_id"]], by_key[k]["sample"], [levels[by_key[k]["level"]]])
+        for k in sample
+    ]
     requests = make_requests(config, tasks, load_topics())
     assert [r.seed for r in requests] == [by_key[k]["seed"] for k in sample]
     again = engine.generate(requests, SAMPLING)
-    as_recorded = [trim_to_sentence(clean_generation(r.text)) if r.finish_reason == "length" else clean_generation(r.text)
-                   for r in again]
+    as_recorded = [
+        trim_to_sentence(clean_generation(r.text)) if r.finish_reason == "length" else clean_generation(r.text)
+        for r in again
+    ]
     assert as_recorded == [by_key[k]["text"] for k in sample]
 
 
 def test_stream_and_chat_render_the_same_prompt(engine):
-    messages = [{"role": "system", "content": "You write short encyclopedia passages."},
-                {"role": "user", "content": "Write one sentence that answers: why is the sky blue"}]
+    messages = [
+        {"role": "system", "content": "You write short encyclopedia passages."},
+        {"role": "user", "content": "Write one sentence that answers: why is the sky blue"},
+    ]
     request = GenerationRequest("p1", messages, seed=3)
     sampling = SamplingConfig(temperature=0.0, max_new_tokens=6)
     (batched,) = engine.generate([request], sampling)
@@ -96,8 +111,10 @@ def test_structured_output_makes_per_query_replies_parse(engine):
     levels = load_levels()
     schema = levels_json_schema(levels)
     template = load_template(mode="per-query")
-    requests = [GenerationRequest(f"s{i}", render_per_query(template, query, levels), seed=i, json_schema=schema)
-                for i, query in enumerate(["why is the sky blue", "how do bees make honey"])]
+    requests = [
+        GenerationRequest(f"s{i}", render_per_query(template, query, levels), seed=i, json_schema=schema)
+        for i, query in enumerate(["why is the sky blue", "how do bees make honey"])
+    ]
     results = engine.generate(requests, SamplingConfig(temperature=0.7, max_new_tokens=200))
     assert all(r.structured for r in results)
     for result in results:

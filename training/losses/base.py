@@ -12,10 +12,9 @@ from collections.abc import Iterable
 from typing import Any
 
 import torch
-from torch import Tensor, nn
-
 from sentence_transformers.base.losses.merged_forward import embed_columns
 from sentence_transformers.util import all_gather_with_grad, cos_sim, dot_score, get_rank
+from torch import Tensor, nn
 
 SIMILARITIES = {"cosine": cos_sim, "dot": dot_score}
 LABEL_TRANSFORMS = ("none", "exp_gain")
@@ -79,7 +78,9 @@ class GradedListLoss(nn.Module):
         queries = embeddings[0]
         batch, group = queries.size(0), len(embeddings) - 1
         if labels is None or tuple(labels.shape) != (batch, group):
-            raise ValueError(f"labels must have shape ({batch}, {group}), got {None if labels is None else tuple(labels.shape)}")
+            raise ValueError(
+                f"labels must have shape ({batch}, {group}), got {None if labels is None else tuple(labels.shape)}"
+            )
         docs = torch.stack(embeddings[1:], dim=1).reshape(batch * group, -1)  # query-major
         offset = 0
         if self.gather_across_devices:
@@ -122,4 +123,3 @@ class GradedListLoss(nn.Module):
     @property
     def temperature(self) -> float:
         return 1.0 / self.scale
-

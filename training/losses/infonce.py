@@ -53,7 +53,9 @@ class GradedInfoNCELoss(GradedListLoss):
             - :class:`~training.losses.GradedListNetLoss` replaces the one-hot target by the graded
               label distribution.
         """
-        super().__init__(model, scale, similarity, label_transform, label_temperature, loss_scale, gather_across_devices)
+        super().__init__(
+            model, scale, similarity, label_transform, label_temperature, loss_scale, gather_across_devices
+        )
 
     def list_loss(self, scores: Tensor, labels: Tensor, own: Tensor | None = None) -> Tensor:
         if own is None:

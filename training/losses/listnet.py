@@ -50,7 +50,9 @@ class GradedListNetLoss(GradedListLoss):
               cross-encoders, without in-batch documents.
             - :class:`~training.losses.GradedInfoNCELoss` is the binary special case (one-hot target).
         """
-        super().__init__(model, scale, similarity, label_transform, label_temperature, loss_scale, gather_across_devices)
+        super().__init__(
+            model, scale, similarity, label_transform, label_temperature, loss_scale, gather_across_devices
+        )
 
     def list_loss(self, scores: Tensor, labels: Tensor, own: Tensor | None = None) -> Tensor:
         log_p = torch.log_softmax(scores.double() * self.scale, dim=1)

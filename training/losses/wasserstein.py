@@ -56,7 +56,9 @@ class OrdinalWassersteinLoss(GradedListLoss):
             - :class:`~training.losses.GradedListNetLoss` uses the same two distributions but ignores
               the distance between grades.
         """
-        super().__init__(model, scale, similarity, label_transform, label_temperature, loss_scale, gather_across_devices)
+        super().__init__(
+            model, scale, similarity, label_transform, label_temperature, loss_scale, gather_across_devices
+        )
 
     def list_loss(self, scores: Tensor, labels: Tensor, own: Tensor | None = None) -> Tensor:
         preds = torch.softmax(scores.double() * self.scale, dim=1)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+
 import torch
 from torch import Tensor
 
@@ -66,7 +67,9 @@ class WS2Loss(GradedListLoss):
             - :class:`~training.losses.GradedListNetLoss` matches the same target distribution with
               cross-entropy.
         """
-        super().__init__(model, scale, similarity, label_transform, label_temperature, loss_scale, gather_across_devices)
+        super().__init__(
+            model, scale, similarity, label_transform, label_temperature, loss_scale, gather_across_devices
+        )
 
     def list_loss(self, scores: Tensor, labels: Tensor, own: Tensor | None = None) -> Tensor:
         preds = torch.softmax(scores.double() * self.scale, dim=1)

@@ -20,12 +20,14 @@ from rankladder.core.manifest import tool_versions, utc_now
 from rankladder.core.textio import read_text
 from rankladder.dataset_builder import agreement, schema
 from rankladder.dataset_builder.agreement import apply_label_policy, label_columns
+from rankladder.dataset_builder.config import BuildConfig
 from rankladder.dataset_builder.runfiles import RECORDS, REJECTS, iter_kind, manifests
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 log = logging.getLogger(__name__)
+BUILD_DEFAULTS = BuildConfig()
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 
 
@@ -380,7 +382,7 @@ def build_dataset(
     run_dirs: list[str | Path],
     out: str | Path,
     version: str,
-    dev_fraction: float = 0.0,
+    dev_fraction: float = BUILD_DEFAULTS.dev_fraction,  # one set of defaults: the CLI's and the API's
     seed: int = 0,
     overwrite: bool = False,
     name: str | None = None,

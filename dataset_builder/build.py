@@ -8,7 +8,6 @@ for ``dev``, and writes every config atomically.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 from pathlib import Path
@@ -17,11 +16,15 @@ from typing import TYPE_CHECKING
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import atomic_output_dir, sha256_file, sha256_json, write_json_atomic
 from rankladder.core.manifest import tool_versions, utc_now
-from rankladder.core.textio import read_text
 from rankladder.dataset_builder import agreement, schema
 from rankladder.dataset_builder.agreement import apply_label_policy, label_columns
 from rankladder.dataset_builder.config import BuildConfig
-from rankladder.dataset_builder.runfiles import RECORDS, REJECTS, iter_kind, manifests
+from rankladder.dataset_builder.run_reader import (  # noqa: F401 (re-exported)
+    read_records,
+    read_run_manifests,
+    unique_run_dirs,
+)
+from rankladder.dataset_builder.runfiles import REJECTS, iter_kind
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -36,90 +39,6 @@ def check_version(version: str) -> str:
     if not SEMVER.match(version):
         raise UserError(f"--version: {version!r} is not a semantic version X.Y.Z")
     return version
-
-
-def read_run_manifests(run_dirs: list[Path]) -> list[dict]:
-    found = []
-    for run_dir in run_dirs:
-        if not run_dir.is_dir():
-            raise UserError(f"{run_dir}: RUN_DIR not found")
-        paths = manifests(run_dir)
-        if not paths:
-            raise UserError(f"{run_dir}: not a generation RUN_DIR (no manifest.shard-*.json)")
-        for path in paths:
-            try:
-                data = json.loads(read_text(path))
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}: corrupt manifest ({exc.msg})") from None
-            if not isinstance(data, dict) or "levels" not in (data.get("config") or {}):
-                raise UserError(f"{path}: corrupt manifest (no config.levels)")
-            data["_path"] = str(path)
-            found.append(data)
-    levels = {json.dumps(m["config"]["levels"], sort_keys=True) for m in found}
-    if len(levels) > 1:
-        raise UserError(f"{found[0]['_path']}: runs disagree on the level definitions; build them separately")
-    return found
-
-
-def _record_schema():
-    import pyarrow as pa
-
-    return pa.schema(
-        [
-            ("key", pa.string()),
-            ("query_id", pa.string()),
-            ("query", pa.string()),
-            ("level", pa.int32()),
-            ("text", pa.string()),
-            ("title", pa.string()),
-            ("words", pa.int32()),
-        ]
-    )
-
-
-READ_BLOCK = 32 << 20
-
-
-def _complete_line_blocks(path: Path):
-    """The file in ~32 MiB blocks that end on a newline; a torn final line is dropped."""
-    carry = b""
-    with open(path, "rb") as handle:
-        while True:
-            block = handle.read(READ_BLOCK)
-            if not block:
-                return
-            block = carry + block
-            end = block.rfind(b"\n") + 1
-            carry = block[end:]
-            if end:
-                yield block[:end]
-
-
-def read_records(run_dirs: list[Path]):
-    """All records as one arrow table of the needed columns, read block-wise to bound memory."""
-    import pyarrow as pa
-    from pyarrow import json as pajson
-
-    options = pajson.ParseOptions(explicit_schema=_record_schema(), unexpected_field_behavior="ignore")
-    tables = []
-    for run_dir in run_dirs:
-        for path in sorted((run_dir / RECORDS).glob("shard-*.jsonl")):
-            if not path.is_file():
-                raise UserError(f"{path}: not a records file (a folder?)")
-            for block in _complete_line_blocks(path):
-                try:
-                    tables.append(
-                        pajson.read_json(
-                            pa.BufferReader(block),
-                            parse_options=options,
-                            read_options=pajson.ReadOptions(block_size=4 << 20),
-                        )
-                    )
-                except pa.ArrowInvalid as exc:
-                    raise UserError(f"{path}: corrupt records file ({str(exc).splitlines()[0]})") from None
-    if not tables:
-        raise UserError(f"{', '.join(map(str, run_dirs))}: no generation records found")
-    return pa.concat_tables(tables)  # chunked: no copy
 
 
 def _doc_ids(records) -> pa.ChunkedArray:
@@ -364,18 +283,6 @@ def write_configs(
         "labels": label_figures,
     }
     return files, stats_frame, merge
-
-
-def unique_run_dirs(run_dirs: list[str | Path]) -> list[Path]:
-    """Each RUN_DIR once: the same folder named twice (or through a symlink) would count every record twice."""
-    seen: dict[Path, Path] = {}
-    for given in map(Path, run_dirs):
-        real = given.resolve()
-        if real in seen:
-            log.warning("%s: same RUN_DIR as %s, read once", given, seen[real])
-            continue
-        seen[real] = given
-    return list(seen.values())
 
 
 def build_dataset(

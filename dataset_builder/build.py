@@ -18,7 +18,6 @@ from rankladder.core.fsutil import atomic_output_dir, sha256_file, sha256_json, 
 from rankladder.core.manifest import tool_versions, utc_now
 from rankladder.dataset_builder import agreement, schema
 from rankladder.dataset_builder.agreement import apply_label_policy, label_columns
-from rankladder.dataset_builder.config import BuildConfig
 from rankladder.dataset_builder.run_reader import (  # noqa: F401 (re-exported)
     read_records,
     read_run_manifests,
@@ -30,7 +29,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 log = logging.getLogger(__name__)
-BUILD_DEFAULTS = BuildConfig()
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 
 
@@ -289,7 +287,7 @@ def build_dataset(
     run_dirs: list[str | Path],
     out: str | Path,
     version: str,
-    dev_fraction: float = BUILD_DEFAULTS.dev_fraction,  # one set of defaults: the CLI's and the API's
+    dev_fraction: float = 0.0,  # the engine; entry points (CLI, API, release) pass BuildConfig's default
     seed: int = 0,
     overwrite: bool = False,
     name: str | None = None,

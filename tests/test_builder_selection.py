@@ -59,6 +59,8 @@ def test_selection_with_one_sample_changes_nothing_and_cli_flag(tmp_path, graded
                 "1.0.0",
                 "--select-by-similarity",
                 minilm_path,
+                "--dev-fraction",
+                "0",
             ]
         )
         == 0

@@ -68,6 +68,8 @@ SKIPPED = {
     "| model | dataset | mean |": "sample output, not code",
     "import rankladder": "the Python API snippet: tests/test_api_readme.py runs it",
     "rankladder study configs/study_cpu.yaml --out out/study-cpu": "the loss study: hours on CPU, GPUs for the paper",
+    "rankladder judge runs/demo": "LLM judging (minutes on CPU); tests/test_builder_judge.py runs SmolLM2 as the "
+    "judge through the CLI and tests/vllm_cpu the OpenAI-compatible path",
     "rankladder mine ../shared/datasets/cranfield --split test --method bm25 -k 2 --out out/mined-bm25": "mining: tests/test_builder_mine.py runs the bm25 and dense methods on Cranfield; the other lines name "
     "placeholders (an MS MARCO train folder, MODEL)",
 }

@@ -77,6 +77,8 @@ def _merge(base: dict, override: dict, where: str, path: tuple = (), lines: KeyL
         line = lines.line_of(path + (key,)) if lines else None
         key = RENAMED.get(path + (key,), key)
         here = path + (key,)
+        if lines is not None and line is not None:
+            lines.setdefault(here, line)  # an old key's line stands for its new name in later errors
         at = f"{where}:{line}" if line else where
         if key not in base and path not in FREE_FORM:
             raise UserError(f"{at}: unknown key '{'.'.join(here)}'")

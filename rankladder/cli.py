@@ -14,6 +14,7 @@ import logging
 import sys
 
 from rankladder import __version__
+from rankladder.core.console import mark_start
 from rankladder.core.errors import UserError
 
 STAGE_MODULES = (
@@ -80,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    mark_start()
     try:
         result = args.func(args)
     except UserError as exc:

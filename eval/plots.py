@@ -68,6 +68,7 @@ def plot_summary(numbers: dict, path: Path) -> None:
         2,
         figsize=(max(6.0, 1.1 * len(groups) * max(1, len(series)) ** 0.5 + 3.5) + 4.0, 4.0),
         gridspec_kw={"width_ratios": [max(2.0, 0.9 * len(groups)), 1.6]},
+        layout="constrained",
     )
     x = np.arange(len(groups))
     for i, row in enumerate(series):
@@ -83,16 +84,38 @@ def plot_summary(numbers: dict, path: Path) -> None:
     left.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=min(3, len(series)), frameon=False)
     labels = [d["model"] for d in deltas]
     values = [np.nan if d["delta"] is None else d["delta"] for d in deltas]
-    y = np.arange(len(labels))
-    right.barh(y, values, color=["#4c72b0" if (v or 0) >= 0 else "#c44e52" for v in values])
-    right.axvline(0, color="black", linewidth=0.8)
-    right.set_yticks(y, labels, fontsize=7)
-    right.invert_yaxis()
-    right.set_xlabel(f"Δ mean {numbers['metric_label']} ×100")
-    right.set_title(f"vs base {numbers['base']}", fontsize=9)
-    if not labels:
-        right.text(0.5, 0.5, "one model: nothing to compare", ha="center", va="center", transform=right.transAxes)
-        right.set_yticks([])
+    draw_deltas(right, labels, values, f"Δ mean {numbers['metric_label']} ×100", f"vs base {numbers['base']}")
     fig.suptitle(numbers["title"], fontsize=11)
     save_png_atomic(fig, path, numbers)
     plt.close(fig)
+
+
+def draw_deltas(ax, labels, values, xlabel: str, title: str, errors=None) -> None:
+    """Horizontal Δ bars around a zero line (blue gains, red losses), each labelled with its value."""
+    import numpy as np
+
+    y = np.arange(len(labels))
+    if not labels:
+        ax.text(0.5, 0.5, "one model: nothing to compare", ha="center", va="center", transform=ax.transAxes)
+        ax.set_yticks([])
+        ax.set_xlabel(xlabel)
+        ax.set_title(title, fontsize=9)
+        return
+    clean = [0.0 if v is None or np.isnan(v) else v for v in values]
+    ax.barh(
+        y,
+        clean,
+        height=0.5,
+        xerr=errors,
+        capsize=3 if errors is not None else 0,
+        color=["#4c72b0" if v >= 0 else "#c44e52" for v in clean],
+    )
+    span = max([abs(v) + (e or 0) for v, e in zip(clean, errors or [0] * len(clean))] + [0.5]) * 1.35
+    ax.set_xlim(-span, span)
+    ax.set_ylim(len(labels) - 0.4, -0.6)  # first row on top, bars keep their height with few rows
+    for yy, v in zip(y, clean):
+        ax.text(v, yy, f" {v:+.2f} ", va="center", ha="left" if v >= 0 else "right", fontsize=7)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_yticks(y, labels, fontsize=7)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, fontsize=9)

@@ -113,8 +113,8 @@ def draw_deltas(ax, labels, values, xlabel: str, title: str, errors=None) -> Non
     span = max([abs(v) + (e or 0) for v, e in zip(clean, errors or [0] * len(clean))] + [0.5]) * 1.35
     ax.set_xlim(-span, span)
     ax.set_ylim(len(labels) - 0.4, -0.6)  # first row on top, bars keep their height with few rows
-    for yy, v in zip(y, clean):
-        ax.text(v, yy, f" {v:+.2f} ", va="center", ha="left" if v >= 0 else "right", fontsize=7)
+    for yy, v, e in zip(y, clean, errors or [0] * len(clean)):  # the value just past the error bar
+        ax.text(v + (e if v >= 0 else -e), yy, f" {v:+.2f} ", va="center", ha="left" if v >= 0 else "right", fontsize=7)
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_yticks(y, labels, fontsize=7)
     ax.set_xlabel(xlabel)

@@ -143,6 +143,8 @@ def quiet_third_party():
             # mteb's FutureWarnings (sentence-transformers renames it still calls) are not the user's business
             warnings.filterwarnings("ignore", category=FutureWarning, module=r"mteb(\.|$)")
             warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"mteb(\.|$)")
+            # the embedding cache's notes on a new cache folder ("No existing files found") and empty documents
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"mteb\.models\.cache_wrappers")
             yield
     finally:
         if tf_bars_were_on:

@@ -16,6 +16,7 @@ import io
 import json
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,15 @@ def cran_run(minilm_128_path, tmp_path_factory):
     root = tmp_path_factory.mktemp("cran")
     out, cache = root / "out", root / "emb-cache"
     stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+    # warnings as a user's terminal shows them (pytest would otherwise collect them out of sight)
+    with (
+        contextlib.redirect_stdout(stdout),
+        contextlib.redirect_stderr(stderr),
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("default")  # Python's own defaults, as a terminal has them
+        for hidden in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+            warnings.filterwarnings("ignore", category=hidden)
         code = main(
             [
                 "eval",
@@ -72,7 +81,8 @@ def cran_run(minilm_128_path, tmp_path_factory):
             ]
         )
     assert code == 0, stderr.getvalue()[-2000:]
-    _cran_terminal.update(stdout=stdout.getvalue(), stderr=stderr.getvalue())
+    shown = "".join(warnings.formatwarning(w.message, w.category, w.filename, w.lineno) for w in caught)
+    _cran_terminal.update(stdout=stdout.getvalue(), stderr=stderr.getvalue() + shown)
     return out, cache
 
 

@@ -114,5 +114,13 @@ class SharedBackend:
     def __getattr__(self, name):
         return getattr(self._backend, name)
 
+    @property
+    def progress_hook(self):
+        return self._backend.progress_hook
+
+    @progress_hook.setter
+    def progress_hook(self, hook) -> None:  # the lent backend is the one that decodes: it must call the hook
+        self._backend.progress_hook = hook
+
     def close(self) -> None:
         pass

@@ -3,8 +3,9 @@
 OUTPUT_DIR after a run (written in a temp folder, renamed when complete)::
 
     results/<model>/<revision>/<Task>.json   mteb TaskResult files (+ model_meta.json), leaderboard-ready
-    summary.json · summary.md · summary.png  nDCG@10, MRR@10, Recall@100 per task and the mean
-    level_order.json · level_order/*.png     graded-list diagnostics (built datasets only)
+    summary.json · summary.md · summary.png  nDCG@10, MRR@10, Recall@100 per task and the mean, Δ vs base
+    summary.png.json                         the numbers summary.png draws (×100), see eval.plots
+    level_order.json · level_order/*.png     graded-list diagnostics (built datasets only; each PNG + .json)
     predictions/<model>/<Task>_predictions.json   mteb's runs (with save_predictions)
     eval_manifest.json                       models, tasks, input revisions, tool versions
 

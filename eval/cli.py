@@ -176,12 +176,17 @@ def _print_closing(summary: dict, output_dir: str | None, command: str = "eval")
     from rankladder.eval import summary as summ
 
     models = [k for k in summary["scores"] if not summ.is_reference(k)]
+    comparing = command != "eval"  # --compare writes only the summaries, from existing result folders
     rows = []
     if output_dir:
-        what = "results/ (mteb layout) · summary.md · summary.json · summary.png (+ .json)"
-        rows.append(("wrote", written(output_dir, what)))
+        what = "summary.md · summary.json · summary.png (+ .json)"
+        rows.append(("wrote", written(output_dir, what if comparing else f"results/ (mteb layout) · {what}")))
+    n_rows, n_tasks = len(summary["scores"]), len(summary["tasks"])
     rows += [
-        ("compared", f"{len(summary['scores'])} rows × {len(summary['tasks'])} tasks, base {summary['base']}"),
+        (
+            "compared",
+            f"{n_rows} model{'s' * (n_rows != 1)} × {n_tasks} task{'s' * (n_tasks != 1)}, base {summary['base']}",
+        ),
         (
             "left out",
             ", ".join(summary.get("dropped_tasks", [])) + " (not every model has them)"
@@ -191,9 +196,10 @@ def _print_closing(summary: dict, output_dir: str | None, command: str = "eval")
         ("scores", summ.results_table(summary)),
     ]
     next_steps = []
-    if output_dir and models:
+    if output_dir and models and not comparing:
         best = models[0]
         repo = best if not best.startswith("local/") else "ORG/NAME"
         next_steps.append(f"rankladder publish results {output_dir} --model-repo {repo} --model {best} --dry-run")
+    if output_dir:
         next_steps.append(f"open {output_dir}/summary.md (all metrics) or summary.png")
     print_summary(command.split()[0], rows, next_steps=next_steps)

@@ -111,25 +111,32 @@ def build(out, manifest: dict, run_dirs) -> None:
 def judge(results: list[tuple[str, dict]]) -> None:
     """``results``: (RUN_DIR, judge manifest) per judged run."""
     from rankladder.dataset_builder.agreement import confusion, weighted_kappa
+    from rankladder.dataset_builder.judge import run_levels
     from rankladder.dataset_builder.runfiles import iter_kind
 
     rows = []
     for run_dir, manifest in results:
         c = manifest["counts"]
-        intended = {(r["query_id"], r["doc_id"]): r["level"] for r in iter_kind(Path(run_dir), schema.RECORDS)}
         grades, pairs = Counter(), []
-        for row in iter_kind(Path(run_dir), schema.JUDGEMENTS):
-            grades[str(row.get("grade"))] += 1
-            level = intended.get((row["query_id"], row["doc_id"]))
-            if level is not None and row.get("grade") is not None:
-                pairs.append((level, row["grade"]))
-        scale = sorted({lv for lv in intended.values()} | {g for _, g in pairs}, reverse=True)
+        for row in iter_kind(Path(run_dir), schema.JUDGEMENTS):  # each row carries the intended level too
+            grades["no grade" if row.get("grade") is None else str(row["grade"])] += 1
+            if row.get("grade") is not None and row.get("level") is not None:
+                pairs.append((row["level"], row["grade"]))
+        levels = [level["value"] for level in run_levels(Path(run_dir))]
+        scale = sorted(set(levels) | {g for pair in pairs for g in pair}, reverse=True)
         model = (manifest.get("model") or {}).get("id") or "?"
         prefix = f"{run_dir}: " if len(results) > 1 else ""
         rows += [
             ("judged", f"{prefix}{c['judged_all_runs']} of {c['records_in_shard']} documents by {model}"),
             ("method", prefix + counts(c["by_method"])),
-            ("grades", prefix + " · ".join(f"{g}: {grades[g]}" for g in sorted(grades, reverse=True))),
+            (
+                "grades",
+                prefix
+                + " · ".join(
+                    f"{g}: {grades[g]}"
+                    for g in sorted(grades, key=lambda g: (not g.isdigit(), -int(g) if g.isdigit() else 0))
+                ),
+            ),
         ]
         if pairs:
             exact = sum(a == b for a, b in pairs) / len(pairs)

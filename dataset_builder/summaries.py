@@ -150,8 +150,9 @@ def judge(results: list[tuple[str, dict]]) -> None:
 
 def mine(out, manifest: dict, k: int) -> None:
     c = manifest["counts"]
+    method = manifest["parameters"]["method"] + (f" with {manifest['model']}" if manifest.get("model") else "")
     rows = [
-        ("wrote", written(out, f"{c['negatives']} negatives for {c['queries']} queries ({manifest['model']})")),
+        ("wrote", written(out, f"{c['negatives']} negatives for {c['queries']} queries ({method})")),
         ("short", f"{c['queries_short']} queries got fewer than {k} negatives" if c["queries_short"] else ""),
         (
             "skipped",

@@ -54,19 +54,16 @@ def generate(out, manifest: dict) -> None:
 
 
 def _config_rows(out: Path, manifest: dict) -> str:
-    """``corpus 160 · queries 40 · default train 120 / dev 40 · lists ...``: rows per config and split."""
+    """``corpus 64 · queries 16 · default train 48 / dev 16 · lists ...``: rows per config and split."""
     import pyarrow.parquet as pq
 
     per_config: dict[str, list[str]] = {}
-    for entry in manifest.get("files", {}).values():
-        rel = Path(entry["path"])
-        path = out / rel
-        if not path.is_file():
-            continue
-        rows = pq.ParquetFile(path).metadata.num_rows
-        config = rel.parts[0] if len(rel.parts) > 1 else rel.stem
-        split = rel.stem.split("-")[0]
-        per_config.setdefault(config, []).append(f"{split} {rows}" if split != config else str(rows))
+    for key, entry in manifest.get("files", {}).items():  # key: CONFIG/SPLIT
+        config, _, split = key.partition("/")
+        path = out / entry["path"]
+        if path.is_file():
+            rows = pq.ParquetFile(path).metadata.num_rows
+            per_config.setdefault(config, []).append(str(rows) if split == config else f"{split} {rows}")
     return " · ".join(f"{config} {' / '.join(parts)}" for config, parts in per_config.items())
 
 

@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             delattr(args, key)
         try:
             code, keep = _run(args, label)
-        except BaseException:  # a crash: Python prints the traceback, the log keeps what led to it
+        except Exception:  # a crash: Python prints the traceback, the log keeps what led to it
             keep = True
             raise
         if code == 0 and output_arg:

@@ -195,11 +195,12 @@ def main(argv: list[str] | None = None) -> int:
         build_parser().print_help()
         return 0
     run_log = RunLog(prescan_verbosity(argv)).start()  # before parsing: train's parser imports transformers
-    outputs, label, keep = [], "", False
+    outputs, label, path, keep = [], "", "", False
     try:
         parser = build_parser()
         args, extra = parser.parse_known_args(argv)
-        label = args.command_path
+        # messages name the top-level command (`rankladder publish: error: ...`), the log file the whole path
+        label, path = args.command, args.command_path
         if extra:
             prog = f"{parser.prog} {label}"
             parser.exit(2, f"{prog}: error: unrecognized arguments: {' '.join(extra)} (see {prog} --help)\n")
@@ -222,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             outputs = value if isinstance(value, list) else [value]
         return code
     finally:
-        where = run_log.finish(outputs, label.replace(" ", "-"), keep=keep)
+        where = run_log.finish(outputs, path.replace(" ", "-"), keep=keep)
         if keep and where:
             print(f"rankladder {label}: log: {where}", file=sys.stderr)
 

@@ -162,9 +162,14 @@ def stand_in(monkeypatch, tmp_path):
 
 
 def noisy_work(args):
-    """What libraries do during a real command: a Python warning, INFO logs, a warning of our own."""
+    """What libraries do during a real command: a Python warning, INFO logs, datasets' "Generating train split"
+    bar, a warning of our own."""
     import huggingface_hub.utils.logging as hub_logging
+    from datasets import load_dataset
 
+    rows = Path(args.out + ".jsonl")
+    rows.write_text('{"a": 1}\n{"a": 2}\n')
+    assert len(load_dataset("json", data_files=str(rows), split="train")) == 2
     warnings.warn(f"mteb will change this ({Path(args.out).name})", FutureWarning, stacklevel=1)
     logging.getLogger("matplotlib.font_manager").info("findfont: noise")
     hub_logging.get_logger("huggingface_hub.file_download").warning("hub noise")
@@ -192,6 +197,7 @@ def test_library_noise_goes_to_the_log_file_and_own_warnings_to_the_terminal(tmp
     assert main([*BUILD, str(tmp_path / "ds-v"), "-v"]) == 0
     err = capsys.readouterr().err
     assert "FutureWarning" in err and "findfont: noise" in err and "hub noise" in err
+    assert "Generating train split" in err  # -v: the library's own bars too
 
     assert main([*BUILD, str(tmp_path / "ds-q"), "-q"]) == 0
     assert capsys.readouterr().err == ""

@@ -21,6 +21,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -30,12 +31,9 @@ FILE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 TERMINAL_FORMAT = {False: "%(levelname)s: %(message)s", True: "%(levelname)s %(name)s: %(message)s"}
 OWN_LOGGER = "rankladder"
 
-# Set only when the user has not set them, and only below -v: progress bars and log levels that are not the
-# user's business (datasets' "Generating split" bars, vLLM's start-up INFO lines in its engine processes).
-QUIET_ENV = {
-    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
-    "VLLM_LOGGING_LEVEL": "WARNING",
-}
+# Set only when the user has not set them, and only below -v: log levels that are not the user's business in
+# processes we do not run the code of (vLLM's start-up INFO lines in its engine processes).
+QUIET_ENV = {"VLLM_LOGGING_LEVEL": "WARNING"}
 
 _verbosity = NORMAL
 
@@ -78,10 +76,25 @@ def _rewire_hf_logging(module) -> None:
     root.setLevel(logging.INFO)
 
 
+def _switch_bars(module, disable: str, enable: str) -> None:
+    """Library progress bars (transformers' "Loading weights", datasets' "Generating split"): -v only."""
+    if hasattr(module, disable) and hasattr(module, enable):
+        with warnings.catch_warnings():  # the user's own env variable may refuse "enable": theirs wins, quietly
+            warnings.simplefilter("ignore")
+            getattr(module, disable if _verbosity < VERBOSE else enable)()
+        _SWITCHED[module.__name__] = getattr(module, enable)
+
+
+_SWITCHED: dict = {}  # module name -> how to switch its bars back on when the command is over
+
+
 def _transformers_logging(module) -> None:
     _rewire_hf_logging(module)
-    if hasattr(module, "disable_progress_bar"):  # "Loading weights" bars: -v only
-        module.disable_progress_bar() if _verbosity < VERBOSE else module.enable_progress_bar()
+    _switch_bars(module, "disable_progress_bar", "enable_progress_bar")
+
+
+def _datasets_bars(module) -> None:
+    _switch_bars(module, "disable_progress_bars", "enable_progress_bars")
 
 
 def _gguf_loading(module) -> None:
@@ -95,6 +108,7 @@ def _gguf_loading(module) -> None:
 REWIRED_MODULES = {
     "transformers.utils.logging": _transformers_logging,
     "datasets.utils.logging": _rewire_hf_logging,
+    "datasets.utils.tqdm": _datasets_bars,
     "huggingface_hub.utils.logging": _rewire_hf_logging,
     "transformers.modeling_gguf_pytorch_utils": _gguf_loading,
 }
@@ -207,9 +221,11 @@ class RunLog:
         for key, value in self._saved.get("env", {}).items():
             _restore_env(key, value)
         _verbosity = NORMAL
-        hf_logging = sys.modules.get("transformers.utils.logging")
-        if hf_logging is not None and hasattr(hf_logging, "enable_progress_bar"):
-            hf_logging.enable_progress_bar()
+        with warnings.catch_warnings():  # e.g. datasets: "cannot enable progress bars" under its env variable
+            warnings.simplefilter("ignore")
+            for switch_on in _SWITCHED.values():
+                switch_on()
+        _SWITCHED.clear()
         if self.path is None or not self.path.exists():
             return None
         if keep:
@@ -219,12 +235,19 @@ class RunLog:
         for out in outputs:
             if out is None or not Path(out).is_dir():
                 continue
-            target = _free_name(Path(out) / LOG_DIR, f"{command or 'rankladder'}-{stamp}")
+            target = _free_name(Path(out) / LOG_DIR, f"{command or 'rankladder'}-{stamp}{_rank_suffix()}")
             target.parent.mkdir(exist_ok=True)
             shutil.copyfile(self.path, target)
             moved = moved or target
         self.path.unlink(missing_ok=True)
         return moved
+
+
+def _rank_suffix() -> str:
+    """``-rank1`` for the processes of a multi-GPU run (``accelerate launch``): one log each."""
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:
+        return f"-rank{os.environ.get('RANK', '0')}"
+    return ""
 
 
 def _free_name(folder: Path, stem: str) -> Path:

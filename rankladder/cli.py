@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         build_parser().print_help()
         return 0
     run_log = RunLog(prescan_verbosity(argv)).start()  # before parsing: train's parser imports transformers
-    outputs, label, path, keep = [], "", "", False
+    outputs, label, path, keep, code = [], "", "", False, None
     try:
         parser = build_parser()
         args, extra = parser.parse_known_args(argv)
@@ -226,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         where = run_log.finish(outputs, path.replace(" ", "-"), keep=keep)
         if keep and where:
             print(f"rankladder {label}: log: {where}", file=sys.stderr)
+        if code == 130:
+            print(f"rankladder {label}: interrupted", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace, label: str) -> tuple[int, bool]:
@@ -246,8 +248,7 @@ def _run(args: argparse.Namespace, label: str) -> tuple[int, bool]:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"rankladder {label}: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2, False
-    except KeyboardInterrupt:
-        print(f"rankladder {label}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt:  # main says so, after the log's path: "interrupted" stays the last line
         return 130, True
     except Exception:
         logging.getLogger("rankladder").debug("%s crashed", label, exc_info=True)

@@ -229,3 +229,16 @@ def test_bad_input_leaves_no_log_behind(tmp_path, capsys, stand_in):
     assert main([*BUILD, str(tmp_path / "ds")]) == 2
     assert capsys.readouterr().err == "rankladder build: error: run: RUN_DIR not found\n"
     assert not any((tmp_path / "tmp").iterdir()) and not (tmp_path / "ds").exists()
+
+
+def test_ctrl_c_keeps_its_log_and_says_interrupted_last(tmp_path, capsys, stand_in):
+    def interrupted(args):
+        Path(args.out).mkdir()  # a command that had started writing (its own cleanup is its business)
+        raise KeyboardInterrupt
+
+    stand_in(interrupted)
+    assert main([*BUILD, str(tmp_path / "ds")]) == 130
+    log_line, last = capsys.readouterr().err.splitlines()
+    assert log_line.startswith("rankladder build: log: ") and last == "rankladder build: interrupted"
+    assert Path(log_line.split(": log: ", 1)[1]).parent == tmp_path / "tmp"
+    assert not (tmp_path / "ds" / "logs").exists()  # a failed command's folder gets no log

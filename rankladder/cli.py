@@ -249,6 +249,7 @@ def _run(args: argparse.Namespace, label: str) -> tuple[int, bool]:
         print(f"rankladder {label}: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2, False
     except KeyboardInterrupt:  # main says so, after the log's path: "interrupted" stays the last line
+        logging.getLogger("rankladder").debug("%s interrupted", label, exc_info=True)  # where it stopped
         return 130, True
     except Exception:
         logging.getLogger("rankladder").debug("%s crashed", label, exc_info=True)

@@ -142,10 +142,22 @@ class _AfterImport(importlib.abc.MetaPathFinder):
 
 
 class _QuietFileHandler(logging.FileHandler):
-    """A log that cannot be written (disk full, file-size limit) must not add lines to the terminal."""
+    """A log that cannot be written (no temp folder, disk full, file-size limit) must not add lines to the
+    terminal; the command runs on without it."""
 
     def handleError(self, record: logging.LogRecord) -> None:
         pass
+
+    def _open(self):
+        # private to the user while it sits in the shared temp folder (it may name servers, paths, models)
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            super().emit(record)
+        except OSError:  # opening the file (delay=True) happens here
+            pass
 
 
 class RunLog:
@@ -160,15 +172,11 @@ class RunLog:
 
     def start(self) -> RunLog:
         handlers = []
-        try:
-            fd, name = tempfile.mkstemp(prefix="rankladder-", suffix=".log")
-            os.close(fd)
-            self.path = Path(name)
-            file_handler = _QuietFileHandler(self.path, encoding="utf-8", delay=True)
-            file_handler.setFormatter(logging.Formatter(FILE_FORMAT))
-            handlers.append(file_handler)
-        except OSError:  # no writable temp folder: the command still runs, without a log file
-            self.path = None
+        # created on the first record only: a command killed before it logged anything leaves no file behind
+        self.path = Path(tempfile.gettempdir()) / f"rankladder-{os.getpid()}-{time.time_ns()}.log"
+        file_handler = _QuietFileHandler(self.path, encoding="utf-8", delay=True)
+        file_handler.setFormatter(logging.Formatter(FILE_FORMAT))
+        handlers.append(file_handler)
         self._terminal = logging.StreamHandler(sys.stderr)
         self._terminal_filter = _TerminalFilter(self.level)
         self._terminal.addFilter(self._terminal_filter)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-
+from rankladder.core.clihelp import HelpFormatter, examples
 from rankladder.core.config import default
 from rankladder.dataset_builder.config import (
     BACKENDS,
@@ -18,6 +15,19 @@ from rankladder.dataset_builder.config import (
 
 Q, G, B = QueriesConfig, GenerationConfig, BuildConfig
 
+GENERATE_EXAMPLES = examples(
+    "rankladder generate --out runs/demo --limit 3            # bundled queries, SmolLM2 on CPU",
+    "rankladder generate --queries ../shared/datasets/msmarco_queries/queries_eval_small.jsonl --limit 100 \\",
+    "    --backend vllm --model Qwen/Qwen2.5-7B-Instruct --out runs/msmarco --shard 0/4",
+    "rankladder generate --backend openai --model Qwen/Qwen2.5-7B-Instruct --base-url http://gpu:8000/v1 \\",
+    "    --samples-per-level 2 --out runs/demo2",
+)
+BUILD_EXAMPLES = examples(
+    "rankladder build runs/demo --out datasets/demo --version 0.1.0 --dev-fraction 0.25",
+    "rankladder build runs/a runs/b --out datasets/ab --version 0.2.0 --select-by-similarity --separability",
+    "rankladder build runs/demo --out datasets/demo --version 0.1.0 --labels agree --max-disagreement 1",
+)
+
 
 def register(subparsers) -> None:
     gen = subparsers.add_parser(
@@ -25,7 +35,8 @@ def register(subparsers) -> None:
         help="write graded documents for queries with an LLM into a RUN_DIR",
         description="Generate documents at every relevance level for each query. Resumable: re-running "
         "with the same --out skips finished (query, level, sample) keys.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog=GENERATE_EXAMPLES,
+        formatter_class=HelpFormatter,
     )
     src = gen.add_argument_group("queries")
     src.add_argument(
@@ -33,7 +44,9 @@ def register(subparsers) -> None:
         default=None,
         help="JSONL, TSV (id<TAB>text), BEIR folder, or HF dataset path/repo id (default: bundled queries)",
     )
-    src.add_argument("--queries-format", default=default(Q, "format"), choices=QUERY_FORMATS)
+    src.add_argument(
+        "--queries-format", default=default(Q, "format"), choices=QUERY_FORMATS, help="format of --queries"
+    )
     src.add_argument("--id-field", default=None, help="query id column (default: _id / id / query_id)")
     src.add_argument("--text-field", default=None, help="query text column (default: text / query)")
     src.add_argument("--qrels-split", default=None, help="BEIR folder: keep only queries judged in this qrels split")
@@ -44,13 +57,23 @@ def register(subparsers) -> None:
     lv = gen.add_argument_group("levels and prompts")
     lv.add_argument("--levels-config", default=None, help="YAML/JSON file of levels (default: the 4-level ladder 3..0)")
     lv.add_argument("--levels", default=None, help="comma-separated subset of level values to generate")
-    lv.add_argument("--prompt-mode", default=default(G, "prompt_mode"), choices=PROMPT_MODES)
+    lv.add_argument(
+        "--prompt-mode",
+        default=default(G, "prompt_mode"),
+        choices=PROMPT_MODES,
+        help="one request per (query, level), or one request for all levels of a query",
+    )
     lv.add_argument(
         "--prompt-template", default=None, help="prompt template YAML (default: the bundled one for the mode)"
     )
-    lv.add_argument("--samples-per-level", type=int, default=default(G, "samples_per_level"))
+    lv.add_argument(
+        "--samples-per-level",
+        type=int,
+        default=default(G, "samples_per_level"),
+        help="documents per (query, level); build --select-by-similarity keeps the best-ordered one",
+    )
     be = gen.add_argument_group("backend and sampling")
-    be.add_argument("--backend", default=default(G, "backend"), choices=BACKENDS)
+    be.add_argument("--backend", default=default(G, "backend"), choices=BACKENDS, help="where the LLM runs")
     be.add_argument(
         "--model", default=None, help="model id/path (default: SmolLM2-135M-Instruct GGUF for local backends)"
     )
@@ -62,9 +85,11 @@ def register(subparsers) -> None:
     be.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm: GPUs per engine")
     be.add_argument("--max-model-len", type=int, default=2048, help="vllm: context length")
     be.add_argument("--dtype", default=None, help="model dtype (transformers: float32; vllm: auto)")
-    be.add_argument("--temperature", type=float, default=default(G, "temperature"))
-    be.add_argument("--top-p", type=float, default=default(G, "top_p"))
-    be.add_argument("--max-new-tokens", type=int, default=default(G, "max_new_tokens"))
+    be.add_argument("--temperature", type=float, default=default(G, "temperature"), help="sampling temperature")
+    be.add_argument("--top-p", type=float, default=default(G, "top_p"), help="nucleus sampling")
+    be.add_argument(
+        "--max-new-tokens", type=int, default=default(G, "max_new_tokens"), help="reply length limit per request"
+    )
     be.add_argument(
         "--window",
         "--batch-size",
@@ -90,14 +115,15 @@ def register(subparsers) -> None:
     run = gen.add_argument_group("run")
     run.add_argument("--out", required=True, help="RUN_DIR (created, or resumed)")
     run.add_argument("--shard", default=None, help="I/N: generate only shard I of N (queries split by id hash)")
-    run.add_argument("--no-progress", action="store_true")
-    gen.set_defaults(func=run_generate)
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    gen.set_defaults(func=run_generate, output_arg="out")
 
     build = subparsers.add_parser(
         "build",
         help="merge RUN_DIRs into a versioned HF dataset folder (MTEB/BEIR layout + lists)",
         description="Build DATASET_DIR: configs corpus, queries, default (qrels: train/dev) and lists.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog=BUILD_EXAMPLES,
+        formatter_class=HelpFormatter,
     )
     build.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     build.add_argument("--out", required=True, help="DATASET_DIR to write (atomically)")
@@ -142,7 +168,7 @@ def register(subparsers) -> None:
         help="--labels agree: drop documents whose judged grade differs from the intended level "
         "by K or more (1: keep exact agreement only)",
     )
-    build.set_defaults(func=run_build)
+    build.set_defaults(func=run_build, output_arg="out")
 
     from rankladder.dataset_builder import judge_cli
 
@@ -225,6 +251,7 @@ def backend_options(args) -> dict:
 
 
 def run_generate(args) -> int:
+    from rankladder.dataset_builder import summaries
     from rankladder.dataset_builder.backends import create_backend
     from rankladder.dataset_builder.config import generate_config
     from rankladder.dataset_builder.generate import generate_run, parse_shard
@@ -243,29 +270,14 @@ def run_generate(args) -> int:
         query_source=source,
         progress=not args.no_progress,
     )
-    counts = manifest["counts"]
-    print(
-        json.dumps(
-            {
-                "run_dir": args.out,
-                "shard": manifest["shard"],
-                "records": counts["records_all_runs"],
-                "expected": counts["expected_records"],
-                "rejected_keys": counts["rejected_keys"],
-                "failed_attempts_by_reason": counts["failed_attempts_by_reason"],
-            }
-        ),
-        file=sys.stdout,
-    )
+    summaries.generate(args.out, manifest)
     return 0
 
 
 def run_build(args) -> int:
-    from pathlib import Path
-
     from rankladder.core.config import validate_flags
+    from rankladder.dataset_builder import summaries
     from rankladder.dataset_builder.build import build_dataset
-    from rankladder.dataset_builder.schema import STATS_FILE
 
     options = validate_flags(
         BuildConfig,
@@ -290,19 +302,5 @@ def run_build(args) -> int:
         labels=options.labels,
         max_disagreement=options.max_disagreement,
     )
-    summary = {
-        "dataset_dir": args.out,
-        "version": manifest["version"],
-        "content_hash": manifest["content_hash"],
-        "labels": options.labels,
-        "counts": manifest["counts"],
-    }
-    labels = json.loads((Path(args.out) / STATS_FILE).read_text(encoding="utf-8")).get("labels")
-    if labels:
-        summary["agreement"] = {
-            "kappa_quadratic": labels["kappa_quadratic"],
-            "exact_agreement": labels["exact_agreement"],
-            "kept_by_policy": labels["documents_kept_by_policy"],
-        }
-    print(json.dumps(summary))
+    summaries.build(args.out, manifest, args.run_dirs)
     return 0

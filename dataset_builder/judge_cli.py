@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import sys
+
+from rankladder.core.clihelp import HelpFormatter, examples
 
 
 def register(subparsers) -> None:
@@ -17,7 +16,12 @@ def register(subparsers) -> None:
         "into each RUN_DIR; `rankladder build --labels judged|agree` uses them. Resumable: a "
         "re-run judges only what is missing. Backend flags as for `generate`; default: the "
         "backend and model the run was generated with.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog=examples(
+            "rankladder judge runs/demo                    # the generator's backend and model",
+            "rankladder judge runs/demo --backend openai --model Qwen/Qwen2.5-7B-Instruct --base-url http://gpu:8000/v1",
+            "rankladder judge runs/a runs/b --shard 0/2 --batch-size 32",
+        ),
+        formatter_class=HelpFormatter,
     )
     judge.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     judge.add_argument("--prompt-template", default=None, help="judge prompt YAML (default: the bundled judge.yaml)")
@@ -42,8 +46,8 @@ def register(subparsers) -> None:
     be.add_argument("--batch-size", type=int, default=16, help="requests per backend call")
     run = judge.add_argument_group("run")
     run.add_argument("--shard", default=None, help="I/N: judge only shard I of N (queries split by id hash)")
-    run.add_argument("--no-progress", action="store_true")
-    judge.set_defaults(func=run_judge)
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    judge.set_defaults(func=run_judge, output_arg="run_dirs")  # judgements (and the log) go into each RUN_DIR
 
 
 def judge_backend(args, run_dir) -> tuple[str, dict]:
@@ -78,6 +82,7 @@ def judge_backend(args, run_dir) -> tuple[str, dict]:
 
 def run_judge(args) -> int:
     from rankladder.core.errors import UserError
+    from rankladder.dataset_builder import summaries
     from rankladder.dataset_builder.backends import create_backend
     from rankladder.dataset_builder.backends.base import SamplingConfig
     from rankladder.dataset_builder.generate import parse_shard
@@ -96,7 +101,7 @@ def run_judge(args) -> int:
         if value < low:
             raise UserError(f"{flag}: must be at least {low}, got {value}")
     template = load_judge_template(args.prompt_template)
-    summaries = []
+    results = []
     for run_dir in args.run_dirs:
         backend, options = judge_backend(args, run_dir)
         config = JudgeConfig(
@@ -114,15 +119,6 @@ def run_judge(args) -> int:
             shard=shard,
             progress=not args.no_progress,
         )
-        counts = manifest["counts"]
-        summaries.append(
-            {
-                "run_dir": run_dir,
-                "judge": (manifest.get("model") or {}).get("id"),
-                "judged": counts["judged_all_runs"],
-                "of": counts["records_in_shard"],
-                "by_method": counts["by_method"],
-            }
-        )
-    print(json.dumps(summaries if len(summaries) > 1 else summaries[0]), file=sys.stdout)
+        results.append((run_dir, manifest))
+    summaries.judge(results)
     return 0

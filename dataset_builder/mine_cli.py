@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
+from rankladder.core.clihelp import HelpFormatter, examples
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "mine",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
+        epilog=examples(
+            "rankladder mine ../shared/datasets/cranfield --split test --method bm25 -k 2 --out out/mined-bm25",
+            "rankladder mine data/msmarco-train --split train -k 2 --sampling random --range-max 30 --out out/msmarco-neg",
+            "rankladder mine ../shared/datasets/cranfield --method dense --relative-margin 0.05 -k 4 --out out/mined-dense",
+        ),
         help="mine hard negatives from a real BEIR corpus (BM25 or a dense model) as a training source",
         description="For every query of one qrels split with a judged positive, keep K negatives from the "
         "ranking with the positives removed (grade > 0 is never a negative): by default the K "
@@ -63,12 +68,11 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, output_arg="out")
 
 
 def _run(args) -> int:
-    import json
-
+    from rankladder.dataset_builder import summaries
     from rankladder.dataset_builder.mining import MineOptions, mine
 
     options = MineOptions(
@@ -87,21 +91,5 @@ def _run(args) -> int:
         max_seq_length=args.max_seq_length,
     )
     manifest = mine(args.folder, args.out, options, overwrite=args.overwrite, progress=not args.no_progress)
-    c = manifest["counts"]
-    print(
-        json.dumps(
-            {
-                "out": args.out,
-                "method": args.method,
-                "model": manifest["model"],
-                **c,
-                "seconds": manifest["seconds"],
-                "queries_per_second": manifest["queries_per_second"],
-            }
-        )
-    )
-    print(
-        f"mined {c['negatives']} negatives for {c['queries']} queries ({manifest['seconds']} s) → {args.out}"
-        + (f"; {c['queries_short']} queries got fewer than {args.negatives_per_query}" if c["queries_short"] else "")
-    )
+    summaries.mine(args.out, manifest, args.negatives_per_query)
     return 0

@@ -5,11 +5,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rankladder.core.clihelp import HelpFormatter, examples
+
 HUB_NOTE = (
     "The token comes from HF_TOKEN or `hf auth login` and is never printed; the Hub endpoint from "
     "HF_ENDPOINT (mirrors and private hubs work). Re-running after an interruption finishes the job "
     "without duplicate commits or tags."
 )
+
+
+DATASET_EXAMPLE = (
+    "rankladder publish dataset datasets/demo --repo my-org/sycl-demo --version 0.1.0 --license apache-2.0"
+)
+MODEL_EXAMPLE = (
+    "rankladder publish model models/demo --repo my-org/minilm-sycl --version 0.1.0 --dataset-repo my-org/sycl-demo"
+)
+RESULTS_EXAMPLE = "rankladder publish results results/demo --model-repo my-org/minilm-sycl --create-pr"
 
 
 def _common(parser: argparse.ArgumentParser, versioned: bool = True) -> None:
@@ -39,12 +50,21 @@ def _common(parser: argparse.ArgumentParser, versioned: bool = True) -> None:
 
 def register(subparsers) -> None:
     publish = subparsers.add_parser(
-        "publish", help="publish a dataset, a model or eval results to the Hub", description=__doc__ + "\n\n" + HUB_NOTE
+        "publish",
+        help="publish a dataset, a model or eval results to the Hub",
+        description=__doc__ + "\n\n" + HUB_NOTE,
+        epilog=examples(DATASET_EXAMPLE, MODEL_EXAMPLE, RESULTS_EXAMPLE),
+        formatter_class=HelpFormatter,
     )
     sub = publish.add_subparsers(dest="what", metavar="WHAT", required=True)
 
     ds = sub.add_parser(
         "dataset",
+        formatter_class=HelpFormatter,
+        epilog=examples(
+            "rankladder publish dataset datasets/demo --repo my-org/sycl-demo --version 0.1.0 --dry-run",
+            DATASET_EXAMPLE,
+        ),
         help="DATASET_DIR -> dataset repo (all configs + card, one commit, tagged)",
         description="Upload all configs (parquet), stats and the dataset card in one commit, "
         "then tag it vX.Y.Z. " + HUB_NOTE,
@@ -52,10 +72,16 @@ def register(subparsers) -> None:
     ds.add_argument("dataset_dir", type=Path, metavar="DATASET_DIR", help="folder written by `rankladder build`")
     ds.add_argument("--repo", required=True, help="dataset repo id ORG/NAME")
     _common(ds)
-    ds.set_defaults(func=_dataset)
+    # no output folder of its own to log into: a dry run's folder is exactly what would be uploaded
+    ds.set_defaults(func=_dataset, output_arg=None)
 
     md = sub.add_parser(
         "model",
+        formatter_class=HelpFormatter,
+        epilog=examples(
+            "rankladder publish model models/demo --repo my-org/minilm-sycl --version 0.1.0 --dry-run --output release/minilm",
+            MODEL_EXAMPLE,
+        ),
         help="CHECKPOINT_DIR -> model repo (SentenceTransformer folder + card, tagged)",
         description="Upload the full SentenceTransformer folder with its enriched card in one "
         "commit, then tag it vX.Y.Z. " + HUB_NOTE,
@@ -76,10 +102,14 @@ def register(subparsers) -> None:
         "cannot map to one (the packaged all-MiniLM-L6-v2 is recognised)",
     )
     _common(md)
-    md.set_defaults(func=_model)
+    md.set_defaults(func=_model, output_arg=None)
 
     rs = sub.add_parser(
         "results",
+        formatter_class=HelpFormatter,
+        epilog=examples(
+            "rankladder publish results results/demo --model-repo my-org/minilm-sycl --dry-run", RESULTS_EXAMPLE
+        ),
         help="RESULTS_DIR -> model card table + model-index, result JSONs, leaderboard bundle",
         description="Update the model card's results table and model-index, upload the mteb "
         "result JSONs, and write an MTEB leaderboard submission bundle "
@@ -93,13 +123,37 @@ def register(subparsers) -> None:
         "--bundle-dir", type=Path, help="leaderboard bundle folder (default: ./release/leaderboard/ORG__NAME)"
     )
     _common(rs, versioned=False)
-    rs.set_defaults(func=_results)
+    rs.set_defaults(func=_results, output_arg=None)
+
+
+def _summary(kind: str, args, repo: str, version: str | None, default_output: Path, next_steps: list[str]) -> None:
+    """The closing block of a publish command: where it went (or the dry-run folder), which revision."""
+    from rankladder.core.console import print_summary, written
+    from rankladder.model_cards import hub
+
+    url = f"{hub.endpoint()}/{'datasets/' if kind == 'dataset' else ''}{repo}"
+    tag = f"v{version}" if version else None
+    if args.dry_run:
+        folder = Path(args.output or default_output)
+        files = sum(1 for p in folder.rglob("*") if p.is_file())
+        rows = [
+            ("wrote", written(folder, f"{files} files, exactly what would be uploaded (nothing was)")),
+            ("repo", f"{url} (not contacted)"),
+            ("revision", f"{tag} (not created)" if tag else ""),
+        ]
+        next_steps = ["the same command without --dry-run uploads it (token: HF_TOKEN or `hf auth login`)"]
+    else:
+        rows = [
+            ("published", url),
+            ("revision", f"tag {tag}" if tag else ("pull request" if args.create_pr else "main")),
+        ]
+    print_summary(f"publish {kind}", rows, next_steps=next_steps)
 
 
 def _dataset(args) -> int:
-    from rankladder.model_cards.publish import publish_dataset
+    from rankladder.model_cards.publish import _default_output, publish_dataset
 
-    return publish_dataset(
+    code = publish_dataset(
         args.dataset_dir,
         args.repo,
         args.version,
@@ -110,12 +164,16 @@ def _dataset(args) -> int:
         output=args.output,
         overwrite=args.overwrite,
     )
+    name = args.repo.split("/")[-1]
+    steps = [f"rankladder train --data {args.repo}@v{args.version} --output-dir models/{name}-model"]
+    _summary("dataset", args, args.repo, args.version, _default_output(args.repo, args.version), steps)
+    return code
 
 
 def _model(args) -> int:
-    from rankladder.model_cards.publish import publish_model
+    from rankladder.model_cards.publish import _default_output, publish_model
 
-    return publish_model(
+    code = publish_model(
         args.checkpoint_dir,
         args.repo,
         args.version,
@@ -129,12 +187,16 @@ def _model(args) -> int:
         base_model=args.base_model,
         overwrite=args.overwrite,
     )
+    name = args.repo.split("/")[-1]
+    steps = [f"rankladder eval --model {args.repo}@v{args.version} --tasks NanoBEIR --output-dir results/{name}"]
+    _summary("model", args, args.repo, args.version, _default_output(args.repo, args.version), steps)
+    return code
 
 
 def _results(args) -> int:
-    from rankladder.model_cards.publish import publish_results
+    from rankladder.model_cards.publish import _default_output, publish_results
 
-    return publish_results(
+    code = publish_results(
         args.results_dir,
         args.model_repo,
         create_pr=args.create_pr,
@@ -144,3 +206,7 @@ def _results(args) -> int:
         output=args.output,
         overwrite=args.overwrite,
     )
+    bundle = args.bundle_dir or Path("release") / "leaderboard" / args.model_repo.replace("/", "__")
+    steps = [f"open a pull request with {bundle} on github.com/embeddings-benchmark/results (MTEB leaderboard)"]
+    _summary("results", args, args.model_repo, None, _default_output(args.model_repo, None) / "results", steps)
+    return code

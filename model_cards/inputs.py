@@ -139,7 +139,7 @@ def upload_files(folder: Path) -> list[Path]:
     out = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         rel = path.relative_to(folder)
-        if any(part.startswith(SKIP_PARTS) for part in rel.parts):
+        if any(part.startswith(SKIP_PARTS) for part in rel.parts) or rel.parts[0] == "logs":  # the commands' logs
             continue
         out.append(rel)
     return out

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
+from rankladder.core.clihelp import HelpFormatter, examples
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "study",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
+        epilog=examples(
+            "rankladder study configs/study_cpu.yaml --out out/study-cpu      # CPU",
+            "rankladder study configs/study_paper.yaml --out out/study-paper  # GPUs: vLLM generator, BEIR + TREC DL",
+            "rankladder study configs/study_cpu.yaml --out out/s --seeds 0,1 --settings infonce,wasserstein",
+            "rankladder study configs/study_cpu.yaml --out out/s --print-config",
+        ),
         help="loss study: graded list-wise losses vs InfoNCE vs the base model on one synthetic dataset",
         description="Generate + build one synthetic graded dataset, train every setting (loss, label mapping, "
         "group) for every seed, evaluate all checkpoints and the base model on real collections and "
@@ -27,7 +33,7 @@ def register(subparsers) -> None:
     p.add_argument("--settings", default=None, help="comma-separated setting names to keep (default: all)")
     p.add_argument("--print-config", action="store_true", help="print the effective config and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress lines")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, output_arg="out")
 
 
 def _run(args) -> int:
@@ -53,14 +59,28 @@ def _run(args) -> int:
         print(yaml.safe_dump(config, sort_keys=False), end="")
         return 0
     report = run_study(config, args.out, progress=not args.no_progress)
-    print(f"{args.out}/study.md")
+    _summary(args.out, report)
+    return 0
+
+
+def _summary(out: str, report: dict) -> None:
+    from pathlib import Path
+
+    from rankladder.core.console import print_summary, written
+
     key = "mean" if "mean" in report["tasks"] else report["tasks"][0]
+    verdicts = []
     for s in report["settings"]:
         for against in ("vs_infonce", "vs_base"):
             d = report["paired"][s].get(against, {}).get(key)
             if d and d["mean"] is not None:
-                print(
-                    f"{s} {against.replace('vs_', 'vs ')} [{key}]: Δ nDCG@10 = {100 * d['mean']:+.2f} "
+                verdicts.append(
+                    f"{s} {against.replace('vs_', 'vs ')}: Δ nDCG@10 = {100 * d['mean']:+.2f} "
                     f"± {100 * (d['std'] or 0):.2f} → {d['verdict']}"
                 )
-    return 0
+    rows = [
+        ("wrote", written(Path(out), f"{len(report['settings'])} settings")),
+        ("report", f"{out}/study.md"),
+        (f"[{key}]", "\n".join(verdicts)),
+    ]
+    print_summary("study", rows, next_steps=[f"open {out}/study.md (table) and {out}/study.png (plot)"])

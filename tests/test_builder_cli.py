@@ -1,6 +1,5 @@
 """The CLI turns bad input into one line on stderr and exit code 2, leaving nothing behind."""
 
-import json
 import subprocess
 import sys
 
@@ -91,13 +90,19 @@ def test_help_lists_every_stage():
         assert flag in result.stdout
 
 
-def test_build_cli_prints_json_summary(tmp_path, capsys, graded_rows):
+def test_build_cli_prints_summary_and_logs_into_the_dataset(tmp_path, capsys, graded_rows):
+    from console_checks import assert_quiet, summary_block
     from run_fixtures import write_run_dir
 
     run = write_run_dir(tmp_path / "run", graded_rows)
-    code, out, _ = run_cli(
-        capsys, "build", str(run), "--out", str(tmp_path / "ds"), "--version", "0.2.0", "--dev-fraction", "0.25"
+    code, out, err = run_cli(
+        capsys, "build", str(run), "--out", str(tmp_path / "ds"), "--version", "0.2.0", "--dev_fraction", "0.25", "-q"
     )
     assert code == 0
-    summary = json.loads(out)
-    assert summary["version"] == "0.2.0" and summary["counts"]["dev_queries"] == 4
+    assert_quiet(out + err)
+    rows = summary_block(out, "build")
+    assert rows["version"].startswith("0.2.0 (content hash ") and rows["split"].endswith("/ 4 dev queries")
+    assert rows["wrote"].startswith(str(tmp_path / "ds")) and "4 levels" in rows["wrote"]
+    assert "rankladder train --data" in rows["next"]
+    (log,) = (tmp_path / "ds" / "logs").glob("build-*.log")  # the command's log, inside its output
+    assert log.stat().st_size > 0

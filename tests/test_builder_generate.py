@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from console_checks import assert_quiet, summary_block
 from datasets import load_dataset
 
 from rankladder.dataset_builder.backends.base import SamplingConfig
@@ -209,6 +210,10 @@ def test_kill_9_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path):
     assert len(survived) >= 2 and len(survived) == len(set(survived))
     finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stderr[-2000:]
+    assert_quiet(finished.stdout + finished.stderr)  # SmolLM2's GGUF loading: bars and INFO in run/logs/ only
+    rows = summary_block(finished.stdout, "generate")
+    assert " of 8 documents · 2 queries · 4 levels" in rows["wrote"] and "rankladder build" in rows["next"]
+    assert list((run_dir / "logs").glob("generate-*.log"))
     keys = keys_of(run_dir) + final_keys(run_dir)
     assert Counter(keys).most_common(1)[0][1] == 1, "a key was generated twice"
     assert set(keys) == {record_key(f"k{i}", level, 0) for i in range(2) for level in (3, 2, 1, 0)}

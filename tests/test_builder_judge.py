@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from rankladder.dataset_builder.runfiles import RECORDS, iter_kind
 TESTS_DIR = Path(__file__).resolve().parent
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
+from console_checks import assert_quiet, summary_block
 from run_fixtures import write_run_dir
 from test_reliability_bad_inputs import rankladder_command
 from test_reliability_kill import cli_env
@@ -170,8 +172,11 @@ def test_kill_and_resume_mid_judging(tmp_path, graded_rows):
     assert 4 <= len(before) < 12, f"kill landed outside judging ({len(before)} judged): {process.stderr.read()[-500:]}"
     done = subprocess.run(argv, env=cli_env(), capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
-    summary = json.loads(done.stdout)
-    assert summary["judged"] == summary["of"] == 12
+    assert_quiet(done.stdout + done.stderr)  # SmolLM2 through transformers: no library lines on the terminal
+    rows = summary_block(done.stdout, "judge")
+    assert rows["judged"].startswith("12 of 12 documents") and "--labels judged" in rows["next"]
+    assert "weighted κ" in rows["agreement"] and sum(int(n) for n in re.findall(r": (\d+)", rows["grades"])) == 12
+    assert list((run_dir / "logs").glob("judge-*.log"))  # the log goes into the RUN_DIR it judged
     after = list(iter_kind(run_dir, schema.JUDGEMENTS))
     assert len(after) == len({row["key"] for row in after}) == 12
     assert all(row == before[row["key"]] for row in after if row["key"] in before)

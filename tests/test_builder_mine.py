@@ -4,10 +4,12 @@ source, bad input as one line."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from console_checks import assert_quiet, summary_block
 
 from rankladder.cli import main
 from rankladder.core.beir import read_beir_folder
@@ -46,7 +48,7 @@ def mined_by_query(path: Path) -> dict[str, list[str]]:
     return out
 
 
-def test_bm25_negatives_equal_the_eval_baseline_bm25_minus_positives(tmp_path, shared_datasets):
+def test_bm25_negatives_equal_the_eval_baseline_bm25_minus_positives(tmp_path, shared_datasets, capsys):
     from datasets import Dataset
     from mteb.models.model_implementations.bm25 import BM25Search
 
@@ -70,6 +72,11 @@ def test_bm25_negatives_equal_the_eval_baseline_bm25_minus_positives(tmp_path, s
         )
         == 0
     )
+    captured = capsys.readouterr()
+    assert_quiet(captured.out + captured.err)  # bm25s' DEBUG line, stemmer warnings: in out/logs/ only
+    rows = summary_block(captured.out, "mine")
+    assert re.match(r"\d+ negatives for \d+ queries \(bm25\)", rows["wrote"].split(": ", 1)[1])
+    assert "rankladder train --sources" in rows["next"] and list((out / "logs").glob("mine-*.log"))
     corpus, queries, qrels = read_beir_folder(cranfield, "test")
     # independent: mteb's own BM25 row (what `rankladder eval` reports), ranked deep enough to skip positives
     search = BM25Search()
@@ -198,7 +205,7 @@ def test_mined_output_is_a_training_source_and_trains(tmp_path, shared_datasets,
     assert manifest["final_metrics"]["train_loss"] > 0
 
 
-def test_dense_cli_writes_the_same_layout(tmp_path, shared_datasets, minilm_path):
+def test_dense_cli_writes_the_same_layout(tmp_path, shared_datasets, minilm_path, capsys):
     from rankladder.training.data import Source, load_lists
 
     folder = small_beir(tmp_path / "beir", shared_datasets / "cranfield", n_docs=30, n_queries=3)
@@ -229,6 +236,9 @@ def test_dense_cli_writes_the_same_layout(tmp_path, shared_datasets, minilm_path
         )
         == 0
     )
+    captured = capsys.readouterr()
+    assert_quiet(captured.out + captured.err)  # sentence-transformers and transformers: in out/logs/ only
+    assert summary_block(captured.out, "mine")["wrote"].endswith(f"queries (dense with {minilm_path})")
     rows = read_tsv(out / "mined_negatives.tsv")
     manifest = json.loads((out / "rankladder_manifest.json").read_text())
     assert manifest["model"] == minilm_path and manifest["parameters"]["relative_margin"] == 0.01

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from console_checks import assert_quiet, summary_block
 from hubserver import inputs
 from hubserver.fixtures import TOKEN, hub, hub_env, run_client  # noqa: F401
 
@@ -27,8 +28,14 @@ def error_lines(err: str) -> list[str]:
 
 def test_round_trip_load_dataset(hub, hub_env, dataset_dir, capsys):
     assert publish(dataset_dir, "--repo", "org/tiny", "--version", "1.0.0") == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "tag: v1.0.0" in out and "/datasets/org/tiny/commit/" in out and TOKEN not in out
+    assert_quiet(out + captured.err)
+    rows = summary_block(out, "publish dataset")
+    assert rows["published"] == f"{hub.endpoint}/datasets/org/tiny" and rows["revision"] == "tag v1.0.0"
+    assert "rankladder train --data org/tiny@v1.0.0" in rows["next"]
+    assert not (dataset_dir / "logs").exists()  # publishing writes nothing into its input
     history = hub.store.history("dataset", "org/tiny")
     assert [c["title"] for c in history] == ["Release dataset v1.0.0", "initial commit"]
 
@@ -94,7 +101,11 @@ def test_dry_run_writes_folder_and_uploads_nothing(hub, hub_env, dataset_dir, tm
     before = len(hub.requests)
     assert publish(dataset_dir, "--repo", "org/dry", "--version", "1.0.0", "--dry-run", "--output", out_dir) == 0
     assert len(hub.requests) == before
-    assert "plan: publish dataset" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "plan: publish dataset" in out
+    rows = summary_block(out, "publish dataset")
+    assert rows["wrote"].startswith(str(out_dir)) and "(not created)" in rows["revision"]
+    assert not (out_dir / "logs").exists()  # the dry-run folder is exactly what would be uploaded
     files = {p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file()}
     assert {
         "README.md",

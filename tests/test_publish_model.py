@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from console_checks import assert_quiet, summary_block
 from hubserver import inputs
 from hubserver.fixtures import TOKEN, hub, hub_env, run_client  # noqa: F401
 
@@ -31,8 +32,15 @@ def error_lines(err: str) -> list[str]:
 
 def test_model_then_results_round_trip(hub, hub_env, checkpoint_dir, results_dir, tmp_path, capsys):
     assert main(["publish", "model", str(checkpoint_dir), "--repo", "org/minilm", "--version", "1.0.0"]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "tag: v1.0.0" in out and TOKEN not in out
+    assert_quiet(out + captured.err)
+    rows = summary_block(out, "publish model")
+    assert (
+        rows["published"] == f"{hub.endpoint}/org/minilm"
+        and "rankladder eval --model org/minilm@v1.0.0" in rows["next"]
+    )
 
     got = run_client(
         f"""
@@ -170,6 +178,8 @@ def test_model_dry_run(hub, hub_env, checkpoint_dir, tmp_path, capsys):
         p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()
     }
     assert 'revision="v0.2.0"' in (out / "README.md").read_text()
+    rows = summary_block(capsys.readouterr().out, "publish model")
+    assert rows["wrote"].startswith(str(out)) and rows["revision"] == "v0.2.0 (not created)"
 
 
 def test_model_with_multi_model_results(hub, hub_env, tmp_path, capsys):

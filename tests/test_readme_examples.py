@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from console_checks import summary_block
 from hubserver import inputs
 from hubserver.fixtures import hub, hub_env  # noqa: F401
 from run_fixtures import GRADED_DOCUMENTS, write_run_dir
@@ -51,6 +52,7 @@ def readme_blocks() -> list[Block]:
 # Blocks this file runs, by key (first command line) -> the test that runs it.
 RUN = {
     "rankladder build runs/demo --out datasets/demo --version 0.1.0 --dev-fraction 0.25": "test_build_and_publish",
+    "── rankladder build: done in 3.3 s ──": "test_build_and_publish",  # the build block's output
     "from datasets import load_dataset": "test_build_and_publish",  # the build section's and the publish section's
     "rankladder publish model models/demo --repo my-org/minilm-sycl --version 0.1.0 --license apache-2.0 \\": "test_build_and_publish",
     "$ rankladder generate --queries bad.jsonl --out runs/x": "test_error_transcript",
@@ -122,7 +124,13 @@ def test_build_and_publish(hub, hub_env, tmp_path):
     build, publish = blocks_for("test_build_and_publish", "bash")
     load_local, load_hub = blocks_for("test_build_and_publish", "python")
     offline = {"HF_HUB_OFFLINE": "1"}
-    run_bash(build, work, offline)
+    built = run_bash(build, work, offline)
+    (shown,) = blocks_for("test_build_and_publish", "text")
+    expected = summary_block(shown.text, "build")
+    got = summary_block(built.stdout, "build")
+    assert got.keys() == expected.keys()
+    assert {k: v for k, v in got.items() if k != "wrote"} == {k: v for k, v in expected.items() if k != "wrote"}
+    assert got["wrote"].split("): ")[1] == expected["wrote"].split("): ")[1]  # the size may differ by a few bytes
     run_python(load_local, work, offline)
 
     # what `rankladder train --output-dir models/demo` and `rankladder eval ... --name my-org/minilm-sycl` leave

@@ -151,12 +151,14 @@ def sha256_json(data) -> str:
 
 
 def hash_tree(folder: str | Path, exclude: tuple[str, ...] = ()) -> str:
-    """One hash over every file's relative path and content (stable across machines)."""
+    """One hash over every file's relative path and content (stable across machines).
+
+    The commands' logs (``logs/``, written after the output is complete) are not content: left out."""
     folder = Path(folder)
     digest = hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         rel = path.relative_to(folder).as_posix()
-        if rel in exclude:
+        if rel in exclude or rel.startswith("logs/"):
             continue
         digest.update(rel.encode())
         digest.update(sha256_file(path).encode())

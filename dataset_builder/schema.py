@@ -55,6 +55,26 @@ LISTS_COLUMNS = ("query_id", "query", "doc_ids", "documents", "levels")
 LISTS_LABEL_COLUMNS = ("intended_levels", "judge_grades", "judge_expected")  # written by build since judging
 LABEL_POLICIES = ("intended", "judged", "agree")
 
+
+def policy_label(intended: int, grade: int | None, policy: str, max_disagreement: int = 1) -> int | None:
+    """A document's label under a label policy (None: the policy drops it).
+
+    ``intended``: the level the generator was asked for; ``judged``: the judge's grade (unjudged documents
+    dropped); ``agree``: the intended level of documents judged within ``max_disagreement - 1`` of it.
+    ``build --labels`` applies the same rule to a whole run (``dataset_builder.agreement.apply_label_policy``);
+    training sources apply it to a built dataset's ``lists`` (``label_policy``), so one dataset serves every policy.
+    """
+    if policy not in LABEL_POLICIES:
+        raise ValueError(f"label policy must be one of {', '.join(LABEL_POLICIES)}, got {policy!r}")
+    if policy == "intended":
+        return intended
+    if grade is None:
+        return None
+    if policy == "judged":
+        return grade
+    return intended if abs(grade - intended) < max_disagreement else None
+
+
 # config -> (folder inside DATASET_DIR, splits that may exist)
 CONFIG_LAYOUT = {
     CORPUS_CONFIG: ("corpus", (CORPUS_SPLIT,)),

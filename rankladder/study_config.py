@@ -113,6 +113,9 @@ DEFAULTS: dict = {
     "version": "0.1.0",
     "queries": copy.deepcopy(RELEASE_DEFAULTS["queries"]),
     "generation": copy.deepcopy(RELEASE_DEFAULTS["generation"]),
+    # `rankladder judge` on the generated run (enabled: true); the dataset's lists then carry the judge's
+    # grades, and a setting's `label_policy` (intended | judged | agree) picks its training labels
+    "judge": copy.deepcopy(RELEASE_DEFAULTS["judge"]),
     # select_by_similarity: with generation.samples_per_level > 1, keep per query the samples best ordered
     # for this embedding model (true = the base model); see dataset_builder.selection
     "build": {"dev_fraction": 0.2, "seed": 0, "separability": True, "select_by_similarity": None},
@@ -147,6 +150,8 @@ SETTING_KEYS = {
     "options",
     "real_negatives",
     "real_levels",
+    "label_policy",
+    "max_disagreement",
 }
 
 
@@ -181,12 +186,13 @@ def load_study(path: str | Path | None = None, overrides: dict | None = None) ->
 def check_stage_sections(config: dict, path: str | Path | None) -> None:
     """The sections a stage runs with go through that stage's typed config (same checks as its CLI)."""
     from rankladder.core.config import KeyLines, load_yaml, validate
-    from rankladder.dataset_builder.config import BuildConfig, GenerationConfig, QueriesConfig
+    from rankladder.dataset_builder.config import BuildConfig, GenerationConfig, JudgeOptions, QueriesConfig
     from rankladder.training.config import check_options
 
     source, lines = (str(path), load_yaml(path)[1]) if path is not None else ("study defaults", KeyLines())
     validate(QueriesConfig, config["queries"], source, lines, ("queries",))
     validate(GenerationConfig, config["generation"], source, lines, ("generation",))
+    validate(JudgeOptions, config["judge"], source, lines, ("judge",))
     build = {k: v for k, v in config["build"].items() if k != "separability"}  # the study's own diagnostic
     validate(BuildConfig, build, source, lines, ("build",))
     check_options(config["training"], source, lines)
@@ -196,6 +202,7 @@ def check_stage_sections(config: dict, path: str | Path | None) -> None:
 
 
 def _check_setting(setting, index: int, where: str) -> dict:
+    from rankladder.dataset_builder.schema import LABEL_POLICIES
     from rankladder.training.config import LOSS_NAMES
 
     if not isinstance(setting, dict):
@@ -213,6 +220,8 @@ def _check_setting(setting, index: int, where: str) -> dict:
         "options": {},
         "real_negatives": 2,
         "real_levels": [3, 1],
+        "label_policy": None,
+        "max_disagreement": 1,
         **setting,
     }
     if "name" not in setting or "loss" not in setting:
@@ -228,6 +237,11 @@ def _check_setting(setting, index: int, where: str) -> dict:
     levels = full["real_levels"]
     if not (isinstance(levels, list) and len(levels) == 2 and all(isinstance(v, (int, float)) for v in levels)):
         raise UserError(f"{where}: settings[{index}]: real_levels must be [positive level, negative level]")
+    if full["label_policy"] is not None and full["label_policy"] not in LABEL_POLICIES:
+        raise UserError(f"{where}: settings[{index}]: label_policy must be one of {', '.join(LABEL_POLICIES)}")
+    k = full["max_disagreement"]
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise UserError(f"{where}: settings[{index}]: max_disagreement must be a positive integer")
     if not isinstance(full["options"], dict):
         raise UserError(f"{where}: settings[{index}]: options must be a mapping")
     if "/" in str(full["name"]) or not str(full["name"]).strip():
@@ -236,7 +250,10 @@ def _check_setting(setting, index: int, where: str) -> dict:
 
 
 def sources_for(setting: dict, dataset_dir: str, real_dir: str | None = None) -> list[dict] | None:
-    """Training sources expressing the setting's label mapping (None: the graded lists as they are).
+    """Training sources expressing the setting's labels (None: the graded lists as they are).
+
+    A ``label_policy`` (intended | judged | agree) picks, on a judged dataset, which label each synthetic
+    document has before the mapping below (``training.data.Source.label_policy``).
 
     ``binary``: one document of level >= threshold, relabelled 1 and redrawn every epoch
     (``random_k: 1``), plus every lower-level document relabelled 0 — with ``most_relevant`` and
@@ -246,6 +263,18 @@ def sources_for(setting: dict, dataset_dir: str, real_dir: str | None = None) ->
     ``synth+real``: the synthetic lists as they are, plus one real positive → ``real_levels[0]`` and
     ``real_negatives`` mined negatives → ``real_levels[1]``, merged per query id.
     """
+    sources = _label_sources(setting, dataset_dir, real_dir)
+    policy = setting.get("label_policy")
+    if not policy:
+        return sources
+    sources = sources or [{"path": dataset_dir, "kind": "lists", "split": "train"}]
+    for source in sources:
+        if source["path"] == dataset_dir:
+            source.update(label_policy=policy, max_disagreement=setting.get("max_disagreement", 1))
+    return sources
+
+
+def _label_sources(setting: dict, dataset_dir: str, real_dir: str | None) -> list[dict] | None:
     labels = setting["labels"]
     if labels == "graded":
         return None

@@ -101,6 +101,7 @@ def build_report(
             "counts": stats.get("counts", {}),
             "separability": stats.get("separability"),
             "selection": stats.get("selection"),
+            "labels": stats.get("labels"),  # intended × judged agreement, when the run was judged
         },
         "base_model": base_model,
         "seeds": seeds,
@@ -249,6 +250,19 @@ def to_markdown(report: dict) -> str:
     sep = report["dataset"].get("separability")
     if sep:
         lines += ["## Separability of the generated levels (base model)", "", sep_md(sep)]
+    labels = report["dataset"].get("labels")
+    if labels:
+        from rankladder.dataset_builder.agreement import to_markdown as agreement_md
+
+        policies = {s["name"]: s.get("label_policy") or "as built" for s in report["config"]["settings"]}
+        lines += [
+            "",
+            "## Intended vs judged relevance (the synthetic dataset)",
+            "",
+            agreement_md(labels),
+            "",
+            "Label policy per setting: " + ", ".join(f"`{n}` {p}" for n, p in policies.items()) + ".",
+        ]
     sel = report["dataset"].get("selection")
     if sel and sel.get("applied"):
         from rankladder.dataset_builder.selection import to_markdown as selection_md

@@ -41,6 +41,7 @@ class Study:
                 "version": config["version"],
                 "queries": queries,
                 "generation": config["generation"],
+                "judge": config["judge"],
                 "build": {k: config["build"][k] for k in ("dev_fraction", "seed")},
             },
             "study",
@@ -88,6 +89,10 @@ class Study:
         self.say("generate: running (resumes finished documents)")
         counts = self.pipeline._generate().get("counts", {}).get("this_run", {})
         self.steps_run += bool(counts.get("accepted") or counts.get("rejected"))
+        if self.config["judge"]["enabled"]:
+            self.say("judge: running (resumes judged documents)")
+        judged = self.pipeline._judge().get("counts", {}).get("this_run", {})
+        self.steps_run += bool(sum(judged.values()) if isinstance(judged, dict) else judged)
         from rankladder.dataset_builder.build import build_dataset
 
         b = self.config["build"]
@@ -95,6 +100,7 @@ class Study:
             {
                 "build": b,
                 "runs": _run_digest(self.run_dir),
+                "judge": _judge_digest(self.run_dir),
                 "base": self.config["base_model"],
                 "name": self.config["name"],
                 "version": self.config["version"],
@@ -300,6 +306,17 @@ def _run_digest(run_dir: Path) -> list:
     for path in manifests(run_dir):
         m = json.loads(path.read_text(encoding="utf-8"))
         out.append([path.name, m.get("config_hash"), m.get("status"), m.get("counts", {}).get("records_all_runs")])
+    return out
+
+
+def _judge_digest(run_dir: Path) -> list:
+    """What identifies the judgements: each judge manifest's config hash and counts."""
+    from rankladder.dataset_builder.schema import JUDGE_MANIFEST
+
+    out = []
+    for path in sorted(run_dir.glob(JUDGE_MANIFEST)):
+        m = json.loads(path.read_text(encoding="utf-8"))
+        out.append([path.name, m.get("config_hash"), m.get("status"), m.get("counts")])
     return out
 
 

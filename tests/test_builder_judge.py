@@ -118,6 +118,16 @@ def test_build_follows_the_label_policy(judged_run, tmp_path, policy):
     assert "## Intended vs judged relevance" in card and f"Labels used here: `{policy}`" in card
     assert manifest["build"]["labels"] == policy and manifest["judge"]["model"]["id"].startswith("smollm2:")
 
+    # one dataset serves every policy: training reads the intended-label build under this policy (the study's
+    # `label_policy` setting) and gets exactly the labels of a dataset built with it
+    from rankladder.training.data import Source, load_lists
+
+    intended = tmp_path / "rankladder-judged-as-built"
+    build_dataset([run_dir], intended, "0.1.0")
+    source = Source(path=str(intended), kind="lists", label_policy=policy, max_disagreement=2)
+    as_trained = {(r["query_id"], d, lab) for r in load_lists([source]) for d, lab in zip(r["doc_ids"], r["labels"])}
+    assert as_trained == {(r["query_id"], d, float(lv)) for r in lists for d, lv in zip(r["doc_ids"], r["levels"])}
+
 
 def test_judged_labels_need_judgements(tmp_path, graded_rows):
     run_dir = write_run_dir(tmp_path / "run", graded_rows[:8])

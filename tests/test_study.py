@@ -27,6 +27,27 @@ def test_binary_sources_and_verdict_rule():
     assert binary[0]["min_score"] == 2 and binary[0]["score_transform"] == 1 and binary[0]["random_k"] == 1
     assert binary[1]["max_score"] < 2 and binary[1]["score_transform"] == 0
     assert sources_for({"labels": "graded"}, "DS") is None
+    # a label policy reads the judged dataset's other label columns; it applies to the synthetic lists only
+    judged = sources_for({"labels": "graded", "label_policy": "judged"}, "DS")
+    assert judged == [
+        {"path": "DS", "kind": "lists", "split": "train", "label_policy": "judged", "max_disagreement": 1}
+    ]
+    mixed = sources_for(
+        {
+            "labels": "synth+real",
+            "label_policy": "agree",
+            "max_disagreement": 2,
+            "real_levels": [3, 1],
+            "real_negatives": 2,
+        },
+        "DS",
+        "REAL",
+    )
+    assert [(m["path"], m.get("label_policy"), m.get("max_disagreement")) for m in mixed] == [
+        ("DS", "agree", 2),
+        ("REAL", None, None),
+        ("REAL", None, None),
+    ]
     assert verdict_stats([0.02, 0.03, 0.025])["verdict"] == "beats"
     assert verdict_stats([-0.02, -0.03, -0.025])["verdict"] == "loses"
     assert verdict_stats([0.02, -0.03, 0.01])["verdict"] == "within seed noise"
@@ -37,6 +58,12 @@ def test_load_study_rejects_bad_settings(tmp_path):
     bad = tmp_path / "s.yaml"
     bad.write_text("settings:\n  - {name: a, loss: hinge}\n")
     with pytest.raises(UserError, match="unknown loss 'hinge'"):
+        load_study(bad)
+    bad.write_text("settings:\n  - {name: a, loss: ws2, label_policy: judge}\n")
+    with pytest.raises(UserError, match="label_policy must be one of intended, judged, agree"):
+        load_study(bad)
+    bad.write_text("judge:\n  batch_size: 0\n")
+    with pytest.raises(UserError, match="judge.batch_size"):
         load_study(bad)
     bad.write_text("evaluation: {}\n")
     with pytest.raises(UserError, match="unknown key 'evaluation'"):

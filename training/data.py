@@ -38,6 +38,11 @@ class Source:
         score_transform: ``None`` (keep), a number (every kept document gets it), or a mapping
             ``{original: new}`` (unmapped scores are dropped).
         random_k: draw at most k of this source's documents per query, anew every epoch.
+        label_policy: for ``lists`` of a judged dataset, which label a document's score is
+            (``schema.LABEL_POLICIES``: ``intended``, ``judged``, ``agree``); None keeps ``levels``, the
+            label policy the dataset was built with. Applied before the filters and ``score_transform``.
+        max_disagreement: ``agree``: drop documents whose judged grade differs from the intended level by
+            this much or more.
     """
 
     path: str
@@ -48,6 +53,8 @@ class Source:
     max_score: float | None = None
     score_transform: Any = None
     random_k: int | None = None
+    label_policy: str | None = None
+    max_disagreement: int = 1
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Source:
@@ -59,6 +66,14 @@ class Source:
             raise UserError(f"source: unknown field(s) {sorted(unknown)} (allowed: {sorted(names)})")
         if "path" not in data:
             raise UserError("source: field 'path' is required")
+        policy = data.get("label_policy")
+        if policy is not None and policy not in schema.LABEL_POLICIES:
+            raise UserError(
+                f"source {data['path']}: label_policy must be one of {', '.join(schema.LABEL_POLICIES)}, got {policy!r}"
+            )
+        k = data.get("max_disagreement", 1)
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise UserError(f"source {data['path']}: max_disagreement must be a positive integer, got {k!r}")
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
@@ -126,15 +141,31 @@ def _load_hf(path: str, revision: str | None, config: str, split: str):
         ) from exc
 
 
-def read_lists(path: str, revision: str | None, split: str) -> dict:
+def read_lists(
+    path: str, revision: str | None, split: str, label_policy: str | None = None, max_disagreement: int = 1
+) -> dict:
     rows = _load_hf(path, revision, schema.LISTS_CONFIG, split)
-    missing = set(schema.LISTS_COLUMNS) - set(rows.column_names)
+    needed = set(schema.LISTS_COLUMNS) | ({"intended_levels", "judge_grades"} if label_policy else set())
+    missing = needed - set(rows.column_names)
     if missing:
-        raise UserError(f"{path}: lists config lacks column(s) {sorted(missing)}")
+        why = f" (label_policy {label_policy!r} needs a dataset built from a judged run)" if label_policy else ""
+        raise UserError(f"{path}: lists config lacks column(s) {sorted(missing)}{why}")
     out = {}
     for line, row in enumerate(rows, start=1):
         levels = [_as_float(v, f"{path}: lists/{split} row {line}: field 'levels'") for v in row["levels"]]
-        out[str(row["query_id"])] = (row["query"], list(zip(row["doc_ids"], row["documents"], levels)))
+        docs = list(zip(row["doc_ids"], row["documents"], levels))
+        if label_policy:
+            labels = (
+                schema.policy_label(intended, grade, label_policy, max_disagreement)
+                for intended, grade in zip(row["intended_levels"], row["judge_grades"])
+            )
+            docs = [(did, text, float(label)) for (did, text, _), label in zip(docs, labels) if label is not None]
+        out[str(row["query_id"])] = (row["query"], docs)
+    if label_policy in ("judged", "agree") and not any(g is not None for r in rows for g in r["judge_grades"]):
+        raise UserError(
+            f"{path}: lists/{split} has no judged document (label_policy {label_policy!r} needs a dataset "
+            "built from a run judged with `rankladder judge`)"
+        )
     return out
 
 
@@ -204,8 +235,10 @@ def read_source(source: Source) -> dict:
                 )
     elif kind == "auto":
         kind = "lists"
+    if source.label_policy and kind != "lists":
+        raise UserError(f"{source.path}: label_policy applies to a dataset's 'lists' config only (kind {kind!r})")
     if kind == "lists":
-        return read_lists(path, revision, source.split)
+        return read_lists(path, revision, source.split, source.label_policy, source.max_disagreement)
     corpus, queries, qrels = read_qrels_rows(path, revision, source.split, source.qrels)
     out: dict = {}
     for line, (qid, did, score) in enumerate(qrels, start=1):

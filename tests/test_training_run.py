@@ -126,8 +126,7 @@ def test_resume_matches_uninterrupted_run(trained, dataset_dir, tmp_path):
             "loss_scale": 20.0,
             "group_size": 4,
             "group_strategy": "one_per_level",
-            "eval_split": "none",
-            **COMMON,
+            **COMMON,  # and the same dev evaluation: the Trainer's evaluations are part of the run's RNG stream
             "output_dir": str(tmp_path / "resumed"),
             "resume_from_checkpoint": str(trained.with_name("model.checkpoints") / "checkpoint-2"),
         }

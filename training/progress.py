@@ -7,6 +7,7 @@ transformers' own ``ProgressCallback`` writes every log as a raw dict under the 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 logger = logging.getLogger("rankladder.training")
@@ -61,3 +62,17 @@ def progress_callbacks(trainer) -> None:
         trainer.add_callback(CompactProgressCallback)
     if trainer.pop_callback(PrinterCallback) is not None:
         trainer.add_callback(LogPrinterCallback)
+
+
+@contextlib.contextmanager
+def datasets_bars_off():
+    """datasets' "Generating train split" bars while training reads its lists: not the user's business."""
+    import datasets
+
+    was_enabled = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            datasets.enable_progress_bars()

@@ -66,13 +66,17 @@ def run_training(options: dict[str, Any]) -> Path:
     check_outputs(output_dir, work_dir, rl.overwrite, resuming=resume is not None)
     prepare_output_parent(output_dir)
 
-    lists = load_lists(sources)
+    from rankladder.training.progress import datasets_bars_off
+
+    with datasets_bars_off():
+        lists = load_lists(sources)
     random_k = {i: s.random_k for i, s in enumerate(sources) if s.random_k}
     grouper = GroupedLists(rl.group_size, rl.group_strategy, rl.cycle, random_k, seed=targs.seed)
     train_dataset = make_train_dataset(lists, grouper)
     model = load_base_model(base, rl.max_seq_length)
     loss = build_loss(rl.loss, model, **rl.loss_kwargs())
-    evaluator = make_evaluator(rl)
+    with datasets_bars_off():
+        evaluator = make_evaluator(rl)
     defaults = cfg.run_defaults(given, evaluate=evaluator is not None)
     if defaults:  # short-run logging, dev evaluation: under what the user gave, so re-resolved
         rl, targs, source_dicts, given = cfg.resolve(options, defaults)

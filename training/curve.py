@@ -61,6 +61,7 @@ def write_training_curve(folder: Path, log_history: list[dict], title: str) -> P
         dev = data["dev_ndcg@10_x100"]
         dev_ax.plot(dev["step"], dev["value"], marker="s", color="tab:green", label="dev nDCG@10 (×100)")
         dev_ax.set_ylabel("dev nDCG@10 (×100)")
+        dev_ax.set_ylim(max(0.0, min(dev["value"]) - 2), min(100.0, max(dev["value"]) + 2))  # never past 100
         handles += dev_ax.get_legend_handles_labels()[0]
     loss_ax.set_title(title)
     fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(handles), frameon=False)

@@ -48,8 +48,10 @@ def progress_callbacks(trainer) -> None:
             for key, value in logs.items():  # the evaluator's nDCG@10 (eval_dev_ndcg@10 for the dev split), x100
                 if key.startswith("eval_") and key.endswith("_ndcg@10") and isinstance(value, (int, float)):
                     self.postfix[key[len("eval_") : -len("_ndcg@10")] + " nDCG@10"] = f"{value * 100:.1f}"
-            if self.postfix:
-                self.training_bar.set_postfix(self.postfix, refresh=True)
+            if self.postfix:  # loss first, whatever was logged first (the dev evaluation before training)
+                shown = [short for _, short in POSTFIX_KEYS if short in self.postfix]
+                ordered = {k: self.postfix[k] for k in shown + [k for k in self.postfix if k not in shown]}
+                self.training_bar.set_postfix(ordered, refresh=True)
 
     class LogPrinterCallback(PrinterCallback):
         """``--disable_tqdm``: the logs go to the log (``-v``, the log file), not as dicts to stdout."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shlex
 from pathlib import Path
 
@@ -49,7 +50,10 @@ def summary_rows(output_dir: str | Path) -> list[tuple[str, str]]:
     steps += f" · {manifest['group']['train_queries']} training lists of {manifest['group']['size']} documents"
     loss = f"{manifest['loss']['name']}: {losses[0]:.4f} → {losses[-1]:.4f}" if losses else ""
     if loss:
-        loss += f" (first → last logged, every {targs.get('logging_steps')} steps)"
+        every = float(targs.get("logging_steps") or 1)
+        if every < 1:  # a ratio of the run, as the Trainer resolves it
+            every = math.ceil(int(final.get("global_step") or 0) * every)
+        loss += f" (first → last logged, every {int(every)} step{'s' if every != 1 else ''})"
     curve = output_dir / CURVE_PNG
     rows = [
         ("wrote", written(output_dir, "model · card · config · manifest · training curve")),

@@ -93,10 +93,12 @@ def summary_rows(release: dict, out: Path, notes=()) -> tuple[list[tuple[str, st
         losses = [e["loss"] for e in model.get("train_log", []) if "loss" in e]
         steps = model.get("final_metrics", {}).get("global_step")
         training = f"{model['loss']['name']} loss, {steps} steps"
-        if losses:
-            training += f", loss {losses[0]:.4f} → {losses[-1]:.4f}"
+        if len(losses) > 1:
+            training += f", loss {losses[0]:.4f} → {losses[-1]:.4f} (first → last logged step)"
+        elif losses:
+            training += f", loss {losses[0]:.4f}"
         rows.append(("training", training))
-        rows.append(("in training", dev_row(model)))
+        rows.append(("dev in training", dev_row(model)))
     agreement = release.get("stages", {}).get("build", {}).get("agreement")
     if agreement:
         rows.append(

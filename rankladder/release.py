@@ -33,8 +33,7 @@ QUICKSTART_TRAINING: dict[str, Any] = {
     "learning_rate": 3e-5,
     "warmup_ratio": 0.1,
     "seed": 0,
-    "save_strategy": "no",
-    "logging_steps": 5,
+    "save_strategy": "no",  # logging_steps: train's short-run default (every ~5% of the steps)
     "report_to": "none",
     "disable_tqdm": False,
 }

@@ -49,6 +49,8 @@ def summary_rows(output_dir: str | Path) -> list[tuple[str, str]]:
         steps += f" · {epochs:.2g} epochs"
     steps += f" · {manifest['group']['train_queries']} training lists of {manifest['group']['size']} documents"
     loss = f"{manifest['loss']['name']}: {losses[0]:.4f} → {losses[-1]:.4f}" if losses else ""
+    if len(losses) == 1:
+        loss = f"{manifest['loss']['name']}: {losses[0]:.4f}"
     if loss:
         every = float(targs.get("logging_steps") or 1)
         if every < 1:  # a ratio of the run, as the Trainer resolves it

@@ -9,6 +9,7 @@ they are removed after a successful run unless ``--keep_checkpoints``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -79,7 +80,8 @@ def run_training(options: dict[str, Any]) -> Path:
         evaluator = make_evaluator(rl)
     defaults = cfg.run_defaults(given, evaluate=evaluator is not None)
     if defaults:  # short-run logging, dev evaluation: under what the user gave, so re-resolved
-        rl, targs, source_dicts, given = cfg.resolve(options, defaults)
+        with _logs_said_once():
+            rl, targs, source_dicts, given = cfg.resolve(options, defaults)
 
     dataset_info = dataset_provenance(rl.data or sources[0].path)
     identity = base_model_identity(base)
@@ -184,6 +186,20 @@ def run_training(options: dict[str, Any]) -> Path:
     if not rl.keep_checkpoints:
         shutil.rmtree(work_dir, ignore_errors=True)
     return output_dir
+
+
+@contextlib.contextmanager
+def _logs_said_once():
+    """The second build of the training arguments repeats the first one's warnings (deprecated flags)."""
+    loggers = [logging.getLogger(name) for name in ("transformers", "sentence_transformers")]
+    levels = [each.level for each in loggers]
+    for each in loggers:
+        each.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for each, level in zip(loggers, levels):
+            each.setLevel(level)
 
 
 def describe_in_card(model, output_dir: Path, identity: dict[str, Any]) -> None:

@@ -78,7 +78,9 @@ def run_training(options: dict[str, Any]) -> Path:
     loss = build_loss(rl.loss, model, **rl.loss_kwargs())
     with datasets_bars_off():
         evaluator = make_evaluator(rl)
-    defaults = cfg.run_defaults(given, evaluate=evaluator is not None)
+    import torch
+
+    defaults = cfg.run_defaults(given, evaluate=evaluator is not None, gpu=torch.cuda.is_available())
     if defaults:  # short-run logging, dev evaluation: under what the user gave, so re-resolved
         with _logs_said_once():
             rl, targs, source_dicts, given = cfg.resolve(options, defaults)

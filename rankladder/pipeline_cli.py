@@ -7,18 +7,36 @@ import argparse
 # a real collection next to the checkout (this project's shared datasets); absent on a fresh machine,
 # where the quickstart still runs and says how to add one
 DEFAULT_EVAL_DATA = "../shared/datasets/cranfield"
+QUICK_EXAMPLES = """\
+examples:
+  rankladder quickstart                                   # out/quickstart; + Cranfield when it is there
+  rankladder quickstart --out /tmp/qs --eval-data ../shared/datasets/medline
+  rankladder quickstart --limit 8 --eval-data none        # a smaller, faster toy run
+"""
+RUN_EXAMPLES = """\
+examples:
+  rankladder run configs/quickstart.yaml --out out/quickstart
+  rankladder run configs/release_paper.yaml --out out/paper
+"""
 
 
 def register(subparsers) -> None:
     quick = subparsers.add_parser(
         "quickstart",
         help="the whole pipeline offline on embedded defaults (CPU, about 10 minutes)",
-        description="Bundled queries → SmolLM2-135M graded documents → dataset v0.1.0 (with dev split) → "
-        "MiniLM fine-tuned with the wasserstein loss → eval of base vs fine-tuned → cards → "
-        "publish --dry-run into OUT/release. Resumable: a second run reuses finished stages.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Bundled queries → SmolLM2-135M graded documents → dataset v0.1.0 (with dev split) →\n"
+        "MiniLM fine-tuned with the wasserstein loss → eval of base vs fine-tuned → cards →\n"
+        "publish --dry-run into OUT/release. Resumable: a second run reuses finished stages.\n"
+        "Ends with a summary: did the fine-tuned model beat the base, by how much, on which data.",
+        epilog=QUICK_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    quick.add_argument("--out", default="out/quickstart", help="output folder for every artifact")
+    quick.add_argument(
+        "--out",
+        default="out/quickstart",
+        metavar="DIR",
+        help="output folder for every artifact (default: out/quickstart)",
+    )
     quick.add_argument(
         "--eval-data",
         action="append",
@@ -27,19 +45,23 @@ def register(subparsers) -> None:
         help="also compare base and fine-tuned on this real BEIR collection (repeatable; 'none': only the "
         f"synthetic dev split). Default: {DEFAULT_EVAL_DATA} when that folder exists, else none (with a note)",
     )
-    quick.add_argument("--limit", type=int, default=None, help="use only this many bundled queries")
+    quick.add_argument(
+        "--limit", type=int, default=None, metavar="N", help="use only this many bundled queries (of 40)"
+    )
     quick.add_argument("--quiet", action="store_true", help="no progress output")
     quick.set_defaults(func=run_quickstart)
 
     run = subparsers.add_parser(
         "run",
         help="run a release described by one YAML (stages resume; changed config re-runs)",
-        description="Stages: generate, build, train, eval, publish. A stage whose output is complete and "
-        "whose config hash matches is skipped; a changed config re-runs it and all later stages.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Stages: generate, judge, build, train, eval, publish. A stage whose output is complete\n"
+        "and whose config hash matches is skipped; a changed config re-runs it and all later stages.\n"
+        "Ends with the same summary as quickstart.",
+        epilog=RUN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("release", metavar="RELEASE_YAML")
-    run.add_argument("--out", required=True, help="output folder for every artifact")
+    run.add_argument("--out", required=True, metavar="DIR", help="output folder for every artifact (required)")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.set_defaults(func=run_release)
 

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import cli_cases as cases  # noqa: E402
 import test_reliability_bad_inputs as bad_inputs  # noqa: E402
 import test_reliability_disk as disk  # noqa: E402
 import test_reliability_kill as kill  # noqa: E402
@@ -37,51 +38,16 @@ from canned_openai import CannedOpenAI  # noqa: E402
 
 
 def generate_trials(root: Path, trials: int, rng: random.Random) -> dict:
-    from rankladder.dataset_builder.generate import record_key
-    from rankladder.dataset_builder.runfiles import RECORDS, REJECTS, iter_kind
+    from rankladder.dataset_builder.runfiles import RECORDS
 
     server = CannedOpenAI()
     queries = root / "queries.jsonl"
-    texts = [
-        "how do bees make honey",
-        "why is the sky blue",
-        "what causes tides",
-        "how do vaccines work",
-        "why do leaves change colour",
-        "how does a battery store energy",
-        "what is plate tectonics",
-        "how do birds navigate",
-    ]
-    queries.write_text("".join(json.dumps({"_id": f"g{i}", "text": t}) + "\n" for i, t in enumerate(texts)))
-    expected = {record_key(f"g{i}", level, 0) for i in range(len(texts)) for level in (3, 2, 1, 0)}
+    expected = cases.write_generation_queries(queries)
 
     def argv(out: Path) -> list[str]:
-        return [
-            "generate",
-            "--queries",
-            str(queries),
-            "--backend",
-            "openai",
-            "--model",
-            "fake",
-            "--base-url",
-            server.url,
-            "--concurrency",
-            "1",
-            "--batch-size",
-            "2",
-            "--max-new-tokens",
-            "64",
-            "--no-progress",
-            "--out",
-            str(out),
-        ]
+        return cases.canned_generate_argv(queries, server.url, out, 1, 2, "--max-new-tokens", "64")
 
-    def keys(out: Path) -> tuple[list[str], list[str]]:
-        return (
-            [r["key"] for r in iter_kind(out, RECORDS)],
-            [r["key"] for r in iter_kind(out, REJECTS) if r.get("final")],
-        )
+    keys = cases.run_keys
 
     started = time.time()
     reference = kill.run_cli(argv(root / "gen-reference"))
@@ -401,20 +367,7 @@ def disks(root: Path) -> dict:
             "disk-full/publish-dataset",
             how,
             disk.check(
-                [
-                    "publish",
-                    "dataset",
-                    str(workspace / "ds"),
-                    "--repo",
-                    "org/name",
-                    "--version",
-                    "0.1.0",
-                    "--license",
-                    "apache-2.0",
-                    "--dry-run",
-                    "--output",
-                    str(full / "release"),
-                ],
+                cases.publish_dataset_dry_run_argv(workspace / "ds", full / "release"),
                 full / "release",
                 str(full / "release"),
                 preexec,

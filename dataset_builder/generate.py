@@ -27,6 +27,7 @@ from rankladder.dataset_builder.parsing import (
     parse_levels_json,
     validate,
 )
+from rankladder.dataset_builder.progress import LiveProgress
 from rankladder.dataset_builder.queries import Query
 from rankladder.dataset_builder.run_records import (  # noqa: F401 (re-exported: callers import them from here)
     generation_record,
@@ -260,8 +261,6 @@ def _generate_locked(
     query_source: dict | None,
     progress: bool,
 ) -> dict:
-    from tqdm.auto import tqdm
-
     run = _Run(run_dir, config, queries, shard, query_source or {})
     started = time.time()
     with ShardLock(run_dir, *shard):
@@ -279,35 +278,35 @@ def _generate_locked(
             records, rejects = AppendWriter(run_dir / RECORDS / tag), AppendWriter(run_dir / REJECTS / tag)
             topics = prompt_lib.load_topics()
             total_docs = sum(len(t.levels) for t in tasks)
-            bar = tqdm(total=total_docs, desc=f"generate {shard_tag(*shard)}", unit="doc", disable=not progress)
             feed = _Feed(config, tasks, topics)
-            tokens, last_commit = 0, time.monotonic()
+            live = LiveProgress(
+                total_docs,
+                f"generate {shard_tag(*shard)}",
+                docs_of=lambda key: len(feed.in_flight[key][0].levels) if key in feed.in_flight else 0,
+                in_flight=lambda: len(feed.in_flight),
+                disable=not progress,
+            )
+            live.attach(backend)
+            last_commit = time.monotonic()
             try:
                 for result in backend.stream(feed.next_request, config.sampling, config.window):
                     task, request = feed.finish(result.key)
-                    tokens += result.completion_tokens
-                    bar.update(
-                        _handle_result(run, task, request, result, model, backend.seeding, records, rejects, tasks)
+                    finished = _handle_result(
+                        run, task, request, result, model, backend.seeding, records, rejects, tasks
                     )
+                    live.result(result.key, finished, result.completion_tokens)
                     records.flush()  # in the OS at once: a kill -9 loses only what is still in flight
                     rejects.flush()
                     if time.monotonic() - last_commit >= COMMIT_SECONDS:
                         records.commit()
                         rejects.commit()
                         last_commit = time.monotonic()
-                        elapsed = max(time.time() - started, 1e-9)
-                        bar.set_postfix(
-                            docs_s=f"{run.counts['accepted'] / elapsed:.2f}",
-                            tok_s=f"{tokens / elapsed:.1f}",
-                            in_flight=len(feed.in_flight),
-                            refresh=False,
-                        )
                 if feed.in_flight:
                     raise RuntimeError(
                         f"backend {backend.name!r} ended its stream with {len(feed.in_flight)} requests unanswered"
                     )
             finally:
-                bar.close()
+                live.close(backend)
                 records.close()
                 rejects.close()
                 backend.close()

@@ -34,6 +34,7 @@ from rankladder.dataset_builder.backends.base import (
     SamplingConfig,
 )
 from rankladder.dataset_builder.generate import shard_of
+from rankladder.dataset_builder.progress import LiveProgress
 from rankladder.dataset_builder.prompts import PROMPTS_DIR
 from rankladder.dataset_builder.runfiles import (
     RECORDS,
@@ -266,8 +267,6 @@ def judge_run(
     run_dir: str | Path, config: JudgeConfig, backend_factory, shard: tuple[int, int] = (0, 1), progress: bool = True
 ) -> dict:
     """Judge every record of this shard that has no judgement yet; returns the judge manifest."""
-    from tqdm.auto import tqdm
-
     run_dir = Path(run_dir)
     levels = run_levels(run_dir)
     grades = sorted(lv["value"] for lv in levels)
@@ -285,7 +284,15 @@ def judge_run(
             model = backend.model_identity()
             _write_manifest(run_dir, path, config, shard, "running", model, rows, counts, run_id, 0.0)
             writer = AppendWriter(run_dir / schema.JUDGEMENTS / f"{shard_tag(*shard)}.{run_id}.jsonl")
-            bar = tqdm(total=len(pending), desc=f"judge {shard_tag(*shard)}", unit="doc", disable=not progress)
+            in_batch: list[int] = [0]
+            live = LiveProgress(
+                len(pending),
+                f"judge {shard_tag(*shard)}",
+                docs_of=lambda key: 1,
+                in_flight=lambda: in_batch[0],
+                disable=not progress,
+            )
+            live.attach(backend)
             try:
                 for first in range(0, len(pending), config.batch_size):
                     batch = pending[first : first + config.batch_size]
@@ -298,6 +305,7 @@ def judge_run(
                         )
                         for row in batch
                     ]
+                    in_batch[0] = len(requests)
                     for row, result in zip(batch, backend.generate(requests, config.sampling)):
                         found = judgement(result.text, result.token_logprobs, grades)
                         counts[found["method"]] += 1
@@ -313,10 +321,10 @@ def judge_run(
                                 "created": utc_now(),
                             }
                         )
+                        live.result(row["key"], 1, result.completion_tokens)
                     writer.commit()
-                    bar.update(len(batch))
             finally:
-                bar.close()
+                live.close(backend)
                 writer.close()
                 backend.close()
         elif path.is_file():

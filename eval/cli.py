@@ -20,7 +20,10 @@ TASKS may be:
     evaluated on their dev split, with level-order diagnostics on the graded dev lists.
 A BM25 row (bm25s) is added on local tasks.
 
-With --compare DIR..., no model is run: the summary is rebuilt from existing result folders.
+Rows are sorted by mean nDCG@10 (BM25 reference last); the Δ column is each model minus the base
+model: the first --model given (with --compare, the first model of the first folder), or --base.
+With --compare DIR..., no model is run: the summary is rebuilt from existing result folders; when
+their task sets differ, a warning says so and only the tasks every model has are compared.
 """
 
 EPILOG = """\
@@ -97,6 +100,12 @@ def register(subparsers) -> None:
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT_DIR")
     p.add_argument(
+        "--base",
+        metavar="NAME",
+        default=None,
+        help="model the Δ column is against (a recorded name; default: the first model given)",
+    )
+    p.add_argument(
         "--compare",
         nargs="+",
         metavar="DIR",
@@ -114,11 +123,10 @@ def main(args) -> int:
         from rankladder.eval import summary as summ
         from rankladder.eval.run import compare
 
-        result = compare(args.compare, args.output_dir)
+        result = compare(args.compare, args.output_dir, base=args.base)
         if not args.output_dir:
             print(summ.to_markdown(result), end="")
-        else:
-            print(f"wrote {args.output_dir}/summary.md, summary.json, summary.png")
+        _print_closing(result, args.output_dir, command="eval --compare")
         return 0
     if not args.model:
         raise UserError("--model: required (or use --compare DIR...)")
@@ -155,8 +163,43 @@ def main(args) -> int:
         embedding_cache=args.embedding_cache,
         save_predictions=args.save_predictions,
         overwrite=args.overwrite,
+        base=args.base,
     )
     result = run_eval(config)
-    print(summ.to_markdown(result), end="")
-    print(f"results: {args.output_dir}/results  summary: {args.output_dir}/summary.md")
+    _print_closing(result, args.output_dir)
     return 0
+
+
+def _print_closing(summary: dict, output_dir: str | None, command: str = "eval") -> None:
+    """The closing block: what was written, the nDCG@10 table with Δ vs base, and what to run next."""
+    from rankladder.core.console import print_summary, written
+    from rankladder.eval import summary as summ
+
+    models = [k for k in summary["scores"] if not summ.is_reference(k)]
+    comparing = command != "eval"  # --compare writes only the summaries, from existing result folders
+    rows = []
+    if output_dir:
+        what = "summary.md · summary.json · summary.png (+ .json)"
+        rows.append(("wrote", written(output_dir, what if comparing else f"results/ (mteb layout) · {what}")))
+    n_rows, n_tasks = len(summary["scores"]), len(summary["tasks"])
+    rows += [
+        (
+            "compared",
+            f"{n_rows} model{'s' * (n_rows != 1)} × {n_tasks} task{'s' * (n_tasks != 1)}, base {summary['base']}",
+        ),
+        (
+            "left out",
+            ", ".join(summary.get("dropped_tasks", [])) + " (not every model has them)"
+            if summary.get("dropped_tasks")
+            else "",
+        ),
+        ("scores", summ.results_table(summary)),
+    ]
+    next_steps = []
+    if output_dir and models and not comparing:
+        best = models[0]
+        repo = best if not best.startswith("local/") else "ORG/NAME"
+        next_steps.append(f"rankladder publish results {output_dir} --model-repo {repo} --model {best} --dry-run")
+    if output_dir:
+        next_steps.append(f"open {output_dir}/summary.md (all metrics) or summary.png")
+    print_summary(command.split()[0], rows, next_steps=next_steps)

@@ -49,6 +49,8 @@ def plot_level_distributions(by_level: dict[int, list[float]], path: str | Path,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from rankladder.eval.plots import save_png_atomic
+
     levels = sorted(by_level)
     fig, ax = plt.subplots(figsize=(1.2 * len(levels) + 2.5, 3.5))
     ax.boxplot([by_level[lv] for lv in levels], tick_labels=[str(lv) for lv in levels], showmeans=True)
@@ -56,5 +58,11 @@ def plot_level_distributions(by_level: dict[int, list[float]], path: str | Path,
     ax.set_ylabel("model score")
     ax.set_title(title or "score per level", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    numbers = {
+        "title": title or "score per level",
+        "x": "level (higher = more relevant)",
+        "y": "model score (cosine similarity, box = quartiles, triangle = mean)",
+        "scores_by_level": {str(lv): [round(v, 6) for v in by_level[lv]] for lv in levels},
+    }
+    save_png_atomic(fig, path, numbers)
     plt.close(fig)

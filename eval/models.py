@@ -64,13 +64,16 @@ def _cached_commit(repo: str, revision: str | None) -> str:
     return Path(folder).name
 
 
-def load_encoder(spec: ModelSpec, st_model=None):
-    """An mteb encoder (``SentenceTransformerEncoderWrapper``) whose meta carries ``spec``'s name/revision.
+def load_encoder(spec: ModelSpec, st_model=None, corpus_sizes: dict | None = None):
+    """An mteb encoder (``SentenceTransformerEncoderWrapper`` with a live corpus-encoding bar, see
+    ``eval.progress``) whose meta carries ``spec``'s name/revision.
 
-    ``st_model`` lets a caller pass an already loaded SentenceTransformer (tests, notebooks).
+    ``st_model`` lets a caller pass an already loaded SentenceTransformer (tests, notebooks);
+    ``corpus_sizes`` ((task, subset, split) → documents) gives each task's bar its total.
     """
-    from mteb.models import SentenceTransformerEncoderWrapper
     from sentence_transformers import SentenceTransformer
+
+    from rankladder.eval.progress import ProgressEncoderWrapper
 
     if st_model is None:
         repo, _, rev = spec.path.partition("@") if not Path(spec.path).exists() else (spec.path, "", "")
@@ -81,7 +84,7 @@ def load_encoder(spec: ModelSpec, st_model=None):
                 f"--model: cannot load {spec.path}: {type(exc).__name__}: "
                 f"{str(exc).splitlines()[0] if str(exc) else ''}"
             ) from exc
-    encoder = SentenceTransformerEncoderWrapper(st_model)
+    encoder = ProgressEncoderWrapper(st_model, corpus_sizes)
     base = encoder.mteb_model_meta
     guessed = base.name if base.name not in (None, "no_model_name/available", spec.name) else None
     encoder.mteb_model_meta = base.model_copy(

@@ -3,8 +3,9 @@
 OUTPUT_DIR after a run (written in a temp folder, renamed when complete)::
 
     results/<model>/<revision>/<Task>.json   mteb TaskResult files (+ model_meta.json), leaderboard-ready
-    summary.json · summary.md · summary.png  nDCG@10, MRR@10, Recall@100 per task and the mean
-    level_order.json · level_order/*.png     graded-list diagnostics (built datasets only)
+    summary.json · summary.md · summary.png  nDCG@10, MRR@10, Recall@100 per task and the mean, Δ vs base
+    summary.png.json                         the numbers summary.png draws (×100), see eval.plots
+    level_order.json · level_order/*.png     graded-list diagnostics (built datasets only; each PNG + .json)
     predictions/<model>/<Task>_predictions.json   mteb's runs (with save_predictions)
     eval_manifest.json                       models, tasks, input revisions, tool versions
 
@@ -47,6 +48,7 @@ class EvalConfig:
     embedding_cache: str | None = None
     save_predictions: bool = False
     overwrite: bool = False
+    base: str | None = None  # model the summary's Δ column is against (default: the first model)
 
 
 def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
@@ -55,6 +57,7 @@ def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
 
     from rankladder.eval import summary as summ
     from rankladder.eval.models import load_encoder, resolve_model
+    from rankladder.eval.progress import corpus_sizes, quiet_third_party
     from rankladder.eval.tasks import ensure_loaded, resolve_tasks
 
     if not config.models:
@@ -76,21 +79,27 @@ def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
     tasks = [t for t, _ in resolved]
     sources = {s.name: s for _, s in resolved}
 
-    with atomic_output_dir(config.output_dir, overwrite=config.overwrite) as tmp:
+    with atomic_output_dir(config.output_dir, overwrite=config.overwrite) as tmp, quiet_third_party():
+        sizes = {}
         for task, source in resolved:
             ensure_loaded(task, source)
+            sizes.update(corpus_sizes(task))
         cache = mteb.ResultCache(tmp)
         timings, level_rows = {}, {}
         for spec in specs:
             start = time.monotonic()
-            encoder = load_encoder(spec, preloaded.get(spec.path))
+            # behind the cache only uncached documents reach the encoder: then each call gets its own bar total
+            encoder = load_encoder(spec, preloaded.get(spec.path), None if config.embedding_cache else sizes)
             model = encoder
             if config.embedding_cache:
                 from mteb.models.cache_wrappers import CachedEmbeddingWrapper
 
                 cache_dir = Path(config.embedding_cache) / CACHE_LAYOUT / encoder.mteb_model_meta.model_name_as_path()
                 model = CachedEmbeddingWrapper(encoder, cache_dir)
-            _evaluate(mteb, model, tasks, cache, config, tmp / "predictions" / spec.name.replace("/", "__"))
+            try:
+                _evaluate(mteb, model, tasks, cache, config, tmp / "predictions" / spec.name.replace("/", "__"))
+            finally:
+                encoder.close_bars()
             if config.level_order:
                 for task, source in resolved:
                     if source.kind == "built":
@@ -129,7 +138,7 @@ def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
         write_json_atomic(tmp / summ.MANIFEST, manifest)
         if level_rows:
             write_json_atomic(tmp / summ.LEVEL_ORDER, summ.jsonable(level_rows))
-        summary = summ.collect([tmp])
+        summary = summ.collect([tmp], base=config.base)
         summ.write_summary(summary, tmp)
     return summary
 
@@ -141,7 +150,8 @@ def _evaluate(mteb, model, tasks, cache, config: EvalConfig, prediction_folder: 
         cache=cache,
         overwrite_strategy="always",
         co2_tracker=False,
-        encode_kwargs={"batch_size": config.batch_size},
+        # show_progress_bar=False hides mteb's frozen "Searching corpus chunks" bar; the encoder shows its own
+        encode_kwargs={"batch_size": config.batch_size, "show_progress_bar": False},
         show_progress_bar=False,
         prediction_folder=prediction_folder if config.save_predictions else None,
     )
@@ -169,11 +179,23 @@ def _at(values: list[str], i: int) -> str | None:
     return values[i] if i < len(values) and values[i] else None
 
 
-def compare(dirs: list[str], output_dir: str | None) -> dict:
-    """``rankladder eval --compare DIR...``: one table from existing result folders, no model runs."""
+def compare(dirs: list[str], output_dir: str | None, base: str | None = None) -> dict:
+    """``rankladder eval --compare DIR...``: one table from existing result folders, no model runs.
+
+    When the folders' task sets differ, one line on stderr says so and the table keeps the tasks every
+    model has (``summary["dropped_tasks"]`` names the others)."""
+    import sys
+
     from rankladder.eval import summary as summ
 
-    summary = summ.collect(dirs)
+    summary = summ.collect(dirs, base=base)
+    if summary["dropped_tasks"]:
+        kept = ", ".join(t["name"] for t in summary["tasks"]) or "none"
+        print(
+            f"warning: the result folders' task sets differ; comparing on the tasks every model has ({kept}), "
+            f"leaving out {', '.join(summary['dropped_tasks'])}",
+            file=sys.stderr,
+        )
     if output_dir:
         summ.write_summary(summary, Path(output_dir))
     return summary

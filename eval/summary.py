@@ -7,21 +7,28 @@
      "tasks":  [{"name", "type": "Retrieval", "dataset": {"name", "path_or_repo", "revision", "split"}}],
      "scores": {model: {task: {"ndcg_at_10", "mrr_at_10", "recall_at_100", "main_score"}}},
      "mean":   {model: {metric: mean over the model's tasks, "n_tasks": n}},
-     "level_order": {model: {task: {"mean_kendall_tau", "mean_ndcg", "n_lists", ...}}}}
+     "level_order": {model: {task: {"mean_kendall_tau", "mean_ndcg", "n_lists", ...}}},
+     "base": model, "delta_vs_base": {model: {task or "mean": {metric: score − base score}}},
+     "dropped_tasks": [tasks left out because not every model has them]}
 
-``write_summary`` adds ``summary.md`` (one table per metric) and ``summary.png`` (nDCG@10 bars).
+Rows: models sorted by mean nDCG@10 (best first), reference rows (BM25) last. The base model is the one
+named by ``base`` (``--base``), else the first model given (the first ``--model``; with ``--compare``, the
+first model of the first folder). Means and Δ are over the tasks every (non-reference) model has: when
+the folders' task sets differ, the others are dropped and ``dropped_tasks`` names them.
+
+``write_summary`` adds ``summary.md`` (one table per metric, with Δ vs base) and ``summary.png``
+(nDCG@10 bars ×100 and Δ vs base, with its plotted numbers in ``summary.png.json``, see ``eval.plots``).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import uuid
 from pathlib import Path
 
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import write_json_atomic, write_text_atomic
+from rankladder.eval.plots import save_png_atomic  # noqa: F401 (re-exported: the study's plots use it)
 
 METRICS = ("ndcg_at_10", "mrr_at_10", "recall_at_100", "main_score")
 REFERENCE_MODELS = ("mteb/baseline-bm25s",)  # listed last and marked "(reference)" in summary.md
@@ -48,7 +55,7 @@ def task_scores(task_result, splits=None) -> dict[str, float]:
     return out
 
 
-def collect(dirs) -> dict:
+def collect(dirs, base: str | None = None) -> dict:
     from mteb.results import TaskResult
 
     models, tasks, scores, level_order = {}, {}, {}, {}
@@ -90,10 +97,13 @@ def collect(dirs) -> dict:
                 },
             )
     scores = {key: scores[key] for key in _row_order(scores, models, given)}
+    dropped = _keep_common_tasks(scores)
     mean = {}
     for key, per_task in scores.items():
         mean[key] = {m: _mean(s[m] for s in per_task.values()) for m in METRICS}
         mean[key]["n_tasks"] = len(per_task)
+    base_key = _base_key(base, scores, models)
+    scores = {key: scores[key] for key in _sorted_by_mean(scores, mean)}
     task_names = [t for t in tasks if any(t in s for s in scores.values())]
     return {
         "models": list(models.values()),
@@ -101,7 +111,14 @@ def collect(dirs) -> dict:
         "scores": scores,
         "mean": mean,
         "level_order": level_order,
+        "base": base_key,
+        "delta_vs_base": _deltas(scores, mean, base_key),
+        "dropped_tasks": dropped,
     }
+
+
+def is_reference(key: str) -> bool:
+    return key.split("@")[0] in REFERENCE_MODELS
 
 
 def _row_order(scores: dict, models: dict, given: list[str]) -> list[str]:
@@ -117,6 +134,62 @@ def _row_order(scores: dict, models: dict, given: list[str]) -> list[str]:
         return (name in REFERENCE_MODELS, given.index(name) if name in given else len(given), position)
 
     return [key for _, key in sorted(enumerate(scores), key=rank)]
+
+
+def _sorted_by_mean(scores: dict, mean: dict) -> list[str]:
+    """Best mean nDCG@10 first (ties keep the given order), reference rows last."""
+
+    def rank(item):
+        position, key = item
+        value = mean[key]["ndcg_at_10"]
+        return (is_reference(key), -value if not math.isnan(value) else math.inf, position)
+
+    return [key for _, key in sorted(enumerate(scores), key=rank)]
+
+
+def _keep_common_tasks(scores: dict) -> list[str]:
+    """Drop, in place, the tasks that not every evaluated (non-reference) model has; returns them, sorted.
+
+    Averaging different task sets side by side compares nothing; the BM25 reference row (local tasks
+    only) does not narrow the set.
+    """
+    models = [per_task for key, per_task in scores.items() if not is_reference(key)] or list(scores.values())
+    if not models:
+        return []
+    common = set.intersection(*(set(per_task) for per_task in models))
+    dropped = sorted({t for per_task in scores.values() for t in per_task} - common)
+    for per_task in scores.values():
+        for task in dropped:
+            per_task.pop(task, None)
+    return dropped
+
+
+def _base_key(base: str | None, scores: dict, models: dict) -> str | None:
+    if base:
+        matches = [k for k in scores if base in (k, models[k]["name"])]
+        if not matches:
+            raise UserError(f"--base: {base!r} is not among the models ({', '.join(scores)})")
+        return matches[0]
+    candidates = [k for k in scores if not is_reference(k)] or list(scores)
+    return candidates[0] if candidates else None  # scores are in the given order here
+
+
+def _deltas(scores: dict, mean: dict, base_key: str | None) -> dict:
+    if base_key is None:
+        return {}
+    out = {}
+    for key, per_task in scores.items():
+        if key == base_key:
+            continue
+        row = {
+            task: {m: values[m] - scores[base_key][task][m] for m in METRICS}
+            for task, values in per_task.items()
+            if task in scores[base_key]
+        }
+        # over the tasks both have (the BM25 row covers only local tasks)
+        row["mean"] = {m: _mean(d[m] for d in row.values()) for m in METRICS}
+        out[key] = row
+    return out
 
 
 def _read_json(path: Path) -> dict:
@@ -150,20 +223,29 @@ def _mean(values) -> float:
 
 def to_markdown(summary: dict) -> str:
     task_names = [t["name"] for t in summary["tasks"]]
+    base = summary.get("base")
     lines = ["# Evaluation summary", ""]
     for metric in METRICS[:3]:
         lines += [
             f"## {LABELS[metric]}",
             "",
-            "| model | " + " | ".join(task_names) + " | mean |",
-            "|---|" + "---:|" * (len(task_names) + 1),
+            "| model | " + " | ".join(task_names) + " | mean | Δ vs base |",
+            "|---|" + "---:|" * (len(task_names) + 2),
         ]
         for key, per_task in summary["scores"].items():
             cells = [_fmt(per_task.get(t, {}).get(metric)) for t in task_names]
-            label = f"{key} (reference)" if key.split("@")[0] in REFERENCE_MODELS else key
-            lines.append(f"| {label} | " + " | ".join(cells) + f" | {_fmt(summary['mean'][key][metric])} |")
+            lines.append(
+                f"| {row_label(key, base)} | "
+                + " | ".join(cells)
+                + f" | {_fmt(summary['mean'][key][metric])} | {delta_cell(summary, key, metric)} |"
+            )
         lines.append("")
-    lines.append("Scores ×100; mean over the tasks each model has. Computed by mteb (pytrec_eval).")
+    lines.append(
+        "Scores ×100; mean over the tasks each model has; Δ = model − base on the tasks both have. "
+        "Rows by mean nDCG@10, reference last. Computed by mteb (pytrec_eval)."
+    )
+    if summary.get("dropped_tasks"):
+        lines.append(f"Left out (not every model has them): {', '.join(summary['dropped_tasks'])}.")
     if summary.get("level_order"):
         lines += [
             "",
@@ -180,6 +262,35 @@ def to_markdown(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def row_label(key: str, base: str | None) -> str:
+    return f"{key} (reference)" if is_reference(key) else f"{key} (base)" if key == base else key
+
+
+def delta_cell(summary: dict, key: str, metric: str = "ndcg_at_10", task: str = "mean") -> str:
+    if key == summary.get("base"):
+        return "base"
+    value = summary.get("delta_vs_base", {}).get(key, {}).get(task, {}).get(metric)
+    return "–" if value is None or math.isnan(value) else f"{100 * value:+.2f}"
+
+
+def results_table(summary: dict, metric: str = "ndcg_at_10") -> str:
+    """The closing summary's plain-text table: models × tasks ×100, the mean and Δ vs base."""
+    task_names = [t["name"] for t in summary["tasks"]]
+    header = ["model", *task_names, "mean", "Δ vs base"]
+    rows = [
+        [
+            row_label(key, summary.get("base")),
+            *(_fmt(per_task.get(t, {}).get(metric)) for t in task_names),
+            _fmt(summary["mean"][key][metric]),
+            delta_cell(summary, key, metric),
+        ]
+        for key, per_task in summary["scores"].items()
+    ]
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    fmt = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+    return "\n".join([f"{LABELS[metric]} ×100", fmt(header), *map(fmt, rows)])
+
+
 def _num(value) -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
 
@@ -188,34 +299,47 @@ def _fmt(value) -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.2f}"
 
 
-def plot(summary: dict, path: Path, metric: str = "ndcg_at_10") -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
+def plot_numbers(summary: dict, metric: str = "ndcg_at_10") -> dict:
+    """What ``summary.png`` draws (its sidecar JSON): scores ×100 in row order, and Δ vs base ×100."""
+    from rankladder.eval.plots import scaled
 
     groups = [t["name"] for t in summary["tasks"]] + ["mean"]
-    keys = list(summary["scores"])
-    width = 0.8 / max(1, len(keys))
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.3 * len(groups) * max(1, len(keys)) ** 0.5 + 2), 3.8))
-    for i, key in enumerate(keys):
-        values = [summary["scores"][key].get(g, {}).get(metric, math.nan) for g in groups[:-1]]
-        values.append(summary["mean"][key][metric])
-        ax.bar(np.arange(len(groups)) + (i - (len(keys) - 1) / 2) * width, values, width, label=key)
-    ax.set_xticks(np.arange(len(groups)), groups, rotation=20, ha="right", fontsize=8)
-    ax.set_ylabel(LABELS.get(metric, metric))
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    save_png_atomic(fig, path)
-    plt.close(fig)
+    base = summary.get("base")
+
+    def role(key):
+        return "reference" if is_reference(key) else "base" if key == base else "model"
+
+    series = [
+        {
+            "model": key,
+            "role": role(key),
+            "values": [scaled(per_task.get(g, {}).get(metric)) for g in groups[:-1]]
+            + [scaled(summary["mean"][key][metric])],
+        }
+        for key, per_task in summary["scores"].items()
+    ]
+    deltas = [
+        {"model": key, "delta": scaled(summary["delta_vs_base"].get(key, {}).get("mean", {}).get(metric))}
+        for key in summary["scores"]
+        if key != base and key in summary.get("delta_vs_base", {})
+    ]
+    return {
+        "title": f"{LABELS.get(metric, metric)} by model (×100), base: {base}",
+        "metric": metric,
+        "metric_label": LABELS.get(metric, metric),
+        "scale": 100,
+        "base": base,
+        "groups": groups,
+        "series": series,
+        "delta_vs_base": deltas,
+        "dropped_tasks": summary.get("dropped_tasks", []),
+    }
 
 
-def save_png_atomic(fig, path: Path) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.png")
-    fig.savefig(tmp, dpi=100)
-    os.replace(tmp, path)
+def plot(summary: dict, path: Path, metric: str = "ndcg_at_10") -> None:
+    from rankladder.eval.plots import plot_summary
+
+    plot_summary(plot_numbers(summary, metric), Path(path))
 
 
 def write_summary(summary: dict, out_dir: Path) -> dict[str, Path]:

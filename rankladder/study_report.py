@@ -274,6 +274,56 @@ def to_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plot_numbers(report: dict) -> dict:
+    """What ``study.png`` draws (its sidecar ``study.png.json``): nDCG@10 ×100 per setting (mean and std over
+    seeds), settings sorted by their mean score, and the paired Δ (×100, ±2·SE over seeds) on the key column."""
+    cols, settings = report["tasks"], report["settings"]
+    key = "mean" if "mean" in cols else cols[0]
+
+    def x100(value):
+        return None if value is None or (isinstance(value, float) and math.isnan(value)) else round(100 * value, 4)
+
+    order = sorted(
+        settings,
+        key=lambda s: -(report["table"][s][key]["mean"] if report["table"][s][key]["mean"] is not None else -1),
+    )
+    series = [{"name": "base", "role": "base", "values": [x100(report["base"]["ndcg_at_10"].get(c)) for c in cols]}]
+    series += [
+        {
+            "name": s,
+            "role": "setting",
+            "values": [x100(report["table"][s][c]["mean"]) for c in cols],
+            "std": [x100(report["table"][s][c]["std"]) for c in cols],
+            "n_seeds": report["table"][s][key]["n"],
+        }
+        for s in order
+    ]
+    deltas = []
+    for s in order:
+        for against in ("vs_base", "vs_infonce"):
+            d = report["paired"][s].get(against, {}).get(key)
+            if d and d["mean"] is not None:
+                deltas.append(
+                    {
+                        "label": f"{s} − {'base' if against == 'vs_base' else REFERENCE}",
+                        "against": against,
+                        "delta": x100(d["mean"]),
+                        "two_se": x100(2 * d["se"]) if d["se"] is not None else None,
+                        "n_seeds": d["n"],
+                        "verdict": d["verdict"],
+                    }
+                )
+    return {
+        "title": f"Loss study '{report['name']}': nDCG@10 ×100, {len(report['seeds'])} seed(s)",
+        "metric": "ndcg_at_10",
+        "scale": 100,
+        "columns": cols,
+        "key_column": key,
+        "series": series,
+        "deltas": deltas,
+    }
+
+
 def plot(report: dict, path: Path) -> None:
     import matplotlib
 
@@ -281,49 +331,43 @@ def plot(report: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from rankladder.eval.summary import save_png_atomic
+    from rankladder.eval.plots import BASE_COLOR, draw_deltas, save_png_atomic
 
-    cols, settings = report["tasks"], report["settings"]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
-    width = 0.8 / (len(settings) + 1)
+    numbers = plot_numbers(report)
+    cols, series = numbers["columns"], numbers["series"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6), layout="constrained")
+    width = 0.8 / len(series)
     x = np.arange(len(cols))
-    left.bar(
-        x - 0.4 + width / 2,
-        [report["base"]["ndcg_at_10"].get(c) or 0 for c in cols],
-        width,
-        label="base",
-        color="#999999",
-    )
-    for i, s in enumerate(settings, start=1):
-        row = report["table"][s]
+    for i, row in enumerate(series):
+        values = [np.nan if v is None else v for v in row["values"]]
+        std = [0 if v is None else v for v in row.get("std", [])] or None
         left.bar(
             x - 0.4 + width * (i + 0.5),
-            [row[c]["mean"] or 0 for c in cols],
+            values,
             width,
-            yerr=[row[c]["std"] or 0 for c in cols],
-            capsize=2,
-            label=s,
+            yerr=std,
+            capsize=2 if std else 0,
+            label=row["name"],
+            color=BASE_COLOR if row["role"] == "base" else None,
         )
     left.set_xticks(x, cols, fontsize=8)
-    left.set_ylabel("nDCG@10 (mean ± std over seeds)")
-    left.legend(fontsize=7)
-    key = "mean" if "mean" in cols else cols[0]
-    labels, means, errs, colors = [], [], [], []
-    for s in settings:
-        for against, color in (("vs_infonce", "#4c72b0"), ("vs_base", "#dd8452")):
-            d = report["paired"][s].get(against, {}).get(key)
-            if d and d["mean"] is not None:
-                labels.append(f"{s} − {'infonce' if against == 'vs_infonce' else 'base'}")
-                means.append(100 * d["mean"])
-                errs.append(200 * (d["se"] or 0))
-                colors.append(color)
-    y = np.arange(len(labels))
-    right.barh(y, means, xerr=errs, color=colors, capsize=3)
-    right.axvline(0, color="black", linewidth=0.8)
-    right.set_yticks(y, labels, fontsize=8)
-    right.set_xlabel(f"paired Δ nDCG@10 ×100 on '{key}' (bars: ±2·SE over seeds)")
-    fig.tight_layout()
-    save_png_atomic(fig, path)
+    left.set_xlabel("evaluation set")
+    left.set_ylabel("nDCG@10 ×100 (mean ± std over seeds)")
+    left.set_ylim(0, 100)
+    left.set_title("score per setting, best first", fontsize=9)
+    left.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    deltas = numbers["deltas"]
+    errors = [d["two_se"] or 0 for d in deltas]
+    draw_deltas(
+        right,
+        [d["label"] for d in deltas],
+        [np.nan if d["delta"] is None else d["delta"] for d in deltas],
+        f"paired Δ nDCG@10 ×100 on '{numbers['key_column']}' (bars: ±2·SE over seeds)",
+        "paired Δ, mean over seeds",
+        errors=errors if any(errors) else None,
+    )
+    fig.suptitle(numbers["title"], fontsize=11)
+    save_png_atomic(fig, path, numbers)
     plt.close(fig)
 
 

@@ -1,7 +1,10 @@
 """Real SmolLM2 generations through the transformers backend: validation, resume, shards, build."""
 
+import contextlib
+import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -52,8 +55,29 @@ def final_keys(run_dir: Path) -> list[str]:
 def smollm_run(tmp_path_factory, smollm2_backend):
     queries, source = three_queries()
     run_dir = tmp_path_factory.mktemp("gen") / "run"
-    manifest = generate_run(run_dir, queries, config(), lambda: smollm2_backend, query_source=source, progress=False)
+    terminal = io.StringIO()
+    with contextlib.redirect_stderr(terminal):
+        manifest = generate_run(run_dir, queries, config(), lambda: smollm2_backend, query_source=source)
+    _progress_lines.extend(line.strip() for line in re.split(r"[\r\n]", terminal.getvalue()) if line.strip())
     return run_dir, manifest
+
+
+_progress_lines: list[str] = []
+BAR = re.compile(r"(?P<n>\d+)/(?P<total>\d+) \[[^\]]*, (?P<tok>\d+) tok/s, (?P<in_flight>\d+) in flight\]")
+
+
+def test_progress_moves_per_finished_request_before_the_batch_returns(smollm_run):
+    """transformers decodes the window in one call; the bar still credits each request as its sequence ends."""
+    _, manifest = smollm_run
+    bars = [m for m in map(BAR.search, _progress_lines) if m]
+    assert bars, _progress_lines[-5:]
+    first_batch = max(int(m["in_flight"]) for m in bars)
+    moved = next((m for m in bars if int(m["n"]) > 0), None)
+    assert moved is not None, _progress_lines
+    # still the whole first window in flight: no result had come back yet, the bar moved on its own
+    assert int(moved["in_flight"]) == first_batch and int(moved["tok"]) > 0
+    last = bars[-1]
+    assert last["n"] == last["total"] and int(last["total"]) == len(QUERY_IDS) * 4
 
 
 def test_every_key_is_generated_or_rejected_with_a_reason(smollm_run):

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from console_checks import assert_quiet
+from plot_checks import load_plot
 
 from rankladder.core.errors import UserError
 from rankladder.dataset_builder import schema
@@ -117,7 +120,7 @@ def test_level_order_metrics_average_and_skip():
 
 
 # ---------------------------------------------------------------- built dataset → mteb task
-def test_built_dataset_runs_with_level_order(built_dir, minilm_st, tmp_path):
+def test_built_dataset_runs_with_level_order(built_dir, minilm_st, tmp_path, capfd):
     from rankladder.eval.run import EvalConfig, run_eval
 
     out = tmp_path / "out"
@@ -137,6 +140,20 @@ def test_built_dataset_runs_with_level_order(built_dir, minilm_st, tmp_path):
     assert "mteb/baseline-bm25s" in summary["scores"]
     results = list((out / "results" / "me__tiny-ladder-minilm").glob("*/*.json"))
     assert {p.name for p in results} == {f"{task['name']}.json", "model_meta.json"}
+    # the terminal: one bar for the task's corpus that ends full, none of mteb's/datasets'/bm25s'
+    captured = capfd.readouterr()
+    assert_quiet(captured.out + captured.err)
+    assert re.search(rf"encode {re.escape(task['name'])} corpus: 100%.* (\d+)/\1 .*doc/s", captured.err)
+    assert "BM25S" not in captured.err and "Split strings" not in captured.err
+    # plots: ×100 with the numbers drawn beside them; the model (base) first, the BM25 reference last
+    plotted = load_plot(out / "summary.png")
+    assert [row["model"] for row in plotted["series"]] == ["me/tiny-ladder-minilm", "mteb/baseline-bm25s"]
+    assert plotted["series"][0]["role"] == "base" and plotted["groups"] == [task["name"], "mean"]
+    assert plotted["series"][0]["values"][0] == pytest.approx(100 * scores["ndcg_at_10"], abs=1e-3)
+    assert plotted["delta_vs_base"][0]["model"] == "mteb/baseline-bm25s"
+    levels = load_plot(out / level["plot"], min_size=(200, 150))
+    assert list(levels["scores_by_level"]) == ["0", "1", "2", "3"]
+    assert sum(len(v) for v in levels["scores_by_level"].values()) == 4 * level["n_lists"]
 
 
 def test_built_dataset_missing_dev_split(tmp_path):

@@ -10,12 +10,18 @@ symlinked copy whose ``sentence_bert_config.json`` says so) — a stand-in for a
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import os
+import shutil
+import warnings
 from pathlib import Path
 
 import pytest
+from console_checks import assert_quiet, summary_block
+from plot_checks import load_plot
 
 from rankladder.cli import main
 
@@ -48,24 +54,61 @@ def minilm_128_path(tmp_path_factory) -> str:
 def cran_run(minilm_128_path, tmp_path_factory):
     root = tmp_path_factory.mktemp("cran")
     out, cache = root / "out", root / "emb-cache"
-    code = main(
-        [
-            "eval",
-            "--model",
-            minilm_128_path,
-            "--name",
-            NAME,
-            "--tasks",
-            str(CRANFIELD),
-            "--output-dir",
-            str(out),
-            "--save-predictions",
-            "--embedding-cache",
-            str(cache),
-        ]
-    )
-    assert code == 0
+    stdout, stderr = io.StringIO(), io.StringIO()
+    # warnings as a user's terminal shows them (pytest would otherwise collect them out of sight)
+    with (
+        contextlib.redirect_stdout(stdout),
+        contextlib.redirect_stderr(stderr),
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("default")  # Python's own defaults, as a terminal has them
+        for hidden in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+            warnings.filterwarnings("ignore", category=hidden)
+        code = main(
+            [
+                "eval",
+                "--model",
+                minilm_128_path,
+                "--name",
+                NAME,
+                "--tasks",
+                str(CRANFIELD),
+                "--output-dir",
+                str(out),
+                "--save-predictions",
+                "--embedding-cache",
+                str(cache),
+            ]
+        )
+    assert code == 0, stderr.getvalue()[-2000:]
+    shown = "".join(warnings.formatwarning(w.message, w.category, w.filename, w.lineno) for w in caught)
+    _cran_terminal.update(stdout=stdout.getvalue(), stderr=stderr.getvalue() + shown)
     return out, cache
+
+
+_cran_terminal: dict[str, str] = {}
+
+
+def test_terminal_is_quiet_shows_encoding_and_ends_with_a_summary(cran_run):
+    """One live bar for the corpus (docs/s), none of mteb's, and the closing block with the table and Δ."""
+    out, _ = cran_run
+    stdout, stderr = _cran_terminal["stdout"], _cran_terminal["stderr"]
+    assert_quiet(stdout + stderr)
+    assert "encode cranfield corpus" in stderr and "1400/1400" in stderr and "doc/s" in stderr
+    rows = summary_block(stdout, "eval")
+    assert rows["wrote"].startswith(str(out)) and "summary.png" in rows["wrote"]
+    table = rows["scores"].splitlines()
+    assert table[0] == "nDCG@10 ×100" and table[1].split()[:2] == ["model", "cranfield"]
+    assert table[2].startswith(f"{NAME} (base)") and table[2].endswith("base")
+    assert table[3].startswith("mteb/baseline-bm25s (reference)")
+    summary = json.loads((out / "summary.json").read_text())
+    delta = 100 * (summary["scores"]["mteb/baseline-bm25s"]["cranfield"]["ndcg_at_10"] - _ndcg(summary, NAME))
+    assert table[3].split()[-1] == f"{delta:+.2f}"
+    assert rows["next"].startswith(f"rankladder publish results {out} --model-repo {NAME}")
+
+
+def _ndcg(summary: dict, model: str) -> float:
+    return summary["scores"][model]["cranfield"]["ndcg_at_10"]
 
 
 def _result_file(out: Path, model_dir: str, task: str) -> Path:
@@ -201,7 +244,7 @@ def test_summary_lists_the_model_first_and_bm25_last_as_reference(cran_run, tmp_
     assert main(["eval", "--compare", str(copy)]) == 0
     table = capsys.readouterr().out.split("## nDCG@10")[1].split("##")[0]
     rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| model")]
-    assert rows[0].startswith(f"| {renamed} |") and rows[1].startswith("| mteb/baseline-bm25s (reference) |")
+    assert rows[0].startswith(f"| {renamed} (base) |") and rows[1].startswith("| mteb/baseline-bm25s (reference) |")
 
 
 def test_bm25_row_matches_pytrec_eval(cran_run):
@@ -217,7 +260,12 @@ def test_compare_rebuilds_table_and_plot(cran_run, tmp_path, capsys):
     original = json.loads((out / "summary.json").read_text())
     assert set(original["scores"]) == {NAME, "mteb/baseline-bm25s"}
     assert set(original["scores"][NAME]["cranfield"]) == {"ndcg_at_10", "mrr_at_10", "recall_at_100", "main_score"}
-    assert (out / "summary.png").stat().st_size > 1000
+    plotted = load_plot(out / "summary.png")
+    assert plotted["scale"] == 100 and plotted["groups"] == ["cranfield", "mean"] and plotted["base"] == NAME
+    assert [s["model"] for s in plotted["series"]] == [NAME, "mteb/baseline-bm25s"]  # reference last
+    assert plotted["series"][0]["values"][0] == pytest.approx(100 * _ndcg(original, NAME), abs=1e-3)
+    bm25 = 100 * (_ndcg(original, "mteb/baseline-bm25s") - _ndcg(original, NAME))
+    assert plotted["delta_vs_base"] == [{"model": "mteb/baseline-bm25s", "delta": pytest.approx(bm25, abs=1e-3)}]
     assert main(["eval", "--compare", str(out), "--output-dir", str(tmp_path / "cmp")]) == 0
     rebuilt = json.loads((tmp_path / "cmp" / "summary.json").read_text())
     assert rebuilt["scores"] == original["scores"] and rebuilt["mean"] == original["mean"]
@@ -229,10 +277,44 @@ def test_compare_rebuilds_table_and_plot(cran_run, tmp_path, capsys):
     }
     md = (tmp_path / "cmp" / "summary.md").read_text()
     assert NAME in md and "| cranfield |" in md.replace(" | mean |", " |")
-    assert (tmp_path / "cmp" / "summary.png").is_file()
+    assert load_plot(tmp_path / "cmp" / "summary.png") == plotted
     capsys.readouterr()
     assert main(["eval", "--compare", str(out)]) == 0
     assert "nDCG@10" in capsys.readouterr().out
+
+
+def test_compare_warns_on_different_task_sets_and_uses_the_common_ones(cran_run, tmp_path, capsys):
+    """A second "model" that also has another task: one warning line, the table on the shared task, Δ vs base."""
+    out, _ = cran_run
+    other = tmp_path / "other"
+    shutil.copytree(out, other, ignore=shutil.ignore_patterns("predictions", "mteb__baseline-bm25s"))
+    (revision_dir,) = (other / "results" / NAME.replace("/", "__")).iterdir()
+    meta = json.loads((revision_dir / "model_meta.json").read_text())
+    (revision_dir / "model_meta.json").write_text(json.dumps({**meta, "name": "me/better"}))
+    result = json.loads((revision_dir / "cranfield.json").read_text())
+    for row in result["scores"]["test"]:
+        row.update(ndcg_at_10=row["ndcg_at_10"] + 0.05, main_score=row["main_score"] + 0.05)
+    (revision_dir / "cranfield.json").write_text(json.dumps(result))
+    (revision_dir / "extra.json").write_text(json.dumps({**result, "task_name": "extra"}))
+    revision_dir.parent.rename(other / "results" / "me__better")
+    manifest = json.loads((other / "eval_manifest.json").read_text())
+    manifest["models"] = [{**manifest["models"][0], "name": "me/better"}]
+    (other / "eval_manifest.json").write_text(json.dumps(manifest))
+    capsys.readouterr()
+    assert main(["eval", "--compare", str(out), str(other), "--output-dir", str(tmp_path / "cmp")]) == 0
+    captured = capsys.readouterr()
+    warnings = [line for line in captured.err.splitlines() if "task sets differ" in line]
+    assert len(warnings) == 1 and "extra" in warnings[0] and "cranfield" in warnings[0]
+    summary = json.loads((tmp_path / "cmp" / "summary.json").read_text())
+    assert [t["name"] for t in summary["tasks"]] == ["cranfield"] and summary["dropped_tasks"] == ["extra"]
+    assert list(summary["scores"]) == ["me/better", NAME, "mteb/baseline-bm25s"]  # by mean, reference last
+    assert summary["base"] == NAME and summary["mean"]["me/better"]["n_tasks"] == 1
+    assert summary["delta_vs_base"]["me/better"]["mean"]["ndcg_at_10"] == pytest.approx(0.05, abs=1e-9)
+    plotted = load_plot(tmp_path / "cmp" / "summary.png")
+    assert [s["model"] for s in plotted["series"]] == ["me/better", NAME, "mteb/baseline-bm25s"]
+    assert plotted["delta_vs_base"][0] == {"model": "me/better", "delta": pytest.approx(5.0, abs=1e-3)}
+    rows = summary_block(captured.out, "eval")
+    assert "extra" in rows["left out"] and rows["scores"].splitlines()[2].split()[-1] == "+5.00"
 
 
 @pytest.mark.skipif(not MEDLINE.is_dir(), reason="medline not available")

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import pytest
+from console_checks import assert_quiet, summary_block
 
 from rankladder.cli import main
 from rankladder.core.errors import UserError
@@ -164,7 +165,11 @@ def test_cli_end_to_end_on_tiny_folder(tmp_path, minilm_path, capsys):
         )
         == 0
     )
-    assert "| me/tiny |" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert_quiet(captured.out + captured.err)
+    rows = summary_block(captured.out, "eval")
+    assert rows["wrote"].startswith(str(out)) and rows["compared"] == "1 model × 1 task, base me/tiny"
+    assert rows["scores"].splitlines()[2].startswith("me/tiny (base)")
     assert (out / "results" / "me__tiny" / "v1" / "tiny.json").is_file()
     (model,) = mteb.ResultCache(out).load_results(include_remote=False)
     assert (model.model_name, model.model_revision) == ("me/tiny", "v1")

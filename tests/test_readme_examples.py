@@ -69,6 +69,7 @@ SKIPPED = {
     "the summary rows)",
     "── rankladder quickstart: done in 11 min 12 s ──": "sample output, not code (tests/test_release.py checks "
     "the summary rows)",
+    "encode cran300 corpus: 100%|██████████| 300/300 [00:30<00:00,  9.91doc/s]": "sample output of `eval`, not code",
     "import rankladder": "the Python API snippet: tests/test_api_readme.py runs it",
     "rankladder study configs/study_cpu.yaml --out out/study-cpu": "the loss study: hours on CPU, GPUs for the paper",
     "rankladder judge runs/demo": "LLM judging (minutes on CPU); tests/test_builder_judge.py runs SmolLM2 as the "

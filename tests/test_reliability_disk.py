@@ -27,6 +27,7 @@ TESTS_DIR = Path(__file__).resolve().parent
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
 
+from cli_cases import publish_dataset_dry_run_argv  # noqa: E402
 from test_reliability_bad_inputs import make_workspace, minilm_path, rankladder_command  # noqa: E402
 from test_reliability_kill import cli_env  # noqa: E402
 
@@ -157,20 +158,7 @@ def readonly_cases(workspace: Path, ro: Path) -> dict[str, tuple[list[str], Path
             ro / "eval",
         ),
         "publish dataset": (
-            [
-                "publish",
-                "dataset",
-                str(workspace / "ds"),
-                "--repo",
-                "org/name",
-                "--version",
-                "0.1.0",
-                "--license",
-                "apache-2.0",
-                "--dry-run",
-                "--output",
-                str(ro / "release"),
-            ],
+            publish_dataset_dry_run_argv(workspace / "ds", ro / "release"),
             ro / "release",
         ),
     }
@@ -214,20 +202,7 @@ def test_disk_full_during_overwrite_keeps_the_old_dataset_intact(workspace, tmp_
 def test_disk_full_during_publish_dry_run(workspace, tmp_path):
     with full_dir(tmp_path) as (full, preexec, how):
         problems = check(
-            [
-                "publish",
-                "dataset",
-                str(workspace / "ds"),
-                "--repo",
-                "org/name",
-                "--version",
-                "0.1.0",
-                "--license",
-                "apache-2.0",
-                "--dry-run",
-                "--output",
-                str(full / "release"),
-            ],
+            publish_dataset_dry_run_argv(workspace / "ds", full / "release"),
             full / "release",
             str(full / "release"),
             preexec,

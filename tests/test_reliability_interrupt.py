@@ -23,6 +23,7 @@ TESTS_DIR = Path(__file__).resolve().parent
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
 
+from cli_cases import canned_generate_argv, run_keys, write_generation_queries  # noqa: E402
 from test_reliability_bad_inputs import rankladder_command  # noqa: E402
 from test_reliability_kill import (  # noqa: E402
     TRAIN_STEPS,
@@ -79,48 +80,19 @@ def test_generate_ctrl_c_leaves_a_resumable_run_dir(tmp_path):
     """Four concurrent requests in flight (openai backend, its thread pool) when Ctrl-C comes."""
     from canned_openai import CannedOpenAI
 
-    from rankladder.dataset_builder.generate import record_key
-    from rankladder.dataset_builder.runfiles import RECORDS, REJECTS, iter_kind
+    from rankladder.dataset_builder.runfiles import RECORDS
 
-    texts = [
-        "how do bees make honey",
-        "why is the sky blue",
-        "what causes tides",
-        "how do vaccines work",
-        "why do leaves change colour",
-        "how does a battery store energy",
-    ]
     queries = tmp_path / "queries.jsonl"
-    queries.write_text("".join(json.dumps({"_id": f"g{i}", "text": t}) + "\n" for i, t in enumerate(texts)))
-    expected = {record_key(f"g{i}", level, 0) for i in range(len(texts)) for level in (3, 2, 1, 0)}
+    expected = write_generation_queries(queries, 6)
     server = CannedOpenAI(delay=0.3)
     run_dir = tmp_path / "run"
-    argv = [
-        "generate",
-        "--queries",
-        str(queries),
-        "--backend",
-        "openai",
-        "--model",
-        "fake",
-        "--base-url",
-        server.url,
-        "--concurrency",
-        "4",
-        "--batch-size",
-        "4",
-        "--no-progress",
-        "--out",
-        str(run_dir),
-    ]
+    argv = canned_generate_argv(queries, server.url, run_dir, 4, 4)
 
     def first_record() -> bool:
         return (run_dir / RECORDS).is_dir() and any(p.stat().st_size for p in (run_dir / RECORDS).glob("*.jsonl"))
 
     def keys() -> list[str]:
-        return [r["key"] for r in iter_kind(run_dir, RECORDS)] + [
-            r["key"] for r in iter_kind(run_dir, REJECTS) if r.get("final")
-        ]
+        return sum(run_keys(run_dir), [])
 
     try:
         result = interrupt_when(argv, first_record)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from plot_checks import load_plot
 
 from rankladder.core.errors import UserError
 from rankladder.dataset_builder.separability import separability_from_scores
@@ -175,6 +176,22 @@ def test_tiny_study_end_to_end(tmp_path, tiny_dataset_dir, minilm_path):
     assert saved["models"]["ws2-seed0"]["train_log"][0]["grad_norm"] > 0
     assert 0 <= saved["grad_norm"]["ws2"]["clipped_fraction"] <= 1
     assert saved["dataset"]["separability"]["n_lists"] == 16
+    plotted = load_plot(out / "study.png")  # ×100, settings best first, Δ vs base and vs infonce
+    assert plotted["scale"] == 100 and plotted["columns"] == ["dev"] and plotted["key_column"] == "dev"
+    assert plotted["series"][0] == {
+        "name": "base",
+        "role": "base",
+        "values": [pytest.approx(100 * saved["base"]["ndcg_at_10"]["dev"], abs=1e-3)],
+    }
+    settings = [row["name"] for row in plotted["series"][1:]]
+    assert settings == sorted(["infonce", "ws2"], key=lambda name: -saved["table"][name]["dev"]["mean"])
+    assert plotted["series"][1]["values"][0] == pytest.approx(
+        100 * saved["table"][settings[0]]["dev"]["mean"], abs=1e-3
+    )
+    deltas = {d["label"]: d for d in plotted["deltas"]}
+    assert set(deltas) == {"infonce − base", "ws2 − base", "ws2 − infonce"}
+    assert deltas["ws2 − infonce"]["delta"] == pytest.approx(100 * ws2["mean"], abs=1e-3)
+    assert deltas["ws2 − infonce"]["two_se"] is None  # one seed: no error bar
     md = (out / "study.md").read_text()
     assert "Paired differences" in md and "Separability" in md and "Gradient norm" in md and "steps clipped" in md
     # a re-run trains and evaluates nothing again

@@ -67,6 +67,10 @@ class Backend(abc.ABC):
     default_window: int = 16
     #: how a record's ``seed`` reproduces its text with this backend (written into every record)
     seeding: str = "per-request seed"
+    #: set by a caller that shows live progress: a backend that decodes a whole batch in one call
+    #: (transformers) calls ``progress_hook(finished_keys, new_tokens)`` after each decoding step, so a
+    #: bar can move per finished request before the batch's results come back (it never alters output)
+    progress_hook: Callable[[list[str], int], None] | None = None
 
     @abc.abstractmethod
     def model_identity(self) -> dict:
@@ -109,6 +113,14 @@ class SharedBackend:
 
     def __getattr__(self, name):
         return getattr(self._backend, name)
+
+    @property
+    def progress_hook(self):
+        return self._backend.progress_hook
+
+    @progress_hook.setter
+    def progress_hook(self, hook) -> None:  # the lent backend is the one that decodes: it must call the hook
+        self._backend.progress_hook = hook
 
     def close(self) -> None:
         pass

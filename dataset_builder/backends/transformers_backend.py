@@ -5,7 +5,9 @@ a batch shares one torch generator, seeded from the batch's request seeds (so a 
 batch reproduces it exactly; a retry gets new seeds and therefore new text).
 
 Streaming uses the base class's batches (``window`` requests per ``generate``): a finished sequence
-keeps its slot until the batch ends. transformers' continuous batching (``init_continuous_batching``
+keeps its slot until the batch ends, and the batch's results come back together. So that a progress
+bar still moves per finished request, ``progress_hook`` (see ``Backend``) is called after every
+decoding step through a stopping criterion that never stops anything. transformers' continuous batching (``init_continuous_batching``
 / ``generate_batch``) would refill slots, but it samples every request from one generator seeded
 once per manager, so which tokens a request gets depends on what else is running at that moment:
 records could not be reproduced from their seed (its speed on CPU: ``benchmarks/bench_streaming.py``).
@@ -98,6 +100,8 @@ class TransformersBackend(Backend):
         wanted_logprobs = max((r.logprobs or 0) for r in requests)
         if wanted_logprobs:  # judging: raw logits of every generated step
             kwargs.update(output_logits=True, return_dict_in_generate=True)
+        if self.progress_hook is not None:
+            kwargs["stopping_criteria"] = [_ProgressReporter(self.progress_hook, requests, self._stop_ids())]
         with torch.inference_mode():
             output = self.model.generate(**batch, **kwargs)
         step_logits = None
@@ -126,6 +130,9 @@ class TransformersBackend(Backend):
             )
         return results
 
+    def _stop_ids(self) -> set[int]:
+        return {i for i in (self.tokenizer.eos_token_id, self.tokenizer.pad_token_id) if i is not None}
+
     def _token_logprobs(self, step_logits, row: int, tokens: list[int], top: int) -> list:
         """Per generated token: its text and the ``top`` likeliest alternatives' log-probabilities
         (softmax of the raw logits, the OpenAI ``top_logprobs`` shape)."""
@@ -143,3 +150,23 @@ class TransformersBackend(Backend):
 
     def close(self) -> None:
         self.model = None
+
+
+class _ProgressReporter:
+    """A transformers stopping criterion that never stops anything: after each decoding step it reports
+    the requests whose sequence has just ended (stop token) and how many tokens the step produced, so
+    progress shows per finished request although ``generate`` returns the whole batch at once."""
+
+    def __init__(self, hook, requests: list[GenerationRequest], stop_ids: set[int]):
+        self.hook, self.keys, self.stop_ids = hook, [r.key for r in requests], stop_ids
+        self.done: set[int] = set()
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        last = input_ids[:, -1].tolist()
+        running = len(self.keys) - len(self.done)
+        finished = [row for row, token in enumerate(last) if token in self.stop_ids and row not in self.done]
+        self.done.update(finished)
+        self.hook([self.keys[row] for row in finished], running)
+        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)

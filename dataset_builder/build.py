@@ -384,5 +384,5 @@ def build_dataset(
             "tool_versions": tool_versions(),
         }
         write_json_atomic(tmp / schema.MANIFEST_FILE, manifest)
-        card.write_basic_card(tmp, manifest, figures)
+        card.write_basic_card(tmp, manifest, figures, load_path=str(out))
     return manifest

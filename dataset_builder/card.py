@@ -136,7 +136,29 @@ def _separability_section(figures: dict) -> str:
     return "## Level separability\n\n" + to_markdown(figures["separability"]) + "\n"
 
 
-def write_basic_card(folder: Path, manifest: dict, figures: dict) -> None:
+OFFLINE_CACHE_NOTE = """\
+> Note: `datasets` caches a *local* folder by its name (with `HF_HUB_OFFLINE=1`), so after rebuilding
+> this folder in place, or with two folders of the same name, `load_dataset(folder, ...)` can return the
+> old rows. Pass a fresh `cache_dir=` (e.g. one named after this version's content hash) or load inside
+> `with rankladder.dataset_builder.schema.local_datasets_cache(folder):`."""
+
+
+def loading_snippet(load_path: str) -> str:
+    """Python that loads this folder as written (tests/test_builder_build.py runs it on a built card)."""
+    return f"""```python
+from datasets import load_dataset
+
+path = {load_path!r}  # this folder; once published, the Hub repo (with revision="v...")
+lists = load_dataset(path, "lists")  # query, doc_ids, documents, levels: train / dev
+corpus = load_dataset(path, "corpus", split="corpus")  # MTEB/BEIR layout: corpus, queries,
+queries = load_dataset(path, "queries", split="queries")  # default (qrels: train / dev)
+print(lists, corpus, queries)
+```"""
+
+
+def write_basic_card(folder: Path, manifest: dict, figures: dict, load_path: str | None = None) -> None:
+    """Write ``folder/README.md``; ``load_path`` is the folder's final path as the user named it (``folder``
+    itself may be a temp folder about to be renamed), used by the loading snippet."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
     data = DatasetCardData(
@@ -162,11 +184,9 @@ built by rankladder. {counts["queries"]} queries, {counts["documents"]} document
 |---|---|---|
 {levels}
 
-```python
-from datasets import load_dataset
-lists = load_dataset("PATH_OR_REPO", "lists")    # query, documents, levels
-corpus = load_dataset("PATH_OR_REPO", "corpus")  # MTEB/BEIR layout: corpus, queries, default (qrels)
-```
+{loading_snippet(load_path or manifest["name"])}
+
+{OFFLINE_CACHE_NOTE}
 
 {_labels_section(figures, manifest)}{_filters_section(figures)}{_separability_section(figures)}{_selection_section(figures)}Content hash: `{manifest["content_hash"]}`. See `rankladder_manifest.json` and `stats.json`.
 """

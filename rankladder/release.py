@@ -31,10 +31,9 @@ QUICKSTART_TRAINING: dict[str, Any] = {
     "per_device_train_batch_size": 16,
     "num_train_epochs": 4,
     "learning_rate": 3e-5,
-    "warmup_ratio": 0.1,
+    "warmup_steps": 0.1,  # a fraction of the run below 1 (transformers 5 deprecates warmup_ratio)
     "seed": 0,
-    "save_strategy": "no",
-    "logging_steps": 5,
+    "save_strategy": "no",  # logging_steps: train's short-run default (every ~5% of the steps)
     "report_to": "none",
     "disable_tqdm": False,
 }

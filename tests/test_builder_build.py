@@ -72,6 +72,27 @@ def test_manifest_stats_plot_and_card(tiny_dataset_dir):
     assert [c["config_name"] for c in card.data.configs] == ["corpus", "queries", "default", "lists"]
 
 
+def test_card_names_the_dataset_and_its_loading_snippet_runs_as_written(tiny_dataset_dir, tmp_path):
+    """The card's snippet loads the folder it sits in (not a PATH_OR_REPO placeholder), and the card
+    warns about datasets' offline cache of local folders (issue 15)."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    card = (tiny_dataset_dir / "README.md").read_text()
+    assert card.count("# rankladder-tiny (v0.1.0)") == 1 and "PATH_OR_REPO" not in card
+    assert "caches a *local* folder by its name" in card and "local_datasets_cache" in card
+    (snippet,) = re.findall(r"```python\n(.*?)```", card, re.S)
+    assert f"path = {str(tiny_dataset_dir)!r}" in snippet
+    env = {**os.environ, "HF_DATASETS_CACHE": str(tmp_path / "cache")}  # a first load, as a user's would be
+    result = subprocess.run(
+        [sys.executable, "-c", snippet], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "num_rows: 12" in result.stdout and "num_rows: 64" in result.stdout  # train lists, corpus
+
+
 def test_rebuild_is_deterministic_and_merging_duplicates_keeps_one(tmp_path, graded_rows):
     run_a = write_run_dir(tmp_path / "a", graded_rows)
     run_b = write_run_dir(tmp_path / "b", graded_rows[:8])  # same keys again: merged, not duplicated

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from rankladder.core.fsutil import atomic_output_dir, remove_stale_temp_dirs
+from rankladder.core.fsutil import atomic_output_dir, current_umask, remove_stale_temp_dirs
 
 
 def dead_pid() -> int:
@@ -38,3 +38,26 @@ def test_stale_temp_dirs_of_dead_writers_are_removed_live_ones_kept(tmp_path):
     assert not any(p.exists() for p in stale)
     assert live.exists() and other.exists()
     assert remove_stale_temp_dirs(final) == []
+
+
+def test_output_files_follow_the_umask_even_when_a_library_wrote_them_0600(tmp_path):
+    """safetensors (like anything using tempfile + rename) leaves 0600 files: the output folder fixes them."""
+    import tempfile
+
+    final = tmp_path / "model"
+    old = os.umask(0o022)
+    try:
+        with atomic_output_dir(final) as tmp:
+            handle, name = tempfile.mkstemp(dir=tmp)  # mode 0600, as tempfile makes it
+            os.close(handle)
+            os.replace(name, tmp / "model.safetensors")
+            (tmp / "sub").mkdir(mode=0o700)
+            (tmp / "sub" / "run.sh").write_text("#!/bin/sh\n")
+            (tmp / "sub" / "run.sh").chmod(0o700)
+        assert current_umask() == 0o022
+    finally:
+        os.umask(old)
+    assert (final / "model.safetensors").stat().st_mode & 0o777 == 0o644
+    assert (final / "sub").stat().st_mode & 0o777 == 0o755
+    assert (final / "sub" / "run.sh").stat().st_mode & 0o777 == 0o755  # executables stay executable
+    assert final.stat().st_mode & 0o777 == 0o755

@@ -67,7 +67,10 @@ SKIPPED = {
     "rankladder train --data datasets/demo --loss wasserstein --output-dir models/demo \\": "trains a model (minutes on CPU); the publish test uses a checkpoint saved the way `train` saves it",
     "rankladder eval --model models/demo --name my-org/minilm-sycl --model sentence-transformers/all-MiniLM-L6-v2 \\": "needs all-MiniLM-L6-v2 in the HF cache and minutes of encoding; tests/test_eval_*.py cover eval",
     "rankladder quickstart --out out/quickstart --eval-data ../shared/datasets/cranfield": "the whole pipeline (about 5 minutes); tests/test_release.py runs a tiny one",
-    "| model | dataset | mean |": "sample output, not code",
+    "── rankladder train: done in 1 min 12 s ──": "sample output, not code (tests/test_training_run.py checks "
+    "the summary rows)",
+    "── rankladder quickstart: done in 11 min 12 s ──": "sample output, not code (tests/test_release.py checks "
+    "the summary rows)",
     "encode cran300 corpus: 100%|██████████| 300/300 [00:30<00:00,  9.91doc/s]": "sample output of `eval`, not code",
     "import rankladder": "the Python API snippet: tests/test_api_readme.py runs it",
     "rankladder study configs/study_cpu.yaml --out out/study-cpu": "the loss study: hours on CPU, GPUs for the paper",

@@ -1,6 +1,7 @@
 """One release, one command: the config, and the real pipeline end to end with stage skipping."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,7 @@ def tiny_release(**training) -> dict:
                 "disable_tqdm": True,
                 **training,
             },
-            "eval": {"include_base": False, "bm25": False},
+            "eval": {"include_base": True, "bm25": False},  # base vs fine-tuned: the summary's verdict
         },
     )
 
@@ -53,10 +54,24 @@ def records(out: Path) -> dict:
 
 
 @pytest.mark.slow
-def test_pipeline_runs_resumes_and_reruns_only_what_changed(tmp_path):
+def test_pipeline_runs_resumes_and_reruns_only_what_changed(tmp_path, capsys):
+    from console_checks import summary_block
+
+    from rankladder.pipeline_cli import _finish
+
     out = tmp_path / "release"
     release = Pipeline(tiny_release(), out, progress=False).run()
     first = records(out)
+    capsys.readouterr()
+    assert _finish(release, out, "run") == 0
+    rows = summary_block(capsys.readouterr().out, "run")
+    assert re.match(
+        r"the fine-tuned model (beat|did NOT beat|tied with) the base on the synthetic dev split: nDCG@10 ",
+        rows["result"],
+    )
+    assert rows["synthetic dev split"].startswith("nDCG@10 base ")
+    assert rows["training"].startswith("wasserstein loss, 2 steps") and str(out / "model") in rows["wrote"]
+    assert (out / "model" / "training_curve.png").is_file()
     assert release["dataset"]["content_hash"] == release["model"]["trained_on"]["content_hash"]
     assert json.loads((out / "release.json").read_text())["version"] == "0.1.0"
     for folder in ("dataset", "model", "results", "leaderboard"):
@@ -76,3 +91,44 @@ def test_pipeline_runs_resumes_and_reruns_only_what_changed(tmp_path):
     for stage in ("train", "eval", "publish"):
         assert again[stage]["finished"] >= first[stage]["finished"]
         assert again[stage]["config_hash"] != first[stage]["config_hash"]
+
+
+def test_verdict_puts_the_real_collection_first_and_says_plainly_who_won(tmp_path):
+    from rankladder.pipeline_summary import comparisons, score_row, verdict
+
+    def scores(dev, real):
+        return {"dataset": {"ndcg_at_10": dev}, "cranfield": {"ndcg_at_10": real}}
+
+    summary = {
+        "tasks": [
+            {"name": "dataset", "dataset": {"path_or_repo": str(tmp_path / "dataset")}},
+            {"name": "cranfield", "dataset": {"path_or_repo": "/data/cranfield"}},
+        ],
+        "scores": {
+            "sentence-transformers/all-MiniLM-L6-v2": scores(0.92, 0.39),
+            "org/tuned": scores(0.93, 0.37),
+            "mteb/baseline-bm25s": scores(0.86, 0.31),
+        },
+    }
+    rows = comparisons(summary, "org/tuned", str(tmp_path / "dataset"))
+    assert [r["label"] for r in rows] == ["cranfield", "synthetic dev split"]
+    assert (
+        verdict(rows)
+        == "the fine-tuned model did NOT beat the base on the real collection cranfield: nDCG@10 39.0 → 37.0 (-2.0)"
+    )
+    assert score_row(rows[1]) == "nDCG@10 base 92.0 → fine-tuned 93.0 (+1.0) · BM25 86.0"
+
+
+def test_quickstart_eval_data_default_degrades_to_a_note_without_the_collection(tmp_path, monkeypatch):
+    from rankladder.pipeline_cli import DEFAULT_EVAL_DATA, eval_data
+
+    monkeypatch.chdir(tmp_path)  # a fresh machine: no ../shared/datasets/cranfield
+    folders, notes = eval_data(None)
+    assert folders == [] and DEFAULT_EVAL_DATA in notes[0] and "--eval-data" in notes[0]
+    assert eval_data(["none"]) == ([], [])
+    with pytest.raises(UserError, match="not a BEIR folder"):
+        eval_data([str(tmp_path)])
+    beir = tmp_path / "beir"
+    beir.mkdir()
+    (beir / "corpus.jsonl").write_text("{}\n")
+    assert eval_data([str(beir)]) == ([str(beir)], [])

@@ -22,8 +22,7 @@ COMMON = {
     "learning_rate": 3e-5,
     "warmup_steps": 0,
     "max_steps": 4,
-    "save_steps": 2,
-    "logging_steps": 1,
+    "save_steps": 2,  # logging_steps: rankladder's short-run default (every step under 20 steps)
     "report_to": "none",
     "disable_tqdm": True,
     "use_cpu": True,
@@ -31,8 +30,14 @@ COMMON = {
 }
 
 
+TERMINAL: dict[str, str] = {}  # what `rankladder train` printed in the fixture's run
+
+
 @pytest.fixture(scope="module")
 def trained(dataset_dir, tmp_path_factory):
+    import contextlib
+    import io
+
     import yaml
 
     from rankladder.cli import main
@@ -44,10 +49,11 @@ def trained(dataset_dir, tmp_path_factory):
             {"data": str(dataset_dir), "loss": "ws2", "group_size": 4, "group_strategy": "one_per_level", **COMMON}
         )
     )
-    assert (
-        main(["train", "--config", str(config), "--loss_scale", "20", "--output-dir", str(out), "--keep_checkpoints"])
-        == 0
-    )
+    stdout, stderr = io.StringIO(), io.StringIO()
+    argv = ["train", "--config", str(config), "--loss-scale", "20", "--output_dir", str(out), "--keep_checkpoints"]
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        assert main(argv) == 0  # both spellings: --loss-scale (ours), --output_dir (the Trainer's)
+    TERMINAL.update(stdout=stdout.getvalue(), stderr=stderr.getvalue())
     return out
 
 
@@ -120,8 +126,7 @@ def test_resume_matches_uninterrupted_run(trained, dataset_dir, tmp_path):
             "loss_scale": 20.0,
             "group_size": 4,
             "group_strategy": "one_per_level",
-            "eval_split": "none",
-            **COMMON,
+            **COMMON,  # and the same dev evaluation: the Trainer's evaluations are part of the run's RNG stream
             "output_dir": str(tmp_path / "resumed"),
             "resume_from_checkpoint": str(trained.with_name("model.checkpoints") / "checkpoint-2"),
         }
@@ -176,3 +181,44 @@ def test_output_rule_refuses_a_finished_model_and_replaces_only_with_overwrite(t
     assert "base_model: sentence-transformers/all-MiniLM-L6-v2" in card and "site-packages" not in card
     assert "sentence_transformers_model_id" not in card and f'SentenceTransformer("{target}")' in card
     assert "\n# SentenceTransformer\n" not in card
+
+
+def test_short_run_defaults_summary_curve_and_file_modes(trained):
+    """Issue 15: a 4-step run logs every step, evaluates the dev split before / during / after training,
+    draws its curve, ends with a summary, keeps the model folder to the model, and follows the umask."""
+    from console_checks import assert_quiet, summary_block
+    from matplotlib.image import imread
+
+    from rankladder.core.fsutil import current_umask
+
+    assert_quiet(TERMINAL["stdout"] + TERMINAL["stderr"])
+    assert "{'loss'" not in TERMINAL["stdout"] + TERMINAL["stderr"]  # no raw log dicts
+    rows = summary_block(TERMINAL["stdout"], "train")
+    assert rows["wrote"].startswith(f"{trained} (") and "MB" in rows["wrote"]
+    assert rows["trained"].startswith("4 steps")
+    assert rows["loss"].startswith("ws2: ") and "→" in rows["loss"]
+    assert rows["dev"].startswith("nDCG@10 ") and "→" in rows["dev"] and "Kendall τ" in rows["dev"]
+    assert rows["curve"] == str(trained / "training_curve.png")
+    assert rows["next"].startswith(f"rankladder eval --model {trained} --tasks ")
+
+    manifest = json.loads((trained / "rankladder_train_manifest.json").read_text())
+    assert manifest["training_args"]["logging_steps"] == 0.05 and manifest["training_args"]["eval_strategy"] == "steps"
+    assert [e["step"] for e in manifest["train_log"] if "loss" in e] == [1, 2, 3, 4]
+    evaluated = [e["step"] for e in manifest["train_log"] if "eval_dev_ndcg@10" in e]
+    assert evaluated[0] == 0 and evaluated[-1] == 4  # before training (the base model) and at the end
+    assert set(manifest["initial_metrics"]) == {"dev_ndcg@10", "dev_kendall_tau"}
+    assert manifest["final_metrics"]["dev_ndcg@10"] == manifest["train_log"][-1]["eval_dev_ndcg@10"]
+
+    curve = json.loads((trained / "training_curve.json").read_text())
+    assert curve["loss"]["step"] == [1, 2, 3, 4] and curve["grad_norm"]["step"] == [1, 2, 3, 4]
+    assert curve["dev_ndcg@10_x100"]["step"] == evaluated
+    assert all(1 < v <= 100 for v in curve["dev_ndcg@10_x100"]["value"])  # the ×100 scale of every table
+    assert curve["title"].startswith("model: ws2 loss on ")
+    image = imread(trained / "training_curve.png")
+    assert image.shape[0] > 300 and image.shape[1] > 600
+
+    files = {p.name for p in trained.iterdir()}
+    assert "training_args.bin" not in files and not [f for f in files if f.startswith("checkpoint")]
+    expected = 0o666 & ~current_umask()
+    for name in ("model.safetensors", "README.md", "rankladder_train_manifest.json", "training_curve.png"):
+        assert (trained / name).stat().st_mode & 0o777 == expected, name

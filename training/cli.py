@@ -6,11 +6,12 @@ import argparse
 
 DESCRIPTION = """\
 Fine-tune a SentenceTransformer on graded lists with a list-wise loss (ws2, wasserstein, listnet,
-infonce). Every transformers/sentence-transformers Trainer flag is accepted (e.g.
---per_device_train_batch_size, --learning_rate, --num_train_epochs, --max_steps, --save_strategy,
---bf16, --deepspeed CONFIG, --resume_from_checkpoint DIR|latest). Options can also come from a YAML
-file (--config); flags given on the command line win. Multi-GPU: `accelerate launch -m rankladder.cli
-train ...`."""
+infonce). rankladder's options come first; every transformers/sentence-transformers TrainingArguments
+flag is accepted too (the common ones are listed last). Options can also come from a YAML file
+(--config); flags given on the command line win. Both spellings work: --output-dir / --output_dir.
+Short runs: the loss is logged every ~5% of the steps, and with a dev split the dev nDCG@10 is
+evaluated before training, every quarter of the run and at the end (unless --logging_steps /
+--eval_strategy say otherwise). Multi-GPU: `accelerate launch -m rankladder.cli train ...`."""
 
 EPILOG = """\
 examples:
@@ -19,18 +20,69 @@ examples:
   accelerate launch --num_processes 4 -m rankladder.cli train --config configs/train_ws2.yaml --gather_across_devices
 """
 
+# The Trainer flags people reach for, shown by --help without importing transformers (seconds): name,
+# metavar, help, default as transformers sets it. tests/test_training_cli.py checks every entry against
+# the installed SentenceTransformerTrainingArguments, so the list cannot drift from the real flags.
+COMMON_TRAINER_FLAGS = (
+    ("output_dir", "DIR", "the model folder (required); checkpoints go to DIR.checkpoints/", None),
+    ("per_device_train_batch_size", "N", "training lists per batch per device", 8),
+    ("gradient_accumulation_steps", "N", "batches per optimizer step", 1),
+    ("learning_rate", "LR", "peak learning rate (AdamW)", 5e-05),
+    ("num_train_epochs", "E", "passes over the training lists", 3.0),
+    ("max_steps", "N", "stop after N optimizer steps (overrides --num_train_epochs)", -1),
+    ("warmup_steps", "N|R", "linear warm-up: N steps, or a fraction R < 1 of the run", 0),
+    ("lr_scheduler_type", "NAME", "linear, cosine, constant, ...", "linear"),
+    ("weight_decay", "W", "AdamW weight decay", 0.0),
+    ("seed", "N", "seed of the run (groups, batches, init)", 42),
+    ("logging_steps", "N", "log loss/grad norm every N steps (default: every ~5%% of the steps)", None),
+    ("eval_strategy", "WHEN", "no, steps, epoch (default: steps when --data has a dev split, else no)", None),
+    ("save_strategy", "WHEN", "no, steps, epoch, best", "steps"),
+    ("save_steps", "N", "checkpoint every N steps", 500),
+    ("resume_from_checkpoint", "DIR|latest", "continue an interrupted run", None),
+    ("bf16", "BOOL", "bfloat16 mixed precision", False),
+    ("fp16", "BOOL", "float16 mixed precision", False),
+    ("use_cpu", "BOOL", "train on the CPU even when a GPU is present", False),
+    ("report_to", "NAME", "tensorboard, wandb, ... or none", "none"),
+    ("disable_tqdm", "BOOL", "no progress bar (default: the bar is shown, whatever the log level)", None),
+    ("deepspeed", "CONFIG", "DeepSpeed JSON config", None),
+)
+
+
+def spellings(name: str) -> list[str]:
+    """``--output_dir`` and ``--output-dir``: both spellings of a flag, the underscore one first."""
+    return [f"--{name}"] + ([f"--{name.replace('_', '-')}"] if "_" in name else [])
+
+
+def add_help_arguments(parser: argparse.ArgumentParser) -> None:
+    """What --help shows: rankladder's options, then the common Trainer flags (no transformers import)."""
+    from rankladder.training.config import TrainOptions, add_model_arguments
+
+    add_model_arguments(parser.add_argument_group("rankladder options"), TrainOptions)
+    group = parser.add_argument_group(
+        "trainer options (transformers / sentence-transformers)",
+        "The common ones; every other SentenceTransformerTrainingArguments flag is accepted as well "
+        "(see the transformers TrainingArguments documentation).",
+    )
+    for name, metavar, text, default in COMMON_TRAINER_FLAGS:
+        shown = f" (default: {default})" if default is not None else ""
+        group.add_argument(*spellings(name), metavar=metavar, help=text + shown)
+
 
 class _LazyTrainParser(argparse.ArgumentParser):
-    """Adds the ~150 Trainer options (which need transformers) only when ``train`` is parsed,
-    so ``rankladder --help`` stays fast while ``rankladder train --help`` is complete."""
+    """Adds the ~150 Trainer options (which need transformers, seconds to import) only when ``train``
+    runs; ``--help`` shows rankladder's options and the common Trainer flags from a static list."""
 
     _options_added = False
 
     def parse_known_args(self, args=None, namespace=None):
         if not self._options_added:
-            from rankladder.training.config import add_arguments
+            wants_help = any(arg in ("-h", "--help") for arg in (args or []))
+            if wants_help:
+                add_help_arguments(self)
+            else:
+                from rankladder.training.config import add_arguments
 
-            add_arguments(self)
+                add_arguments(self)
             self._options_added = True
         return super().parse_known_args(args, namespace)
 
@@ -39,6 +91,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "train",
         help="fine-tune a retriever on graded lists (list-wise losses)",
+        usage="rankladder train --data DATASET_DIR --output-dir DIR [options] (or --config FILE.yaml)",
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -48,9 +101,14 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rankladder.core.console import print_summary
+    from rankladder.training.config import TrainOptions, trainer_field_names
+    from rankladder.training.summary import next_steps, summary_rows
     from rankladder.training.trainer import run_training
 
-    options = {k: v for k, v in vars(args).items() if k not in ("func", "command", "verbose")}
+    # only training options: the global flags (-v, -q, ...) share the namespace
+    known = set(TrainOptions.model_fields) | trainer_field_names()
+    options = {k: v for k, v in vars(args).items() if k in known}
     output = run_training(options)
-    print(output)
+    print_summary("train", summary_rows(output), next_steps=next_steps(output))
     return 0

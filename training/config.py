@@ -133,6 +133,10 @@ def training_args_class():
     return SentenceTransformerTrainingArguments
 
 
+def trainer_field_names() -> set[str]:
+    return {f.name for f in dataclasses.fields(training_args_class()) if f.init}
+
+
 def add_arguments(parser) -> None:
     """Add rankladder's options (from :class:`TrainOptions`) and every Trainer flag, defaults suppressed.
 
@@ -168,20 +172,31 @@ def add_model_arguments(group, model) -> None:
 
     for name, info in model.model_fields.items():
         flags = [f"--{name}"] + ([f"--{name.replace('_', '-')}"] if "_" in name else [])
-        help_text = f"{info.description or ''} (default: {info.default})".strip()
+        shown = f" (default: {info.default})" if info.default is not None else ""
+        help_text = f"{info.description or ''}{shown}".strip()
         annotation = info.annotation
         members = [a for a in typing.get_args(annotation) if a is not type(None)]
         is_union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
         base = members[0] if is_union and members else annotation
         if base is bool:
-            group.add_argument(*flags, dest=name, nargs="?", const=True, type=_as_bool, help=help_text)
+            group.add_argument(*flags, dest=name, nargs="?", const=True, type=_as_bool, metavar="BOOL", help=help_text)
             group.add_argument(f"--no_{name}", dest=name, action="store_false", help=argparse.SUPPRESS)
         elif typing.get_origin(base) is Literal:
             group.add_argument(*flags, dest=name, choices=list(typing.get_args(base)), help=help_text)
         elif base in (int, float):
-            group.add_argument(*flags, dest=name, type=base, help=help_text)
+            group.add_argument(*flags, dest=name, type=base, metavar="N" if base is int else "X", help=help_text)
         else:
-            group.add_argument(*flags, dest=name, help=help_text)
+            group.add_argument(*flags, dest=name, metavar=_METAVARS.get(name, "TEXT"), help=help_text)
+
+
+_METAVARS = {
+    "data": "DATASET",
+    "model": "MODEL",
+    "config": "FILE",
+    "sources": "FILE|JSON",
+    "train_split": "SPLIT",
+    "eval_split": "SPLIT",
+}
 
 
 def _as_bool(text: str) -> bool:
@@ -244,10 +259,32 @@ def check_options(data: dict, source: str = "training", lines=None, prefix: tupl
     _check_yaml(data, source, lines, set(TrainOptions.model_fields), theirs, prefix)
 
 
-def resolve(values: dict[str, Any]):
+# Trainer defaults for the runs people start with (tens of steps, not thousands): transformers' fixed
+# 500-step logging shows no curve at all there. Ratios below 1 are fractions of the run's total steps.
+# logging every ~5% of the steps (every step under 20 steps); the progress bar even when transformers'
+# logger is quietened (its own default hides the bar then)
+SHORT_RUN_DEFAULTS = {"logging_steps": 0.05, "disable_tqdm": False}
+# with a dev split: evaluate before training, at every quarter of the run and at the end
+DEV_EVAL_DEFAULTS = {"eval_strategy": "steps", "eval_steps": 0.25, "eval_on_start": True}
+
+
+def run_defaults(given: dict[str, Any], evaluate: bool, gpu: bool = True) -> dict[str, Any]:
+    """The defaults above that the user did not set (a given key, even ``logging_steps: 500``, wins).
+
+    Without a GPU, pinned memory does nothing but warn (torch's DataLoader), so it is off there."""
+    defaults = {k: v for k, v in SHORT_RUN_DEFAULTS.items() if k not in given}
+    if not gpu and "dataloader_pin_memory" not in given:
+        defaults["dataloader_pin_memory"] = False
+    if evaluate and not {"eval_strategy", "evaluation_strategy", "eval_steps", "eval_on_start"} & set(given):
+        defaults.update(DEV_EVAL_DEFAULTS)
+    return defaults
+
+
+def resolve(values: dict[str, Any], defaults: dict[str, Any] | None = None):
     """Flat option dict → (RankladderArguments, SentenceTransformerTrainingArguments, sources, given).
 
-    ``given`` is the effective non-default configuration, ready to be saved as YAML and reloaded.
+    ``given`` is the effective non-default configuration, ready to be saved as YAML and reloaded;
+    ``defaults`` (see :func:`run_defaults`) sit under everything given.
     """
     values = dict(values)
     ours = set(TrainOptions.model_fields)
@@ -267,7 +304,7 @@ def resolve(values: dict[str, Any]):
     if "output_dir" not in values or not values["output_dir"]:
         raise UserError("--output-dir is required")
     try:
-        targs = targs_cls(**{k: v for k, v in values.items() if k in theirs})
+        targs = targs_cls(**{**(defaults or {}), **{k: v for k, v in values.items() if k in theirs}})
     except (ValueError, TypeError) as exc:
         raise UserError(f"trainer options: {' '.join(str(exc).split())}") from exc  # one line
     given = {k: v for k, v in values.items() if k != "config"}

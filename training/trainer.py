@@ -9,9 +9,11 @@ they are removed after a successful run unless ``--keep_checkpoints``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from rankladder.training.checkpoints import (  # noqa: F401 (re-exported)
     last_complete_checkpoint,
     resolve_resume,
 )
+from rankladder.training.curve import write_training_curve
 from rankladder.training.provenance import (  # noqa: F401 (re-exported)
     CARD_SECTION,
     CONFIG_FILE,
@@ -64,13 +67,23 @@ def run_training(options: dict[str, Any]) -> Path:
     check_outputs(output_dir, work_dir, rl.overwrite, resuming=resume is not None)
     prepare_output_parent(output_dir)
 
-    lists = load_lists(sources)
+    from rankladder.training.progress import datasets_bars_off
+
+    with datasets_bars_off():
+        lists = load_lists(sources)
     random_k = {i: s.random_k for i, s in enumerate(sources) if s.random_k}
     grouper = GroupedLists(rl.group_size, rl.group_strategy, rl.cycle, random_k, seed=targs.seed)
     train_dataset = make_train_dataset(lists, grouper)
     model = load_base_model(base, rl.max_seq_length)
     loss = build_loss(rl.loss, model, **rl.loss_kwargs())
-    evaluator = make_evaluator(rl)
+    with datasets_bars_off():
+        evaluator = make_evaluator(rl)
+    import torch
+
+    defaults = cfg.run_defaults(given, evaluate=evaluator is not None, gpu=torch.cuda.is_available())
+    if defaults:  # short-run logging, dev evaluation: under what the user gave, so re-resolved
+        with _logs_said_once():
+            rl, targs, source_dicts, given = cfg.resolve(options, defaults)
 
     dataset_info = dataset_provenance(rl.data or sources[0].path)
     identity = base_model_identity(base)
@@ -111,6 +124,7 @@ def run_training(options: dict[str, Any]) -> Path:
     from sentence_transformers.sentence_transformer.training_args import BatchSamplers
 
     from rankladder.training.grouping import EpochBatchSampler
+    from rankladder.training.progress import progress_callbacks
 
     if targs.batch_sampler in (BatchSamplers.BATCH_SAMPLER, "batch_sampler"):  # the default: ours, epoch-seeded
         targs.batch_sampler = EpochBatchSampler  # sentence-transformers' own hook (a DefaultBatchSampler class)
@@ -122,6 +136,8 @@ def run_training(options: dict[str, Any]) -> Path:
         evaluator=evaluator,
         callbacks=[provenance_callback(effective_yaml, section)],
     )
+    progress_callbacks(trainer)
+    started = time.monotonic()
     try:
         result = trainer.train(resume_from_checkpoint=resume)
     except Exception as exc:
@@ -133,18 +149,23 @@ def run_training(options: dict[str, Any]) -> Path:
             f"free space and re-run with --resume_from_checkpoint latest)"
         ) from exc
 
-    final = {"train_loss": result.training_loss, "global_step": result.global_step}
+    final = {"train_loss": result.training_loss, "global_step": result.global_step, "epoch": trainer.state.epoch}
     logged = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     if logged:
         final["last_logged_loss"] = logged[-1]
     final.update(grad_norm_summary(trainer.state.log_history))
-    manifest["train_log"] = [
-        {k: entry[k] for k in ("step", "loss", "grad_norm", "learning_rate") if k in entry}
+    manifest["train_log"] = [  # losses, and the dev metrics where the Trainer evaluated
+        {k: v for k, v in entry.items() if k in ("step", "epoch", "loss", "grad_norm", "learning_rate") or is_dev(k)}
         for entry in trainer.state.log_history
-        if "loss" in entry or "grad_norm" in entry
+        if "loss" in entry or "grad_norm" in entry or any(map(is_dev, entry))
     ]
+    manifest["train_seconds"] = round(time.monotonic() - started, 1)
+    evaluated = dev_metrics(trainer.state.log_history, evaluator.name if evaluator is not None else rl.eval_split)
+    if evaluated.get(0):  # eval_on_start: the base model on the dev lists
+        manifest["initial_metrics"] = evaluated[0]
     if evaluator is not None:
-        final.update(evaluator(model))
+        # the Trainer's last evaluation when it was at the final step, else one more
+        final.update(evaluated.get(result.global_step) or evaluator(model))
     manifest["final_metrics"] = final
     replace = rl.overwrite or (output_dir.is_dir() and not any(output_dir.iterdir()))
     try:
@@ -153,6 +174,9 @@ def run_training(options: dict[str, Any]) -> Path:
             write_text_atomic(staging / CONFIG_FILE, effective_yaml)
             write_json_atomic(staging / MANIFEST_FILE, manifest)
             append_card_section(staging / "README.md", section)
+            (staging / "training_args.bin").unlink(missing_ok=True)  # a pickle; the config and manifest say it all
+            title = f"{output_dir.name}: {rl.loss} loss on {Path(rl.data or sources[0].path).name}"
+            write_training_curve(staging, trainer.state.log_history, title)
     except Exception as exc:
         if isinstance(exc, UserError) or not _is_output_error(exc):
             raise
@@ -164,6 +188,20 @@ def run_training(options: dict[str, Any]) -> Path:
     if not rl.keep_checkpoints:
         shutil.rmtree(work_dir, ignore_errors=True)
     return output_dir
+
+
+@contextlib.contextmanager
+def _logs_said_once():
+    """The second build of the training arguments repeats the first one's warnings (deprecated flags)."""
+    loggers = [logging.getLogger(name) for name in ("transformers", "sentence_transformers")]
+    levels = [each.level for each in loggers]
+    for each in loggers:
+        each.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for each, level in zip(loggers, levels):
+            each.setLevel(level)
 
 
 def describe_in_card(model, output_dir: Path, identity: dict[str, Any]) -> None:
@@ -192,6 +230,21 @@ def check_outputs(output_dir: Path, work_dir: Path, overwrite: bool, resuming: b
             f"{work_dir}: checkpoints of an earlier unfinished run (resume it with "
             "--resume_from_checkpoint latest, or pass --overwrite to start over)"
         )
+
+
+def is_dev(key: str) -> bool:
+    """An evaluator metric in the Trainer's logs (``eval_dev_ndcg@10``), not its bookkeeping (``eval_runtime``)."""
+    return key.startswith("eval_") and key.endswith(("_ndcg@10", "_kendall_tau"))
+
+
+def dev_metrics(log_history: list[dict], name: str = "dev") -> dict[int, dict[str, float]]:
+    """The evaluator's metrics per evaluated step (``eval_dev_ndcg@10`` → ``dev_ndcg@10``)."""
+    found: dict[int, dict[str, float]] = {}
+    for entry in log_history:
+        values = {k[len("eval_") :]: v for k, v in entry.items() if k.startswith(f"eval_{name}_")}
+        if values:
+            found[int(entry.get("step", 0))] = values
+    return found
 
 
 def grad_norm_summary(log_history: list[dict]) -> dict[str, float]:

@@ -94,9 +94,31 @@ def remove_stale_temp_dirs(final: Path) -> list[Path]:
     return removed
 
 
+def current_umask() -> int:
+    mask = os.umask(0o022)  # the only portable way to read it is to set it; put it straight back
+    os.umask(mask)
+    return mask
+
+
+def apply_umask(folder: Path) -> None:
+    """Give every file and folder under ``folder`` the mode a plain ``open``/``mkdir`` would have.
+
+    Libraries that write through ``tempfile`` + rename (safetensors' ``model.safetensors`` among them)
+    leave 0600 files; an output folder others are meant to read must follow the user's umask.
+    """
+    mask = current_umask()
+    for path in [folder, *folder.rglob("*")]:
+        if path.is_symlink():
+            continue
+        executable = path.is_dir() or path.stat().st_mode & 0o100
+        path.chmod((0o777 if executable else 0o666) & ~mask)
+
+
 @contextlib.contextmanager
 def atomic_output_dir(final: str | Path, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temp folder beside ``final``; rename it to ``final`` only if the block succeeds.
+
+    Its files get the user's umask (:func:`apply_umask`) whatever library wrote them.
 
     An existing ``final`` is refused unless ``overwrite``; then it is swapped out only after the new
     folder is complete, so a crash leaves either the old folder or the new one, never a mix.
@@ -113,6 +135,7 @@ def atomic_output_dir(final: str | Path, overwrite: bool = False) -> Iterator[Pa
         raise UserError(f"{final.parent}: cannot write output folder: {exc.strerror}") from exc
     try:
         yield tmp
+        apply_umask(tmp)
         if final.exists():
             if exchange_paths(tmp, final):  # one atomic step: final is never missing
                 shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)

@@ -48,7 +48,7 @@ def test_building_the_parser_and_every_help_imports_nothing_heavy():
         "import sys\n"
         "from rankladder.cli import build_parser\n"
         "from test_cli_help import leaf_parsers\n"
-        f"texts = [p.format_help() for name, p in leaf_parsers() if name != {LAZY_TRAINER_OPTIONS!r}]\n"
+        "texts = [p.format_help() for name, p in leaf_parsers()]\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
     result = subprocess.run(
@@ -71,20 +71,7 @@ def option_entries(help_text: str) -> list[str]:
     return [e for e in entries if e]
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        pytest.param(
-            c,
-            marks=pytest.mark.xfail(
-                reason="train --help imports transformers for its Trainer options (training/cli.py)", strict=True
-            ),
-        )
-        if c == LAZY_TRAINER_OPTIONS
-        else c
-        for c in COMMANDS
-    ],
-)
+@pytest.mark.parametrize("command", COMMANDS)
 def test_help_is_fast_has_examples_and_shows_each_default_once(command):
     started = time.monotonic()
     result = subprocess.run([RANKLADDER, *command.split(), "--help"], capture_output=True, text=True, timeout=120)

@@ -49,7 +49,15 @@ class TrainOptions(StrictModel):
     sources: Union[str, list[dict[str, Any]], None] = Field(
         None,
         description="YAML/JSON file (or inline JSON) with a list of sources: "
-        "{path, kind, split, qrels, min_score, max_score, score_transform, random_k}",
+        "{path, kind, split, qrels, min_score, max_score, score_transform, random_k, label_policy, max_disagreement}",
+    )
+    label_policy: Optional[Literal["intended", "judged", "agree"]] = Field(
+        None,
+        description="labels of a judged --data set: intended levels, the judge's grades, or intended levels of "
+        "documents the judge agrees with (default: the labels it was built with)",
+    )
+    max_disagreement: PositiveInt = Field(
+        1, description="--label_policy agree: drop documents judged this many levels or more from their intended one"
     )
     group_size: PositiveInt = Field(4, description="G: documents per query in one training row")
     group_strategy: Literal["random", "most_relevant", "one_per_level"] = Field(

@@ -55,8 +55,19 @@ def run_training(options: dict[str, Any]) -> Path:
 
     if source_dicts is None and not rl.data:
         raise UserError("--data is required (or --sources)")
+    if source_dicts and rl.label_policy:
+        raise UserError("--label_policy applies to --data; with --sources give each source its own label_policy")
     sources = (
-        [Source.from_dict(d) for d in source_dicts] if source_dicts else [Source(path=rl.data, split=rl.train_split)]
+        [Source.from_dict(d) for d in source_dicts]
+        if source_dicts
+        else [
+            Source(
+                path=rl.data,
+                split=rl.train_split,
+                label_policy=rl.label_policy,
+                max_disagreement=rl.max_disagreement,
+            )
+        ]
     )
     base = rl.model or default_base_model()
     check_base_model(base)

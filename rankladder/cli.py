@@ -15,6 +15,8 @@ import argparse
 import errno
 import importlib
 import logging
+import os
+import shlex
 import sys
 
 from rankladder import __version__
@@ -206,6 +208,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.exit(2, f"{prog}: error: unrecognized arguments: {' '.join(extra)} (see {prog} --help)\n")
         level = QUIET if getattr(args, "quiet", False) is True else args.log_verbosity
         run_log.set_level(level)
+        # the log's first line says what ran: every command that ran leaves a log in its output folder
+        logging.getLogger("rankladder").info(
+            "rankladder %s: %s (cwd %s)", __version__, shlex.join(["rankladder", *argv]), os.getcwd()
+        )
         if level == QUIET:  # -q: no progress display either, in the command's own terms
             for flag, value in (("no_progress", True), ("quiet", True)):
                 if hasattr(args, flag):

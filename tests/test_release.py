@@ -30,23 +30,24 @@ def test_unknown_keys_and_missing_files_are_errors(tmp_path):
 
 
 def tiny_release(**training) -> dict:
-    return load_release(
-        None,
-        {
-            "queries": {"limit": 2},
-            "generation": {"max_new_tokens": 48, "batch_size": 8},
-            "build": {"dev_fraction": 0.5},
-            "training": {
-                "max_steps": 2,
-                "per_device_train_batch_size": 2,
-                "num_train_epochs": 1,
-                "logging_steps": 1,
-                "disable_tqdm": True,
-                **training,
-            },
-            "eval": {"include_base": True, "bm25": False},  # base vs fine-tuned: the summary's verdict
+    return load_release(None, tiny_overrides(**training))
+
+
+def tiny_overrides(**training) -> dict:
+    return {
+        "queries": {"limit": 2},
+        "generation": {"max_new_tokens": 48, "batch_size": 8},
+        "build": {"dev_fraction": 0.5},
+        "training": {
+            "max_steps": 2,
+            "per_device_train_batch_size": 2,
+            "num_train_epochs": 1,
+            "logging_steps": 1,
+            "disable_tqdm": True,
+            **training,
         },
-    )
+        "eval": {"include_base": True, "bm25": False},  # base vs fine-tuned: the summary's verdict
+    }
 
 
 def records(out: Path) -> dict:
@@ -55,16 +56,21 @@ def records(out: Path) -> dict:
 
 @pytest.mark.slow
 def test_pipeline_runs_resumes_and_reruns_only_what_changed(tmp_path, capsys):
-    from console_checks import summary_block
+    import yaml
+    from console_checks import assert_quiet, summary_block
 
-    from rankladder.pipeline_cli import _finish
+    from rankladder.cli import main
 
     out = tmp_path / "release"
-    release = Pipeline(tiny_release(), out, progress=False).run()
+    config = tmp_path / "release.yaml"
+    config.write_text(yaml.safe_dump(tiny_overrides()))
+    # the whole release through the console command, as a user runs it: every stage's terminal output
+    assert main(["run", str(config), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert_quiet(captured.out + captured.err)
+    release = json.loads((out / "release.json").read_text())
     first = records(out)
-    capsys.readouterr()
-    assert _finish(release, out, "run") == 0
-    rows = summary_block(capsys.readouterr().out, "run")
+    rows = summary_block(captured.out, "run")
     assert re.match(
         r"the fine-tuned model (beat|did NOT beat|tied with) the base on the synthetic dev split: nDCG@10 ",
         rows["result"],

@@ -293,9 +293,11 @@ class Study:
         return report
 
     def report(self, models: dict, base_eval: dict, stats: dict) -> dict:
-        return build_report(
-            self.config, models, base_eval, stats, str(self.dataset_dir), self.dataset_hash(), self.base_model
-        )
+        from rankladder.training.base_model import base_model_identity
+
+        # the report names the base model by its Hub id, never the site-packages path it was loaded from
+        base_id = base_model_identity(self.base_model)["id"]
+        return build_report(self.config, models, base_eval, stats, str(self.dataset_dir), self.dataset_hash(), base_id)
 
 
 def _run_digest(run_dir: Path) -> list:

@@ -167,6 +167,7 @@ def test_tiny_study_end_to_end(tmp_path, tiny_dataset_dir, minilm_path):
         assert (out / name).is_file(), name
     saved = json.loads((out / "study.json").read_text())
     assert saved["tasks"] == ["dev"] and saved["settings"] == ["infonce", "ws2"]
+    assert saved["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"  # the Hub id, not the package path
     ws2 = saved["paired"]["ws2"]["vs_infonce"]["dev"]
     assert ws2["n"] == 1 and ws2["diffs"][0] == pytest.approx(
         saved["table"]["ws2"]["dev"]["mean"] - saved["table"]["infonce"]["dev"]["mean"]

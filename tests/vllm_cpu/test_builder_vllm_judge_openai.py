@@ -20,6 +20,7 @@ from rankladder.dataset_builder.runfiles import RECORDS, iter_kind
 TESTS_DIR = Path(__file__).resolve().parents[1]
 MAIN_VENV_CLI = TESTS_DIR.parent / ".venv" / "bin" / "rankladder"
 sys.path.append(str(TESTS_DIR))
+from console_checks import summary_block
 from run_fixtures import GRADED_DOCUMENTS, write_run_dir
 
 
@@ -29,12 +30,12 @@ def test_judge_through_vllm_serve_with_logprobs_then_build(vllm_server, tmp_path
     run_dir = write_run_dir(tmp_path / "run", rows[:12])
     argv = ["judge", str(run_dir), "--backend", "openai", "--model", model, "--base-url", url, "--no-progress"]
     assert main(argv) == 0
-    summary = json.loads(capsys.readouterr().out)
-    assert summary["judged"] == summary["of"] == 12 and summary["judge"] == model
+    summary = summary_block(capsys.readouterr().out, "judge")
+    assert summary["judged"] == f"12 of 12 documents by {model}"
     judged = list(iter_kind(run_dir, schema.JUDGEMENTS))
     assert sorted(r["key"] for r in judged) == sorted(r["key"] for r in iter_kind(run_dir, RECORDS))
     with_probs = [r for r in judged if r["method"] == "logprobs"]
-    assert len(with_probs) >= 9, summary["by_method"]  # the server returned top_logprobs
+    assert len(with_probs) >= 9, summary["method"]  # the server returned top_logprobs
     for row in with_probs:
         assert abs(sum(row["grade_probs"].values()) - 1) < 1e-3 and 0 <= row["expected_grade"] <= 3
     manifest = json.loads((run_dir / "judge-manifest.shard-00000-of-00001.json").read_text())
@@ -42,7 +43,8 @@ def test_judge_through_vllm_serve_with_logprobs_then_build(vllm_server, tmp_path
     assert "api_key" not in manifest["config"]["backend_options"]
 
     assert main(argv) == 0  # resumed: nothing left to judge
-    assert json.loads(capsys.readouterr().out)["by_method"] == summary["by_method"]
+    again = summary_block(capsys.readouterr().out, "judge")
+    assert (again["judged"], again["grades"]) == (summary["judged"], summary["grades"])
 
     if not MAIN_VENV_CLI.is_file():
         pytest.fail(f"{MAIN_VENV_CLI} not found: run `make venv` first (the build step needs the main venv)")
@@ -70,8 +72,10 @@ def test_judge_through_vllm_serve_with_logprobs_then_build(vllm_server, tmp_path
             env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
         )
         assert done.returncode == 0, done.stderr[-2000:]
-        built = json.loads(done.stdout)
-        assert built["labels"] == policy and "kappa_quadratic" in built["agreement"]
+        built = summary_block(done.stdout, "build")
+        assert built["labels"].startswith(policy) and "weighted κ" in built["judge"]
+        manifest = json.loads((out / schema.MANIFEST_FILE).read_text(encoding="utf-8"))
+        assert manifest["build"]["labels"] == policy
         script = (
             "import sys, pyarrow.parquet as pq; rows = pq.read_table(sys.argv[1]).to_pylist(); "
             "print(all(r['levels'] == r[sys.argv[2]] for r in rows), len(rows))"

@@ -21,12 +21,35 @@ GENERATE_EXAMPLES = examples(
     "    --backend vllm --model Qwen/Qwen2.5-7B-Instruct --out runs/msmarco --shard 0/4",
     "rankladder generate --backend openai --model Qwen/Qwen2.5-7B-Instruct --base-url http://gpu:8000/v1 \\",
     "    --samples-per-level 2 --out runs/demo2",
+    "rankladder generate --backend openai --model Qwen/Qwen2.5-7B-Instruct --concurrency 32 \\",
+    "    --base-url http://node1:8000/v1 http://node2:8000/v1 --out runs/cluster   # one URL per vLLM replica",
 )
 BUILD_EXAMPLES = examples(
     "rankladder build runs/demo --out datasets/demo --version 0.1.0 --dev-fraction 0.25",
     "rankladder build runs/a runs/b --out datasets/ab --version 0.2.0 --select-by-similarity --separability",
     "rankladder build runs/demo --out datasets/demo --version 0.1.0 --labels agree --max-disagreement 1",
 )
+
+
+def add_server_options(group, concurrency_help: str) -> None:
+    """The openai and vllm backends' options (shared by ``generate`` and ``judge``)."""
+    group.add_argument(
+        "--base-url",
+        nargs="+",
+        action="extend",
+        default=None,
+        metavar="URL",
+        help="openai: server URL (env OPENAI_BASE_URL); several (one per vLLM replica or node, given after one "
+        "--base-url or repeated): each request goes to the least-loaded healthy server",
+    )
+    group.add_argument("--api-key-env", default="OPENAI_API_KEY", help="openai: env variable holding the API key")
+    group.add_argument("--concurrency", type=int, default=8, help=concurrency_help)
+    for flag, help_text in (
+        ("--tensor-parallel-size", "vllm: GPUs per engine (tensor parallel)"),
+        ("--pipeline-parallel-size", "vllm: pipeline stages per engine"),
+        ("--data-parallel-size", "vllm: engine replicas (data parallel; see vLLM's docs for its offline support)"),
+    ):
+        group.add_argument(flag, type=int, default=1, help=help_text)
 
 
 def register(subparsers) -> None:
@@ -79,10 +102,7 @@ def register(subparsers) -> None:
     )
     be.add_argument("--gguf-file", default=None, help="transformers: GGUF file name inside --model")
     be.add_argument("--device", default="auto", help="transformers: cpu, cuda, auto")
-    be.add_argument("--base-url", default=None, help="openai: server URL (env OPENAI_BASE_URL)")
-    be.add_argument("--api-key-env", default="OPENAI_API_KEY", help="openai: env variable holding the API key")
-    be.add_argument("--concurrency", type=int, default=8, help="openai: requests in flight at the server")
-    be.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm: GPUs per engine")
+    add_server_options(be, concurrency_help="openai: requests in flight at each server")
     be.add_argument("--max-model-len", type=int, default=2048, help="vllm: context length")
     be.add_argument("--dtype", default=None, help="model dtype (transformers: float32; vllm: auto)")
     be.add_argument("--temperature", type=float, default=default(G, "temperature"), help="sampling temperature")
@@ -232,7 +252,7 @@ def backend_options(args) -> dict:
     elif args.backend == "vllm":
         options = {
             "model": args.model,
-            "tensor_parallel_size": args.tensor_parallel_size,
+            **vllm_parallel_options(args),
             "max_model_len": args.max_model_len,
             "dtype": args.dtype or "auto",
         }
@@ -243,11 +263,33 @@ def backend_options(args) -> dict:
             raise UserError("--model: required with --backend openai (the served model name)")
         options = {
             "model": args.model,
-            "base_url": args.base_url or os.environ.get("OPENAI_BASE_URL"),
+            "base_url": base_url_option(args.base_url) or os.environ.get("OPENAI_BASE_URL"),
             "api_key": os.environ.get(args.api_key_env),
             "concurrency": args.concurrency,
         }
     return {k: v for k, v in options.items() if v is not None}
+
+
+def base_url_option(urls: list[str] | None) -> str | list[str] | None:
+    """``--base-url`` as the backend (and the run manifest) takes it: one URL as a string, several as a list."""
+    if not urls:
+        return None
+    return urls[0] if len(urls) == 1 else list(urls)
+
+
+def vllm_parallel_options(args) -> dict:
+    """vLLM's parallel sizes, checked ≥ 1; a size of 1 is left out (vLLM's default), so the options of runs
+    from before these flags existed stay the same and those runs still resume."""
+    from rankladder.core.errors import UserError
+
+    options = {}
+    for name in ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size"):
+        value = getattr(args, name)
+        if value < 1:
+            raise UserError(f"--{name.replace('_', '-')}: must be at least 1, got {value}")
+        if value != 1 or name == "tensor_parallel_size":  # tensor_parallel_size was always recorded
+            options[name] = value
+    return options
 
 
 def run_generate(args) -> int:

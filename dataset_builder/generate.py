@@ -368,6 +368,7 @@ def _handle_result(
                     run_id=run.run_id,
                     seeding=seeding,
                     structured_output=result.structured,
+                    server=result.server,
                 )
             )
             run.accepted[task.query.id].append(text)

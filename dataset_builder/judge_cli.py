@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from rankladder.core.clihelp import HelpFormatter, examples
+from rankladder.dataset_builder.cli import add_server_options, base_url_option, vllm_parallel_options
 
 
 def register(subparsers) -> None:
@@ -30,10 +31,7 @@ def register(subparsers) -> None:
     be.add_argument("--model", default=None, help="model id/path (default: the generator's model)")
     be.add_argument("--gguf-file", default=None, help="transformers: GGUF file name inside --model")
     be.add_argument("--device", default="auto", help="transformers: cpu, cuda, auto")
-    be.add_argument("--base-url", default=None, help="openai: server URL (env OPENAI_BASE_URL)")
-    be.add_argument("--api-key-env", default="OPENAI_API_KEY", help="openai: env variable holding the API key")
-    be.add_argument("--concurrency", type=int, default=8, help="openai: parallel requests")
-    be.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm: GPUs per engine")
+    add_server_options(be, concurrency_help="openai: parallel requests at each server")
     be.add_argument("--max-model-len", type=int, default=2048, help="vllm: context length")
     be.add_argument("--dtype", default=None, help="model dtype (transformers: float32; vllm: auto)")
     be.add_argument("--max-new-tokens", type=int, default=8, help="reply length limit (the reply is one digit)")
@@ -65,18 +63,21 @@ def judge_backend(args, run_dir) -> tuple[str, dict]:
             options.update(gguf_file=args.gguf_file, device=args.device, dtype=args.dtype)
         elif backend == "vllm":
             options.update(
-                tensor_parallel_size=args.tensor_parallel_size,
+                **vllm_parallel_options(args),
                 max_model_len=args.max_model_len,
                 dtype=args.dtype or "auto",
             )
         else:
             if not args.model:
                 raise UserError("--model: required with --backend openai (the served model name)")
-            options.update(base_url=args.base_url or os.environ.get("OPENAI_BASE_URL"), concurrency=args.concurrency)
+            options.update(
+                base_url=base_url_option(args.base_url) or os.environ.get("OPENAI_BASE_URL"),
+                concurrency=args.concurrency,
+            )
     if backend == "openai":
         options["api_key"] = os.environ.get(args.api_key_env)
         if args.base_url:
-            options["base_url"] = args.base_url
+            options["base_url"] = base_url_option(args.base_url)
     return backend, {k: v for k, v in options.items() if v is not None}
 
 

@@ -83,6 +83,7 @@ def generation_record(
     run_id: str = "",
     seeding: str = "",
     structured_output: bool = False,
+    server: str | None = None,
 ) -> dict:
     """One line of ``records/*.jsonl``: the document and everything needed to reproduce it."""
     return {
@@ -106,6 +107,7 @@ def generation_record(
         "finish_reason": finish_reason,
         "seeding": seeding,
         "structured_output": structured_output,
+        "server": server,  # schema.RECORD_OPTIONAL_FIELDS: absent from runs made before it existed
         "run_id": run_id,
         "created": utc_now(),
     }

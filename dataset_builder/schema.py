@@ -21,6 +21,11 @@ Scores and levels are integer relevance grades: higher = more relevant, 0 = unre
 the document was not judged). ``levels`` and the qrels ``score`` follow the build's label policy
 (``LABEL_POLICIES``): ``intended``, ``judged`` or ``agree``.
 
+In a RUN_DIR, ``rankladder generate`` writes ``records/shard-I-of-N.<run_id>.jsonl``, one line per kept
+document (``dataset_builder.run_records.generation_record``); ``build`` reads ``RECORD_FIELDS`` of it. The
+``RECORD_OPTIONAL_FIELDS`` came later, so runs written before them lack them and still build: ``server``
+names the OpenAI-compatible server that produced the document (its base URL; null for local engines).
+
 In a RUN_DIR, ``rankladder judge`` writes ``JUDGEMENTS/shard-I-of-N.<run_id>.jsonl``, one line per
 record: ``key``, ``query_id``, ``doc_id``, ``level`` (intended), ``grade`` (int or null),
 ``expected_grade`` (float or null), ``grade_probs`` (``{"0": p, ...}`` or null), ``method``
@@ -54,6 +59,8 @@ QRELS_COLUMNS = ("query-id", "corpus-id", "score")
 LISTS_COLUMNS = ("query_id", "query", "doc_ids", "documents", "levels")
 LISTS_LABEL_COLUMNS = ("intended_levels", "judge_grades", "judge_expected")  # written by build since judging
 LABEL_POLICIES = ("intended", "judged", "agree")
+RECORD_FIELDS = ("key", "query_id", "query", "level", "text", "title", "words")  # what build reads of a record
+RECORD_OPTIONAL_FIELDS = ("server",)  # absent from runs written before they existed
 
 
 def policy_label(intended: int, grade: int | None, policy: str, max_disagreement: int = 1) -> int | None:

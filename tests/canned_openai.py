@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,12 +23,28 @@ WORDS = (
 
 
 class CannedOpenAI:
-    """``GET /v1/models`` and ``POST /v1/chat/completions``: distinct valid passages seeded by the request."""
+    """``GET /v1/models`` and ``POST /v1/chat/completions``: distinct valid passages seeded by the request.
 
-    def __init__(self, delay: float = 0.02):
+    ``max_concurrent``: completions worked on at once (more wait their turn), so that with ``delay`` the
+    server has a fixed rate of ``max_concurrent / delay`` replies a second (a stand-in for one GPU replica).
+    ``kill_after``: the server dies (:meth:`kill`) once it has taken that many completions, while they
+    are still in flight. ``answered`` counts the replies it sent. ``port``: 0 for a free one, or the port of
+    a killed server to stand in for it restarted."""
+
+    def __init__(
+        self, delay: float = 0.02, max_concurrent: int | None = None, kill_after: int | None = None, port: int = 0
+    ):
         outer = self
         self.delay = delay
         self.requests = 0
+        self.answered = 0
+        self.first_request_at: float | None = None  # time.monotonic() of the first completion asked for
+        self.last_answer_at: float | None = None  # ... and of the last reply sent
+        self.killed = False
+        self.kill_after = kill_after
+        self.lock = threading.Lock()
+        self.slots = threading.BoundedSemaphore(max_concurrent) if max_concurrent else None
+        self.connections: set[socket.socket] = set()
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -35,7 +52,22 @@ class CannedOpenAI:
             def log_message(self, *args):
                 pass
 
-            def _send(self, body: dict) -> None:
+            def setup(self):
+                super().setup()
+                with outer.lock:
+                    outer.connections.add(self.connection)
+
+            def finish(self):
+                with outer.lock:
+                    outer.connections.discard(self.connection)
+                try:
+                    super().finish()
+                except OSError:  # the connection was reset by kill()
+                    pass
+
+            def _send(self, body: dict) -> bool:
+                if outer.killed:
+                    return False
                 data = json.dumps(body).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -43,8 +75,9 @@ class CannedOpenAI:
                 self.end_headers()
                 try:
                     self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
+                except OSError:  # a killed client hung up, or kill() reset the connection
+                    return False
+                return True
 
             def do_GET(self):
                 self._send(
@@ -56,12 +89,22 @@ class CannedOpenAI:
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-                outer.requests += 1
-                time.sleep(outer.delay)
+                with outer.lock:
+                    outer.requests += 1
+                    outer.first_request_at = outer.first_request_at or time.monotonic()
+                    if outer.kill_after is not None and outer.requests == outer.kill_after:
+                        threading.Thread(target=outer.kill, daemon=True).start()
+                if outer.slots:
+                    outer.slots.acquire()
+                try:
+                    time.sleep(outer.delay)
+                finally:
+                    if outer.slots:
+                        outer.slots.release()
                 digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).digest()
                 rng = random.Random(digest)
                 text = " ".join(rng.choice(WORDS) for _ in range(28)).capitalize() + "."
-                self._send(
+                sent = self._send(
                     {
                         "id": "x",
                         "object": "chat.completion",
@@ -73,6 +116,10 @@ class CannedOpenAI:
                         "usage": {"prompt_tokens": 10, "completion_tokens": 30, "total_tokens": 40},
                     }
                 )
+                if sent:
+                    with outer.lock:
+                        outer.answered += 1
+                        outer.last_answer_at = time.monotonic()
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True
@@ -80,10 +127,28 @@ class CannedOpenAI:
             def handle_error(self, request, client_address):  # a killed client hung up
                 pass
 
-        self.httpd = Server(("127.0.0.1", 0), Handler)
+        self.httpd = Server(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
+    def kill(self) -> None:
+        """Die as a crashed replica does: stop listening (new connections are refused) and reset every open
+        connection, so requests in flight get no reply."""
+        with self.lock:
+            if self.killed:
+                return
+            self.killed = True
+        self.close()
+        with self.lock:
+            connections = list(self.connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        if not getattr(self, "_closed", False):
+            self._closed = True
+            self.httpd.shutdown()
+            self.httpd.server_close()

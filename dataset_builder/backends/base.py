@@ -43,6 +43,7 @@ class GenerationResult:
     # with ``request.logprobs``: one ``(token_text, {alternative_text: logprob})`` per generated token
     token_logprobs: list[tuple[str, dict[str, float]]] | None = None
     structured: bool = False  # the reply was constrained to the request's json_schema
+    server: str | None = None  # the server that answered (openai backend: its base URL); None for local engines
 
 
 RequestSource = Callable[[], "GenerationRequest | None"]

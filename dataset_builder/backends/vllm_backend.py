@@ -18,6 +18,11 @@ Streaming (:meth:`VLLMBackend.stream`): requests go to ``LLMEngine.add_request``
 finished ones come back from ``LLMEngine.step``, so the engine's running batch stays full; prefix
 caching is on (every prompt shares the system prompt and instructions).
 
+Parallelism: ``tensor_parallel_size``, ``pipeline_parallel_size`` and ``data_parallel_size`` are vLLM's
+own engine arguments, passed through as given (vLLM decides what its offline ``LLM`` supports; for data
+parallel over many GPUs or nodes, ``vllm serve --data-parallel-size N`` or one server per replica with the
+openai backend's several ``base_url`` s is the documented path).
+
 Seeds: each request carries its own ``SamplingParams.seed``; vLLM then samples it from a torch
 generator of its own, so a record's text depends on its seed, not on its batch. On CPU, vLLM rewinds
 that generator with ``Generator.set_offset`` whenever it drops the token sampled after a partial
@@ -55,6 +60,18 @@ INSTALL_HINT = (
     "install vLLM: pip install 'rankladder[vllm]' on a GPU machine, or the CPU build in its own "
     "virtual environment (bash .ci/vllm_check.sh builds .venv-vllm)"
 )
+
+
+def parallel_sizes(**sizes) -> dict:
+    """vLLM's own parallel options (``EngineArgs`` names), each a whole number ≥ 1; sizes of 1 other than
+    ``tensor_parallel_size`` are left to vLLM's default, so vLLM versions without one still start."""
+    checked = {}
+    for name, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise UserError(f"vllm backend: {name} must be a whole number of at least 1, got {value!r}")
+        if value != 1 or name == "tensor_parallel_size":
+            checked[name] = value
+    return checked
 
 
 def _looks_like_path(model: str) -> bool:
@@ -95,6 +112,8 @@ class VLLMBackend(Backend):
         self,
         model: str | None = None,
         tensor_parallel_size: int = 1,
+        pipeline_parallel_size: int = 1,
+        data_parallel_size: int = 1,
         max_model_len: int | None = 2048,
         dtype: str = "auto",
         gpu_memory_utilization: float = 0.9,
@@ -102,6 +121,11 @@ class VLLMBackend(Backend):
         engine_kwargs: dict | None = None,
         revision: str | None = None,
     ):
+        parallel = parallel_sizes(  # checked before vLLM is imported: a bad size fails at once
+            tensor_parallel_size=tensor_parallel_size,
+            pipeline_parallel_size=pipeline_parallel_size,
+            data_parallel_size=data_parallel_size,
+        )
         try:
             import vllm
             from vllm.platforms import current_platform
@@ -125,7 +149,7 @@ class VLLMBackend(Backend):
 
         kwargs = dict(
             model=model,
-            tensor_parallel_size=int(tensor_parallel_size),
+            **parallel,
             dtype=dtype,
             gpu_memory_utilization=float(gpu_memory_utilization),
             enforce_eager=bool(enforce_eager),

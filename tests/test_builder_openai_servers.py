@@ -1,0 +1,149 @@
+"""The openai backend over several OpenAI-compatible servers (one per vLLM replica): throughput scales with
+the servers, a server that dies mid-run loses no document and duplicates none, records name their server.
+
+The servers are loopback canned servers (``tests/canned_openai.py``), each held to a fixed rate (a sleep
+per reply, at most two replies worked on at once) so that throughput is bound by the servers, as it is
+with GPU replicas; what is under test is rankladder's routing, re-sending and records.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from canned_openai import CannedOpenAI
+from cli_cases import write_generation_queries
+
+import rankladder
+from rankladder.cli import main
+from rankladder.core.errors import UserError
+from rankladder.dataset_builder.backends import GenerationRequest, SamplingConfig
+from rankladder.dataset_builder.backends.openai_backend import OpenAIBackend
+from rankladder.dataset_builder.runfiles import RECORDS, iter_kind
+
+DELAY = 0.4  # seconds per reply
+SLOTS = 2  # replies a server works on at once: 5 replies/s per server
+QUERIES = 6  # x 4 levels = 24 requests
+
+
+def generate(queries, out, *urls: str, concurrency: int = SLOTS) -> int:
+    argv = ["generate", "--queries", str(queries), "--backend", "openai", "--model", "fake", "--base-url", *urls]
+    return main([*argv, "--concurrency", str(concurrency), "--no-progress", "--out", str(out)])
+
+
+def records(run_dir) -> list[dict]:
+    return list(iter_kind(run_dir, RECORDS))
+
+
+def serving_seconds(servers: list[CannedOpenAI]) -> float:
+    """From the first completion asked of any server to the last reply: the job's time at the servers,
+    without the client's start-up (imports, queries, the model check)."""
+    return max(s.last_answer_at for s in servers) - min(s.first_request_at for s in servers)
+
+
+def test_two_servers_give_twice_the_throughput_of_one(tmp_path, capsys):
+    queries = tmp_path / "queries.jsonl"
+    expected = write_generation_queries(queries, QUERIES)
+    alone = [CannedOpenAI(delay=DELAY, max_concurrent=SLOTS)]
+    pair = [CannedOpenAI(delay=DELAY, max_concurrent=SLOTS) for _ in range(2)]
+    try:
+        assert generate(queries, tmp_path / "one", alone[0].url) == 0
+        assert generate(queries, tmp_path / "two", *(s.url for s in pair)) == 0
+    finally:
+        for server in alone + pair:
+            server.close()
+    one, two = records(tmp_path / "one"), records(tmp_path / "two")
+    assert sorted(r["key"] for r in one) == sorted(expected) == sorted(r["key"] for r in two)
+    assert {r["server"] for r in one} == {alone[0].url}
+    by_server = {s.url: sum(r["server"] == s.url for r in two) for s in pair}
+    assert min(by_server.values()) >= len(expected) // 2 - SLOTS, by_server  # least-loaded: an even split
+    seconds = {"one_server_s": serving_seconds(alone), "two_servers_s": serving_seconds(pair)}
+    ratio = seconds["one_server_s"] / seconds["two_servers_s"]
+    measured = {"requests": len(expected), **{k: round(v, 3) for k, v in seconds.items()}}
+    print(json.dumps({**measured, "throughput_ratio": round(ratio, 2)}))
+    assert ratio >= 1.8, ratio
+
+
+def test_a_server_killed_mid_run_loses_no_key_and_duplicates_none(tmp_path, caplog):
+    queries = tmp_path / "queries.jsonl"
+    expected = write_generation_queries(queries, QUERIES)
+    live = CannedOpenAI(delay=0.05, max_concurrent=SLOTS)
+    dying = CannedOpenAI(delay=0.3, max_concurrent=SLOTS, kill_after=5)  # dies with requests in flight
+    options = {"model": "fake", "base_url": [live.url, dying.url], "concurrency": SLOTS, "max_retries": 1}
+    try:  # the Python API (base_url a list, as in YAML); max_retries 1: the dead server is given up on quickly
+        rankladder.generate(
+            tmp_path / "run", queries=queries, progress=False, backend="openai", backend_options=options
+        )
+    finally:
+        live.close()
+        dying.close()
+    assert dying.killed
+    rows = records(tmp_path / "run")
+    keys = [r["key"] for r in rows]
+    assert sorted(keys) == sorted(expected)  # every key exactly once: none lost, none twice
+    # each record names the server that answered it: the dying one only for replies it sent before it died
+    assert sum(r["server"] == dying.url for r in rows) == dying.answered < dying.requests
+    assert sum(r["server"] == live.url for r in rows) == len(expected) - dying.answered
+    assert f"server {dying.url} taken out" in caplog.text
+
+
+TWO = SamplingConfig(max_new_tokens=8)
+
+
+def _requests(count: int) -> list[GenerationRequest]:
+    return [GenerationRequest(f"k{i}", [{"role": "user", "content": f"question {i}"}], seed=i) for i in range(count)]
+
+
+def test_all_servers_down_is_one_error_naming_each(tmp_path):
+    servers = [CannedOpenAI(delay=0.2), CannedOpenAI(delay=0.2)]
+    backend = OpenAIBackend("fake", base_url=[s.url for s in servers], max_retries=0)
+    try:
+        for server in servers:
+            server.kill()
+        with pytest.raises(UserError) as caught:
+            backend.generate(_requests(4), TWO)
+    finally:
+        backend.close()
+    message = str(caught.value)
+    assert message.startswith("all 2 OpenAI-compatible servers failed (")
+    assert all(s.url in message for s in servers) and "re-run the same command to resume" in message
+    assert "\n" not in message
+
+
+def test_a_server_down_at_start_is_left_out_then_rechecked_back(caplog):
+    """A replica still loading (refusing connections) at start: the run goes on without it, and the
+    re-check brings it back once it answers."""
+    up = CannedOpenAI(delay=0.2)
+    late = CannedOpenAI()
+    late.kill()
+    caplog.set_level(logging.WARNING)
+    backend = OpenAIBackend("fake", base_url=[up.url, late.url], concurrency=1, max_retries=0, recheck_seconds=0.3)
+    restarted = None
+    try:
+        assert [s.healthy for s in backend.pool.servers] == [True, False]
+        (alone,) = backend.generate(_requests(1), TWO)
+        assert alone.server == up.url
+        restarted = CannedOpenAI(delay=0.2, port=int(late.url.rsplit(":", 1)[1].split("/")[0]))
+        results = backend.generate(_requests(8), TWO)
+    finally:
+        backend.close()
+        up.close()
+        if restarted:
+            restarted.close()
+    assert sorted(r.key for r in results) == [f"k{i}" for i in range(8)]
+    assert {r.server for r in results} == {up.url, late.url}  # back in rotation
+    assert "taken out" in caplog.text and "answers again" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "base_url, message",
+    [
+        (["http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1/"], "is given twice"),
+        (["runs/demo"], "'runs/demo' is not an http(s) URL"),
+        ([1, 2], "must be a URL or a list of URLs"),
+    ],
+)
+def test_bad_base_urls_are_one_line_errors(base_url, message):
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        OpenAIBackend("m", base_url=base_url)

@@ -147,3 +147,60 @@ def test_a_server_down_at_start_is_left_out_then_rechecked_back(caplog):
 def test_bad_base_urls_are_one_line_errors(base_url, message):
     with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
         OpenAIBackend("m", base_url=base_url)
+
+
+# -- options ----------------------------------------------------------------------------------------
+
+
+def _parsed(*argv: str):
+    from rankladder.cli import build_parser
+
+    return build_parser().parse_args(list(argv))
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        ["--base-url", "http://a:8000/v1", "http://b:8000/v1"],
+        ["--base-url", "http://a:8000/v1", "--base-url", "http://b:8000/v1"],
+    ],
+)
+def test_several_base_urls_reach_generate_and_judge_as_a_list(spelling, tmp_path):
+    from rankladder.dataset_builder.cli import backend_options
+    from rankladder.dataset_builder.judge_cli import judge_backend
+
+    common = ["--backend", "openai", "--model", "m", *spelling]
+    generate_args = _parsed("generate", *common, "--out", str(tmp_path / "run"))
+    assert backend_options(generate_args)["base_url"] == ["http://a:8000/v1", "http://b:8000/v1"]
+    judge_args = _parsed("judge", str(tmp_path / "run"), *common)
+    assert judge_backend(judge_args, tmp_path / "run")[1]["base_url"] == ["http://a:8000/v1", "http://b:8000/v1"]
+    one = _parsed("generate", "--backend", "openai", "--model", "m", "--base-url", "http://a/v1", "--out", "x")
+    assert backend_options(one)["base_url"] == "http://a/v1"  # one URL stays a string: older runs still resume
+
+
+@pytest.mark.parametrize("flag", ["--tensor-parallel-size", "--pipeline-parallel-size", "--data-parallel-size"])
+def test_vllm_parallel_sizes_below_one_are_one_line_errors(flag, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["generate", "--backend", "vllm", flag, "0", "--out", str(out)]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert lines[-1].endswith(f"{flag}: must be at least 1, got 0") and "Traceback" not in "\n".join(lines)
+    assert not out.exists()
+
+
+def test_vllm_parallel_sizes_are_passed_as_vllms_own_options(tmp_path):
+    from rankladder.dataset_builder.backends.vllm_backend import VLLMBackend, parallel_sizes
+    from rankladder.dataset_builder.cli import backend_options
+
+    vllm = ["generate", "--backend", "vllm", "--out", str(tmp_path / "run")]
+    args = _parsed(*vllm, "--data-parallel-size", "2", "--pipeline-parallel-size", "2")
+    options = backend_options(args)
+    assert (options["tensor_parallel_size"], options["pipeline_parallel_size"], options["data_parallel_size"]) == (
+        1,
+        2,
+        2,
+    )
+    default = backend_options(_parsed(*vllm))
+    assert "data_parallel_size" not in default and "pipeline_parallel_size" not in default  # older runs resume
+    assert parallel_sizes(tensor_parallel_size=2, data_parallel_size=1) == {"tensor_parallel_size": 2}
+    with pytest.raises(UserError, match="data_parallel_size must be a whole number of at least 1, got 0"):
+        VLLMBackend(data_parallel_size=0)  # checked before vLLM is imported

@@ -18,6 +18,7 @@ from rankladder.core.errors import UserError
 from rankladder.core.fsutil import prepare_output_parent, sha256_json, write_json_atomic
 from rankladder.core.manifest import tool_versions, utc_now
 from rankladder.dataset_builder import prompts as prompt_lib
+from rankladder.dataset_builder.backends import resumable_identity
 from rankladder.dataset_builder.backends.base import Backend, GenerationRequest, SamplingConfig
 from rankladder.dataset_builder.levels import Level
 from rankladder.dataset_builder.parsing import (
@@ -143,8 +144,8 @@ class _Run:
         path = manifest_path(self.run_dir, *self.shard)
         if not path.is_file():
             return
-        previous = json.loads(path.read_text(encoding="utf-8")).get("config", {})
-        current = self.config.identity()
+        previous = resumable_identity(json.loads(path.read_text(encoding="utf-8")).get("config", {}))
+        current = resumable_identity(self.config.identity())  # other servers or --concurrency: still resumable
         for key in current:
             if previous.get(key) != current[key]:
                 raise UserError(

@@ -28,6 +28,7 @@ from rankladder.core.errors import UserError
 from rankladder.core.fsutil import prepare_output_parent, sha256_json, write_json_atomic
 from rankladder.core.manifest import tool_versions, utc_now
 from rankladder.dataset_builder import schema
+from rankladder.dataset_builder.backends import resumable_identity
 from rankladder.dataset_builder.backends.base import (
     Backend,
     GenerationRequest,
@@ -254,8 +255,8 @@ def _records_to_judge(run_dir: Path, shard: tuple[int, int]) -> list[dict]:
 def _check_resumable(path: Path, config: JudgeConfig) -> None:
     if not path.is_file():
         return
-    previous = json.loads(path.read_text(encoding="utf-8")).get("config", {})
-    for key, value in config.identity().items():
+    previous = resumable_identity(json.loads(path.read_text(encoding="utf-8")).get("config", {}))
+    for key, value in resumable_identity(config.identity()).items():  # other servers: still resumable
         if previous.get(key) != value:
             raise UserError(
                 f"{path}: this RUN_DIR was judged with a different '{key}'; judge a copy of the run, "

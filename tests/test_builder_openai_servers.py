@@ -88,6 +88,33 @@ def test_a_server_killed_mid_run_loses_no_key_and_duplicates_none(tmp_path, capl
     assert f"server {dying.url} taken out" in caplog.text
 
 
+def test_all_servers_down_stops_the_run_and_it_resumes_on_other_servers(tmp_path):
+    """Both replicas die mid-run: one error, the records so far are kept; the same run resumes on a new
+    server (another URL, another --concurrency) and ends with every key exactly once."""
+    queries = tmp_path / "queries.jsonl"
+    expected = write_generation_queries(queries, QUERIES)
+    dying = [CannedOpenAI(delay=0.1, max_concurrent=SLOTS, kill_after=4) for _ in range(2)]
+    options = {"model": "fake", "base_url": [s.url for s in dying], "concurrency": SLOTS, "max_retries": 0}
+    run = tmp_path / "run"
+    try:
+        with pytest.raises(UserError, match=r"^all 2 OpenAI-compatible servers failed \(.*re-run the same command"):
+            rankladder.generate(run, queries=queries, progress=False, backend="openai", backend_options=options)
+    finally:
+        for server in dying:
+            server.close()
+    kept = [r["key"] for r in records(run)]
+    assert 0 < len(kept) < len(expected) and len(set(kept)) == len(kept)
+    fresh = CannedOpenAI()
+    try:
+        options = {"model": "fake", "base_url": fresh.url, "concurrency": 4}
+        rankladder.generate(run, queries=queries, progress=False, backend="openai", backend_options=options)
+    finally:
+        fresh.close()
+    rows = records(run)
+    assert sorted(r["key"] for r in rows) == sorted(expected)
+    assert sum(r["server"] == fresh.url for r in rows) == len(expected) - len(kept)
+
+
 TWO = SamplingConfig(max_new_tokens=8)
 
 

@@ -74,6 +74,10 @@ SKIPPED = {
     "encode cran300 corpus: 100%|██████████| 300/300 [00:30<00:00,  9.91doc/s]": "sample output of `eval`, not code",
     "import rankladder": "the Python API snippet: tests/test_api_readme.py runs it",
     "rankladder study configs/study_cpu.yaml --out out/study-cpu": "the loss study: hours on CPU, GPUs for the paper",
+    "rankladder generate --backend openai --model Qwen/Qwen2.5-7B-Instruct --concurrency 64 \\": "needs vLLM "
+    "replicas on three nodes; tests/test_builder_openai_servers.py runs the same options against loopback servers",
+    "rankladder generate --backend vllm --model Qwen/Qwen2.5-7B-Instruct --tensor-parallel-size 1 \\": "an sbatch "
+    "array for a SLURM cluster with GPUs (none here); tests/test_builder_generate.py checks that two shards together equal the unsharded run",
     "rankladder judge runs/demo": "LLM judging (minutes on CPU); tests/test_builder_judge.py runs SmolLM2 as the "
     "judge through the CLI and tests/vllm_cpu the OpenAI-compatible path",
     "rankladder mine ../shared/datasets/cranfield --split test --method bm25 -k 2 --out out/mined-bm25": "mining: tests/test_builder_mine.py runs the bm25 and dense methods on Cranfield; the other lines name "

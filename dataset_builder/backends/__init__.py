@@ -5,6 +5,19 @@ from __future__ import annotations
 from rankladder.dataset_builder.backends.base import Backend, GenerationRequest, GenerationResult, SamplingConfig
 
 BACKENDS = ("transformers", "vllm", "openai")
+#: options that say where a backend runs and how hard it pushes, not what it generates: a run (or its
+#: judgements) resumes with other values, e.g. with other servers after all of its servers went down
+PLACEMENT_OPTIONS = frozenset({"base_url", "concurrency", "max_retries", "timeout", "recheck_seconds"})
+
+
+def resumable_identity(identity: dict) -> dict:
+    """A run's or judgement's identity as compared on resume: ``backend_options`` without API keys and
+    without :data:`PLACEMENT_OPTIONS` (the manifest still records them)."""
+    options = identity.get("backend_options")
+    if not isinstance(options, dict):
+        return identity
+    kept = {k: v for k, v in options.items() if "key" not in k.lower() and k not in PLACEMENT_OPTIONS}
+    return {**identity, "backend_options": kept}
 
 
 def create_backend(name: str, **options) -> Backend:
@@ -22,4 +35,13 @@ def create_backend(name: str, **options) -> Backend:
     return cls(**options)
 
 
-__all__ = ["BACKENDS", "Backend", "GenerationRequest", "GenerationResult", "SamplingConfig", "create_backend"]
+__all__ = [
+    "BACKENDS",
+    "PLACEMENT_OPTIONS",
+    "Backend",
+    "GenerationRequest",
+    "GenerationResult",
+    "SamplingConfig",
+    "create_backend",
+    "resumable_identity",
+]

@@ -117,7 +117,7 @@ def register(subparsers) -> None:
         type=int,
         default=default(G, "window"),
         help="requests kept in flight; each finished one is written and replaced at once (default: "
-        "transformers 16, vllm 256, openai --concurrency). --batch-size is the old name",
+        "transformers 16, vllm 256, openai --concurrency per server). --batch-size is the old name",
     )
     be.add_argument(
         "--no-structured-output",

@@ -50,7 +50,7 @@ class GenerationConfig(StrictModel):
         None,
         validation_alias=AliasChoices("window", "batch_size"),
         description="requests kept in flight (batch_size is the old name); default: the backend's (transformers 16, "
-        "vllm 256, openai its concurrency)",
+        "vllm 256, openai its concurrency per server)",
     )
     structured_output: bool = Field(
         True, description="per-query mode: constrain replies to the levels' JSON schema where the backend supports it"

@@ -83,8 +83,10 @@ def test_a_server_killed_mid_run_loses_no_key_and_duplicates_none(tmp_path, capl
     keys = [r["key"] for r in rows]
     assert sorted(keys) == sorted(expected)  # every key exactly once: none lost, none twice
     # each record names the server that answered it: the dying one only for replies it sent before it died
-    assert sum(r["server"] == dying.url for r in rows) == dying.answered < dying.requests
-    assert sum(r["server"] == live.url for r in rows) == len(expected) - dying.answered
+    # (at most: a reply written as the connection was reset may never arrive, and is asked of the live one)
+    from_dying = sum(r["server"] == dying.url for r in rows)
+    assert from_dying <= dying.answered < dying.requests
+    assert sum(r["server"] == live.url for r in rows) == len(expected) - from_dying
     assert f"server {dying.url} taken out" in caplog.text
 
 

@@ -233,3 +233,20 @@ def test_vllm_parallel_sizes_are_passed_as_vllms_own_options(tmp_path):
     assert parallel_sizes(tensor_parallel_size=2, data_parallel_size=1) == {"tensor_parallel_size": 2}
     with pytest.raises(UserError, match="data_parallel_size must be a whole number of at least 1, got 0"):
         VLLMBackend(data_parallel_size=0)  # checked before vLLM is imported
+
+
+def test_a_run_from_before_records_named_their_server_still_builds(tmp_path, graded_rows):
+    """``server`` is optional in the data contract: records without it (older runs) build as before."""
+    from run_fixtures import write_run_dir
+
+    from rankladder.dataset_builder import schema
+    from rankladder.dataset_builder.build import build_dataset
+
+    run_dir = write_run_dir(tmp_path / "run", graded_rows[:8])
+    for path in (run_dir / RECORDS).glob("*.jsonl"):
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        assert all("server" in row for row in rows)  # what generate writes now (null: no server)
+        path.write_text("".join(json.dumps({k: v for k, v in row.items() if k != "server"}) + "\n" for row in rows))
+    assert set(schema.RECORD_OPTIONAL_FIELDS).isdisjoint(schema.RECORD_FIELDS)
+    manifest = build_dataset([run_dir], tmp_path / "old-run-dataset", version="0.1.0", dev_fraction=0.0, seed=0)
+    assert manifest["counts"]["documents"] == 8

@@ -165,6 +165,39 @@ def test_a_server_down_at_start_is_left_out_then_rechecked_back(caplog):
     assert "taken out" in caplog.text and "answers again" in caplog.text
 
 
+def test_a_recheck_still_running_when_a_stream_ends_is_made_again_by_the_next(caplog):
+    """The judge sends one batch per stream: a re-check cut short by the end of one batch (the server still
+    hanging) must not leave the server out for good."""
+    import socket
+
+    up = CannedOpenAI(delay=0.2)
+    hanging = socket.socket()  # accepts connections, never answers: every request to it times out
+    hanging.bind(("127.0.0.1", 0))
+    hanging.listen(64)
+    port = hanging.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/v1"
+    caplog.set_level(logging.WARNING)
+    backend = OpenAIBackend(
+        "fake", base_url=[up.url, url], concurrency=1, timeout=1.0, max_retries=0, recheck_seconds=0.01
+    )
+    restarted = None
+    try:
+        assert [s.healthy for s in backend.pool.servers] == [True, False]
+        (first,) = backend.generate(_requests(1), TWO)  # its re-check of the hanging server is still waiting
+        assert first.server == up.url
+        hanging.close()
+        restarted = CannedOpenAI(delay=0.2, port=port)
+        results = backend.generate(_requests(8), TWO)
+    finally:
+        backend.close()
+        up.close()
+        hanging.close()
+        if restarted:
+            restarted.close()
+    assert {r.server for r in results} == {up.url, url}
+    assert "answers again" in caplog.text
+
+
 @pytest.mark.parametrize(
     "base_url, message",
     [

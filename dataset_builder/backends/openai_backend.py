@@ -360,6 +360,8 @@ class OpenAIBackend(Backend):
         finally:
             for future in [*running, *rechecks]:
                 future.cancel()
+            for server in rechecks.values():  # unfinished: the next stream (judge: the next batch) looks again
+                self.pool.recheck_now(server)
             wait(running)
 
     def _all_down(self, last_failure: UserError | None) -> UserError:

@@ -124,6 +124,11 @@ class ServerPool:
     def start_recheck(self, server: Server) -> None:
         server.recheck_at = PROBING
 
+    def recheck_now(self, server: Server) -> None:
+        """A re-check that was abandoned (its stream ended first) is due again at once."""
+        if not server.healthy:
+            server.recheck_at = time.monotonic()
+
     def postpone_recheck(self, server: Server, reason: str) -> None:
         """A re-check found ``server`` still down: look again after the next (longer) delay."""
         server.last_error = reason

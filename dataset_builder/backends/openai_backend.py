@@ -287,7 +287,6 @@ class OpenAIBackend(Backend):
         """The future's result; its exception as a one-line UserError where it is a known fault."""
         exc = future.exception()
         if exc is None:
-            server.answered += 1
             return future.result()
         if isinstance(exc, UserError):
             raise exc

@@ -51,7 +51,6 @@ class Server:
     take_outs: int = 0
     recheck_at: float = 0.0
     last_error: str = ""
-    answered: int = 0  # successful replies so far
     last_sent: int = field(default=0, repr=False)  # order of the last request sent here (ties go round-robin)
 
     @property

@@ -22,7 +22,7 @@ GENERATE_EXAMPLES = examples(
     "rankladder generate --backend openai --model Qwen/Qwen2.5-7B-Instruct --base-url http://gpu:8000/v1 \\",
     "    --samples-per-level 2 --out runs/demo2",
     "rankladder generate --backend openai --model Qwen/Qwen2.5-7B-Instruct --concurrency 32 \\",
-    "    --base-url http://node1:8000/v1 http://node2:8000/v1 --out runs/cluster   # one URL per vLLM replica",
+    "    --base-url http://node1:8000/v1 --base-url http://node2:8000/v1 --out runs/cluster   # one URL per vLLM replica",
 )
 BUILD_EXAMPLES = examples(
     "rankladder build runs/demo --out datasets/demo --version 0.1.0 --dev-fraction 0.25",
@@ -35,12 +35,12 @@ def add_server_options(group, concurrency_help: str) -> None:
     """The openai and vllm backends' options (shared by ``generate`` and ``judge``)."""
     group.add_argument(
         "--base-url",
-        nargs="+",
-        action="extend",
+        action="append",
         default=None,
         metavar="URL",
-        help="openai: server URL (env OPENAI_BASE_URL); several (one per vLLM replica or node, given after one "
-        "--base-url or repeated): each request goes to the least-loaded healthy server",
+        # one value per flag (repeat it), so a positional after it (judge's RUN_DIR) is never taken for a URL
+        help="openai: server URL (env OPENAI_BASE_URL); repeat the flag for several (one per vLLM replica or "
+        "node): each request goes to the least-loaded healthy server",
     )
     group.add_argument("--api-key-env", default="OPENAI_API_KEY", help="openai: env variable holding the API key")
     group.add_argument("--concurrency", type=int, default=8, help=concurrency_help)

@@ -220,21 +220,18 @@ def _parsed(*argv: str):
     return build_parser().parse_args(list(argv))
 
 
-@pytest.mark.parametrize(
-    "spelling",
-    [
-        ["--base-url", "http://a:8000/v1", "http://b:8000/v1"],
-        ["--base-url", "http://a:8000/v1", "--base-url", "http://b:8000/v1"],
-    ],
-)
-def test_several_base_urls_reach_generate_and_judge_as_a_list(spelling, tmp_path):
+def test_several_base_urls_reach_generate_and_judge_as_a_list(tmp_path):
     from rankladder.dataset_builder.cli import backend_options
     from rankladder.dataset_builder.judge_cli import judge_backend
 
+    spelling = ["--base-url", "http://a:8000/v1", "--base-url", "http://b:8000/v1"]
     common = ["--backend", "openai", "--model", "m", *spelling]
     generate_args = _parsed("generate", *common, "--out", str(tmp_path / "run"))
     assert backend_options(generate_args)["base_url"] == ["http://a:8000/v1", "http://b:8000/v1"]
     judge_args = _parsed("judge", str(tmp_path / "run"), *common)
+    # RUN_DIR after the URLs is RUN_DIR, not a third URL
+    after = _parsed("judge", "--backend", "openai", "--model", "m", *spelling, str(tmp_path / "run"))
+    assert after.base_url == ["http://a:8000/v1", "http://b:8000/v1"]
     assert judge_backend(judge_args, tmp_path / "run")[1]["base_url"] == ["http://a:8000/v1", "http://b:8000/v1"]
     one = _parsed("generate", "--backend", "openai", "--model", "m", "--base-url", "http://a/v1", "--out", "x")
     assert backend_options(one)["base_url"] == "http://a/v1"  # one URL stays a string: older runs still resume

@@ -186,11 +186,16 @@ def run_training(options: dict[str, Any]) -> Path:
             f"free space and re-run with --resume_from_checkpoint latest)"
         ) from exc
 
+    # sentence-transformers runs the in-training evaluator on rank 0 only; the manifest shows it did
+    manifest["distributed"]["evaluator_calls_per_rank"] = distributed.gather(evaluator.calls if evaluator else 0)
     if not distributed.is_writer():
+        logger.info("rank %d of %d: rank 0 writes %s; waiting for it", distributed.rank(), processes, output_dir)
         failed = distributed.share(None)  # rank 0 says whether it wrote the model
         if failed:
             raise UserError(f"{output_dir}: rank 0 could not write the model ({failed})")
         return output_dir
+    if processes > 1:
+        logger.info("rank 0 of %d: writing %s", processes, output_dir)
     try:
         finish_on_writer(
             trainer, result, manifest, evaluator, rl, sources, output_dir, work_dir, effective_yaml, section, started
@@ -224,6 +229,7 @@ def finish_on_writer(
     if evaluator is not None:
         # the Trainer's last evaluation when it was at the final step, else one more
         final.update(evaluated.get(result.global_step) or evaluator(model))
+        manifest["distributed"]["evaluator_calls_per_rank"][0] = evaluator.calls
     manifest["final_metrics"] = final
     replace = rl.overwrite or (output_dir.is_dir() and not any(output_dir.iterdir()))
     try:

@@ -204,14 +204,17 @@ def step_clock(warmup: int, cuda: bool, poller: BusyPoller | None):
 
 
 def input_path(trainer, batches: int) -> float:
-    """Median seconds per batch of the Trainer's own train DataLoader (after 2 untimed batches)."""
-    loader = trainer.get_train_dataloader()
+    """Mean seconds per batch of the Trainer's own train DataLoader, after the batches its workers
+    prefetch while starting (``2 + workers × prefetch_factor``, untimed)."""
+    args = trainer.args
+    skip = 2 + args.dataloader_num_workers * (args.dataloader_prefetch_factor or 2)
     marks = []
-    for index, _batch in enumerate(loader):
-        marks.append(time.perf_counter())
-        if index >= batches + 2:
+    for index, _batch in enumerate(trainer.get_train_dataloader()):
+        if index >= skip:
+            marks.append(time.perf_counter())
+        if len(marks) > batches:
             break
-    return statistics.median(b - a for a, b in zip(marks[2:], marks[3:]))
+    return (marks[-1] - marks[0]) / (len(marks) - 1)
 
 
 def run_one(run: str, batch: int, workers: int, model_dir: Path, lists, args, cuda: bool) -> dict:

@@ -1,5 +1,6 @@
-"""Run by tests/test_training_distributed.py under ``accelerate launch --multi_gpu --num_processes 2`` (gloo on
-CPU): each process writes what it saw to OUT, the test compares with one process on the global batch.
+"""Run by tests/test_training_distributed.py under ``accelerate launch --config_file
+configs/accelerate_cpu_2proc.yaml`` (2 processes, gloo on the CPU): each process writes what it saw to OUT,
+the test compares with one process on the global batch.
 
 usage: dist_probe.py OUT DATASET_DIR MODEL_DIR
 

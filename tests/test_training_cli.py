@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from rankladder.training.cli import COMMON_TRAINER_FLAGS
-from rankladder.training.config import DEV_EVAL_DEFAULTS, SHORT_RUN_DEFAULTS, run_defaults
+from rankladder.training.config import DEV_EVAL_DEFAULTS, SHORT_RUN_DEFAULTS, gpu_dataloader_workers, run_defaults
 
 HELP_SCRIPT = """
 import sys
@@ -61,8 +61,10 @@ def test_both_spellings_parse_to_the_same_options():
 
 
 def test_short_run_defaults_sit_under_what_the_user_gave():
-    assert run_defaults({}, evaluate=False) == {"logging_steps": 0.05, "disable_tqdm": False}
-    assert run_defaults({"logging_steps": 500, "disable_tqdm": True}, evaluate=False) == {}
+    gpu_workers = {"dataloader_num_workers": gpu_dataloader_workers()}  # tokenising beside the GPU's step
+    assert run_defaults({}, evaluate=False) == {"logging_steps": 0.05, "disable_tqdm": False, **gpu_workers}
+    assert run_defaults({"logging_steps": 500, "disable_tqdm": True, "dataloader_num_workers": 0}, evaluate=False) == {}
+    assert "dataloader_num_workers" not in run_defaults({}, evaluate=False, gpu=False)
     with_dev = run_defaults({}, evaluate=True)
     assert with_dev["eval_strategy"] == "steps" and with_dev["eval_on_start"] is True
     assert "eval_strategy" not in run_defaults({"eval_strategy": "no"}, evaluate=True)

@@ -103,6 +103,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from rankladder.core.console import print_summary
     from rankladder.training.config import TrainOptions, trainer_field_names
+    from rankladder.training.distributed import is_writer
     from rankladder.training.summary import next_steps, summary_rows
     from rankladder.training.trainer import run_training
 
@@ -110,5 +111,6 @@ def run(args: argparse.Namespace) -> int:
     known = set(TrainOptions.model_fields) | trainer_field_names()
     options = {k: v for k, v in vars(args).items() if k in known}
     output = run_training(options)
-    print_summary("train", summary_rows(output), next_steps=next_steps(output))
+    if is_writer():  # one closing summary per launch, not one per process
+        print_summary("train", summary_rows(output), next_steps=next_steps(output))
     return 0

@@ -36,8 +36,10 @@ class GradedListEvaluator(SentenceEvaluator):
         self.k = k
         self.batch_size = batch_size
         self.primary_metric = f"ndcg@{k}"
+        self.calls = 0  # how often this process evaluated (the manifest records it per rank)
 
     def __call__(self, model, output_path: str | None = None, epoch: int = -1, steps: int = -1) -> dict[str, float]:
+        self.calls += 1
         found = metrics.evaluate_lists(model, self.lists, self.k, self.batch_size)
         values = {f"ndcg@{self.k}": found[f"ndcg@{self.k}"], "kendall_tau": found["kendall_tau"]}
         values = self.prefix_name_to_metrics(values, self.name)

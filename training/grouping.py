@@ -129,7 +129,15 @@ def make_train_dataset(lists, grouper: GroupedLists):
 
 
 class EpochBatchSampler(DefaultBatchSampler):
-    """Shuffle with ``seed + epoch`` each epoch and hand the epoch to the dataset's ``GroupedLists``."""
+    """Shuffle with ``seed + epoch`` each epoch and hand the epoch to the dataset's ``GroupedLists``.
+
+    Under ``accelerate launch`` with W processes, accelerate gives process ``r`` the batches ``r, r+W,
+    r+2W, ...`` of this sampler. So the sampler cuts each *global* batch (``W × batch_size`` rows of the
+    epoch's order) into W equal local batches: at every step the processes hold disjoint parts of what
+    one process with the global batch would hold, in rank order, and an epoch covers each row once.
+    A last, short global batch is split evenly too (gathering needs equal shapes); the fewer than W rows
+    that do not split evenly wait for the next epoch's shuffle. With one process nothing changes.
+    """
 
     def __init__(
         self,
@@ -139,6 +147,7 @@ class EpochBatchSampler(DefaultBatchSampler):
         valid_label_columns=None,
         generator: torch.Generator | None = None,
         seed: int = 0,
+        num_processes: int | None = None,
     ) -> None:
         super().__init__(
             range(len(dataset)),
@@ -151,19 +160,40 @@ class EpochBatchSampler(DefaultBatchSampler):
         transform = (dataset.format.get("format_kwargs") or {}).get("transform")
         self.grouper = transform if isinstance(transform, GroupedLists) else None
         self.num_rows = len(dataset)
+        if num_processes is None:
+            from rankladder.training.distributed import world_size
+
+            num_processes = world_size()
+        self.num_processes = num_processes
+
+    def set_epoch(self, epoch: int) -> None:
+        """The Trainer calls this before it starts the epoch's DataLoader, i.e. before dataloader workers
+        copy the dataset: setting the transform's epoch here reaches them (``__iter__`` runs after)."""
+        super().set_epoch(epoch)
+        if self.grouper is not None:
+            self.grouper.epoch = epoch
 
     def __iter__(self) -> Iterator[list[int]]:
         if self.grouper is not None:
             self.grouper.epoch = self.epoch
+        yield from self.local_batches()
+
+    def local_batches(self) -> list[list[int]]:
+        """This epoch's batches in the order accelerate deals them out (global batch k = batches kW..kW+W-1)."""
         generator = torch.Generator().manual_seed(int(self.seed or 0) + self.epoch)
         order = torch.randperm(self.num_rows, generator=generator).tolist()
-        for start in range(0, self.num_rows, self.batch_size):
-            batch = order[start : start + self.batch_size]
-            if len(batch) < self.batch_size and self.drop_last:
-                return
-            yield batch
+        processes, size = self.num_processes, self.batch_size
+        batches = []
+        for start in range(0, self.num_rows, size * processes):
+            chunk = order[start : start + size * processes]
+            if len(chunk) < size * processes:
+                if self.drop_last or len(chunk) < processes:
+                    break
+                size = len(chunk) // processes
+            batches += [chunk[rank * size : (rank + 1) * size] for rank in range(processes)]
+        return batches
 
     def __len__(self) -> int:
-        if self.drop_last:
-            return self.num_rows // self.batch_size
-        return (self.num_rows + self.batch_size - 1) // self.batch_size
+        full, rest = divmod(self.num_rows, self.batch_size * self.num_processes)
+        short = not self.drop_last and rest >= self.num_processes
+        return (full + short) * self.num_processes

@@ -22,7 +22,7 @@ def provenance_callback(effective_yaml: str, card_text: str):
 
         def on_save(self, args, state, control, **kwargs):
             folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            if folder.is_dir():
+            if state.is_world_process_zero and folder.is_dir():  # one writer, as for the checkpoint itself
                 write_text_atomic(folder / CONFIG_FILE, effective_yaml)
                 append_card_section(folder / "README.md", card_text)
             return control

@@ -5,6 +5,10 @@ SentenceTransformer model with its card, the effective config (``rankladder_trai
 ``rankladder_train_manifest.json`` (provenance read by model_cards). The Trainer's ``checkpoint-N``
 folders live in ``OUTPUT_DIR.checkpoints/`` beside it, where ``--resume_from_checkpoint latest`` looks;
 they are removed after a successful run unless ``--keep_checkpoints``.
+
+Under ``accelerate launch`` / ``torchrun`` every process runs this function and trains; only rank 0
+(``training.distributed``) prepares and writes the output folder, evaluates at the end and removes the
+checkpoints, while the others wait for it, so every process returns once the model exists.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from rankladder.core.fsutil import atomic_output_dir, prepare_output_parent, wri
 from rankladder.core.manifest import tool_versions, utc_now
 from rankladder.dataset_builder import schema
 from rankladder.training import config as cfg
+from rankladder.training import distributed
 from rankladder.training.base_model import base_model_identity, check_base_model, default_base_model, load_base_model  # noqa: F401 (re-exported: the study and notebooks use these names)
 from rankladder.training.checkpoints import (  # noqa: F401 (re-exported)
     _is_output_error,
@@ -76,7 +81,17 @@ def run_training(options: dict[str, Any]) -> Path:
     work_dir = checkpoints_dir(output_dir)
     resume = resolve_resume(targs.resume_from_checkpoint, work_dir)
     check_outputs(output_dir, work_dir, rl.overwrite, resuming=resume is not None)
-    prepare_output_parent(output_dir)
+    # the Trainer's arguments join a launch's processes into one group; from here on ranks are known
+    processes = targs.world_size
+    if distributed.is_writer():
+        prepare_output_parent(output_dir)
+    if processes > 1 and not rl.gather_across_devices:
+        logger.warning(
+            "%d processes without --gather_across_devices: each scores its queries against its own %d lists' "
+            "documents only, not the global batch's",
+            processes,
+            targs.per_device_train_batch_size,
+        )
 
     from rankladder.training.progress import datasets_bars_off
 
@@ -114,6 +129,9 @@ def run_training(options: dict[str, Any]) -> Path:
         "loss": {"name": rl.loss, "class": type(loss).__name__, "config": loss.get_config_dict()},
         "training_args": json.loads(json.dumps(targs.to_dict(), default=str)),
         "seed": targs.seed,
+        "distributed": distributed.describe(
+            targs.per_device_train_batch_size, targs.gradient_accumulation_steps, rl.gather_across_devices
+        ),
         "config": given,
         "inputs": input_hashes(sources),
         "created": utc_now(),
@@ -126,9 +144,11 @@ def run_training(options: dict[str, Any]) -> Path:
     section = card_section(manifest)
 
     manifest["training_args"]["output_dir"] = str(output_dir)
-    if rl.overwrite and work_dir.exists() and resume is None:
-        shutil.rmtree(work_dir)  # an earlier unfinished run's checkpoints: --overwrite starts over
-    work_dir.mkdir(parents=True, exist_ok=True)
+    if distributed.is_writer():
+        if rl.overwrite and work_dir.exists() and resume is None:
+            shutil.rmtree(work_dir)  # an earlier unfinished run's checkpoints: --overwrite starts over
+        work_dir.mkdir(parents=True, exist_ok=True)
+    distributed.barrier()  # no rank starts (or saves a checkpoint) before the folder is ready
     targs.output_dir = str(work_dir)  # the Trainer's checkpoint-N folders (and logs) go beside the model
 
     from sentence_transformers import SentenceTransformerTrainer
@@ -139,6 +159,12 @@ def run_training(options: dict[str, Any]) -> Path:
 
     if targs.batch_sampler in (BatchSamplers.BATCH_SAMPLER, "batch_sampler"):  # the default: ours, epoch-seeded
         targs.batch_sampler = EpochBatchSampler  # sentence-transformers' own hook (a DefaultBatchSampler class)
+        if "dataloader_drop_last" not in given:
+            # sentence-transformers turns drop_last on under DDP against uneven last batches; ours cuts every
+            # global batch into equal local ones, so the epoch's last rows are trained as in one process
+            targs.dataloader_drop_last = manifest["training_args"]["dataloader_drop_last"] = False
+    if targs.dataloader_persistent_workers and targs.dataloader_num_workers > 0:
+        logger.warning("persistent dataloader workers keep the first epoch's groups; later epochs redraw none")
     trainer = SentenceTransformerTrainer(
         model=model,
         args=targs,
@@ -160,6 +186,32 @@ def run_training(options: dict[str, Any]) -> Path:
             f"free space and re-run with --resume_from_checkpoint latest)"
         ) from exc
 
+    # sentence-transformers runs the in-training evaluator on rank 0 only; the manifest shows it did
+    manifest["distributed"]["evaluator_calls_per_rank"] = distributed.gather(evaluator.calls if evaluator else 0)
+    if not distributed.is_writer():
+        logger.info("rank %d of %d: rank 0 writes %s; waiting for it", distributed.rank(), processes, output_dir)
+        failed = distributed.share(None)  # rank 0 says whether it wrote the model
+        if failed:
+            raise UserError(f"{output_dir}: rank 0 could not write the model ({failed})")
+        return output_dir
+    if processes > 1:
+        logger.info("rank 0 of %d: writing %s", processes, output_dir)
+    try:
+        finish_on_writer(
+            trainer, result, manifest, evaluator, rl, sources, output_dir, work_dir, effective_yaml, section, started
+        )
+    except BaseException as exc:
+        distributed.share(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)  # release the others
+        raise
+    distributed.share(None)
+    return output_dir
+
+
+def finish_on_writer(
+    trainer, result, manifest, evaluator, rl, sources, output_dir, work_dir, effective_yaml, section, started
+) -> None:
+    """Rank 0 (the only process in a single-process run): final metrics, the model folder, cleanup."""
+    model = trainer.model
     final = {"train_loss": result.training_loss, "global_step": result.global_step, "epoch": trainer.state.epoch}
     logged = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     if logged:
@@ -177,6 +229,7 @@ def run_training(options: dict[str, Any]) -> Path:
     if evaluator is not None:
         # the Trainer's last evaluation when it was at the final step, else one more
         final.update(evaluated.get(result.global_step) or evaluator(model))
+        manifest["distributed"]["evaluator_calls_per_rank"][0] = evaluator.calls
     manifest["final_metrics"] = final
     replace = rl.overwrite or (output_dir.is_dir() and not any(output_dir.iterdir()))
     try:
@@ -198,7 +251,6 @@ def run_training(options: dict[str, Any]) -> Path:
         ) from exc
     if not rl.keep_checkpoints:
         shutil.rmtree(work_dir, ignore_errors=True)
-    return output_dir
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 from sentence_transformers.base.losses.merged_forward import embed_columns
-from sentence_transformers.util import all_gather_with_grad, cos_sim, dot_score, get_rank
+from sentence_transformers.util import all_gather, all_gather_with_grad, cos_sim, dot_score, get_rank
 from torch import Tensor, nn
 
 SIMILARITIES = {"cosine": cos_sim, "dot": dot_score}
@@ -31,8 +31,16 @@ class GradedListLoss(nn.Module):
         label_temperature: target distribution is ``softmax(transformed_labels / label_temperature)``.
         loss_scale: constant factor on the loss (and therefore on its gradient).
         gather_across_devices: all-gather documents (with gradients) so every process scores its
-            queries against the documents of all processes (multi-GPU in-batch negatives).
+            queries against the documents of all processes (multi-GPU in-batch negatives). Losses that
+            average per query (``rows_independent``) then score their own queries only, as
+            sentence-transformers' ``MultipleNegativesRankingLoss`` does; a loss fitted over the rows of the
+            whole batch (ws2) gathers the queries and labels too. Either way the averaged gradient is
+            that of one process on the global batch.
     """
+
+    # True: the loss is a mean of per-query terms, so a process may score only its own queries against
+    # the gathered documents. False (ws2): the loss couples the batch's rows and needs all of them.
+    rows_independent = True
 
     def __init__(
         self,
@@ -84,8 +92,13 @@ class GradedListLoss(nn.Module):
         docs = torch.stack(embeddings[1:], dim=1).reshape(batch * group, -1)  # query-major
         offset = 0
         if self.gather_across_devices:
-            docs = all_gather_with_grad(docs)
-            offset = get_rank() * batch * group
+            docs = all_gather_with_grad(docs)  # rank-major = the global batch's query-major order
+            if self.rows_independent:
+                offset = get_rank() * batch * group
+            else:  # every process computes the global loss; DDP's mean of identical gradients is its gradient
+                queries = all_gather_with_grad(queries)
+                labels = all_gather(labels)
+                batch = queries.size(0)
         scores = self.similarity_fct(queries, docs)
         n_docs = docs.size(0)
         rows = torch.arange(batch, device=scores.device).repeat_interleave(group)

@@ -9,6 +9,8 @@ from rankladder.training.losses.base import GradedListLoss
 
 
 class WS2Loss(GradedListLoss):
+    rows_independent = False  # Gaussians fitted over the batch's rows: gathering needs every process's queries
+
     def __init__(
         self,
         model,

@@ -296,7 +296,13 @@ def build_dataset(
 
             records, selection = select_records(records, None if select_model is True else select_model)
         files, stats_frame, merge = write_configs(
-            records, tmp, dev_fraction, seed, judgements, labels, max_disagreement,
+            records,
+            tmp,
+            dev_fraction,
+            seed,
+            judgements,
+            labels,
+            max_disagreement,
             {"shard_bytes": shard_bytes, "rows_per_group": rows_per_group},
         )
         del records

@@ -13,7 +13,9 @@ config            splits         columns                                        
                                  ``levels`` (parallel lists, one entry per document)
 ================  =============  ====================================================  ===============
 
-plus ``README.md`` (dataset card whose YAML declares the configs), ``MANIFEST_FILE`` and stats.
+Each config/split is one or more parquet shards ``<path><split>-IIIII-of-NNNNN-<content hash>.parquet``
+(:func:`shard_file`, at most ``SHARD_BYTES`` each); ``README.md`` (the dataset card) lists them in its
+``configs:`` YAML (:func:`split_files` reads them back), beside ``MANIFEST_FILE`` and stats.
 Scores and levels are integer relevance grades: higher = more relevant, 0 = unrelated.
 
 ``lists`` also carries, per document, ``intended_levels`` (the level the generator was asked for),
@@ -226,9 +228,10 @@ def doc_id(text: str, title: str = "") -> str:
 def datasets_cache_dir(dataset_dir) -> Path | None:
     """A ``datasets`` cache folder private to this DATASET_DIR's content, or None for Hub ids.
 
-    datasets (5.x) keys the cache of a local folder by the folder's *name* when offline, so two
-    different folders called ``dataset`` (or one rebuilt in place) would share a stale cache entry.
-    Keying by the manifest's content hash makes a rebuilt or different dataset load fresh.
+    datasets (5.x) keys the cache of a local folder by the folder's *name* and the card's ``data_files``
+    patterns, so two folders called ``dataset`` with fixed file names (built before content-addressed
+    shards, :func:`shard_file`), or one rebuilt in place, would share a stale cache entry. Keying by the
+    manifest's content hash makes such a folder load fresh too.
     """
     import json
     from pathlib import Path

@@ -130,3 +130,31 @@ def test_verifier_names_the_split_whose_ids_differ(tiny_dataset_dir, tmp_path):
     ]
     with pytest.raises(UserError, match="config 'lists' split 'dev' loads other 'query_id' values"):
         verify_dataset(tiny_dataset_dir, wrong, cache_dir=tmp_path / "cache")
+
+
+def test_same_named_folders_and_rebuilds_load_their_own_rows_online_too(tmp_path):
+    """With ``HF_HUB_OFFLINE=0`` (datasets' config is read at import: a fresh process) the same holds."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = f"""
+import json, sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from run_fixtures import write_run_dir
+from test_builder_readback import _rows
+from datasets import load_dataset
+from rankladder.dataset_builder.build import build_dataset
+root = __import__("pathlib").Path({str(tmp_path)!r})
+got = []
+for parent, queries, salt in (("a", 3, 0), ("b", 8, 1), ("b", 2, 2)):
+    run = write_run_dir(root / f"run-{{salt}}", _rows(queries, salt))
+    build_dataset([run], root / parent / "ds", version="1.0.0", overwrite=True)
+    got.append(len(load_dataset(str(root / parent / "ds"), "lists", split="train")))
+print(json.dumps(got))
+"""
+    env = {**os.environ, "HF_HUB_OFFLINE": "0", "HF_DATASETS_CACHE": str(tmp_path / "cache")}
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [3, 8, 2]

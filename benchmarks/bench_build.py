@@ -1,8 +1,15 @@
-"""Build throughput: N generation records (synthetic text) → DATASET_DIR, vs datasets' JSON loader.
+"""Build cost and memory: N synthetic generation records → DATASET_DIR, at one or more sizes.
 
-Targets (issue 2): 1,000,000 records in ≤ 60 s with ≤ 1.5 GB peak RSS on a 2-core box. Both sides
-run as separate processes on the same files; peak RSS is the child's ru_maxrss.
-Usage: python benchmarks/bench_build.py [--records 1000000]
+Per size: wall seconds and peak RSS of ``build_dataset`` (its own child process; ``ru_maxrss``), the
+read-back's cost (``rankladder.core.readback.verify_dataset`` on the built folder with a fresh cache,
+timed alone in another child) as a share of the build, and the shard count. With two sizes the JSON
+also gives the peak-RSS and time ratios (issue 23: peak RSS at 10M ≤ 2× that at 1M; issue 22: the
+read-back ≤ 10 % of build time at 1M).
+
+The RUN_DIR is written quickly: one real record from ``generation_record`` (via tests/run_fixtures.py,
+the generator's exact format and manifest) is the template, and only key, query, level, text and words
+change per line.
+Usage: python benchmarks/bench_build.py [--records 1000000 10000000] [--out FILE.json]
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
 WORDS = (
     "water boils lower altitude pressure honey bees nectar river glacier valley engine torque "
     "protein iron spinach vaccine antibody immune credit score interest loan planet orbit moon "
@@ -24,72 +32,97 @@ WORDS = (
 
 
 def write_run(run_dir: Path, records: int, seed: int = 0) -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    """``records`` records, 4 levels per query, in the generator's format (template record + manifest)."""
+    sys.path.insert(0, str(ROOT / "tests"))
     from run_fixtures import write_run_dir  # the generator's exact record + manifest format
 
+    from rankladder.dataset_builder.levels import load_levels
+    from rankladder.dataset_builder.run_records import record_key
+
+    write_run_dir(run_dir, [{"query_id": "q0", "query": "synthetic query 0", "level": 3, "text": "seed text."}])
+    path = next((run_dir / "records").glob("shard-*.jsonl"))
+    template = json.loads(path.read_text(encoding="utf-8").splitlines()[0])
+    names = {level.value: level.name for level in load_levels()}
     rng = random.Random(seed)
-    rows = []
-    for index in range(records):
-        query, level = divmod(index, 4)
-        text = " ".join(rng.choices(WORDS, k=rng.randint(30, 70))) + f" {index}."
-        rows.append({"query_id": f"q{query}", "query": f"synthetic query {query}", "level": 3 - level, "text": text})
-    write_run_dir(run_dir, rows, backend="synthetic")
+    with open(path, "w", encoding="utf-8") as handle:
+        for index in range(records):
+            query, level = divmod(index, 4)
+            level = 3 - level
+            words = rng.choices(WORDS, k=rng.randint(30, 70))
+            template.update(
+                key=record_key(f"q{query}", level, 0),
+                query_id=f"q{query}",
+                query=f"synthetic query {query}",
+                level=level,
+                level_name=names[level],
+                text=" ".join(words) + f" {index}.",
+                words=len(words) + 1,
+            )
+            handle.write(json.dumps(template, ensure_ascii=False) + "\n")
+
+
+PEAK = (
+    "import resource, json; print(json.dumps({'peak_rss_mib': "
+    "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))"
+)
 
 
 def timed_child(code: str) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of a Python child process."""
     start = time.perf_counter()
-    process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    process = subprocess.run([sys.executable, "-c", code + "\n" + PEAK], capture_output=True, text=True, cwd=ROOT)
     elapsed = time.perf_counter() - start
     if process.returncode != 0:
         raise SystemExit(process.stderr[-3000:])
-    peak = json.loads(process.stdout.strip().splitlines()[-1])["peak_rss_mib"]
-    return elapsed, peak
+    return elapsed, json.loads(process.stdout.strip().splitlines()[-1])["peak_rss_mib"]
 
 
-PEAK = "import resource, json; print(json.dumps({'peak_rss_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))"
+def measure(records: int, tmp: Path) -> dict:
+    run, out = tmp / f"run-{records}", tmp / f"ds-{records}"
+    start = time.perf_counter()
+    write_run(run, records)
+    prepare = time.perf_counter() - start
+    build_s, build_rss = timed_child(
+        "from rankladder.dataset_builder.build import build_dataset\n"
+        f"build_dataset([{str(run)!r}], {str(out)!r}, version='1.0.0', dev_fraction=0.05)"
+    )
+    readback_s, _ = timed_child(
+        "import json, tempfile\nfrom rankladder.core.readback import verify_dataset\n"
+        f"m = json.load(open({str(out / 'rankladder_manifest.json')!r}))\n"
+        f"verify_dataset({str(out)!r}, m['readback'], cache_dir=tempfile.mkdtemp(dir={str(tmp)!r}))"
+    )
+    manifest = json.loads((out / "rankladder_manifest.json").read_text())
+    return {
+        "records": records,
+        "records_file_mib": round(sum(p.stat().st_size for p in (run / "records").glob("*.jsonl")) / 2**20, 1),
+        "prepare_seconds": round(prepare, 1),
+        "build_seconds": round(build_s, 2),
+        "build_peak_rss_mib": round(build_rss, 1),
+        "readback_seconds": round(readback_s, 2),
+        "readback_share_of_build": round(readback_s / build_s, 3),
+        "documents": manifest["counts"]["documents"],
+        "shards": sum(len(entry["shards"]) for entry in manifest["files"].values()),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--records", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--out", type=Path, help="also write the JSON here")
+    parser.add_argument("--tmp", type=Path, help="scratch folder (default: system temp)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        start = time.perf_counter()
-        write_run(tmp / "run", args.records)
-        prep = time.perf_counter() - start
-        files = sorted(str(p) for p in (tmp / "run" / "records").glob("*.jsonl"))
-        size = sum(Path(f).stat().st_size for f in files) / 2**20
-        build_s, build_rss = timed_child(
-            "from dataset_builder.build import build_dataset\n"
-            f"build_dataset([{str(tmp / 'run')!r}], {str(tmp / 'ds')!r}, version='1.0.0', dev_fraction=0.05)\n" + PEAK
-        )
-        load_s, load_rss = timed_child(
-            "import datasets\ndatasets.disable_progress_bars()\n"
-            f"datasets.load_dataset('json', data_files={files!r}, split='train', cache_dir={str(tmp / 'hf')!r})\n"
-            + PEAK
-        )
-        manifest = json.loads((tmp / "ds" / "rankladder_manifest.json").read_text())
-    print(
-        json.dumps(
-            {
-                "benchmark": "build",
-                "records": args.records,
-                "records_file_mib": round(size, 1),
-                "prepare_seconds": round(prep, 1),
-                "build_seconds": round(build_s, 2),
-                "build_peak_rss_mib": round(build_rss, 1),
-                "datasets_load_json_seconds": round(load_s, 2),
-                "datasets_load_json_peak_rss_mib": round(load_rss, 1),
-                "build_over_load_json_time_ratio": round(build_s / load_s, 3),
-                "documents": manifest["counts"]["documents"],
-                "targets": {"build_seconds_max": 60, "peak_rss_mib_max": 1536},
-                "meets_targets": build_s <= 60 and build_rss <= 1536,
-            },
-            indent=2,
-        )
-    )
+    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
+        sizes = [measure(n, Path(tmp)) for n in sorted(args.records)]
+    report = {"benchmark": "build", "sizes": sizes, "targets": {"readback_share_max": 0.10, "peak_rss_ratio_max": 2.0}}
+    if len(sizes) > 1:
+        small, large = sizes[0], sizes[-1]
+        report["peak_rss_ratio"] = round(large["build_peak_rss_mib"] / small["build_peak_rss_mib"], 3)
+        report["time_ratio"] = round(large["build_seconds"] / small["build_seconds"], 3)
+        report["records_ratio"] = large["records"] / small["records"]
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
 
 
 if __name__ == "__main__":

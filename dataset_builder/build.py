@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import atomic_output_dir, sha256_file, sha256_json, write_json_atomic
 from rankladder.core.manifest import tool_versions, utc_now
+from rankladder.core.readback import scratch_cache_beside, verify_dataset
 from rankladder.dataset_builder import agreement, schema
 from rankladder.dataset_builder.agreement import apply_label_policy, label_columns
 from rankladder.dataset_builder.run_reader import (  # noqa: F401 (re-exported)
@@ -24,6 +25,7 @@ from rankladder.dataset_builder.run_reader import (  # noqa: F401 (re-exported)
     unique_run_dirs,
 )
 from rankladder.dataset_builder.runfiles import REJECTS, iter_kind
+from rankladder.dataset_builder.shards import SplitWriter
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -62,57 +64,9 @@ def _dev_queries(query_ids: list[str], fraction: float, seed: int) -> set[str]:
     return set(ranked[:count])
 
 
-def _write_table(table, config: str, split: str, folder: Path) -> str:
-    import pyarrow.parquet as pq
-
-    arrow_schema = schema.features(config).arrow_schema
-    table = table.select(arrow_schema.names).cast(arrow_schema)
-    rel = schema.data_file(config, split)
-    (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, folder / rel, compression="zstd")
-    return rel
-
-
-class _SplitWriter:
-    """Streams one config/split parquet file in fixed-size row groups.
-
-    Row groups depend only on the rows written, not on how the input was chunked, so the same data
-    gives the same bytes (and the same content hash) whatever the shard files looked like.
-    """
-
-    ROWS_PER_GROUP = {schema.LISTS_CONFIG: 10_000}  # a list row holds a whole ranked list
-    DEFAULT_ROWS_PER_GROUP = 50_000
-
-    def __init__(self, folder: Path, config: str, split: str, label_columns: bool = False):
-        import pyarrow.parquet as pq
-
-        self.schema = schema.features(config, label_columns).arrow_schema
-        self.rel = schema.data_file(config, split)
-        (folder / self.rel).parent.mkdir(parents=True, exist_ok=True)
-        self._writer = pq.ParquetWriter(folder / self.rel, self.schema, compression="zstd")
-        self._pending, self._rows = [], 0
-        self._group_rows = self.ROWS_PER_GROUP.get(config, self.DEFAULT_ROWS_PER_GROUP)
-
-    def write(self, table) -> None:
-        if table.num_rows:
-            self._pending.append(table.select(self.schema.names).cast(self.schema))
-            self._rows += table.num_rows
-        while self._rows >= self._group_rows:
-            self._flush(self._group_rows)
-
-    def _flush(self, rows: int) -> None:
-        import pyarrow as pa
-
-        table = pa.concat_tables(self._pending)
-        self._writer.write_table(table.slice(0, rows).combine_chunks(), row_group_size=rows)
-        rest = table.slice(rows)
-        self._pending, self._rows = ([rest] if rest.num_rows else []), rest.num_rows
-
-    def close(self) -> str:
-        if self._rows:
-            self._flush(self._rows)
-        self._writer.close()
-        return self.rel
+def _finish(writer: SplitWriter) -> dict:
+    """Close a split's writer: its shard paths (in order) and what the read-back must find."""
+    return {"paths": writer.close(), "readback": writer.expectation()}
 
 
 def _list_column(offsets, frame, column: str, kind):
@@ -122,7 +76,7 @@ def _list_column(offsets, frame, column: str, kind):
     return pa.ListArray.from_arrays(offsets, frame.get_column(column).to_arrow().cast(kind))
 
 
-def _write_lists(records, doc_ids, ordered, groups, writer: _SplitWriter, piece_rows: int = 40_000) -> None:
+def _write_lists(records, doc_ids, ordered, groups, writer: SplitWriter, piece_rows: int = 40_000) -> None:
     """``lists`` rows for ``groups`` (contiguous in ``ordered``), gathering documents piece by piece."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -167,8 +121,11 @@ def write_configs(
     judgements: dict | None = None,
     labels: str = "intended",
     max_disagreement: int = 1,
+    layout: dict | None = None,
 ) -> tuple[dict, object, dict]:
-    """Write every config/split parquet into ``folder``; return files, the stats frame, merge counts.
+    """Write every config/split parquet into ``folder``; return the writers (files and read-back expectations
+    per ``config/split``), the stats frame, merge counts. ``layout``: ``shard_bytes``/``rows_per_group`` of
+    every split (``shards.SplitWriter``; defaults: the Hub's shard size).
 
     Texts stay in the arrow record table; polars orders only the small columns, and documents are
     gathered once, piece by piece, into the ``lists`` files (1M records stay well under 1.5 GB).
@@ -177,6 +134,7 @@ def write_configs(
     import polars as pl
     import pyarrow as pa
 
+    layout = layout or {}
     doc_ids = _doc_ids(records)
     # Only small columns go to polars; every step replaces the frame so at most two copies live.
     index = pl.from_arrow(records.select(["key", "query_id", "level", "words"])).with_columns(
@@ -220,7 +178,7 @@ def write_configs(
     keep = np.zeros(total, dtype=bool)
     keep[first_rows] = True
     del first_rows
-    corpus = _SplitWriter(folder, schema.CORPUS_CONFIG, schema.CORPUS_SPLIT)
+    corpus = SplitWriter(folder, schema.CORPUS_CONFIG, schema.CORPUS_SPLIT, **layout)
     offset = 0
     for batch in records.select(["title", "text"]).to_batches(max_chunksize=50_000):
         mask = pa.array(keep[offset : offset + batch.num_rows])
@@ -235,10 +193,10 @@ def write_configs(
                 }
             )
         )
-    files["corpus/corpus"] = corpus.close()
-    query_writer = _SplitWriter(folder, schema.QUERIES_CONFIG, schema.QUERIES_SPLIT)
+    files["corpus/corpus"] = _finish(corpus)
+    query_writer = SplitWriter(folder, schema.QUERIES_CONFIG, schema.QUERIES_SPLIT, **layout)
     query_writer.write(queries.to_arrow())
-    files["queries/queries"] = query_writer.close()
+    files["queries/queries"] = _finish(query_writer)
 
     kept = index.height
     ordered = index.sort(["is_dev", "query_id", "level", "doc_id"], descending=[False, False, True, False])
@@ -257,7 +215,7 @@ def write_configs(
     ):
         if split == schema.DEV_SPLIT and not dev:
             continue
-        qrels = _SplitWriter(folder, schema.QRELS_CONFIG, split)
+        qrels = SplitWriter(folder, schema.QRELS_CONFIG, split, **layout)
         qrels.write(
             ordered.filter(rows)
             .select(
@@ -267,10 +225,10 @@ def write_configs(
             )
             .to_arrow()
         )
-        files[f"default/{split}"] = qrels.close()
-        lists = _SplitWriter(folder, schema.LISTS_CONFIG, split, label_columns=True)
+        files[f"default/{split}"] = _finish(qrels)
+        lists = SplitWriter(folder, schema.LISTS_CONFIG, split, label_columns=True, **layout)
         _write_lists(records, doc_ids, ordered, part, lists)
-        files[f"lists/{split}"] = lists.close()
+        files[f"lists/{split}"] = _finish(lists)
     stats_frame = ordered.select("query_id", "level", "words", "doc_id")
     merge = {
         "records_read": total,
@@ -295,6 +253,8 @@ def build_dataset(
     select_model=None,
     labels: str = "intended",
     max_disagreement: int = 1,
+    shard_bytes: int | None = None,
+    rows_per_group: int | None = None,
 ) -> dict:
     """Build DATASET_DIR from one or more RUN_DIRs; returns the dataset manifest.
 
@@ -304,6 +264,9 @@ def build_dataset(
     best ordered for that model (``dataset_builder.selection``); its figures go to stats.json.
     ``labels`` (``schema.LABEL_POLICIES``) picks the qrels score / lists level from the intended level
     or the judgements of ``rankladder judge``; the agreement figures go to stats.json, the card and a PNG.
+    ``shard_bytes`` caps each parquet shard (default ``schema.SHARD_BYTES``, the Hub's usual size) and
+    ``rows_per_group`` sets its row groups (tests shrink both to get many shards from little data).
+    Before it returns, every config/split is read back through ``datasets.load_dataset`` and compared.
     """
     from rankladder.dataset_builder import card, stats
     from rankladder.dataset_builder.judge import judge_manifests, read_judgements
@@ -333,7 +296,14 @@ def build_dataset(
 
             records, selection = select_records(records, None if select_model is True else select_model)
         files, stats_frame, merge = write_configs(
-            records, tmp, dev_fraction, seed, judgements, labels, max_disagreement
+            records,
+            tmp,
+            dev_fraction,
+            seed,
+            judgements,
+            labels,
+            max_disagreement,
+            {"shard_bytes": shard_bytes, "rows_per_group": rows_per_group},
         )
         del records
         figures = stats.compute(stats_frame, rejects, merge, run_manifests)
@@ -350,7 +320,13 @@ def build_dataset(
             )
         write_json_atomic(tmp / schema.STATS_FILE, figures)
         stats.plot(figures, tmp / schema.STATS_PLOT)
-        file_hashes = {key: {"path": rel, "sha256": sha256_file(tmp / rel)} for key, rel in files.items()}
+        file_hashes = {
+            key: {
+                "shards": [{"path": rel, "sha256": sha256_file(tmp / rel)} for rel in entry["paths"]],
+                "rows": entry["readback"]["rows"],
+            }
+            for key, entry in files.items()
+        }
         content_hash = sha256_json(file_hashes)  # identity of the data itself, not of card or stats
         manifest = {
             "kind": schema.DATASET_KIND,
@@ -363,6 +339,7 @@ def build_dataset(
             "queries_source": run_manifests[0].get("queries", {}),
             "counts": figures["counts"],
             "files": file_hashes,
+            "readback": [entry["readback"] for entry in files.values()],
             "source_runs": [
                 {
                     "path": str(Path(m["_path"]).parent),
@@ -385,4 +362,6 @@ def build_dataset(
         }
         write_json_atomic(tmp / schema.MANIFEST_FILE, manifest)
         card.write_basic_card(tmp, manifest, figures, load_path=str(out))
+        with scratch_cache_beside(out) as cache:  # the folder loads back with exactly these rows, or nothing is kept
+            verify_dataset(tmp, manifest["readback"], cache_dir=cache)
     return manifest

@@ -11,25 +11,19 @@ from pathlib import Path
 from rankladder.dataset_builder import schema
 
 
-def configs_yaml() -> list[dict]:
-    """The ``configs:`` block of the card: one entry per config with its split files."""
+def configs_yaml(files: dict) -> list[dict]:
+    """The ``configs:`` block of the card, rendered from the manifest's ``files`` (``config/split`` ->
+    its shards): every shard listed by its content-addressed name, so the card itself changes with the
+    data and ``datasets`` never serves a stale cache entry for this folder (``schema.shard_file``)."""
     entries = []
     for config, (_, splits) in schema.CONFIG_LAYOUT.items():
-        entries.append(
-            {
-                "config_name": config,
-                "data_files": [{"split": split, "path": schema.data_file(config, split)} for split in splits],
-            }
-        )
-    return entries
-
-
-def present_configs_yaml(folder: Path) -> list[dict]:
-    entries = []
-    for entry in configs_yaml():
-        files = [f for f in entry["data_files"] if (folder / f["path"]).is_file()]
-        if files:
-            entries.append({"config_name": entry["config_name"], "data_files": files})
+        data_files = [
+            {"split": split, "path": [shard["path"] for shard in files[f"{config}/{split}"]["shards"]]}
+            for split in splits
+            if f"{config}/{split}" in files
+        ]
+        if data_files:
+            entries.append({"config_name": config, "data_files": data_files})
     return entries
 
 
@@ -136,13 +130,6 @@ def _separability_section(figures: dict) -> str:
     return "## Level separability\n\n" + to_markdown(figures["separability"]) + "\n"
 
 
-OFFLINE_CACHE_NOTE = """\
-> Note: `datasets` caches a *local* folder by its name (with `HF_HUB_OFFLINE=1`), so after rebuilding
-> this folder in place, or with two folders of the same name, `load_dataset(folder, ...)` can return the
-> old rows. Pass a fresh `cache_dir=` (e.g. one named after this version's content hash) or load inside
-> `with rankladder.dataset_builder.schema.local_datasets_cache(folder):`."""
-
-
 def loading_snippet(load_path: str) -> str:
     """Python that loads this folder as written (tests/test_builder_build.py runs it on a built card)."""
     return f"""```python
@@ -166,7 +153,7 @@ def write_basic_card(folder: Path, manifest: dict, figures: dict, load_path: str
         language=["en"],
         task_categories=["text-retrieval"],
         tags=["synthetic", "graded-relevance", "rankladder"],
-        configs=present_configs_yaml(folder),
+        configs=configs_yaml(manifest["files"]),
     )
     levels = "\n".join(f"| {lv['value']} | {lv['name']} | {lv['definition']} |" for lv in manifest["levels"])
     counts = figures["counts"]
@@ -185,8 +172,6 @@ built by rankladder. {counts["queries"]} queries, {counts["documents"]} document
 {levels}
 
 {loading_snippet(load_path or manifest["name"])}
-
-{OFFLINE_CACHE_NOTE}
 
 {_labels_section(figures, manifest)}{_filters_section(figures)}{_separability_section(figures)}{_selection_section(figures)}Content hash: `{manifest["content_hash"]}`. See `rankladder_manifest.json` and `stats.json`.
 """

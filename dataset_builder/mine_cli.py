@@ -19,7 +19,7 @@ def register(subparsers) -> None:
         "ranking with the positives removed (grade > 0 is never a negative): by default the K "
         "highest-ranked; --range-min/--range-max/--sampling move or sample the window. Writes OUT/"
         "mined_negatives.tsv (query-id, corpus-id, score=0, rank, retrieval-score), OUT/lists/"
-        "train.parquet (positives with their grades + negatives at level 0; `train --sources OUT` "
+        "train-*.parquet (positives with their grades + negatives at level 0; `train --sources OUT` "
         "reads it) and a manifest.",
     )
     p.add_argument("folder", help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv)")

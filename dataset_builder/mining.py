@@ -12,7 +12,7 @@ above 0 for the query is never a negative.
 
 Output (one folder, written atomically): ``mined_negatives.tsv`` (``query-id, corpus-id, score`` with
 score 0, then ``rank`` = 1-based position in the first-stage retrieval over the whole corpus and
-``retrieval-score``; ``rerank-score`` when a cross-encoder chose), ``lists/train.parquet`` (the
+``retrieval-score``; ``rerank-score`` when a cross-encoder chose), ``lists/train-*.parquet`` (the
 ``lists`` config: real positives with their grades + mined negatives at level 0, which ``train
 --sources`` reads directly), ``README.md`` (configs) and ``rankladder_manifest.json`` (method, model,
 parameters, input hashes, counts).

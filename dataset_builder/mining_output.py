@@ -42,39 +42,41 @@ def tsv_text(mined: dict[str, list[dict]], rerank: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def card_text(manifest: dict) -> str:
+def card_text(manifest: dict, paths: list[str]) -> str:
     import yaml
 
     from rankladder.dataset_builder import schema
 
-    configs = [
-        {
-            "config_name": schema.LISTS_CONFIG,
-            "data_files": [{"split": schema.TRAIN_SPLIT, "path": schema.data_file(schema.LISTS_CONFIG, "train")}],
-        }
-    ]
+    configs = [{"config_name": schema.LISTS_CONFIG, "data_files": [{"split": schema.TRAIN_SPLIT, "path": paths}]}]
     p = manifest["parameters"]
     return (
         "---\n" + yaml.safe_dump({"configs": configs}, sort_keys=False) + "---\n\n"
         f"# Mined negatives: {manifest['source']['folder']} ({manifest['source']['split']} split)\n\n"
         f"Method `{p['method']}`{' with `' + str(manifest['model']) + '`' if manifest['model'] else ''}, "
-        f"{p['negatives_per_query']} negatives per query. `lists/train.parquet`: judged positives with their "
+        f"{p['negatives_per_query']} negatives per query. `lists/train-*.parquet`: judged positives with their "
         f"grades + mined negatives at level 0; `{TSV_NAME}`: the negatives with their retrieval rank and score.\n"
     )
 
 
 def write_output(out: str | Path, data: MiningInput, mined: dict, manifest: dict, overwrite: bool = False) -> None:
+    """Write the folder atomically; it is kept only once ``load_dataset(out, "lists", split="train")`` reads
+    back exactly the rows written (``rankladder.core.readback``)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from rankladder.core.fsutil import atomic_output_dir, hash_tree, write_json_atomic, write_text_atomic
+    from rankladder.core.readback import scratch_cache_beside, verify_dataset
     from rankladder.dataset_builder import schema
+    from rankladder.dataset_builder.shards import SplitWriter
 
+    out = Path(out)
     with atomic_output_dir(out, overwrite=overwrite) as tmp:
-        (tmp / "lists").mkdir()
-        table = pa.Table.from_pylist(lists_rows(data, mined), schema=schema.features(schema.LISTS_CONFIG).arrow_schema)
-        pq.write_table(table, tmp / schema.data_file(schema.LISTS_CONFIG, "train"))
+        writer = SplitWriter(tmp, schema.LISTS_CONFIG, schema.TRAIN_SPLIT)
+        writer.write(pa.Table.from_pylist(lists_rows(data, mined), schema=writer.schema))
+        paths = writer.close()
         write_text_atomic(tmp / TSV_NAME, tsv_text(mined, rerank=manifest["model_cross_encoder"] is not None))
-        write_text_atomic(tmp / "README.md", card_text(manifest))
+        write_text_atomic(tmp / "README.md", card_text(manifest, paths))
         manifest["content_hash"] = hash_tree(tmp)
+        manifest["readback"] = [writer.expectation()]
         write_json_atomic(tmp / schema.MANIFEST_FILE, manifest)
+        with scratch_cache_beside(out) as cache:
+            verify_dataset(tmp, manifest["readback"], cache_dir=cache)

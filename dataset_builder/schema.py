@@ -13,7 +13,9 @@ config            splits         columns                                        
                                  ``levels`` (parallel lists, one entry per document)
 ================  =============  ====================================================  ===============
 
-plus ``README.md`` (dataset card whose YAML declares the configs), ``MANIFEST_FILE`` and stats.
+Each config/split is one or more parquet shards ``<path><split>-IIIII-of-NNNNN-<content hash>.parquet``
+(:func:`shard_file`, at most ``SHARD_BYTES`` each); ``README.md`` (the dataset card) lists them in its
+``configs:`` YAML (:func:`split_files` reads them back), beside ``MANIFEST_FILE`` and stats.
 Scores and levels are integer relevance grades: higher = more relevant, 0 = unrelated.
 
 ``lists`` also carries, per document, ``intended_levels`` (the level the generator was asked for),
@@ -90,6 +92,9 @@ CONFIG_LAYOUT = {
     LISTS_CONFIG: ("lists", (TRAIN_SPLIT, DEV_SPLIT)),
 }
 
+# the column whose values (in order) the read-back compares after a write (``rankladder.core.readback``)
+ID_COLUMNS = {CORPUS_CONFIG: "_id", QUERIES_CONFIG: "_id", QRELS_CONFIG: "corpus-id", LISTS_CONFIG: "query_id"}
+
 MANIFEST_FILE = "rankladder_manifest.json"
 STATS_FILE = "stats.json"
 STATS_PLOT = "stats.png"
@@ -130,12 +135,87 @@ def features(config: str, label_columns: bool = False):
     raise KeyError(f"unknown config {config!r}")
 
 
-def data_file(config: str, split: str) -> str:
-    """Relative path of one config/split parquet file inside a DATASET_DIR."""
+# push_to_hub's default max_shard_size ("500MB", in-memory Arrow bytes): the Hub's usual shard size
+SHARD_BYTES = 500 * 10**6
+_SHARD_NAME = re.compile(r"^(?P<split>[a-z]+)-(?P<index>\d{5})-of-(?P<count>\d{5})-(?P<digest>[0-9a-f]{16})\.parquet$")
+
+
+def shard_file(config: str, split: str, index: int, count: int, digest: str) -> str:
+    """Relative path of one parquet shard of a config/split inside a DATASET_DIR.
+
+    The name carries the shard's content hash: ``datasets`` keys its cache of a local folder by the
+    folder's name and the card's ``data_files`` patterns (not by the files' content), so a name that
+    changes with the content is what makes a rebuilt folder, or another folder of the same name, load
+    its own rows rather than a stale cache entry (issue 22).
+    """
     folder, splits = CONFIG_LAYOUT[config]
     if split not in splits:
         raise KeyError(f"config {config!r} has no split {split!r}")
-    return f"{folder}/{split}.parquet"
+    return f"{folder}/{split}-{index:05d}-of-{count:05d}-{digest[:16]}.parquet"
+
+
+def card_data_files(dataset_dir) -> dict[str, dict[str, list[str]]]:
+    """config -> split -> relative parquet paths, as the folder's README card declares them (what
+    ``load_dataset(folder, config)`` reads); {} when the folder has no card with ``configs:``."""
+    from pathlib import Path
+
+    import yaml
+
+    card = Path(str(dataset_dir)) / "README.md"
+    if not card.is_file():
+        return {}
+    text = card.read_text(encoding="utf-8")
+    if not text.startswith("---"):
+        return {}
+    header = text.split("---", 2)[1] if text.count("---") >= 2 else ""
+    try:
+        meta = yaml.safe_load(header) or {}
+    except yaml.YAMLError:
+        return {}
+    out: dict[str, dict[str, list[str]]] = {}
+    for entry in meta.get("configs") or []:
+        splits = out.setdefault(entry.get("config_name", "default"), {})
+        files = entry.get("data_files") or []
+        for item in files if isinstance(files, list) else [files]:
+            if isinstance(item, dict):
+                paths = item.get("path") or []
+                splits.setdefault(item.get("split", "train"), []).extend([paths] if isinstance(paths, str) else paths)
+    return out
+
+
+def split_files(dataset_dir, config: str, split: str) -> list[Path]:
+    """The parquet files of one config/split of a DATASET_DIR, in order ([] when the split is absent).
+
+    The card's ``configs:`` is the truth (it is what ``datasets`` reads); folders without one (hand-made,
+    or from older versions) are read by name: ``<folder>/<split>-*.parquet`` or ``<folder>/<split>.parquet``.
+    """
+    from pathlib import Path
+
+    root = Path(str(dataset_dir))
+    declared = card_data_files(root).get(config, {}).get(split)
+    if declared is not None:
+        return [root / rel for rel in declared]
+    folder = root / CONFIG_LAYOUT[config][0]
+    shards = sorted(p for p in folder.glob(f"{split}-*.parquet") if _SHARD_NAME.match(p.name))
+    legacy = folder / f"{split}.parquet"
+    return shards or ([legacy] if legacy.is_file() else [])
+
+
+def has_split(dataset_dir, config: str, split: str) -> bool:
+    """Whether a DATASET_DIR holds one config/split: at least one parquet file, and every declared one present."""
+    files = split_files(dataset_dir, config, split)
+    return bool(files) and all(path.is_file() for path in files)
+
+
+def read_split(dataset_dir, config: str, split: str, columns: list[str] | None = None):
+    """One config/split of a DATASET_DIR as a pyarrow Table (all its shards, in order)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = split_files(dataset_dir, config, split)
+    if not files:
+        raise FileNotFoundError(f"{dataset_dir}: no parquet files for config {config!r} split {split!r}")
+    return pa.concat_tables([pq.read_table(path, columns=columns) for path in files])
 
 
 _SPACE = re.compile(r"\s+")
@@ -155,9 +235,10 @@ def doc_id(text: str, title: str = "") -> str:
 def datasets_cache_dir(dataset_dir) -> Path | None:
     """A ``datasets`` cache folder private to this DATASET_DIR's content, or None for Hub ids.
 
-    datasets (5.x) keys the cache of a local folder by the folder's *name* when offline, so two
-    different folders called ``dataset`` (or one rebuilt in place) would share a stale cache entry.
-    Keying by the manifest's content hash makes a rebuilt or different dataset load fresh.
+    datasets (5.x) keys the cache of a local folder by the folder's *name* and the card's ``data_files``
+    patterns, so two folders called ``dataset`` with fixed file names (built before content-addressed
+    shards, :func:`shard_file`), or one rebuilt in place, would share a stale cache entry. Keying by the
+    manifest's content hash makes such a folder load fresh too.
     """
     import json
     from pathlib import Path

@@ -123,8 +123,7 @@ def read_lists(dataset_dir: str | Path, splits: Sequence[str] = ("train", "dev")
 
     rows = []
     for split in splits:
-        path = Path(dataset_dir) / schema.data_file(schema.LISTS_CONFIG, split)
-        if path.is_file():
+        for path in schema.split_files(dataset_dir, schema.LISTS_CONFIG, split):
             rows += pq.read_table(path, columns=["query", "documents", "levels"]).to_pylist()
     return rows
 

@@ -54,16 +54,12 @@ def generate(out, manifest: dict) -> None:
 
 
 def _config_rows(out: Path, manifest: dict) -> str:
-    """``corpus 64 · queries 16 · default train 48 / dev 16 · lists ...``: rows per config and split."""
-    import pyarrow.parquet as pq
-
+    """``corpus 64 · queries 16 · default train 48 / dev 16 · lists ...``: rows per config and split (as read back)."""
     per_config: dict[str, list[str]] = {}
     for key, entry in manifest.get("files", {}).items():  # key: CONFIG/SPLIT
         config, _, split = key.partition("/")
-        path = out / entry["path"]
-        if path.is_file():
-            rows = pq.ParquetFile(path).metadata.num_rows
-            per_config.setdefault(config, []).append(str(rows) if split == config else f"{split} {rows}")
+        rows = entry["rows"]
+        per_config.setdefault(config, []).append(str(rows) if split == config else f"{split} {rows}")
     return " · ".join(f"{config} {' / '.join(parts)}" for config, parts in per_config.items())
 
 

@@ -41,9 +41,8 @@ class BuiltDatasetTask(AbsTaskRetrieval):
         if is_local:
             local = local.resolve()
             path_or_repo = str(local)
-            qrels_file = local / schema.data_file(schema.QRELS_CONFIG, split)
-            if not qrels_file.is_file():
-                raise UserError(f"{qrels_file}: qrels split '{split}' not found in built dataset")
+            if not schema.has_split(local, schema.QRELS_CONFIG, split):
+                raise UserError(f"{local}: qrels split '{split}' not found in built dataset")
             manifest = local / schema.MANIFEST_FILE
             info = json.loads(manifest.read_text()) if manifest.is_file() else {}
             revision = (

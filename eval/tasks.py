@@ -43,9 +43,9 @@ def resolve_tasks(specs: list[str], split: str | None = None) -> list[tuple[AbsT
     for spec in specs:
         path = Path(spec).expanduser()
         if path.exists():
-            if (path / schema.MANIFEST_FILE).is_file() or (
-                path / schema.data_file(schema.CORPUS_CONFIG, schema.CORPUS_SPLIT)
-            ).is_file():
+            if (path / schema.MANIFEST_FILE).is_file() or schema.has_split(
+                path, schema.CORPUS_CONFIG, schema.CORPUS_SPLIT
+            ):
                 task = BuiltDatasetTask.from_path(str(path))
             elif (path / "corpus.jsonl").is_file():
                 task = BeirFolderTask.from_folder(path, split=split)

@@ -112,9 +112,15 @@ def build_dataset_card(
     configs, config_rows, sizes = [], [], []
     for config in CONFIG_ORDER:
         files = data_files(dataset_dir, config)
-        configs.append({"config_name": config, "data_files": [{"split": s, "path": p} for s, p in files.items()]})
-        for split, rel in files.items():
-            rows = _num_rows(dataset_dir / rel)
+        configs.append(
+            {
+                "config_name": config,
+                "data_files": [{"split": s, "path": p[0] if len(p) == 1 else p} for s, p in files.items()],
+            }
+        )
+        for split, rels in files.items():
+            rows = sum(_num_rows(dataset_dir / rel) for rel in rels)
+            rel = rels[0] if len(rels) == 1 else f"{rels[0]} (+{len(rels) - 1} shards)"
             sizes.append(rows)
             columns = ", ".join(f"`{c}`" for c in _columns(config))
             config_rows.append({"config": config, "split": split, "rows": rows, "path": rel, "columns": columns})

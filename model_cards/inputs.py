@@ -87,13 +87,13 @@ def read_dataset_dir(dataset_dir: Path) -> dict:
     return manifest
 
 
-def data_files(dataset_dir: Path, config: str) -> dict[str, str]:
-    """split -> relative parquet path, for the splits of ``config`` present in ``dataset_dir``."""
+def data_files(dataset_dir: Path, config: str) -> dict[str, list[str]]:
+    """split -> relative parquet paths (its shards), for the splits of ``config`` present in ``dataset_dir``."""
     out = {}
     for split in schema.CONFIG_LAYOUT[config][1]:
-        rel = schema.data_file(config, split)
-        if (Path(dataset_dir) / rel).is_file():
-            out[split] = rel
+        files = [p for p in schema.split_files(dataset_dir, config, split) if p.is_file()]
+        if files:
+            out[split] = [p.relative_to(dataset_dir).as_posix() for p in files]
     return out
 
 

@@ -104,7 +104,7 @@ def publish_dataset(
 
     def fill(folder: Path) -> None:
         for config in dataset_card.CONFIG_ORDER:
-            for rel in data_files(dataset_dir, config).values():
+            for rel in (rel for rels in data_files(dataset_dir, config).values() for rel in rels):
                 (folder / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(dataset_dir / rel, folder / rel)
         for name in (schema.MANIFEST_FILE, schema.STATS_FILE, schema.STATS_PLOT):

@@ -73,8 +73,7 @@ def test_manifest_stats_plot_and_card(tiny_dataset_dir):
 
 
 def test_card_names_the_dataset_and_its_loading_snippet_runs_as_written(tiny_dataset_dir, tmp_path):
-    """The card's snippet loads the folder it sits in (not a PATH_OR_REPO placeholder), and the card
-    warns about datasets' offline cache of local folders (issue 15)."""
+    """The card's snippet loads the folder it sits in (not a PATH_OR_REPO placeholder)."""
     import os
     import re
     import subprocess
@@ -82,7 +81,6 @@ def test_card_names_the_dataset_and_its_loading_snippet_runs_as_written(tiny_dat
 
     card = (tiny_dataset_dir / "README.md").read_text()
     assert card.count("# rankladder-tiny (v0.1.0)") == 1 and "PATH_OR_REPO" not in card
-    assert "caches a *local* folder by its name" in card and "local_datasets_cache" in card
     (snippet,) = re.findall(r"```python\n(.*?)```", card, re.S)
     assert f"path = {str(tiny_dataset_dir)!r}" in snippet
     env = {**os.environ, "HF_DATASETS_CACHE": str(tmp_path / "cache")}  # a first load, as a user's would be

@@ -11,7 +11,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
 from rankladder.core.errors import UserError
@@ -88,8 +87,8 @@ def test_build_follows_the_label_policy(judged_run, tmp_path, policy):
     judgements = read_judgements([run_dir])
     out = tmp_path / f"rankladder-judged-{policy}"
     manifest = build_dataset([run_dir], out, "0.1.0", labels=policy, max_disagreement=2)
-    lists = pq.read_table(out / schema.data_file(schema.LISTS_CONFIG, schema.TRAIN_SPLIT)).to_pylist()
-    qrels = pq.read_table(out / schema.data_file(schema.QRELS_CONFIG, schema.TRAIN_SPLIT)).to_pylist()
+    lists = schema.read_split(out, schema.LISTS_CONFIG, schema.TRAIN_SPLIT).to_pylist()
+    qrels = schema.read_split(out, schema.QRELS_CONFIG, schema.TRAIN_SPLIT).to_pylist()
     stats = json.loads((out / schema.STATS_FILE).read_text())
     labels = stats["labels"]
     kept = 0
@@ -138,7 +137,7 @@ def test_judged_labels_need_judgements(tmp_path, graded_rows):
     assert not (tmp_path / "out").exists()
     manifest = build_dataset([run_dir], tmp_path / "out", "0.1.0")
     assert manifest["judge"] is None and manifest["build"]["labels"] == "intended"
-    lists = pq.read_table(tmp_path / "out" / schema.data_file(schema.LISTS_CONFIG, schema.TRAIN_SPLIT)).to_pylist()
+    lists = schema.read_split(tmp_path / "out", schema.LISTS_CONFIG, schema.TRAIN_SPLIT).to_pylist()
     assert all(row["levels"] == row["intended_levels"] and set(row["judge_grades"]) == {None} for row in lists)
 
 

@@ -2,7 +2,6 @@
 
 import json
 
-import pyarrow.parquet as pq
 from run_fixtures import write_run_dir
 
 from rankladder.cli import main
@@ -30,7 +29,7 @@ def test_selection_keeps_the_ordered_ladder(tmp_path, graded_rows, minilm_path):
     manifest = build_dataset(
         [run_dir], tmp_path / "ds", version="0.1.0", name="selection-test", select_model=minilm_path
     )
-    lists = pq.read_table(tmp_path / "ds" / schema.data_file(schema.LISTS_CONFIG, "train")).to_pylist()
+    lists = schema.read_split(tmp_path / "ds", schema.LISTS_CONFIG, "train").to_pylist()
     assert len(lists) == 6
     for row in lists:
         assert sorted(row["levels"], reverse=True) == [3, 2, 1, 0]  # one document per level

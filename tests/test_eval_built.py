@@ -69,10 +69,11 @@ def write_tiny_built_dataset(folder: Path) -> Path:
         card += [f"- config_name: {config}", "  data_files:"]
         for (c, split), rows in tables.items():
             if c == config:
-                path = folder / schema.data_file(c, split)
+                rel = f"{schema.CONFIG_LAYOUT[c][0]}/{split}.parquet"
+                path = folder / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
                 Dataset.from_list(rows, features=schema.features(c)).to_parquet(str(path))
-                card += [f"  - split: {split}", f"    path: {schema.data_file(c, split)}"]
+                card += [f"  - split: {split}", f"    path: {rel}"]
     (folder / "README.md").write_text("\n".join(card + ["---", "", "# tiny test dataset", ""]))
     (folder / schema.MANIFEST_FILE).write_text(
         json.dumps({"kind": schema.DATASET_KIND, "version": "0.0.1", "content_hash": "tinyhash0001"})

@@ -86,15 +86,18 @@ def dataset_keys(dataset_dir: Path) -> dict:
     manifest = json.loads((dataset_dir / "rankladder_manifest.json").read_text(encoding="utf-8"))
     keys = []
     for split in ("train", "dev"):
-        path = dataset_dir / manifest["files"].get(f"default/{split}", {}).get("path", "missing")
-        if path.is_file():
-            table = pq.read_table(path)
+        for shard in manifest["files"].get(f"default/{split}", {}).get("shards", []):
+            table = pq.read_table(dataset_dir / shard["path"])
             keys += zip(
                 table.column("query-id").to_pylist(),
                 table.column("corpus-id").to_pylist(),
                 table.column("score").to_pylist(),
             )
-    corpus_ids = pq.read_table(dataset_dir / manifest["files"]["corpus/corpus"]["path"]).column("_id").to_pylist()
+    corpus_ids = [
+        doc_id
+        for shard in manifest["files"]["corpus/corpus"]["shards"]
+        for doc_id in pq.read_table(dataset_dir / shard["path"]).column("_id").to_pylist()
+    ]
     return {
         "content_hash": manifest["content_hash"],
         "records": manifest["counts"]["records"],
@@ -113,8 +116,9 @@ def dataset_looks_complete_and_is(dataset_dir: Path) -> bool:
         return False
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     return all(
-        (dataset_dir / entry["path"]).is_file() and sha256_file(dataset_dir / entry["path"]) == entry["sha256"]
+        (dataset_dir / shard["path"]).is_file() and sha256_file(dataset_dir / shard["path"]) == shard["sha256"]
         for entry in manifest["files"].values()
+        for shard in entry["shards"]
     )
 
 

@@ -336,9 +336,8 @@ def make_evaluator(rl):
     path, revision = split_revision(rl.data)
     local = Path(path)
     if local.is_dir():
-        if (
-            schema.LISTS_CONFIG not in dataset_configs(local)
-            or not (local / schema.data_file(schema.LISTS_CONFIG, rl.eval_split)).is_file()
+        if schema.LISTS_CONFIG not in dataset_configs(local) or not schema.has_split(
+            local, schema.LISTS_CONFIG, rl.eval_split
         ):
             return None
     import datasets

@@ -83,7 +83,7 @@ def make_dataset_dir(root: Path, version: str = "0.1.0") -> Path:
         tables[(schema.QRELS_CONFIG, split)] = qrels[split]
         tables[(schema.LISTS_CONFIG, split)] = lists[split]
     for (config, split), rows in tables.items():
-        path = root / schema.data_file(config, split)
+        path = root / f"{schema.CONFIG_LAYOUT[config][0]}/{split}.parquet"  # the names BASIC_CARD declares
         path.parent.mkdir(parents=True, exist_ok=True)
         Dataset.from_list(rows, features=schema.features(config)).to_parquet(str(path))
     (root / "README.md").write_text(BASIC_CARD)

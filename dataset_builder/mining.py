@@ -28,6 +28,7 @@ from pathlib import Path
 from rankladder.core.beir import pick_split, read_beir_folder
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import sha256_file
+from rankladder.core.locks import holds_output
 from rankladder.dataset_builder.mining_output import (  # noqa: F401 (re-exported)
     TSV_NAME,
     card_text,
@@ -296,6 +297,7 @@ def mine_dense(
     return {qid: mined.get(text, []) for text, qids in query_ids.items() for qid in qids}
 
 
+@holds_output("out")  # first: a second writer, or a folder that cannot be written, is refused before any ranking
 def mine(
     folder: str | Path, out: str | Path, options: MineOptions, overwrite: bool = False, progress: bool = True
 ) -> dict:

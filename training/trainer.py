@@ -56,7 +56,7 @@ def run_training(options: dict[str, Any]) -> Path:
 def _run_training(options: dict[str, Any], rl, targs, source_dicts, given) -> Path:
     import yaml
 
-    from rankladder.training.data import Source, dataset_provenance, load_lists
+    from rankladder.training.data import Source, check_source_exists, dataset_provenance, load_lists
     from rankladder.training.grouping import GroupedLists, make_train_dataset
     from rankladder.training.losses import build_loss
 
@@ -76,6 +76,8 @@ def _run_training(options: dict[str, Any], rl, targs, source_dicts, given) -> Pa
             )
         ]
     )
+    for source in sources:  # inputs exist before anything is loaded or written
+        check_source_exists(source)
     base = rl.model or default_base_model()
     check_base_model(base)
     # checked before anything is loaded or written: a bad --resume_from_checkpoint leaves no output folder

@@ -53,6 +53,15 @@ def prepare_output_parent(final: Path) -> None:
         raise UserError(f"{final.parent}: output folder is not writable")
 
 
+def check_writable(final: str | Path) -> None:
+    """Before any work, without creating anything: the folder ``final`` will be created in is writable."""
+    folder = Path(final).absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise UserError(f"{folder}: output folder is not writable")
+
+
 def exchange_paths(a: Path, b: Path) -> bool:
     """Swap two paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
     import ctypes

@@ -143,12 +143,12 @@ def _acquire(path: Path, what: str):
             f"(a lock left by a killed process is taken over)"
         ) from None
     except OSError as exc:
-        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            raise UserError(f"{path.parent}: output folder is not writable ({exc.strerror})") from exc
         if exc.errno == errno.ENOSYS:  # a filesystem without flock: write on, but say so
             log.warning("%s: this filesystem cannot lock; a concurrent writer would not be detected", what)
             return None
-        raise
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise UserError(f"{path.parent}: output folder is not writable ({exc.strerror})") from exc
+        raise UserError(f"{path.parent}: cannot create the lock file {path.name}: {exc.strerror or exc}") from exc
     return lock
 
 
@@ -197,6 +197,8 @@ def _make_parents(folder: Path) -> list[Path]:
     while not folder.exists() and folder != folder.parent:
         missing.append(folder)
         folder = folder.parent
+    if not folder.is_dir():
+        raise UserError(f"{folder}: cannot create output folder: it is a file")
     try:
         for each in reversed(missing):
             each.mkdir(exist_ok=True)

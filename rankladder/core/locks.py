@@ -131,10 +131,10 @@ def _write_holder(path: Path):
     return on_acquired
 
 
-def _acquire(path: Path, what: str):
+def _acquire(path: Path, what: str, wait: float):
     import filelock
 
-    lock = filelock.FileLock(str(path), timeout=WAIT_SECONDS, on_acquired=_write_holder(path))
+    lock = filelock.FileLock(str(path), timeout=wait, on_acquired=_write_holder(path))
     try:
         lock.acquire()
     except filelock.Timeout:
@@ -153,8 +153,10 @@ def _acquire(path: Path, what: str):
 
 
 @contextlib.contextmanager
-def hold_file(path: str | Path, what: str) -> Iterator[None]:
-    """Hold the lock file ``path`` for the block; ``what`` names the output in the refusal message."""
+def hold_file(path: str | Path, what: str, wait: float = WAIT_SECONDS) -> Iterator[None]:
+    """Hold the lock file ``path`` for the block; ``what`` names the output in the refusal message.
+
+    ``wait``: seconds to wait for a holder before refusing (a shared cache may wait longer than an output)."""
     path = Path(path)
     if _secondary_rank():
         yield
@@ -162,7 +164,7 @@ def hold_file(path: str | Path, what: str) -> Iterator[None]:
     key = os.path.abspath(path)
     held = _HELD.get(key)
     if held is None:
-        held = _HELD[key] = _Held(_acquire(path, what), 0)
+        held = _HELD[key] = _Held(_acquire(path, what, wait), 0)
     held.count += 1
     try:
         yield
@@ -177,12 +179,12 @@ def hold_file(path: str | Path, what: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def hold_output(output: str | Path) -> Iterator[None]:
+def hold_output(output: str | Path, wait: float = WAIT_SECONDS) -> Iterator[None]:
     """Hold the lock of output folder ``output`` (its parent folders are created; it need not exist)."""
     output = Path(output)
     created = _make_parents(output.parent)
     try:
-        with hold_file(lock_path(output), str(output)):
+        with hold_file(lock_path(output), str(output), wait):
             yield
     finally:
         if not output.exists():  # a refused or failed writer leaves no empty folders behind

@@ -56,7 +56,7 @@ _HELD: dict[str, _Held] = {}  # lock path -> this process's hold on it
 
 def lock_path(output: str | Path) -> Path:
     """The lock file of output folder ``output``: ``.NAME.lock`` beside it (hidden, removed on release)."""
-    output = Path(output)
+    output = Path(os.path.abspath(output))  # `--out .` or `--out ds/` name the same folder as its full path
     return output.with_name(f".{output.name}{LOCK_SUFFIX}")
 
 

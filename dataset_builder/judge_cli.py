@@ -115,9 +115,7 @@ def run_judge(args) -> int:
         # RUN_DIR is reported now, not after the first one has been judged
         plans = []
         for run_dir in args.run_dirs:
-            if not Path(run_dir).is_dir():
-                raise UserError(f"{run_dir}: RUN_DIR not found")
-            run_levels(Path(run_dir))
+            run_levels(Path(run_dir))  # a missing folder is "not a generation RUN_DIR" too
             plans.append((run_dir, *judge_backend(args, run_dir)))
             locks.enter_context(ShardLock(Path(run_dir), *shard))
         for run_dir, backend, options in plans:

@@ -100,7 +100,7 @@ def test_judge_checks_every_run_dir_before_judging_the_first(workspace, tmp_path
     shutil.copytree(workspace / "run", run)
     before = sorted(p.name for p in run.rglob("*"))
     line = _one_error(capsys, ["judge", str(run), str(tmp_path / "nope-run"), "--no-progress"])
-    assert "nope-run: RUN_DIR not found" in line, line
+    assert "nope-run: not a generation RUN_DIR" in line, line
     assert sorted(p.name for p in run.rglob("*")) == before, "the first RUN_DIR was touched"
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import atomic_output_dir, sha256_file, sha256_json, write_json_atomic
+from rankladder.core.locks import holds_output
 from rankladder.core.manifest import tool_versions, utc_now
 from rankladder.core.readback import scratch_cache_beside, verify_dataset
 from rankladder.dataset_builder import agreement, schema
@@ -241,6 +242,7 @@ def write_configs(
     return files, stats_frame, merge
 
 
+@holds_output("out")  # before any work: a second build into the same folder is refused, not silently lost
 def build_dataset(
     run_dirs: list[str | Path],
     out: str | Path,
@@ -272,6 +274,8 @@ def build_dataset(
     from rankladder.dataset_builder.judge import judge_manifests, read_judgements
 
     version = check_version(version)
+    if Path(out).exists() and not overwrite:
+        raise UserError(f"{out}: output folder already exists (pass --overwrite to replace it)")
     run_dirs = unique_run_dirs(run_dirs)
     run_manifests = read_run_manifests(run_dirs)
     incomplete = [m["_path"] for m in run_manifests if m.get("status") != "complete"]

@@ -293,6 +293,7 @@ def vllm_parallel_options(args) -> dict:
 
 
 def run_generate(args) -> int:
+    from rankladder.core.paths import check_exists
     from rankladder.dataset_builder import summaries
     from rankladder.dataset_builder.backends import create_backend
     from rankladder.dataset_builder.config import generate_config
@@ -301,6 +302,8 @@ def run_generate(args) -> int:
 
     shard = parse_shard(args.shard)
     query_options, generation = options_from_args(args)
+    if args.backend != "openai":  # before queries are read or a model loads; a served model's name is no path
+        check_exists(args.model, "model path", "--model")
     config = generate_config(generation)
     queries, source = load_queries(QuerySpec(**query_options.model_dump()))
     manifest = generate_run(

@@ -247,7 +247,7 @@ def generate_run(
         return _generate_locked(run_dir, queries, config, backend_factory, shard, query_source, progress)
     except BaseException:
         lock = ShardLock(run_dir, *shard).path
-        if created and [p.name for p in run_dir.iterdir()] == [lock.name]:  # failed before writing anything
+        if created and {p.name for p in run_dir.iterdir()} <= {lock.name}:  # failed before writing anything
             lock.unlink(missing_ok=True)
             run_dir.rmdir()
         raise

@@ -82,7 +82,11 @@ def judge_backend(args, run_dir) -> tuple[str, dict]:
 
 
 def run_judge(args) -> int:
+    import contextlib
+    from pathlib import Path
+
     from rankladder.core.errors import UserError
+    from rankladder.core.paths import check_exists
     from rankladder.dataset_builder import summaries
     from rankladder.dataset_builder.backends import create_backend
     from rankladder.dataset_builder.backends.base import SamplingConfig
@@ -91,7 +95,9 @@ def run_judge(args) -> int:
         JudgeConfig,
         judge_run,
         load_judge_template,
+        run_levels,
     )
+    from rankladder.dataset_builder.runfiles import ShardLock
 
     shard = parse_shard(args.shard)
     for flag, value, low in (
@@ -102,24 +108,33 @@ def run_judge(args) -> int:
         if value < low:
             raise UserError(f"{flag}: must be at least {low}, got {value}")
     template = load_judge_template(args.prompt_template)
+    if args.backend != "openai":  # a served model's name is not a path
+        check_exists(args.model, "model path", "--model")
     results = []
-    for run_dir in args.run_dirs:
-        backend, options = judge_backend(args, run_dir)
-        config = JudgeConfig(
-            template=template,
-            sampling=SamplingConfig(0.0, 1.0, args.max_new_tokens, 0),
-            logprobs=args.logprobs or None,
-            batch_size=args.batch_size,
-            backend=backend,
-            backend_options=options,
-        )
-        manifest = judge_run(
-            run_dir,
-            config,
-            lambda backend=backend, options=options: create_backend(backend, **options),
-            shard=shard,
-            progress=not args.no_progress,
-        )
-        results.append((run_dir, manifest))
+    with contextlib.ExitStack() as locks:
+        # every RUN_DIR checked and its shard locked before the first model loads: a missing or busy second
+        # RUN_DIR is reported now, not after the first one has been judged
+        plans = []
+        for run_dir in args.run_dirs:
+            run_levels(Path(run_dir))  # a missing folder is "not a generation RUN_DIR" too
+            plans.append((run_dir, *judge_backend(args, run_dir)))
+            locks.enter_context(ShardLock(Path(run_dir), *shard))
+        for run_dir, backend, options in plans:
+            config = JudgeConfig(
+                template=template,
+                sampling=SamplingConfig(0.0, 1.0, args.max_new_tokens, 0),
+                logprobs=args.logprobs or None,
+                batch_size=args.batch_size,
+                backend=backend,
+                backend_options=options,
+            )
+            manifest = judge_run(
+                run_dir,
+                config,
+                lambda backend=backend, options=options: create_backend(backend, **options),
+                shard=shard,
+                progress=not args.no_progress,
+            )
+            results.append((run_dir, manifest))
     summaries.judge(results)
     return 0

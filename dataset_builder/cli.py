@@ -165,8 +165,14 @@ def register(subparsers) -> None:
         type=int,
         default=default(B, "max_disagreement"),
         metavar="K",
-        help="--labels agree: drop documents whose judged grade differs from the intended level "
-        "by K or more (1: keep exact agreement only)",
+        help="--labels agree: keep documents with |intended level - judged grade| <= K "
+        "(0: exact agreement only, 1: within one grade)",
+    )
+    build.add_argument(
+        "--allow-degenerate-labels",
+        action="store_true",
+        help="build even when the label policy leaves fewer than two levels or lists of one document "
+        "(refused by default, with the counts)",
     )
     build.set_defaults(func=run_build, output_arg="out")
 
@@ -287,6 +293,7 @@ def run_build(args) -> int:
             "select_by_similarity": args.select_by_similarity,
             "labels": args.labels,
             "max_disagreement": args.max_disagreement,
+            "allow_degenerate_labels": args.allow_degenerate_labels,
         },
     )
     manifest = build_dataset(
@@ -301,6 +308,7 @@ def run_build(args) -> int:
         select_model=options.select_by_similarity,
         labels=options.labels,
         max_disagreement=options.max_disagreement,
+        allow_degenerate_labels=options.allow_degenerate_labels,
     )
     summaries.build(args.out, manifest, args.run_dirs)
     return 0

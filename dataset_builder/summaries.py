@@ -109,9 +109,10 @@ def judge(results: list[tuple[str, dict]]) -> None:
     """``results``: (RUN_DIR, judge manifest) per judged run."""
     from rankladder.dataset_builder.agreement import confusion, weighted_kappa
     from rankladder.dataset_builder.judge import run_levels
+    from rankladder.dataset_builder.label_guard import recommend_policy
     from rankladder.dataset_builder.runfiles import iter_kind
 
-    rows = []
+    rows, all_pairs, all_scale = [], [], set()
     for run_dir, manifest in results:
         c = manifest["counts"]
         grades, pairs = Counter(), []
@@ -135,13 +136,18 @@ def judge(results: list[tuple[str, dict]]) -> None:
                 ),
             ),
         ]
+        all_pairs += pairs
+        all_scale |= set(scale)
         if pairs:
             exact = sum(a == b for a, b in pairs) / len(pairs)
             kappa = weighted_kappa(confusion(pairs, scale), scale, 2)
             rows.append(("agreement", f"{prefix}exact {exact:.2f}, weighted κ {kappa} (judge vs intended level)"))
     dirs = " ".join(_q(run_dir) for run_dir, _ in results)
     name = Path(results[0][0]).resolve().name
-    steps = [f"rankladder build {dirs} --out datasets/{name} --version 0.1.0 --labels judged   # or --labels agree"]
+    scale = sorted(all_scale, reverse=True)
+    kappa = weighted_kappa(confusion(all_pairs, scale), scale, 2) if all_pairs else None
+    policy, why = recommend_policy(all_pairs, kappa)  # never a policy the agreement figures argue against
+    steps = [f"rankladder build {dirs} --out datasets/{name} --version 0.1.0 --labels {policy}   # {why}"]
     print_summary("judge", rows, next_steps=steps)
 
 

@@ -24,9 +24,11 @@ WORDS = (
 class CannedOpenAI:
     """``GET /v1/models`` and ``POST /v1/chat/completions``: distinct valid passages seeded by the request."""
 
-    def __init__(self, delay: float = 0.02):
+    def __init__(self, delay: float = 0.02, reply: str | None = None):
+        """``reply``: the same content for every request (e.g. a judge that always answers ``"0"``)."""
         outer = self
         self.delay = delay
+        self.reply = reply
         self.requests = 0
 
         class Handler(BaseHTTPRequestHandler):
@@ -61,6 +63,8 @@ class CannedOpenAI:
                 digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).digest()
                 rng = random.Random(digest)
                 text = " ".join(rng.choice(WORDS) for _ in range(28)).capitalize() + "."
+                if outer.reply is not None:
+                    text = outer.reply
                 self._send(
                     {
                         "id": "x",

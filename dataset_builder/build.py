@@ -17,6 +17,7 @@ from rankladder.core.errors import UserError
 from rankladder.core.fsutil import atomic_output_dir, sha256_file, sha256_json, write_json_atomic
 from rankladder.core.manifest import tool_versions, utc_now
 from rankladder.dataset_builder import agreement, label_guard, schema
+from rankladder.dataset_builder import merge as merge_rules
 from rankladder.dataset_builder.agreement import apply_label_policy, label_columns
 from rankladder.dataset_builder.run_reader import (  # noqa: F401 (re-exported)
     read_records,
@@ -180,13 +181,15 @@ def write_configs(
 
     doc_ids = _doc_ids(records)
     # Only small columns go to polars; every step replaces the frame so at most two copies live.
-    index = pl.from_arrow(records.select(["key", "query_id", "level", "words"])).with_columns(
+    index = pl.from_arrow(records.select(["key", "query_id", "level", "words", "run"])).with_columns(
         pl.from_arrow(doc_ids).alias("doc_id"), pl.int_range(pl.len(), dtype=pl.UInt32).alias("row")
     )
     total = index.height
+    read_by_run = merge_rules.counts_by_run(index)
     if index.get_column("key").n_unique() != total:
         index = index.unique(subset="key", keep="first", maintain_order=True)
-    index = index.drop("key")
+    kept_by_run = merge_rules.counts_by_run(index)
+    index = index.drop("key", "run")
     duplicate_keys = total - index.height
     pairs = pl.from_arrow(records.select(["query_id", "query"])).unique()
     conflicts = pairs.group_by("query_id").len().filter(pl.col("len") > 1)
@@ -284,6 +287,7 @@ def write_configs(
         "dev_queries": len(dev),
         "labels": label_figures,
         "label_policy": policy_result,
+        "records_by_run": {"read": read_by_run, "kept": kept_by_run},
     }
     return files, stats_frame, merge
 
@@ -301,6 +305,7 @@ def build_dataset(
     labels: str = "intended",
     max_disagreement: int = 1,
     allow_degenerate_labels: bool = False,
+    merge_rule: str = "refuse",
 ) -> dict:
     """Build DATASET_DIR from one or more RUN_DIRs; returns the dataset manifest.
 
@@ -320,6 +325,8 @@ def build_dataset(
     incomplete = [m["_path"] for m in run_manifests if m.get("status") != "complete"]
     if incomplete:
         log.warning("building from runs that did not finish: %s", ", ".join(incomplete))
+    generators = merge_rules.run_generators(run_dirs, run_manifests)
+    merge_rules.check_merge_rule(run_dirs, generators, merge_rule)  # before any record is read
     rejects = [row for run_dir in run_dirs for row in iter_kind(run_dir, REJECTS)]
     if labels not in schema.LABEL_POLICIES:
         raise UserError(f"--labels: unknown policy {labels!r} (choose from {', '.join(schema.LABEL_POLICIES)})")
@@ -333,7 +340,7 @@ def build_dataset(
         )
     out = Path(out)
     with atomic_output_dir(out, overwrite=overwrite) as tmp:
-        records, selection = read_records(run_dirs), None
+        records, selection = merge_rules.apply_merge_rule(read_records(run_dirs), merge_rule), None
         if select_model is not None and select_model is not False:
             from rankladder.dataset_builder.selection import select_records
 
@@ -388,6 +395,7 @@ def build_dataset(
                 "allow_degenerate_labels": allow_degenerate_labels,
                 "label_policy_result": merge["label_policy"],
             },
+            "merge": merge_rules.merge_report(run_dirs, generators, merge_rule, **merge["records_by_run"]),
             "judge": card.judge_summary(judge_manifests(run_dirs)),
             "tool_versions": tool_versions(),
         }

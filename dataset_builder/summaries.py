@@ -68,6 +68,8 @@ def _config_rows(out: Path, manifest: dict) -> str:
 
 
 def build(out, manifest: dict, run_dirs) -> None:
+    from rankladder.dataset_builder.merge import summary_line
+
     out = Path(out)
     c = manifest["counts"]
     names = {str(level["value"]): level.get("name", "") for level in manifest.get("levels", [])}
@@ -84,6 +86,7 @@ def build(out, manifest: dict, run_dirs) -> None:
         ("retried", counts(c["failed_attempts_by_reason"], empty="")),
         ("gave up", f"{c['rejected_keys']} documents after every attempt failed" if c["rejected_keys"] else ""),
         ("merged", f"{c['duplicate_keys_merged']} duplicate keys" if c["duplicate_keys_merged"] else ""),
+        ("runs", summary_line(manifest.get("merge") or {})),
         ("labels", labels),
     ]
     stats = json.loads((out / schema.STATS_FILE).read_text(encoding="utf-8"))

@@ -89,6 +89,7 @@ def build(
         labels=config.labels,
         max_disagreement=config.max_disagreement,
         allow_degenerate_labels=config.allow_degenerate_labels,
+        merge_rule=config.merge,
     )
     return Path(out)
 

@@ -7,7 +7,6 @@ for ``dev``, and writes every config atomically.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from pathlib import Path
@@ -25,6 +24,7 @@ from rankladder.dataset_builder.run_reader import (  # noqa: F401 (re-exported)
     unique_run_dirs,
 )
 from rankladder.dataset_builder.runfiles import REJECTS, iter_kind
+from rankladder.dataset_builder.splits import dev_queries
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -49,18 +49,6 @@ def _doc_ids(records) -> pa.ChunkedArray:
         texts, titles = batch.column(0).to_pylist(), batch.column(1).to_pylist()
         chunks.append(pa.array([schema.doc_id(text, title or "") for text, title in zip(texts, titles)], pa.string()))
     return pa.chunked_array(chunks, pa.string())
-
-
-def _dev_queries(query_ids: list[str], fraction: float, seed: int) -> set[str]:
-    if not 0 <= fraction < 1:
-        raise UserError(f"--dev-fraction: must be in [0, 1), got {fraction}")
-    count = round(len(query_ids) * fraction)
-    if fraction > 0 and count == 0:
-        count = 1
-    if count >= len(query_ids) and count > 0:
-        raise UserError(f"--dev-fraction: {fraction} leaves no training queries out of {len(query_ids)}")
-    ranked = sorted(query_ids, key=lambda q: hashlib.sha256(f"{seed}\x1f{q}".encode()).hexdigest())
-    return set(ranked[:count])
 
 
 def _write_table(table, config: str, split: str, folder: Path) -> str:
@@ -218,7 +206,7 @@ def write_configs(
     policy_result = label_guard.policy_figures(index, documents_before)
     label_guard.check_policy_result(policy_result, labels, allow_degenerate_labels)
     queries = queries.filter(pl.col("_id").is_in(index.get_column("query_id").unique().implode()))
-    dev = _dev_queries(queries.get_column("_id").to_list(), dev_fraction, seed)
+    dev = dev_queries(queries.get_column("_id").to_list(), queries.get_column("text").to_list(), dev_fraction, seed)
     index = index.with_columns(pl.col("query_id").is_in(list(dev)).alias("is_dev"))
     files = {}
 

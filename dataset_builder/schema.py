@@ -85,6 +85,7 @@ CONFIG_LAYOUT = {
 }
 
 MANIFEST_FILE = "rankladder_manifest.json"
+TRAIN_MANIFEST_FILE = "rankladder_train_manifest.json"  # a trained model's (eval reads its collection splits)
 STATS_FILE = "stats.json"
 STATS_PLOT = "stats.png"
 AGREEMENT_PLOT = "agreement.png"

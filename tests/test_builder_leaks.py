@@ -47,3 +47,33 @@ def test_level0_topics_related_to_a_query_of_the_run_are_redrawn():
     assert not any("tomato" in topic for topic in drawn)
     # a run that shares words with every topic keeps the least related ones, never none
     assert len(load_topics([" ".join(bundled)])) == 10
+
+
+def test_eval_flags_a_task_on_the_split_the_model_mined_its_training_data_from(
+    tmp_path, shared_datasets, minilm_path, capsys
+):
+    import json
+
+    from console_checks import summary_block
+    from test_builder_mine import small_beir
+
+    from rankladder.cli import main
+
+    folder = small_beir(tmp_path / "beir", shared_datasets / "cranfield", n_docs=30, n_queries=4)
+    mined = tmp_path / "mined"
+    assert main(["mine", str(folder), "--split", "train", "-k", "2", "--out", str(mined), "--no-progress"]) == 0
+    mine_manifest = json.loads((mined / schema.MANIFEST_FILE).read_text())
+    assert mine_manifest["source"]["split"] == "train" and Path(mine_manifest["source"]["folder"]) == folder
+    model = tmp_path / "model"
+    train = ["train", "--data", str(mined), "--output-dir", str(model), "--model", minilm_path, "--max_steps", "1"]
+    assert main([*train, "--group_size", "2", "--eval_split", "none", "--max_seq_length", "32"]) == 0
+    manifest = json.loads((model / schema.TRAIN_MANIFEST_FILE).read_text())
+    assert manifest["collection_splits"] == [
+        {"collection": str(folder.resolve()), "split": "train", "via": f"negatives mined into {mined}"}
+    ]
+    capsys.readouterr()
+    out = tmp_path / "eval"
+    assert main(["eval", "--model", str(model), "--tasks", str(folder), "--split", "train", "--output-dir", str(out)]) == 0
+    rows = summary_block(capsys.readouterr().out, "eval")
+    assert "was trained on beir's train split (negatives mined into" in rows["leak"], rows
+    assert json.loads((out / "summary.json").read_text())["leaks"][0]["split"] == "train"

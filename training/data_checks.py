@@ -56,3 +56,36 @@ def policy_counts(label_policy: str, read: list[int], kept: list[int]) -> dict:
         "lists_emptied": sum(1 for r, k in zip(read, kept) if r and not k),
         "lists_left_with_one_document": sum(1 for k in kept if k == 1),
     }
+
+
+def collection_splits(sources) -> list[dict]:
+    """The real collection splits the sources read: a BEIR folder's qrels split, or the split that ``mine``
+    took positives and negatives from (its manifest's ``source``). ``eval`` flags a task on one of them."""
+    import json
+    from pathlib import Path
+
+    from rankladder.dataset_builder import schema
+    from rankladder.training.data import is_beir_folder, split_revision
+
+    found = []
+    for source in sources:
+        folder = Path(split_revision(source.path)[0])
+        if not folder.is_dir():
+            continue
+        if is_beir_folder(folder):
+            found.append({"collection": str(folder.resolve()), "split": source.split, "via": f"qrels of {source.path}"})
+            continue
+        manifest = folder / schema.MANIFEST_FILE
+        try:
+            mined = json.loads(manifest.read_text(encoding="utf-8")).get("source") if manifest.is_file() else None
+        except json.JSONDecodeError:
+            mined = None
+        if isinstance(mined, dict) and mined.get("folder") and mined.get("split"):
+            found.append(
+                {
+                    "collection": str(Path(mined["folder"]).resolve()),
+                    "split": mined["split"],
+                    "via": f"negatives mined into {source.path}",
+                }
+            )
+    return found

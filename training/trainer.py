@@ -110,6 +110,7 @@ def run_training(options: dict[str, Any]) -> Path:
         "dataset": dataset_info,
         "sources": [s.to_dict() for s in sources],
         "data_checks": {"train_lists": list_figures, "label_policy": label_policy_report},
+        "collection_splits": data_checks.collection_splits(sources),  # eval flags a task on one of them
         "group": {
             "size": rl.group_size,
             "strategy": rl.group_strategy,

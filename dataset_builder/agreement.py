@@ -66,7 +66,7 @@ def summarize(
     keeps = {
         "intended": len(intended),
         "judged": len(pairs),
-        f"agree(max_disagreement={max_disagreement})": sum(abs(i - j) < max_disagreement for i, j in pairs),
+        f"agree(max_disagreement={max_disagreement})": sum(abs(i - j) <= max_disagreement for i, j in pairs),
     }
     exact = sum(i == j for i, j in pairs)
     return {
@@ -153,7 +153,8 @@ def label_columns(index, judgements: dict) -> polars.DataFrame:
 
 def apply_label_policy(index, policy: str, max_disagreement: int) -> polars.DataFrame:
     """``level`` becomes the training/qrels label: ``intended`` keeps it, ``judged`` takes the judge's
-    grade (unjudged documents dropped), ``agree`` keeps documents judged within ``max_disagreement - 1``."""
+    grade (unjudged documents dropped), ``agree`` keeps documents with ``|intended - judged| <= max_disagreement``
+    (``schema.policy_label``, the same rule per document)."""
     import polars as pl
 
     if policy == "intended":
@@ -161,4 +162,4 @@ def apply_label_policy(index, policy: str, max_disagreement: int) -> polars.Data
     index = index.filter(pl.col("grade").is_not_null())
     if policy == "judged":
         return index.with_columns(pl.col("grade").alias("level"))
-    return index.filter((pl.col("grade") - pl.col("intended")).abs() < max_disagreement)
+    return index.filter((pl.col("grade") - pl.col("intended")).abs() <= max_disagreement)

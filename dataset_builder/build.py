@@ -7,7 +7,6 @@ for ``dev``, and writes every config atomically.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from pathlib import Path
@@ -18,7 +17,8 @@ from rankladder.core.fsutil import atomic_output_dir, sha256_file, sha256_json, 
 from rankladder.core.locks import holds_output
 from rankladder.core.manifest import tool_versions, utc_now
 from rankladder.core.readback import scratch_cache_beside, verify_dataset
-from rankladder.dataset_builder import agreement, schema
+from rankladder.dataset_builder import agreement, label_guard, schema
+from rankladder.dataset_builder import merge as merge_rules
 from rankladder.dataset_builder.agreement import apply_label_policy, label_columns
 from rankladder.dataset_builder.run_reader import (  # noqa: F401 (re-exported)
     read_records,
@@ -27,6 +27,7 @@ from rankladder.dataset_builder.run_reader import (  # noqa: F401 (re-exported)
 )
 from rankladder.dataset_builder.runfiles import REJECTS, iter_kind
 from rankladder.dataset_builder.shards import SplitWriter
+from rankladder.dataset_builder.splits import dev_queries
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -51,18 +52,6 @@ def _doc_ids(records) -> pa.ChunkedArray:
         texts, titles = batch.column(0).to_pylist(), batch.column(1).to_pylist()
         chunks.append(pa.array([schema.doc_id(text, title or "") for text, title in zip(texts, titles)], pa.string()))
     return pa.chunked_array(chunks, pa.string())
-
-
-def _dev_queries(query_ids: list[str], fraction: float, seed: int) -> set[str]:
-    if not 0 <= fraction < 1:
-        raise UserError(f"--dev-fraction: must be in [0, 1), got {fraction}")
-    count = round(len(query_ids) * fraction)
-    if fraction > 0 and count == 0:
-        count = 1
-    if count >= len(query_ids) and count > 0:
-        raise UserError(f"--dev-fraction: {fraction} leaves no training queries out of {len(query_ids)}")
-    ranked = sorted(query_ids, key=lambda q: hashlib.sha256(f"{seed}\x1f{q}".encode()).hexdigest())
-    return set(ranked[:count])
 
 
 def _finish(writer: SplitWriter) -> dict:
@@ -123,6 +112,7 @@ def write_configs(
     labels: str = "intended",
     max_disagreement: int = 1,
     layout: dict | None = None,
+    allow_degenerate_labels: bool = False,
 ) -> tuple[dict, object, dict]:
     """Write every config/split parquet into ``folder``; return the writers (files and read-back expectations
     per ``config/split``), the stats frame, merge counts. ``layout``: ``shard_bytes``/``rows_per_group`` of
@@ -138,13 +128,15 @@ def write_configs(
     layout = layout or {}
     doc_ids = _doc_ids(records)
     # Only small columns go to polars; every step replaces the frame so at most two copies live.
-    index = pl.from_arrow(records.select(["key", "query_id", "level", "words"])).with_columns(
+    index = pl.from_arrow(records.select(["key", "query_id", "level", "words", "run"])).with_columns(
         pl.from_arrow(doc_ids).alias("doc_id"), pl.int_range(pl.len(), dtype=pl.UInt32).alias("row")
     )
     total = index.height
+    read_by_run = merge_rules.counts_by_run(index)
     if index.get_column("key").n_unique() != total:
         index = index.unique(subset="key", keep="first", maintain_order=True)
-    index = index.drop("key")
+    kept_by_run = merge_rules.counts_by_run(index)
+    index = index.drop("key", "run")
     duplicate_keys = total - index.height
     pairs = pl.from_arrow(records.select(["query_id", "query"])).unique()
     conflicts = pairs.group_by("query_id").len().filter(pl.col("len") > 1)
@@ -166,11 +158,14 @@ def write_configs(
             max_disagreement,
         )
         label_figures.update(policy=labels, max_disagreement=max_disagreement)
+    documents_before = index.height
     index = apply_label_policy(index, labels, max_disagreement)
     if index.height == 0:
         raise UserError(f"--labels {labels}: no document keeps a label under this policy")
+    policy_result = label_guard.policy_figures(index, documents_before)
+    label_guard.check_policy_result(policy_result, labels, allow_degenerate_labels)
     queries = queries.filter(pl.col("_id").is_in(index.get_column("query_id").unique().implode()))
-    dev = _dev_queries(queries.get_column("_id").to_list(), dev_fraction, seed)
+    dev = dev_queries(queries.get_column("_id").to_list(), queries.get_column("text").to_list(), dev_fraction, seed)
     index = index.with_columns(pl.col("query_id").is_in(list(dev)).alias("is_dev"))
     files = {}
 
@@ -238,6 +233,8 @@ def write_configs(
         "train_queries": n_train,
         "dev_queries": len(dev),
         "labels": label_figures,
+        "label_policy": policy_result,
+        "records_by_run": {"read": read_by_run, "kept": kept_by_run},
     }
     return files, stats_frame, merge
 
@@ -257,6 +254,8 @@ def build_dataset(
     max_disagreement: int = 1,
     shard_bytes: int | None = None,
     rows_per_group: int | None = None,
+    allow_degenerate_labels: bool = False,
+    merge_rule: str = "refuse",
 ) -> dict:
     """Build DATASET_DIR from one or more RUN_DIRs; returns the dataset manifest.
 
@@ -281,11 +280,13 @@ def build_dataset(
     incomplete = [m["_path"] for m in run_manifests if m.get("status") != "complete"]
     if incomplete:
         log.warning("building from runs that did not finish: %s", ", ".join(incomplete))
+    generators = merge_rules.run_generators(run_dirs, run_manifests)
+    merge_rules.check_merge_rule(run_dirs, generators, merge_rule)  # before any record is read
     rejects = [row for run_dir in run_dirs for row in iter_kind(run_dir, REJECTS)]
     if labels not in schema.LABEL_POLICIES:
         raise UserError(f"--labels: unknown policy {labels!r} (choose from {', '.join(schema.LABEL_POLICIES)})")
-    if max_disagreement < 1:
-        raise UserError(f"--max-disagreement: must be at least 1, got {max_disagreement}")
+    if max_disagreement < 0:
+        raise UserError(f"--max-disagreement: must be at least 0, got {max_disagreement}")
     judgements = read_judgements(run_dirs)
     if labels != "intended" and not judgements:
         raise UserError(
@@ -294,7 +295,7 @@ def build_dataset(
         )
     out = Path(out)
     with atomic_output_dir(out, overwrite=overwrite) as tmp:
-        records, selection = read_records(run_dirs), None
+        records, selection = merge_rules.apply_merge_rule(read_records(run_dirs), merge_rule), None
         if select_model is not None and select_model is not False:
             from rankladder.dataset_builder.selection import select_records
 
@@ -308,6 +309,7 @@ def build_dataset(
             labels,
             max_disagreement,
             {"shard_bytes": shard_bytes, "rows_per_group": rows_per_group},
+            allow_degenerate_labels,
         )
         del records
         figures = stats.compute(stats_frame, rejects, merge, run_manifests)
@@ -360,7 +362,10 @@ def build_dataset(
                 "select_by_similarity": selection["model"] if selection and selection["applied"] else None,
                 "labels": labels,
                 "max_disagreement": max_disagreement if labels == "agree" else None,
+                "allow_degenerate_labels": allow_degenerate_labels,
+                "label_policy_result": merge["label_policy"],
             },
+            "merge": merge_rules.merge_report(run_dirs, generators, merge_rule, **merge["records_by_run"]),
             "judge": card.judge_summary(judge_manifests(run_dirs)),
             "tool_versions": tool_versions(),
         }

@@ -111,6 +111,22 @@ def _labels_section(figures: dict, manifest: dict) -> str:
     )
 
 
+def _merge_section(manifest: dict) -> str:
+    """Which run gave how many records (when several RUN_DIRs were merged)."""
+    runs = (manifest.get("merge") or {}).get("runs") or []
+    if len(runs) < 2:
+        return ""
+    rows = "\n".join(
+        f"| `{r['path']}` | `{r['generator']['model']}` | `{r['generator']['prompt_hash']}` | {r['records_read']} | "
+        f"{r['records_kept']} |"
+        for r in runs
+    )
+    return (
+        f"## Merged runs\n\nMerge rule: `{manifest['merge']['rule']}`.\n\n| run | model | prompt hash | records read "
+        f"| records kept |\n|---|---|---|---|---|\n{rows}\n\n"
+    )
+
+
 def _selection_section(figures: dict) -> str:
     """How the kept samples were chosen (when the build selected among several per level)."""
     sel = figures.get("selection")
@@ -173,6 +189,6 @@ built by rankladder. {counts["queries"]} queries, {counts["documents"]} document
 
 {loading_snippet(load_path or manifest["name"])}
 
-{_labels_section(figures, manifest)}{_filters_section(figures)}{_separability_section(figures)}{_selection_section(figures)}Content hash: `{manifest["content_hash"]}`. See `rankladder_manifest.json` and `stats.json`.
+{_merge_section(manifest)}{_labels_section(figures, manifest)}{_filters_section(figures)}{_separability_section(figures)}{_selection_section(figures)}Content hash: `{manifest["content_hash"]}`. See `rankladder_manifest.json` and `stats.json`.
 """
     DatasetCard.from_template(data, template_str="---\n{{ card_data }}\n---\n" + body).save(folder / "README.md")

@@ -27,6 +27,7 @@ GENERATE_EXAMPLES = examples(
 BUILD_EXAMPLES = examples(
     "rankladder build runs/demo --out datasets/demo --version 0.1.0 --dev-fraction 0.25",
     "rankladder build runs/a runs/b --out datasets/ab --version 0.2.0 --select-by-similarity --separability",
+    "rankladder build runs/qwen runs/llama --out datasets/mix --version 0.1.0 --merge keep-all",
     "rankladder build runs/demo --out datasets/demo --version 0.1.0 --labels agree --max-disagreement 1",
 )
 
@@ -185,8 +186,22 @@ def register(subparsers) -> None:
         type=int,
         default=default(B, "max_disagreement"),
         metavar="K",
-        help="--labels agree: drop documents whose judged grade differs from the intended level "
-        "by K or more (1: keep exact agreement only)",
+        help="--labels agree: keep documents with |intended level - judged grade| <= K "
+        "(0: exact agreement only, 1: within one grade)",
+    )
+    build.add_argument(
+        "--allow-degenerate-labels",
+        action="store_true",
+        help="build even when the label policy leaves fewer than two levels or lists of one document "
+        "(refused by default, with the counts)",
+    )
+    build.add_argument(
+        "--merge",
+        default=default(B, "merge"),
+        choices=["refuse", "first", "keep-all"],
+        help="RUN_DIRs from different generators (model, prompt, sampling): refuse them, keep the first "
+        "run's record per (query, level, sample) key, or keep every run's documents as separate samples. "
+        "Shards of one generator always merge",
     )
     build.set_defaults(func=run_build, output_arg="out")
 
@@ -332,6 +347,8 @@ def run_build(args) -> int:
             "select_by_similarity": args.select_by_similarity,
             "labels": args.labels,
             "max_disagreement": args.max_disagreement,
+            "allow_degenerate_labels": args.allow_degenerate_labels,
+            "merge": args.merge,
         },
     )
     manifest = build_dataset(
@@ -346,6 +363,8 @@ def run_build(args) -> int:
         select_model=options.select_by_similarity,
         labels=options.labels,
         max_disagreement=options.max_disagreement,
+        allow_degenerate_labels=options.allow_degenerate_labels,
+        merge_rule=options.merge,
     )
     summaries.build(args.out, manifest, args.run_dirs)
     return 0

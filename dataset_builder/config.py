@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, PositiveInt, field_validator
+from pydantic import AliasChoices, Field, NonNegativeInt, PositiveInt, field_validator
 
 from rankladder.core.config import StrictModel
 
@@ -81,10 +81,20 @@ class BuildConfig(StrictModel):
         description="qrels score / lists level: the intended level, the judge's grade, or the intended "
         "level of documents the judge agrees with",
     )
-    max_disagreement: PositiveInt = Field(
+    max_disagreement: NonNegativeInt = Field(
         1,
-        description="--labels agree: drop documents whose judged grade differs "
-        "from the intended level by this much or more",
+        description="--labels agree: keep documents with |intended level - judged grade| <= K "
+        "(0: exact agreement only; 1: within one grade)",
+    )
+    allow_degenerate_labels: bool = Field(
+        False,
+        description="build even when the label policy leaves fewer than two levels or lists of one document "
+        "(refused by default: a list-wise loss and nDCG are undefined on them)",
+    )
+    merge: Literal["refuse", "first", "keep-all"] = Field(
+        "refuse",
+        description="runs from different generators (model, prompt, sampling): refuse (default), keep the first "
+        "run's record per key (first), or keep every run's documents as separate samples (keep-all)",
     )
 
 

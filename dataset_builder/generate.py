@@ -277,7 +277,7 @@ def _generate_locked(
             run.write_manifest("running", model, 0.0)
             tag = f"{shard_tag(*shard)}.{run.run_id}.jsonl"
             records, rejects = AppendWriter(run_dir / RECORDS / tag), AppendWriter(run_dir / REJECTS / tag)
-            topics = prompt_lib.load_topics()
+            topics = prompt_lib.load_topics([query.text for query in queries])  # none related to a query
             total_docs = sum(len(t.levels) for t in tasks)
             feed = _Feed(config, tasks, topics)
             live = LiveProgress(

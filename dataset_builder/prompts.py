@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,8 +70,47 @@ def load_template(name_or_path: str | None = None, mode: str = "per-level") -> P
     )
 
 
-def load_topics() -> list[str]:
-    return [line.strip() for line in TOPICS_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
+STOPWORDS = frozenset(
+    "a an and are as at be by can do does for from how i in is it its of on or the to what when where which who "
+    "why with you your my we our about into vs versus".split()
+)
+MIN_TOPICS = 10  # a huge run shares a word with nearly every topic: keep at least the least related ones
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased words minus stopwords, crudely stemmed (``tomatoes`` and ``tomato`` meet)."""
+    words = set()
+    for word in re.findall(r"[a-z0-9]+", text.lower()):
+        if word in STOPWORDS:
+            continue
+        for suffix in ("ing", "es", "s"):
+            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+                word = word[: -len(suffix)]
+                break
+        words.add(word)
+    return words
+
+
+def load_topics(queries: list[str] | None = None) -> list[str]:
+    """The bundled level-0 topics, minus those sharing a content word with any of the run's ``queries``.
+
+    A level-0 document is a negative for every query of the run (they share one corpus): "growing tomatoes
+    in a garden", drawn for one query, must not be about another query's tomatoes. When fewer than
+    ``MIN_TOPICS`` share nothing, the least related ones are kept.
+    """
+    topics = [line.strip() for line in TOPICS_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not queries:
+        return topics
+    vocabulary: set[str] = set()
+    query_words = [content_words(query) for query in queries]
+    for words in query_words:
+        vocabulary |= words
+    shared = {topic: content_words(topic) & vocabulary for topic in topics}
+    kept = [topic for topic in topics if not shared[topic]]
+    if len(kept) < MIN_TOPICS:
+        kept = sorted(topics, key=lambda topic: len(shared[topic]))[:MIN_TOPICS]
+        kept = [topic for topic in topics if topic in kept]  # the file's order, so draws stay stable
+    return kept
 
 
 def unrelated_topic(query_id: str, sample: int, attempt: int, topics: list[str]) -> str:

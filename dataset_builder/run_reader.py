@@ -83,27 +83,28 @@ def _complete_line_blocks(path: Path):
 
 
 def read_records(run_dirs: list[Path]):
-    """All records as one arrow table of the needed columns, read block-wise to bound memory."""
+    """All records as one arrow table of the needed columns (plus ``run``: the RUN_DIR's index in
+    ``run_dirs``), read block-wise to bound memory."""
     import pyarrow as pa
     from pyarrow import json as pajson
 
     options = pajson.ParseOptions(explicit_schema=_record_schema(), unexpected_field_behavior="ignore")
     tables = []
-    for run_dir in run_dirs:
+    for run, run_dir in enumerate(run_dirs):
         for path in sorted((run_dir / RECORDS).glob("shard-*.jsonl")):
             if not path.is_file():
                 raise UserError(f"{path}: not a records file (a folder?)")
             for block in _complete_line_blocks(path):
                 try:
-                    tables.append(
-                        pajson.read_json(
-                            pa.BufferReader(block),
-                            parse_options=options,
-                            read_options=pajson.ReadOptions(block_size=4 << 20),
-                        )
+                    table = pajson.read_json(
+                        pa.BufferReader(block),
+                        parse_options=options,
+                        read_options=pajson.ReadOptions(block_size=4 << 20),
                     )
                 except pa.ArrowInvalid as exc:
                     raise UserError(f"{path}: corrupt records file ({str(exc).splitlines()[0]})") from None
+                # which RUN_DIR each record came from: the merge rule and its per-run counts need it
+                tables.append(table.append_column("run", pa.array([run] * table.num_rows, pa.int32())))
     if not tables:
         raise UserError(f"{', '.join(map(str, run_dirs))}: no generation records found")
     return pa.concat_tables(tables)  # chunked: no copy

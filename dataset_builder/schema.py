@@ -69,7 +69,8 @@ def policy_label(intended: int, grade: int | None, policy: str, max_disagreement
     """A document's label under a label policy (None: the policy drops it).
 
     ``intended``: the level the generator was asked for; ``judged``: the judge's grade (unjudged documents
-    dropped); ``agree``: the intended level of documents judged within ``max_disagreement - 1`` of it.
+    dropped); ``agree``: the intended level of documents whose judged grade is within ``max_disagreement``
+    of it, ``|intended - judged| <= max_disagreement`` (0: exact agreement only).
     ``build --labels`` applies the same rule to a whole run (``dataset_builder.agreement.apply_label_policy``);
     training sources apply it to a built dataset's ``lists`` (``label_policy``), so one dataset serves every policy.
     """
@@ -81,7 +82,7 @@ def policy_label(intended: int, grade: int | None, policy: str, max_disagreement
         return None
     if policy == "judged":
         return grade
-    return intended if abs(grade - intended) < max_disagreement else None
+    return intended if abs(grade - intended) <= max_disagreement else None
 
 
 # config -> (folder inside DATASET_DIR, splits that may exist)
@@ -96,6 +97,7 @@ CONFIG_LAYOUT = {
 ID_COLUMNS = {CORPUS_CONFIG: "_id", QUERIES_CONFIG: "_id", QRELS_CONFIG: "corpus-id", LISTS_CONFIG: "query_id"}
 
 MANIFEST_FILE = "rankladder_manifest.json"
+TRAIN_MANIFEST_FILE = "rankladder_train_manifest.json"  # a trained model's (eval reads its collection splits)
 STATS_FILE = "stats.json"
 STATS_PLOT = "stats.png"
 AGREEMENT_PLOT = "agreement.png"

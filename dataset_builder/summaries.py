@@ -64,6 +64,8 @@ def _config_rows(out: Path, manifest: dict) -> str:
 
 
 def build(out, manifest: dict, run_dirs) -> None:
+    from rankladder.dataset_builder.merge import summary_line
+
     out = Path(out)
     c = manifest["counts"]
     names = {str(level["value"]): level.get("name", "") for level in manifest.get("levels", [])}
@@ -80,6 +82,7 @@ def build(out, manifest: dict, run_dirs) -> None:
         ("retried", counts(c["failed_attempts_by_reason"], empty="")),
         ("gave up", f"{c['rejected_keys']} documents after every attempt failed" if c["rejected_keys"] else ""),
         ("merged", f"{c['duplicate_keys_merged']} duplicate keys" if c["duplicate_keys_merged"] else ""),
+        ("runs", summary_line(manifest.get("merge") or {})),
         ("labels", labels),
     ]
     stats = json.loads((out / schema.STATS_FILE).read_text(encoding="utf-8"))
@@ -105,9 +108,10 @@ def judge(results: list[tuple[str, dict]]) -> None:
     """``results``: (RUN_DIR, judge manifest) per judged run."""
     from rankladder.dataset_builder.agreement import confusion, weighted_kappa
     from rankladder.dataset_builder.judge import run_levels
+    from rankladder.dataset_builder.label_guard import recommend_policy
     from rankladder.dataset_builder.runfiles import iter_kind
 
-    rows = []
+    rows, all_pairs, all_scale = [], [], set()
     for run_dir, manifest in results:
         c = manifest["counts"]
         grades, pairs = Counter(), []
@@ -131,13 +135,18 @@ def judge(results: list[tuple[str, dict]]) -> None:
                 ),
             ),
         ]
+        all_pairs += pairs
+        all_scale |= set(scale)
         if pairs:
             exact = sum(a == b for a, b in pairs) / len(pairs)
             kappa = weighted_kappa(confusion(pairs, scale), scale, 2)
             rows.append(("agreement", f"{prefix}exact {exact:.2f}, weighted κ {kappa} (judge vs intended level)"))
     dirs = " ".join(_q(run_dir) for run_dir, _ in results)
     name = Path(results[0][0]).resolve().name
-    steps = [f"rankladder build {dirs} --out datasets/{name} --version 0.1.0 --labels judged   # or --labels agree"]
+    scale = sorted(all_scale, reverse=True)
+    kappa = weighted_kappa(confusion(all_pairs, scale), scale, 2) if all_pairs else None
+    policy, why = recommend_policy(all_pairs, kappa)  # never a policy the agreement figures argue against
+    steps = [f"rankladder build {dirs} --out datasets/{name} --version 0.1.0 --labels {policy}   # {why}"]
     print_summary("judge", rows, next_steps=steps)
 
 

@@ -174,6 +174,7 @@ def _print_closing(summary: dict, output_dir: str | None, command: str = "eval")
     """The closing block: what was written, the nDCG@10 table with Δ vs base, and what to run next."""
     from rankladder.core.console import print_summary, written
     from rankladder.eval import summary as summ
+    from rankladder.eval.leaks import summary_line as leak_line
 
     models = [k for k in summary["scores"] if not summ.is_reference(k)]
     comparing = command != "eval"  # --compare writes only the summaries, from existing result folders
@@ -194,6 +195,7 @@ def _print_closing(summary: dict, output_dir: str | None, command: str = "eval")
             else "",
         ),
         ("scores", summ.results_table(summary)),
+        ("leak", leak_line(summary.get("leaks") or [])),
     ]
     next_steps = []
     if output_dir and models and not comparing:

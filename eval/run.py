@@ -64,6 +64,7 @@ def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
 def _run_eval(config: EvalConfig, st_models: dict | None) -> dict:
     import mteb
 
+    from rankladder.eval import leaks
     from rankladder.eval import summary as summ
     from rankladder.eval.models import load_encoder, resolve_model
     from rankladder.eval.progress import corpus_sizes, quiet_third_party
@@ -124,6 +125,7 @@ def _run_eval(config: EvalConfig, st_models: dict | None) -> dict:
         for task in tasks:
             task.unload_data()
 
+        found_leaks = leaks.leaks(specs, sources.values())
         task_entries = [
             {
                 "name": s.name,
@@ -142,12 +144,14 @@ def _run_eval(config: EvalConfig, st_models: dict | None) -> dict:
             "inputs": [{"kind": "model", "path_or_repo": s.path, "revision": s.revision} for s in specs]
             + [{"kind": "task", "path_or_repo": s.path_or_repo, "revision": s.revision} for s in sources.values()],
             "timings_s": timings,
+            "leaks": found_leaks,
             "tool_versions": tool_versions(),
         }
         write_json_atomic(tmp / summ.MANIFEST, manifest)
         if level_rows:
             write_json_atomic(tmp / summ.LEVEL_ORDER, summ.jsonable(level_rows))
         summary = summ.collect([tmp], base=config.base)
+        summary["leaks"] = found_leaks  # scores on a split the model trained on are not held out
         summ.write_summary(summary, tmp)
     return summary
 

@@ -68,7 +68,8 @@ def build(
 ) -> Path:
     """Merge RUN_DIRs into the versioned dataset folder ``out``; returns ``out``.
 
-    ``options``: ``dev_fraction``, ``seed``, ``select_by_similarity`` (see ``rankladder build --help``).
+    ``options``: ``dev_fraction``, ``seed``, ``select_by_similarity``, ``labels``, ``max_disagreement``,
+    ``allow_degenerate_labels``, ``merge`` (see ``rankladder build --help``).
     """
     from rankladder.dataset_builder.build import build_dataset
     from rankladder.dataset_builder.config import BuildConfig
@@ -85,6 +86,10 @@ def build(
         name=name,
         separability_model=separability,
         select_model=config.select_by_similarity,
+        labels=config.labels,
+        max_disagreement=config.max_disagreement,
+        allow_degenerate_labels=config.allow_degenerate_labels,
+        merge_rule=config.merge,
     )
     return Path(out)
 

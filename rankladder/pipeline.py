@@ -168,6 +168,8 @@ class Pipeline:
             select_model=b.get("select_by_similarity"),
             labels=b["labels"],
             max_disagreement=b["max_disagreement"],
+            allow_degenerate_labels=b.get("allow_degenerate_labels", False),
+            merge_rule=b.get("merge", "refuse"),
         )
         result = {"version": manifest["version"], "content_hash": manifest["content_hash"]}
         stats = json.loads((self.dataset_dir / "stats.json").read_text(encoding="utf-8"))

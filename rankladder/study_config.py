@@ -240,8 +240,8 @@ def _check_setting(setting, index: int, where: str) -> dict:
     if full["label_policy"] is not None and full["label_policy"] not in LABEL_POLICIES:
         raise UserError(f"{where}: settings[{index}]: label_policy must be one of {', '.join(LABEL_POLICIES)}")
     k = full["max_disagreement"]
-    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-        raise UserError(f"{where}: settings[{index}]: max_disagreement must be a positive integer")
+    if not isinstance(k, int) or isinstance(k, bool) or k < 0:
+        raise UserError(f"{where}: settings[{index}]: max_disagreement must be a non-negative integer")
     if not isinstance(full["options"], dict):
         raise UserError(f"{where}: settings[{index}]: options must be a mapping")
     if "/" in str(full["name"]) or not str(full["name"]).strip():

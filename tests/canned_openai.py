@@ -29,13 +29,20 @@ class CannedOpenAI:
     server has a fixed rate of ``max_concurrent / delay`` replies a second (a stand-in for one GPU replica).
     ``kill_after``: the server dies (:meth:`kill`) once it has taken that many completions, while they
     are still in flight. ``answered`` counts the replies it sent. ``port``: 0 for a free one, or the port of
-    a killed server to stand in for it restarted."""
+    a killed server to stand in for it restarted. ``reply``: the same content for every request (e.g. a judge
+    that always answers ``"0"``)."""
 
     def __init__(
-        self, delay: float = 0.02, max_concurrent: int | None = None, kill_after: int | None = None, port: int = 0
+        self,
+        delay: float = 0.02,
+        max_concurrent: int | None = None,
+        kill_after: int | None = None,
+        port: int = 0,
+        reply: str | None = None,
     ):
         outer = self
         self.delay = delay
+        self.reply = reply
         self.requests = 0
         self.answered = 0
         self.first_request_at: float | None = None  # time.monotonic() of the first completion asked for
@@ -104,6 +111,8 @@ class CannedOpenAI:
                 digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).digest()
                 rng = random.Random(digest)
                 text = " ".join(rng.choice(WORDS) for _ in range(28)).capitalize() + "."
+                if outer.reply is not None:
+                    text = outer.reply
                 sent = self._send(
                     {
                         "id": "x",

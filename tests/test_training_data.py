@@ -112,8 +112,8 @@ def test_missing_lists_and_qrels_config(tmp_path):
 def test_label_policy_needs_a_judged_dataset(dataset_dir):
     with pytest.raises(UserError, match="label_policy must be one of intended, judged, agree"):
         Source.from_dict({"path": str(dataset_dir), "label_policy": "judge"})
-    with pytest.raises(UserError, match="max_disagreement must be a positive integer"):
-        Source.from_dict({"path": str(dataset_dir), "label_policy": "agree", "max_disagreement": 0})
+    with pytest.raises(UserError, match="max_disagreement must be a non-negative integer"):
+        Source.from_dict({"path": str(dataset_dir), "label_policy": "agree", "max_disagreement": -1})
     with pytest.raises(UserError, match="has no judged document"):
         load_lists([Source(path=str(dataset_dir), kind="lists", label_policy="judged")])
     intended = load_lists([Source(path=str(dataset_dir), kind="lists", label_policy="intended")])

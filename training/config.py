@@ -56,8 +56,10 @@ class TrainOptions(StrictModel):
         description="labels of a judged --data set: intended levels, the judge's grades, or intended levels of "
         "documents the judge agrees with (default: the labels it was built with)",
     )
-    max_disagreement: PositiveInt = Field(
-        1, description="--label_policy agree: drop documents judged this many levels or more from their intended one"
+    max_disagreement: NonNegativeInt = Field(
+        1,
+        description="--label_policy agree: keep documents with |intended level - judged grade| <= K "
+        "(0: exact agreement only)",
     )
     group_size: PositiveInt = Field(4, description="G: documents per query in one training row")
     group_strategy: Literal["random", "most_relevant", "one_per_level"] = Field(

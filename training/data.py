@@ -42,8 +42,8 @@ class Source:
         label_policy: for ``lists`` of a judged dataset, which label a document's score is
             (``schema.LABEL_POLICIES``: ``intended``, ``judged``, ``agree``); None keeps ``levels``, the
             label policy the dataset was built with. Applied before the filters and ``score_transform``.
-        max_disagreement: ``agree``: drop documents whose judged grade differs from the intended level by
-            this much or more.
+        max_disagreement: ``agree``: keep documents with ``|intended - judged| <= max_disagreement``
+            (0: exact agreement only).
     """
 
     path: str
@@ -73,8 +73,8 @@ class Source:
                 f"source {data['path']}: label_policy must be one of {', '.join(schema.LABEL_POLICIES)}, got {policy!r}"
             )
         k = data.get("max_disagreement", 1)
-        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-            raise UserError(f"source {data['path']}: max_disagreement must be a positive integer, got {k!r}")
+        if not isinstance(k, int) or isinstance(k, bool) or k < 0:
+            raise UserError(f"source {data['path']}: max_disagreement must be a non-negative integer, got {k!r}")
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
@@ -143,15 +143,22 @@ def _load_hf(path: str, revision: str | None, config: str, split: str):
 
 
 def read_lists(
-    path: str, revision: str | None, split: str, label_policy: str | None = None, max_disagreement: int = 1
+    path: str,
+    revision: str | None,
+    split: str,
+    label_policy: str | None = None,
+    max_disagreement: int = 1,
+    dropped: dict | None = None,
 ) -> dict:
+    """``{query_id: (query, docs)}`` of a ``lists`` split; ``dropped`` (if given) receives what the
+    label policy dropped (``data_checks.policy_counts``)."""
     rows = _load_hf(path, revision, schema.LISTS_CONFIG, split)
     needed = set(schema.LISTS_COLUMNS) | ({"intended_levels", "judge_grades"} if label_policy else set())
     missing = needed - set(rows.column_names)
     if missing:
         why = f" (label_policy {label_policy!r} needs a dataset built from a judged run)" if label_policy else ""
         raise UserError(f"{path}: lists config lacks column(s) {sorted(missing)}{why}")
-    out = {}
+    out, read, kept = {}, [], []
     for line, row in enumerate(rows, start=1):
         levels = [_as_float(v, f"{path}: lists/{split} row {line}: field 'levels'") for v in row["levels"]]
         docs = list(zip(row["doc_ids"], row["documents"], levels))
@@ -160,13 +167,19 @@ def read_lists(
                 schema.policy_label(intended, grade, label_policy, max_disagreement)
                 for intended, grade in zip(row["intended_levels"], row["judge_grades"])
             )
+            read.append(len(docs))
             docs = [(did, text, float(label)) for (did, text, _), label in zip(docs, labels) if label is not None]
+            kept.append(len(docs))
         out[str(row["query_id"])] = (row["query"], docs)
     if label_policy in ("judged", "agree") and not any(g is not None for r in rows for g in r["judge_grades"]):
         raise UserError(
             f"{path}: lists/{split} has no judged document (label_policy {label_policy!r} needs a dataset "
             "built from a run judged with `rankladder judge`)"
         )
+    if label_policy and dropped is not None:
+        from rankladder.training.data_checks import policy_counts
+
+        dropped.update(policy_counts(label_policy, read, kept))
     return out
 
 
@@ -217,8 +230,9 @@ def check_source_exists(source: Source) -> None:
         raise UserError(f"{source.qrels}: qrels file not found (source {source.path})")
 
 
-def read_source(source: Source) -> dict:
-    """Read one source (before filters): {query_id: (query, [(doc_id, text, score), ...])}."""
+def read_source(source: Source, dropped: dict | None = None) -> dict:
+    """Read one source (before filters): {query_id: (query, [(doc_id, text, score), ...])}; ``dropped``
+    receives what its label policy dropped."""
     path, revision = split_revision(source.path)
     local = Path(path)
     check_source_exists(source)
@@ -249,7 +263,7 @@ def read_source(source: Source) -> dict:
     if source.label_policy and kind != "lists":
         raise UserError(f"{source.path}: label_policy applies to a dataset's 'lists' config only (kind {kind!r})")
     if kind == "lists":
-        return read_lists(path, revision, source.split, source.label_policy, source.max_disagreement)
+        return read_lists(path, revision, source.split, source.label_policy, source.max_disagreement, dropped)
     corpus, queries, qrels = read_qrels_rows(path, revision, source.split, source.qrels)
     out: dict = {}
     for line, (qid, did, score) in enumerate(qrels, start=1):
@@ -260,17 +274,19 @@ def read_source(source: Source) -> dict:
     return out
 
 
-def load_lists(sources: list[Source]):
+def load_lists(sources: list[Source], label_policy_report: list | None = None):
     """Merge the sources per query id into a ``datasets.Dataset`` of graded lists.
 
     A document listed by several sources keeps the label of the first source that lists it.
+    ``label_policy_report`` (if given) receives, per source with a label policy, what the policy dropped.
     """
     import datasets
 
     merged: dict[str, dict] = {}
     for index, source in enumerate(sources):
         before = sum(len(m["doc_ids"]) for m in merged.values())
-        for qid, (query, docs) in read_source(source).items():
+        dropped: dict = {}
+        for qid, (query, docs) in read_source(source, dropped).items():
             entry = merged.setdefault(
                 qid, {"query_id": qid, "query": query, "doc_ids": [], "documents": [], "labels": [], "doc_sources": []}
             )
@@ -282,6 +298,8 @@ def load_lists(sources: list[Source]):
                 entry["documents"].append(text)
                 entry["labels"].append(float(label))
                 entry["doc_sources"].append(index)
+        if dropped and label_policy_report is not None:
+            label_policy_report.append({"source": index, "path": source.path, **dropped})
         added = sum(len(m["doc_ids"]) for m in merged.values()) - before
         logger.info("source %d (%s): %d documents", index, source.path, added)
         if added == 0:

@@ -37,6 +37,23 @@ def dev_row(manifest: dict) -> str:
     return " · ".join(parts) + f" (held-out {split} lists, ×100 for nDCG)"
 
 
+def label_policy_row(manifest: dict) -> str:
+    """What a label policy dropped, and lists a loss learns nothing from (``data_checks`` in the manifest)."""
+    checks = manifest.get("data_checks") or {}
+    parts = [
+        f"{r['label_policy']} dropped {r['documents_dropped']} of {r['documents_read']} documents "
+        f"({r['lists_emptied']} lists emptied, {r['lists_left_with_one_document']} left with one document)"
+        for r in checks.get("label_policy", [])
+    ]
+    lists = checks.get("train_lists") or {}
+    if lists.get("single_label_lists"):
+        parts.append(
+            f"{lists['single_label_lists']} of {lists['lists']} training lists have one label only "
+            f"({lists['one_document_lists']} of one document)"
+        )
+    return " · ".join(parts)
+
+
 def summary_rows(output_dir: str | Path) -> list[tuple[str, str]]:
     output_dir = Path(output_dir)
     manifest = json.loads((output_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
@@ -62,6 +79,7 @@ def summary_rows(output_dir: str | Path) -> list[tuple[str, str]]:
         ("trained", steps),
         ("loss", loss),
         ("dev", dev_row(manifest)),
+        ("labels", label_policy_row(manifest)),
         ("time", human_duration(manifest["train_seconds"]) + " training" if "train_seconds" in manifest else ""),
         ("curve", str(curve) if curve.is_file() else ""),
     ]

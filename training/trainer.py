@@ -102,17 +102,21 @@ def _run_training(options: dict[str, Any], rl, targs, source_dicts, given) -> Pa
             targs.per_device_train_batch_size,
         )
 
+    from rankladder.training import data_checks
     from rankladder.training.progress import datasets_bars_off
 
+    label_policy_report: list[dict] = []
     with datasets_bars_off():
-        lists = load_lists(sources)
+        lists = load_lists(sources, label_policy_report)
+    list_figures = data_checks.list_figures(lists["labels"])
+    data_checks.check_training_lists(list_figures)  # before any model loads or any step
     random_k = {i: s.random_k for i, s in enumerate(sources) if s.random_k}
     grouper = GroupedLists(rl.group_size, rl.group_strategy, rl.cycle, random_k, seed=targs.seed)
     train_dataset = make_train_dataset(lists, grouper)
+    with datasets_bars_off():
+        evaluator = make_evaluator(rl)  # checks the dev lists too, before the model loads
     model = load_base_model(base, rl.max_seq_length)
     loss = build_loss(rl.loss, model, **rl.loss_kwargs())
-    with datasets_bars_off():
-        evaluator = make_evaluator(rl)
     import torch
 
     defaults = cfg.run_defaults(given, evaluate=evaluator is not None, gpu=torch.cuda.is_available())
@@ -129,6 +133,8 @@ def _run_training(options: dict[str, Any], rl, targs, source_dicts, given) -> Pa
         "base_model_source": identity["source"],
         "dataset": dataset_info,
         "sources": [s.to_dict() for s in sources],
+        "data_checks": {"train_lists": list_figures, "label_policy": label_policy_report},
+        "collection_splits": data_checks.collection_splits(sources),  # eval flags a task on one of them
         "group": {
             "size": rl.group_size,
             "strategy": rl.group_strategy,
@@ -359,4 +365,7 @@ def make_evaluator(rl):
         logger.info("no %s lists in %s: no in-training evaluation", rl.eval_split, rl.data)
         return None
     dev = dev.select(range(min(len(dev), rl.max_eval_lists)))
+    from rankladder.training.data_checks import check_dev_lists
+
+    check_dev_lists(dev["levels"], rl.eval_split)
     return GradedListEvaluator(dev, name=rl.eval_split)

@@ -177,8 +177,10 @@ def pick_window(candidates: list, options: MineOptions, rng: random.Random) -> l
 # -- methods: each returns {query_id: [{"doc_id", "rank", "score", ...}, ...]} in rank order -----------------
 def mine_bm25(data: MiningInput, options: MineOptions, progress: bool = True) -> dict[str, list[dict]]:
     from rankladder.core.bm25 import BM25Index
+    from rankladder.core.logs import showing_library_output
 
-    index = BM25Index(data.bm25_texts, show_progress=progress)
+    # bm25s' own bars ("Split strings", "BM25S Create Vocab", ...) are library output: -v only
+    index = BM25Index(data.bm25_texts, show_progress=progress and showing_library_output())
     qids = list(data.queries)
     most_positives = max(len(positives(data, q)) for q in qids)
     depth = options.range_max if options.range_max is not None else options.range_min + options.negatives_per_query

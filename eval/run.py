@@ -55,6 +55,7 @@ def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
     """Run the evaluation; returns the summary dict. ``st_models`` maps a model arg to a loaded model."""
     import mteb
 
+    from rankladder.core.logs import unswitchable_bars_hidden
     from rankladder.eval import summary as summ
     from rankladder.eval.models import load_encoder, resolve_model
     from rankladder.eval.progress import corpus_sizes, quiet_third_party
@@ -110,7 +111,8 @@ def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
         local = [t for t, s in resolved if s.kind in ("beir", "built")]
         if config.bm25 and local:
             start = time.monotonic()
-            _evaluate(mteb, mteb.get_model_meta(BM25_MODEL), local, cache, config, tmp / "predictions" / "bm25")
+            with unswitchable_bars_hidden():  # mteb runs bm25s with its "Split strings"/"BM25S Retrieve" bars on
+                _evaluate(mteb, mteb.get_model_meta(BM25_MODEL), local, cache, config, tmp / "predictions" / "bm25")
             timings[BM25_MODEL] = round(time.monotonic() - start, 2)
         for task in tasks:
             task.unload_data()

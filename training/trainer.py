@@ -139,14 +139,17 @@ def run_training(options: dict[str, Any]) -> Path:
 
     if targs.batch_sampler in (BatchSamplers.BATCH_SAMPLER, "batch_sampler"):  # the default: ours, epoch-seeded
         targs.batch_sampler = EpochBatchSampler  # sentence-transformers' own hook (a DefaultBatchSampler class)
-    trainer = SentenceTransformerTrainer(
-        model=model,
-        args=targs,
-        train_dataset=train_dataset,
-        loss=loss,
-        evaluator=evaluator,
-        callbacks=[provenance_callback(effective_yaml, section)],
-    )
+    from rankladder.core.logs import unswitchable_bars_hidden
+
+    with unswitchable_bars_hidden():  # sentence-transformers' "Computing widget examples" bar (for the card)
+        trainer = SentenceTransformerTrainer(
+            model=model,
+            args=targs,
+            train_dataset=train_dataset,
+            loss=loss,
+            evaluator=evaluator,
+            callbacks=[provenance_callback(effective_yaml, section)],
+        )
     progress_callbacks(trainer)
     started = time.monotonic()
     try:

@@ -146,6 +146,25 @@ def test_every_command_with_an_output_folder_calls_it_out():
         assert not re.search(r"--output([-_]dir)?(?![\w-])", parser.format_help()), name
 
 
+def test_a_closed_pipe_ends_quietly(tmp_path, graded_rows):
+    """`rankladder build ... | head`: the reader is gone before the summary is written; no BrokenPipeError
+    traceback, no log kept as if the command had crashed; the dataset itself was written."""
+    import os
+
+    from run_fixtures import write_run_dir
+
+    run = write_run_dir(tmp_path / "run", graded_rows)
+    read, write = os.pipe()
+    os.close(read)  # closed before rankladder writes: every write to stdout fails (EPIPE)
+    try:
+        argv = [RANKLADDER, "build", str(run), "--out", str(tmp_path / "ds"), "--version", "1.0.0"]
+        result = subprocess.run(argv, stdout=write, stderr=subprocess.PIPE, text=True, timeout=300)
+    finally:
+        os.close(write)
+    assert result.stderr == "" and result.returncode == 1  # Python's recipe: quiet, and not a success
+    assert (tmp_path / "ds" / "rankladder_manifest.json").is_file()
+
+
 def test_every_command_names_its_output_folder():
     """Where its log goes once it succeeds (None: no single folder of its own, e.g. publish)."""
     for name, parser in leaf_parsers():

@@ -80,4 +80,6 @@ def test_short_run_defaults_sit_under_what_the_user_gave():
     assert with_dev["eval_strategy"] == "steps" and with_dev["eval_on_start"] is True
     assert "eval_strategy" not in run_defaults({"eval_strategy": "no"}, evaluate=True)
     assert run_defaults({}, evaluate=False, gpu=False)["dataloader_pin_memory"] is False  # no pin_memory warning
+    assert run_defaults({}, evaluate=False, quiet=True)["disable_tqdm"] is True  # -q: no training bar
+    assert "disable_tqdm" not in run_defaults({"disable_tqdm": False}, evaluate=False, quiet=True)
     assert "dataloader_pin_memory" not in run_defaults({"dataloader_pin_memory": True}, evaluate=False, gpu=False)

@@ -152,7 +152,7 @@ def test_cli_bad_input_exits_2(dataset_dir, tmp_path, capsys):
     )
     assert "base model path not found" in capsys.readouterr().err
     out = ["--out", str(tmp_path / "out")]
-    assert main(["train", "--data", str(dataset_dir), "--label-policy", "judged", *out]) == 2
+    assert main(["train", "--data", str(dataset_dir), "--label_policy", "judged", *out]) == 2
     assert "has no judged document" in capsys.readouterr().err  # the tiny dataset was never judged
     assert main(["train", "--sources", f'[{{"path": "{dataset_dir}"}}]', "--label_policy", "agree", *out]) == 2
     assert "give each source its own label_policy" in capsys.readouterr().err

@@ -293,11 +293,14 @@ SHORT_RUN_DEFAULTS = {"logging_steps": 0.05, "disable_tqdm": False}
 DEV_EVAL_DEFAULTS = {"eval_strategy": "steps", "eval_steps": 0.25, "eval_on_start": True}
 
 
-def run_defaults(given: dict[str, Any], evaluate: bool, gpu: bool = True) -> dict[str, Any]:
+def run_defaults(given: dict[str, Any], evaluate: bool, gpu: bool = True, quiet: bool = False) -> dict[str, Any]:
     """The defaults above that the user did not set (a given key, even ``logging_steps: 500``, wins).
 
-    Without a GPU, pinned memory does nothing but warn (torch's DataLoader), so it is off there."""
+    Without a GPU, pinned memory does nothing but warn (torch's DataLoader), so it is off there. ``quiet``
+    (-q: errors and the closing summary only): no progress bar either, the Trainer's own switch."""
     defaults = {k: v for k, v in SHORT_RUN_DEFAULTS.items() if k not in given}
+    if quiet and "disable_tqdm" not in given:
+        defaults["disable_tqdm"] = True
     if not gpu and "dataloader_pin_memory" not in given:
         defaults["dataloader_pin_memory"] = False
     if evaluate and not {"eval_strategy", "evaluation_strategy", "eval_steps", "eval_on_start"} & set(given):

@@ -91,7 +91,10 @@ def run_training(options: dict[str, Any]) -> Path:
         evaluator = make_evaluator(rl)
     import torch
 
-    defaults = cfg.run_defaults(given, evaluate=evaluator is not None, gpu=torch.cuda.is_available())
+    from rankladder.core.logs import QUIET, verbosity
+
+    quiet = verbosity() == QUIET
+    defaults = cfg.run_defaults(given, evaluate=evaluator is not None, gpu=torch.cuda.is_available(), quiet=quiet)
     if defaults:  # short-run logging, dev evaluation: under what the user gave, so re-resolved
         with _logs_said_once():
             rl, targs, source_dicts, given = cfg.resolve(options, defaults)

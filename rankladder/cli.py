@@ -172,7 +172,7 @@ def run_command(argv: list[str] | None = None) -> int:
     if not argv:  # like pip and docker: no command is a question, answered by the overview
         build_parser().print_help()
         return 0
-    run_log = RunLog(prescan_verbosity(argv)).start()  # before parsing: train's parser imports transformers
+    run_log = RunLog(prescan_verbosity(argv)).start()  # before parsing: its errors go to the log too
     outputs, label, path, keep, code = [], "", "", False, None
     try:
         parser = build_parser()

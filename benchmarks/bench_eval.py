@@ -94,7 +94,7 @@ def main() -> None:
             for j, side in enumerate(sides if i % 2 == 0 else sides[::-1]):
                 out = Path(tmp) / f"{side}-{i}-{j}"
                 if side == "rankladder_eval":
-                    cmd = [rankladder, "eval", "--model", args.model, "--tasks", args.task, "--output-dir", str(out)]
+                    cmd = [rankladder, "eval", "--model", args.model, "--tasks", args.task, "--out", str(out)]
                 elif side == "bare_mteb_evaluate":
                     cmd = [sys.executable, "-c", BARE, args.model, args.task, str(out)]
                 else:

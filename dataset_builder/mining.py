@@ -101,8 +101,7 @@ class MiningInput:
     folder: Path
     split: str
     doc_ids: list[str]
-    doc_texts: list[str]  # training text (title + newline + text), what the lists carry
-    bm25_texts: list[str]  # eval baseline's BM25 text
+    doc_texts: list[str]  # what the lists carry and BM25 indexes: the one title+text join (core.metrics)
     queries: dict[str, str]  # query id -> text, only queries with at least one positive
     judged: dict[str, dict[str, int]]  # query id -> {doc id: grade} (all grades, for the lists)
     dropped_judgements: int  # qrels rows whose corpus-id is not in corpus.jsonl
@@ -110,13 +109,8 @@ class MiningInput:
     hashes: dict[str, str]
 
 
-def training_text(title: str, text: str) -> str:
-    """The document text training reads from a BEIR folder (``training.data.read_qrels_rows``)."""
-    return f"{title}\n{text}".strip() if title and not text.startswith(title) else text
-
-
 def load_input(folder: str | Path, split: str | None) -> MiningInput:
-    from rankladder.core.bm25 import document_text
+    from rankladder.core.metrics import document_text
 
     folder = Path(folder)
     for name in ("corpus.jsonl", "queries.jsonl"):
@@ -152,8 +146,7 @@ def load_input(folder: str | Path, split: str | None) -> MiningInput:
         folder=folder,
         split=split,
         doc_ids=[r["id"] for r in corpus],
-        doc_texts=[training_text(r["title"], r["text"]) for r in corpus],
-        bm25_texts=[document_text(r["title"], r["text"]) for r in corpus],
+        doc_texts=[document_text(r["title"], r["text"]) for r in corpus],
         queries={qid: query_text[qid] for qid in judged},
         judged=judged,
         dropped_judgements=dropped,
@@ -179,8 +172,10 @@ def pick_window(candidates: list, options: MineOptions, rng: random.Random) -> l
 # -- methods: each returns {query_id: [{"doc_id", "rank", "score", ...}, ...]} in rank order -----------------
 def mine_bm25(data: MiningInput, options: MineOptions, progress: bool = True) -> dict[str, list[dict]]:
     from rankladder.core.bm25 import BM25Index
+    from rankladder.core.logs import showing_library_output
 
-    index = BM25Index(data.bm25_texts, show_progress=progress)
+    # bm25s' own bars ("Split strings", "BM25S Create Vocab", ...) are library output: -v only
+    index = BM25Index(data.doc_texts, show_progress=progress and showing_library_output())
     qids = list(data.queries)
     most_positives = max(len(positives(data, q)) for q in qids)
     depth = options.range_max if options.range_max is not None else options.range_min + options.negatives_per_query

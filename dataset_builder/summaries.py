@@ -98,7 +98,7 @@ def build(out, manifest: dict, run_dirs) -> None:
         )
     name = manifest.get("name") or out.name
     steps = [
-        f"rankladder train --data {_q(out)} --output-dir models/{name}",
+        f"rankladder train --data {_q(out)} --out models/{name}",
         f"rankladder publish dataset {_q(out)} --repo ORG/{name} --version {manifest['version']} --dry-run",
     ]
     print_summary("build", rows, next_steps=steps)
@@ -166,7 +166,7 @@ def mine(out, manifest: dict, k: int) -> None:
     ]
     sources = _q(json.dumps([{"path": str(out)}]))
     steps = [
-        f"rankladder train --sources {sources} --output-dir models/{Path(out).resolve().name}"
+        f"rankladder train --sources {sources} --out models/{Path(out).resolve().name}"
         "   # mix with other sources: configs/train_synth_real.yaml"
     ]
     print_summary("mine", rows, next_steps=steps)

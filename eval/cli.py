@@ -29,10 +29,10 @@ their task sets differ, a warning says so and only the tasks every model has are
 EPILOG = """\
 examples:
   rankladder eval --model out/ckpt --name me/ladder-minilm --tasks ../shared/datasets/cranfield \\
-      --output-dir runs/eval-ckpt
+      --out runs/eval-ckpt
   rankladder eval --model sentence-transformers/all-MiniLM-L6-v2 --model out/ckpt \\
-      --tasks NanoBEIR data/my_dataset --output-dir runs/eval
-  rankladder eval --compare runs/eval-base runs/eval-ckpt --output-dir runs/compare
+      --tasks NanoBEIR data/my_dataset --out runs/eval
+  rankladder eval --compare runs/eval-base runs/eval-ckpt --out runs/compare
 """
 
 
@@ -74,7 +74,7 @@ def register(subparsers) -> None:
         metavar="TASK",
         help="mteb task/benchmark names, BEIR folders, built dataset folders or Hub repos",
     )
-    p.add_argument("--output-dir", metavar="DIR", help="where results and summaries go (required to run)")
+    p.add_argument("--out", metavar="DIR", help="where results and summaries go (required to run)")
     p.add_argument("--split", default=None, help="qrels split of local BEIR folders (default: test, else the only one)")
     p.add_argument("--no-bm25", dest="bm25", action="store_false", help="skip the BM25 reference row")
     p.add_argument(
@@ -111,7 +111,7 @@ def register(subparsers) -> None:
         metavar="DIR",
         default=None,
         help="rebuild the summary from these result folders (no model is run); with "
-        "--output-dir, write summary.{json,md,png} there, else print the table",
+        "--out, write summary.{json,md,png} there, else print the table",
     )
     p.set_defaults(func=main)
 
@@ -123,17 +123,17 @@ def main(args) -> int:
         from rankladder.eval import summary as summ
         from rankladder.eval.run import compare
 
-        result = compare(args.compare, args.output_dir, base=args.base)
-        if not args.output_dir:
+        result = compare(args.compare, args.out, base=args.base)
+        if not args.out:
             print(summ.to_markdown(result), end="")
-        _print_closing(result, args.output_dir, command="eval --compare")
+        _print_closing(result, args.out, command="eval --compare")
         return 0
     if not args.model:
         raise UserError("--model: required (or use --compare DIR...)")
     if not args.tasks:
         raise UserError("--tasks: required")
-    if not args.output_dir:
-        raise UserError("--output-dir: required")
+    if not args.out:
+        raise UserError("--out: required")
     from rankladder.core.config import validate_flags
 
     options = validate_flags(
@@ -153,7 +153,7 @@ def main(args) -> int:
     config = EvalConfig(
         models=args.model,
         tasks=options.tasks,
-        output_dir=args.output_dir,
+        output_dir=args.out,
         names=args.name,
         revisions=args.revision,
         split=options.split,
@@ -166,7 +166,7 @@ def main(args) -> int:
         base=args.base,
     )
     result = run_eval(config)
-    _print_closing(result, args.output_dir)
+    _print_closing(result, args.out)
     return 0
 
 

@@ -7,14 +7,13 @@ a forward hook on the SentenceTransformer counts the rows of each batch as sente
 encodes it, so mteb's encode path (prompts, length sorting, post-processing) stays untouched.
 
 ``quiet_third_party`` hides the bars that are not the user's business (mteb's corpus chunks,
-datasets' "Standardizing text corpus format" maps, bm25s' tokenizing/indexing bars) and bm25s'
-DEBUG logs, for the duration of an evaluation only.
+datasets' "Standardizing text corpus format" maps) and bm25s' DEBUG logs, for the duration of an
+evaluation only, through the libraries' public switches.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import sys
 import warnings
@@ -23,7 +22,7 @@ from typing import Any
 from mteb.models import SentenceTransformerEncoderWrapper
 from mteb.types import PromptType
 
-BM25S_MODULES = ("bm25s", "bm25s.tokenization", "bm25s.scoring", "bm25s.hf", "bm25s.numba.retrieve_utils")
+from rankladder.core.logs import QUIET, showing_library_output, verbosity
 
 
 def corpus_sizes(task) -> dict[tuple[str, str, str], int]:
@@ -77,6 +76,7 @@ class ProgressEncoderWrapper(SentenceTransformerEncoderWrapper):
                 unit="doc",
                 file=sys.stderr,
                 dynamic_ncols=True,
+                disable=verbosity() == QUIET,  # -q: errors and the closing summary only
             )
             self._bars[key] = bar
 
@@ -107,14 +107,14 @@ class ProgressEncoderWrapper(SentenceTransformerEncoderWrapper):
 
 @contextlib.contextmanager
 def quiet_third_party():
-    """Silence datasets' map bars, bm25s' bars and DEBUG/INFO logs while an evaluation runs; restore after.
+    """Silence datasets' map bars, transformers' loading bars and library INFO logs while an evaluation runs;
+    restore after. Through each library's public switches; bm25s' bars (mteb runs it with its bars on) are
+    hidden around the BM25 row by ``rankladder.core.logs.unswitchable_bars_hidden``.
 
-    With ``-v`` (root logger at INFO or below) nothing is silenced: the user asked to see it all."""
-    if logging.getLogger().getEffectiveLevel() <= logging.INFO:
+    With ``-v`` (or, from Python, a root logger at INFO or below) nothing is silenced: the user asked to see it."""
+    if showing_library_output():
         yield
         return
-    import importlib
-
     from datasets.utils import logging as ds_logging
     from datasets.utils.tqdm import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
     from transformers.utils import logging as tf_logging
@@ -125,17 +125,7 @@ def quiet_third_party():
     ds_logging.set_verbosity_error()
     tf_bars_were_on = tf_logging.is_progress_bar_enabled()
     tf_logging.disable_progress_bar()  # "Loading weights" while a model loads
-    patched = []
-    for name in BM25S_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except Exception:  # bm25s missing or an optional part (numba) absent: nothing to quiet
-            continue
-        original = getattr(module, "tqdm", None)
-        if original is not None:
-            patched.append((module, original))
-            module.tqdm = functools.partial(_silent_tqdm, original)
-    bm25s_logger = logging.getLogger("bm25s")  # after the import: bm25s sets its logger to DEBUG when imported
+    bm25s_logger = logging.getLogger("bm25s")  # bm25s sets its logger to DEBUG when it is imported
     bm25s_level = bm25s_logger.level
     bm25s_logger.setLevel(logging.WARNING)
     try:
@@ -149,14 +139,7 @@ def quiet_third_party():
     finally:
         if tf_bars_were_on:
             tf_logging.enable_progress_bar()
-        for module, original in patched:
-            module.tqdm = original
         bm25s_logger.setLevel(bm25s_level)
         ds_logging.set_verbosity(ds_level)
         if bars_were_on:
             enable_progress_bars()
-
-
-def _silent_tqdm(original, *args, **kwargs):
-    kwargs["disable"] = True
-    return original(*args, **kwargs)

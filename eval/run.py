@@ -64,6 +64,7 @@ def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
 def _run_eval(config: EvalConfig, st_models: dict | None) -> dict:
     import mteb
 
+    from rankladder.core.logs import unswitchable_bars_hidden
     from rankladder.eval import leaks
     from rankladder.eval import summary as summ
     from rankladder.eval.models import load_encoder, resolve_model
@@ -120,7 +121,8 @@ def _run_eval(config: EvalConfig, st_models: dict | None) -> dict:
         local = [t for t, s in resolved if s.kind in ("beir", "built")]
         if config.bm25 and local:
             start = time.monotonic()
-            _evaluate(mteb, mteb.get_model_meta(BM25_MODEL), local, cache, config, tmp / "predictions" / "bm25")
+            with unswitchable_bars_hidden():  # mteb runs bm25s with its "Split strings"/"BM25S Retrieve" bars on
+                _evaluate(mteb, mteb.get_model_meta(BM25_MODEL), local, cache, config, tmp / "predictions" / "bm25")
             timings[BM25_MODEL] = round(time.monotonic() - start, 2)
         for task in tasks:
             task.unload_data()

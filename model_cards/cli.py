@@ -38,12 +38,12 @@ def _common(parser: argparse.ArgumentParser, versioned: bool = True) -> None:
         help="print the plan and write the exact folder that would be uploaded; upload nothing",
     )
     parser.add_argument(
-        "--output", type=Path, help="where --dry-run writes the folder (default: ./release/ORG__NAME-vX.Y.Z)"
+        "--out", type=Path, help="where --dry-run writes the folder (default: ./release/ORG__NAME-vX.Y.Z)"
     )
     parser.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace an existing, different --output/--bundle-dir folder (only once the new one is "
+        help="replace an existing, different --out/--bundle-dir folder (only once the new one is "
         "complete); without it such a folder is refused",
     )
 
@@ -79,7 +79,7 @@ def register(subparsers) -> None:
         "model",
         formatter_class=HelpFormatter,
         epilog=examples(
-            "rankladder publish model models/demo --repo my-org/minilm-sycl --version 0.1.0 --dry-run --output release/minilm",
+            "rankladder publish model models/demo --repo my-org/minilm-sycl --version 0.1.0 --dry-run --out release/minilm",
             MODEL_EXAMPLE,
         ),
         help="CHECKPOINT_DIR -> model repo (SentenceTransformer folder + card, tagged)",
@@ -134,7 +134,7 @@ def _summary(kind: str, args, repo: str, version: str | None, default_output: Pa
     url = f"{hub.endpoint()}/{'datasets/' if kind == 'dataset' else ''}{repo}"
     tag = f"v{version}" if version else None
     if args.dry_run:
-        folder = Path(args.output or default_output)
+        folder = Path(args.out or default_output)
         files = sum(1 for p in folder.rglob("*") if p.is_file())
         rows = [
             ("wrote", written(folder, f"{files} files, exactly what would be uploaded (nothing was)")),
@@ -161,11 +161,11 @@ def _dataset(args) -> int:
         dry_run=args.dry_run,
         force=args.force,
         license=args.license,
-        output=args.output,
+        output=args.out,
         overwrite=args.overwrite,
     )
     name = args.repo.split("/")[-1]
-    steps = [f"rankladder train --data {args.repo}@v{args.version} --output-dir models/{name}-model"]
+    steps = [f"rankladder train --data {args.repo}@v{args.version} --out models/{name}-model"]
     _summary("dataset", args, args.repo, args.version, _default_output(args.repo, args.version), steps)
     return code
 
@@ -183,12 +183,12 @@ def _model(args) -> int:
         license=args.license,
         dataset_repo=args.dataset_repo,
         results_dir=args.results,
-        output=args.output,
+        output=args.out,
         base_model=args.base_model,
         overwrite=args.overwrite,
     )
     name = args.repo.split("/")[-1]
-    steps = [f"rankladder eval --model {args.repo}@v{args.version} --tasks NanoBEIR --output-dir results/{name}"]
+    steps = [f"rankladder eval --model {args.repo}@v{args.version} --tasks NanoBEIR --out results/{name}"]
     _summary("model", args, args.repo, args.version, _default_output(args.repo, args.version), steps)
     return code
 
@@ -203,7 +203,7 @@ def _results(args) -> int:
         dry_run=args.dry_run,
         model=args.model,
         bundle_dir=args.bundle_dir,
-        output=args.output,
+        output=args.out,
         overwrite=args.overwrite,
     )
     bundle = args.bundle_dir or Path("release") / "leaderboard" / args.model_repo.replace("/", "__")

@@ -30,7 +30,7 @@ from mteb.models.sentence_transformer_wrapper import sentence_transformers_loade
 
 def mteb_license(license: str | None) -> str | None:
     """``license`` if mteb's ``ModelMeta`` accepts it, else "not specified" (mteb knows fewer than the Hub)."""
-    from mteb.types._metadata import Licenses
+    from mteb.types import Licenses
 
     if license is None:
         return None

@@ -1,4 +1,4 @@
-"""The output rule for the folders ``publish`` writes locally (``--dry-run --output``, leaderboard bundle).
+"""The output rule for the folders ``publish`` writes locally (``--dry-run --out``, leaderboard bundle).
 
 An existing non-empty folder is never deleted or changed unless ``--overwrite``; with it, the old folder
 is swapped out only after the new one is complete (``rankladder.core.fsutil.atomic_output_dir``).
@@ -26,7 +26,7 @@ def check_output_target(final: Path, flag: str) -> None:
 
 
 def write_output_dir(
-    final: str | Path, fill: Callable[[Path], None], overwrite: bool = False, flag: str = "--output"
+    final: str | Path, fill: Callable[[Path], None], overwrite: bool = False, flag: str = "--out"
 ) -> bool:
     """Write ``fill(folder)`` to ``final`` atomically; True if written, False if an identical one was kept.
 

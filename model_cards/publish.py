@@ -75,7 +75,7 @@ def _dry_run_output(output, default: Path, dry_run: bool) -> Path | None:
     if not dry_run:
         return None
     path = Path(output or default)
-    check_output_target(path, "--output")
+    check_output_target(path, "--out")
     check_writable(path)
     return path
 

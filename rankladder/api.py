@@ -94,18 +94,18 @@ def build(
     return Path(out)
 
 
-def train(output_dir: str | Path, **options: Any) -> Path:
+def train(out: str | Path, **options: Any) -> Path:
     """Fine-tune a retriever; returns the model folder. ``options``: every ``rankladder train`` option,
     rankladder's (``data``, ``loss``, ``group_size``, ...) and the Trainer's (``max_steps``, ...)."""
     from rankladder.training.trainer import run_training
 
-    return Path(run_training({**options, "output_dir": str(output_dir)}))
+    return Path(run_training({**options, "out": str(out)}))
 
 
 def evaluate(
     models: list[str] | str,
     tasks: list[str] | str,
-    output_dir: str | Path,
+    out: str | Path,
     names: list[str] | None = None,
     overwrite: bool = False,
     **options: Any,
@@ -122,7 +122,7 @@ def evaluate(
         EvalConfig(
             models=[models] if isinstance(models, str) else list(models),
             tasks=checked.tasks,
-            output_dir=str(output_dir),
+            output_dir=str(out),
             names=list(names or []),
             split=checked.split,
             bm25=checked.bm25,

@@ -5,8 +5,8 @@ Each stage module exposes ``register(subparsers)``, which adds its subcommands a
 transformers) inside their functions only, so ``rankladder --help`` stays fast.
 
 What every command shares is done here, once: ``-v``/``-q`` anywhere on the command line, logs routed to
-``OUT/logs/`` (``rankladder.core.logs``), help with each default once and an example, both ``--a-b`` and
-``--a_b`` spellings of every long option, and one-line errors.
+``OUT/logs/`` (``rankladder.core.logs``), help with each default once and an example, one-line errors, and
+a quiet exit when stdout is a closed pipe (``rankladder ... | head``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import shlex
 import sys
 
 from rankladder import __version__
-from rankladder.core.clihelp import HelpFormatter, examples
+from rankladder.core.clihelp import HelpFormatter, examples, unrecognized
 from rankladder.core.console import mark_start
 from rankladder.core.errors import UserError
 from rankladder.core.logs import NORMAL, QUIET, VERBOSE, RunLog, prescan_verbosity
@@ -36,7 +36,7 @@ STAGE_MODULES = (
 )
 
 # The output folder of commands whose parsers live elsewhere and do not declare it (None: no single folder).
-OUTPUT_ARGS = {"train": "output_dir", "eval": "output_dir", "quickstart": "out", "run": "out"}
+OUTPUT_ARGS = {"train": "out", "eval": "out", "quickstart": "out", "run": "out"}
 
 # Examples for commands registered without any (their own epilog, when they get one, wins).
 FALLBACK_EXAMPLES = {
@@ -58,11 +58,32 @@ OVERVIEW_EPILOG = (
 )
 
 # keys set on the namespace for this module only; removed before a command's ``func`` sees it
-_PRIVATE_KEYS = ("log_verbosity", "output_arg", "command_path")
+_PRIVATE_KEYS = ("log_verbosity", "output_arg", "command_path", "extra_args_to")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+class CommandParser(argparse.ArgumentParser):
+    """The parser of ``rankladder`` and (through ``add_subparsers``' default ``parser_class``) of every
+    subcommand: it remembers its subcommands, and reports usage errors as one line."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.subcommand_actions: list[argparse.Action] = []
+
+    def add_subparsers(self, **kwargs):
+        action = super().add_subparsers(**kwargs)
+        self.subcommand_actions.append(action)
+        return action
+
+    def subcommands(self) -> list[argparse.ArgumentParser]:
+        return list(dict.fromkeys(sub for action in self.subcommand_actions for sub in action.choices.values()))
+
+    def error(self, message: str):
+        """Usage errors as one line (like every other error) instead of the multi-line usage block."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> CommandParser:
+    parser = CommandParser(
         prog="rankladder",
         description="Graded-relevance synthetic retrieval data and list-wise retrievers, from queries to the Hub.",
         epilog=OVERVIEW_EPILOG,
@@ -83,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _finish_parser(parser: argparse.ArgumentParser, top: bool) -> None:
+def _finish_parser(parser: CommandParser, top: bool) -> None:
     name = parser.prog.removeprefix("rankladder").strip()
     if parser.formatter_class in (argparse.HelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
         parser.formatter_class = HelpFormatter
@@ -94,13 +115,10 @@ def _finish_parser(parser: argparse.ArgumentParser, top: bool) -> None:
         ):
             parser.formatter_class = HelpFormatter
     add_verbosity_options(parser, top)
-    if not _subcommands(parser):  # a leaf: a command that runs
+    if not parser.subcommands():  # a leaf: a command that runs
         parser.set_defaults(command_path=name)
-        if "output_arg" not in parser._defaults:
-            parser.set_defaults(output_arg=OUTPUT_ARGS.get(name))
-    add_spelling_aliases(parser)
-    _add_aliases_before_parsing(parser)
-    parser.error = _one_line_error(parser)
+        if parser.get_default("output_arg") is None and name in OUTPUT_ARGS:
+            parser.set_defaults(output_arg=OUTPUT_ARGS[name])
 
 
 def add_verbosity_options(parser: argparse.ArgumentParser, top: bool = False) -> None:
@@ -109,81 +127,25 @@ def add_verbosity_options(parser: argparse.ArgumentParser, top: bool = False) ->
     Subparsers leave the value unset unless given (``SUPPRESS``), so ``rankladder -v build ...`` is not
     reset by ``build``'s own default. A spelling the command already uses (quickstart's ``--quiet``) is
     left to it; ``main`` reads that one as -q too."""
-    taken = parser._option_string_actions
     default = NORMAL if top else argparse.SUPPRESS
     for strings, const, text in (
         (("-v", "--verbose"), VERBOSE, "also show library logs and warnings (INFO); the log file has them anyway"),
         (("-q", "--quiet"), QUIET, "show only errors and the closing summary"),
     ):
-        free = [s for s in strings if s not in taken]
-        if free:
-            parser.add_argument(
-                *free, dest="log_verbosity", action="store_const", const=const, default=default, help=text
-            )
+        for spelling in (strings, *((s,) for s in strings)):  # both; else whichever is free
+            try:
+                parser.add_argument(
+                    *spelling, dest="log_verbosity", action="store_const", const=const, default=default, help=text
+                )
+                break
+            except argparse.ArgumentError:  # the command has this spelling for itself
+                continue
 
 
-def add_spelling_aliases(parser: argparse.ArgumentParser) -> None:
-    """Accept ``--dev_fraction`` for ``--dev-fraction`` and ``--group-size`` for ``--group_size``.
-
-    Every long option spelled with '-' or '_' gets the other spelling as a hidden alias (help shows each option
-    once), unless that spelling is already another option. Idempotent: call it again after adding options
-    (``main`` does, right before parsing, so parsers that add options lazily are covered too)."""
-    table = parser._option_string_actions
-    for option, action in list(table.items()):
-        if not option.startswith("--"):
-            continue
-        body = option[2:]
-        for other in (body.replace("-", "_"), body.replace("_", "-")):
-            if other != body and f"--{other}" not in table:
-                table[f"--{other}"] = action
-    if not getattr(parser, "_dedup_prefixes", False):
-        original = parser._get_option_tuples
-
-        def option_tuples(option_string):
-            # an abbreviation matching an option and its alias is not ambiguous: they are one option
-            seen, unique = set(), []
-            for match in original(option_string):
-                if id(match[0]) not in seen:
-                    seen.add(id(match[0]))
-                    unique.append(match)
-            return unique
-
-        parser._get_option_tuples = option_tuples
-        parser._dedup_prefixes = True
-
-
-def _add_aliases_before_parsing(parser: argparse.ArgumentParser) -> None:
-    original = parser._parse_known_args
-
-    def parse_known_args(*args, **kwargs):
-        add_spelling_aliases(parser)  # options a parser added after build_parser (train's, lazily)
-        return original(*args, **kwargs)
-
-    parser._parse_known_args = parse_known_args
-
-
-def _subcommands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
-    return [
-        sub
-        for action in parser._actions
-        if isinstance(action, argparse._SubParsersAction)
-        for sub in dict.fromkeys(action.choices.values())
-    ]
-
-
-def _all_parsers(parser: argparse.ArgumentParser):
+def _all_parsers(parser: CommandParser):
     yield parser
-    for sub in _subcommands(parser):
+    for sub in parser.subcommands():
         yield from _all_parsers(sub)
-
-
-def _one_line_error(parser: argparse.ArgumentParser):
-    """Usage errors as one line (like every other error) instead of the multi-line usage block."""
-
-    def error(message: str):
-        parser.exit(2, f"{parser.prog}: error: {message} (see {parser.prog} --help)\n")
-
-    return error
 
 
 # a path that cannot be what it was given as (a file where a folder is needed, or the other way round, or
@@ -192,20 +154,37 @@ PATH_ERRNOS = frozenset({errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENAMET
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The console command; ``rankladder ... | head`` ends quietly (the recipe of Python's signal docs: a
+    closed stdout is pointed at the null device, so the interpreter's last flush cannot fail again)."""
+    try:
+        try:
+            return run_command(argv)
+        finally:  # also after --help (SystemExit): the flush is where a closed pipe shows
+            sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
+def run_command(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv:  # like pip and docker: no command is a question, answered by the overview
         build_parser().print_help()
         return 0
-    run_log = RunLog(prescan_verbosity(argv)).start()  # before parsing: train's parser imports transformers
+    run_log = RunLog(prescan_verbosity(argv)).start()  # before parsing: its errors go to the log too
     outputs, label, path, keep, code = [], "", "", False, None
     try:
         parser = build_parser()
         args, extra = parser.parse_known_args(argv)
         # messages name the top-level command (`rankladder publish: error: ...`), the log file the whole path
         label, path = args.command, args.command_path
-        if extra:
+        extra_to = getattr(args, "extra_args_to", None)  # a command that hands unknown flags on (train: the Trainer)
+        if extra and extra_to:
+            setattr(args, extra_to, extra)
+        elif extra:
             prog = f"{parser.prog} {label}"
-            parser.exit(2, f"{prog}: error: unrecognized arguments: {' '.join(extra)} (see {prog} --help)\n")
+            parser.exit(2, f"{prog}: error: {unrecognized(extra)} (see {prog} --help)\n")
         level = QUIET if getattr(args, "quiet", False) is True else args.log_verbosity
         run_log.set_level(level)
         # the log's first line says what ran: every command that ran leaves a log in its output folder
@@ -218,9 +197,12 @@ def main(argv: list[str] | None = None) -> int:
                     setattr(args, flag, value)
         output_arg = args.output_arg
         for key in _PRIVATE_KEYS:
-            delattr(args, key)
+            if hasattr(args, key):
+                delattr(args, key)
         try:
             code, keep = _run(args, label)
+        except BrokenPipeError:  # the reader went away (`| head`): nothing failed
+            raise
         except Exception:  # a crash: Python prints the traceback, the log keeps what led to it
             keep = True
             raise
@@ -241,6 +223,8 @@ def _run(args: argparse.Namespace, label: str) -> tuple[int, bool]:
     mark_start()
     try:
         result = args.func(args)
+    except BrokenPipeError:
+        raise
     except UserError as exc:  # bad input: the one line says it all
         print(f"rankladder {label}: error: {exc}", file=sys.stderr)
         return 2, False

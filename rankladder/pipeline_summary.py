@@ -121,7 +121,7 @@ def summary_rows(release: dict, out: Path, notes=()) -> tuple[list[tuple[str, st
     rows.append(("wrote", "\n".join(wrote)))
     next_steps = [
         f"open {results / 'summary.md'} (every metric) and {results / 'summary.png'}",
-        f"rankladder eval --model {model_dir} --tasks BEIR_FOLDER --output-dir {out / 'eval-more'}",
+        f"rankladder eval --model {model_dir} --tasks BEIR_FOLDER --out {out / 'eval-more'}",
     ]
     if release["dry_run"]:
         next_steps.append("publish for real: set publish.dry_run: false in a release YAML, then rankladder run")

@@ -154,7 +154,7 @@ class Study:
             group_strategy=setting["group_strategy"],
             seed=seed,
             data=str(self.dataset_dir),
-            output_dir=str(output_dir),
+            out=str(output_dir),
         )
         if self.config["base_model"]:
             options["model"] = self.config["base_model"]

@@ -73,6 +73,6 @@ def publish_dataset_dry_run_argv(dataset: Path, output: Path) -> list[str]:
         "--license",
         "apache-2.0",
         "--dry-run",
-        "--output",
+        "--out",
         str(output),
     ]

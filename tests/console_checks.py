@@ -9,13 +9,16 @@ from __future__ import annotations
 import re
 
 # Lines a user should never see at default verbosity: library warnings and logs, and progress bars that
-# are not the user's business (datasets' "Generating split", mteb's corpus-chunk bar).
+# are not the user's business (datasets' "Generating split", mteb's corpus-chunk bar, bm25s' bars).
 NOISE_PATTERNS = (
     re.compile(r"\b\w*Warning\b"),  # FutureWarning, UserWarning, DeprecationWarning, ...
     re.compile(r"\b(DEBUG|INFO)\b"),
     re.compile(r"Generating \w+ split"),
     re.compile(r"pin_memory"),
     re.compile(r"Searching corpus chunks"),
+    re.compile(r"Split strings|BM25S "),  # bm25s' own bars (mteb's BM25 row, mining)
+    re.compile(r"Computing widget examples"),  # sentence-transformers' model-card bar, while train starts
+    re.compile(r"de-quantizing GGUF"),  # transformers' GGUF loader
     re.compile(r"^Traceback", re.M),
 )
 SUMMARY_HEADER = re.compile(r"^── rankladder (?P<command>[\w -]+): (?P<status>\w[\w ]*) in (?P<elapsed>.+) ──$", re.M)

@@ -96,7 +96,7 @@ def main(out: Path, dataset: str, model_dir: str) -> None:
     for name in ("wasserstein", "listnet", "infonce"):
         argv = ["train", "--data", dataset, "--model", model_dir, "--loss", name, "--gather_across_devices"]
         argv += ["--per_device_train_batch_size", "2", "--max_steps", "1", "--eval_split", "none", "--use_cpu"]
-        argv += ["--report_to", "none", "--output-dir", str(out / f"model-{name}")]
+        argv += ["--report_to", "none", "--out", str(out / f"model-{name}")]
         code = rankladder(argv)
         (out / f"train-{name}-rank{rank}.json").write_text(json.dumps({"exit": code}))
     dist.barrier()

@@ -96,7 +96,7 @@ def test_build_cli_prints_summary_and_logs_into_the_dataset(tmp_path, capsys, gr
 
     run = write_run_dir(tmp_path / "run", graded_rows)
     code, out, err = run_cli(
-        capsys, "build", str(run), "--out", str(tmp_path / "ds"), "--version", "0.2.0", "--dev_fraction", "0.25", "-q"
+        capsys, "build", str(run), "--out", str(tmp_path / "ds"), "--version", "0.2.0", "--dev-fraction", "0.25", "-q"
     )
     assert code == 0
     assert_quiet(out + err)

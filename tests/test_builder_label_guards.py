@@ -63,7 +63,7 @@ def test_judge_hint_build_and_train_refuse_a_judge_that_grades_everything_zero(t
 
     # train refuses before any step (no model folder), in one line with the counts
     model_dir = tmp_path / "model"
-    assert main(["train", "--data", str(out), "--output-dir", str(model_dir), "--max_steps", "1"]) == 2
+    assert main(["train", "--data", str(out), "--out", str(model_dir), "--max_steps", "1"]) == 2
     err = capsys.readouterr().err
     assert "training data: no list has two different labels (2 lists, 8 documents" in err, err
     assert not model_dir.exists()
@@ -76,14 +76,14 @@ def test_train_refuses_dev_lists_without_a_graded_document(tmp_path, capsys, gra
     run_dir = write_run_dir(tmp_path / "run", rows)
     out = tmp_path / "ds"
     assert main(["build", str(run_dir), "--out", str(out), "--version", "0.1.0", "--dev-fraction", "0.25"]) == 0
-    dev_file = out / schema.data_file(schema.LISTS_CONFIG, schema.DEV_SPLIT)
+    dev_file = schema.split_files(out, schema.LISTS_CONFIG, schema.DEV_SPLIT)[0]
     table = pq.read_table(dev_file).to_pylist()
     for row in table:  # what a judged dev split with an all-zero judge looks like
         row["levels"] = [0] * len(row["levels"])
     pq.write_table(pq.read_table(dev_file).from_pylist(table, schema=pq.read_schema(dev_file)), dev_file)
     capsys.readouterr()
     model_dir = tmp_path / "model"
-    assert main(["train", "--data", str(out), "--output-dir", str(model_dir), "--max_steps", "1"]) == 2
+    assert main(["train", "--data", str(out), "--out", str(model_dir), "--max_steps", "1"]) == 2
     err = capsys.readouterr().err
     assert "dev lists: no graded document (4 documents in 1 lists" in err and "--eval_split none" in err, err
     assert not model_dir.exists()
@@ -102,7 +102,7 @@ def test_max_disagreement_counts_grades_apart_and_one_document_lists_are_refused
     # the default, 1, means what it reads: within one grade (levels 3 and 2 kept)
     assert main(build) == 0
     capsys.readouterr()
-    lists = pq.read_table(out / schema.data_file(schema.LISTS_CONFIG, schema.TRAIN_SPLIT)).to_pylist()
+    lists = schema.read_split(out, schema.LISTS_CONFIG, schema.TRAIN_SPLIT).to_pylist()
     assert all(sorted(row["levels"]) == [2, 3] for row in lists) and lists
     stats = json.loads((out / schema.STATS_FILE).read_text())
     assert stats["labels"]["documents_kept_by_policy"]["agree(max_disagreement=1)"] == 6
@@ -122,8 +122,8 @@ def test_train_reports_what_its_label_policy_dropped(tmp_path, capsys, three_que
     assert main(["build", str(run_dir), "--out", str(out), "--version", "0.1.0", "--dev-fraction", "0"]) == 0
     capsys.readouterr()
     model_dir = tmp_path / "model"
-    argv = ["train", "--data", str(out), "--output-dir", str(model_dir), "--model", minilm_path]
-    assert main([*argv, "--label-policy", "agree", "--max_steps", "1", "--group_size", "2"]) == 0
+    argv = ["train", "--data", str(out), "--out", str(model_dir), "--model", minilm_path]
+    assert main([*argv, "--label_policy", "agree", "--max_steps", "1", "--group_size", "2"]) == 0
     rows = summary_block(capsys.readouterr().out, "train")
     assert rows["labels"].startswith("agree dropped 6 of 12 documents (0 lists emptied, 0 left with one document)")
     manifest = json.loads((model_dir / "rankladder_train_manifest.json").read_text())

@@ -5,8 +5,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 from rankladder.dataset_builder import schema
 from rankladder.dataset_builder.build import build_dataset
 
@@ -29,7 +27,7 @@ def test_identical_query_texts_under_different_ids_share_a_split(tmp_path, grade
     for seed in range(8):
         out = tmp_path / f"ds-{seed}"
         build_dataset([run_dir], out, "0.1.0", dev_fraction=0.5, seed=seed)
-        dev = {r["query_id"] for r in pq.read_table(out / schema.data_file(schema.LISTS_CONFIG, "dev")).to_pylist()}
+        dev = {r["query_id"] for r in schema.read_split(out, schema.LISTS_CONFIG, "dev").to_pylist()}
         assert (queries[0] in dev) == ("twin" in dev), (seed, dev)
         assert 0 < len(dev) < 7
 
@@ -65,7 +63,7 @@ def test_eval_flags_a_task_on_the_split_the_model_mined_its_training_data_from(
     mine_manifest = json.loads((mined / schema.MANIFEST_FILE).read_text())
     assert mine_manifest["source"]["split"] == "train" and Path(mine_manifest["source"]["folder"]) == folder
     model = tmp_path / "model"
-    train = ["train", "--data", str(mined), "--output-dir", str(model), "--model", minilm_path, "--max_steps", "1"]
+    train = ["train", "--data", str(mined), "--out", str(model), "--model", minilm_path, "--max_steps", "1"]
     assert main([*train, "--group_size", "2", "--eval_split", "none", "--max_seq_length", "32"]) == 0
     manifest = json.loads((model / schema.TRAIN_MANIFEST_FILE).read_text())
     assert manifest["collection_splits"] == [
@@ -74,7 +72,7 @@ def test_eval_flags_a_task_on_the_split_the_model_mined_its_training_data_from(
     capsys.readouterr()
     out = tmp_path / "eval"
     assert (
-        main(["eval", "--model", str(model), "--tasks", str(folder), "--split", "train", "--output-dir", str(out)]) == 0
+        main(["eval", "--model", str(model), "--tasks", str(folder), "--split", "train", "--out", str(out)]) == 0
     )
     rows = summary_block(capsys.readouterr().out, "eval")
     assert "was trained on beir's train split (negatives mined into" in rows["leak"], rows

@@ -6,7 +6,6 @@ import json
 import sys
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
 from rankladder.cli import main
@@ -57,7 +56,7 @@ def test_merge_first_says_what_each_run_gave(two_generators, tmp_path, capsys):
     assert [(r["records_read"], r["records_kept"]) for r in manifest["merge"]["runs"]] == [(12, 12), (12, 4)]
     card = (out / "README.md").read_text()
     assert "## Merged runs" in card and "Merge rule: `first`" in card and "| `gen-b` |" in card
-    lists = pq.read_table(out / schema.data_file(schema.LISTS_CONFIG, schema.TRAIN_SPLIT)).to_pylist()
+    lists = schema.read_split(out, schema.LISTS_CONFIG, schema.TRAIN_SPLIT).to_pylist()
     # a query both runs wrote for keeps the first run's documents only: no list mixes generators
     for row in lists:
         second = ["second model" in doc for doc in row["documents"]]
@@ -70,7 +69,7 @@ def test_merge_keep_all_keeps_every_document_as_separate_samples(two_generators,
     manifest = json.loads((out / schema.MANIFEST_FILE).read_text())
     assert [r["records_kept"] for r in manifest["merge"]["runs"]] == [12, 12]
     assert manifest["counts"]["documents"] == 24
-    lists = pq.read_table(out / schema.data_file(schema.LISTS_CONFIG, schema.TRAIN_SPLIT)).to_pylist()
+    lists = schema.read_split(out, schema.LISTS_CONFIG, schema.TRAIN_SPLIT).to_pylist()
     assert sorted(len(row["doc_ids"]) for row in lists) == [4, 4, 8, 8]
 
 

@@ -80,11 +80,11 @@ def test_training_yaml_and_flags_are_checked_before_any_model_loads(tmp_path):
     config = tmp_path / "train.yaml"
     config.write_text("loss: ws2\ngroup_size: 0\n")
     with pytest.raises(UserError, match=r"train.yaml:2: key 'group_size': must be at least 1 \(got 0\)"):
-        resolve({"config": str(config), "output_dir": str(tmp_path / "m")})
+        resolve({"config": str(config), "out": str(tmp_path / "m")})
     with pytest.raises(UserError, match=r"--max_steps: must be a positive number of steps"):
-        resolve({"max_steps": -5, "output_dir": str(tmp_path / "m")})
+        resolve({"max_steps": -5, "out": str(tmp_path / "m")})
     with pytest.raises(UserError, match=r"--learning_rate: must be greater than 0"):
-        resolve({"learning_rate": 0.0, "output_dir": str(tmp_path / "m")})
+        resolve({"learning_rate": 0.0, "out": str(tmp_path / "m")})
     assert not (tmp_path / "m").exists()
 
 

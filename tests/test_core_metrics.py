@@ -99,3 +99,25 @@ def test_score_documents_equals_cosine_of_model_embeddings(minilm_path):
     assert np.allclose(per_list[1], metrics.score_documents(model, "bread", docs[2:]), atol=1e-5)
     matrix = metrics.similarity_matrix(model, [query, "bread"], docs)
     assert matrix.shape == (2, 3) and np.allclose(matrix[0], expected, atol=1e-5)
+
+
+def test_one_title_text_join_in_eval_training_mining_and_bm25(tmp_path):
+    """Issue 20: eval, training and mining (which BM25 indexes) read a titled document as the same text."""
+    import json
+
+    from rankladder.dataset_builder.mining import load_input
+    from rankladder.eval.task_common import joined_corpus
+    from rankladder.training.data import read_qrels_rows
+
+    folder = tmp_path / "beir"
+    (folder / "qrels").mkdir(parents=True)
+    rows = [{"_id": "d1", "title": "Wing flutter", "text": "Flutter of a thin wing."}, {"_id": "d2", "text": "x"}]
+    (folder / "corpus.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "flutter"}) + "\n")
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t2\nq1\td2\t0\n")
+    expected = ["Wing flutter Flutter of a thin wing.", "x"]
+    assert [metrics.document_text(r.get("title"), r["text"]) for r in rows] == expected
+    assert load_input(folder, "test").doc_texts == expected  # mining's lists and its BM25 index
+    assert list(read_qrels_rows(str(folder), None, "test", None)[0].values()) == expected  # training
+    eval_rows = [{"id": r["_id"], "title": r.get("title", ""), "text": r["text"]} for r in rows]
+    assert [row["text"] for row in joined_corpus(eval_rows)] == expected  # eval

@@ -157,6 +157,19 @@ def test_built_dataset_runs_with_level_order(built_dir, minilm_st, tmp_path, cap
     assert sum(len(v) for v in levels["scores_by_level"].values()) == 4 * level["n_lists"]
 
 
+def test_quiet_eval_prints_the_summary_and_nothing_else(built_dir, minilm_path, tmp_path, capfd):
+    """-q: "errors and the closing summary only": no encode bar, none of bm25s' bars (mteb runs it with them on)."""
+    from console_checks import summary_block
+
+    from rankladder.cli import main
+
+    out = tmp_path / "out"
+    assert main(["-q", "eval", "--model", minilm_path, "--tasks", str(built_dir), "--out", str(out)]) == 0
+    captured = capfd.readouterr()
+    assert captured.err == ""
+    assert summary_block(captured.out, "eval") and (out / "summary.json").is_file()
+
+
 def test_built_dataset_missing_dev_split(tmp_path):
     from rankladder.eval.tasks import BuiltDatasetTask
 

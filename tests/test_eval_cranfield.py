@@ -73,7 +73,7 @@ def cran_run(minilm_128_path, tmp_path_factory):
                 NAME,
                 "--tasks",
                 str(CRANFIELD),
-                "--output-dir",
+                "--out",
                 str(out),
                 "--save-predictions",
                 "--embedding-cache",
@@ -266,7 +266,7 @@ def test_compare_rebuilds_table_and_plot(cran_run, tmp_path, capsys):
     assert plotted["series"][0]["values"][0] == pytest.approx(100 * _ndcg(original, NAME), abs=1e-3)
     bm25 = 100 * (_ndcg(original, "mteb/baseline-bm25s") - _ndcg(original, NAME))
     assert plotted["delta_vs_base"] == [{"model": "mteb/baseline-bm25s", "delta": pytest.approx(bm25, abs=1e-3)}]
-    assert main(["eval", "--compare", str(out), "--output-dir", str(tmp_path / "cmp")]) == 0
+    assert main(["eval", "--compare", str(out), "--out", str(tmp_path / "cmp")]) == 0
     rebuilt = json.loads((tmp_path / "cmp" / "summary.json").read_text())
     assert rebuilt["scores"] == original["scores"] and rebuilt["mean"] == original["mean"]
     assert rebuilt["tasks"][0]["dataset"] == {
@@ -301,7 +301,7 @@ def test_compare_warns_on_different_task_sets_and_uses_the_common_ones(cran_run,
     manifest["models"] = [{**manifest["models"][0], "name": "me/better"}]
     (other / "eval_manifest.json").write_text(json.dumps(manifest))
     capsys.readouterr()
-    assert main(["eval", "--compare", str(out), str(other), "--output-dir", str(tmp_path / "cmp")]) == 0
+    assert main(["eval", "--compare", str(out), str(other), "--out", str(tmp_path / "cmp")]) == 0
     captured = capsys.readouterr()
     warnings = [line for line in captured.err.splitlines() if "task sets differ" in line]
     assert len(warnings) == 1 and "extra" in warnings[0] and "cranfield" in warnings[0]

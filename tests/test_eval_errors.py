@@ -83,25 +83,25 @@ def test_malformed_files_name_path_and_line(tmp_path):
 def test_missing_qrels_split_exits_2(tmp_path, minilm_path, capsys):
     folder = write_beir(tmp_path / "c", GOOD_QRELS)
     code, err = _run(
-        capsys, "--model", minilm_path, "--tasks", str(folder), "--split", "dev", "--output-dir", str(tmp_path / "out")
+        capsys, "--model", minilm_path, "--tasks", str(folder), "--split", "dev", "--out", str(tmp_path / "out")
     )
     assert code == 2 and "qrels split 'dev' not found (available: test)" in err
     assert len(err.strip().splitlines()) == 1
 
 
 def test_unknown_task_name_exits_2(tmp_path, minilm_path, capsys):
-    code, err = _run(capsys, "--model", minilm_path, "--tasks", "NoSuchTaskXYZ", "--output-dir", str(tmp_path / "o"))
+    code, err = _run(capsys, "--model", minilm_path, "--tasks", "NoSuchTaskXYZ", "--out", str(tmp_path / "o"))
     assert code == 2 and "unknown task 'NoSuchTaskXYZ'" in err
 
 
 def test_missing_task_folder_and_model_path_exit_2(tmp_path, minilm_path, capsys):
     out = str(tmp_path / "o")
-    code, err = _run(capsys, "--model", minilm_path, "--tasks", str(tmp_path / "nope"), "--output-dir", out)
+    code, err = _run(capsys, "--model", minilm_path, "--tasks", str(tmp_path / "nope"), "--out", out)
     assert code == 2 and "task folder not found" in err
-    code, err = _run(capsys, "--model", str(tmp_path / "no-model"), "--tasks", "SciFact", "--output-dir", out)
+    code, err = _run(capsys, "--model", str(tmp_path / "no-model"), "--tasks", "SciFact", "--out", out)
     assert code == 2 and "model path not found" in err and "no-model" in err
     (tmp_path / "empty").mkdir()
-    code, err = _run(capsys, "--model", str(tmp_path / "empty"), "--tasks", "SciFact", "--output-dir", out)
+    code, err = _run(capsys, "--model", str(tmp_path / "empty"), "--tasks", "SciFact", "--out", out)
     assert code == 2 and "not a SentenceTransformer model folder" in err
 
 
@@ -112,7 +112,7 @@ def test_mteb_task_offline_names_the_dataset(tmp_path, minilm_path, capsys, monk
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "empty-cache"))
-    code, err = _run(capsys, "--model", minilm_path, "--tasks", "SciFact", "--output-dir", str(tmp_path / "o"))
+    code, err = _run(capsys, "--model", minilm_path, "--tasks", "SciFact", "--out", str(tmp_path / "o"))
     assert code == 2 and "task SciFact" in err and "mteb/scifact" in err
     assert not (tmp_path / "o").exists()  # nothing half-written
 
@@ -120,7 +120,7 @@ def test_mteb_task_offline_names_the_dataset(tmp_path, minilm_path, capsys, monk
 def test_existing_output_dir_needs_overwrite(tmp_path, minilm_path, capsys):
     folder = write_beir(tmp_path / "c", GOOD_QRELS)
     (tmp_path / "out").mkdir()
-    code, err = _run(capsys, "--model", minilm_path, "--tasks", str(folder), "--output-dir", str(tmp_path / "out"))
+    code, err = _run(capsys, "--model", minilm_path, "--tasks", str(folder), "--out", str(tmp_path / "out"))
     assert code == 2 and "already exists" in err
 
 
@@ -137,7 +137,7 @@ def test_help_lists_options(capsys):
         main(["eval", "--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    for option in ("--model", "--name", "--revision", "--tasks", "--output-dir", "--compare", "--no-bm25"):
+    for option in ("--model", "--name", "--revision", "--tasks", "--out", "--compare", "--no-bm25"):
         assert option in out
 
 
@@ -158,7 +158,7 @@ def test_cli_end_to_end_on_tiny_folder(tmp_path, minilm_path, capsys):
                 "v1",
                 "--tasks",
                 str(folder),
-                "--output-dir",
+                "--out",
                 str(out),
                 "--no-bm25",
             ]

@@ -99,7 +99,7 @@ def test_dry_run_writes_folder_and_uploads_nothing(hub, hub_env, dataset_dir, tm
     monkeypatch.delenv("HF_TOKEN")  # a dry run needs no token
     out_dir = tmp_path / "plan"
     before = len(hub.requests)
-    assert publish(dataset_dir, "--repo", "org/dry", "--version", "1.0.0", "--dry-run", "--output", out_dir) == 0
+    assert publish(dataset_dir, "--repo", "org/dry", "--version", "1.0.0", "--dry-run", "--out", out_dir) == 0
     assert len(hub.requests) == before
     out = capsys.readouterr().out
     assert "plan: publish dataset" in out

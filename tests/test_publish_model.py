@@ -167,7 +167,7 @@ def test_model_dry_run(hub, hub_env, checkpoint_dir, tmp_path, capsys):
                 "--version",
                 "0.2.0",
                 "--dry-run",
-                "--output",
+                "--out",
                 str(out),
             ]
         )
@@ -208,7 +208,7 @@ def test_model_with_multi_model_results(hub, hub_env, tmp_path, capsys):
                 "--results",
                 str(results),
                 "--dry-run",
-                "--output",
+                "--out",
                 str(out),
             ]
         )
@@ -238,7 +238,7 @@ def test_model_with_multi_model_results(hub, hub_env, tmp_path, capsys):
                 "--results",
                 str(other),
                 "--dry-run",
-                "--output",
+                "--out",
                 str(tmp_path / "plan2"),
             ]
         )

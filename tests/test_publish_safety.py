@@ -53,7 +53,7 @@ def dry_run_args(kind, dataset_dir, checkpoint_dir, out):
             "--version",
             "0.1.0",
             "--dry-run",
-            "--output",
+            "--out",
             str(out),
         ]
     return [
@@ -67,7 +67,7 @@ def dry_run_args(kind, dataset_dir, checkpoint_dir, out):
         "--license",
         "apache-2.0",
         "--dry-run",
-        "--output",
+        "--out",
         str(out),
     ]
 
@@ -135,7 +135,7 @@ def test_identical_rerun_keeps_the_folder_and_a_file_is_refused(
 def test_version_must_match_the_built_dataset(hub, hub_env, dataset_dir, tmp_path, capsys, dry_run):
     requests = len(hub.requests)
     args = ["publish", "dataset", str(dataset_dir), "--repo", "org/versioned", "--version", "0.9.0"]
-    assert main(args + (["--dry-run", "--output", str(tmp_path / "plan")] if dry_run else [])) == 2
+    assert main(args + (["--dry-run", "--out", str(tmp_path / "plan")] if dry_run else [])) == 2
     (line,) = error_lines(capsys.readouterr().err)
     assert "built as version 0.1.0" in line and "--version 0.1.0" in line and "rankladder build" in line
     assert len(hub.requests) == requests and not (tmp_path / "plan").exists()

@@ -64,7 +64,7 @@ SKIPPED = {
     "queries ──► rankladder generate ──► RUN_DIR (jsonl shards + manifests, resumable, shardable)": "a diagram",
     "rankladder generate --out runs/demo --limit 3": "LLM generation (minutes on CPU; the vLLM/OpenAI lines need a GPU "
     "or a server); tests/test_builder_generate.py covers the backends",
-    "rankladder train --data datasets/demo --loss wasserstein --output-dir models/demo \\": "trains a model (minutes on CPU); the publish test uses a checkpoint saved the way `train` saves it",
+    "rankladder train --data datasets/demo --loss wasserstein --out models/demo \\": "trains a model (minutes on CPU); the publish test uses a checkpoint saved the way `train` saves it",
     "rankladder eval --model models/demo --name my-org/minilm-sycl --model sentence-transformers/all-MiniLM-L6-v2 \\": "needs all-MiniLM-L6-v2 in the HF cache and minutes of encoding; tests/test_eval_*.py cover eval",
     "rankladder quickstart --out out/quickstart --eval-data ../shared/datasets/cranfield": "the whole pipeline (about 5 minutes); tests/test_release.py runs a tiny one",
     "── rankladder train: done in 1 min 12 s ──": "sample output, not code (tests/test_training_run.py checks "
@@ -140,7 +140,7 @@ def test_build_and_publish(hub, hub_env, tmp_path):
     assert got["wrote"].split("): ")[1] == expected["wrote"].split("): ")[1]  # the size may differ by a few bytes
     run_python(load_local, work, offline)
 
-    # what `rankladder train --output-dir models/demo` and `rankladder eval ... --name my-org/minilm-sycl` leave
+    # what `rankladder train --out models/demo` and `rankladder eval ... --name my-org/minilm-sycl` leave
     checkpoint = inputs.make_trained_checkpoint_dir(work / "models" / "demo", dataset="datasets/demo")
     inputs.make_results_dir(
         work / "results" / "demo",

@@ -142,7 +142,7 @@ def readonly_cases(workspace: Path, ro: Path) -> dict[str, tuple[list[str], Path
                 "train",
                 "--data",
                 str(workspace / "ds"),
-                "--output-dir",
+                "--out",
                 str(ro / "model"),
                 "--max_steps",
                 "1",
@@ -154,7 +154,7 @@ def readonly_cases(workspace: Path, ro: Path) -> dict[str, tuple[list[str], Path
             ro / "model",
         ),
         "eval": (
-            ["eval", "--model", minilm_path(), "--tasks", str(workspace / "beir"), "--output-dir", str(ro / "eval")],
+            ["eval", "--model", minilm_path(), "--tasks", str(workspace / "beir"), "--out", str(ro / "eval")],
             ro / "eval",
         ),
         "publish dataset": (

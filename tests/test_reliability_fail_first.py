@@ -44,7 +44,7 @@ def _one_error(capsys, argv: list[str]) -> str:
     return lines[0]
 
 
-TRAIN = ["--output-dir", "out/model", "--max_steps", "1", "--use_cpu", "true", "--report_to", "none"]
+TRAIN = ["--out", "out/model", "--max_steps", "1", "--use_cpu", "true", "--report_to", "none"]
 
 
 def _typo_cases(w: Path) -> dict[str, tuple[list[str], str]]:
@@ -56,11 +56,11 @@ def _typo_cases(w: Path) -> dict[str, tuple[list[str], str]]:
             "models/nope: base model path not found",
         ),
         "eval --tasks": (
-            ["eval", "--model", minilm_path(), "--tasks", "datasets/nope", "--output-dir", "out/eval"],
+            ["eval", "--model", minilm_path(), "--tasks", "datasets/nope", "--out", "out/eval"],
             "datasets/nope: task folder not found",
         ),
         "eval --model": (
-            ["eval", "--model", "models/nope", "--tasks", beir, "--output-dir", "out/eval"],
+            ["eval", "--model", "models/nope", "--tasks", beir, "--out", "out/eval"],
             "models/nope: model path not found",
         ),
         "generate --queries": (

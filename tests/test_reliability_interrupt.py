@@ -170,7 +170,7 @@ def test_eval_ctrl_c_leaves_no_results_and_rerun_completes(shared_datasets, mini
         )
     )
     out = tmp_path / "eval"
-    argv = ["eval", "--model", minilm_path, "--tasks", str(beir), "--output-dir", str(out), "--no-bm25"]
+    argv = ["eval", "--model", minilm_path, "--tasks", str(beir), "--out", str(out), "--no-bm25"]
     result = interrupt_when(argv, lambda: bool(temp_siblings(out)) and time.sleep(3) is None)
     assert_stopped_with_one_line(result, "eval")
     assert not out.exists() and not temp_siblings(out)

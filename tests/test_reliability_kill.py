@@ -211,7 +211,7 @@ PROBE_TEXTS = ["what makes bread rise", "Yeast ferments the sugars in dough."]
 
 
 def train_argv(dataset_dir: Path, out: Path) -> list[str]:
-    return ["train", "--data", str(dataset_dir), "--output-dir", str(out), *TRAIN_FLAGS]
+    return ["train", "--data", str(dataset_dir), "--out", str(out), *TRAIN_FLAGS]
 
 
 def model_state(out: Path) -> dict:

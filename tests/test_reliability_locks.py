@@ -93,7 +93,7 @@ def _folder_cases(w: Path, o: Path) -> dict[str, tuple[list[str], Path]]:
                 "train",
                 "--data",
                 str(w / "ds"),
-                "--output-dir",
+                "--out",
                 str(o / "model"),
                 "--max_steps",
                 "1",
@@ -105,7 +105,7 @@ def _folder_cases(w: Path, o: Path) -> dict[str, tuple[list[str], Path]]:
             o / "model",
         ),
         "eval": (
-            ["eval", "--model", minilm_path(), "--tasks", str(w / "beir"), "--output-dir", str(o / "eval")],
+            ["eval", "--model", minilm_path(), "--tasks", str(w / "beir"), "--out", str(o / "eval")],
             o / "eval",
         ),
     }

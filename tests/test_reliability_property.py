@@ -104,13 +104,13 @@ COMMANDS: dict[str, dict] = {
             "--model": ["ckpt"],
             "--resume_from_checkpoint": ["ckpt"],
         },
-        "outputs": ["--output-dir"],
+        "outputs": ["--out"],
         "always": ["--use_cpu", "true", "--report_to", "none"],
         "values": {"--resume_from_checkpoint": st.sampled_from(["latest", "nowhere"])},
     },
     "eval": {
         "inputs": {"--model": ["ckpt"], "--tasks": ["beir", "ds"], "--compare": ["results"]},
-        "outputs": ["--output-dir", "--embedding-cache"],
+        "outputs": ["--out", "--embedding-cache"],
         "always": [],
         "values": {
             "--tasks": st.sampled_from(["NoSuchTask", "nowhere"]),
@@ -121,21 +121,21 @@ COMMANDS: dict[str, dict] = {
     },
     "publish dataset": {
         "inputs": {0: ["ds", "ds", "run", "ckpt"]},
-        "outputs": ["--output"],
+        "outputs": ["--out"],
         "defaults": ["release"],
         "always": ["--repo", "org/name", "--version", "0.1.0", "--license", "apache-2.0", "--dry-run"],
         "values": {"--repo": REPO, "--version": VERSION, "--license": LICENSE},
     },
     "publish model": {
         "inputs": {0: ["ckpt", "ckpt", "ds"], "--results": ["results"]},
-        "outputs": ["--output"],
+        "outputs": ["--out"],
         "defaults": ["release"],
         "always": ["--repo", "org/name", "--version", "1.0.0", "--dry-run"],
         "values": {"--repo": REPO, "--version": VERSION, "--license": LICENSE, "--dataset-repo": REPO},
     },
     "publish results": {
         "inputs": {0: ["results", "results", "ds"]},
-        "outputs": ["--output", "--bundle-dir"],
+        "outputs": ["--out", "--bundle-dir"],
         "defaults": ["release"],
         "always": ["--model-repo", "org/name", "--dry-run"],
         "values": {"--model-repo": REPO, "--model": st.sampled_from(["org/minilm", "other"])},
@@ -157,7 +157,7 @@ COMMANDS: dict[str, dict] = {
         "defaults": ["out/quickstart"],
         "values": {"--limit": NUM},
     },
-    "mine": {"inputs": {}, "outputs": ["--out", "--output", "--output-dir"], "always": [], "values": {}},
+    "mine": {"inputs": {}, "outputs": ["--out"], "always": [], "values": {}},
 }
 NEVER_FUZZED = {"-h", "--help", "--verbose", "-v", "--version"}
 # Trainer flags that would start heavy or networked work (they get junk values only, never valid ones)
@@ -171,8 +171,17 @@ def subparser(words: list[str]) -> argparse.ArgumentParser:
     for word in words:
         action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         parser = action.choices[word]
-    if words == ["train"]:
-        parser.parse_known_args([])  # adds the Trainer's flags (lazily added by the train parser)
+    if words == ["train"]:  # the Trainer's flags are parsed by transformers' HfArgumentParser when train runs
+        from types import SimpleNamespace
+
+        from transformers import HfArgumentParser
+
+        from rankladder.training.config import training_args_class
+
+        ours = {s for a in parser._actions for s in a.option_strings}
+        theirs = HfArgumentParser(training_args_class())._actions
+        extra = [a for a in theirs if a.option_strings and not set(a.option_strings) & ours and a.dest != "output_dir"]
+        return SimpleNamespace(_actions=[*parser._actions, *extra])
     return parser
 
 

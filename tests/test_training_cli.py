@@ -1,5 +1,5 @@
 """``rankladder train``'s command line without training: the fast --help, its static Trainer flag list,
-both flag spellings, and the short-run defaults (issue 15)."""
+one spelling per option, and the short-run defaults (issues 15, 20)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,15 @@ import dataclasses
 import subprocess
 import sys
 
+import pytest
+
 from rankladder.training.cli import COMMON_TRAINER_FLAGS
 from rankladder.training.config import DEV_EVAL_DEFAULTS, SHORT_RUN_DEFAULTS, gpu_dataloader_workers, run_defaults
 
 HELP_SCRIPT = """
 import sys
+
+import pytest
 from rankladder.cli import main
 try:
     main(["train", "--help"])
@@ -30,7 +34,8 @@ def test_help_lists_our_options_then_the_common_trainer_flags_without_importing_
     assert ours < theirs < text.index("examples:")
     flat = " ".join(text.split())  # argparse wraps the help column
     assert "every other SentenceTransformerTrainingArguments flag is accepted" in flat
-    assert "--group_size" in text and "--group-size" in text and "--output-dir" in text
+    assert "--group_size" in text and "--out DIR" in text
+    assert "--group-size" not in text and "--output-dir" not in text and "--output_dir" not in text
     assert "G: documents per query in one training row (default: 4) --" in flat  # the default, once
     assert "(default: None)" not in flat and "default: wasserstein) (default" not in flat
     assert len(text.splitlines()) < 150
@@ -48,16 +53,24 @@ def test_static_trainer_flags_match_the_installed_training_arguments():
     assert set(SHORT_RUN_DEFAULTS) | set(DEV_EVAL_DEFAULTS) <= set(fields)
 
 
-def test_both_spellings_parse_to_the_same_options():
+def test_our_options_and_the_trainers_own_flags_each_parse_once():
+    """rankladder's options are declared by its parser; the rest goes to transformers' HfArgumentParser,
+    which accepts the Trainer's flags as transformers spells them."""
     from rankladder.cli import build_parser
+    from rankladder.core.errors import UserError
+    from rankladder.training.config import parse_trainer_flags
 
-    dashes = ["train", "--output-dir", "m", "--group-size", "3", "--per-device-train-batch-size", "2"]
-    underscores = ["train", "--output_dir", "m", "--group_size", "3", "--per_device_train_batch_size", "2"]
-    parsed = [vars(build_parser().parse_known_args(argv)[0]) for argv in (dashes, underscores)]
-    keys = ("output_dir", "group_size", "per_device_train_batch_size")
-    assert [{k: p[k] for k in keys} for p in parsed] == [
-        {"output_dir": "m", "group_size": 3, "per_device_train_batch_size": 2}
-    ] * 2
+    args, extra = build_parser().parse_known_args(
+        ["train", "--out", "m", "--group_size", "3", "--per_device_train_batch_size", "2", "--bf16"]
+    )
+    assert (args.out, args.group_size, extra) == ("m", 3, ["--per_device_train_batch_size", "2", "--bf16"])
+    assert "loss" not in vars(args)  # defaults left out: YAML values sit between them and the command line
+    assert parse_trainer_flags(extra) == {"per_device_train_batch_size": 2, "bf16": True}
+    assert parse_trainer_flags(["--per-device-train-batch-size", "4"]) == {"per_device_train_batch_size": 4}
+    with pytest.raises(UserError, match="unrecognized arguments: --group-size 3"):
+        parse_trainer_flags(["--group-size", "3"])  # ours have one spelling
+    with pytest.raises(UserError, match="--learning_rate.*invalid float value: 'fast'"):
+        parse_trainer_flags(["--learning_rate", "fast"])
 
 
 def test_short_run_defaults_sit_under_what_the_user_gave():
@@ -69,4 +82,6 @@ def test_short_run_defaults_sit_under_what_the_user_gave():
     assert with_dev["eval_strategy"] == "steps" and with_dev["eval_on_start"] is True
     assert "eval_strategy" not in run_defaults({"eval_strategy": "no"}, evaluate=True)
     assert run_defaults({}, evaluate=False, gpu=False)["dataloader_pin_memory"] is False  # no pin_memory warning
+    assert run_defaults({}, evaluate=False, quiet=True)["disable_tqdm"] is True  # -q: no training bar
+    assert "disable_tqdm" not in run_defaults({"disable_tqdm": False}, evaluate=False, quiet=True)
     assert "dataloader_pin_memory" not in run_defaults({"dataloader_pin_memory": True}, evaluate=False, gpu=False)

@@ -144,27 +144,27 @@ def test_cli_bad_input_exits_2(dataset_dir, tmp_path, capsys):
                 "ws2",
                 "--model",
                 str(tmp_path / "missing-model"),
-                "--output-dir",
+                "--out",
                 str(tmp_path / "out"),
             ]
         )
         == 2
     )
     assert "base model path not found" in capsys.readouterr().err
-    out = ["--output-dir", str(tmp_path / "out")]
-    assert main(["train", "--data", str(dataset_dir), "--label-policy", "judged", *out]) == 2
+    out = ["--out", str(tmp_path / "out")]
+    assert main(["train", "--data", str(dataset_dir), "--label_policy", "judged", *out]) == 2
     assert "has no judged document" in capsys.readouterr().err  # the tiny dataset was never judged
     assert main(["train", "--sources", f'[{{"path": "{dataset_dir}"}}]', "--label_policy", "agree", *out]) == 2
     assert "give each source its own label_policy" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
     with pytest.raises(SystemExit) as exc:  # argparse rejects an unknown loss name
-        main(["train", "--data", str(dataset_dir), "--loss", "hinge", "--output-dir", str(tmp_path / "out")])
+        main(["train", "--data", str(dataset_dir), "--loss", "hinge", "--out", str(tmp_path / "out")])
     assert exc.value.code == 2
     from rankladder.training.losses import build_loss
 
     with pytest.raises(UserError, match="unknown loss"):
         build_loss("hinge", None)
     config = tmp_path / "train.yaml"
-    config.write_text(f"data: {dataset_dir}\nloss: nope\noutput_dir: {tmp_path / 'out'}\n")
+    config.write_text(f"data: {dataset_dir}\nloss: nope\nout: {tmp_path / 'out'}\n")
     assert main(["train", "--config", str(config)]) == 2
     assert "train.yaml:2: key 'loss': unknown value, choose from 'ws2'" in capsys.readouterr().err

@@ -66,7 +66,7 @@ def two_process_run(tmp_path_factory, tiny_dataset_dir, tiny_model):
     out = tmp_path_factory.mktemp("two") / "model"
     args = ["-m", "rankladder.cli", "train", "--data", str(tiny_dataset_dir), "--model", str(tiny_model)]
     args += TRAIN_FLAGS + ["--per_device_train_batch_size", "2", "--save_steps", "1", "--keep_checkpoints"]
-    done = launch(args + ["--output-dir", str(out)], cwd=out.parent)
+    done = launch(args + ["--out", str(out)], cwd=out.parent)
     return out, done
 
 
@@ -173,7 +173,7 @@ def test_two_process_run_equals_one_process_run_on_the_global_batch(
     one = tmp_path / "one-process"
     argv = ["train", "--data", str(tiny_dataset_dir), "--model", str(tiny_model), *TRAIN_FLAGS]
     with contextlib.redirect_stdout(io.StringIO()):
-        assert main(argv + ["--per_device_train_batch_size", "4", "--output-dir", str(one)]) == 0
+        assert main(argv + ["--per_device_train_batch_size", "4", "--out", str(one)]) == 0
     moved = max_gap(weights(two), weights(tiny_model))
     assert moved > 1e-3  # three steps changed the model ...
     assert max_gap(weights(two), weights(one)) < 1e-4  # ... and two processes changed it as one did
@@ -213,7 +213,7 @@ def test_checkpoints_resume_under_the_same_launch(two_process_run, tiny_dataset_
     resumed.parent.mkdir()
     args = ["-m", "rankladder.cli", "train", "--data", str(tiny_dataset_dir), "--model", str(tiny_model)]
     args += TRAIN_FLAGS + ["--per_device_train_batch_size", "2", "--resume_from_checkpoint", str(checkpoint)]
-    launch(args + ["--output-dir", str(resumed)], cwd=resumed.parent)
+    launch(args + ["--out", str(resumed)], cwd=resumed.parent)
     assert json.loads((resumed / "rankladder_train_manifest.json").read_text())["final_metrics"]["global_step"] == 3
     assert max_gap(weights(resumed), weights(two)) < 1e-6
 

@@ -50,9 +50,9 @@ def trained(dataset_dir, tmp_path_factory):
         )
     )
     stdout, stderr = io.StringIO(), io.StringIO()
-    argv = ["train", "--config", str(config), "--loss-scale", "20", "--output_dir", str(out), "--keep_checkpoints"]
+    argv = ["train", "--config", str(config), "--loss_scale", "20", "--out", str(out), "--keep_checkpoints"]
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        assert main(argv) == 0  # both spellings: --loss-scale (ours), --output_dir (the Trainer's)
+        assert main(argv) == 0
     TERMINAL.update(stdout=stdout.getvalue(), stderr=stderr.getvalue())
     return out
 
@@ -127,7 +127,7 @@ def test_resume_matches_uninterrupted_run(trained, dataset_dir, tmp_path):
             "group_size": 4,
             "group_strategy": "one_per_level",
             **COMMON,  # and the same dev evaluation: the Trainer's evaluations are part of the run's RNG stream
-            "output_dir": str(tmp_path / "resumed"),
+            "out": str(tmp_path / "resumed"),
             "resume_from_checkpoint": str(trained.with_name("model.checkpoints") / "checkpoint-2"),
         }
     )
@@ -150,7 +150,7 @@ def test_output_rule_refuses_a_finished_model_and_replaces_only_with_overwrite(t
         "train",
         "--data",
         str(dataset_dir),
-        "--output-dir",
+        "--out",
         str(target),
         "--loss",
         "wasserstein",

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import argparse
 
+from rankladder.core.clihelp import HelpFormatter
+
 DESCRIPTION = """\
 Fine-tune a SentenceTransformer on graded lists with a list-wise loss (ws2, wasserstein, listnet,
 infonce). rankladder's options come first; every transformers/sentence-transformers TrainingArguments
 flag is accepted too (the common ones are listed last). Options can also come from a YAML file
-(--config); flags given on the command line win. Both spellings work: --output-dir / --output_dir.
+(--config); flags given on the command line win. The model goes to --out DIR, the Trainer's
+checkpoints to DIR.checkpoints/.
 Short runs: the loss is logged every ~5% of the steps, and with a dev split the dev nDCG@10 is
 evaluated before training, every quarter of the run and at the end (unless --logging_steps /
 --eval_strategy say otherwise). Multi-GPU: `accelerate launch -m rankladder.cli train ...`."""
 
 EPILOG = """\
 examples:
-  rankladder train --data out/dataset --loss ws2 --output-dir out/model --max_steps 200
+  rankladder train --data out/dataset --loss ws2 --out out/model --max_steps 200
   rankladder train --config configs/train_ws2.yaml --learning_rate 2e-5
   accelerate launch --num_processes 4 -m rankladder.cli train --config configs/train_ws2.yaml --gather_across_devices
 """
@@ -24,7 +27,6 @@ examples:
 # metavar, help, default as transformers sets it. tests/test_training_cli.py checks every entry against
 # the installed SentenceTransformerTrainingArguments, so the list cannot drift from the real flags.
 COMMON_TRAINER_FLAGS = (
-    ("output_dir", "DIR", "the model folder (required); checkpoints go to DIR.checkpoints/", None),
     ("per_device_train_batch_size", "N", "training lists per batch per device", 8),
     ("gradient_accumulation_steps", "N", "batches per optimizer step", 1),
     ("learning_rate", "LR", "peak learning rate (AdamW)", 5e-05),
@@ -48,68 +50,48 @@ COMMON_TRAINER_FLAGS = (
 )
 
 
-def spellings(name: str) -> list[str]:
-    """``--output_dir`` and ``--output-dir``: both spellings of a flag, the underscore one first."""
-    return [f"--{name}"] + ([f"--{name.replace('_', '-')}"] if "_" in name else [])
-
-
-def add_help_arguments(parser: argparse.ArgumentParser) -> None:
-    """What --help shows: rankladder's options, then the common Trainer flags (no transformers import)."""
-    from rankladder.training.config import TrainOptions, add_model_arguments
-
-    add_model_arguments(parser.add_argument_group("rankladder options"), TrainOptions)
-    group = parser.add_argument_group(
+def trainer_flags_help() -> str:
+    """The common Trainer flags as a help section (argparse's own layout), without importing transformers."""
+    listing = argparse.ArgumentParser(add_help=False, usage=argparse.SUPPRESS, formatter_class=HelpFormatter)
+    group = listing.add_argument_group(
         "trainer options (transformers / sentence-transformers)",
-        "The common ones; every other SentenceTransformerTrainingArguments flag is accepted as well "
-        "(see the transformers TrainingArguments documentation).",
+        "The common ones; every other SentenceTransformerTrainingArguments flag is accepted as well, spelled "
+        "as transformers spells it (see the transformers TrainingArguments documentation).",
     )
     for name, metavar, text, default in COMMON_TRAINER_FLAGS:
         shown = f" (default: {default})" if default is not None else ""
-        group.add_argument(*spellings(name), metavar=metavar, help=text + shown)
-
-
-class _LazyTrainParser(argparse.ArgumentParser):
-    """Adds the ~150 Trainer options (which need transformers, seconds to import) only when ``train``
-    runs; ``--help`` shows rankladder's options and the common Trainer flags from a static list."""
-
-    _options_added = False
-
-    def parse_known_args(self, args=None, namespace=None):
-        if not self._options_added:
-            wants_help = any(arg in ("-h", "--help") for arg in (args or []))
-            if wants_help:
-                add_help_arguments(self)
-            else:
-                from rankladder.training.config import add_arguments
-
-                add_arguments(self)
-            self._options_added = True
-        return super().parse_known_args(args, namespace)
+        group.add_argument(f"--{name}", metavar=metavar, help=text + shown)
+    return listing.format_help().strip("\n")
 
 
 def register(subparsers) -> None:
+    from rankladder.training.config import TrainOptions, add_model_arguments
+
     parser = subparsers.add_parser(
         "train",
         help="fine-tune a retriever on graded lists (list-wise losses)",
-        usage="rankladder train --data DATASET_DIR --output-dir DIR [options] (or --config FILE.yaml)",
+        usage="rankladder train --data DATASET_DIR --out DIR [options] (or --config FILE.yaml)",
         description=DESCRIPTION,
-        epilog=EPILOG,
+        epilog=trainer_flags_help() + "\n\n" + EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,  # an abbreviation of one of ours must not swallow a Trainer flag
     )
-    parser.__class__ = _LazyTrainParser
-    parser.set_defaults(func=run)
+    add_model_arguments(parser.add_argument_group("rankladder options"), TrainOptions)
+    # the Trainer's flags are not declared here (importing transformers takes seconds): what this parser
+    # does not know goes to args.trainer_args, parsed by transformers' HfArgumentParser when train runs
+    parser.set_defaults(func=run, extra_args_to="trainer_args", output_arg="out")
 
 
 def run(args: argparse.Namespace) -> int:
     from rankladder.core.console import print_summary
-    from rankladder.training.config import TrainOptions, trainer_field_names
+    from rankladder.training.config import TrainOptions, parse_trainer_flags
     from rankladder.training.distributed import is_writer
     from rankladder.training.summary import next_steps, summary_rows
     from rankladder.training.trainer import run_training
 
     # only training options: the global flags (-v, -q, ...) share the namespace
-    known = set(TrainOptions.model_fields) | trainer_field_names()
-    options = {k: v for k, v in vars(args).items() if k in known}
+    options = {k: v for k, v in vars(args).items() if k in TrainOptions.model_fields}
+    options.update(parse_trainer_flags(getattr(args, "trainer_args", None) or []))
     output = run_training(options)
     if is_writer():  # one closing summary per launch, not one per process
         print_summary("train", summary_rows(output), next_steps=next_steps(output))

@@ -34,6 +34,9 @@ DEFAULT_LOSS = "wasserstein"  # the quickstart's loss; ws2 needs --loss_scale at
 class TrainOptions(StrictModel):
     """rankladder's own training options (the Trainer's flags are checked by :class:`TrainerLimits`)."""
 
+    out: Optional[str] = Field(
+        None, description="the model folder (required); the Trainer's checkpoints go to OUT.checkpoints/"
+    )
     data: Optional[str] = Field(
         None,
         description="DATASET_DIR, BEIR folder or Hub dataset id (org/name@revision). "
@@ -84,13 +87,12 @@ class TrainOptions(StrictModel):
     max_seq_length: Optional[PositiveInt] = Field(None, description="truncate texts to this many tokens")
     overwrite: bool = Field(
         False,
-        description="replace an existing --output-dir (only once the new model is "
+        description="replace an existing --out (only once the new model is "
         "complete) and discard checkpoints of an earlier unfinished run",
     )
     keep_checkpoints: bool = Field(
         False,
-        description="keep OUTPUT_DIR.checkpoints/ after a successful run "
-        "(it is where --resume_from_checkpoint latest looks)",
+        description="keep OUT.checkpoints/ after a successful run (it is where --resume_from_checkpoint latest looks)",
     )
 
     def loss_kwargs(self) -> dict[str, Any]:
@@ -147,59 +149,71 @@ def trainer_field_names() -> set[str]:
     return {f.name for f in dataclasses.fields(training_args_class()) if f.init}
 
 
-def add_arguments(parser) -> None:
-    """Add rankladder's options (from :class:`TrainOptions`) and every Trainer flag, defaults suppressed.
+_NOT_GIVEN = object()  # the default of every Trainer flag while parsing: what remains set was given
 
-    Suppressed defaults keep the namespace to the flags actually given, which is what lets YAML
-    values sit between the defaults and the command line.
-    """
+# the Trainer's own output_dir is rankladder's business: the model goes to --out, checkpoints beside it
+OUTPUT_DIR_MOVED = "the model folder is --out DIR (the Trainer's checkpoints go to DIR.checkpoints/); not output_dir"
+
+
+def parse_trainer_flags(argv: list[str]) -> dict[str, Any]:
+    """The Trainer flags given on the command line, parsed by transformers' own ``HfArgumentParser``.
+
+    Only the flags actually given come back (every default is a sentinel while parsing), which is what
+    lets YAML values sit between the defaults and the command line."""
     import argparse
-    from typing import get_type_hints
 
     from transformers import HfArgumentParser
 
-    ours = parser.add_argument_group("rankladder options")
-    add_model_arguments(ours, TrainOptions)
-    theirs = parser.add_argument_group("trainer options (transformers / sentence-transformers)")
-    dtype = training_args_class()
-    hints = get_type_hints(dtype)
-    for fld in dataclasses.fields(dtype):
-        if not fld.init:
-            continue
-        fld.type = hints[fld.name]
-        HfArgumentParser._parse_dataclass_field(theirs, fld)
-    for group in (ours, theirs):
-        for action in group._group_actions:
-            action.default = argparse.SUPPRESS
-            action.required = False
+    parser = HfArgumentParser(training_args_class(), prog="rankladder train", allow_abbrev=False, exit_on_error=False)
+    parser.set_defaults(**dict.fromkeys(trainer_field_names(), _NOT_GIVEN))
+    try:
+        namespace, unknown = parser.parse_known_args(argv)
+    except argparse.ArgumentError as exc:
+        raise UserError(f"{exc} (see rankladder train --help)") from exc
+    if unknown:
+        from rankladder.core.clihelp import unrecognized
+
+        raise UserError(f"{unrecognized(unknown)} (see rankladder train --help)")
+    given = {k: v for k, v in vars(namespace).items() if v is not _NOT_GIVEN}
+    if "output_dir" in given:
+        raise UserError(f"--output_dir: {OUTPUT_DIR_MOVED}")
+    return given
 
 
 def add_model_arguments(group, model) -> None:
-    """One flag per field of a config model (``--name``; booleans also ``--no_name``), help from the model."""
+    """One flag per field of a config model (``--name``; booleans also ``--no_name``), help from the model.
+
+    Defaults are left out of the namespace (``SUPPRESS``): it holds the flags actually given, so YAML
+    values can sit between the model's defaults and the command line."""
     import argparse
     import types
     import typing
 
     for name, info in model.model_fields.items():
-        flags = [f"--{name}"] + ([f"--{name.replace('_', '-')}"] if "_" in name else [])
+        flags = [f"--{name}"]
         shown = f" (default: {info.default})" if info.default is not None else ""
         help_text = f"{info.description or ''}{shown}".strip()
         annotation = info.annotation
+        unset = {"default": argparse.SUPPRESS}
         members = [a for a in typing.get_args(annotation) if a is not type(None)]
         is_union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
         base = members[0] if is_union and members else annotation
         if base is bool:
-            group.add_argument(*flags, dest=name, nargs="?", const=True, type=_as_bool, metavar="BOOL", help=help_text)
-            group.add_argument(f"--no_{name}", dest=name, action="store_false", help=argparse.SUPPRESS)
+            group.add_argument(
+                *flags, dest=name, nargs="?", const=True, type=_as_bool, metavar="BOOL", help=help_text, **unset
+            )
+            group.add_argument(f"--no_{name}", dest=name, action="store_false", help=argparse.SUPPRESS, **unset)
         elif typing.get_origin(base) is Literal:
-            group.add_argument(*flags, dest=name, choices=list(typing.get_args(base)), help=help_text)
+            group.add_argument(*flags, dest=name, choices=list(typing.get_args(base)), help=help_text, **unset)
         elif base in (int, float):
-            group.add_argument(*flags, dest=name, type=base, metavar="N" if base is int else "X", help=help_text)
+            metavar = "N" if base is int else "X"
+            group.add_argument(*flags, dest=name, type=base, metavar=metavar, help=help_text, **unset)
         else:
-            group.add_argument(*flags, dest=name, metavar=_METAVARS.get(name, "TEXT"), help=help_text)
+            group.add_argument(*flags, dest=name, metavar=_METAVARS.get(name, "TEXT"), help=help_text, **unset)
 
 
 _METAVARS = {
+    "out": "DIR",
     "data": "DATASET",
     "model": "MODEL",
     "config": "FILE",
@@ -255,6 +269,9 @@ def _check_yaml(data: dict, path: str, lines, ours: set, theirs: set, prefix: tu
     from rankladder.core.config import validate
 
     for key in data:
+        if key == "output_dir":
+            line = lines.line_of(prefix + (key,)) if lines is not None else None
+            raise UserError(f"{path}{f':{line}' if line else ''}: key 'output_dir': {OUTPUT_DIR_MOVED} (key 'out')")
         if key not in ours and key not in theirs:
             line = lines.line_of(prefix + (key,)) if lines is not None else None
             dotted = ".".join(map(str, prefix + (key,)))
@@ -285,13 +302,16 @@ def gpu_dataloader_workers() -> int:
     return max(1, min(4, (os.cpu_count() or 2) // 2))
 
 
-def run_defaults(given: dict[str, Any], evaluate: bool, gpu: bool = True) -> dict[str, Any]:
+def run_defaults(given: dict[str, Any], evaluate: bool, gpu: bool = True, quiet: bool = False) -> dict[str, Any]:
     """The defaults above that the user did not set (a given key, even ``logging_steps: 500``, wins).
 
     Without a GPU, pinned memory does nothing but warn (torch's DataLoader), so it is off there. On a GPU,
     DataLoader workers group and tokenise the next batches while the GPU runs this one: tokenising G + 1
-    texts per list in the main process kept the GPU 10-28 % busy (issue 23)."""
+    texts per list in the main process kept the GPU 10-28 % busy (issue 23). ``quiet`` (-q: errors and the
+    closing summary only): no progress bar either, the Trainer's own switch."""
     defaults = {k: v for k, v in SHORT_RUN_DEFAULTS.items() if k not in given}
+    if quiet and "disable_tqdm" not in given:
+        defaults["disable_tqdm"] = True
     if not gpu and "dataloader_pin_memory" not in given:
         defaults["dataloader_pin_memory"] = False
     if gpu and "dataloader_num_workers" not in given:
@@ -316,16 +336,19 @@ def resolve(values: dict[str, Any], defaults: dict[str, Any] | None = None):
         from_yaml.pop("config", None)
         _check_yaml(from_yaml, str(values["config"]), lines, ours, theirs)
         values = {**from_yaml, **{k: v for k, v in values.items() if k != "config"}}
+    if "output_dir" in values:
+        raise UserError(f"output_dir: {OUTPUT_DIR_MOVED}")
     unknown = set(values) - ours - theirs
     if unknown:
         raise UserError(f"unknown training option(s): {', '.join(sorted(unknown))}")
     sources = parse_sources(values.get("sources"))
     rl = validate_flags(TrainOptions, {k: v for k, v in values.items() if k in ours and k != "sources"}, separator="_")
     validate_flags(TrainerLimits, {k: v for k, v in values.items() if k in theirs and v is not None}, separator="_")
-    if "output_dir" not in values or not values["output_dir"]:
-        raise UserError("--output-dir is required")
-    try:
-        targs = targs_cls(**{**(defaults or {}), **{k: v for k, v in values.items() if k in theirs}})
+    if not values.get("out"):
+        raise UserError("--out is required (the model folder)")
+    trainer_values = {k: v for k, v in values.items() if k in theirs}
+    try:  # the Trainer starts from the model folder; run_training moves its checkpoints to OUT.checkpoints/
+        targs = targs_cls(**{**(defaults or {}), **trainer_values, "output_dir": values["out"]})
     except (ValueError, TypeError) as exc:
         raise UserError(f"trainer options: {' '.join(str(exc).split())}") from exc  # one line
     given = {k: v for k, v in values.items() if k != "config"}

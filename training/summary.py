@@ -94,4 +94,4 @@ def next_steps(output_dir: str | Path, manifest_path: Path | None = None) -> lis
     evaluate = f"rankladder eval --model {shlex.quote(str(output_dir))}"
     if data:
         evaluate += f" --tasks {shlex.quote(str(data))}"
-    return [f"{evaluate} --output-dir {shlex.quote(str(results))}"]
+    return [f"{evaluate} --out {shlex.quote(str(results))}"]

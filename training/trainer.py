@@ -119,7 +119,10 @@ def _run_training(options: dict[str, Any], rl, targs, source_dicts, given) -> Pa
     loss = build_loss(rl.loss, model, **rl.loss_kwargs())
     import torch
 
-    defaults = cfg.run_defaults(given, evaluate=evaluator is not None, gpu=torch.cuda.is_available())
+    from rankladder.core.logs import QUIET, verbosity
+
+    quiet = verbosity() == QUIET
+    defaults = cfg.run_defaults(given, evaluate=evaluator is not None, gpu=torch.cuda.is_available(), quiet=quiet)
     if defaults:  # short-run logging, dev evaluation: under what the user gave, so re-resolved
         with _logs_said_once():
             rl, targs, source_dicts, given = cfg.resolve(options, defaults)
@@ -180,14 +183,17 @@ def _run_training(options: dict[str, Any], rl, targs, source_dicts, given) -> Pa
             targs.dataloader_drop_last = manifest["training_args"]["dataloader_drop_last"] = False
     if targs.dataloader_persistent_workers and targs.dataloader_num_workers > 0:
         logger.warning("persistent dataloader workers keep the first epoch's groups; later epochs redraw none")
-    trainer = SentenceTransformerTrainer(
-        model=model,
-        args=targs,
-        train_dataset=train_dataset,
-        loss=loss,
-        evaluator=evaluator,
-        callbacks=[provenance_callback(effective_yaml, section)],
-    )
+    from rankladder.core.logs import unswitchable_bars_hidden
+
+    with unswitchable_bars_hidden():  # sentence-transformers' "Computing widget examples" bar (for the card)
+        trainer = SentenceTransformerTrainer(
+            model=model,
+            args=targs,
+            train_dataset=train_dataset,
+            loss=loss,
+            evaluator=evaluator,
+            callbacks=[provenance_callback(effective_yaml, section)],
+        )
     progress_callbacks(trainer)
     started = time.monotonic()
     try:

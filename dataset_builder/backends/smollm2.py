@@ -38,9 +38,14 @@ def load_gguf_model(dtype=None):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from rankladder.core.logs import unswitchable_bars_hidden
+
     path = gguf_path()
-    tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-    model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=dtype or torch.float32)
+    with unswitchable_bars_hidden():  # transformers' "de-quantizing GGUF tensors" bar has no switch
+        tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+        model = AutoModelForCausalLM.from_pretrained(
+            str(path.parent), gguf_file=path.name, dtype=dtype or torch.float32
+        )
     return model, tokenizer
 
 

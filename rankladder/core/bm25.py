@@ -3,7 +3,8 @@
 ``rankladder eval`` adds mteb's ``mteb/baseline-bm25s`` row on local tasks; mining (``rankladder mine
 --method bm25``) must rank with the very same BM25, so both read their settings from here rather than
 one stage importing the other. On an English task mteb's ``BM25Search`` (mteb/models/model_implementations/
-bm25.py) uses: document text = ``title + "\\n" + text``; ``bm25s.tokenize`` with the bm25s English stopword
+bm25.py) uses: document text = ``title + "\\n" + text`` (the same tokens as the one join every stage uses,
+``rankladder.core.metrics.document_text``: bm25s splits on word boundaries); ``bm25s.tokenize`` with the bm25s English stopword
 list and PyStemmer's ``english`` Snowball stemmer, for documents and queries alike; ``bm25s.BM25`` with
 ``method="lucene", k1=1.5, b=0.75, delta=0.5``. ``tests/test_builder_mine.py`` checks that :class:`BM25Index`
 ranks exactly as mteb's ``BM25Search`` does.
@@ -20,14 +21,9 @@ BM25_SETTINGS = {
     "delta": 0.5,
     "stopwords": "en",
     "stemmer": "english",
-    "document_text": "title\\ntext",
+    "document_text": "rankladder.core.metrics.document_text: (title + ' ' + text).strip()",
     "library": "bm25s",
 }
-
-
-def document_text(title: str, text: str) -> str:
-    """What BM25 indexes for one document (mteb's ``"\\n".join([title, text])``)."""
-    return "\n".join([title or "", text or ""])
 
 
 class BM25Index:

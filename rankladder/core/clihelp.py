@@ -5,16 +5,6 @@ from __future__ import annotations
 import argparse
 import textwrap
 
-FLAG_ACTIONS = (
-    argparse._StoreTrueAction,
-    argparse._StoreFalseAction,
-    argparse._StoreConstAction,
-    argparse._AppendConstAction,
-    argparse._CountAction,
-    argparse._HelpAction,
-    argparse._VersionAction,
-)
-
 
 class HelpFormatter(argparse.HelpFormatter):
     """Like ``ArgumentDefaultsHelpFormatter`` without its repeats, and with paragraphs that keep their layout.
@@ -29,7 +19,8 @@ class HelpFormatter(argparse.HelpFormatter):
         if "%(default)" in text or "(default" in text or "default:" in text:
             return text
         default = action.default
-        if isinstance(action, FLAG_ACTIONS) or default in (None, argparse.SUPPRESS) or isinstance(default, bool):
+        is_flag = action.nargs == 0  # store_true/false/const, count, help, version: no value to show
+        if is_flag or default in (None, argparse.SUPPRESS) or isinstance(default, bool):
             return text
         if isinstance(default, (list, tuple)) and not default:
             return text
@@ -55,3 +46,15 @@ class HelpFormatter(argparse.HelpFormatter):
 def examples(*lines: str) -> str:
     """An ``examples:`` epilog: one command per line (continuations start with a space)."""
     return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+# spellings of the output folder that earlier versions (and other tools) use; every command's is --out
+OLD_OUTPUT_SPELLINGS = ("--output-dir", "--output_dir", "--output")
+
+
+def unrecognized(extra: list[str]) -> str:
+    """argparse's "unrecognized arguments" message, pointing to ``--out`` when an old spelling of it is there."""
+    message = f"unrecognized arguments: {' '.join(extra)}"
+    if any(arg.split("=", 1)[0] in OLD_OUTPUT_SPELLINGS for arg in extra):
+        message += " (the output folder is --out)"
+    return message

@@ -5,7 +5,7 @@ One format for all commands, printed to stdout after the work is done (logs and 
     ── rankladder build: done in 12.3 s ──
       wrote     out/ds (1.2 MB): 160 documents · 40 queries · 4 levels
       rejects   12 (repetition 5, too_short 7)
-      next      rankladder train out/ds --output_dir out/model
+      next      rankladder train --data out/ds --out out/model
 
 Commands call :func:`print_summary` with their own rows; :func:`started` is stamped by the CLI before a
 command runs, so every summary measures the same span.

@@ -7,14 +7,16 @@ the command runs, moved to ``OUT/logs/<command>-<UTC time>.log`` once the comman
 output folder exists. A failed command never creates its output folder for a log: the log stays in the temp
 folder and its path is printed on stderr.
 
-Libraries that install their own stderr handler (transformers, datasets, huggingface_hub) are rewired to
-propagate to these handlers when they are first imported, so nothing heavy is imported here.
+Libraries that install their own stderr handler (transformers, datasets, huggingface_hub) are switched to
+propagate to these handlers through their public logging APIs once the command line has been parsed (so
+``--help`` imports nothing heavy). Their progress bars are off below -v (their documented switches); -q also
+sets ``TQDM_DISABLE`` for tqdm bars of code that has no switch, and child processes.
 """
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.util
+import contextlib
+import importlib
 import logging
 import os
 import shutil
@@ -22,7 +24,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 QUIET, NORMAL, VERBOSE = -1, 0, 1
@@ -34,6 +36,10 @@ OWN_LOGGER = "rankladder"
 # Set only when the user has not set them, and only below -v: log levels that are not the user's business in
 # processes we do not run the code of (vLLM's start-up INFO lines in its engine processes).
 QUIET_ENV = {"VLLM_LOGGING_LEVEL": "WARNING"}
+# -q only, for child processes (vLLM engines, accelerate workers): no progress bar at all. tqdm (>= 4.66)
+# reads TQDM_* variables as its defaults once, when it is imported; this process imports tqdm before setting
+# it, so a later command in the same process (tests, notebooks) keeps its bars. Here -q passes ``disable``.
+SILENT_ENV = {"TQDM_DISABLE": "1"}
 
 _verbosity = NORMAL
 
@@ -61,84 +67,77 @@ class _TerminalFilter(logging.Filter):
         return own and record.levelno >= logging.WARNING
 
 
-def _rewire_hf_logging(module) -> None:
-    """transformers/datasets/huggingface_hub: drop their own stderr handler, propagate to ours at INFO."""
-    try:
-        module._configure_library_root_logger()
-        root = module._get_library_root_logger()
-    except AttributeError:  # a version without these helpers keeps its own handler
-        return
-    default = getattr(module, "_default_handler", None)
-    for handler in list(root.handlers):
-        if handler is default or type(handler) is logging.StreamHandler:
-            root.removeHandler(handler)
-    root.propagate = True
-    root.setLevel(logging.INFO)
-
-
-def _switch_bars(module, disable: str, enable: str) -> None:
-    """Library progress bars (transformers' "Loading weights", datasets' "Generating split"): -v only."""
-    if hasattr(module, disable) and hasattr(module, enable):
-        with warnings.catch_warnings():  # the user's own env variable may refuse "enable": theirs wins, quietly
-            warnings.simplefilter("ignore")
-            getattr(module, disable if _verbosity < VERBOSE else enable)()
-        _SWITCHED[module.__name__] = getattr(module, enable)
-
-
-_SWITCHED: dict = {}  # module name -> how to switch its bars back on when the command is over
-
-
-def _transformers_logging(module) -> None:
-    _rewire_hf_logging(module)
-    _switch_bars(module, "disable_progress_bar", "enable_progress_bar")
-
-
-def _datasets_bars(module) -> None:
-    _switch_bars(module, "disable_progress_bars", "enable_progress_bars")
-
-
-def _gguf_loading(module) -> None:
-    """Its "de-quantizing GGUF tensors" bar uses tqdm directly: give it transformers' switchable one."""
-    switchable = getattr(sys.modules.get("transformers.utils.logging"), "tqdm", None)
-    if switchable is not None and hasattr(module, "tqdm"):
-        module.tqdm = switchable
-
-
-# fix-ups run right after these modules are imported (stages import them lazily, long after start)
-REWIRED_MODULES = {
-    "transformers.utils.logging": _transformers_logging,
-    "datasets.utils.logging": _rewire_hf_logging,
-    "datasets.utils.tqdm": _datasets_bars,
-    "huggingface_hub.utils.logging": _rewire_hf_logging,
-    "transformers.modeling_gguf_pytorch_utils": _gguf_loading,
+# the libraries that log through their own root logger and stderr handler; adopted through their public
+# logging APIs once a command has been parsed (importing them before that would slow down --help)
+LIBRARY_LOGGING = {
+    "transformers": "transformers.utils.logging",
+    "datasets": "datasets.utils.logging",
+    "huggingface_hub": "huggingface_hub.utils.logging",
 }
 
+_running = False  # a command is running (RunLog started): its verbosity, not the root logger's level, decides
 
-class _AfterImport(importlib.abc.MetaPathFinder):
-    """Runs a fix-up right after one of ``REWIRED_MODULES`` is imported (they are imported lazily, by stages)."""
 
-    def __init__(self) -> None:
-        self._busy = False
+def showing_library_output() -> bool:
+    """Whether third-party logs and progress bars belong on the terminal: ``-v`` under a command; in the
+    Python API (no command) whenever the user's root logger is at INFO or below."""
+    if _running:
+        return _verbosity >= VERBOSE
+    return logging.getLogger().getEffectiveLevel() <= logging.INFO
 
-    def find_spec(self, name, path=None, target=None):
-        fix = REWIRED_MODULES.get(name)
-        if fix is None or self._busy:
-            return None
-        self._busy = True
+
+def adopt_library_logging() -> None:
+    """transformers/datasets/huggingface_hub log through our handlers (file always, terminal by level).
+
+    Each library's own stderr handler is switched off and its root logger propagates at INFO, using the
+    switches each library documents (``disable_default_handler``/``enable_propagation``/``set_verbosity_info``);
+    datasets and huggingface_hub attach a plain ``StreamHandler`` with no switch of its own, removed with
+    ``Logger.removeHandler``. A library that is not installed is skipped."""
+    for name, module_name in LIBRARY_LOGGING.items():
         try:
-            spec = importlib.util.find_spec(name)
-        finally:
-            self._busy = False
-        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
-            return spec
-        original = spec.loader.exec_module
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        if hasattr(module, "disable_default_handler"):  # transformers: its handler is created on first use
+            module.disable_default_handler()
+        library_root = logging.getLogger(name)
+        for handler in list(library_root.handlers):
+            if type(handler) is logging.StreamHandler:  # the library's own default, never ours or pytest's
+                library_root.removeHandler(handler)
+        module.enable_propagation()
+        module.set_verbosity_info()
 
-        def exec_module(module):
-            original(module)
-            fix(module)
 
-        spec.loader.exec_module = exec_module
-        return spec
+def switch_library_bars(on: bool) -> None:
+    """transformers' "Loading weights", datasets' "Generating split", the Hub's download bars: -v only."""
+    with warnings.catch_warnings():  # the user's own env variable may refuse "enable": theirs wins, quietly
+        warnings.simplefilter("ignore")
+        for module_name, enable, disable in (
+            ("transformers.utils.logging", "enable_progress_bar", "disable_progress_bar"),
+            ("datasets.utils.tqdm", "enable_progress_bars", "disable_progress_bars"),
+            ("huggingface_hub.utils", "enable_progress_bars", "disable_progress_bars"),
+        ):
+            try:
+                module = importlib.import_module(module_name)
+            except ImportError:
+                continue
+            getattr(module, enable if on else disable)()
+
+
+@contextlib.contextmanager
+def unswitchable_bars_hidden() -> Iterator[None]:
+    """Hide the progress bars of third-party code that gives no way to turn them off (mteb runs bm25s with
+    its bars on; transformers' GGUF loader; sentence-transformers' "Computing widget examples"), unless
+    library output is wanted (-v).
+
+    They write to ``sys.stderr``, which points at the null device meanwhile (``contextlib.redirect_stderr``).
+    Log records still reach the terminal: our handler holds the real stream; an exception's traceback is
+    printed after the block, when stderr is back."""
+    if showing_library_output():
+        yield
+        return
+    with open(os.devnull, "w", encoding="utf-8") as sink, contextlib.redirect_stderr(sink):
+        yield
 
 
 class _QuietFileHandler(logging.FileHandler):
@@ -168,7 +167,7 @@ class RunLog:
         self.path: Path | None = None
         self._handlers: list[logging.Handler] = []
         self._saved: dict = {}
-        self._finder = _AfterImport()
+        self._libraries_adopted = False
 
     def start(self) -> RunLog:
         handlers = []
@@ -188,28 +187,35 @@ class RunLog:
         for handler in handlers:
             root.addHandler(handler)
             self._handlers.append(handler)
-        sys.meta_path.insert(0, self._finder)
         logging.captureWarnings(True)  # every Python warning → logger "py.warnings" → the file (terminal: -v)
-        self.set_level(self.level)
+        global _running
+        _running = True
+        self._apply_level(self.level)
         return self
 
     def set_level(self, level: int) -> None:
-        """The verbosity parsed from the command line (``start`` used a pre-scan of argv)."""
+        """The verbosity parsed from the command line (``start`` used a pre-scan of argv), and the libraries'
+        logs and bars adopted accordingly (imported here, after parsing, so ``--help`` stays fast)."""
+        self._apply_level(level)
+        adopt_library_logging()
+        switch_library_bars(on=level >= VERBOSE)
+        self._libraries_adopted = True
+
+    def _apply_level(self, level: int) -> None:
         global _verbosity
         self.level = self._terminal_filter.level = _verbosity = level
         # -v lines come from many libraries: name each; by default only rankladder speaks
         self._terminal.setFormatter(logging.Formatter(TERMINAL_FORMAT[level >= VERBOSE]))
         env = self._saved["env"]
-        for key, value in QUIET_ENV.items():
-            if level >= VERBOSE:
-                if key in env:  # we set it: take it back
-                    _restore_env(key, env.pop(key))
-            elif key not in env and key not in os.environ:
+        if level == QUIET:
+            import tqdm  # noqa: F401  (imported before TQDM_DISABLE is set: see SILENT_ENV)
+        wanted = {**(QUIET_ENV if level < VERBOSE else {}), **(SILENT_ENV if level == QUIET else {})}
+        for key in [k for k in env if k not in wanted]:  # we set it and it no longer applies: take it back
+            _restore_env(key, env.pop(key))
+        for key, value in wanted.items():
+            if key not in env and key not in os.environ:  # the user's own setting wins
                 env[key] = None
                 os.environ[key] = value
-        for name, fix in REWIRED_MODULES.items():  # already imported (e.g. train's parser): fix now
-            if name in sys.modules:
-                fix(sys.modules[name])
 
     def finish(self, outputs: Iterable[str | os.PathLike] = (), command: str = "", keep: bool = False) -> Path | None:
         """Undo the setup; move the log into ``OUT/logs/`` of each existing output folder.
@@ -222,18 +228,14 @@ class RunLog:
             handler.close()
         self._handlers.clear()
         logging.captureWarnings(False)
-        if self._finder in sys.meta_path:
-            sys.meta_path.remove(self._finder)
         logging.getLogger().setLevel(self._saved.get("root_level", logging.WARNING))
         logging.getLogger(OWN_LOGGER).setLevel(self._saved.get("own_level", logging.NOTSET))
         for key, value in self._saved.get("env", {}).items():
             _restore_env(key, value)
-        _verbosity = NORMAL
-        with warnings.catch_warnings():  # e.g. datasets: "cannot enable progress bars" under its env variable
-            warnings.simplefilter("ignore")
-            for switch_on in _SWITCHED.values():
-                switch_on()
-        _SWITCHED.clear()
+        global _running
+        _verbosity, _running = NORMAL, False
+        if self._libraries_adopted:  # the bars' default again, for whatever runs next in this process
+            switch_library_bars(on=True)
         if self.path is None or not self.path.exists():
             return None
         if keep:

@@ -28,7 +28,8 @@ QUERIES = 6  # x 4 levels = 24 requests
 
 
 def generate(queries, out, *urls: str, concurrency: int = SLOTS) -> int:
-    argv = ["generate", "--queries", str(queries), "--backend", "openai", "--model", "fake", "--base-url", *urls]
+    argv = ["generate", "--queries", str(queries), "--backend", "openai", "--model", "fake"]
+    argv += [arg for url in urls for arg in ("--base-url", url)]
     return main([*argv, "--concurrency", str(concurrency), "--no-progress", "--out", str(out)])
 
 

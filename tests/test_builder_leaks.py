@@ -71,9 +71,7 @@ def test_eval_flags_a_task_on_the_split_the_model_mined_its_training_data_from(
     ]
     capsys.readouterr()
     out = tmp_path / "eval"
-    assert (
-        main(["eval", "--model", str(model), "--tasks", str(folder), "--split", "train", "--out", str(out)]) == 0
-    )
+    assert main(["eval", "--model", str(model), "--tasks", str(folder), "--split", "train", "--out", str(out)]) == 0
     rows = summary_block(capsys.readouterr().out, "eval")
     assert "was trained on beir's train split (negatives mined into" in rows["leak"], rows
     assert json.loads((out / "summary.json").read_text())["leaks"][0]["split"] == "train"

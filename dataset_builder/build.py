@@ -305,7 +305,7 @@ def build_dataset(
     ``labels`` (``schema.LABEL_POLICIES``) picks the qrels score / lists level from the intended level
     or the judgements of ``rankladder judge``; the agreement figures go to stats.json, the card and a PNG.
     """
-    from rankladder.dataset_builder import card, stats
+    from rankladder.dataset_builder import card, card_sections, stats
     from rankladder.dataset_builder.judge import judge_manifests, read_judgements
 
     version = check_version(version)
@@ -360,7 +360,10 @@ def build_dataset(
             "content_hash": content_hash,
             "levels": run_manifests[0]["config"]["levels"],
             "generation": card.generation_summary(run_manifests),
-            "queries_source": run_manifests[0].get("queries", {}),
+            # portable: a queries file is named, never by its path on this machine
+            "queries_source": (card_sections.queries_sources(run_manifests) or [{}])[0],
+            "queries_sources": card_sections.queries_sources(run_manifests),
+            "generators": card_sections.generators(run_manifests),
             "counts": figures["counts"],
             "files": file_hashes,
             "source_runs": [

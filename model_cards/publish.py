@@ -97,17 +97,19 @@ def publish_dataset(
     manifest = read_dataset_dir(dataset_dir)
     check_dataset_version(dataset_dir, manifest, version)
     output = _dry_run_output(output, _default_output(repo_id, version), dry_run)
-    card = dataset_card.build_dataset_card(
-        dataset_dir, repo_id=repo_id, version=version, license=license, trained_models=trained_models
-    )
     api = None if dry_run else hub.get_api()
+    # a model repo is linked only once it is on the target Hub (a dry run contacts nothing: no links)
+    models = {m: (hub.repo_url(api, m, "model") if api else None) for m in trained_models or []}
+    card = dataset_card.build_dataset_card(
+        dataset_dir, repo_id=repo_id, version=version, license=license, trained_models=models, endpoint=hub.endpoint()
+    )
 
     def fill(folder: Path) -> None:
         for config in dataset_card.CONFIG_ORDER:
             for rel in data_files(dataset_dir, config).values():
                 (folder / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(dataset_dir / rel, folder / rel)
-        for name in (schema.MANIFEST_FILE, schema.STATS_FILE, schema.STATS_PLOT):
+        for name in (schema.MANIFEST_FILE, schema.STATS_FILE, schema.STATS_PLOT, schema.AGREEMENT_PLOT):
             if (dataset_dir / name).is_file():
                 shutil.copy2(dataset_dir / name, folder / name)
         dataset_card.check_round_trip(card, folder / "README.md")

@@ -10,7 +10,7 @@ GRADED_DOCUMENTS = Path(__file__).resolve().parent / "data" / "graded_documents.
 def write_run_dir(run_dir: Path, rows: list[dict], backend: str = "hand-written") -> Path:
     """A RUN_DIR in the generator's exact format from ready documents (no LLM): for tests that need
     clearly graded text. The build that reads it is the real one."""
-    from rankladder.core.fsutil import sha256_json, write_json_atomic
+    from rankladder.core.fsutil import sha256_file, sha256_json, write_json_atomic
     from rankladder.dataset_builder.generate import GenerateConfig, generation_record
     from rankladder.dataset_builder.levels import load_levels
     from rankladder.dataset_builder.prompts import load_template
@@ -49,7 +49,14 @@ def write_run_dir(run_dir: Path, rows: list[dict], backend: str = "hand-written"
             "config_hash": sha256_json(config.identity())[:16],
             "prompt_template": config.template.to_dict(),
             "model": model,
-            "queries": {"source": str(GRADED_DOCUMENTS), "format": "jsonl", "count": len(queries)},
+            "queries": {
+                "source": str(GRADED_DOCUMENTS),
+                "format": "jsonl",
+                "sha256": sha256_file(GRADED_DOCUMENTS),
+                "available": len(queries),
+                "duplicates_dropped": 0,
+                "count": len(queries),
+            },
             "counts": {"expected_records": len(rows), "records_all_runs": len(rows)},
         },
     )

@@ -27,7 +27,7 @@ def test_dataset_card_content_and_round_trip(dataset_dir, tmp_path):
     data = loaded.data
     assert data.task_categories == ["text-retrieval"] and data.size_categories == ["n<1K"]
     assert {"synthetic", "graded-relevance"} <= set(data.tags)
-    assert data.source_datasets == ["extended|msmarco"]
+    assert data.source_datasets == ["original"]  # a local queries file, no Hub dataset
     configs = {c["config_name"]: c["data_files"] for c in data.configs}
     assert configs["lists"] == [
         {"split": "train", "path": "lists/train.parquet"},
@@ -35,16 +35,18 @@ def test_dataset_card_content_and_round_trip(dataset_dir, tmp_path):
     ]
     assert configs["default"][0] == {"split": "train", "path": "qrels/train.parquet"}
     text = loaded.text
+    manifest = json.loads((dataset_dir / "rankladder_manifest.json").read_text())
     for needle in (
-        "| 3 | perfect | Fully answers the query. |",
-        "temperature=0.7",
-        "ef" * 32,
-        "{levels}",
+        "| 3 | fully relevant |",
+        "`temperature=",
+        manifest["generation"]["prompts"]["per_level"]["hash"],
+        "{instruction}",
         'load_dataset("org/tiny", "lists", revision="v1.2.3")',
         "Beyond Contrastive Learning",
         "synthetic text",
         "![dataset statistics](stats.png)",
-        "| `lists` | train | 4 |",
+        "| `lists` | train | 12 |",
+        "**Release:** version 1.2.3, tag `v1.2.3` of `org/tiny`",
     ):
         assert needle in text, needle
     # the build hook works on a folder alone

@@ -11,123 +11,25 @@ import json
 import shutil
 from pathlib import Path
 
-from rankladder.dataset_builder import schema
-
-LEVELS = [
-    {"value": 0, "name": "unrelated", "definition": "Does not address the query."},
-    {"value": 1, "name": "related", "definition": "On topic but does not answer."},
-    {"value": 2, "name": "partial", "definition": "Answers part of the query."},
-    {"value": 3, "name": "perfect", "definition": "Fully answers the query."},
-]
 TASK = "RankLadderDev"
 
 
-def _rows(n_queries: int = 6):
-    corpus, queries, qrels, lists = [], [], {"train": [], "dev": []}, {"train": [], "dev": []}
-    for q in range(n_queries):
-        split = "dev" if q >= n_queries - 2 else "train"
-        query = f"how do plants use light number {q}"
-        queries.append({"_id": f"q{q}", "text": query})
-        ids, docs, levels = [], [], []
-        for level in range(4):
-            text = f"Document about plants {q} with relevance {level}: photosynthesis turns light into sugar."
-            doc = schema.doc_id(text)
-            corpus.append({"_id": doc, "title": "", "text": text})
-            qrels[split].append({"query-id": f"q{q}", "corpus-id": doc, "score": level})
-            ids.append(doc), docs.append(text), levels.append(level)
-        lists[split].append({"query_id": f"q{q}", "query": query, "doc_ids": ids, "documents": docs, "levels": levels})
-    return corpus, queries, qrels, lists
+def make_dataset_dir(root: Path, version: str = "0.1.0", license: str | None = "cc-by-4.0", **build) -> Path:
+    """A real ``rankladder build`` output (16 hand-written graded queries, 4 of them ``dev``), its card's
+    licence set as a user would before publishing (``license=None`` leaves it out)."""
+    from huggingface_hub import DatasetCard
+    from run_fixtures import GRADED_DOCUMENTS, write_run_dir
 
-
-BASIC_CARD = """---
-license: cc-by-4.0
-language:
-- en
-configs:
-- config_name: corpus
-  data_files:
-  - split: corpus
-    path: corpus/corpus.parquet
-- config_name: queries
-  data_files:
-  - split: queries
-    path: queries/queries.parquet
-- config_name: default
-  data_files:
-  - split: train
-    path: qrels/train.parquet
-  - split: dev
-    path: qrels/dev.parquet
-- config_name: lists
-  data_files:
-  - split: train
-    path: lists/train.parquet
-  - split: dev
-    path: lists/dev.parquet
----
-# tiny rankladder dataset
-"""
-
-
-def make_dataset_dir(root: Path, version: str = "0.1.0") -> Path:
-    """A DATASET_DIR as ``rankladder build`` writes it (parquet per config, card, manifest, stats)."""
-    from datasets import Dataset
+    from rankladder.dataset_builder.build import build_dataset
 
     root = Path(root)
-    corpus, queries, qrels, lists = _rows()
-    tables = {
-        (schema.CORPUS_CONFIG, schema.CORPUS_SPLIT): corpus,
-        (schema.QUERIES_CONFIG, schema.QUERIES_SPLIT): queries,
-    }
-    for split in ("train", "dev"):
-        tables[(schema.QRELS_CONFIG, split)] = qrels[split]
-        tables[(schema.LISTS_CONFIG, split)] = lists[split]
-    for (config, split), rows in tables.items():
-        path = root / schema.data_file(config, split)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Dataset.from_list(rows, features=schema.features(config)).to_parquet(str(path))
-    (root / "README.md").write_text(BASIC_CARD)
-    manifest = {
-        "kind": schema.DATASET_KIND,
-        "version": version,
-        "content_hash": "ab" * 32,
-        "created": "2025-01-01T00:00:00+00:00",
-        "levels": LEVELS,
-        "generation": {
-            "backend": "llama-cpp",
-            "model": {"id": "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF", "revision": "main", "file_sha256": "cd" * 32},
-            "sampling": {"temperature": 0.7, "top_p": 0.9, "max_new_tokens": 256, "seed": 13},
-            "prompts": {
-                "graded_docs": {
-                    "mode": "list",
-                    "hash": "ef" * 32,
-                    "template": "Query: {query}\nWrite one document per level:\n{levels}",
-                }
-            },
-        },
-        "queries_source": {"name": "msmarco", "path": "../shared/datasets/msmarco_queries"},
-        "counts": {
-            "queries": 6,
-            "documents": 24,
-            "per_level": {"0": 6, "1": 6, "2": 6, "3": 6},
-            "rejects": 1,
-            "duplicates": 0,
-            "train_queries": 4,
-            "dev_queries": 2,
-        },
-        "source_runs": ["runs/tiny"],
-        "tool_versions": {"python": "3.11"},
-    }
-    (root / schema.MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
-    (root / schema.STATS_FILE).write_text(
-        json.dumps(
-            {
-                "documents_per_level": {"0": 6, "1": 6, "2": 6, "3": 6},
-                "mean_doc_words": {"0": 12.0, "1": 12.0, "2": 12.0, "3": 12.0},
-            }
-        )
-    )
-    (root / schema.STATS_PLOT).write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    rows = [json.loads(line) for line in GRADED_DOCUMENTS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    run_dir = write_run_dir(root.parent / f"{root.name}-run", rows)
+    build_dataset([run_dir], root, version=version, dev_fraction=0.25, seed=0, **build)
+    if license:
+        card = DatasetCard.load(root / "README.md")
+        card.data.license = license
+        card.save(root / "README.md")
     return root
 
 

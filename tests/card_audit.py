@@ -41,7 +41,9 @@ def audit_dataset_card(api, endpoint: str, repo: str, tag: str, run_manifests: l
     manifest = json.loads(
         Path(api.hf_hub_download(repo, schema.MANIFEST_FILE, repo_type="dataset", revision=tag)).read_text()
     )
-    stats = json.loads(Path(api.hf_hub_download(repo, schema.STATS_FILE, repo_type="dataset", revision=tag)).read_text())
+    stats = json.loads(
+        Path(api.hf_hub_download(repo, schema.STATS_FILE, repo_type="dataset", revision=tag)).read_text()
+    )
 
     def table(rel: str):
         return pq.read_table(api.hf_hub_download(repo, rel, repo_type="dataset", revision=tag))
@@ -51,7 +53,7 @@ def audit_dataset_card(api, endpoint: str, repo: str, tag: str, run_manifests: l
     check(f"v{version}" == tag and tag in tags, f"version {version} / tag {tag} not on the Hub ({sorted(tags)})")
     check(version == manifest["version"], f"card version {version} != manifest {manifest['version']}")
     check(meta["rankladder"]["content_hash"] == manifest["content_hash"], "content hash != manifest's")
-    for key, entry in manifest["files"].items():
+    for entry in manifest["files"].values():
         check(entry["path"] in files, f"manifest file {entry['path']} not on the Hub")
         if entry["path"] in files:
             local = api.hf_hub_download(repo, entry["path"], repo_type="dataset", revision=tag)
@@ -72,7 +74,7 @@ def audit_dataset_card(api, endpoint: str, repo: str, tag: str, run_manifests: l
             check(entry["path"] in files, f"configs: {entry['path']} not on the Hub")
     rows = re.findall(r"^\| `(\w+)` \| (\w+) \| (\d+) \| `([^`]+)` \| (.*) \|$", _section(text, "Configs"), re.M)
     check(len(rows) == sum(len(c["data_files"]) for c in meta["configs"]), f"configs table has {len(rows)} rows")
-    for config, split, n, rel, columns in rows:
+    for _config, _split, n, rel, columns in rows:
         got = table(rel)
         check(int(n) == got.num_rows, f"{rel}: card says {n} rows, file has {got.num_rows}")
         named = re.findall(r"`([^`]+)`", columns)

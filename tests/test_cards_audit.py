@@ -20,7 +20,9 @@ def _queries(rows):
 
 
 def _publish(folder, repo, *extra):
-    return main(["publish", "dataset", str(folder), "--repo", repo, "--version", "0.1.0", "--license", "mit", *map(str, extra)])
+    return main(
+        ["publish", "dataset", str(folder), "--repo", repo, "--version", "0.1.0", "--license", "mit", *map(str, extra)]
+    )
 
 
 def _run_manifests(*run_dirs):

@@ -100,10 +100,11 @@ def base_model_provenance(name_or_path: str | Path) -> dict:
     return out
 
 
-def describe(provenance: dict) -> str:
-    """One markdown line naming the base model by Hub id, with where the weights came from."""
+def describe(provenance: dict, url: str | None = None) -> str:
+    """One markdown line naming the base model by Hub id, with where the weights came from; linked to
+    ``url`` (its page on the target Hub, checked by publish) when given."""
     hub_id = provenance.get("hub_id")
-    text = f"[`{hub_id}`](https://huggingface.co/{hub_id})" if hub_id else "unknown"
+    text = (f"[`{hub_id}`]({url})" if url else f"`{hub_id}`") if hub_id else "unknown"
     if provenance.get("revision"):
         text += f" @ `{provenance['revision']}`"
     if provenance.get("package"):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rankladder.core.errors import UserError, located
 from rankladder.model_cards.base_model import base_model_provenance, describe, is_local_path
-from rankladder.model_cards.inputs import REPO_ID, TRAIN_MANIFEST
+from rankladder.model_cards.inputs import TRAIN_MANIFEST
 from rankladder.model_cards.licenses import check_license
 
 START, END = "<!-- rankladder:start -->", "<!-- rankladder:end -->"
@@ -42,20 +42,32 @@ def _replace_block(text: str, start: str, end: str, block: str, before: str | No
     return text.rstrip() + f"\n\n{block}\n"
 
 
-def dataset_ref(manifest: dict, dataset_repo: str | None = None) -> tuple[str | None, str]:
-    """(Hub repo id or None, "repo@revision (version X)" text) of the training dataset."""
+def dataset_ref(manifest: dict, dataset_repo: str | None = None, links: dict | None = None) -> tuple[str | None, str]:
+    """(Hub repo id for the card's ``datasets:`` or None, the markdown naming the training dataset).
+
+    ``links`` is what publish verified on the target Hub (``hub_claims``): a dataset is linked only when
+    ``links["dataset"]`` holds it. Without ``links`` (a dry run contacts nothing) a given ``--dataset-repo``
+    is named unlinked and marked unchecked; a dataset that is not on the Hub is named by its folder's name
+    (never a machine path) and said to be local.
+    """
     ds = manifest.get("dataset") or {}
-    repo = dataset_repo or ds.get("path_or_repo")
-    is_repo = bool(repo) and bool(REPO_ID.match(str(repo))) and not Path(str(repo)).exists()
-    revision = ds.get("revision") or (f"v{ds['version']}" if ds.get("version") else "main")
-    text = f"`{repo}@{revision}`" if repo else "unknown"
-    if is_repo:
-        text = f"[`{repo}`](https://huggingface.co/datasets/{repo}/tree/{revision}) @ `{revision}`"
+    link = (links or {}).get("dataset")
+    recorded = str(ds.get("path_or_repo") or "")
+    revision = ds.get("revision") or (f"v{ds['version']}" if ds.get("version") else None)
+    if link is not None:
+        repo, text = link.repo, f"[`{link.repo}`]({link.url}) @ `{link.revision}`"
+    elif dataset_repo and links is None:
+        repo, text = dataset_repo, f"`{dataset_repo}`" + (f" @ `{revision}`" if revision else "")
+        text += " (not checked against the Hub: dry run)"
+    else:
+        repo = None
+        name = Path(recorded).name if recorded else "not recorded"
+        text = f"local dataset `{name}` (not published on the target Hub)"
     if ds.get("version"):
         text += f" (version {ds['version']})"
     if ds.get("content_hash"):
         text += f", content hash `{ds['content_hash'][:16]}`"
-    return (repo if is_repo else None), text
+    return repo, text
 
 
 def base_model_of(manifest: dict, checkpoint_dir: Path, base_model: str | None = None) -> dict:
@@ -88,10 +100,15 @@ def base_model_of(manifest: dict, checkpoint_dir: Path, base_model: str | None =
 
 
 def training_section(
-    manifest: dict, repo_id: str, version: str, dataset_repo: str | None = None, base: dict | None = None
+    manifest: dict,
+    repo_id: str,
+    version: str,
+    dataset_repo: str | None = None,
+    base: dict | None = None,
+    links: dict | None = None,
 ) -> str:
-    _, ds_text = dataset_ref(manifest, dataset_repo)
-    base_text = describe(base) if base else f"`{manifest.get('base_model')}`"
+    _, ds_text = dataset_ref(manifest, dataset_repo, links)
+    base_text = describe(base, (links or {}).get("base_model")) if base else f"`{manifest.get('base_model')}`"
     loss = manifest.get("loss") or {}
     args = manifest.get("training_args") or {}
     lines = [
@@ -189,7 +206,9 @@ def validate(card, where: str) -> None:
     check_license(data["license"], f"{where}: field 'license' (or pass --license)")
 
 
-def retarget_body(text: str, repo_id: str, local_paths: dict[str, str], base_model: str | None = None) -> str:
+def retarget_body(
+    text: str, repo_id: str, local_paths: dict[str, str], base_model: str | None = None, base_url: str | None = None
+) -> str:
     """The card body naming the published repo: its title, its usage snippet, Hub ids for local paths.
 
     sentence-transformers rendered the title from ``model_card_data.model_name``, the snippet from
@@ -200,7 +219,9 @@ def retarget_body(text: str, repo_id: str, local_paths: dict[str, str], base_mod
         text = text.replace(f'"{path}"', f'"{hub_id}"').replace(f"`{path}`", f"`{hub_id}`")
     text = ST_LOAD.sub(lambda _: f'SentenceTransformer("{repo_id}")', text)
     if base_model:  # the two lines sentence-transformers' template writes when it has no base_model
-        link = f"[{base_model}](https://huggingface.co/{base_model})"
+        link = f"[{base_model}]({base_url})" if base_url else f"`{base_model}`"
+        # sentence-transformers links the base model on huggingface.co: the target Hub's page, or no link
+        text = text.replace(f"[{base_model}](https://huggingface.co/{base_model})", link)
         text = text.replace(f"{ST_INTRO} trained", f"{ST_INTRO} finetuned from {link}", 1)
         text = text.replace(ST_NO_BASE, f"- **Base model:** {link}", 1)
     head, fence, rest = text.partition("```")  # a "# " line inside a code block is a comment, not a title
@@ -218,8 +239,12 @@ def build_model_card(
     license: str | None = None,
     dataset_repo: str | None = None,
     base_model: str | None = None,
+    links: dict | None = None,
 ):
     """The checkpoint's own README.md (ST auto card) enriched with the rankladder release section.
+
+    ``links``: what publish verified on the target Hub (``{"dataset": DatasetLink | None, "base_model": url
+    | None}``); None for a dry run, which contacts nothing and so links nothing it names.
 
     Every name in it is a Hub id: the base model (``base_model_of``), the title and usage snippet
     (``repo_id``), the training dataset (``dataset_repo`` when given).
@@ -234,7 +259,9 @@ def build_model_card(
     data.library_name = data.library_name or "sentence-transformers"
     data.pipeline_tag = data.pipeline_tag or "sentence-similarity"
     data.base_model = base["hub_id"]
-    repo, _ = dataset_ref(manifest, dataset_repo)
+    repo, _ = dataset_ref(manifest, dataset_repo, links)
+    if isinstance(data.datasets, list):  # the trainer's record may name the local folder: only Hub ids stay
+        data.datasets = [d for d in data.datasets if d != str((manifest.get("dataset") or {}).get("path_or_repo"))]
     if repo:
         data.datasets = (
             [repo, *[d for d in (data.datasets or []) if d != repo]] if isinstance(data.datasets, list) else [repo]
@@ -244,13 +271,13 @@ def build_model_card(
     local_paths = {str(manifest["base_model"]): base["hub_id"]} if is_local_path(str(manifest["base_model"])) else {}
     if base.get("local_path"):
         local_paths[base["local_path"]] = base["hub_id"]
-    local_dataset = str((manifest.get("dataset") or {}).get("path_or_repo") or "")
-    if repo and local_dataset and is_local_path(local_dataset):  # the trainer's record names the local folder
-        local_paths[local_dataset] = repo
-    text = retarget_body(card.text, repo_id, local_paths, base["hub_id"])
-    text = _replace_block(
-        text, START, END, training_section(manifest, repo_id, version, dataset_repo, base), before="## Model Details"
-    )
+    for source in [manifest.get("dataset") or {}, *(manifest.get("sources") or [])]:
+        local = str(source.get("path_or_repo") or source.get("path") or "")
+        if local and local != repo and (is_local_path(local) or repo is None):  # never a machine path in the card
+            local_paths[local] = repo or Path(local.split("@")[0]).name
+    text = retarget_body(card.text, repo_id, local_paths, base["hub_id"], (links or {}).get("base_model"))
+    section = training_section(manifest, repo_id, version, dataset_repo, base, links)
+    text = _replace_block(text, START, END, section, before="## Model Details")
     card = ModelCard(f"---\n{data.to_yaml()}\n---\n{text}")
     validate(card, str(readme))
     return card

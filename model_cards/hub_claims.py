@@ -72,9 +72,7 @@ def check_dataset(api, manifest: dict, repo: str, required: bool) -> DatasetLink
     except (EntryNotFoundError, RevisionNotFoundError, json.JSONDecodeError):
         published = None
     if recorded and published != recorded:
-        return refuse(
-            f"{revision} holds content hash {str(published)[:16]}, the model was trained on {recorded[:16]}"
-        )
+        return refuse(f"{revision} holds content hash {str(published)[:16]}, the model was trained on {recorded[:16]}")
     return DatasetLink(repo, revision, f"{hub.endpoint()}/datasets/{repo}/tree/{revision}")
 
 

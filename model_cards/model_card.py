@@ -144,6 +144,42 @@ def training_section(
     return "\n".join(lines)
 
 
+def mteb_dataset(task: dict) -> dict | None:
+    """mteb's ``{"path", "revision"}`` when ``task`` is the registered MTEB task of that name on that data,
+    else None (a local BEIR folder or a built dataset that happens to share a name is not MTEB)."""
+    import mteb
+
+    try:
+        meta = mteb.get_task(task["name"]).metadata
+    except (KeyError, ValueError):
+        return None
+    recorded = (task.get("dataset") or {}).get("path_or_repo")
+    return meta.dataset if recorded in (None, meta.dataset["path"]) else None
+
+
+def task_dataset(task: dict) -> dict:
+    """How a task's data is named in a card: ``{"id", "name", "revision", "mteb"}``, never a machine path.
+
+    An MTEB task: its Hub dataset and revision. A Hub dataset (``org/name``): that id and revision. A local
+    folder: ``local/<folder name>``, no revision, marked not MTEB.
+    """
+    ds = task.get("dataset") or {}
+    known = mteb_dataset(task)
+    if known:
+        return {"id": known["path"], "name": f"MTEB {task['name']}", "revision": known["revision"], "mteb": True}
+    recorded = str(ds.get("path_or_repo") or "")
+    if recorded and not is_local_path(recorded):
+        repo = recorded.split("@")[0]
+        return {"id": repo, "name": f"{task['name']} (not MTEB)", "revision": ds.get("revision"), "mteb": False}
+    name = Path(recorded.split("@")[0]).name if recorded else task["name"]
+    return {
+        "id": f"local/{name}",
+        "name": f"{task['name']} (local collection, not MTEB)",
+        "revision": None,
+        "mteb": False,
+    }
+
+
 def results_table(tasks: list[dict], scores: dict) -> str:
     head = "| task | dataset | split | " + " | ".join(label for _, label in METRICS) + " |"
     rows = [head, "|---|---|---|" + "---:|" * len(METRICS)]
@@ -151,44 +187,42 @@ def results_table(tasks: list[dict], scores: dict) -> str:
         task_scores = scores.get(task["name"])
         if not task_scores:
             continue
-        ds = task.get("dataset") or {}
+        ds, named = task.get("dataset") or {}, task_dataset(task)
         cells = [f"{task_scores[k]:.4f}" if isinstance(task_scores.get(k), (int, float)) else "–" for k, _ in METRICS]
-        name = ds.get("path_or_repo") or ds.get("name", "")
-        rows.append(
-            f"| {task['name']} | {name}@{ds.get('revision', 'main')} | {ds.get('split', 'test')} | "
-            + " | ".join(cells)
-            + " |"
-        )
+        where = named["id"] + (f"@{named['revision']}" if named["revision"] else "")
+        rows.append(f"| {named['name']} | {where} | {ds.get('split', 'test')} | " + " | ".join(cells) + " |")
     return "\n".join(
         [
             "## Evaluation results (rankladder eval)",
             "",
             *rows,
             "",
-            "Scores in [0, 1]; main score is the task's MTEB main score (nDCG@10 for retrieval).",
+            "Scores in [0, 1], computed by `rankladder eval` through mteb (pytrec_eval); main score is the task's "
+            "MTEB main score (nDCG@10 for retrieval). Rows marked *not MTEB* are collections outside the MTEB "
+            "benchmark, named without their local path.",
         ]
     )
 
 
 def eval_results(model_name: str, tasks: list[dict], scores: dict) -> list:
-    """``EvalResult`` entries (-> ``model-index`` YAML) for every evaluated task."""
+    """``EvalResult`` entries (-> ``model-index`` YAML) for every evaluated task, with portable dataset names."""
     from huggingface_hub import EvalResult
 
     out = []
     for task in tasks:
         task_scores = scores.get(task["name"]) or {}
-        ds = task.get("dataset") or {}
+        ds, named = task.get("dataset") or {}, task_dataset(task)
         for key, label in METRICS:
             if isinstance(task_scores.get(key), (int, float)):
                 out.append(
                     EvalResult(
                         task_type=task.get("type", "Retrieval"),
                         task_name=task["name"],
-                        dataset_type=ds.get("path_or_repo") or ds.get("name") or task["name"],
-                        dataset_name=f"MTEB {task['name']}",
+                        dataset_type=named["id"],
+                        dataset_name=named["name"],
                         dataset_config="default",
                         dataset_split=ds.get("split", "test"),
-                        dataset_revision=ds.get("revision"),
+                        dataset_revision=named["revision"],
                         metric_type=key,
                         metric_name=label,
                         metric_value=float(task_scores[key]),
@@ -288,8 +322,8 @@ def add_results(card, model_name: str, tasks: list[dict], scores: dict):
     from huggingface_hub import ModelCard
 
     data = card.data
-    ours = {f"MTEB {t['name']}" for t in tasks}
-    kept = [r for r in (data.eval_results or []) if r.dataset_name not in ours]
+    ours = {t["name"] for t in tasks}
+    kept = [r for r in (data.eval_results or []) if r.task_name not in ours]
     data.eval_results = kept + eval_results(model_name, tasks, scores)
     data.model_name = data.model_name or model_name
     text = _replace_block(card.text, RES_START, RES_END, results_table(tasks, scores), before=START)

@@ -256,7 +256,12 @@ def publish_results(
     card, entry = _card_with_results(card, results, model_repo, model)
     files = results["files"][entry["name"]]
     revision = entry.get("revision") or "main"
-    meta = _model_meta(results_dir, entry, model_repo, revision, card)
+    # the leaderboard takes MTEB tasks only, under the model's revision on the Hub (not eval's local hash)
+    mteb_tasks = {t["name"] for t in results["summary"]["tasks"] if model_card.mteb_dataset(t)}
+    bundle_files = [path for path in files if path.stem in mteb_tasks]
+    hub_revision = revision
+    if revision.startswith("sha256-"):  # eval's hash of a local folder: the leaderboard needs the Hub commit
+        hub_revision = api.model_info(model_repo).sha if api else None
 
     def fill(folder: Path) -> None:
         target = folder / "mteb_results" / entry["name"].replace("/", "__") / revision
@@ -265,12 +270,22 @@ def publish_results(
             shutil.copy2(path, target / path.name)
         model_card.check_round_trip(card, folder / "README.md")
 
+    if bundle_files and hub_revision:
+        meta = _model_meta(results_dir, entry, model_repo, revision, hub_revision, card)
+        if not write_output_dir(
+            bundle_dir, lambda folder: fill_bundle(folder, bundle_files, meta), overwrite, "--bundle-dir"
+        ):
+            print(f"{bundle_dir}: identical leaderboard bundle already there, kept as it is")
+    else:
+        why = (
+            "no MTEB task among the results" if not bundle_files else "the model's Hub revision is unknown in a dry run"
+        )
+        print(f"leaderboard bundle: not written ({why})")
     message = f"Add rankladder eval results for {model_repo}@{revision}"
-    if not write_output_dir(bundle_dir, lambda folder: fill_bundle(folder, files, meta), overwrite, "--bundle-dir"):
-        print(f"{bundle_dir}: identical leaderboard bundle already there, kept as it is")
     folder, holder = _stage(output, fill, overwrite)
     _print_plan("model", model_repo, folder, message, None, " (as a pull request)" if create_pr else "")
-    print(f"leaderboard bundle: {bundle_dir}")
+    if bundle_dir.is_dir():
+        print(f"leaderboard bundle: {bundle_dir}")
     if dry_run:
         print(f"dry run: nothing uploaded; folder written to {folder}")
         return 0
@@ -282,8 +297,9 @@ def publish_results(
     return 0
 
 
-def _model_meta(results_dir: Path, entry: dict, model_repo: str, revision: str, card):
-    """mteb's ``ModelMeta`` for the leaderboard, from eval's model_meta.json and the model card."""
+def _model_meta(results_dir: Path, entry: dict, model_repo: str, revision: str, hub_revision: str, card):
+    """mteb's ``ModelMeta`` for the leaderboard, from eval's model_meta.json (under eval's ``revision``) and
+    the model card; named by the model's ``hub_revision``."""
     from rankladder.model_cards.leaderboard import build_model_meta
 
     path = results_dir / "results" / entry["name"].replace("/", "__") / revision / "model_meta.json"
@@ -293,8 +309,9 @@ def _model_meta(results_dir: Path, entry: dict, model_repo: str, revision: str, 
     return build_model_meta(
         eval_meta,
         name=model_repo,
-        revision=revision,
+        revision=hub_revision,
         license=data.license,
         training_data=datasets[0] if datasets else None,
         adapted_from=data.base_model if isinstance(data.base_model, str) else None,
+        endpoint=hub.endpoint(),
     )

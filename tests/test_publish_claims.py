@@ -125,3 +125,27 @@ def test_train_hint_keeps_a_pinned_dataset_revision(tmp_path):
     (tmp_path / "rankladder_train_manifest.json").write_text(json.dumps(manifest))
     (hint,) = next_steps(tmp_path)
     assert "--tasks me/ladder@v0.2.0 " in hint
+
+
+def test_leaderboard_bundle_has_mteb_tasks_only_under_the_hub_revision(hub, hub_env, model_dir, tmp_path):
+    """eval names a local model's revision by a folder hash (``sha256-…``): the bundle used to carry it, with
+    the local collections as if they were MTEB tasks and links to huggingface.co."""
+    from huggingface_hub import HfApi
+
+    assert (
+        main(["publish", "model", str(model_dir), "--repo", "me/m-bundle", "--version", "0.1.0", "--license", "mit"])
+        == 0
+    )
+    commit = HfApi(endpoint=hub.endpoint, token=TOKEN).model_info("me/m-bundle").sha
+    results = inputs.make_results_dir(
+        tmp_path / "eval", model_name="local/m", revision="sha256-0123456789abcdef", model_path=str(model_dir)
+    )
+    bundle = tmp_path / "bundle"
+    argv = ["publish", "results", str(results), "--model-repo", "me/m-bundle", "--model", "local/m"]
+    assert main([*argv, "--bundle-dir", str(bundle)]) == 0
+    (folder,) = (bundle / "results" / "me__m-bundle").iterdir()
+    assert folder.name == commit  # the model's commit on the Hub, not eval's folder hash
+    assert sorted(p.name for p in folder.iterdir()) == [f"{inputs.MTEB_TASK}.json", "model_meta.json"]
+    meta = json.loads((folder / "model_meta.json").read_text())
+    assert meta["revision"] == commit and meta["reference"] == f"{hub.endpoint}/me/m-bundle"
+    assert "huggingface.co" not in (bundle / "model_meta_snippet.py").read_text()

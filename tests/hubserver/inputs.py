@@ -11,7 +11,9 @@ import json
 import shutil
 from pathlib import Path
 
-TASK = "RankLadderDev"
+TASK = "RankLadderDev"  # a built dataset evaluated as a task: not MTEB
+LOCAL_TASK_PATH = "/home/someone/heldout/tiny-sycl"
+MTEB_TASK = "SciFact"  # a real MTEB task (its dataset and revision as mteb registers them)
 
 
 def make_dataset_dir(root: Path, version: str = "0.1.0", license: str | None = "cc-by-4.0", **build) -> Path:
@@ -124,10 +126,10 @@ def make_results_dir(
             {
                 "name": TASK,
                 "type": "Retrieval",
-                "dataset": {
+                "dataset": {  # a local folder, as eval records it: the path must not leave the machine
                     "name": "tiny-sycl",
-                    "path_or_repo": "rankladder-test/tiny-sycl",
-                    "revision": "v1.0.0",
+                    "path_or_repo": LOCAL_TASK_PATH,
+                    "revision": "sha256-0123456789abcdef",
                     "split": "test",
                 },
             }
@@ -135,6 +137,21 @@ def make_results_dir(
         "scores": {},
         "mean": {},
     }
+    import mteb
+
+    scifact = mteb.get_task(MTEB_TASK).metadata.dataset
+    summary["tasks"].append(
+        {
+            "name": MTEB_TASK,
+            "type": "Retrieval",
+            "dataset": {
+                "name": MTEB_TASK,
+                "path_or_repo": scifact["path"],
+                "revision": scifact["revision"],
+                "split": "test",
+            },
+        }
+    )
     for i, entry in enumerate(entries):
         scores = {
             "ndcg_at_10": 0.61234 - i / 10,
@@ -142,19 +159,20 @@ def make_results_dir(
             "recall_at_100": 0.95,
             "main_score": 0.61234 - i / 10,
         }
-        result = TaskResult.model_validate(
-            {
-                "dataset_revision": "v1.0.0",
-                "task_name": TASK,
-                "mteb_version": "2.26.24",
-                "evaluation_time": 1.5,
-                "kg_co2_emissions": None,
-                "scores": {"test": [{**scores, "hf_subset": "default", "languages": ["eng-Latn"]}]},
-            }
-        )
         folder = root / "results" / entry["name"].replace("/", "__") / entry["revision"]
         folder.mkdir(parents=True)
-        (folder / f"{TASK}.json").write_text(result.model_dump_json(indent=2))
+        for task in summary["tasks"]:
+            result = TaskResult.model_validate(
+                {
+                    "dataset_revision": task["dataset"]["revision"],
+                    "task_name": task["name"],
+                    "mteb_version": "2.26.24",
+                    "evaluation_time": 1.5,
+                    "kg_co2_emissions": None,
+                    "scores": {"test": [{**scores, "hf_subset": "default", "languages": ["eng-Latn"]}]},
+                }
+            )
+            (folder / f"{task['name']}.json").write_text(result.model_dump_json(indent=2))
         (folder / "model_meta.json").write_text(
             json.dumps(
                 {
@@ -169,7 +187,7 @@ def make_results_dir(
                 }
             )
         )
-        summary["scores"][entry["name"]] = {TASK: scores}
+        summary["scores"][entry["name"]] = {task["name"]: scores for task in summary["tasks"]}
         summary["mean"][entry["name"]] = scores
     (root / "summary.json").write_text(json.dumps(summary, indent=2))
     (root / "eval_manifest.json").write_text(json.dumps({"kind": "rankladder-eval", "tool_versions": {}}))

@@ -52,7 +52,7 @@ def check_dataset(api, manifest: dict, repo: str, required: bool) -> DatasetLink
     def refuse(reason: str) -> None:
         if required:
             raise UserError(
-                f"{where}: {reason} on {hub.endpoint()}; publish the training dataset first: "
+                f"{where} on {hub.endpoint()}: {reason}; publish the training dataset first: "
                 + _publish_hint(manifest, repo, ds.get("version"))
             )
 

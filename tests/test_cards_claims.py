@@ -27,3 +27,26 @@ def test_a_clear_ladder_is_called_ordered_with_its_numbers():
     text = to_markdown(sep)
     assert "Levels are ordered: mean similarity falls level by level (0.750 > 0.550 > 0.350 > 0.150)" in text
     assert "(lowest: 3>2 1.00)" in text
+
+
+def test_the_three_ndcg_figures_have_three_names_and_say_what_they_measure():
+    """Issue 21: "dev nDCG@10" meant the training evaluator's pooled-lists figure (62.7), eval's whole-corpus
+    figure on the same split (39.50) and the level-order table's within-list nDCG (0.702)."""
+    from rankladder.eval.summary import to_markdown as eval_markdown
+    from rankladder.training.summary import dev_row
+
+    train = dev_row({"final_metrics": {"dev_ndcg@10": 0.627, "dev_kendall_tau": 0.5}})
+    assert train.startswith("nDCG@10 62.7") and "pooled dev lists" in train
+    assert "each held-out query ranks all dev-list documents" in train and "eval` ranks the whole corpus" in train
+    scores = {"ndcg_at_10": 0.395, "mrr_at_10": 0.5, "recall_at_100": 0.9, "main_score": 0.395}
+    summary = {
+        "models": [{"name": "org/m", "revision": "v1", "path": None}],
+        "tasks": [{"name": "dev", "type": "Retrieval", "dataset": {}}],
+        "scores": {"org/m": {"dev": scores}},
+        "mean": {"org/m": scores},
+        "level_order": {"org/m": {"dev": {"mean_kendall_tau": 0.4, "mean_ndcg": 0.702, "n_lists": 4}}},
+    }
+    text = eval_markdown(summary)
+    assert "nDCG of level order" not in text and "| within-list nDCG |" in text
+    assert "each query ranks the task's whole corpus" in text and "pooled dev-list documents" in text
+    assert "each graded list's own documents ranked by the model's score" in text

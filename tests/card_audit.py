@@ -64,6 +64,10 @@ def audit_dataset_card(api, endpoint: str, repo: str, tag: str, run_manifests: l
     if release:
         check(release.groups()[:3] == (version, tag, repo), f"release line names {release.groups()[:3]}")
         check(release.group(4) == f"{endpoint}/datasets/{repo}/tree/{tag}", f"release link {release.group(4)}")
+    for run in run_manifests:  # the uploaded manifest names no folder of this machine
+        source = str(Path(run["queries"]["source"]).parent)
+        check(source not in json.dumps(manifest), f"a machine path ({source}) in the uploaded manifest")
+    check("/tmp/" not in json.dumps(manifest) and "/tmp/" not in card.content, "a /tmp path leaves the machine")
     # every link goes to the target Hub or to a file of this repo
     for url in re.findall(r"\]\(([^)]+)\)", text):
         check(url.startswith(endpoint) or url in files, f"link {url} is neither on {endpoint} nor a file of the repo")

@@ -235,3 +235,17 @@ def test_versions(version, ok):
     else:
         with pytest.raises(UserError, match="semantic version"):
             parse_version(version)
+
+
+def test_publish_needs_the_card_build_wrote(dataset_dir, tmp_path):
+    """Publishing only adds the release to build's card: a card without build's markers (an older build, or
+    one replaced by hand) is refused with the command that renders it, not published half-true."""
+    import shutil
+
+    from rankladder.model_cards.dataset_card import build_dataset_card
+
+    target = tmp_path / "ds"
+    shutil.copytree(dataset_dir, target)
+    (target / "README.md").write_text("---\nlicense: mit\n---\n# my own card\n")
+    with pytest.raises(UserError, match="rebuild the dataset with `rankladder build`"):
+        build_dataset_card(target, repo_id="org/x", version="0.1.0")

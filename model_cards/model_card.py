@@ -54,11 +54,15 @@ def dataset_ref(manifest: dict, dataset_repo: str | None = None, links: dict | N
     link = (links or {}).get("dataset")
     recorded = str(ds.get("path_or_repo") or "")
     revision = ds.get("revision") or (f"v{ds['version']}" if ds.get("version") else None)
+    hub_like = bool(recorded) and not is_local_path(recorded)
+    at = f" @ `{revision}`" if revision else ""
     if link is not None:
         repo, text = link.repo, f"[`{link.repo}`]({link.url}) @ `{link.revision}`"
-    elif dataset_repo and links is None:
-        repo, text = dataset_repo, f"`{dataset_repo}`" + (f" @ `{revision}`" if revision else "")
-        text += " (not checked against the Hub: dry run)"
+    elif links is None and (dataset_repo or hub_like):
+        repo = dataset_repo or recorded
+        text = f"`{repo}`{at} (not checked against the Hub: dry run)"
+    elif hub_like:  # looked up on the target Hub: not there with this content hash
+        repo, text = None, f"`{recorded}`{at} (not on the target Hub with the recorded content hash: not linked)"
     else:
         repo = None
         name = Path(recorded).name if recorded else "not recorded"

@@ -89,12 +89,17 @@ def test_model_card_keeps_auto_card_and_adds_results(tmp_path):
     loaded = ModelCard.load(tmp_path / "README.md")
     assert loaded.data.to_dict() == card.data.to_dict()
     assert loaded.text.count(model_card.RES_START) == 1 and loaded.text.count(model_card.START) == 1
-    assert "# org/minilm" in loaded.text and "| RankLadderDev |" in loaded.text
-    assert "rankladder-test/tiny-sycl" in loaded.text and '"temperature": 0.05' in loaded.text
-    assert len(loaded.data.eval_results) == 4
-    index = loaded.data.to_dict()["model-index"][0]["results"][0]
-    assert index["task"]["type"] == "Retrieval" and index["dataset"]["revision"] == "v1.0.0"
-    assert {"type": "main_score", "value": 0.61234, "name": "main score"} in index["metrics"]
+    assert "# org/minilm" in loaded.text and "| RankLadderDev (local collection, not MTEB) |" in loaded.text
+    assert "`rankladder-test/tiny-sycl` @ `v1.0.0` (not checked against the Hub: dry run)" in loaded.text
+    assert '"temperature": 0.05' in loaded.text
+    assert len(loaded.data.eval_results) == 8  # 4 metrics × (a local collection, an MTEB task)
+    results = {r["dataset"]["name"]: r for r in loaded.data.to_dict()["model-index"][0]["results"]}
+    scifact = results["MTEB SciFact"]
+    assert scifact["task"]["type"] == "Retrieval" and scifact["dataset"]["type"] == "mteb/scifact"
+    assert scifact["dataset"]["revision"] == "d56462d0e63a25450459c4f213e49ffdb866f7f9"
+    assert {"type": "main_score", "value": 0.61234, "name": "main score"} in scifact["metrics"]
+    local = results["RankLadderDev (local collection, not MTEB)"]
+    assert local["dataset"]["type"] == "local/tiny-sycl" and "revision" not in local["dataset"]
 
 
 def test_model_card_requires_license(tmp_path):

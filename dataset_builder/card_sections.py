@@ -11,6 +11,7 @@ distinct generator / queries file over all runs and shards (a multi-run dataset 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from rankladder.dataset_builder import schema
@@ -27,13 +28,14 @@ def _portable_source(source: str | None) -> str | None:
 
 
 def queries_sources(run_manifests: list[dict]) -> list[dict]:
-    """Distinct queries sources of the runs (same file and sha256 once), with the shards' counts summed."""
-    out: dict[tuple, dict] = {}
+    """Distinct queries sources of the runs (a run's shards once), each with how many run manifests used it."""
+    out: dict[str, dict] = {}
     for manifest in run_manifests:
         desc = dict(manifest.get("queries") or {})
         if not desc:
             continue
-        key = (desc.get("source"), desc.get("sha256"), desc.get("limit"), desc.get("seed"))
+        # the shards of one run share a description (but for ``in_shard``); separate runs may differ
+        key = json.dumps({k: v for k, v in desc.items() if k != "in_shard"}, sort_keys=True, default=str)
         entry = out.setdefault(
             key,
             {k: v for k, v in desc.items() if k not in ("in_shard", "source")}
@@ -127,6 +129,8 @@ def queries_text(source: dict) -> str:
         facts.append(f"{source['count']} queries used")
     if source.get("duplicates_dropped") is not None:
         facts.append(f"{source['duplicates_dropped']} duplicate ids with identical text dropped")
+    if source.get("runs"):  # shards of one run, or runs with the very same query selection
+        facts.append(f"the same in each of {source['runs']} run manifests" if source["runs"] > 1 else "1 run manifest")
     return text + (f": {'; '.join(facts)}" if facts else "")
 
 

@@ -16,6 +16,7 @@ from rankladder.dataset_builder import schema
 from rankladder.model_cards import dataset_card, hub, model_card
 from rankladder.model_cards.inputs import (
     REPO_ID,
+    TRAIN_MANIFEST,
     check_dataset_version,
     check_repo_id,
     data_files,
@@ -27,6 +28,7 @@ from rankladder.model_cards.inputs import (
 )
 from rankladder.model_cards.licenses import check_license
 from rankladder.model_cards.outputs import check_output_target, write_output_dir
+from rankladder.model_cards.portable import write_portable_json
 
 
 def _print_plan(kind: str, repo_id: str, folder: Path, message: str, tag: str | None, extra: str = "") -> None:
@@ -111,7 +113,9 @@ def publish_dataset(
                 (folder / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(dataset_dir / rel, folder / rel)
         for name in (schema.MANIFEST_FILE, schema.STATS_FILE, schema.STATS_PLOT, schema.AGREEMENT_PLOT):
-            if (dataset_dir / name).is_file():
+            if (dataset_dir / name).is_file() and name.endswith(".json"):  # no machine path leaves
+                write_portable_json(dataset_dir / name, folder / name)
+            elif (dataset_dir / name).is_file():
                 shutil.copy2(dataset_dir / name, folder / name)
         dataset_card.check_round_trip(card, folder / "README.md")
 
@@ -162,10 +166,16 @@ def publish_model(
     if results_dir is not None:
         card = _card_with_results(card, read_results_dir(Path(results_dir)), repo_id, None, checkpoint_dir)[0]
 
+    repo_of_dataset = (card.data.datasets or [None])[0] if links is None or links.get("dataset") else None
+    names = {str((manifest.get("dataset") or {}).get("path_or_repo")): repo_of_dataset} if repo_of_dataset else {}
+
     def fill(folder: Path) -> None:
         for rel in upload_files(checkpoint_dir):
             (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(checkpoint_dir / rel, folder / rel)
+            if rel.as_posix() == TRAIN_MANIFEST:  # the record leaves the machine: no machine path in it
+                write_portable_json(checkpoint_dir / rel, folder / rel, names)
+            else:
+                shutil.copy2(checkpoint_dir / rel, folder / rel)
         model_card.check_round_trip(card, folder / "README.md")
 
     tag, message = f"v{version}", f"Release model v{version}"

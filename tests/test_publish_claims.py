@@ -4,6 +4,7 @@ uploading anything: the training dataset's repo, tag and content hash; pinned re
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from hubserver import inputs
@@ -98,6 +99,8 @@ def test_verified_dataset_is_linked_on_the_target_hub(hub, hub_env, ladder, mode
     assert card.data.datasets[0] == "me/true-ladder"
     assert f"[`me/true-ladder`]({hub.endpoint}/datasets/me/true-ladder/tree/v0.1.0) @ `v0.1.0`" in card.text
     assert str(ladder[0]) not in card.content  # the local folder the trainer recorded is not in the card
+    uploaded = json.loads(Path(api.hf_hub_download("me/m-true", "rankladder_train_manifest.json")).read_text())
+    assert uploaded["dataset"]["path_or_repo"] == "me/true-ladder" and str(ladder[0]) not in json.dumps(uploaded)
 
 
 def test_model_trained_on_a_local_dataset_names_it_without_a_link_or_path(hub, hub_env, model_dir):
@@ -112,6 +115,8 @@ def test_model_trained_on_a_local_dataset_names_it_without_a_link_or_path(hub, h
     assert "local dataset `ladder` (not published on the target Hub)" in card.text
     assert str(model_dir.parent) not in card.content and "/tmp/" not in card.content
     assert not any(str(d).startswith("/") for d in card.data.datasets or [])
+    uploaded = Path(api.hf_hub_download("me/m-local", "rankladder_train_manifest.json")).read_text()
+    assert "/tmp/" not in uploaded and '"path_or_repo": "local:ladder"' in uploaded  # the record leaves portable
 
 
 def test_train_hint_keeps_a_pinned_dataset_revision(tmp_path):

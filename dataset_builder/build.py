@@ -269,7 +269,7 @@ def build_dataset(
     ``rows_per_group`` sets its row groups (tests shrink both to get many shards from little data).
     Before it returns, every config/split is read back through ``datasets.load_dataset`` and compared.
     """
-    from rankladder.dataset_builder import card, stats
+    from rankladder.dataset_builder import card, card_sections, stats
     from rankladder.dataset_builder.judge import judge_manifests, read_judgements
 
     version = check_version(version)
@@ -342,13 +342,16 @@ def build_dataset(
             "content_hash": content_hash,
             "levels": run_manifests[0]["config"]["levels"],
             "generation": card.generation_summary(run_manifests),
-            "queries_source": run_manifests[0].get("queries", {}),
+            # portable: a queries file is named, never by its path on this machine
+            "queries_source": (card_sections.queries_sources(run_manifests) or [{}])[0],
+            "queries_sources": card_sections.queries_sources(run_manifests),
+            "generators": card_sections.generators(run_manifests),
             "counts": figures["counts"],
             "files": file_hashes,
             "readback": [entry["readback"] for entry in files.values()],
             "source_runs": [
                 {
-                    "path": str(Path(m["_path"]).parent),
+                    "path": Path(m["_path"]).parent.name,  # the run folder's name: no machine path leaves
                     "manifest": Path(m["_path"]).name,
                     "status": m.get("status"),
                     "config_hash": m.get("config_hash"),

@@ -11,6 +11,10 @@ from pathlib import Path
 from rankladder.dataset_builder import schema
 
 
+def _one_or_list(paths: list[str]) -> str | list[str]:
+    return paths[0] if len(paths) == 1 else paths  # one file: a plain path, as the Hub's own cards write it
+
+
 def configs_yaml(files: dict) -> list[dict]:
     """The ``configs:`` block of the card, rendered from the manifest's ``files`` (``config/split`` ->
     its shards): every shard listed by its content-addressed name, so the card itself changes with the
@@ -18,7 +22,7 @@ def configs_yaml(files: dict) -> list[dict]:
     entries = []
     for config, (_, splits) in schema.CONFIG_LAYOUT.items():
         data_files = [
-            {"split": split, "path": [shard["path"] for shard in files[f"{config}/{split}"]["shards"]]}
+            {"split": split, "path": _one_or_list([shard["path"] for shard in files[f"{config}/{split}"]["shards"]])}
             for split in splits
             if f"{config}/{split}" in files
         ]
@@ -96,18 +100,25 @@ def _filters_section(figures: dict) -> str:
 
 
 def _labels_section(figures: dict, manifest: dict) -> str:
-    """Intended level × judged grade (when the runs were judged)."""
+    """Intended level × judged grade (when the runs were judged): the judge, its prompt, the matrix, κ, the plot."""
     if not figures.get("labels"):
         return ""
     from rankladder.dataset_builder.agreement import to_markdown
+    from rankladder.dataset_builder.card_sections import model_text
 
     judge = manifest.get("judge") or {}
     model = judge.get("model")
-    model_id = (model.get("id") if isinstance(model, dict) else model) or "not recorded"
+    models = model if isinstance(model, list) else [model]
+    judges = " and ".join(model_text(m if isinstance(m, dict) else {"id": m}) for m in models if m) or "not recorded"
+    prompts = ", ".join(
+        f"`{name}` (sha256 `{str(p.get('hash'))[:16]}…`)" for name, p in judge.get("prompts", {}).items()
+    )
     return (
-        f"## Intended vs judged relevance\n\nEach document was graded by an LLM judge (`{model_id}`, "
-        f"prompt `{', '.join(judge.get('prompts', {})) or 'not recorded'}`). Rows: the level the generator was asked for; "
-        f"columns: the judge's grade (`{schema.AGREEMENT_PLOT}`).\n\n" + to_markdown(figures["labels"]) + "\n"
+        f"## Intended vs judged relevance\n\nEach document was graded by an LLM judge ({judges} via "
+        f"`{judge.get('backend')}`, prompt {prompts or 'not recorded'}). Rows: the level the generator was asked "
+        f"for; columns: the judge's grade.\n\n"
+        + to_markdown(figures["labels"])
+        + f"\n![intended x judged]({schema.AGREEMENT_PLOT})\n\n"
     )
 
 
@@ -146,8 +157,16 @@ def _separability_section(figures: dict) -> str:
     return "## Level separability\n\n" + to_markdown(figures["separability"]) + "\n"
 
 
+LOAD_START, LOAD_END = "<!-- rankladder:load:start -->", "<!-- rankladder:load:end -->"
+RELEASE_MARK = "<!-- rankladder:release -->"  # publish puts the release (repo, tag, licence) here
+
+
 def loading_snippet(load_path: str) -> str:
-    """Python that loads this folder as written (tests/test_builder_build.py runs it on a built card)."""
+    """Python that loads this folder as written (tests/test_builder_build.py runs it on a built card).
+
+    The folder's absolute path, so the snippet runs from any working directory; ``publish`` replaces the
+    whole block (``LOAD_START``…``LOAD_END``) with the Hub repo and tag.
+    """
     return f"""```python
 from datasets import load_dataset
 
@@ -159,36 +178,73 @@ print(lists, corpus, queries)
 ```"""
 
 
+def _level_table(manifest: dict) -> str:
+    rows = "\n".join(f"| {lv['value']} | {lv['name']} | {lv.get('definition', '')} |" for lv in manifest["levels"])
+    return (
+        "| level | name | definition |\n|---|---|---|\n" + rows + "\n\nHigher is more relevant; 0 means unrelated.\n\n"
+    )
+
+
+def card_metadata(folder: Path, manifest: dict, figures: dict) -> dict:
+    """The card's YAML fields that come from the build (publish adds licence and release)."""
+    from rankladder.dataset_builder.card_sections import manifest_queries_sources, size_category
+
+    sources = [s.get("source") for s in manifest_queries_sources(manifest) if s.get("source")]
+    hub_sources = [s for s in sources if s.count("/") == 1 and not s.startswith("bundled:")]
+    counts = figures["counts"]
+    return {
+        "pretty_name": manifest["name"],
+        "language": ["en"],
+        "task_categories": ["text-retrieval"],
+        "task_ids": ["document-retrieval"],
+        "size_categories": [size_category(max(counts.get("documents", 0), counts.get("queries", 0)))],
+        "source_datasets": [f"extended|{s}" for s in hub_sources] or ["original"],
+        "annotations_creators": ["machine-generated"],
+        "language_creators": ["machine-generated"],
+        "multilinguality": ["monolingual"],
+        "tags": ["synthetic", "graded-relevance", "rankladder"],
+    }
+
+
 def write_basic_card(folder: Path, manifest: dict, figures: dict, load_path: str | None = None) -> None:
-    """Write ``folder/README.md``; ``load_path`` is the folder's final path as the user named it (``folder``
-    itself may be a temp folder about to be renamed), used by the loading snippet."""
+    """Write ``folder/README.md``, the dataset card: every fact from ``manifest``, ``figures`` (stats.json)
+    or the parquet files in ``folder``. ``load_path`` is the folder's final path as the user named it
+    (``folder`` itself may be a temp folder about to be renamed), used by the loading snippet."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
-    data = DatasetCardData(
-        pretty_name=manifest["name"],
-        language=["en"],
-        task_categories=["text-retrieval"],
-        tags=["synthetic", "graded-relevance", "rankladder"],
-        configs=configs_yaml(manifest["files"]),
+    from rankladder.dataset_builder.card_sections import (
+        configs_section,
+        generator_names,
+        generators_section,
+        labels_text,
+        queries_section,
     )
-    levels = "\n".join(f"| {lv['value']} | {lv['name']} | {lv['definition']} |" for lv in manifest["levels"])
+
+    data = DatasetCardData(**card_metadata(folder, manifest, figures), configs=configs_yaml(manifest["files"]))
     counts = figures["counts"]
     per_level = ", ".join(f"level {k}: {v}" for k, v in counts["per_level"].items())
-    model = manifest["generation"]["model"]
-    model_id = model.get("id") if isinstance(model, dict) else model
+    load_path = str(Path(load_path or manifest["name"]).resolve())
+    plot = f"![dataset statistics]({schema.STATS_PLOT})\n\n" if (Path(folder) / schema.STATS_PLOT).is_file() else ""
     body = f"""
 # {manifest["name"]} (v{manifest["version"]})
 
-Synthetic documents written by an LLM (`{model_id}`) for real queries at graded relevance levels,
+{RELEASE_MARK}
+
+Synthetic documents written by {generator_names(manifest)} for real queries at graded relevance levels,
 built by rankladder. {counts["queries"]} queries, {counts["documents"]} documents ({per_level});
-{counts["train_queries"]} train / {counts["dev_queries"]} dev queries.
+{counts["train_queries"]} train / {counts["dev_queries"]} dev queries. {labels_text(manifest, figures)}
 
-| level | name | definition |
-|---|---|---|
-{levels}
+{_level_table(manifest)}{queries_section(manifest)}{generators_section(manifest)}{configs_section(folder, manifest["files"])}## How to load
 
-{loading_snippet(load_path or manifest["name"])}
+{LOAD_START}
+{loading_snippet(load_path)}
 
-{_merge_section(manifest)}{_labels_section(figures, manifest)}{_filters_section(figures)}{_separability_section(figures)}{_selection_section(figures)}Content hash: `{manifest["content_hash"]}`. See `rankladder_manifest.json` and `stats.json`.
+{LOAD_END}
+
+{_merge_section(manifest)}{_labels_section(figures, manifest)}{_filters_section(figures)}{_separability_section(figures)}{_selection_section(figures)}## Statistics
+
+{plot}Content hash: `{manifest["content_hash"]}` (sha256 of the data files' hashes). See `{schema.MANIFEST_FILE}` and
+`{schema.STATS_FILE}`.
 """
-    DatasetCard.from_template(data, template_str="---\n{{ card_data }}\n---\n" + body).save(folder / "README.md")
+    # the body is plain text, not a template: a prompt may hold braces
+    DatasetCard(f"---\n{data.to_yaml()}\n---\n{body}").save(folder / "README.md")

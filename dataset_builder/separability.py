@@ -147,9 +147,29 @@ def to_markdown(sep: dict) -> str:
         lines.append(f"| {lv} | {sep['documents_per_level'][lv]} | {mean:.3f} |")
     lines.append("")
     rates = ", ".join(f"{k}: {v:.2f}" if v is not None else f"{k}: –" for k, v in sep["outranks"].items())
-    verdict = "levels are ordered" if sep["ordered"] else "levels are NOT ordered by mean similarity"
     lines.append(
-        f"How often the higher level outranks the lower one for the same query (0.5 = chance): "
-        f"{rates}. {verdict.capitalize()}."
+        f"How often the higher level outranks the lower one for the same query (0.5 = chance): {rates}. "
+        + ladder_verdict(sep)
     )
     return "\n".join(lines) + "\n"
+
+
+def ladder_verdict(sep: dict) -> str:
+    """ "Levels are ordered" only when the numbers show it, naming them: the mean similarity falls with every
+    level step *and* each higher level outranks the next lower one in more than half of the pairs."""
+    means = sep["mean_similarity"]
+    chain = " > ".join(f"{means[lv]:.3f}" for lv in means)
+    steps = [f"{a}>{b}" for a, b in zip(list(means), list(means)[1:])]
+    adjacent = {k: sep["outranks"][k] for k in steps if sep["outranks"].get(k) is not None}
+    below = [f"{k} {v:.2f}" for k, v in adjacent.items() if v <= 0.5]
+    if not sep["ordered"]:
+        return f"Levels are NOT ordered by mean similarity ({', '.join(f'{lv}: {m:.3f}' for lv, m in means.items())})."
+    if below or not adjacent:
+        return f"Levels are NOT shown to be ordered: the means fall ({chain}) but " + (
+            f"{', '.join(below)} is at or below chance (0.5)." if below else "no adjacent pair was measured."
+        )
+    low = min(adjacent, key=adjacent.get)
+    return (
+        f"Levels are ordered: mean similarity falls level by level ({chain}) and every higher level outranks the next "
+        f"lower one in more than half of the pairs (lowest: {low} {adjacent[low]:.2f})."
+    )

@@ -4,9 +4,12 @@ mteb names a SentenceTransformer after ``model_card_data.model_name`` or, failin
 *base* model — wrong for a fine-tuned checkpoint, whose results must land in
 ``results/<its name>/<its revision>/`` to be submitted to the leaderboard. So we set both here:
 
-- local folder: name ``--name`` or ``local/<folder name>``; revision ``--revision`` or a content
-  hash of the folder (``sha256-<16 hex>``), reproducible across machines;
-- Hub id ``org/name[@rev]``: that name; the revision given, or the commit of the cached snapshot.
+- local folder: name ``--name``, the Hub id of a packaged model's folder (``rankladder.core.packaged_models``),
+  or ``local/<folder name>``; revision ``--revision`` or a content hash of the folder (``sha256-<16 hex>``),
+  reproducible across machines;
+- Hub id ``org/name[@rev]``: that name; the revision given, or the commit of the cached snapshot; a Hub id
+  whose weights come from an installed package (all-MiniLM-L6-v2) loads them offline, keeps its Hub id and is
+  revisioned ``<package>-<version>`` (the package, not a Hub commit, is what was run).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import hash_tree
+from rankladder.core.packaged_models import hub_id_of_folder, installed
 from rankladder.core.paths import hub_repo_part, looks_local, missing_path_message
 
 logger = logging.getLogger(__name__)
@@ -41,12 +45,21 @@ def resolve_model(arg: str, name: str | None = None, revision: str | None = None
             raise UserError(f"{path}: not a SentenceTransformer model folder (no modules.json/config.json)")
         path = path.resolve()
         revision = revision or "sha256-" + hash_tree(path)[:16]
-        return ModelSpec(str(path), _valid_name(name or f"local/{path.name}"), revision)
+        return ModelSpec(str(path), _valid_name(name or hub_id_of_folder(path) or f"local/{path.name}"), revision)
     if looks_local(arg) or hub_repo_part(arg).count("/") != 1:
         raise UserError(f"--model: {missing_path_message(arg, 'model path')}")
     repo, _, rev = arg.partition("@")
+    if not rev and (package := installed(repo)) is not None and not _in_hf_cache(repo):
+        folder, distribution, version = package
+        return ModelSpec(str(folder), _valid_name(name or repo), revision or f"{distribution}-{version}")
     revision = revision or rev or _cached_commit(repo, rev or None)
     return ModelSpec(arg, _valid_name(name or repo), revision)
+
+
+def _in_hf_cache(repo: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(repo, "config.json"), str)
 
 
 def _valid_name(name: str) -> str:

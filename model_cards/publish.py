@@ -16,6 +16,8 @@ from rankladder.core.fsutil import check_writable
 from rankladder.dataset_builder import schema
 from rankladder.model_cards import dataset_card, hub, model_card
 from rankladder.model_cards.inputs import (
+    REPO_ID,
+    TRAIN_MANIFEST,
     check_dataset_version,
     check_repo_id,
     data_files,
@@ -27,6 +29,7 @@ from rankladder.model_cards.inputs import (
 )
 from rankladder.model_cards.licenses import check_license
 from rankladder.model_cards.outputs import check_output_target, write_output_dir
+from rankladder.model_cards.portable import write_portable_json
 
 
 def _print_plan(kind: str, repo_id: str, folder: Path, message: str, tag: str | None, extra: str = "") -> None:
@@ -99,18 +102,22 @@ def publish_dataset(
     manifest = read_dataset_dir(dataset_dir)
     check_dataset_version(dataset_dir, manifest, version)
     output = _dry_run_output(output, _default_output(repo_id, version), dry_run)
-    card = dataset_card.build_dataset_card(
-        dataset_dir, repo_id=repo_id, version=version, license=license, trained_models=trained_models
-    )
     api = None if dry_run else hub.get_api()
+    # a model repo is linked only once it is on the target Hub (a dry run contacts nothing: no links)
+    models = {m: (hub.repo_url(api, m, "model") if api else None) for m in trained_models or []}
+    card = dataset_card.build_dataset_card(
+        dataset_dir, repo_id=repo_id, version=version, license=license, trained_models=models, endpoint=hub.endpoint()
+    )
 
     def fill(folder: Path) -> None:
         for config in dataset_card.CONFIG_ORDER:
             for rel in (rel for rels in data_files(dataset_dir, config).values() for rel in rels):
                 (folder / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(dataset_dir / rel, folder / rel)
-        for name in (schema.MANIFEST_FILE, schema.STATS_FILE, schema.STATS_PLOT):
-            if (dataset_dir / name).is_file():
+        for name in (schema.MANIFEST_FILE, schema.STATS_FILE, schema.STATS_PLOT, schema.AGREEMENT_PLOT):
+            if (dataset_dir / name).is_file() and name.endswith(".json"):  # no machine path leaves
+                write_portable_json(dataset_dir / name, folder / name)
+            elif (dataset_dir / name).is_file():
                 shutil.copy2(dataset_dir / name, folder / name)
         dataset_card.check_round_trip(card, folder / "README.md")
 
@@ -153,15 +160,24 @@ def publish_model(
         check_repo_id(base_model, "--base-model")
     manifest = read_checkpoint_dir(checkpoint_dir)
     output = _dry_run_output(output, _default_output(repo_id, version), dry_run)
-    card = model_card.build_model_card(checkpoint_dir, manifest, repo_id, version, license, dataset_repo, base_model)
+    api = None if dry_run else hub.get_api()
+    links = _model_links(api, manifest, checkpoint_dir, dataset_repo, base_model)
+    card = model_card.build_model_card(
+        checkpoint_dir, manifest, repo_id, version, license, dataset_repo, base_model, links
+    )
     if results_dir is not None:
         card = _card_with_results(card, read_results_dir(Path(results_dir)), repo_id, None, checkpoint_dir)[0]
-    api = None if dry_run else hub.get_api()
+
+    repo_of_dataset = (card.data.datasets or [None])[0] if links is None or links.get("dataset") else None
+    names = {str((manifest.get("dataset") or {}).get("path_or_repo")): repo_of_dataset} if repo_of_dataset else {}
 
     def fill(folder: Path) -> None:
         for rel in upload_files(checkpoint_dir):
             (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(checkpoint_dir / rel, folder / rel)
+            if rel.as_posix() == TRAIN_MANIFEST:  # the record leaves the machine: no machine path in it
+                write_portable_json(checkpoint_dir / rel, folder / rel, names)
+            else:
+                shutil.copy2(checkpoint_dir / rel, folder / rel)
         model_card.check_round_trip(card, folder / "README.md")
 
     tag, message = f"v{version}", f"Release model v{version}"
@@ -176,6 +192,21 @@ def publish_model(
         holder.cleanup()
     _report(release)
     return 0
+
+
+def _model_links(api, manifest: dict, checkpoint_dir: Path, dataset_repo, base_model) -> dict | None:
+    """What the model card may link, verified on the target Hub before anything is uploaded (``hub_claims``);
+    None for a dry run (it contacts nothing, so its card links nothing it names)."""
+    from rankladder.model_cards import hub_claims
+
+    if api is None:
+        print("dry run: links to the Hub (training dataset, base model) not checked; the upload checks them")
+        return None
+    recorded = str((manifest.get("dataset") or {}).get("path_or_repo") or "")
+    candidate = dataset_repo or (recorded if REPO_ID.match(recorded) and not Path(recorded).is_dir() else None)
+    dataset = hub_claims.check_dataset(api, manifest, candidate, required=bool(dataset_repo)) if candidate else None
+    base = model_card.base_model_of(manifest, checkpoint_dir, base_model)["hub_id"]
+    return {"dataset": dataset, "base_model": hub_claims.model_url(api, base)}
 
 
 def _pick_model(summary: dict, repo_id: str, wanted: str | None, checkpoint_dir: Path | None) -> dict:
@@ -237,7 +268,12 @@ def publish_results(
     card, entry = _card_with_results(card, results, model_repo, model)
     files = results["files"][entry["name"]]
     revision = entry.get("revision") or "main"
-    meta = _model_meta(results_dir, entry, model_repo, revision, card)
+    # the leaderboard takes MTEB tasks only, under the model's revision on the Hub (not eval's local hash)
+    mteb_tasks = {t["name"] for t in results["summary"]["tasks"] if model_card.mteb_dataset(t)}
+    bundle_files = [path for path in files if path.stem in mteb_tasks]
+    hub_revision = revision
+    if revision.startswith("sha256-"):  # eval's hash of a local folder: the leaderboard needs the Hub commit
+        hub_revision = api.model_info(model_repo).sha if api else None
 
     def fill(folder: Path) -> None:
         target = folder / "mteb_results" / entry["name"].replace("/", "__") / revision
@@ -246,12 +282,22 @@ def publish_results(
             shutil.copy2(path, target / path.name)
         model_card.check_round_trip(card, folder / "README.md")
 
+    if bundle_files and hub_revision:
+        meta = _model_meta(results_dir, entry, model_repo, revision, hub_revision, card)
+        if not write_output_dir(
+            bundle_dir, lambda folder: fill_bundle(folder, bundle_files, meta), overwrite, "--bundle-dir"
+        ):
+            print(f"{bundle_dir}: identical leaderboard bundle already there, kept as it is")
+    else:
+        why = (
+            "no MTEB task among the results" if not bundle_files else "the model's Hub revision is unknown in a dry run"
+        )
+        print(f"leaderboard bundle: not written ({why})")
     message = f"Add rankladder eval results for {model_repo}@{revision}"
-    if not write_output_dir(bundle_dir, lambda folder: fill_bundle(folder, files, meta), overwrite, "--bundle-dir"):
-        print(f"{bundle_dir}: identical leaderboard bundle already there, kept as it is")
     folder, holder = _stage(output, fill, overwrite)
     _print_plan("model", model_repo, folder, message, None, " (as a pull request)" if create_pr else "")
-    print(f"leaderboard bundle: {bundle_dir}")
+    if bundle_dir.is_dir():
+        print(f"leaderboard bundle: {bundle_dir}")
     if dry_run:
         print(f"dry run: nothing uploaded; folder written to {folder}")
         return 0
@@ -263,8 +309,9 @@ def publish_results(
     return 0
 
 
-def _model_meta(results_dir: Path, entry: dict, model_repo: str, revision: str, card):
-    """mteb's ``ModelMeta`` for the leaderboard, from eval's model_meta.json and the model card."""
+def _model_meta(results_dir: Path, entry: dict, model_repo: str, revision: str, hub_revision: str, card):
+    """mteb's ``ModelMeta`` for the leaderboard, from eval's model_meta.json (under eval's ``revision``) and
+    the model card; named by the model's ``hub_revision``."""
     from rankladder.model_cards.leaderboard import build_model_meta
 
     path = results_dir / "results" / entry["name"].replace("/", "__") / revision / "model_meta.json"
@@ -274,8 +321,9 @@ def _model_meta(results_dir: Path, entry: dict, model_repo: str, revision: str, 
     return build_model_meta(
         eval_meta,
         name=model_repo,
-        revision=revision,
+        revision=hub_revision,
         license=data.license,
         training_data=datasets[0] if datasets else None,
         adapted_from=data.base_model if isinstance(data.base_model, str) else None,
+        endpoint=hub.endpoint(),
     )

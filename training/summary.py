@@ -16,6 +16,13 @@ def _x100(value) -> str:
     return f"{float(value) * 100:.1f}"
 
 
+# what the training dev nDCG@10 measures, and why `rankladder eval` on the same split gives another number
+POOLED_NDCG_NOTE = (
+    "pooled {split} lists, ×100 for nDCG: each held-out query ranks all {split}-list documents; "
+    "`rankladder eval` ranks the whole corpus"
+)
+
+
 def dev_row(manifest: dict) -> str:
     """``nDCG@10 91.2 → 93.5 (+2.3) · Kendall τ 0.81 → 0.85`` (before → after when evaluated before training)."""
     final, initial = manifest.get("final_metrics", {}), manifest.get("initial_metrics", {})
@@ -34,7 +41,7 @@ def dev_row(manifest: dict) -> str:
     if not parts:
         return ""
     split = next((k for k in final if k.endswith("_ndcg@10")), "dev_").split("_")[0]
-    return " · ".join(parts) + f" (held-out {split} lists, ×100 for nDCG)"
+    return " · ".join(parts) + f" ({POOLED_NDCG_NOTE.format(split=split)})"
 
 
 def label_policy_row(manifest: dict) -> str:
@@ -89,7 +96,10 @@ def summary_rows(output_dir: str | Path) -> list[tuple[str, str]]:
 def next_steps(output_dir: str | Path, manifest_path: Path | None = None) -> list[str]:
     output_dir = Path(output_dir)
     manifest = json.loads((manifest_path or output_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
-    data = manifest.get("dataset", {}).get("path_or_repo") or (manifest.get("sources") or [{}])[0].get("path", "")
+    dataset = manifest.get("dataset") or {}
+    data = dataset.get("path_or_repo") or (manifest.get("sources") or [{}])[0].get("path", "")
+    if data and dataset.get("revision") and "@" not in str(data):  # a pinned input stays pinned
+        data = f"{data}@{dataset['revision']}"
     results = output_dir.with_name(output_dir.name + "-eval")
     evaluate = f"rankladder eval --model {shlex.quote(str(output_dir))}"
     if data:

@@ -11,128 +11,33 @@ import json
 import shutil
 from pathlib import Path
 
-from rankladder.dataset_builder import schema
-
-LEVELS = [
-    {"value": 0, "name": "unrelated", "definition": "Does not address the query."},
-    {"value": 1, "name": "related", "definition": "On topic but does not answer."},
-    {"value": 2, "name": "partial", "definition": "Answers part of the query."},
-    {"value": 3, "name": "perfect", "definition": "Fully answers the query."},
-]
-TASK = "RankLadderDev"
+TASK = "RankLadderDev"  # a built dataset evaluated as a task: not MTEB
+LOCAL_TASK_PATH = "/home/someone/heldout/tiny-sycl"
+MTEB_TASK = "SciFact"  # a real MTEB task (its dataset and revision as mteb registers them)
 
 
-def _rows(n_queries: int = 6):
-    corpus, queries, qrels, lists = [], [], {"train": [], "dev": []}, {"train": [], "dev": []}
-    for q in range(n_queries):
-        split = "dev" if q >= n_queries - 2 else "train"
-        query = f"how do plants use light number {q}"
-        queries.append({"_id": f"q{q}", "text": query})
-        ids, docs, levels = [], [], []
-        for level in range(4):
-            text = f"Document about plants {q} with relevance {level}: photosynthesis turns light into sugar."
-            doc = schema.doc_id(text)
-            corpus.append({"_id": doc, "title": "", "text": text})
-            qrels[split].append({"query-id": f"q{q}", "corpus-id": doc, "score": level})
-            ids.append(doc), docs.append(text), levels.append(level)
-        lists[split].append({"query_id": f"q{q}", "query": query, "doc_ids": ids, "documents": docs, "levels": levels})
-    return corpus, queries, qrels, lists
+def make_dataset_dir(root: Path, version: str = "0.1.0", license: str | None = "cc-by-4.0", **build) -> Path:
+    """A real ``rankladder build`` output (16 hand-written graded queries, 4 of them ``dev``), its card's
+    licence set as a user would before publishing (``license=None`` leaves it out)."""
+    from huggingface_hub import DatasetCard
+    from run_fixtures import GRADED_DOCUMENTS, write_run_dir
 
-
-BASIC_CARD = """---
-license: cc-by-4.0
-language:
-- en
-configs:
-- config_name: corpus
-  data_files:
-  - split: corpus
-    path: corpus/corpus.parquet
-- config_name: queries
-  data_files:
-  - split: queries
-    path: queries/queries.parquet
-- config_name: default
-  data_files:
-  - split: train
-    path: qrels/train.parquet
-  - split: dev
-    path: qrels/dev.parquet
-- config_name: lists
-  data_files:
-  - split: train
-    path: lists/train.parquet
-  - split: dev
-    path: lists/dev.parquet
----
-# tiny rankladder dataset
-"""
-
-
-def make_dataset_dir(root: Path, version: str = "0.1.0") -> Path:
-    """A DATASET_DIR as ``rankladder build`` writes it (parquet per config, card, manifest, stats)."""
-    from datasets import Dataset
+    from rankladder.dataset_builder.build import build_dataset
 
     root = Path(root)
-    corpus, queries, qrels, lists = _rows()
-    tables = {
-        (schema.CORPUS_CONFIG, schema.CORPUS_SPLIT): corpus,
-        (schema.QUERIES_CONFIG, schema.QUERIES_SPLIT): queries,
-    }
-    for split in ("train", "dev"):
-        tables[(schema.QRELS_CONFIG, split)] = qrels[split]
-        tables[(schema.LISTS_CONFIG, split)] = lists[split]
-    for (config, split), rows in tables.items():
-        path = root / f"{schema.CONFIG_LAYOUT[config][0]}/{split}.parquet"  # the names BASIC_CARD declares
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Dataset.from_list(rows, features=schema.features(config)).to_parquet(str(path))
-    (root / "README.md").write_text(BASIC_CARD)
-    manifest = {
-        "kind": schema.DATASET_KIND,
-        "version": version,
-        "content_hash": "ab" * 32,
-        "created": "2025-01-01T00:00:00+00:00",
-        "levels": LEVELS,
-        "generation": {
-            "backend": "llama-cpp",
-            "model": {"id": "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF", "revision": "main", "file_sha256": "cd" * 32},
-            "sampling": {"temperature": 0.7, "top_p": 0.9, "max_new_tokens": 256, "seed": 13},
-            "prompts": {
-                "graded_docs": {
-                    "mode": "list",
-                    "hash": "ef" * 32,
-                    "template": "Query: {query}\nWrite one document per level:\n{levels}",
-                }
-            },
-        },
-        "queries_source": {"name": "msmarco", "path": "../shared/datasets/msmarco_queries"},
-        "counts": {
-            "queries": 6,
-            "documents": 24,
-            "per_level": {"0": 6, "1": 6, "2": 6, "3": 6},
-            "rejects": 1,
-            "duplicates": 0,
-            "train_queries": 4,
-            "dev_queries": 2,
-        },
-        "source_runs": ["runs/tiny"],
-        "tool_versions": {"python": "3.11"},
-    }
-    (root / schema.MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
-    (root / schema.STATS_FILE).write_text(
-        json.dumps(
-            {
-                "documents_per_level": {"0": 6, "1": 6, "2": 6, "3": 6},
-                "mean_doc_words": {"0": 12.0, "1": 12.0, "2": 12.0, "3": 12.0},
-            }
-        )
-    )
-    (root / schema.STATS_PLOT).write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    rows = [json.loads(line) for line in GRADED_DOCUMENTS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    run_dir = write_run_dir(root.parent / f"{root.name}-run", rows)
+    build_dataset([run_dir], root, version=version, **({"dev_fraction": 0.25, "seed": 0} | build))
+    if license:
+        card = DatasetCard.load(root / "README.md")
+        card.data.license = license
+        card.save(root / "README.md")
     return root
 
 
-def make_checkpoint_dir(root: Path, minilm_path: str | Path) -> Path:
-    """The MiniLM folder plus the train manifest: what ``rankladder train`` leaves behind."""
+def make_checkpoint_dir(root: Path, minilm_path: str | Path, content_hash: str = "ab" * 32) -> Path:
+    """The MiniLM folder plus the train manifest: what ``rankladder train`` leaves behind, trained on
+    ``rankladder-test/tiny-sycl@v1.0.0`` whose content hash was ``content_hash``."""
     root = Path(root)
     shutil.copytree(minilm_path, root)
     manifest = {
@@ -142,7 +47,7 @@ def make_checkpoint_dir(root: Path, minilm_path: str | Path) -> Path:
             "path_or_repo": "rankladder-test/tiny-sycl",
             "revision": "v1.0.0",
             "version": "1.0.0",
-            "content_hash": "ab" * 32,
+            "content_hash": content_hash,
         },
         "sources": [],
         "loss": {"name": "GradedListwiseLoss", "config": {"temperature": 0.05, "levels": [0, 1, 2, 3]}},
@@ -156,7 +61,9 @@ def make_checkpoint_dir(root: Path, minilm_path: str | Path) -> Path:
     return root
 
 
-def make_trained_checkpoint_dir(root: Path, dataset: str = "datasets/demo", legacy: bool = False) -> Path:
+def make_trained_checkpoint_dir(
+    root: Path, dataset: str = "datasets/demo", legacy: bool = False, content_hash: str = "ab" * 32
+) -> Path:
     """What ``rankladder train`` leaves after training from its default base (the packaged MiniLM).
 
     The card is sentence-transformers' own (``SentenceTransformer.save`` renders it from
@@ -180,7 +87,7 @@ def make_trained_checkpoint_dir(root: Path, dataset: str = "datasets/demo", lega
         "kind": "rankladder-model",
         "base_model": identity["id"],
         "base_model_source": identity["source"],
-        "dataset": {"path_or_repo": dataset, "version": "0.1.0", "content_hash": "ab" * 32},
+        "dataset": {"path_or_repo": dataset, "version": "0.1.0", "content_hash": content_hash},
         "sources": [{"path": dataset, "split": "train"}],
         "group": {"size": 4, "strategy": "random", "cycle": True, "train_queries": 4},
         "loss": {"name": "wasserstein", "class": "WassersteinLoss", "config": {"scale": 20.0}},
@@ -221,10 +128,10 @@ def make_results_dir(
             {
                 "name": TASK,
                 "type": "Retrieval",
-                "dataset": {
+                "dataset": {  # a local folder, as eval records it: the path must not leave the machine
                     "name": "tiny-sycl",
-                    "path_or_repo": "rankladder-test/tiny-sycl",
-                    "revision": "v1.0.0",
+                    "path_or_repo": LOCAL_TASK_PATH,
+                    "revision": "sha256-0123456789abcdef",
                     "split": "test",
                 },
             }
@@ -232,6 +139,21 @@ def make_results_dir(
         "scores": {},
         "mean": {},
     }
+    import mteb
+
+    scifact = mteb.get_task(MTEB_TASK).metadata.dataset
+    summary["tasks"].append(
+        {
+            "name": MTEB_TASK,
+            "type": "Retrieval",
+            "dataset": {
+                "name": MTEB_TASK,
+                "path_or_repo": scifact["path"],
+                "revision": scifact["revision"],
+                "split": "test",
+            },
+        }
+    )
     for i, entry in enumerate(entries):
         scores = {
             "ndcg_at_10": 0.61234 - i / 10,
@@ -239,19 +161,20 @@ def make_results_dir(
             "recall_at_100": 0.95,
             "main_score": 0.61234 - i / 10,
         }
-        result = TaskResult.model_validate(
-            {
-                "dataset_revision": "v1.0.0",
-                "task_name": TASK,
-                "mteb_version": "2.26.24",
-                "evaluation_time": 1.5,
-                "kg_co2_emissions": None,
-                "scores": {"test": [{**scores, "hf_subset": "default", "languages": ["eng-Latn"]}]},
-            }
-        )
         folder = root / "results" / entry["name"].replace("/", "__") / entry["revision"]
         folder.mkdir(parents=True)
-        (folder / f"{TASK}.json").write_text(result.model_dump_json(indent=2))
+        for task in summary["tasks"]:
+            result = TaskResult.model_validate(
+                {
+                    "dataset_revision": task["dataset"]["revision"],
+                    "task_name": task["name"],
+                    "mteb_version": "2.26.24",
+                    "evaluation_time": 1.5,
+                    "kg_co2_emissions": None,
+                    "scores": {"test": [{**scores, "hf_subset": "default", "languages": ["eng-Latn"]}]},
+                }
+            )
+            (folder / f"{task['name']}.json").write_text(result.model_dump_json(indent=2))
         (folder / "model_meta.json").write_text(
             json.dumps(
                 {
@@ -266,7 +189,7 @@ def make_results_dir(
                 }
             )
         )
-        summary["scores"][entry["name"]] = {TASK: scores}
+        summary["scores"][entry["name"]] = {task["name"]: scores for task in summary["tasks"]}
         summary["mean"][entry["name"]] = scores
     (root / "summary.json").write_text(json.dumps(summary, indent=2))
     (root / "eval_manifest.json").write_text(json.dumps({"kind": "rankladder-eval", "tool_versions": {}}))

@@ -1,0 +1,134 @@
+"""Audit a published dataset card: every fact it states, checked against the Hub, the parquet files on
+the Hub, the dataset manifest and the run manifests it was built from. ``audit_dataset_card`` returns the
+list of false or missing facts (empty: the card tells the truth)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+from rankladder.core.fsutil import sha256_file
+from rankladder.dataset_builder import schema
+
+
+def _section(text: str, title: str) -> str:
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    return match.group(1) if match else ""
+
+
+def hub_card(api, repo: str, tag: str):
+    from huggingface_hub import DatasetCard
+
+    return DatasetCard.load(api.hf_hub_download(repo, "README.md", repo_type="dataset", revision=tag))
+
+
+def audit_dataset_card(api, endpoint: str, repo: str, tag: str, run_manifests: list[dict], card=None) -> list[str]:
+    import pyarrow.parquet as pq
+
+    problems: list[str] = []
+
+    def check(ok: bool, what: str) -> None:
+        if not ok:
+            problems.append(what)
+
+    card = card or hub_card(api, repo, tag)
+    text, meta = card.text, card.data.to_dict()
+    refs = api.list_repo_refs(repo, repo_type="dataset")
+    tags = {t.name for t in refs.tags}
+    files = set(api.list_repo_files(repo, repo_type="dataset", revision=tag))
+    manifest = json.loads(
+        Path(api.hf_hub_download(repo, schema.MANIFEST_FILE, repo_type="dataset", revision=tag)).read_text()
+    )
+    stats = json.loads(
+        Path(api.hf_hub_download(repo, schema.STATS_FILE, repo_type="dataset", revision=tag)).read_text()
+    )
+
+    def table(rel: str):
+        return pq.read_table(api.hf_hub_download(repo, rel, repo_type="dataset", revision=tag))
+
+    # release: version, tag, content hash (recomputed from the parquet files on the Hub)
+    version = meta.get("rankladder", {}).get("version")
+    check(f"v{version}" == tag and tag in tags, f"version {version} / tag {tag} not on the Hub ({sorted(tags)})")
+    check(version == manifest["version"], f"card version {version} != manifest {manifest['version']}")
+    check(meta["rankladder"]["content_hash"] == manifest["content_hash"], "content hash != manifest's")
+    for entry in (shard for split in manifest["files"].values() for shard in split["shards"]):
+        check(entry["path"] in files, f"manifest file {entry['path']} not on the Hub")
+        if entry["path"] in files:
+            local = api.hf_hub_download(repo, entry["path"], repo_type="dataset", revision=tag)
+            check(sha256_file(Path(local)) == entry["sha256"], f"{entry['path']}: sha256 differs from the manifest")
+    check(f"`{manifest['content_hash']}`" in text, "content hash not stated in the body")
+    release = re.search(r"\*\*Release:\*\* version (\S+), tag `(\S+)` of \[`(\S+)`\]\((\S+)\)", text)
+    check(bool(release), "no release line")
+    if release:
+        check(release.groups()[:3] == (version, tag, repo), f"release line names {release.groups()[:3]}")
+        check(release.group(4) == f"{endpoint}/datasets/{repo}/tree/{tag}", f"release link {release.group(4)}")
+    for run in run_manifests:  # the uploaded manifest names no folder of this machine
+        source = str(Path(run["queries"]["source"]).parent)
+        check(source not in json.dumps(manifest), f"a machine path ({source}) in the uploaded manifest")
+    check("/tmp/" not in json.dumps(manifest) and "/tmp/" not in card.content, "a /tmp path leaves the machine")
+    # every link goes to the target Hub or to a file of this repo
+    for url in re.findall(r"\]\(([^)]+)\)", text):
+        check(url.startswith(endpoint) or url in files, f"link {url} is neither on {endpoint} nor a file of the repo")
+    check("huggingface.co" not in text, "a link to huggingface.co although HF_ENDPOINT names another Hub")
+    # configs: YAML data files exist; the table's rows and columns are the files'
+    for config in meta["configs"]:
+        for entry in config["data_files"]:
+            for path in [entry["path"]] if isinstance(entry["path"], str) else entry["path"]:
+                check(path in files, f"configs: {path} not on the Hub")
+    rows = re.findall(r"^\| `(\w+)` \| (\w+) \| (\d+) \| `([^`]+)` \| (.*) \|$", _section(text, "Configs"), re.M)
+    shards = sum(len(split["shards"]) for split in manifest["files"].values())
+    check(len(rows) == shards, f"configs table has {len(rows)} rows for {shards} files")
+    for _config, _split, n, rel, columns in rows:
+        got = table(rel)
+        check(int(n) == got.num_rows, f"{rel}: card says {n} rows, file has {got.num_rows}")
+        named = re.findall(r"`([^`]+)`", columns)
+        check(named == got.schema.names, f"{rel}: card columns {named} != file columns {got.schema.names}")
+
+    # counts in the first paragraph, from the files
+    def whole(config: str, split: str):
+        import pyarrow as pa
+
+        return pa.concat_tables([table(shard["path"]) for shard in manifest["files"][f"{config}/{split}"]["shards"]])
+
+    corpus, queries = whole("corpus", "corpus"), whole("queries", "queries")
+    lists = {s: whole("lists", s) for s in ("train", "dev") if f"lists/{s}" in manifest["files"]}
+    levels = Counter(lv for t in lists.values() for row in t.column("levels").to_pylist() for lv in row)
+    check(
+        f"{queries.num_rows} queries, {corpus.num_rows} documents" in text,
+        f"counts: expected '{queries.num_rows} queries, {corpus.num_rows} documents'",
+    )
+    for level, n in levels.items():
+        check(f"level {level}: {n}" in text, f"per-level count level {level}: {n} not stated")
+    n_dev = lists["dev"].num_rows if "dev" in lists else 0
+    check(f"{lists['train'].num_rows} train / {n_dev} dev queries" in text, "train/dev query counts")
+    # provenance: queries files (name + sha256 of the run manifests), generators, judge
+    queries_part = _section(text, "Queries")
+    for run in run_manifests:
+        source = run["queries"]
+        check(Path(source["source"]).name in queries_part, f"queries file {source['source']} not named")
+        check(source["sha256"][:16] in queries_part, "queries sha256 not stated")
+        check(
+            f"{source['duplicates_dropped']} duplicate ids" in queries_part,
+            "duplicates dropped not stated",
+        )
+        check(str(Path(source["source"]).parent) not in text, "a machine path of the queries file in the card")
+    generators_part = _section(text, "Generators")
+    stated = set(re.findall(r"^- `([^`]+)`", generators_part, re.M))
+    check(stated == {run["model"]["id"] for run in run_manifests}, f"generators stated {stated}")
+    check("revision `None`" not in text and "None" not in generators_part, "a None in the generators")
+    policy = manifest["build"]["labels"]
+    check("known by construction" not in text, "grades claimed 'known by construction'")
+    if manifest.get("judge"):
+        judged = _section(text, "Intended vs judged relevance")
+        check(manifest["judge"]["model"]["id"] in judged, "judge model not named")
+        check(schema.AGREEMENT_PLOT in files and f"]({schema.AGREEMENT_PLOT})" in judged, "agreement plot missing")
+        kappa = stats["labels"]["kappa_quadratic"]
+        check(f"(quadratic): {kappa}" in judged, f"κ {kappa} not stated")
+        matrix = stats["labels"]["confusion_matrix"]["matrix"]
+        for grade, row in zip(stats["labels"]["grades"], matrix):
+            check(f"| {grade} | " + " | ".join(map(str, row)) + " |" in judged, f"matrix row {grade} differs")
+    wording = {"intended": "*asked* to write", "judged": "are the LLM judge's", "agree": "kept only where the judge"}
+    check(wording[policy] in text, f"label policy {policy} not described")
+    return problems

@@ -22,12 +22,17 @@ WORDS = (
 
 
 class CannedOpenAI:
-    """``GET /v1/models`` and ``POST /v1/chat/completions``: distinct valid passages seeded by the request."""
+    """``GET /v1/models`` and ``POST /v1/chat/completions``: distinct valid passages seeded by the request.
 
-    def __init__(self, delay: float = 0.02):
+    ``json_levels``: a request with a ``response_format`` JSON schema gets a JSON object with one passage
+    per required key (per-query mode); otherwise (the default) every reply is plain text, as from a
+    server that ignores ``response_format``. Switchable while the server runs."""
+
+    def __init__(self, delay: float = 0.02, json_levels: bool = False):
         outer = self
         self.delay = delay
         self.requests = 0
+        self.json_levels = json_levels
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -61,6 +66,14 @@ class CannedOpenAI:
                 digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).digest()
                 rng = random.Random(digest)
                 text = " ".join(rng.choice(WORDS) for _ in range(28)).capitalize() + "."
+                schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema")
+                if outer.json_levels and schema:
+                    text = json.dumps(
+                        {
+                            key: " ".join(rng.choice(WORDS) for _ in range(28)).capitalize() + "."
+                            for key in schema["required"]
+                        }
+                    )
                 self._send(
                     {
                         "id": "x",

@@ -212,8 +212,9 @@ def _stream_into(run: RunState, backend: Backend, model: dict, tasks: deque, pro
     )
     live.attach(backend)
     last_commit = time.monotonic()
+    stream = backend.stream(feed.next_request, config.sampling, config.window)
     try:
-        for result in backend.stream(feed.next_request, config.sampling, config.window):
+        for result in stream:
             task, request = feed.finish(result.key)
             finished = _handle_result(run, task, request, result, model, backend.seeding, records, rejects, tasks)
             records.flush()  # in the OS at once: a kill -9 loses only what is still in flight
@@ -228,6 +229,7 @@ def _stream_into(run: RunState, backend: Backend, model: dict, tasks: deque, pro
                 f"backend {backend.name!r} ended its stream with {len(feed.in_flight)} requests unanswered"
             )
     finally:
+        stream.close()  # now, not when the traceback lets go of it: the backend stops what is in flight
         live.close(backend)
         records.close()
         rejects.close()

@@ -258,6 +258,10 @@ def test_all_given_up_exits_1_with_reasons_and_retry_rejected_finishes_it(tmp_pa
     counts = manifest_of(run_dir)["counts"]
     assert counts["records_all_runs"] == 8 and counts["rejected_keys"] == 0 and len(set(finals)) == 8
     assert "gave up" not in summary_block(retried.stdout, "generate")
+    from rankladder.dataset_builder.build import build_dataset
+
+    built = build_dataset([run_dir], tmp_path / "retried-ds", version="0.1.0")
+    assert built["counts"]["rejected_keys"] == 0 and built["counts"]["records"] == 8  # history, not given up
 
 
 def test_api_generate_raises_when_all_given_up_and_takes_retry_rejected(tmp_path):

@@ -296,6 +296,7 @@ def build_dataset(
     out = Path(out)
     with atomic_output_dir(out, overwrite=overwrite) as tmp:
         records, selection = merge_rules.apply_merge_rule(read_records(run_dirs), merge_rule), None
+        rejects = stats.settle_given_up(rejects, records.column("key"))
         if select_model is not None and select_model is not False:
             from rankladder.dataset_builder.selection import select_records
 

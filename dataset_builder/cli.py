@@ -136,6 +136,12 @@ def register(subparsers) -> None:
     run = gen.add_argument_group("run")
     run.add_argument("--out", required=True, help="RUN_DIR (created, or resumed)")
     run.add_argument("--shard", default=None, help="I/N: generate only shard I of N (queries split by id hash)")
+    run.add_argument(
+        "--retry-rejected",
+        action="store_true",
+        help="also try again the documents earlier runs gave up on (--max-attempts new attempts, new seeds; "
+        "their rejects stay in rejects/ as history)",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     gen.set_defaults(func=run_generate, output_arg="out")
 
@@ -329,9 +335,9 @@ def run_generate(args) -> int:
         shard=shard,
         query_source=source,
         progress=not args.no_progress,
+        retry_rejected=args.retry_rejected,
     )
-    summaries.generate(args.out, manifest)
-    return 0
+    return summaries.generate(args.out, manifest)  # 1 when every document was given up
 
 
 def run_build(args) -> int:

@@ -9,16 +9,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
-from collections import Counter, defaultdict, deque
+from collections import deque
 from dataclasses import InitVar, asdict, dataclass, field
 from pathlib import Path
 
-from rankladder.core.errors import UserError
-from rankladder.core.fsutil import prepare_output_parent, sha256_json, write_json_atomic
-from rankladder.core.manifest import tool_versions, utc_now
+from rankladder.core.fsutil import prepare_output_parent
+from rankladder.core.manifest import utc_now
 from rankladder.dataset_builder import prompts as prompt_lib
-from rankladder.dataset_builder.backends import resumable_identity
 from rankladder.dataset_builder.backends.base import Backend, GenerationRequest, SamplingConfig
 from rankladder.dataset_builder.levels import Level
 from rankladder.dataset_builder.parsing import (
@@ -40,18 +37,20 @@ from rankladder.dataset_builder.run_records import (  # noqa: F401 (re-exported:
     shard_of,
     trim_to_sentence,
 )
+from rankladder.dataset_builder.run_state import RUN_KIND, GenerationTask, RunState  # noqa: F401 (re-exported)
 from rankladder.dataset_builder.runfiles import (
     RECORDS,
     REJECTS,
     AppendWriter,
     ShardLock,
-    iter_kind,
     manifest_path,
     shard_tag,
+    sigterm_as_interrupt,
 )
 
+_Run = RunState  # the old name (benchmarks/bench_streaming.py)
+
 log = logging.getLogger(__name__)
-RUN_KIND = "rankladder-generation-run"
 COMMIT_SECONDS = 1.0  # fsync at most this often; every result is flushed to the OS when it arrives
 
 
@@ -92,92 +91,6 @@ class GenerateConfig:
         if self.uses_structured_output:  # absent otherwise, so runs from before it existed still resume
             identity["structured_output"] = True
         return identity
-
-
-@dataclass
-class GenerationTask:
-    """One backend request's worth of work: a query, a sample index, the levels still missing."""
-
-    query: Query
-    sample: int
-    levels: list[Level]
-    attempt: int = 0
-
-
-class _Run:
-    """State of one generate process over one shard."""
-
-    def __init__(
-        self, run_dir: Path, config: GenerateConfig, queries: list[Query], shard: tuple[int, int], query_source: dict
-    ):
-        self.run_dir, self.config, self.shard = run_dir, config, shard
-        self.queries = [q for q in queries if shard_of(q.id, shard[1]) == shard[0]]
-        self.query_source = query_source
-        self.run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-        self.done: set[str] = set()
-        self.accepted: dict[str, list[str]] = defaultdict(list)
-        self.counts: Counter = Counter()
-
-    def load_existing(self) -> None:
-        for row in iter_kind(self.run_dir, RECORDS):
-            if row["key"] not in self.done:
-                self.done.add(row["key"])
-                self.accepted[row["query_id"]].append(row["text"])
-        for row in iter_kind(self.run_dir, REJECTS):
-            if row.get("final"):
-                self.done.add(row["key"])
-
-    def pending_tasks(self) -> deque[GenerationTask]:
-        tasks = deque()
-        for query in self.queries:
-            for sample in range(self.config.samples_per_level):
-                missing = [lv for lv in self.config.levels if record_key(query.id, lv.value, sample) not in self.done]
-                if not missing:
-                    continue
-                if self.config.template.mode == "per-query":
-                    tasks.append(GenerationTask(query, sample, missing))
-                else:
-                    tasks.extend(GenerationTask(query, sample, [level]) for level in missing)
-        return tasks
-
-    def check_resumable(self) -> None:
-        path = manifest_path(self.run_dir, *self.shard)
-        if not path.is_file():
-            return
-        previous = resumable_identity(json.loads(path.read_text(encoding="utf-8")).get("config", {}))
-        current = resumable_identity(self.config.identity())  # other servers or --concurrency: still resumable
-        for key in current:
-            if previous.get(key) != current[key]:
-                raise UserError(
-                    f"{path}: RUN_DIR was generated with a different '{key}'; use a new --out or the same settings"
-                )
-
-    def write_manifest(self, status: str, model: dict | None, elapsed: float) -> None:
-        records = sum(1 for _ in iter_kind(self.run_dir, RECORDS))
-        rejects = Counter(row["reason"] for row in iter_kind(self.run_dir, REJECTS))
-        finals = sum(1 for row in iter_kind(self.run_dir, REJECTS) if row.get("final"))
-        write_json_atomic(
-            manifest_path(self.run_dir, *self.shard),
-            {
-                "kind": RUN_KIND,
-                "status": status,
-                "shard": {"index": self.shard[0], "count": self.shard[1]},
-                "config": self.config.identity(),
-                "config_hash": sha256_json(self.config.identity())[:16],
-                "prompt_template": self.config.template.to_dict(),
-                "model": model,
-                "queries": {**self.query_source, "in_shard": len(self.queries)},
-                "counts": {
-                    "expected_records": len(self.queries) * len(self.config.levels) * self.config.samples_per_level,
-                    "records_all_runs": records,
-                    "failed_attempts_by_reason": dict(rejects),
-                    "rejected_keys": finals,
-                    "this_run": dict(self.counts),
-                },
-                "last_run": {"run_id": self.run_id, "finished": utc_now(), "seconds": round(elapsed, 2)},
-                "tool_versions": tool_versions(),
-            },
-        )
 
 
 def make_request(config: GenerateConfig, task: GenerationTask, topics: list[str]) -> GenerationRequest:
@@ -235,16 +148,22 @@ def generate_run(
     shard: tuple[int, int] = (0, 1),
     query_source: dict | None = None,
     progress: bool = True,
+    retry_rejected: bool = False,
 ) -> dict:
     """Generate every missing (query, level, sample) of this shard; returns the shard manifest.
 
+    ``retry_rejected``: keys given up by earlier runs (every attempt failed) are tried again, with
+    ``max_attempts`` new attempts (new seeds); their rejects stay in ``rejects/`` as history.
     A RUN_DIR this call created is removed again when it fails before writing anything (bad server,
-    model not found), so a failed first run leaves no output behind."""
+    model not found), so a failed first run leaves no output behind. SIGTERM stops it like Ctrl-C:
+    every finished document is kept and the manifest says ``interrupted``."""
     run_dir = Path(run_dir)
     created = not run_dir.exists()
     prepare_output_parent(run_dir / "x")
+    run = RunState(run_dir, config, queries, shard, query_source or {}, retry_rejected)
     try:
-        return _generate_locked(run_dir, queries, config, backend_factory, shard, query_source, progress)
+        with sigterm_as_interrupt():
+            return _generate_locked(run, backend_factory, progress)
     except BaseException:
         lock = ShardLock(run_dir, *shard).path
         if created and {p.name for p in run_dir.iterdir()} <= {lock.name}:  # failed before writing anything
@@ -253,16 +172,8 @@ def generate_run(
         raise
 
 
-def _generate_locked(
-    run_dir: Path,
-    queries: list[Query],
-    config: GenerateConfig,
-    backend_factory,
-    shard: tuple[int, int],
-    query_source: dict | None,
-    progress: bool,
-) -> dict:
-    run = _Run(run_dir, config, queries, shard, query_source or {})
+def _generate_locked(run: RunState, backend_factory, progress: bool) -> dict:
+    run_dir, shard = run.run_dir, run.shard
     started = time.time()
     with ShardLock(run_dir, *shard):
         run.check_resumable()
@@ -275,44 +186,56 @@ def _generate_locked(
             backend: Backend = backend_factory()
             model = backend.model_identity()
             run.write_manifest("running", model, 0.0)
-            tag = f"{shard_tag(*shard)}.{run.run_id}.jsonl"
-            records, rejects = AppendWriter(run_dir / RECORDS / tag), AppendWriter(run_dir / REJECTS / tag)
-            topics = prompt_lib.load_topics([query.text for query in queries])  # none related to a query
-            total_docs = sum(len(t.levels) for t in tasks)
-            feed = _Feed(config, tasks, topics)
-            live = LiveProgress(
-                total_docs,
-                f"generate {shard_tag(*shard)}",
-                docs_of=lambda key: len(feed.in_flight[key][0].levels) if key in feed.in_flight else 0,
-                in_flight=lambda: len(feed.in_flight),
-                disable=not progress,
-            )
-            live.attach(backend)
-            last_commit = time.monotonic()
             try:
-                for result in backend.stream(feed.next_request, config.sampling, config.window):
-                    task, request = feed.finish(result.key)
-                    finished = _handle_result(
-                        run, task, request, result, model, backend.seeding, records, rejects, tasks
-                    )
-                    live.result(result.key, finished, result.completion_tokens)
-                    records.flush()  # in the OS at once: a kill -9 loses only what is still in flight
-                    rejects.flush()
-                    if time.monotonic() - last_commit >= COMMIT_SECONDS:
-                        records.commit()
-                        rejects.commit()
-                        last_commit = time.monotonic()
-                if feed.in_flight:
-                    raise RuntimeError(
-                        f"backend {backend.name!r} ended its stream with {len(feed.in_flight)} requests unanswered"
-                    )
-            finally:
-                live.close(backend)
-                records.close()
-                rejects.close()
-                backend.close()
+                _stream_into(run, backend, model, tasks, progress)
+            except KeyboardInterrupt:  # Ctrl-C or SIGTERM: what is written stays, and the manifest says so
+                run.write_manifest("interrupted", model, time.time() - started)
+                raise
+            except BaseException as exc:
+                run.write_manifest("failed", model, time.time() - started, error=f"{type(exc).__name__}: {exc}")
+                raise
         run.write_manifest("complete", model or _previous_model(run_dir, shard), time.time() - started)
     return json.loads(manifest_path(run_dir, *shard).read_text(encoding="utf-8"))
+
+
+def _stream_into(run: RunState, backend: Backend, model: dict, tasks: deque, progress: bool) -> None:
+    """Send the tasks through the backend's stream; write each result the moment it comes back."""
+    config = run.config
+    tag = f"{shard_tag(*run.shard)}.{run.run_id}.jsonl"
+    records, rejects = AppendWriter(run.run_dir / RECORDS / tag), AppendWriter(run.run_dir / REJECTS / tag)
+    feed = _Feed(
+        config, tasks, prompt_lib.load_topics([query.text for query in run.queries])
+    )  # none related to a query
+    live = LiveProgress(
+        sum(len(t.levels) for t in tasks),
+        f"generate {shard_tag(*run.shard)}",
+        in_flight=lambda: len(feed.in_flight),
+        disable=not progress,
+    )
+    live.attach(backend)
+    last_commit = time.monotonic()
+    stream = backend.stream(feed.next_request, config.sampling, config.window)
+    try:
+        for result in stream:
+            task, request = feed.finish(result.key)
+            finished = _handle_result(run, task, request, result, model, backend.seeding, records, rejects, tasks)
+            records.flush()  # in the OS at once: a kill -9 loses only what is still in flight
+            rejects.flush()
+            live.result(finished, result.completion_tokens)  # only now: the bar counts what is on disk
+            if time.monotonic() - last_commit >= COMMIT_SECONDS:
+                records.commit()
+                rejects.commit()
+                last_commit = time.monotonic()
+        if feed.in_flight:
+            raise RuntimeError(
+                f"backend {backend.name!r} ended its stream with {len(feed.in_flight)} requests unanswered"
+            )
+    finally:
+        stream.close()  # now, not when the traceback lets go of it: the backend stops what is in flight
+        live.close(backend)
+        records.close()
+        rejects.close()
+        backend.close()
 
 
 def _previous_model(run_dir: Path, shard: tuple[int, int]) -> dict | None:
@@ -321,7 +244,7 @@ def _previous_model(run_dir: Path, shard: tuple[int, int]) -> dict | None:
 
 
 def _handle_result(
-    run: _Run,
+    run: RunState,
     task: GenerationTask,
     request: GenerationRequest,
     result,
@@ -377,7 +300,7 @@ def _handle_result(
             run.counts["accepted"] += 1
             finished += 1
             continue
-        final = task.attempt + 1 >= config.max_attempts
+        final = task.attempt + 1 - task.first_attempt >= config.max_attempts
         rejects.write(
             {
                 "key": key,
@@ -402,5 +325,5 @@ def _handle_result(
         else:
             retry_levels.append(level)
     if retry_levels:  # a new attempt means a new seed (and, for level 0, a new topic)
-        tasks.append(GenerationTask(task.query, task.sample, retry_levels, task.attempt + 1))
+        tasks.append(GenerationTask(task.query, task.sample, retry_levels, task.attempt + 1, task.first_attempt))
     return finished

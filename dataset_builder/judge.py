@@ -44,6 +44,7 @@ from rankladder.dataset_builder.runfiles import (
     iter_kind,
     manifests,
     shard_tag,
+    sigterm_as_interrupt,
 )
 
 log = logging.getLogger(__name__)
@@ -275,7 +276,7 @@ def judge_run(
     path = judge_manifest_path(run_dir, *shard)
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     started, counts, model = time.time(), Counter(), None
-    with ShardLock(run_dir, *shard):
+    with sigterm_as_interrupt(), ShardLock(run_dir, *shard):
         _check_resumable(path, config)
         rows = _records_to_judge(run_dir, shard)
         done = {row["key"] for row in iter_kind(run_dir, schema.JUDGEMENTS)}
@@ -284,54 +285,74 @@ def judge_run(
             backend: Backend = backend_factory()
             model = backend.model_identity()
             _write_manifest(run_dir, path, config, shard, "running", model, rows, counts, run_id, 0.0)
-            writer = AppendWriter(run_dir / schema.JUDGEMENTS / f"{shard_tag(*shard)}.{run_id}.jsonl")
-            in_batch: list[int] = [0]
-            live = LiveProgress(
-                len(pending),
-                f"judge {shard_tag(*shard)}",
-                docs_of=lambda key: 1,
-                in_flight=lambda: in_batch[0],
-                disable=not progress,
-            )
-            live.attach(backend)
             try:
-                for first in range(0, len(pending), config.batch_size):
-                    batch = pending[first : first + config.batch_size]
-                    requests = [
-                        GenerationRequest(
-                            key=row["key"],
-                            seed=config.sampling.seed,
-                            logprobs=config.logprobs,
-                            messages=render(config.template, row["query"], row["text"], levels),
-                        )
-                        for row in batch
-                    ]
-                    in_batch[0] = len(requests)
-                    for row, result in zip(batch, backend.generate(requests, config.sampling)):
-                        found = judgement(result.text, result.token_logprobs, grades)
-                        counts[found["method"]] += 1
-                        writer.write(
-                            {
-                                "key": row["key"],
-                                "query_id": row["query_id"],
-                                "doc_id": row["doc_id"],
-                                "level": row["level"],
-                                **found,
-                                "reply": result.text[:200],
-                                "run_id": run_id,
-                                "created": utc_now(),
-                            }
-                        )
-                        live.result(row["key"], 1, result.completion_tokens)
-                    writer.commit()
-            finally:
-                live.close(backend)
-                writer.close()
-                backend.close()
+                _judge_pending(run_dir, config, shard, backend, pending, levels, grades, counts, run_id, progress)
+            except BaseException as exc:  # every exit leaves a true manifest: interrupted (Ctrl-C, SIGTERM) or failed
+                status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+                error = None if status == "interrupted" else f"{type(exc).__name__}: {exc}"
+                seconds = time.time() - started
+                _write_manifest(run_dir, path, config, shard, status, model, rows, counts, run_id, seconds, error)
+                raise
         elif path.is_file():
             model = json.loads(path.read_text(encoding="utf-8")).get("model")
         _write_manifest(run_dir, path, config, shard, "complete", model, rows, counts, run_id, time.time() - started)
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _judge_pending(
+    run_dir: Path,
+    config: JudgeConfig,
+    shard: tuple[int, int],
+    backend: Backend,
+    pending: list[dict],
+    levels: list[dict],
+    grades: list[int],
+    counts: Counter,
+    run_id: str,
+    progress: bool,
+) -> None:
+    """Judge ``pending`` batch by batch; a batch's judgements are fsynced before the bar counts them."""
+    writer = AppendWriter(run_dir / schema.JUDGEMENTS / f"{shard_tag(*shard)}.{run_id}.jsonl")
+    in_batch: list[int] = [0]
+    live = LiveProgress(len(pending), f"judge {shard_tag(*shard)}", in_flight=lambda: in_batch[0], disable=not progress)
+    live.attach(backend)
+    try:
+        for first in range(0, len(pending), config.batch_size):
+            batch = pending[first : first + config.batch_size]
+            requests = [
+                GenerationRequest(
+                    key=row["key"],
+                    seed=config.sampling.seed,
+                    logprobs=config.logprobs,
+                    messages=render(config.template, row["query"], row["text"], levels),
+                )
+                for row in batch
+            ]
+            in_batch[0] = len(requests)
+            tokens = 0
+            for row, result in zip(batch, backend.generate(requests, config.sampling)):
+                found = judgement(result.text, result.token_logprobs, grades)
+                counts[found["method"]] += 1
+                tokens += result.completion_tokens
+                writer.write(
+                    {
+                        "key": row["key"],
+                        "query_id": row["query_id"],
+                        "doc_id": row["doc_id"],
+                        "level": row["level"],
+                        **found,
+                        "reply": result.text[:200],
+                        "run_id": run_id,
+                        "created": utc_now(),
+                    }
+                )
+            writer.commit()
+            in_batch[0] = 0
+            live.result(len(batch), tokens)
+    finally:
+        live.close(backend)
+        writer.close()
+        backend.close()
 
 
 def _write_manifest(
@@ -345,6 +366,7 @@ def _write_manifest(
     counts: Counter,
     run_id: str,
     elapsed: float,
+    error: str | None = None,
 ) -> None:
     keys = {row["key"] for row in rows}
     methods = Counter(row["method"] for row in iter_kind(run_dir, schema.JUDGEMENTS) if row["key"] in keys)
@@ -366,6 +388,7 @@ def _write_manifest(
             },
             "last_run": {"run_id": run_id, "finished": utc_now(), "seconds": round(elapsed, 2)},
             "tool_versions": tool_versions(),
+            **({"error": error} if error else {}),
         },
     )
 

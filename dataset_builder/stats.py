@@ -6,6 +6,20 @@ from collections import Counter
 from pathlib import Path
 
 
+def settle_given_up(rejects: list[dict], record_keys) -> list[dict]:
+    """The rejects with the final attempts of keys that now have a record (``generate --retry-rejected``
+    retried them) marked not final: they stay in the attempt history but are not given up."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    finals = sorted({row["key"] for row in rejects if row.get("final")})
+    if not finals:
+        return rejects
+    found = pc.filter(record_keys, pc.is_in(record_keys, value_set=pa.array(finals, type=pa.string())))
+    kept = set(pc.unique(found).to_pylist())
+    return [dict(row, final=False) if row.get("final") and row["key"] in kept else row for row in rejects]
+
+
 def compute(records, rejects: list[dict], merge: dict, run_manifests: list[dict]) -> dict:
     """``records`` is the merged polars frame (one row per key, with ``doc_id``)."""
     import polars as pl
@@ -27,7 +41,7 @@ def compute(records, rejects: list[dict], merge: dict, run_manifests: list[dict]
     from rankladder.dataset_builder.filters import reason_names
 
     failed = Counter(row["reason"] for row in rejects)
-    final = sum(1 for row in rejects if row.get("final"))
+    final = len({row["key"] for row in rejects if row.get("final")})  # a key given up twice counts once
     filters = set(reason_names())
     expected = sum(m.get("counts", {}).get("expected_records", 0) for m in run_manifests)
     return {
@@ -49,7 +63,7 @@ def compute(records, rejects: list[dict], merge: dict, run_manifests: list[dict]
         "degeneration_filters": {  # Gopher-style rules in validation (dataset_builder/filters.py)
             "failed_attempts": sum(n for reason, n in failed.items() if reason in filters),
             "by_filter": {reason: n for reason, n in failed.most_common() if reason in filters},
-            "rejected_keys": sum(1 for row in rejects if row.get("final") and row["reason"] in filters),
+            "rejected_keys": len({row["key"] for row in rejects if row.get("final") and row["reason"] in filters}),
         },
     }
 

@@ -23,34 +23,53 @@ def _rate(n: float, seconds: float, unit: str) -> str:
     return f"{n / seconds:.2f} {unit}/s" if seconds > 0 and n else ""
 
 
-def generate(out, manifest: dict) -> None:
+def generate(out, manifest: dict) -> int:
+    """The closing summary; returns the exit code: 1 when every key of the shard was given up (no
+    document to judge or build from), else 0."""
     c, run = manifest["counts"], manifest["counts"]["this_run"]
     seconds = manifest.get("last_run", {}).get("seconds") or 0.0
     shard = manifest["shard"]
     levels = len(manifest["config"].get("levels", ()))
     what = f"{c['records_all_runs']} of {c['expected_records']} documents"
     what += f" · {manifest['queries'].get('in_shard', '?')} queries · {levels} levels"
+    if shard["count"] > 1:
+        what += f" (shard {shard['index']}/{shard['count']})"
     accepted = run.get("accepted", 0)
     speed = ", ".join(
         x for x in (_rate(accepted, seconds, "docs"), _rate(run.get("completion_tokens", 0), seconds, "tokens")) if x
     )
     this_run = f"{accepted} documents" + (f" ({speed})" if speed else "") if accepted else "nothing left to generate"
+    if not accepted and run.get("rejected"):
+        this_run = f"no document passed validation ({run['rejected']} given up)"
+    given_up = c["rejected_keys"]
+    by_reason = c.get("rejected_keys_by_reason") or {}
     rows = [
         ("wrote", written(out, what)),
-        ("shard", f"{shard['index']}/{shard['count']}" if shard["count"] > 1 else ""),
         ("this run", this_run),
         ("retried", counts(c["failed_attempts_by_reason"], empty="")),
-        ("gave up", f"{c['rejected_keys']} documents after every attempt failed" if c["rejected_keys"] else ""),
+        (
+            "gave up",
+            f"{given_up} of {c['expected_records']} documents after every attempt failed"
+            + (" (last reasons: " + ", ".join(f"{r} {n}" for r, n in by_reason.items()) + ")" if by_reason else "")
+            if given_up
+            else "",
+        ),
     ]
     name = Path(out).resolve().name
     steps = []
-    if c["records_all_runs"] < c["expected_records"] and not c["rejected_keys"]:
+    if c["records_all_runs"] + given_up < c["expected_records"]:
         steps.append("re-run the same command to finish (finished documents are kept)")
+    if given_up:
+        steps.append(f"re-run the same command with --retry-rejected to try the {given_up} given-up documents again")
+    if not c["records_all_runs"]:  # nothing to judge or build: say so, and fail when nothing is left to try
+        print_summary("generate", rows, next_steps=steps, status="gave up" if given_up else "done")
+        return 1 if given_up else 0
     steps += [
         f"rankladder judge {_q(out)}   # optional: grade the documents with an LLM judge",
         f"rankladder build {_q(out)} --out datasets/{name} --version 0.1.0",
     ]
     print_summary("generate", rows, next_steps=steps)
+    return 0
 
 
 def _config_rows(out: Path, manifest: dict) -> str:

@@ -26,9 +26,14 @@ def generate(
     queries: str | dict[str, Any] | None = None,
     shard: str | None = None,
     progress: bool = True,
+    retry_rejected: bool = False,
     **options: Any,
 ) -> Path:
     """Write graded documents into RUN_DIR ``out`` (resumed if it exists); returns ``out``.
+
+    ``retry_rejected``: also try again the documents earlier runs gave up on (``--retry-rejected``).
+    Raises ``RuntimeError`` when every document of the shard was given up (the command exits 1);
+    the shard manifest's ``counts.rejected_keys_by_reason`` says why.
 
     ``queries``: a path (JSONL/TSV/BEIR folder/HF dataset) or a mapping of query options (``source``,
     ``limit``, ``seed``, ...; default: the bundled queries). ``options``: the generation options
@@ -45,7 +50,7 @@ def generate(
     config = generate_config(_validate(GenerationConfig, options))
     shard_index = parse_shard(shard)
     loaded, source = load_queries(spec)
-    generate_run(
+    manifest = generate_run(
         out,
         loaded,
         config,
@@ -53,7 +58,15 @@ def generate(
         shard=shard_index,
         query_source=source,
         progress=progress,
+        retry_rejected=retry_rejected,
     )
+    counts = manifest["counts"]
+    if counts["rejected_keys"] and not counts["records_all_runs"]:
+        reasons = ", ".join(f"{r} {n}" for r, n in counts.get("rejected_keys_by_reason", {}).items())
+        raise RuntimeError(
+            f"{out}: every one of {counts['rejected_keys']} documents was given up ({reasons}); "
+            "retry with retry_rejected=True or change the settings"
+        )
     return Path(out)
 
 

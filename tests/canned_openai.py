@@ -30,7 +30,9 @@ class CannedOpenAI:
     ``kill_after``: the server dies (:meth:`kill`) once it has taken that many completions, while they
     are still in flight. ``answered`` counts the replies it sent. ``port``: 0 for a free one, or the port of
     a killed server to stand in for it restarted. ``reply``: the same content for every request (e.g. a judge
-    that always answers ``"0"``)."""
+    that always answers ``"0"``). ``json_levels``: a request with a ``response_format`` JSON schema gets a
+    JSON object with one passage per required key (per-query mode); otherwise (the default) every reply is plain
+    text, as from a server that ignores ``response_format``. Switchable while the server runs."""
 
     def __init__(
         self,
@@ -39,6 +41,7 @@ class CannedOpenAI:
         kill_after: int | None = None,
         port: int = 0,
         reply: str | None = None,
+        json_levels: bool = False,
     ):
         outer = self
         self.delay = delay
@@ -52,6 +55,7 @@ class CannedOpenAI:
         self.lock = threading.Lock()
         self.slots = threading.BoundedSemaphore(max_concurrent) if max_concurrent else None
         self.connections: set[socket.socket] = set()
+        self.json_levels = json_levels
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -111,6 +115,14 @@ class CannedOpenAI:
                 digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).digest()
                 rng = random.Random(digest)
                 text = " ".join(rng.choice(WORDS) for _ in range(28)).capitalize() + "."
+                schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema")
+                if outer.json_levels and schema:
+                    text = json.dumps(
+                        {
+                            key: " ".join(rng.choice(WORDS) for _ in range(28)).capitalize() + "."
+                            for key in schema["required"]
+                        }
+                    )
                 if outer.reply is not None:
                     text = outer.reply
                 sent = self._send(

@@ -44,6 +44,15 @@ def run_generators(run_dirs: list[Path], run_manifests: list[dict]) -> list[dict
     return [by_dir[str(run_dir)] for run_dir in run_dirs]
 
 
+def same_generator(first: dict, other: dict) -> bool:
+    """Equal identities; a model that is not recorded (a shard that had nothing to generate never loaded
+    one: its manifest says ``model: null``) matches any."""
+    model_keys = ("model", "model_revision", "model_file_sha256")
+    if first["model"] is None or other["model"] is None:
+        first, other = ({k: v for k, v in g.items() if k not in model_keys} for g in (first, other))
+    return first == other
+
+
 def _differences(first: dict, other: dict) -> str:
     parts = []
     for key in first:
@@ -57,13 +66,13 @@ def check_merge_rule(run_dirs: list[Path], generators: list[dict], rule: str) ->
     if rule not in MERGE_RULES:
         raise UserError(f"--merge: unknown rule {rule!r} (choose from {', '.join(MERGE_RULES)})")
     for run_dir, generator in zip(run_dirs[1:], generators[1:]):
-        if generator != generators[0] and rule == "refuse":
+        if not same_generator(generators[0], generator) and rule == "refuse":
             raise UserError(
                 f"{run_dirs[0]} and {run_dir} come from different generators ({_differences(generators[0], generator)}); "
                 "pass --merge first (the first run's record per key) or --merge keep-all (every document, as "
                 "separate samples), or build them separately"
             )
-    return any(generator != generators[0] for generator in generators)
+    return any(not same_generator(generators[0], generator) for generator in generators)
 
 
 def apply_merge_rule(records, rule: str):

@@ -70,13 +70,15 @@ class TransformersBackend(Backend):
                 "revision": revision,
                 "file_sha256": file_hash,
             }
+        from rankladder.core.logs import unswitchable_bars_hidden
+
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model, gguf_file=gguf_file, revision=revision)
-            self.model = (
-                AutoModelForCausalLM.from_pretrained(model, gguf_file=gguf_file, revision=revision, dtype=torch_dtype)
-                .to(device)
-                .eval()
-            )
+            with unswitchable_bars_hidden():  # transformers' "de-quantizing GGUF tensors" bar has no switch
+                self.tokenizer = AutoTokenizer.from_pretrained(model, gguf_file=gguf_file, revision=revision)
+                loaded = AutoModelForCausalLM.from_pretrained(
+                    model, gguf_file=gguf_file, revision=revision, dtype=torch_dtype
+                )
+            self.model = loaded.to(device).eval()
         except OSError as exc:
             raise UserError(f"model {model!r} not found or not loadable: {str(exc).splitlines()[0]}") from None
         self.tokenizer.padding_side = "left"

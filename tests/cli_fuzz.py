@@ -45,9 +45,9 @@ TARGETS: dict[str, list[tuple[str, str]]] = {
     "ds": [
         ("rankladder_manifest.json", "json"),
         ("README.md", "yaml"),
-        ("lists/train.parquet", "bin"),
-        ("qrels/dev.parquet", "bin"),
-        ("corpus/corpus.parquet", "bin"),
+        ("lists/train-*.parquet", "bin"),  # content-addressed shard names: the first match
+        ("qrels/dev-*.parquet", "bin"),
+        ("corpus/corpus-*.parquet", "bin"),
     ],
     "train.yaml": [("", "yaml")],
     "sources.yaml": [("", "yaml")],
@@ -172,7 +172,7 @@ def place_input(
     path.parent.mkdir(parents=True, exist_ok=True)
     relative, fmt = TARGETS[name][target % len(TARGETS[name])]
     clone(workspace / name, path)
-    victim = path / relative if relative else path
+    victim = (sorted(path.glob(relative))[0] if "*" in relative else path / relative) if relative else path
     if damage == "missing":
         shutil.rmtree(victim) if victim.is_dir() else victim.unlink()
     elif damage == "folder":

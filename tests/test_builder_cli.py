@@ -43,7 +43,7 @@ def levels_file(tmp_path):
         (["--shard", "2/2"], "--shard: need 0 <= I < N"),
         (["--window", "0"], "--window: must be at least 1 (got 0)"),
         (["--batch-size", "-1"], "--window: must be at least 1 (got -1)"),
-        (["--backend", "transformers", "--model", "{tmp}/no-such-model"], "not found or not loadable"),
+        (["--backend", "transformers", "--model", "{tmp}/no-such-model"], "model path not found"),
         (["--prompt-template", "{tmp}/nope.yaml"], "nope.yaml: prompt template not found"),
     ],
 )

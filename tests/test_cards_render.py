@@ -29,11 +29,14 @@ def test_dataset_card_content_and_round_trip(dataset_dir, tmp_path):
     assert {"synthetic", "graded-relevance"} <= set(data.tags)
     assert data.source_datasets == ["original"]  # a local queries file, no Hub dataset
     configs = {c["config_name"]: c["data_files"] for c in data.configs}
+    manifest = json.loads((dataset_dir / "rankladder_manifest.json").read_text())
+    shard = {key: entry["shards"][0]["path"] for key, entry in manifest["files"].items()}
     assert configs["lists"] == [
-        {"split": "train", "path": "lists/train.parquet"},
-        {"split": "dev", "path": "lists/dev.parquet"},
+        {"split": "train", "path": shard["lists/train"]},
+        {"split": "dev", "path": shard["lists/dev"]},
     ]
-    assert configs["default"][0] == {"split": "train", "path": "qrels/train.parquet"}
+    assert configs["default"][0] == {"split": "train", "path": shard["default/train"]}
+    assert shard["lists/train"].startswith("lists/train-00000-of-00001-")  # content-addressed (issue 22)
     text = loaded.text
     manifest = json.loads((dataset_dir / "rankladder_manifest.json").read_text())
     for needle in (

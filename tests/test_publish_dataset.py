@@ -51,10 +51,13 @@ def test_round_trip_load_dataset(hub, hub_env, dataset_dir, capsys):
     )
     from datasets import load_dataset
 
-    local_lists = load_dataset(
-        "parquet", data_files={s: str(dataset_dir / f"lists/{s}.parquet") for s in ("train", "dev")}
-    )
-    local_corpus = load_dataset("parquet", data_files={"corpus": str(dataset_dir / "corpus/corpus.parquet")})
+    from rankladder.dataset_builder import schema
+
+    def files(config: str, split: str) -> list[str]:
+        return [str(path) for path in schema.split_files(dataset_dir, config, split)]
+
+    local_lists = load_dataset("parquet", data_files={s: files("lists", s) for s in ("train", "dev")})
+    local_corpus = load_dataset("parquet", data_files={"corpus": files("corpus", "corpus")})
     assert got["lists"] == {s: local_lists[s].to_list() for s in ("train", "dev")}
     assert got["corpus"] == local_corpus["corpus"].to_list()
 
@@ -92,7 +95,7 @@ def test_interrupted_commit_then_rerun(hub, hub_env, dataset_dir, capsys, fault)
     assert [c["title"] for c in history] == ["Release dataset v1.0.0", "initial commit"]
     state = hub.store.load("dataset", repo)
     assert state["tags"] == {"v1.0.0": history[0]["id"]}
-    assert set(history[0]["files"]) >= {"README.md", "lists/train.parquet", "corpus/corpus.parquet"}
+    assert set(history[0]["files"]) >= {"README.md", *data_file_names(dataset_dir)}
 
 
 def test_dry_run_writes_folder_and_uploads_nothing(hub, hub_env, dataset_dir, tmp_path, capsys, monkeypatch):
@@ -107,15 +110,7 @@ def test_dry_run_writes_folder_and_uploads_nothing(hub, hub_env, dataset_dir, tm
     assert rows["wrote"].startswith(str(out_dir)) and "(not created)" in rows["revision"]
     assert not (out_dir / "logs").exists()  # the dry-run folder is exactly what would be uploaded
     files = {p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file()}
-    assert {
-        "README.md",
-        "lists/train.parquet",
-        "lists/dev.parquet",
-        "qrels/train.parquet",
-        "corpus/corpus.parquet",
-        "queries/queries.parquet",
-        "rankladder_manifest.json",
-    } <= files
+    assert {"README.md", "rankladder_manifest.json", *data_file_names(dataset_dir)} <= files
     assert 'revision="v1.0.0"' in (out_dir / "README.md").read_text()
 
 
@@ -164,3 +159,11 @@ def test_manifest_required_fields(tmp_path):
     (root / "rankladder_manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(UserError, match="content_hash"):
         read_dataset_dir(root)
+
+
+def data_file_names(dataset_dir) -> set[str]:
+    """Every parquet file the build wrote (content-addressed shard names), from its manifest."""
+    manifest = json.loads((dataset_dir / "rankladder_manifest.json").read_text())
+    names = {shard["path"] for entry in manifest["files"].values() for shard in entry["shards"]}
+    assert {"lists/train", "lists/dev", "default/train", "corpus/corpus", "queries/queries"} <= set(manifest["files"])
+    return names

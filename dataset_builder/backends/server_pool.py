@@ -37,7 +37,7 @@ def public_url(url: str) -> str:
     parts = urlsplit(url)
     if "@" not in parts.netloc:
         return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[1], parts.path, parts.query, parts.fragment))
 
 
 @dataclass(eq=False)
@@ -98,7 +98,9 @@ class ServerPool:
         delay = min(self.recheck_seconds * 2 ** (server.take_outs - 1), MAX_RECHECK_SECONDS)
         server.recheck_at = time.monotonic() + delay
         others = len(self.healthy)
-        log.warning(
+        # one server, or the last one: the run's own error says it (one line), not a warning before it
+        log.log(
+            logging.WARNING if others else logging.INFO,
             "OpenAI-compatible server %s taken out (%s); %d of %d servers left, re-check in %.0f s",
             server.label,
             reason,

@@ -60,7 +60,7 @@ def test_two_runs_from_two_generators(hub, hub_env, graded_rows, tmp_path, capsy
     run_a = write_run_dir(tmp_path / "a", [r for r in graded_rows if r["query_id"] in first], backend="gen-a")
     run_b = write_run_dir(tmp_path / "b", [r for r in graded_rows if r["query_id"] not in first], backend="gen-b")
     build_dataset([run_a, run_b], tmp_path / "mix", version="0.1.0", dev_fraction=0.25, merge_rule="first")
-    assert _publish(tmp_path / "mix", "org/mix", "--dry-run", "--output", tmp_path / "dry") == 0
+    assert _publish(tmp_path / "mix", "org/mix", "--dry-run", "--out", tmp_path / "dry") == 0
     assert "[{" not in (tmp_path / "dry" / "README.md").read_text()
     assert _publish(tmp_path / "mix", "org/mix") == 0
     _, problems = _audit(hub, "org/mix", [run_a, run_b])
@@ -101,7 +101,15 @@ def test_judged_dataset_card_carries_the_judge(hub, hub_env, judged_run, tmp_pat
     grades are described as what the policy made them."""
     repo = f"org/judged-{policy}"
     try:
-        build_dataset([judged_run], tmp_path / "ds", version="0.1.0", dev_fraction=0.25, labels=policy)
+        # SmolLM2 grades (almost) everything 0: the guard would refuse `judged`; the card is audited anyway
+        build_dataset(
+            [judged_run],
+            tmp_path / "ds",
+            version="0.1.0",
+            dev_fraction=0.25,
+            labels=policy,
+            allow_degenerate_labels=True,
+        )
     except Exception as exc:  # SmolLM2 grades (almost) everything 0: a policy may keep no document
         pytest.skip(f"{policy}: {exc}")
     assert _publish(tmp_path / "ds", repo) == 0

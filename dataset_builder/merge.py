@@ -98,10 +98,10 @@ def merge_report(run_dirs: list[Path], generators: list[dict], rule: str, read: 
     """The manifest's ``merge`` block: the rule and what each run gave."""
     return {
         "rule": rule,
-        "generators_differ": any(g != generators[0] for g in generators),
+        "generators_differ": any(not same_generator(generators[0], g) for g in generators),
         "runs": [
             {
-                "path": str(run_dir),
+                "path": Path(run_dir).name,  # portable: the manifest and card leave the machine
                 "generator": {"model": g["model"], "prompt_hash": g["prompt_hash"], "backend": g["backend"]},
                 "records_read": int(read.get(i, 0)),
                 "records_kept": int(kept.get(i, 0)),

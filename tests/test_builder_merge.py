@@ -50,7 +50,7 @@ def test_merge_first_says_what_each_run_gave(two_generators, tmp_path, capsys):
     assert main(build_args(two_generators, out, "--merge", "first")) == 0
     rows = summary_block(capsys.readouterr().out, "build")
     a, b = two_generators
-    assert rows["runs"] == f"{a} (gen-a): 12 of 12 records · {b} (gen-b): 4 of 12 records (--merge first)"
+    assert rows["runs"] == f"{a.name} (gen-a): 12 of 12 records · {b.name} (gen-b): 4 of 12 records (--merge first)"
     manifest = json.loads((out / schema.MANIFEST_FILE).read_text())
     assert manifest["merge"]["rule"] == "first" and manifest["merge"]["generators_differ"] is True
     assert [(r["records_read"], r["records_kept"]) for r in manifest["merge"]["runs"]] == [(12, 12), (12, 4)]

@@ -86,7 +86,7 @@ def test_judge_through_vllm_serve_with_logprobs_then_build(vllm_server, tmp_path
                 str(MAIN_VENV_CLI.with_name("python")),
                 "-c",
                 script,
-                str(out / "lists" / "train.parquet"),
+                str(next((out / "lists").glob("train-*.parquet"))),  # content-addressed shard name
                 expected_column[policy],
             ],
             capture_output=True,

@@ -84,7 +84,7 @@ def test_window_of_256_seeded_requests_runs_and_each_record_reproduces(engine, t
         GenerationTask(query_of[by_key[k]["query_id"]], by_key[k]["sample"], [levels[by_key[k]["level"]]])
         for k in sample
     ]
-    requests = make_requests(config, tasks, load_topics())
+    requests = make_requests(config, tasks, load_topics([q.text for q in queries]))  # the run's topics
     assert [r.seed for r in requests] == [by_key[k]["seed"] for k in sample]
     again = engine.generate(requests, SAMPLING)
     as_recorded = [

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rankladder.core.errors import UserError
-from rankladder.core.locks import hold_output, is_lock_file
+from rankladder.core.locks import hold_output, is_lock_file, pid_alive
 
 # errors of the output medium (disk full, quota, read-only, file too large, permission): bad
 # environment rather than a bug, reported as one line naming the output
@@ -76,16 +76,6 @@ def exchange_paths(a: Path, b: Path) -> bool:
     return result == 0
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: existence check only
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        pass
-    return True
-
-
 def remove_stale_temp_dirs(final: Path) -> list[Path]:
     """Delete ``.NAME.tmp-PID-*`` / ``.NAME.old-PID-*`` siblings left by a killed writer (its PID is gone).
 
@@ -98,7 +88,7 @@ def remove_stale_temp_dirs(final: Path) -> list[Path]:
     for kind in ("tmp", "old"):
         for path in final.parent.glob(f".{glob.escape(final.name)}.{kind}-*"):
             pid = path.name[len(f".{final.name}.{kind}-") :].split("-", 1)[0]
-            if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path)
     return removed

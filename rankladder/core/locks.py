@@ -100,7 +100,8 @@ def read_holder(path: Path) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid runs on this host (stale locks and temp folders)."""
     try:
         os.kill(pid, 0)  # signal 0: existence check only
     except ProcessLookupError:
@@ -122,7 +123,7 @@ def _write_holder(path: Path):
         previous = read_holder(path)
         if previous and previous.get("pid") != os.getpid():
             same_host = previous.get("host") == socket.gethostname()
-            state = "no longer running" if same_host and not _pid_alive(int(previous.get("pid", 0))) else "gone"
+            state = "no longer running" if same_host and not pid_alive(int(previous.get("pid", 0))) else "gone"
             log.warning("%s: took over a stale lock of %s (%s)", path, describe_holder(previous), state)
         data = (json.dumps(holder_record(), ensure_ascii=False) + "\n").encode("utf-8")
         os.ftruncate(fd, 0)

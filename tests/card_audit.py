@@ -132,3 +132,42 @@ def audit_dataset_card(api, endpoint: str, repo: str, tag: str, run_manifests: l
     wording = {"intended": "*asked* to write", "judged": "are the LLM judge's", "agree": "kept only where the judge"}
     check(wording[policy] in text, f"label policy {policy} not described")
     return problems
+
+
+def audit_mined_card(folder: Path, collection: Path) -> list[str]:
+    """Audit the card ``rankladder mine`` wrote in ``folder`` against its manifest, its parquet files, its TSV
+    and the real ``collection`` it mined (the files' sha256). Returns the false or missing facts."""
+    import pyarrow.parquet as pq
+    from huggingface_hub import DatasetCard
+
+    problems: list[str] = []
+
+    def check(ok: bool, what: str) -> None:
+        if not ok:
+            problems.append(what)
+
+    card = DatasetCard.load(folder / "README.md")
+    text, meta = card.text, card.data.to_dict()
+    manifest = json.loads((folder / schema.MANIFEST_FILE).read_text())
+    stated = [
+        p
+        for c in meta["configs"]
+        for e in c["data_files"]
+        for p in ([e["path"]] if isinstance(e["path"], str) else e["path"])
+    ]
+    on_disk = sorted(p.relative_to(folder).as_posix() for p in folder.glob("lists/*.parquet"))
+    check(sorted(stated) == on_disk, f"configs name {stated}, the folder holds {on_disk}")
+    rows = [row for rel in on_disk for row in pq.read_table(folder / rel).to_pylist()]
+    positives = sum(1 for row in rows for level in row["levels"] if level > 0)
+    negatives = sum(1 for row in rows for level in row["levels"] if level == 0)
+    tsv = (folder / "mined_negatives.tsv").read_text().splitlines()[1:]
+    check(f"{len(rows)} queries, {positives} judged positives, {negatives} negatives." in text, "counts")
+    check(negatives == len(tsv) == manifest["counts"]["negatives"], f"negatives: {negatives} rows, {len(tsv)} in TSV")
+    params = manifest["parameters"]
+    check(f"# Mined negatives: {collection.name} ({params['split']} split)" in text, "title: collection or split")
+    check(f"Method `{params['method']}`" in text, "method")
+    check(f"{params['negatives_per_query']} negatives per query" in text, "negatives per query")
+    for rel in sorted(manifest["source"]["hashes"]):
+        check(f"| `{rel}` | `{sha256_file(collection / rel)}` |" in text, f"{rel}: sha256 not the collection's")
+    check(str(collection.parent) not in card.content and "/tmp/" not in card.content, "a machine path in the card")
+    return problems

@@ -24,7 +24,11 @@ def hub_card(api, repo: str, tag: str):
     return DatasetCard.load(api.hf_hub_download(repo, "README.md", repo_type="dataset", revision=tag))
 
 
-def audit_dataset_card(api, endpoint: str, repo: str, tag: str, run_manifests: list[dict], card=None) -> list[str]:
+def audit_dataset_card(
+    api, endpoint: str, repo: str, tag: str, run_manifests: list[dict], card=None, records_read: dict | None = None
+) -> list[str]:
+    """``records_read``: RUN_DIR folder name -> the records its files hold (counted by the caller), for the
+    merged-runs table of a build from several RUN_DIRs."""
     import pyarrow.parquet as pq
 
     problems: list[str] = []
@@ -122,13 +126,56 @@ def audit_dataset_card(api, endpoint: str, repo: str, tag: str, run_manifests: l
     check("known by construction" not in text, "grades claimed 'known by construction'")
     if manifest.get("judge"):
         judged = _section(text, "Intended vs judged relevance")
-        check(manifest["judge"]["model"]["id"] in judged, "judge model not named")
+        judge = manifest["judge"]
+        models = judge["model"] if isinstance(judge["model"], list) else [judge["model"]]
+        named = re.search(r"LLM judge \((.*?) via `([^`]+)`, prompt (.*?)\)\. Rows", judged, re.S)
+        check(bool(named), "the judge sentence is missing")
+        if named:
+            stated_models = set(re.findall(r"`([^`]+)`", named.group(1)))
+            check(stated_models == {m["id"] for m in models}, f"judge models stated {stated_models}")
+            check(named.group(2) == judge["backend"], f"judge backend {named.group(2)}")
+            for name, prompt in judge["prompts"].items():
+                check(f"`{name}` (sha256 `{prompt['hash'][:16]}" in named.group(3), f"judge prompt {name} or its hash")
         check(schema.AGREEMENT_PLOT in files and f"]({schema.AGREEMENT_PLOT})" in judged, "agreement plot missing")
         kappa = stats["labels"]["kappa_quadratic"]
         check(f"(quadratic): {kappa}" in judged, f"κ {kappa} not stated")
         matrix = stats["labels"]["confusion_matrix"]["matrix"]
         for grade, row in zip(stats["labels"]["grades"], matrix):
             check(f"| {grade} | " + " | ".join(map(str, row)) + " |" in judged, f"matrix row {grade} differs")
+    # merged runs: the rule, each run's generator and records (read: counted in the RUN_DIR; kept: in the corpus)
+    runs = (manifest.get("merge") or {}).get("runs") or []
+    if len(runs) > 1:
+        merged = _section(text, "Merged runs")
+        check(f"Merge rule: `{manifest['merge']['rule']}`." in merged, "merge rule not stated")
+        stated_runs = re.findall(r"^\| `([^`]+)` \| `([^`]+)` \| `\w+` \| (\d+) \| (\d+) \|$", merged, re.M)
+        check(len(stated_runs) == len(runs), f"merged runs table has {len(stated_runs)} rows for {len(runs)} runs")
+        check(sum(int(kept) for *_, kept in stated_runs) == corpus.num_rows, "records kept != documents in corpus")
+        check({model for _, model, *_ in stated_runs} == stated, "merged runs' models != generators stated")
+        for name, _model, read, kept in stated_runs:
+            if records_read is not None:
+                check(
+                    int(read) == records_read.get(name),
+                    f"run {name}: {read} records read, it holds {records_read.get(name)}",
+                )
+            if manifest["merge"]["rule"] == "keep-all":
+                check(read == kept, f"keep-all: run {name} kept {kept} of {read}")
+    # what the labels sentence says of the judge and of `agree`'s K, against the manifest and the files
+    if policy in ("judged", "agree"):
+        judge_ids = {m["id"] for m in models}
+        said = re.search(r"the (?:LLM )?judge's \(`([^`]+)`\)", text)
+        check(bool(said) and said.group(1) in judge_ids, f"labels sentence names judge {said and said.group(1)}")
+    if policy == "agree":
+        k = re.search(r"grade is within (\d+) of it", text)
+        check(bool(k) and int(k.group(1)) == manifest["build"]["max_disagreement"], "agree: K not the build's")
+        gaps = [
+            abs(i - j)
+            for t in lists.values()
+            for ints, judged_grades in zip(
+                t.column("intended_levels").to_pylist(), t.column("judge_grades").to_pylist()
+            )
+            for i, j in zip(ints, judged_grades)
+        ]
+        check(bool(k) and max(gaps) <= int(k.group(1)), f"agree: files hold |intended - judged| up to {max(gaps)}")
     wording = {"intended": "*asked* to write", "judged": "are the LLM judge's", "agree": "kept only where the judge"}
     check(wording[policy] in text, f"label policy {policy} not described")
     return problems

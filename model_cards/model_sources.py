@@ -27,12 +27,12 @@ def source_names(manifest: dict, dataset_name: str | None) -> dict[str, str]:
     for source in manifest.get("sources") or []:
         path = str(source.get("path") or "")
         bare = path.split("@")[0]
-        if dataset_name and bare == dataset_path:
-            names[path] = dataset_name
-        elif is_local_path(bare):
-            names[path] = local_name(path)
-        else:
+        if not is_local_path(bare):  # a Hub id (pinned or not) is already portable
             names[path] = path
+        elif dataset_name and bare == dataset_path:
+            names[path] = dataset_name
+        else:
+            names[path] = local_name(path)
     return names
 
 

@@ -76,6 +76,14 @@ def audit_dataset_card(
     for url in re.findall(r"\]\(([^)]+)\)", text):
         check(url.startswith(endpoint) or url in files, f"link {url} is neither on {endpoint} nor a file of the repo")
     check("huggingface.co" not in text, "a link to huggingface.co although HF_ENDPOINT names another Hub")
+    # the loading snippet: this repo at this tag, configs the YAML declares, no folder of this machine
+    loading = _section(text, "How to load")
+    declared = {config["config_name"] for config in meta["configs"]}
+    loads = re.findall(r'load_dataset\("([^"]+)", "(\w+)", revision="([^"]+)"\)', loading)
+    check(bool(loads), "no Hub loading snippet")
+    for where, config, revision in loads:
+        check((where, revision) == (repo, tag), f"snippet loads {where}@{revision}")
+        check(config in declared, f"snippet loads config {config}, the YAML declares {sorted(declared)}")
     # configs: YAML data files exist; the table's rows and columns are the files'
     for config in meta["configs"]:
         for entry in config["data_files"]:
@@ -107,6 +115,11 @@ def audit_dataset_card(
         check(f"level {level}: {n}" in text, f"per-level count level {level}: {n} not stated")
     n_dev = lists["dev"].num_rows if "dev" in lists else 0
     check(f"{lists['train'].num_rows} train / {n_dev} dev queries" in text, "train/dev query counts")
+    for level in manifest["levels"]:  # the ladder table: the levels the runs were generated for
+        check(
+            f"| {level['value']} | {level['name']} |" in text,
+            f"level {level['value']} ({level['name']}) not in the table",
+        )
     # provenance: queries files (name + sha256 of the run manifests), generators, judge
     queries_part = _section(text, "Queries")
     for run in run_manifests:

@@ -10,55 +10,20 @@ the mined folder's own card is audited, and the model card must name both source
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from card_audit import audit_mined_card
 from card_audit_model import audit_model_card
+from card_fixtures import mixed_sources
 from hubserver.fixtures import TOKEN, hub, hub_env  # noqa: F401
-from run_fixtures import GRADED_DOCUMENTS, write_run_dir
 
 from rankladder.cli import main
-
-
-def cranfield_slice(folder: Path, cranfield: Path, n_queries: int = 3, others: int = 12) -> Path:
-    """A BEIR folder of the first judged Cranfield queries, their positive documents and a few others."""
-    from rankladder.core.beir import read_beir_folder
-
-    corpus, queries, qrels = read_beir_folder(cranfield, "test")
-    qids = sorted(qrels, key=int)[:n_queries]
-    judged = {d for q in qids for d, g in qrels[q].items() if g > 0}
-    keep = [d for d in corpus if d["id"] in judged] + [d for d in corpus if d["id"] not in judged][:others]
-    (folder / "qrels").mkdir(parents=True)
-    rows = (json.dumps({"_id": d["id"], "title": d["title"], "text": d["text"]}) + "\n" for d in keep)
-    (folder / "corpus.jsonl").write_text("".join(rows))
-    chosen = (json.dumps({"_id": q["id"], "text": q["text"]}) + "\n" for q in queries if q["id"] in qids)
-    (folder / "queries.jsonl").write_text("".join(chosen))
-    pairs = "".join(f"{q}\t{d}\t{g}\n" for q in qids for d, g in qrels[q].items() if d in judged)
-    (folder / "qrels" / "train.tsv").write_text("query-id\tcorpus-id\tscore\n" + pairs)
-    return folder
 
 
 @pytest.fixture(scope="module")
 def mixed(tmp_path_factory, shared_datasets):
     """Synthetic dataset + mined Cranfield slice → a model trained on both (1 step) → its eval results."""
-    from rankladder.dataset_builder.build import build_dataset
-
-    root = tmp_path_factory.mktemp("mixed")
-    rows = [json.loads(line) for line in GRADED_DOCUMENTS.read_text().splitlines() if line.strip()]
-    ladder = root / "ladder"
-    build_dataset([write_run_dir(root / "run", rows)], ladder, version="0.1.0", dev_fraction=0.25)
-    collection = cranfield_slice(root / "cranfield-slice", shared_datasets / "cranfield")
-    mined = root / "mined"
-    assert main(["mine", str(collection), "--split", "train", "-k", "2", "--out", str(mined), "--no-progress"]) == 0
-    sources = json.dumps([{"path": str(ladder)}, {"path": str(mined)}])
-    model = root / "model"
-    train = ["train", "--sources", sources, "--out", str(model), "--loss", "wasserstein", "--max_steps", "1"]
-    assert main([*train, "--per_device_train_batch_size", "4", "--report_to", "none"]) == 0
-    results = root / "eval"
-    tasks = ["--tasks", str(ladder), str(collection), "--split", "train", "--no-bm25", "--no-level-order"]
-    assert main(["eval", "--model", str(model), "--name", "org/mixed", *tasks, "--out", str(results)]) == 0
-    return {"ladder": ladder, "collection": collection, "mined": mined, "model": model, "results": results}
+    return mixed_sources(tmp_path_factory.mktemp("mixed"), shared_datasets / "cranfield")
 
 
 def test_mined_card_states_only_what_its_files_hold(mixed):
@@ -66,7 +31,7 @@ def test_mined_card_states_only_what_its_files_hold(mixed):
     assert audit_mined_card(mixed["mined"], mixed["collection"]) == []
 
 
-def _publish(hub):
+def _api(hub):
     from huggingface_hub import HfApi
 
     return HfApi(endpoint=hub.endpoint, token=TOKEN)
@@ -82,7 +47,7 @@ def test_model_trained_on_synthetic_and_mined_sources_card_tells_the_truth(hub, 
     assert main([*publish, "--license", "mit"]) == 0
     argv = ["publish", "model", str(mixed["model"]), "--repo", "org/mixed", "--version", "0.1.0", "--license", "mit"]
     assert main([*argv, "--dataset-repo", "org/ladder", "--results", str(mixed["results"])]) == 0
-    api = _publish(hub)
+    api = _api(hub)
     audit = (api, hub.endpoint, "org/mixed", "v0.1.0", mixed["model"], mixed["results"])
     assert audit_model_card(*audit) == []
 
@@ -109,3 +74,19 @@ def test_model_trained_on_synthetic_and_mined_sources_card_tells_the_truth(hub, 
         assert true in card.content, true
         wrong = ModelCard(card.content.replace(true, false, 1))
         assert audit_model_card(*audit, card=wrong), false
+
+
+def test_each_source_keeps_its_own_portable_name():
+    """A pinned Hub source stays pinned; a local folder is ``local:<name>``; only the training dataset's own
+    folder takes the dataset's repo (the mined folder used to be renamed to it)."""
+    from rankladder.model_cards.model_sources import source_names
+
+    manifest = {
+        "dataset": {"path_or_repo": "/home/me/ladder"},
+        "sources": [{"path": "/home/me/ladder"}, {"path": "/home/me/mined"}, {"path": "org/real@v2.0.0"}],
+    }
+    assert source_names(manifest, "org/ladder") == {
+        "/home/me/ladder": "org/ladder",
+        "/home/me/mined": "local:mined",
+        "org/real@v2.0.0": "org/real@v2.0.0",
+    }

@@ -32,7 +32,8 @@ class CannedOpenAI:
     a killed server to stand in for it restarted. ``reply``: the same content for every request (e.g. a judge
     that always answers ``"0"``). ``json_levels``: a request with a ``response_format`` JSON schema gets a
     JSON object with one passage per required key (per-query mode); otherwise (the default) every reply is plain
-    text, as from a server that ignores ``response_format``. Switchable while the server runs."""
+    text, as from a server that ignores ``response_format``. ``reply_for``: a function of the request body
+    giving the content (overrides the rest). Switchable while the server runs."""
 
     def __init__(
         self,
@@ -42,10 +43,12 @@ class CannedOpenAI:
         port: int = 0,
         reply: str | None = None,
         json_levels: bool = False,
+        reply_for=None,
     ):
         outer = self
         self.delay = delay
         self.reply = reply
+        self.reply_for = reply_for  # request body -> content (e.g. a judge answering from the passage it is shown)
         self.requests = 0
         self.answered = 0
         self.first_request_at: float | None = None  # time.monotonic() of the first completion asked for
@@ -125,6 +128,8 @@ class CannedOpenAI:
                     )
                 if outer.reply is not None:
                     text = outer.reply
+                if outer.reply_for is not None:
+                    text = outer.reply_for(body)
                 sent = self._send(
                     {
                         "id": "x",

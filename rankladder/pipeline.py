@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import hash_tree, sha256_json, write_json_atomic
+from rankladder.core.locks import hold_output
 from rankladder.core.manifest import tool_versions, utc_now
 
 STAGES = ("generate", "judge", "build", "train", "eval", "publish")
@@ -75,6 +76,11 @@ class Pipeline:
 
     # -- the run -----------------------------------------------------------------------------------
     def run(self) -> dict:
+        """Every stage, under the lock of OUT (one writer per output: a second `run`/`quickstart` is refused)."""
+        with hold_output(self.out):
+            return self._run_stages()
+
+    def _run_stages(self) -> dict:
         self.stage_dir.mkdir(parents=True, exist_ok=True)
         upstream, records = "", {}
         for stage in STAGES:

@@ -179,6 +179,29 @@ def hold_file(path: str | Path, what: str, wait: float = WAIT_SECONDS) -> Iterat
                 held.lock.release()
 
 
+def is_held(path: str | Path) -> bool:
+    """Whether a process holds the lock file ``path`` now. A file no one holds (left by a killed writer)
+    is removed, under a probe lock, like a holder removes its own."""
+    import filelock
+
+    path = Path(path)
+    if os.path.abspath(path) in _HELD:
+        return True
+    probe = filelock.FileLock(str(path), timeout=0)
+    try:
+        probe.acquire()
+    except filelock.Timeout:
+        return True
+    except OSError:  # cannot even open it: no one can hold it through this file
+        return False
+    try:
+        with contextlib.suppress(OSError):
+            path.unlink()
+    finally:
+        probe.release()
+    return False
+
+
 @contextlib.contextmanager
 def hold_output(output: str | Path, wait: float = WAIT_SECONDS) -> Iterator[None]:
     """Hold the lock of output folder ``output`` (its parent folders are created; it need not exist)."""

@@ -262,7 +262,9 @@ def _card_with_results(card, results: dict, repo_id: str, wanted: str | None, ch
     scores = summary["scores"].get(model["name"]) or {}
     if not scores:
         raise UserError(f"summary.json: field 'scores': no scores for model {model['name']!r}")
-    return model_card.add_results(card, repo_id.split("/")[-1], summary["tasks"], scores), model
+    # eval's flag of a task on a split this model trained on travels into the card (summary.json's `leaks`)
+    leaks = [leak for leak in summary.get("leaks") or [] if leak.get("model") == model["name"]]
+    return model_card.add_results(card, repo_id.split("/")[-1], summary["tasks"], scores, leaks), model
 
 
 def publish_results(

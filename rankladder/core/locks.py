@@ -13,7 +13,8 @@ which ``filelock`` supports; hence the short ``WAIT_SECONDS`` before a refusal):
 - an output folder ``OUT`` is locked through ``.OUT.lock`` beside it: both writers see it before ``OUT``
   exists, and the temp-folder-then-rename of ``rankladder.core.fsutil.atomic_output_dir`` does not move it;
 - a RUN_DIR shard through ``RUN_DIR/.lock.shard-I-of-N`` (``hold_file``): two shards of one RUN_DIR run
-  at once, the same shard never does.
+  at once, the same shard never does; shards of another count N are refused while one of them is held
+  (``is_held``) or their run is unfinished (``rankladder.dataset_builder.runfiles.ShardLock``).
 
 Nested holds of the same lock in one process (a command that locks early, then writes through
 ``atomic_output_dir``) are counted, not re-acquired. The non-zero ranks of a distributed launch

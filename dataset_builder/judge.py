@@ -276,7 +276,7 @@ def judge_run(
     path = judge_manifest_path(run_dir, *shard)
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     started, counts, model = time.time(), Counter(), None
-    with sigterm_as_interrupt(), ShardLock(run_dir, *shard):
+    with sigterm_as_interrupt(), ShardLock(run_dir, *shard, schema.JUDGE_MANIFEST):
         _check_resumable(path, config)
         rows = _records_to_judge(run_dir, shard)
         done = {row["key"] for row in iter_kind(run_dir, schema.JUDGEMENTS)}

@@ -87,7 +87,7 @@ def run_judge(args) -> int:
 
     from rankladder.core.errors import UserError
     from rankladder.core.paths import check_exists
-    from rankladder.dataset_builder import summaries
+    from rankladder.dataset_builder import schema, summaries
     from rankladder.dataset_builder.backends import create_backend
     from rankladder.dataset_builder.backends.base import SamplingConfig
     from rankladder.dataset_builder.generate import parse_shard
@@ -118,7 +118,7 @@ def run_judge(args) -> int:
         for run_dir in args.run_dirs:
             run_levels(Path(run_dir))  # a missing folder is "not a generation RUN_DIR" too
             plans.append((run_dir, *judge_backend(args, run_dir)))
-            locks.enter_context(ShardLock(Path(run_dir), *shard))
+            locks.enter_context(ShardLock(Path(run_dir), *shard, schema.JUDGE_MANIFEST))
         for run_dir, backend, options in plans:
             config = JudgeConfig(
                 template=template,

@@ -13,13 +13,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from rankladder.core.errors import located
-from rankladder.core.locks import hold_file
+from rankladder.core.errors import UserError, located
+from rankladder.core.locks import describe_holder, hold_file, is_held, read_holder
 
 RECORDS = "records"
 REJECTS = "rejects"
@@ -81,22 +82,65 @@ class AppendWriter:
             self._handle.close()
 
 
+RUN_MANIFESTS = "manifest.shard-*.json"  # generate's shard manifests (``manifest_path``)
+SHARD_NAME = re.compile(r"shard-(\d+)-of-(\d+)")
+LAYOUT_LOCK = ".lock.shard-layout"  # held only while a writer checks the shard counts and takes its shard lock
+LAYOUT_WAIT_SECONDS = 10.0  # others hold it for milliseconds
+
+
 class ShardLock:
     """Exclusive lock on one shard of a RUN_DIR, taken before any work (``generate`` and ``judge``): a second
-    writer of the same shard gets one line naming the holder; a lock left by a killed process is taken over."""
+    writer of the same shard gets one line naming the holder; a lock left by a killed process is taken over.
 
-    def __init__(self, run_dir: Path, index: int, count: int):
-        self.path = run_dir / f".lock.{shard_tag(index, count)}"
+    Shards of one RUN_DIR must share one count N: shard 0/2 and shard 0/3 own overlapping keys, so a writer
+    of N is refused while a writer of another count holds a shard, or while the RUN_DIR holds an unfinished
+    run of another count (``manifest_glob``: that kind's shard manifests; a complete one is no obstacle).
+    The check and the shard lock are taken together under ``LAYOUT_LOCK``, so two writers of different
+    counts starting at once cannot both pass."""
+
+    def __init__(self, run_dir: Path, index: int, count: int, manifest_glob: str = RUN_MANIFESTS):
+        self.run_dir, self.count, self.manifest_glob = Path(run_dir), count, manifest_glob
+        self.path = self.run_dir / f".lock.{shard_tag(index, count)}"
         self._what = f"{run_dir} ({shard_tag(index, count)})"
         self._hold = None
 
     def __enter__(self):
-        self._hold = hold_file(self.path, self._what)
-        self._hold.__enter__()
+        with hold_file(self.run_dir / LAYOUT_LOCK, f"{self.run_dir} (shard layout)", LAYOUT_WAIT_SECONDS):
+            self._check_other_counts()
+            self._hold = hold_file(self.path, self._what)
+            self._hold.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
         self._hold.__exit__(*exc)
+
+    def _check_other_counts(self) -> None:
+        for lock in sorted(self.run_dir.glob(".lock.shard-*-of-*")):
+            match = SHARD_NAME.search(lock.name)
+            index, count = (int(match.group(1)), int(match.group(2))) if match else (0, self.count)
+            if count != self.count and is_held(lock):
+                raise UserError(
+                    f"{self.run_dir}: shard {index}/{count} is being written by {describe_holder(read_holder(lock))}; "
+                    f"all shards of one RUN_DIR use one count: run --shard I/{count}, or wait for it to finish"
+                )
+        complete: dict[int, set[int]] = {}
+        for path in self.run_dir.glob(self.manifest_glob):
+            match = SHARD_NAME.search(path.name)
+            if not match or int(match.group(2)) == self.count:
+                continue
+            index, count = int(match.group(1)), int(match.group(2))
+            try:
+                status = json.loads(path.read_text(encoding="utf-8")).get("status")
+            except (OSError, ValueError):
+                status = None
+            complete.setdefault(count, set()).update({index} if status == "complete" else set())
+        for count, done in sorted(complete.items()):
+            if len(done) < count:
+                raise UserError(
+                    f"{self.run_dir}: holds an unfinished run of --shard I/{count} ({len(done)} of {count} shards "
+                    f"complete); a --shard I/{self.count} writer would write keys those shards own: finish it with "
+                    f"--shard I/{count}, or use a new RUN_DIR"
+                )
 
 
 class Terminated(KeyboardInterrupt):

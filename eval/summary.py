@@ -273,6 +273,10 @@ def to_markdown(summary: dict) -> str:
                     f"| {model} | {task} | {_num(m['mean_kendall_tau'])} | {_num(m['mean_ndcg'])} | {m['n_lists']} |"
                 )
         lines += ["", LEVEL_ORDER_NOTE]
+    if summary.get("leaks"):  # scores on a split the model trained on (eval/leaks.py)
+        from rankladder.eval.leaks import summary_line
+
+        lines += ["", "## Not held out", "", summary_line(summary["leaks"]) + "."]
     return "\n".join(lines) + "\n"
 
 

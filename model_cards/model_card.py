@@ -190,9 +190,15 @@ def task_dataset(task: dict) -> dict:
     }
 
 
-def results_table(tasks: list[dict], scores: dict) -> str:
+NOT_HELD_OUT = "⚠ not held out"
+
+
+def results_table(tasks: list[dict], scores: dict, leaks: list[dict] = ()) -> str:
+    """The card's results table. ``leaks``: eval's ``leaks`` entries for this model (a task scored on a
+    collection split the model was trained or mined on): those rows are marked and explained below the table."""
+    leaked = {leak["task"]: leak for leak in leaks}
     head = "| task | dataset | split | " + " | ".join(label for _, label in METRICS) + " |"
-    rows = [head, "|---|---|---|" + "---:|" * len(METRICS)]
+    rows, notes = [head, "|---|---|---|" + "---:|" * len(METRICS)], []
     for task in tasks:
         task_scores = scores.get(task["name"])
         if not task_scores:
@@ -200,7 +206,20 @@ def results_table(tasks: list[dict], scores: dict) -> str:
         ds, named = task.get("dataset") or {}, task_dataset(task)
         cells = [f"{task_scores[k]:.4f}" if isinstance(task_scores.get(k), (int, float)) else "–" for k, _ in METRICS]
         where = named["id"] + (f"@{named['revision']}" if named["revision"] else "")
-        rows.append(f"| {named['name']} | {where} | {ds.get('split', 'test')} | " + " | ".join(cells) + " |")
+        split = ds.get("split", "test")
+        if task["name"] in leaked:
+            leak = leaked[task["name"]]
+            split += f" {NOT_HELD_OUT}"
+            notes.append(f"{named['name']} `{leak['split']}` split ({_portable_words(leak.get('via', ''))})")
+        rows.append(f"| {named['name']} | {where} | {split} | " + " | ".join(cells) + " |")
+    if notes:
+        notes = [
+            "",
+            f"**{NOT_HELD_OUT}:** this model was trained on data drawn from the split it is scored on in the rows "
+            "so marked, so those scores measure what it saw in training, not retrieval on unseen queries: "
+            + "; ".join(notes)
+            + ".",
+        ]
     return "\n".join(
         [
             "## Evaluation results (rankladder eval)",
@@ -210,8 +229,16 @@ def results_table(tasks: list[dict], scores: dict) -> str:
             "Scores in [0, 1], computed by `rankladder eval` through mteb (pytrec_eval); main score is the task's "
             "MTEB main score (nDCG@10 for retrieval). Rows marked *not MTEB* are collections outside the MTEB "
             "benchmark, named without their local path.",
+            *notes,
         ]
     )
+
+
+def _portable_words(text: str) -> str:
+    """``negatives mined into /home/me/mined`` -> ``negatives mined into local:mined``: no machine path leaves."""
+    from rankladder.model_cards.portable import portable
+
+    return " ".join(portable(word) for word in text.split(" "))
 
 
 def eval_results(model_name: str, tasks: list[dict], scores: dict) -> list:
@@ -330,8 +357,9 @@ def build_model_card(
     return card
 
 
-def add_results(card, model_name: str, tasks: list[dict], scores: dict):
-    """Return ``card`` with the results table and model-index replaced by these results."""
+def add_results(card, model_name: str, tasks: list[dict], scores: dict, leaks: list[dict] = ()):
+    """Return ``card`` with the results table and model-index replaced by these results (``leaks``: see
+    :func:`results_table`)."""
     from huggingface_hub import ModelCard
 
     data = card.data
@@ -339,7 +367,7 @@ def add_results(card, model_name: str, tasks: list[dict], scores: dict):
     kept = [r for r in (data.eval_results or []) if r.task_name not in ours]
     data.eval_results = kept + eval_results(model_name, tasks, scores)
     data.model_name = data.model_name or model_name
-    text = _replace_block(card.text, RES_START, RES_END, results_table(tasks, scores), before=START)
+    text = _replace_block(card.text, RES_START, RES_END, results_table(tasks, scores, leaks), before=START)
     return ModelCard(f"---\n{data.to_yaml()}\n---\n{text}")
 
 

@@ -135,7 +135,29 @@ def publish_dataset(
     finally:
         holder.cleanup()
     _report(release)
+    _read_back(repo_id, manifest, release)
     return 0
+
+
+def _read_back(repo_id: str, manifest: dict, release: hub.Release) -> None:
+    """``load_dataset(repo_id, config, revision=tag)`` must return exactly the rows build wrote (its manifest's
+    ``readback`` record) before the release is reported as done; the upload has happened by then, so a
+    failure says which tag is wrong and how to replace it."""
+    from rankladder.core.readback import verify_published
+
+    expected = manifest.get("readback")
+    if not expected:
+        print("read back: skipped (the dataset manifest has no readback record: built by an older rankladder)")
+        return
+    try:
+        verify_published(repo_id, expected, release.tag, hub.endpoint())
+    except UserError as exc:
+        raise UserError(
+            f"{exc}; the upload is done but tag {release.tag} (commit {release.commit_oid[:12]}) does not load "
+            f"as built: fix the dataset folder (or rebuild it) and re-run with --force to move the tag"
+        ) from None
+    rows = sum(entry["rows"] for entry in expected)
+    print(f"read back: load_dataset({repo_id!r}, revision={release.tag!r}) returns the {rows} rows written")
 
 
 def publish_model(
@@ -240,7 +262,9 @@ def _card_with_results(card, results: dict, repo_id: str, wanted: str | None, ch
     scores = summary["scores"].get(model["name"]) or {}
     if not scores:
         raise UserError(f"summary.json: field 'scores': no scores for model {model['name']!r}")
-    return model_card.add_results(card, repo_id.split("/")[-1], summary["tasks"], scores), model
+    # eval's flag of a task on a split this model trained on travels into the card (summary.json's `leaks`)
+    leaks = [leak for leak in summary.get("leaks") or [] if leak.get("model") == model["name"]]
+    return model_card.add_results(card, repo_id.split("/")[-1], summary["tasks"], scores, leaks), model
 
 
 def publish_results(

@@ -15,10 +15,20 @@ from pathlib import Path
 
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import hash_tree, sha256_json, write_json_atomic
+from rankladder.core.locks import hold_output
 from rankladder.core.manifest import tool_versions, utc_now
 
 STAGES = ("generate", "judge", "build", "train", "eval", "publish")
 BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+GAVE_UP = "gave up"  # status of a generate record whose documents were all given up: nothing to build
+
+
+class GenerationGaveUp(UserError):
+    """generate gave up every document: the run stops there (one line with the reasons), exit 2."""
+
+    def __init__(self, message: str, counts: dict):
+        super().__init__(message)
+        self.counts = counts
 
 
 class Pipeline:
@@ -66,15 +76,27 @@ class Pipeline:
 
     # -- the run -----------------------------------------------------------------------------------
     def run(self) -> dict:
+        """Every stage, under the lock of OUT (one writer per output: a second `run`/`quickstart` is refused)."""
+        with hold_output(self.out):
+            return self._run_stages()
+
+    def _run_stages(self) -> dict:
         self.stage_dir.mkdir(parents=True, exist_ok=True)
         upstream, records = "", {}
         for stage in STAGES:
             config_hash = sha256_json({"stage": stage, "config": self.stage_config(stage), "upstream": upstream})[:16]
             record = self.read_record(stage)
-            if record and record["config_hash"] == config_hash and all(p.exists() for p in self.outputs(stage)):
+            # a generate that gave up every document, same config: run again, retrying the given-up documents
+            retry = bool(record) and record.get("status") == GAVE_UP and record["config_hash"] == config_hash
+            if (
+                record
+                and not retry
+                and record["config_hash"] == config_hash
+                and all(map(Path.exists, self.outputs(stage)))
+            ):
                 self.say(f"{stage}: up to date (config {config_hash}), skipped")
             else:
-                if record:  # stale: this stage and everything after it run again
+                if record and not retry:  # stale: this stage and everything after it run again
                     for later in STAGES[STAGES.index(stage) :]:
                         self.record_path(later).unlink(missing_ok=True)
                     if stage == "generate" and self.run_dir.exists():
@@ -83,7 +105,12 @@ class Pipeline:
                         self._remove_judgements()
                 self.say(f"{stage}: running")
                 started = time.time()
-                details = getattr(self, f"_{stage}")() or {}
+                try:
+                    details = (self._generate(retry) if stage == "generate" else getattr(self, f"_{stage}")()) or {}
+                except GenerationGaveUp as exc:  # recorded, so a changed config starts OUT/run afresh
+                    record = {"stage": stage, "config_hash": config_hash, "status": GAVE_UP, "counts": exc.counts}
+                    write_json_atomic(self.record_path(stage), record)
+                    raise
                 record = {
                     "stage": stage,
                     "config_hash": config_hash,
@@ -99,7 +126,7 @@ class Pipeline:
             upstream = sha256_json([config_hash, record["outputs"]])[:16]
         return self._release_manifest(records)
 
-    def _generate(self) -> dict:
+    def _generate(self, retry_rejected: bool = False) -> dict:
         from rankladder.dataset_builder.backends import create_backend
         from rankladder.dataset_builder.config import GenerationConfig, generate_config
         from rankladder.dataset_builder.generate import generate_run
@@ -114,8 +141,19 @@ class Pipeline:
             lambda: create_backend(config.backend, **config.backend_options),
             query_source=source,
             progress=self.progress,
+            retry_rejected=retry_rejected,
         )
-        return {"counts": manifest["counts"]}
+        counts = manifest["counts"]
+        if not counts["records_all_runs"] and counts["rejected_keys"]:
+            reasons = ", ".join(f"{r} {n}" for r, n in (counts.get("rejected_keys_by_reason") or {}).items())
+            raise GenerationGaveUp(
+                f"{self.run_dir}: generate gave up every document ({counts['rejected_keys']} of "
+                f"{counts['expected_records']} after every attempt failed; last reasons: {reasons or 'unknown'}): "
+                "nothing to build; fix the generation settings and re-run (a changed generation config starts "
+                "the run afresh; the same config retries the given-up documents)",
+                counts,
+            )
+        return {"counts": counts}
 
     def _remove_judgements(self) -> None:
         from rankladder.dataset_builder.schema import JUDGE_MANIFEST, JUDGEMENTS

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import sha256_json, write_json_atomic, write_text_atomic
+from rankladder.core.locks import holds_output
 from rankladder.core.manifest import utc_now
 from rankladder.release import DEFAULTS as RELEASE_DEFAULTS
 from rankladder.release import _merge
@@ -322,5 +323,6 @@ def _judge_digest(run_dir: Path) -> list:
     return out
 
 
+@holds_output("out")  # one writer per study folder: a second `study --out OUT` is refused before any work
 def run_study(config: dict, out: str | Path, progress: bool = True) -> dict:
     return Study(config, out, progress).run()

@@ -13,7 +13,8 @@ which ``filelock`` supports; hence the short ``WAIT_SECONDS`` before a refusal):
 - an output folder ``OUT`` is locked through ``.OUT.lock`` beside it: both writers see it before ``OUT``
   exists, and the temp-folder-then-rename of ``rankladder.core.fsutil.atomic_output_dir`` does not move it;
 - a RUN_DIR shard through ``RUN_DIR/.lock.shard-I-of-N`` (``hold_file``): two shards of one RUN_DIR run
-  at once, the same shard never does.
+  at once, the same shard never does; shards of another count N are refused while one of them is held
+  (``is_held``) or their run is unfinished (``rankladder.dataset_builder.runfiles.ShardLock``).
 
 Nested holds of the same lock in one process (a command that locks early, then writes through
 ``atomic_output_dir``) are counted, not re-acquired. The non-zero ranks of a distributed launch
@@ -177,6 +178,29 @@ def hold_file(path: str | Path, what: str, wait: float = WAIT_SECONDS) -> Iterat
                 with contextlib.suppress(OSError):
                     path.unlink()  # while still held: no one can have taken this file over yet
                 held.lock.release()
+
+
+def is_held(path: str | Path) -> bool:
+    """Whether a process holds the lock file ``path`` now. A file no one holds (left by a killed writer)
+    is removed, under a probe lock, like a holder removes its own."""
+    import filelock
+
+    path = Path(path)
+    if os.path.abspath(path) in _HELD:
+        return True
+    probe = filelock.FileLock(str(path), timeout=0)
+    try:
+        probe.acquire()
+    except filelock.Timeout:
+        return True
+    except OSError:  # cannot even open it: no one can hold it through this file
+        return False
+    try:
+        with contextlib.suppress(OSError):
+            path.unlink()
+    finally:
+        probe.release()
+    return False
 
 
 @contextlib.contextmanager

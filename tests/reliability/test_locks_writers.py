@@ -6,28 +6,22 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-TESTS_DIR = Path(__file__).resolve().parent
-if str(TESTS_DIR) not in sys.path:
-    sys.path.insert(0, str(TESTS_DIR))
-
-from canned_openai import CannedOpenAI  # noqa: E402
-from cli_cases import canned_generate_argv, run_keys, write_generation_queries  # noqa: E402
-from test_reliability_bad_inputs import rankladder_command  # noqa: E402
-from test_reliability_kill import cli_env  # noqa: E402
-from test_reliability_locks import _assert_refused, _error_lines, held  # noqa: E402
-
 from rankladder.cli import main  # noqa: E402
 from rankladder.core.errors import UserError  # noqa: E402
 from rankladder.core.locks import lock_path  # noqa: E402
 from rankladder.dataset_builder.runfiles import ShardLock, manifest_path  # noqa: E402
+from tests.helpers.canned_openai import CannedOpenAI
+from tests.helpers.cli_cases import canned_generate_argv, run_keys, write_generation_queries
+from tests.reliability.test_bad_inputs import rankladder_command
+from tests.reliability.test_kill import cli_env
+from tests.reliability.test_locks import _assert_refused, _error_lines, held
 
-ROOT = TESTS_DIR.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _argv(command: str, tmp_path: Path, out: Path) -> list[str]:

@@ -8,11 +8,11 @@ import json
 from collections import Counter
 
 import yaml
-from canned_openai import CannedOpenAI
-from cli_cases import write_generation_queries
 
 from rankladder.cli import main
 from rankladder.dataset_builder.runfiles import REJECTS, iter_kind
+from tests.helpers.canned_openai import CannedOpenAI
+from tests.helpers.cli_cases import write_generation_queries
 
 
 def release_yaml(path, queries, url: str, max_attempts: int) -> str:

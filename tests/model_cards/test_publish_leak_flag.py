@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import json
 
-from test_builder_mine import small_beir
-
 from rankladder.cli import main
+from tests.dataset_builder.test_mine import small_beir
 
 
 def test_leak_flag_travels_into_the_summary_and_the_model_cards(tmp_path, shared_datasets, minilm_path, capsys):

@@ -6,11 +6,10 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from console_checks import summary_block
-from hubserver import inputs
-from hubserver.fixtures import hub, hub_env  # noqa: F401
 
 from rankladder.cli import main
+from tests.helpers.console_checks import summary_block
+from tests.helpers.hubserver import inputs
 
 
 @pytest.fixture(scope="module")

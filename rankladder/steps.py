@@ -21,6 +21,7 @@ its seconds, fingerprint and outputs; rewritten after every step, so it is true 
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -73,8 +74,6 @@ class Runner:
         return self.out / MARKERS / f"{name}.json"
 
     def read_marker(self, name: str) -> dict | None:
-        import json
-
         path = self.marker_path(name)
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
@@ -192,8 +191,6 @@ def check_steps(steps: Sequence[Step]) -> None:
 
 def summary_line(out: str | Path) -> str:
     """One line for a command's closing summary: which steps ran (with seconds) and which were up to date."""
-    import json
-
     path = Path(out) / MANIFEST
     if not path.is_file():
         return ""

@@ -124,7 +124,7 @@ def test_run_and_study_are_on_the_one_runner():
     # the orchestrations keep no step bookkeeping of their own
     for module in (pipeline, study_run):
         source = Path(module.__file__).read_text()
-        assert "study_step" not in source and "config_hash\"] ==" not in source and "_done(" not in source
+        assert "study_step" not in source and 'config_hash"] ==' not in source and "_done(" not in source
 
 
 def release_yaml(path: Path, server: CannedOpenAI, **eval_options) -> Path:
@@ -194,9 +194,10 @@ def test_release_steps_resume_rerun_from_a_change_and_from_a_failed_step(tmp_pat
         }
         assert (out / "model" / "model.safetensors").stat().st_mtime_ns == model_stamp
         release = json.loads((out / "release.json").read_text())
-        assert release["stages"]["eval"]["fingerprint"] == json.loads((out / "steps" / "eval.json").read_text())[
-            "fingerprint"
-        ]
+        assert (
+            release["stages"]["eval"]["fingerprint"]
+            == json.loads((out / "steps" / "eval.json").read_text())["fingerprint"]
+        )
     finally:
         server.close()
 

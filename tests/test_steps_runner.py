@@ -230,7 +230,15 @@ def test_study_changed_setting_reruns_only_its_train_and_eval(tmp_path, tiny_dat
                 "dataset": str(tiny_dataset_dir),
                 "base_model": minilm_path,
                 "seeds": [0],
-                "training": {"per_device_train_batch_size": 4, "max_steps": 1, "max_seq_length": 32},
+                "training": {  # the study's own training section, replaced as a whole
+                    "per_device_train_batch_size": 4,
+                    "max_steps": 1,
+                    "max_seq_length": 32,
+                    "save_strategy": "no",
+                    "report_to": "none",
+                    "disable_tqdm": True,
+                    "eval_split": "none",
+                },
                 "settings": [
                     {"name": "infonce", "loss": "infonce", "labels": "binary", "group_size": 3},
                     {"name": "ws2", "loss": "ws2", "options": {"loss_scale": ws2_scale}},
@@ -245,6 +253,7 @@ def test_study_changed_setting_reruns_only_its_train_and_eval(tmp_path, tiny_dat
     infonce = (out / "models" / "infonce-seed0" / "model.safetensors").stat().st_mtime_ns
     run_study(config(20.0), out, progress=False)
     assert statuses(out) == {
+        "separability": "skipped",  # the tiny dataset was built without it: computed once, by the study
         "train-infonce-seed0": "skipped",
         "train-ws2-seed0": "ran",
         "eval-base": "skipped",

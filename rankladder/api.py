@@ -207,10 +207,11 @@ def mine(
     from dataclasses import fields
 
     from rankladder.core.errors import UserError
-    from rankladder.dataset_builder.mining import MineOptions, mine
+    from rankladder.dataset_builder.mining import MineOptions
+    from rankladder.dataset_builder.mining import mine as mine_negatives
 
     unknown = sorted(set(options) - {f.name for f in fields(MineOptions)})
     if unknown:
         raise UserError(f"{unknown[0]}: unknown option")
-    mine(collection, out, MineOptions(**options), overwrite=overwrite, progress=progress)
+    mine_negatives(collection, out, MineOptions(**options), overwrite=overwrite, progress=progress)
     return Path(out)

@@ -30,7 +30,8 @@ lint: venv
 	$(BIN)/ruff format --check .
 
 bench: venv
-	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
+	# as modules from the repository root: the benchmarks that reuse the tests' helpers import `tests.helpers`
+	for script in benchmarks/bench_*.py; do $(BIN)/python -m benchmarks.$$(basename $$script .py) || exit 1; done
 
 clean:
 	rm -rf out .pytest_cache

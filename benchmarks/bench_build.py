@@ -6,10 +6,10 @@ timed alone in another child) as a share of the build, and the shard count. With
 also gives the peak-RSS and time ratios (issue 23: peak RSS at 10M ≤ 2× that at 1M; issue 22: the
 read-back ≤ 10 % of build time at 1M).
 
-The RUN_DIR is written quickly: one real record from ``generation_record`` (via tests/run_fixtures.py,
+The RUN_DIR is written quickly: one real record from ``generation_record`` (via tests/helpers/run_fixtures.py,
 the generator's exact format and manifest) is the template, and only key, query, level, text and words
 change per line.
-Usage: python benchmarks/bench_build.py [--records 1000000 10000000] [--out FILE.json]
+Usage: python -m benchmarks.bench_build [--records 1000000 10000000] [--out FILE.json]
 """
 
 from __future__ import annotations
@@ -33,11 +33,9 @@ WORDS = (
 
 def write_run(run_dir: Path, records: int, seed: int = 0) -> None:
     """``records`` records, 4 levels per query, in the generator's format (template record + manifest)."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    from run_fixtures import write_run_dir  # the generator's exact record + manifest format
-
     from rankladder.dataset_builder.levels import load_levels
     from rankladder.dataset_builder.run_records import record_key
+    from tests.helpers.run_fixtures import write_run_dir  # the generator's exact record + manifest format
 
     write_run_dir(run_dir, [{"query_id": "q0", "query": "synthetic query 0", "level": 3, "text": "seed text."}])
     path = next((run_dir / "records").glob("shard-*.jsonl"))

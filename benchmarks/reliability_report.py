@@ -1,14 +1,14 @@
 """Reliability report (issues 6, 12): kill -9 trials, parser fuzzing, the bad-input catalogue (per class of
 mistake), read-only/full disks, and the property-based CLI test's case counts.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/reliability_report.py            # defaults below
+    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.reliability_report            # defaults below
     ... --generate-trials 20 --build-trials 20 --train-trials 20 --fuzz 10000 --seed 0
 
 Prints one JSON object. Every trial is a real ``rankladder`` subprocess killed with SIGKILL at a random
 time (uniform over the first 90% of the uninterrupted run, so that nearly every trial dies mid-run),
 then re-run with the same command (train: with ``--resume_from_checkpoint latest`` when a finished
 checkpoint exists). ``generate`` runs against a loopback OpenAI-compatible server (stdlib, canned
-distinct documents, a few ms per request) so that many trials fit; the SmolLM2 path is covered by tests/test_builder_generate.py. Budget on 2 shared
+distinct documents, a few ms per request) so that many trials fit; the SmolLM2 path is covered by tests/dataset_builder/test_generate.py. Budget on 2 shared
 cores: generate ~4 s/trial, build ~6 s/trial, train ~40 s/trial (model load dominates).
 """
 
@@ -24,17 +24,16 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import tests.helpers.cli_cases as cases
+from tests.helpers.canned_openai import CannedOpenAI
+from tests.reliability import test_bad_inputs as bad_inputs
+from tests.reliability import test_disk as disk
+from tests.reliability import test_kill as kill
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import cli_cases as cases  # noqa: E402
-import test_reliability_bad_inputs as bad_inputs  # noqa: E402
-import test_reliability_disk as disk  # noqa: E402
-import test_reliability_kill as kill  # noqa: E402
-from canned_openai import CannedOpenAI  # noqa: E402
-
-# -- generate against a loopback OpenAI-compatible server (tests/canned_openai.py) ---------------------
+# -- generate against a loopback OpenAI-compatible server (tests/helpers/canned_openai.py) ---------------------
 
 
 def generate_trials(root: Path, trials: int, rng: random.Random) -> dict:
@@ -128,9 +127,8 @@ def build_trials(root: Path, trials: int, rng: random.Random, copies: int = 60) 
 
 
 def train_trials(root: Path, trials: int, rng: random.Random) -> dict:
-    from run_fixtures import GRADED_DOCUMENTS, write_run_dir
-
     from rankladder.dataset_builder.build import build_dataset
+    from tests.helpers.run_fixtures import GRADED_DOCUMENTS, write_run_dir
 
     rows = [json.loads(line) for line in GRADED_DOCUMENTS.read_text(encoding="utf-8").splitlines() if line.strip()]
     write_run_dir(root / "train-run", rows)
@@ -295,7 +293,7 @@ def bad_input_catalogue(root: Path) -> dict:
 
 
 def property_cli() -> dict:
-    """tests/test_reliability_property.py (hypothesis, seeded): its case counts per command and outcome."""
+    """tests/reliability/test_property.py (hypothesis, seeded): its case counts per command and outcome."""
     import re
     import subprocess
 
@@ -304,7 +302,7 @@ def property_cli() -> dict:
             sys.executable,
             "-m",
             "pytest",
-            str(ROOT / "tests" / "test_reliability_property.py"),
+            str(ROOT / "tests" / "reliability" / "test_property.py"),
             "-q",
             "-s",
             "-p",

@@ -162,7 +162,7 @@ RELEASE_MARK = "<!-- rankladder:release -->"  # publish puts the release (repo, 
 
 
 def loading_snippet(load_path: str) -> str:
-    """Python that loads this folder as written (tests/test_builder_build.py runs it on a built card).
+    """Python that loads this folder as written (tests/dataset_builder/test_build.py runs it on a built card).
 
     The folder's absolute path, so the snippet runs from any working directory; ``publish`` replaces the
     whole block (``LOAD_START``…``LOAD_END``) with the Hub repo and tag.

@@ -150,6 +150,12 @@ def queries_section(manifest: dict) -> str:
     return "## Queries\n\n" + "\n".join(f"- {queries_text(s)}" for s in sources) + "\n\n"
 
 
+def _max_disagreement(build: dict) -> int:
+    """The K of ``--max-disagreement`` the build kept documents by (0 is a value, not a missing one)."""
+    value = build.get("max_disagreement")
+    return 1 if value is None else int(value)
+
+
 def labels_text(manifest: dict, figures: dict) -> str:
     """What the grades in ``levels``/``score`` are, from the build's label policy (never "known by
     construction": they are the level the generator was asked for, or a judge's grade)."""
@@ -165,7 +171,7 @@ def labels_text(manifest: dict, figures: dict) -> str:
     if policy == "agree":
         return (
             f"The grades are the level the generator was asked for, kept only where the judge's (`{judge_id}`) "
-            f"grade is within {int(build.get('max_disagreement') or 1) - 1} of it."
+            f"grade is within {_max_disagreement(build)} of it (|intended − judged| ≤ {_max_disagreement(build)})."
         )
     text = (
         "The grades (`lists.levels`, qrels `score`) are the level the generator was *asked* to write "

@@ -43,18 +43,25 @@ def tsv_text(mined: dict[str, list[dict]], rerank: bool) -> str:
 
 
 def card_text(manifest: dict, paths: list[str]) -> str:
+    """The folder's card: every fact from ``manifest`` (the collection named by its folder's name, never by a
+    path of this machine, with the sha256 of the files read)."""
     import yaml
 
     from rankladder.dataset_builder import schema
 
     configs = [{"config_name": schema.LISTS_CONFIG, "data_files": [{"split": schema.TRAIN_SPLIT, "path": paths}]}]
-    p = manifest["parameters"]
+    p, counts, source = manifest["parameters"], manifest["counts"], manifest["source"]
+    hashes = "\n".join(f"| `{name}` | `{digest}` |" for name, digest in source["hashes"].items())
+    model = f" with `{manifest['model']}`" if manifest["model"] else ""
     return (
         "---\n" + yaml.safe_dump({"configs": configs}, sort_keys=False) + "---\n\n"
-        f"# Mined negatives: {manifest['source']['folder']} ({manifest['source']['split']} split)\n\n"
-        f"Method `{p['method']}`{' with `' + str(manifest['model']) + '`' if manifest['model'] else ''}, "
-        f"{p['negatives_per_query']} negatives per query. `lists/train-*.parquet`: judged positives with their "
-        f"grades + mined negatives at level 0; `{TSV_NAME}`: the negatives with their retrieval rank and score.\n"
+        f"# Mined negatives: {Path(source['folder']).name} ({source['split']} split)\n\n"
+        f"Method `{p['method']}`{model}, {p['negatives_per_query']} negatives per query (sampling `{p['sampling']}`, "
+        f"range {p['range_min']}–{p['range_max'] if p['range_max'] is not None else 'default'}). "
+        f"{counts['queries']} queries, {counts['positives']} judged positives, {counts['negatives']} negatives.\n\n"
+        f"`lists/train-*.parquet`: judged positives with their grades + mined negatives at level 0; `{TSV_NAME}`: "
+        "the negatives with their retrieval rank and score.\n\n"
+        f"## Source collection\n\n| file | sha256 |\n|---|---|\n{hashes}\n"
     )
 
 

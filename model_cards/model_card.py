@@ -15,6 +15,8 @@ from rankladder.core.errors import UserError, located
 from rankladder.model_cards.base_model import base_model_provenance, describe, is_local_path
 from rankladder.model_cards.inputs import TRAIN_MANIFEST
 from rankladder.model_cards.licenses import check_license
+from rankladder.model_cards.model_sources import local_name, source_names, sources_lines
+from rankladder.model_cards.portable import portable
 
 START, END = "<!-- rankladder:start -->", "<!-- rankladder:end -->"
 RES_START, RES_END = "<!-- rankladder-results:start -->", "<!-- rankladder-results:end -->"
@@ -111,7 +113,8 @@ def training_section(
     base: dict | None = None,
     links: dict | None = None,
 ) -> str:
-    _, ds_text = dataset_ref(manifest, dataset_repo, links)
+    repo, ds_text = dataset_ref(manifest, dataset_repo, links)
+    recorded = str((manifest.get("dataset") or {}).get("path_or_repo") or "")
     base_text = describe(base, (links or {}).get("base_model")) if base else f"`{manifest.get('base_model')}`"
     loss = manifest.get("loss") or {}
     args = manifest.get("training_args") or {}
@@ -121,6 +124,7 @@ def training_section(
         f"- **Version:** {version} (tag `v{version}`)",
         f"- **Base model:** {base_text}",
         f"- **Training dataset:** {ds_text}",
+        *sources_lines(manifest, repo or (local_name(recorded) if recorded else None)),
         f"- **Loss:** `{loss.get('name', 'unknown')}`",
         f"- **Seed:** {manifest.get('seed', 'unknown')}",
         "",
@@ -132,7 +136,9 @@ def training_section(
         "",
     ]
     if args:
-        lines += ["Training arguments:", "", "```json", json.dumps(args, indent=2, sort_keys=True), "```", ""]
+        # the Trainer records its output_dir (a folder of this machine): named portably, as in the uploaded manifest
+        args = json.dumps(portable(args), indent=2, sort_keys=True)
+        lines += ["Training arguments:", "", "```json", args, "```", ""]
     lines += [
         "### Usage",
         "",
@@ -309,10 +315,13 @@ def build_model_card(
     local_paths = {str(manifest["base_model"]): base["hub_id"]} if is_local_path(str(manifest["base_model"])) else {}
     if base.get("local_path"):
         local_paths[base["local_path"]] = base["hub_id"]
-    for source in [manifest.get("dataset") or {}, *(manifest.get("sources") or [])]:
-        local = str(source.get("path_or_repo") or source.get("path") or "")
-        if local and local != repo and (is_local_path(local) or repo is None):  # never a machine path in the card
-            local_paths[local] = repo or Path(local.split("@")[0]).name
+    recorded = str((manifest.get("dataset") or {}).get("path_or_repo") or "")
+    if recorded and recorded != repo and (is_local_path(recorded) or repo is None):  # never a machine path
+        local_paths[recorded] = repo or Path(recorded.split("@")[0]).name
+    # each other source by its own portable name: a mined folder is not the training dataset's repo
+    for path, name in source_names(manifest, repo or (local_paths.get(recorded) if recorded else None)).items():
+        if path != name:
+            local_paths[path] = name
     text = retarget_body(card.text, repo_id, local_paths, base["hub_id"], (links or {}).get("base_model"))
     section = training_section(manifest, repo_id, version, dataset_repo, base, links)
     text = _replace_block(text, START, END, section, before="## Model Details")

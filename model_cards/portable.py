@@ -9,6 +9,7 @@ its last component (``local:<name>``), recursively; everything else is kept.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,10 @@ from rankladder.core.fsutil import write_json_atomic
 
 def _is_machine_path(text: str) -> bool:
     return text.startswith(("/", "~")) or (len(text) > 2 and text[1] == ":" and text[2] in "\\/")
+
+
+# a machine path inside a sentence ("negatives mined into /home/me/mined"): after a space or an opening quote
+EMBEDDED_PATH = re.compile(r"(?<=[\s(`'\"])(/[^\s)`'\",]+)")
 
 
 def portable(value: Any, names: dict[str, str] | None = None) -> Any:
@@ -30,6 +35,9 @@ def portable(value: Any, names: dict[str, str] | None = None) -> Any:
             return names[value]
         if _is_machine_path(value):
             return f"local:{Path(value.rstrip('/')).name}"
+        for path, name in names.items():
+            value = value.replace(path, name)
+        return EMBEDDED_PATH.sub(lambda m: f"local:{Path(m.group(1).rstrip('/')).name}", value)
     return value
 
 

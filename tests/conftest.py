@@ -20,7 +20,6 @@ if "HF_DATASETS_CACHE" not in os.environ:
     atexit.register(shutil.rmtree, os.environ["HF_DATASETS_CACHE"], ignore_errors=True)
 
 TESTS_DIR = Path(__file__).resolve().parent
-from run_fixtures import GRADED_DOCUMENTS, write_run_dir  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +40,8 @@ def shared_datasets() -> Path:
 
 @pytest.fixture(scope="session")
 def graded_rows() -> list[dict]:
+    from tests.helpers.run_fixtures import GRADED_DOCUMENTS
+
     return [json.loads(line) for line in GRADED_DOCUMENTS.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
@@ -49,6 +50,7 @@ def tiny_dataset_dir(tmp_path_factory, graded_rows) -> Path:
     """A real ``rankladder build`` output: 16 queries × 4 levels (hand-written, clearly graded),
     4 queries held out as ``dev``."""
     from rankladder.dataset_builder.build import build_dataset
+    from tests.helpers.run_fixtures import write_run_dir
 
     root = tmp_path_factory.mktemp("tiny")
     run_dir = write_run_dir(root / "run", graded_rows)
@@ -66,3 +68,42 @@ def smollm2_backend():
     backend = TransformersBackend()
     yield SharedBackend(backend)
     backend.close()
+
+
+# -- the loopback Hub (tests/helpers/hubserver) for publish tests --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    from tests.helpers.hubserver.server import HubServer
+
+    with HubServer(tmp_path_factory.mktemp("hub")) as server:
+        yield server
+
+
+@pytest.fixture
+def hub_env(hub, monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
+    from tests.helpers.hubserver.client import TOKEN
+
+    env = {
+        "HF_ENDPOINT": hub.endpoint,
+        "HF_HUB_DISABLE_XET": "1",
+        "HF_HUB_OFFLINE": "0",
+        "HF_TOKEN": TOKEN,
+        "HF_HOME": str(tmp_path / "hf_home"),
+        "HF_DATASETS_OFFLINE": "0",
+        "TRANSFORMERS_OFFLINE": "0",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(constants, "ENDPOINT", hub.endpoint)
+    monkeypatch.setattr(
+        constants, "HUGGINGFACE_CO_URL_TEMPLATE", hub.endpoint + "/{repo_id}/resolve/{revision}/{filename}"
+    )
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf_home" / "hub"))
+    monkeypatch.chdir(tmp_path)
+    return env

@@ -82,15 +82,18 @@ print("  BM25 search: ok")
 PYTHON
 "$VENV/bin/rankladder" --help > /dev/null
 echo "  rankladder --help: ok"
-"$PY" - "$ROOT/tests" <<'PYTHON'
+"$PY" - "$ROOT/tests/helpers/run_fixtures.py" <<'PYTHON'
 import json
+import runpy
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, sys.argv[1])
-from run_fixtures import GRADED_DOCUMENTS, write_run_dir  # the tests' RUN_DIR writer (no LLM)
+# the tests' RUN_DIR writer (no LLM), loaded from its file: the source tree stays off sys.path, so
+# `rankladder` is the floors venv's install
+fixtures = runpy.run_path(sys.argv[1])
+GRADED_DOCUMENTS, write_run_dir = fixtures["GRADED_DOCUMENTS"], fixtures["write_run_dir"]
 
 rows = [json.loads(line) for line in GRADED_DOCUMENTS.read_text(encoding="utf-8").splitlines() if line.strip()]
 with tempfile.TemporaryDirectory() as tmp:

@@ -24,7 +24,7 @@ examples:
 """
 
 # The Trainer flags people reach for, shown by --help without importing transformers (seconds): name,
-# metavar, help, default as transformers sets it. tests/test_training_cli.py checks every entry against
+# metavar, help, default as transformers sets it. tests/training/test_cli.py checks every entry against
 # the installed SentenceTransformerTrainingArguments, so the list cannot drift from the real flags.
 COMMON_TRAINER_FLAGS = (
     ("per_device_train_batch_size", "N", "training lists per batch per device", 8),

@@ -6,7 +6,7 @@ one stage importing the other. On an English task mteb's ``BM25Search`` (mteb/mo
 bm25.py) uses: document text = ``title + "\\n" + text`` (the same tokens as the one join every stage uses,
 ``rankladder.core.metrics.document_text``: bm25s splits on word boundaries); ``bm25s.tokenize`` with the bm25s English stopword
 list and PyStemmer's ``english`` Snowball stemmer, for documents and queries alike; ``bm25s.BM25`` with
-``method="lucene", k1=1.5, b=0.75, delta=0.5``. ``tests/test_builder_mine.py`` checks that :class:`BM25Index`
+``method="lucene", k1=1.5, b=0.75, delta=0.5``. ``tests/dataset_builder/test_mine.py`` checks that :class:`BM25Index`
 ranks exactly as mteb's ``BM25Search`` does.
 """
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,12 +15,10 @@ import pytest
 from rankladder.cli import main
 from rankladder.dataset_builder import schema
 from rankladder.dataset_builder.runfiles import RECORDS, iter_kind
+from tests.helpers.console_checks import summary_block
+from tests.helpers.run_fixtures import GRADED_DOCUMENTS, write_run_dir
 
-TESTS_DIR = Path(__file__).resolve().parents[1]
-MAIN_VENV_CLI = TESTS_DIR.parent / ".venv" / "bin" / "rankladder"
-sys.path.append(str(TESTS_DIR))
-from console_checks import summary_block
-from run_fixtures import GRADED_DOCUMENTS, write_run_dir
+MAIN_VENV_CLI = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "rankladder"
 
 
 def test_judge_through_vllm_serve_with_logprobs_then_build(vllm_server, tmp_path, capsys):

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from canned_openai import CannedOpenAI
 
 from rankladder.steps import MANIFEST, Runner, Step
+from tests.helpers.canned_openai import CannedOpenAI
 
 
 def statuses(out: Path) -> dict[str, str]:

@@ -121,19 +121,27 @@ def evaluate(
     out: str | Path,
     names: list[str] | None = None,
     overwrite: bool = False,
+    max_seq_length: int | None = None,
     **options: Any,
 ) -> dict:
     """Evaluate models on tasks (mteb names, BEIR folders, built datasets); returns the summary dict.
 
     ``options``: ``split``, ``bm25``, ``level_order``, ``batch_size`` (see ``rankladder eval --help``).
+    ``max_seq_length``: truncate every model's inputs to this many tokens (default: each model's own).
     """
     from rankladder.eval.config import EvalOptions
     from rankladder.eval.run import EvalConfig, run_eval
 
     checked = _validate(EvalOptions, {"tasks": [tasks] if isinstance(tasks, str) else list(tasks), **options})
+    models = [models] if isinstance(models, str) else list(models)
+    loaded = None
+    if max_seq_length:
+        from rankladder.training.base_model import load_base_model
+
+        loaded = {model: load_base_model(model, max_seq_length) for model in models}
     return run_eval(
         EvalConfig(
-            models=[models] if isinstance(models, str) else list(models),
+            models=models,
             tasks=checked.tasks,
             output_dir=str(out),
             names=list(names or []),
@@ -142,7 +150,8 @@ def evaluate(
             level_order=checked.level_order,
             batch_size=checked.batch_size,
             overwrite=overwrite,
-        )
+        ),
+        st_models=loaded,
     )
 
 
@@ -158,3 +167,51 @@ def publish(kind: str, folder: str | Path, repo_id: str, **options: Any) -> int:
     if kind not in functions:
         raise UserError(f"kind: expected one of {', '.join(functions)}, got {kind!r}")
     return functions[kind](Path(folder), repo_id, **options)
+
+
+def judge(run_dir: str | Path, progress: bool = True, **options: Any) -> Path:
+    """Grade every kept document of RUN_DIR ``run_dir`` with a judge model (resumed if begun); returns ``run_dir``.
+
+    ``options``: ``backend`` and ``backend_options`` (default: the generator's), ``prompt_template``,
+    ``max_new_tokens``, ``logprobs``, ``batch_size`` (see ``rankladder judge --help``).
+    """
+    from rankladder.dataset_builder.backends import create_backend
+    from rankladder.dataset_builder.backends.base import SamplingConfig
+    from rankladder.dataset_builder.config import JudgeOptions
+    from rankladder.dataset_builder.judge import JudgeConfig, generator_backend, judge_run, load_judge_template
+
+    checked = _validate(JudgeOptions, options)
+    backend, backend_options = generator_backend(Path(run_dir))
+    if checked.backend:
+        backend, backend_options = checked.backend, {}
+    backend_options.update(checked.backend_options)
+    config = JudgeConfig(
+        template=load_judge_template(checked.prompt_template),
+        sampling=SamplingConfig(0.0, 1.0, checked.max_new_tokens, 0),
+        logprobs=checked.logprobs or None,
+        batch_size=checked.batch_size,
+        backend=backend,
+        backend_options=backend_options,
+    )
+    judge_run(run_dir, config, lambda: create_backend(backend, **backend_options), progress=progress)
+    return Path(run_dir)
+
+
+def mine(
+    collection: str | Path, out: str | Path, overwrite: bool = False, progress: bool = True, **options: Any
+) -> Path:
+    """Mine hard negatives for a BEIR folder's judged queries into ``out``; returns ``out``.
+
+    ``options``: ``method``, ``negatives_per_query``, ``split``, ``model``, ... (see ``rankladder mine --help``).
+    """
+    from dataclasses import fields
+
+    from rankladder.core.errors import UserError
+    from rankladder.dataset_builder.mining import MineOptions
+    from rankladder.dataset_builder.mining import mine as mine_negatives
+
+    unknown = sorted(set(options) - {f.name for f in fields(MineOptions)})
+    if unknown:
+        raise UserError(f"{unknown[0]}: unknown option")
+    mine_negatives(collection, out, MineOptions(**options), overwrite=overwrite, progress=progress)
+    return Path(out)

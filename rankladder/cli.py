@@ -24,6 +24,7 @@ from rankladder.core.clihelp import HelpFormatter, examples, unrecognized
 from rankladder.core.console import mark_start
 from rankladder.core.errors import UserError
 from rankladder.core.logs import NORMAL, QUIET, VERBOSE, RunLog, prescan_verbosity
+from rankladder.steps import StepFailed
 
 STAGE_MODULES = (
     "rankladder.dataset_builder.cli",
@@ -228,6 +229,9 @@ def _run(args: argparse.Namespace, label: str) -> tuple[int, bool]:
     except UserError as exc:  # bad input: the one line says it all
         print(f"rankladder {label}: error: {exc}", file=sys.stderr)
         return 2, False
+    except StepFailed as exc:  # a step of run/quickstart/study could not produce its output (its marker says so)
+        print(f"rankladder {label}: error: {exc}", file=sys.stderr)
+        return 1, False
     except OSError as exc:
         from rankladder.core.fsutil import OUTPUT_ERRNOS
 

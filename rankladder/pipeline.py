@@ -1,34 +1,26 @@
 """Run a release end to end: generate → judge → build → train → eval → publish (dry run by default).
 
-Each stage leaves ``OUT/stages/<stage>.json`` (config hash chained with the upstream stage, output
-hashes). A re-run skips a stage whose record matches; a changed config re-runs that stage and every
-stage after it. An interrupted stage has no record and simply runs again (generation resumes its
-RUN_DIR key by key). ``OUT/release.json`` chains dataset version ↔ checkpoint ↔ results.
+The stages are steps of the one step runner (``rankladder/steps.py``), called through the Python API
+(``rankladder/api.py``): a re-run skips a step whose fingerprint (its config section, chained with the
+steps it reads) still matches; a changed config re-runs that step and every step after it; an
+interrupted step is not done and runs again (generation and judging resume their RUN_DIR key by key).
+``OUT/release.json`` chains dataset version ↔ checkpoint ↔ results.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 
+from rankladder import api
 from rankladder.core.errors import UserError
-from rankladder.core.fsutil import hash_tree, sha256_json, write_json_atomic
-from rankladder.core.locks import hold_output
+from rankladder.core.fsutil import sha256_json, write_json_atomic
 from rankladder.core.manifest import tool_versions, utc_now
+from rankladder.steps import Runner, Step, StepFailed
 
 STAGES = ("generate", "judge", "build", "train", "eval", "publish")
 BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-GAVE_UP = "gave up"  # status of a generate record whose documents were all given up: nothing to build
-
-
-class GenerationGaveUp(UserError):
-    """generate gave up every document: the run stops there (one line with the reasons), exit 2."""
-
-    def __init__(self, message: str, counts: dict):
-        super().__init__(message)
-        self.counts = counts
 
 
 class Pipeline:
@@ -36,179 +28,36 @@ class Pipeline:
         self.config, self.out, self.progress = config, Path(out), progress
         self.run_dir, self.dataset_dir = self.out / "run", self.out / "dataset"
         self.model_dir, self.eval_dir = self.out / "model", self.out / "eval"
-        self.release_dir, self.stage_dir = self.out / "release", self.out / "stages"
+        self.release_dir = self.out / "release"
 
-    # -- bookkeeping -----------------------------------------------------------------------------
-    def stage_config(self, stage: str) -> dict:
+    def steps(self) -> list[Step]:
         c = self.config
-        return {
-            "generate": {"queries": c["queries"], "generation": c["generation"]},
-            "judge": {"judge": c["judge"]},
-            "build": {"build": c["build"], "version": c["version"], "name": c["name"]},
-            "train": {"training": c["training"]},
-            "eval": {"eval": c["eval"], "model_repo": c["publish"]["model_repo"]},
-            "publish": {"publish": c["publish"], "version": c["version"]},
-        }[stage]
+        stages = [
+            generate_step(self.run_dir, c["queries"], c["generation"], self.progress),
+            judge_step(self.run_dir, c["judge"], self.progress),
+            Step(
+                "build",
+                self._build,
+                {"build": c["build"], "version": c["version"], "name": c["name"]},
+                [self.dataset_dir],
+            ),
+            Step("train", self._train, {"training": c["training"]}, [self.model_dir]),
+            Step("eval", self._eval, {"eval": c["eval"], "model_repo": c["publish"]["model_repo"]}, [self.eval_dir]),
+            Step("publish", self._publish, {"publish": c["publish"], "version": c["version"]}, [self.release_dir]),
+        ]
+        for before, step in zip(stages, stages[1:]):  # each stage reads the one before it
+            step.needs = [before.name]
+        return stages
 
-    def outputs(self, stage: str) -> list[Path]:
-        from rankladder.dataset_builder.schema import JUDGEMENTS
-
-        judged = [self.run_dir / JUDGEMENTS] if self.config["judge"]["enabled"] else []
-        return {
-            "generate": [self.run_dir],
-            "judge": judged,
-            "build": [self.dataset_dir],
-            "train": [self.model_dir],
-            "eval": [self.eval_dir],
-            "publish": [self.release_dir],
-        }[stage]
-
-    def record_path(self, stage: str) -> Path:
-        return self.stage_dir / f"{stage}.json"
-
-    def read_record(self, stage: str) -> dict | None:
-        path = self.record_path(stage)
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-
-    def say(self, text: str) -> None:
-        if self.progress:
-            print(f"[rankladder] {text}", flush=True)
-
-    # -- the run -----------------------------------------------------------------------------------
     def run(self) -> dict:
-        """Every stage, under the lock of OUT (one writer per output: a second `run`/`quickstart` is refused)."""
-        with hold_output(self.out):
-            return self._run_stages()
-
-    def _run_stages(self) -> dict:
-        self.stage_dir.mkdir(parents=True, exist_ok=True)
-        upstream, records = "", {}
-        for stage in STAGES:
-            config_hash = sha256_json({"stage": stage, "config": self.stage_config(stage), "upstream": upstream})[:16]
-            record = self.read_record(stage)
-            # a generate that gave up every document, same config: run again, retrying the given-up documents
-            retry = bool(record) and record.get("status") == GAVE_UP and record["config_hash"] == config_hash
-            if (
-                record
-                and not retry
-                and record["config_hash"] == config_hash
-                and all(map(Path.exists, self.outputs(stage)))
-            ):
-                self.say(f"{stage}: up to date (config {config_hash}), skipped")
-            else:
-                if record and not retry:  # stale: this stage and everything after it run again
-                    for later in STAGES[STAGES.index(stage) :]:
-                        self.record_path(later).unlink(missing_ok=True)
-                    if stage == "generate" and self.run_dir.exists():
-                        shutil.rmtree(self.run_dir)
-                    if stage == "judge":  # judgements of another judge config are not resumable
-                        self._remove_judgements()
-                self.say(f"{stage}: running")
-                started = time.time()
-                try:
-                    details = (self._generate(retry) if stage == "generate" else getattr(self, f"_{stage}")()) or {}
-                except GenerationGaveUp as exc:  # recorded, so a changed config starts OUT/run afresh
-                    record = {"stage": stage, "config_hash": config_hash, "status": GAVE_UP, "counts": exc.counts}
-                    write_json_atomic(self.record_path(stage), record)
-                    raise
-                record = {
-                    "stage": stage,
-                    "config_hash": config_hash,
-                    "upstream": upstream,
-                    "finished": utc_now(),
-                    "seconds": round(time.time() - started, 1),
-                    "outputs": {str(p): hash_tree(p)[:16] for p in self.outputs(stage)},
-                    **details,
-                }
-                write_json_atomic(self.record_path(stage), record)
-                self.say(f"{stage}: done in {record['seconds']} s")
-            records[stage] = record
-            upstream = sha256_json([config_hash, record["outputs"]])[:16]
+        records = Runner(self.out, "run", self.progress).run(self.steps())
         return self._release_manifest(records)
 
-    def _generate(self, retry_rejected: bool = False) -> dict:
-        from rankladder.dataset_builder.backends import create_backend
-        from rankladder.dataset_builder.config import GenerationConfig, generate_config
-        from rankladder.dataset_builder.generate import generate_run
-        from rankladder.dataset_builder.queries import QuerySpec, load_queries
-
-        queries, source = load_queries(QuerySpec(**self.config["queries"]))
-        config = generate_config(GenerationConfig(**self.config["generation"]))
-        manifest = generate_run(
-            self.run_dir,
-            queries,
-            config,
-            lambda: create_backend(config.backend, **config.backend_options),
-            query_source=source,
-            progress=self.progress,
-            retry_rejected=retry_rejected,
-        )
-        counts = manifest["counts"]
-        if not counts["records_all_runs"] and counts["rejected_keys"]:
-            reasons = ", ".join(f"{r} {n}" for r, n in (counts.get("rejected_keys_by_reason") or {}).items())
-            raise GenerationGaveUp(
-                f"{self.run_dir}: generate gave up every document ({counts['rejected_keys']} of "
-                f"{counts['expected_records']} after every attempt failed; last reasons: {reasons or 'unknown'}): "
-                "nothing to build; fix the generation settings and re-run (a changed generation config starts "
-                "the run afresh; the same config retries the given-up documents)",
-                counts,
-            )
-        return {"counts": counts}
-
-    def _remove_judgements(self) -> None:
-        from rankladder.dataset_builder.schema import JUDGE_MANIFEST, JUDGEMENTS
-
-        shutil.rmtree(self.run_dir / JUDGEMENTS, ignore_errors=True)
-        for path in self.run_dir.glob(JUDGE_MANIFEST):
-            path.unlink()
-
-    def _judge(self) -> dict:
-        from rankladder.dataset_builder.backends import create_backend
-        from rankladder.dataset_builder.backends.base import SamplingConfig
-        from rankladder.dataset_builder.judge import (
-            JudgeConfig,
-            generator_backend,
-            judge_run,
-            load_judge_template,
-        )
-
-        j = self.config["judge"]
-        if not j["enabled"]:
-            self._remove_judgements()
-            return {"enabled": False}
-        backend, options = generator_backend(self.run_dir)
-        if j["backend"]:
-            backend, options = j["backend"], {}
-        options.update(j["backend_options"])
-        config = JudgeConfig(
-            template=load_judge_template(j["prompt_template"]),
-            sampling=SamplingConfig(0.0, 1.0, j["max_new_tokens"], 0),
-            logprobs=j["logprobs"] or None,
-            batch_size=j["batch_size"],
-            backend=backend,
-            backend_options=options,
-        )
-        manifest = judge_run(self.run_dir, config, lambda: create_backend(backend, **options), progress=self.progress)
-        return {"enabled": True, "counts": manifest["counts"]}
-
+    # -- the stages after generation, through the Python API ------------------------------------------
     def _build(self) -> dict:
-        from rankladder.dataset_builder.build import build_dataset
-
         b = self.config["build"]
-        manifest = build_dataset(
-            [self.run_dir],
-            self.dataset_dir,
-            self.config["version"],
-            b["dev_fraction"],
-            b["seed"],
-            overwrite=True,
-            name=self.config["name"],
-            select_model=b.get("select_by_similarity"),
-            labels=b["labels"],
-            max_disagreement=b["max_disagreement"],
-            allow_degenerate_labels=b.get("allow_degenerate_labels", False),
-            merge_rule=b.get("merge", "refuse"),
-        )
+        api.build(self.run_dir, self.dataset_dir, self.config["version"], overwrite=True, name=self.config["name"], **b)
+        manifest = json.loads((self.dataset_dir / "rankladder_manifest.json").read_text(encoding="utf-8"))
         result = {"version": manifest["version"], "content_hash": manifest["content_hash"]}
         stats = json.loads((self.dataset_dir / "stats.json").read_text(encoding="utf-8"))
         if stats.get("labels"):
@@ -222,76 +71,55 @@ class Pipeline:
         return result
 
     def _train(self) -> dict:
-        from rankladder.training.trainer import run_training
-
         options = {k: v for k, v in self.config["training"].items() if v is not None}
         # the stage's own earlier output (or an interrupted run's checkpoints) is replaced once the new
         # model is complete: a changed config must not resume from the old steps
-        options.update(data=str(self.dataset_dir), out=str(self.model_dir), overwrite=True)
-        run_training(options)
+        api.train(self.model_dir, **{**options, "data": str(self.dataset_dir), "overwrite": True})
         manifest = json.loads((self.model_dir / "rankladder_train_manifest.json").read_text(encoding="utf-8"))
         return {"final_metrics": manifest.get("final_metrics", {})}
 
     def _eval(self) -> dict:
-        from rankladder.eval.run import EvalConfig, run_eval
         from rankladder.training.trainer import default_base_model
 
-        e = self.config["eval"]
-        base = self.config["training"].get("model") or default_base_model()
+        options = dict(self.config["eval"])
+        extra_tasks, include_base = options.pop("tasks"), options.pop("include_base")
         models, names = [str(self.model_dir)], [self.config["publish"]["model_repo"]]
-        if e["include_base"]:
-            models.insert(0, base)
+        if include_base:
+            models.insert(0, self.config["training"].get("model") or default_base_model())
             names.insert(0, BASE_MODEL_NAME if not self.config["training"].get("model") else "")
-        summary = run_eval(
-            EvalConfig(
-                models=models,
-                names=names,
-                tasks=[str(self.dataset_dir), *e["tasks"]],
-                output_dir=str(self.eval_dir),
-                split=e["split"],
-                bm25=e["bm25"],
-                batch_size=e["batch_size"],
-                overwrite=True,
-            )
-        )
+        tasks = [str(self.dataset_dir), *extra_tasks]
+        summary = api.evaluate(models, tasks, self.eval_dir, names=names, overwrite=True, **options)
         return {"mean": summary.get("mean", {})}
 
     def _publish(self) -> dict:
-        from rankladder.model_cards.publish import (
-            publish_dataset,
-            publish_model,
-            publish_results,
-        )
-
         p, version = self.config["publish"], self.config["version"]
         dry = p["dry_run"]
         # OUT/release/* are this pipeline's own folders: a re-run replaces them (atomically, once complete)
-        common = {
-            "dry_run": dry,
-            "force": p["force"],
-            "private": p["private"],
-            "license": p["license"],
-            "overwrite": True,
-        }
+        common = {"dry_run": dry, "force": p["force"], "private": p["private"], "license": p["license"]}
         self.release_dir.mkdir(parents=True, exist_ok=True)
-        publish_dataset(
+        api.publish(
+            "dataset",
             self.dataset_dir,
             p["dataset_repo"],
-            version,
+            version=version,
             output=self.release_dir / "dataset",
             trained_models=[p["model_repo"]],
+            overwrite=True,
             **common,
         )
-        publish_model(
+        api.publish(
+            "model",
             self.model_dir,
             p["model_repo"],
-            version,
+            version=version,
             dataset_repo=p["dataset_repo"],
             results_dir=self.eval_dir,
             output=self.release_dir / "model",
+            overwrite=True,
             **common,
         )
-        publish_results(
+        api.publish(
+            "results",
             self.eval_dir,
             p["model_repo"],
             dry_run=dry,
@@ -346,3 +174,74 @@ class Pipeline:
             raise UserError(f"{self.model_dir}: checkpoint was trained on another dataset than {self.dataset_dir}")
         write_json_atomic(self.out / "release.json", release)
         return release
+
+
+def gave_up_everything(run_dir: Path) -> bool:
+    """Whether the run's shards hold no document and gave some up (generation cannot be built on)."""
+    from rankladder.dataset_builder.runfiles import manifests
+
+    counts = [json.loads(p.read_text(encoding="utf-8")).get("counts", {}) for p in manifests(run_dir)]
+    return (
+        bool(counts)
+        and not any(c.get("records_all_runs") for c in counts)
+        and any(c.get("rejected_keys") for c in counts)
+    )
+
+
+def gave_up_message(run_dir: Path) -> str:
+    """One line: how many documents were given up, the reasons, and what a re-run does."""
+    from collections import Counter
+
+    from rankladder.dataset_builder.runfiles import manifests
+
+    counts = [json.loads(p.read_text(encoding="utf-8")).get("counts", {}) for p in manifests(run_dir)]
+    given_up = sum(c.get("rejected_keys", 0) for c in counts)
+    expected = sum(c.get("expected_records", 0) for c in counts)
+    reasons: Counter = Counter()
+    for c in counts:
+        reasons.update(c.get("rejected_keys_by_reason") or {})
+    why = ", ".join(f"{reason} {n}" for reason, n in reasons.most_common()) or "unknown"
+    return (
+        f"{run_dir}: generate gave up every document ({given_up} of {expected} after every attempt failed; "
+        f"last reasons: {why}): nothing to build; fix the generation settings and re-run (a changed generation "
+        "config starts the run afresh; the same config retries the given-up documents)"
+    )
+
+
+def generate_step(run_dir: Path, queries: dict, generation: dict, progress: bool) -> Step:
+    """Generation into ``run_dir`` (resumed key by key after an interruption; restarted when its config
+    changed). Every document given up is a failed step: nothing can be built on it."""
+
+    def run() -> None:
+        # the same config after a run that gave up every document: retry those documents (a changed config
+        # has reset the RUN_DIR already)
+        retry = run_dir.exists() and gave_up_everything(run_dir)
+        try:
+            api.generate(run_dir, queries=queries, progress=progress, retry_rejected=retry, **generation)
+        except RuntimeError as exc:
+            if gave_up_everything(run_dir):  # the API's "every document was given up"
+                raise StepFailed(gave_up_message(run_dir)) from exc
+            raise
+
+    config = {"queries": queries, "generation": generation}
+    return Step("generate", run, config, [run_dir], reset=lambda: shutil.rmtree(run_dir, ignore_errors=True))
+
+
+def judge_step(run_dir: Path, judge: dict, progress: bool) -> Step:
+    """The judge on ``run_dir`` (``judge.enabled``); judgements of another judge config are removed first."""
+    from rankladder.dataset_builder.schema import JUDGE_MANIFEST, JUDGEMENTS
+
+    def unjudge() -> None:
+        shutil.rmtree(run_dir / JUDGEMENTS, ignore_errors=True)
+        for path in run_dir.glob(JUDGE_MANIFEST):
+            path.unlink()
+
+    def run() -> dict:
+        options = dict(judge)
+        if not options.pop("enabled"):
+            unjudge()
+            return {"enabled": False}
+        api.judge(run_dir, progress=progress, **options)
+        return {"enabled": True}
+
+    return Step("judge", run, {"judge": judge}, [run_dir / JUDGEMENTS], needs=["generate"], reset=unjudge)

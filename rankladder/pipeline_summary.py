@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from rankladder.core.console import written
+from rankladder.steps import summary_line
 
 METRIC, METRIC_LABEL = "ndcg_at_10", "nDCG@10"
 
@@ -99,7 +100,7 @@ def summary_rows(release: dict, out: Path, notes=()) -> tuple[list[tuple[str, st
             training += f", loss {losses[0]:.4f}"
         rows.append(("training", training))
         rows.append(("dev in training", dev_row(model)))
-    agreement = release.get("stages", {}).get("build", {}).get("agreement")
+    agreement = release.get("stages", {}).get("build", {}).get("details", {}).get("agreement")
     if agreement:
         rows.append(
             (
@@ -108,6 +109,7 @@ def summary_rows(release: dict, out: Path, notes=()) -> tuple[list[tuple[str, st
                 f"vs the intended levels (labels used: {agreement['labels']}; see the dataset card)",
             )
         )
+    rows.append(("steps", summary_line(out)))
     wrote = [
         written(release["dataset"]["path"], f"dataset v{release['version']}"),
         written(model_dir, "fine-tuned model"),

@@ -13,8 +13,10 @@
    collections and on the in-domain ``dev`` split (nDCG@10 + level-order metrics) → ``OUT/eval/<model>``;
 4. report → ``OUT/study.json`` (everything), ``OUT/study.md`` (tables + verdicts), ``OUT/study.png``.
 
-Finished models and evaluations are skipped on a re-run (each folder carries a ``study_step.json``
-with the hash of what produced it); a changed setting re-trains only that setting.
+Each of these is a step of the one step runner (``rankladder/steps.py``, shared with ``rankladder run``):
+finished steps are skipped on a re-run (``OUT/steps/<step>.json`` records the fingerprint of what produced
+each output, ``OUT/steps.json`` this run's steps); a changed setting re-trains and re-evaluates only that
+setting.
 
 Verdict rule ("beats X beyond seed noise"): for each seed, the paired difference
 ``nDCG@10(setting, seed) − nDCG@10(X, seed)`` (X = the ``infonce`` setting with the same seed, or the
@@ -33,6 +35,6 @@ from rankladder.study_config import (  # noqa: F401
     load_study,
     sources_for,
 )
-from rankladder.study_real import prepare_real, split_queries  # noqa: F401
+from rankladder.study_real import plan_real, split_queries  # noqa: F401
 from rankladder.study_report import build_report, plot, to_markdown, verdict_stats  # noqa: F401
-from rankladder.study_run import STEP_FILE, Study, run_study  # noqa: F401
+from rankladder.study_run import Study, run_study  # noqa: F401

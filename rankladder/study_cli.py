@@ -67,6 +67,7 @@ def _summary(out: str, report: dict) -> None:
     from pathlib import Path
 
     from rankladder.core.console import print_summary, written
+    from rankladder.steps import summary_line
 
     key = "mean" if "mean" in report["tasks"] else report["tasks"][0]
     verdicts = []
@@ -82,5 +83,6 @@ def _summary(out: str, report: dict) -> None:
         ("wrote", written(Path(out), f"{len(report['settings'])} settings")),
         ("report", f"{out}/study.md"),
         (f"[{key}]", "\n".join(verdicts)),
+        ("steps", summary_line(out)),
     ]
     print_summary("study", rows, next_steps=[f"open {out}/study.md (table) and {out}/study.png (plot)"])

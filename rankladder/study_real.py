@@ -17,9 +17,8 @@ from pathlib import Path
 
 from rankladder.core.beir import pick_split, read_qrels
 from rankladder.core.errors import UserError
-from rankladder.core.fsutil import sha256_file, sha256_json, write_json_atomic, write_text_atomic
-
-STEP_FILE = "study_step.json"
+from rankladder.core.fsutil import write_json_atomic, write_text_atomic
+from rankladder.steps import Step
 
 
 @dataclass
@@ -27,7 +26,6 @@ class RealSource:
     lists: str | None = None  # the folder `train --sources` reads (lists/train.parquet)
     train_folder: str | None = None  # the BEIR train half (generation may take its queries)
     eval_collections: list[str] = field(default_factory=list)  # the held-out half
-    split_counts: dict = field(default_factory=dict)
 
 
 def split_queries(qrels: dict[str, dict[str, int]], fraction: float, seed: int) -> tuple[list[str], list[str]]:
@@ -49,55 +47,61 @@ def _write_half(folder: Path, source: Path, split: str, qrels: dict, qids: list[
     write_text_atomic(folder / "qrels" / f"{split}.tsv", "\n".join(lines) + "\n")
 
 
-def prepare_real(config: dict, out: Path, say, progress: bool = True) -> RealSource:
+def plan_real(config: dict, out: Path, progress: bool = True) -> tuple[RealSource, list[Step]]:
+    """Where the real source will be, and the steps that write it (none for a given ``rankladder mine`` output)."""
     real = config["real"]
     if real["dataset"]:
         folder = Path(real["dataset"])
         if not (folder / "lists" / "train.parquet").is_file():
             raise UserError(f"real.dataset: {folder}: no lists/train.parquet (write one with `rankladder mine`)")
-        return RealSource(lists=str(folder))
+        return RealSource(lists=str(folder)), []
     if not real["beir"]:
-        return RealSource()
-    from rankladder.dataset_builder.mining import MineOptions, mine
-
+        return RealSource(), []
     source = Path(real["beir"])
     if not source.is_dir():
         raise UserError(f"real.beir: {source}: folder not found")
     split = pick_split(source, real["split"])
     fraction, seed = real["holdout"]["train_fraction"], real["holdout"]["seed"]
     root = out / "real"
-    result = RealSource()
-    mine_folder, mine_split = source, split
+    result, steps = RealSource(lists=str(root / "mined")), []
+    qrels_file = source / "qrels" / f"{split}.tsv"
+    mine_folder, mine_split, mine_needs = source, split, []
     if fraction:
-        qrels = read_qrels(source / "qrels" / f"{split}.tsv")
-        train, test = split_queries(qrels, fraction, seed)
         train_dir, test_dir = root / f"{source.name}-train", root / f"{source.name}-test"
-        _write_half(train_dir, source, "train", qrels, train)
-        _write_half(test_dir, source, "test", qrels, test)
-        write_json_atomic(
-            root / "split.json",
-            {
-                "source": str(source),
-                "split": split,
-                "train_fraction": fraction,
-                "seed": seed,
-                "train": train,
-                "test": test,
-            },
-        )
         result.train_folder, result.eval_collections = str(train_dir), [str(test_dir)]
-        result.split_counts = {"train_queries": len(train), "test_queries": len(test)}
-        mine_folder, mine_split = train_dir, "train"
-    mined = root / "mined"
-    inputs = {name: sha256_file(mine_folder / name) for name in ("corpus.jsonl", "queries.jsonl")}
-    inputs["qrels"] = sha256_file(mine_folder / "qrels" / f"{mine_split}.tsv")
-    key = sha256_json({"mine": real["mine"], "inputs": inputs})[:16]
-    step = mined / STEP_FILE
-    if step.is_file() and json.loads(step.read_text(encoding="utf-8")).get("key") == key:
-        say(f"mine {mine_folder.name}: up to date, skipped")
-    else:
-        say(f"mine {mine_folder.name} ({real['mine']['method']}): running")
-        mine(mine_folder, mined, MineOptions(split=mine_split, **real["mine"]), overwrite=True, progress=progress)
-        write_json_atomic(step, {"key": key})
-    result.lists = str(mined)
-    return result
+
+        def write_split() -> None:
+            qrels = read_qrels(qrels_file)
+            train, test = split_queries(qrels, fraction, seed)
+            _write_half(train_dir, source, "train", qrels, train)
+            _write_half(test_dir, source, "test", qrels, test)
+            halves = {"train": train, "test": test}
+            write_json_atomic(
+                root / "split.json",
+                {"source": str(source), "split": split, "train_fraction": fraction, "seed": seed, **halves},
+            )
+
+        config = {"source": str(source), "split": split, "train_fraction": fraction, "seed": seed}
+        # the halves' corpus and queries are links to the source: their qrels are what the split wrote
+        outputs = [root / "split.json", train_dir / "qrels", test_dir / "qrels"]
+        steps.append(Step("real-split", write_split, config, outputs, inputs=[qrels_file]))
+        mine_folder, mine_split, mine_needs = train_dir, "train", ["real-split"]
+
+    def mine() -> None:
+        from rankladder import api
+
+        api.mine(mine_folder, root / "mined", overwrite=True, progress=progress, split=mine_split, **real["mine"])
+
+    inputs = [source / "corpus.jsonl", source / "queries.jsonl"] + ([] if fraction else [qrels_file])
+    config = {"mine": real["mine"], "folder": mine_folder.name, "split": mine_split}
+    steps.append(Step("mine", mine, config, [root / "mined"], needs=mine_needs, inputs=inputs))
+    return result, steps
+
+
+def split_counts(out: Path) -> dict:
+    """Queries in each half of the real collection's split (empty without a split)."""
+    path = out / "real" / "split.json"
+    if not path.is_file():
+        return {}
+    split = json.loads(path.read_text(encoding="utf-8"))
+    return {"train_queries": len(split["train"]), "test_queries": len(split["test"])}

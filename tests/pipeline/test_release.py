@@ -51,7 +51,7 @@ def tiny_overrides(**training) -> dict:
 
 
 def records(out: Path) -> dict:
-    return {stage: json.loads((out / "stages" / f"{stage}.json").read_text()) for stage in STAGES}
+    return {stage: json.loads((out / "steps" / f"{stage}.json").read_text()) for stage in STAGES}
 
 
 @pytest.mark.slow
@@ -98,7 +98,7 @@ def test_pipeline_runs_resumes_and_reruns_only_what_changed(tmp_path, capsys):
         assert again[stage] == first[stage]
     for stage in ("train", "eval", "publish"):
         assert again[stage]["finished"] >= first[stage]["finished"]
-        assert again[stage]["config_hash"] != first[stage]["config_hash"]
+        assert again[stage]["fingerprint"] != first[stage]["fingerprint"]
 
 
 def test_verdict_puts_the_real_collection_first_and_says_plainly_who_won(tmp_path):

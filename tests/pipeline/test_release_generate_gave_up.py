@@ -1,5 +1,5 @@
 """Issue 22: `rankladder run` stops when generate gave up every document (one line with the reasons,
-exit 2) instead of going on to build; the same config retries the given-up documents, a changed one
+exit 1: a step that could not produce its output) instead of going on to build; the same config retries the given-up documents, a changed one
 starts the run afresh."""
 
 from __future__ import annotations
@@ -39,21 +39,21 @@ def test_run_stops_when_generate_gave_up_every_document(tmp_path, capsys):
     server = CannedOpenAI(delay=0)  # plain text: per-query mode can never parse it
     try:
         config = release_yaml(tmp_path / "release.yaml", queries, server.url, max_attempts=1)
-        assert main(["run", config, "--out", str(out), "--quiet"]) == 2
+        assert main(["run", config, "--out", str(out), "--quiet"]) == 1
         errors = error_lines(capsys.readouterr().err)
         assert len(errors) == 1, errors
         assert "generate gave up every document (4 of 4" in errors[0] and "missing_level 4" in errors[0]
-        assert not (out / "dataset").exists() and not (out / "stages" / "build.json").exists()
-        assert json.loads((out / "stages" / "generate.json").read_text())["status"] == "gave up"
+        assert not (out / "dataset").exists() and not (out / "steps" / "build.json").exists()
+        assert json.loads((out / "steps" / "generate.json").read_text())["status"] == "failed"
 
         # the same config again: the given-up documents are retried (new attempts), and it stops again
-        assert main(["run", config, "--out", str(out), "--quiet"]) == 2
+        assert main(["run", config, "--out", str(out), "--quiet"]) == 1
         assert "gave up every document" in error_lines(capsys.readouterr().err)[0]
         assert Counter(row["attempt"] for row in iter_kind(out / "run", REJECTS)) == {0: 4, 1: 4}
 
         # a changed generation config starts OUT/run afresh (not "RUN_DIR was generated with a different ...")
         config = release_yaml(tmp_path / "release.yaml", queries, server.url, max_attempts=2)
-        assert main(["run", config, "--out", str(out), "--quiet"]) == 2
+        assert main(["run", config, "--out", str(out), "--quiet"]) == 1
         errors = error_lines(capsys.readouterr().err)
         assert "gave up every document" in errors[0], errors
         assert Counter(row["attempt"] for row in iter_kind(out / "run", REJECTS)) == {0: 4, 1: 4}

@@ -194,10 +194,11 @@ def test_tiny_study_end_to_end(tmp_path, tiny_dataset_dir, minilm_path):
     assert deltas["ws2 − infonce"]["two_se"] is None  # one seed: no error bar
     md = (out / "study.md").read_text()
     assert "Paired differences" in md and "Separability" in md and "Gradient norm" in md and "steps clipped" in md
-    # a re-run trains and evaluates nothing again
-    stamp = (out / "models" / "ws2-seed0" / "study_step.json").read_text()
+    # a re-run trains and evaluates nothing again (the step runner's markers: rankladder/steps.py)
+    stamp = (out / "steps" / "train-ws2-seed0.json").read_text()
     again = run_study(config, out, progress=False)
-    assert (out / "models" / "ws2-seed0" / "study_step.json").read_text() == stamp
+    assert (out / "steps" / "train-ws2-seed0.json").read_text() == stamp
+    assert {s["status"] for s in json.loads((out / "steps.json").read_text())["steps"]} == {"skipped"}
     assert again["table"] == report["table"]
 
 

@@ -195,74 +195,61 @@ class Pipeline:
         return {"final_metrics": manifest.get("final_metrics", {})}
 
     def _eval(self) -> dict:
-        from rankladder.eval.run import EvalConfig, run_eval
+        from rankladder.api import evaluate
         from rankladder.training.trainer import default_base_model
 
-        e = self.config["eval"]
+        e = dict(self.config["eval"])
+        include_base, extra_tasks = e.pop("include_base"), e.pop("tasks")
         base = self.config["training"].get("model") or default_base_model()
         models, names = [str(self.model_dir)], [self.config["publish"]["model_repo"]]
-        if e["include_base"]:
+        if include_base:
             models.insert(0, base)
             names.insert(0, BASE_MODEL_NAME if not self.config["training"].get("model") else "")
-        summary = run_eval(
-            EvalConfig(
-                models=models,
-                names=names,
-                tasks=[str(self.dataset_dir), *e["tasks"]],
-                output_dir=str(self.eval_dir),
-                split=e["split"],
-                bm25=e["bm25"],
-                batch_size=e["batch_size"],
-                overwrite=True,
-            )
-        )
+        tasks = [str(self.dataset_dir), *extra_tasks]
+        summary = evaluate(models, tasks, self.eval_dir, names=names, overwrite=True, **e)
         return {"mean": summary.get("mean", {})}
 
     def _publish(self) -> dict:
-        from rankladder.model_cards.publish import (
-            publish_dataset,
-            publish_model,
-            publish_results,
-        )
+        from rankladder.api import publish
 
-        p, version = self.config["publish"], self.config["version"]
+        p, version = dict(self.config["publish"]), self.config["version"]
+        dataset_repo, model_repo = p.pop("dataset_repo"), p.pop("model_repo")
         dry = p["dry_run"]
         # OUT/release/* are this pipeline's own folders: a re-run replaces them (atomically, once complete)
-        common = {
-            "dry_run": dry,
-            "force": p["force"],
-            "private": p["private"],
-            "license": p["license"],
-            "overwrite": True,
-        }
         self.release_dir.mkdir(parents=True, exist_ok=True)
-        publish_dataset(
+        folders = {
+            kind: {"out": self.release_dir / kind, "overwrite": True} for kind in ("dataset", "model", "results")
+        }
+        publish(
+            "dataset",
             self.dataset_dir,
-            p["dataset_repo"],
-            version,
-            output=self.release_dir / "dataset",
-            trained_models=[p["model_repo"]],
-            **common,
+            dataset_repo,
+            version=version,
+            trained_models=[model_repo],
+            **p,
+            **folders["dataset"],
         )
-        publish_model(
+        publish(
+            "model",
             self.model_dir,
-            p["model_repo"],
-            version,
-            dataset_repo=p["dataset_repo"],
-            results_dir=self.eval_dir,
-            output=self.release_dir / "model",
-            **common,
+            model_repo,
+            version=version,
+            dataset_repo=dataset_repo,
+            results=self.eval_dir,
+            **p,
+            **folders["model"],
         )
-        publish_results(
+        leaderboard = self.release_dir / "leaderboard"
+        publish(
+            "results",
             self.eval_dir,
-            p["model_repo"],
+            model_repo,
             dry_run=dry,
-            model=p["model_repo"],
-            bundle_dir=self.release_dir / "leaderboard",
-            output=self.release_dir / "results",
-            overwrite=True,
+            model=model_repo,
+            bundle_dir=leaderboard,
+            **folders["results"],
         )
-        return {"dry_run": dry, "dataset_repo": p["dataset_repo"], "model_repo": p["model_repo"], "tag": f"v{version}"}
+        return {"dry_run": dry, "dataset_repo": dataset_repo, "model_repo": model_repo, "tag": f"v{version}"}
 
     def _release_manifest(self, records: dict) -> dict:
         dataset = json.loads((self.dataset_dir / "rankladder_manifest.json").read_text(encoding="utf-8"))

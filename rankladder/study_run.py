@@ -200,7 +200,7 @@ class Study:
         return tasks
 
     def evaluate(self, name: str, model_path: str) -> dict:
-        from rankladder.eval.run import EvalConfig, run_eval
+        from rankladder.api import evaluate
         from rankladder.training.trainer import load_base_model
 
         folder = self.eval_dir / name
@@ -217,17 +217,15 @@ class Study:
             self.say(f"eval {name}: running")
             self.steps_run += 1
             st = load_base_model(model_path, e["max_seq_length"])
-            run_eval(
-                EvalConfig(
-                    models=[model_path],
-                    names=[f"study/{name}"],
-                    tasks=self.tasks(),
-                    output_dir=str(folder),
-                    bm25=False,
-                    batch_size=e["batch_size"],
-                    overwrite=True,
-                ),
-                st_models={model_path: st},
+            evaluate(
+                [model_path],
+                self.tasks(),
+                folder,
+                names=[f"study/{name}"],
+                overwrite=True,
+                loaded_models={model_path: st},
+                bm25=False,
+                batch_size=e["batch_size"],
             )
             self._mark(folder, key)
         summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))

@@ -99,8 +99,9 @@ def add_model_arguments(
         target = groups.get(meta.get("group"))
         if target is None:
             target = groups[meta["group"]] = parser.add_argument_group(meta["group"])
-        default = info.get_default(call_default_factory=True)
-        help_text = argparse.SUPPRESS if meta.get("hidden") else (info.description or "") + _default_text(default)
+        default = None if info.is_required() else info.get_default(call_default_factory=True)
+        shown = " (required)" if info.is_required() else _default_text(default)
+        help_text = argparse.SUPPRESS if meta.get("hidden") else (info.description or "") + shown
         base = _base_type(info.annotation)
         kwargs: dict[str, Any] = {"help": help_text, "default": argparse.SUPPRESS}
         if meta.get("metavar"):

@@ -109,11 +109,15 @@ def build(
 
 
 def train(out: str | Path, **options: Any) -> Path:
-    """Fine-tune a retriever; returns the model folder. ``options``: every ``rankladder train`` option,
-    rankladder's (``data``, ``loss``, ``group_size``, ...) and the Trainer's (``max_steps``, ...)."""
-    from rankladder.training.trainer import run_training
+    """Fine-tune a retriever into ``out``; returns the model folder.
 
-    return Path(run_training({**options, "out": str(out)}))
+    ``options``: the fields of :class:`rankladder.training.config.TrainConfig` (``data``, ``loss``,
+    ``group_size``, ``config`` (a YAML file under the keywords), ...) and the Trainer's own options
+    (``max_steps``, ``learning_rate``, ...), named as ``rankladder train``'s flags."""
+    from rankladder.training import trainer
+    from rankladder.training.config import split_options
+
+    return Path(trainer.run(*split_options({**options, "out": str(out)}, keywords=True)))
 
 
 def evaluate(

@@ -184,13 +184,13 @@ class Pipeline:
         return result
 
     def _train(self) -> dict:
-        from rankladder.training.trainer import run_training
+        from rankladder.api import train
 
         options = {k: v for k, v in self.config["training"].items() if v is not None}
         # the stage's own earlier output (or an interrupted run's checkpoints) is replaced once the new
         # model is complete: a changed config must not resume from the old steps
-        options.update(data=str(self.dataset_dir), out=str(self.model_dir), overwrite=True)
-        run_training(options)
+        options.update(data=str(self.dataset_dir), overwrite=True)
+        train(self.model_dir, **options)
         manifest = json.loads((self.model_dir / "rankladder_train_manifest.json").read_text(encoding="utf-8"))
         return {"final_metrics": manifest.get("final_metrics", {})}
 

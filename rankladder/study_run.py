@@ -170,7 +170,7 @@ class Study:
         return json.loads(manifest.read_text(encoding="utf-8"))["content_hash"]
 
     def train(self, setting: dict, seed: int) -> Path:
-        from rankladder.training.trainer import run_training
+        from rankladder.api import train
 
         folder = self.models_dir / f"{setting['name']}-seed{seed}"
         probe = self.train_options(setting, seed, Path("MODEL"))
@@ -183,7 +183,8 @@ class Study:
         self.say(f"train {folder.name}: running")
         self.steps_run += 1
         started = time.time()
-        run_training(self.train_options(setting, seed, folder))
+        options = self.train_options(setting, seed, folder)
+        train(options.pop("out"), **options)
         self._mark(folder, key, seconds=round(time.time() - started, 1))
         return folder
 

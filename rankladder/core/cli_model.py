@@ -110,6 +110,7 @@ def add_model_arguments(
             kwargs["choices"] = list(typing.get_args(base))
         elif base in (int, float):
             kwargs["type"] = base
+            kwargs.setdefault("metavar", "N" if base is int else "X")
         elif typing.get_origin(base) is list:
             item = (typing.get_args(base) or (str,))[0]
             if item in (int, float):

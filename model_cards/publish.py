@@ -23,6 +23,7 @@ from rankladder.model_cards.config import (
     ModelPublishConfig,
     PublishOptions,
     ResultsPublishConfig,
+    TaggedPublishOptions,
 )
 from rankladder.model_cards.inputs import (
     REPO_ID,
@@ -49,6 +50,12 @@ def _print_plan(kind: str, repo_id: str, folder: Path, message: str, tag: str | 
     for rel in files:
         print(f"  + {rel.as_posix()} ({(folder / rel).stat().st_size} bytes)")
     print(f"  {len(files)} files, {total} bytes")
+
+
+def _tag_options(config: TaggedPublishOptions) -> str:
+    """The plan's words for ``--force`` / ``--private`` (what the upload will do with them)."""
+    words = [" (the tag is moved if it exists: --force)"] if config.force else []
+    return "".join(words) + ("; the repo is created private" if config.private else "")
 
 
 def _stage(output: Path | None, fill, overwrite: bool) -> tuple[Path, tempfile.TemporaryDirectory | None]:
@@ -139,7 +146,7 @@ def publish_dataset(
     tag, message = f"v{version}", f"Release dataset v{version}"
     description = f"rankladder dataset {version} (content hash {manifest['content_hash']})"
     folder, holder = _stage(output, fill, overwrite)
-    _print_plan("dataset", repo_id, folder, message, tag)
+    _print_plan("dataset", repo_id, folder, message, tag, _tag_options(config))
     if dry_run:
         print(f"dry run: nothing uploaded; release folder written to {folder}")
         return 0
@@ -187,7 +194,7 @@ def publish_model(
 
     tag, message = f"v{version}", f"Release model v{version}"
     folder, holder = _stage(output, fill, overwrite)
-    _print_plan("model", repo_id, folder, message, tag)
+    _print_plan("model", repo_id, folder, message, tag, _tag_options(config))
     if dry_run:
         print(f"dry run: nothing uploaded; release folder written to {folder}")
         return 0
@@ -293,7 +300,7 @@ def publish_results(
         why = (
             "no MTEB task among the results" if not bundle_files else "the model's Hub revision is unknown in a dry run"
         )
-        print(f"leaderboard bundle: not written ({why})")
+        print(f"leaderboard bundle: {bundle_dir} not written ({why})")
     message = f"Add rankladder eval results for {model_repo}@{revision}"
     folder, holder = _stage(output, fill, overwrite)
     _print_plan("model", model_repo, folder, message, None, " (as a pull request)" if create_pr else "")

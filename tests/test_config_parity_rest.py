@@ -236,7 +236,7 @@ def test_publish_options_reach_the_entry(release_inputs, tmp_path, capsys, how):
     }
     for kind, values in chosen.items():
         assert set(values) == set(PUBLISH_CONFIGS[kind].model_fields), kind
-        out, repo = tmp_path / kind, "org/minilm" if kind == "results" else f"org/{kind}"
+        out, repo = tmp_path / kind, "org/tiny-sycl" if kind == "dataset" else "org/minilm"  # results: of org/minilm
         if how == "cli":
             repo_flag = "--model-repo" if kind == "results" else "--repo"
             flags = argv_of(PUBLISH_CONFIGS[kind], values, "-", bool_values=False)

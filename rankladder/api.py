@@ -18,8 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rankladder.core.cli_model import config_from_options
 from rankladder.core.config import validate_flags as _validate
-from rankladder.core.config import validate_keywords
 
 
 def generate(
@@ -141,7 +141,7 @@ def evaluate(
     from rankladder.eval.run import run
 
     tasks = [tasks] if isinstance(tasks, (str, Path)) else tasks
-    config = validate_keywords(EvalConfig, {"tasks": [str(t) for t in tasks], **options})
+    config = config_from_options(EvalConfig, {"tasks": [str(t) for t in tasks], **options})
     return run(
         config,
         [str(models)] if isinstance(models, (str, Path)) else [str(m) for m in models],
@@ -167,5 +167,5 @@ def publish(
 
     if kind not in PUBLISH_CONFIGS:
         raise UserError(f"kind: expected one of {', '.join(PUBLISH_CONFIGS)}, got {kind!r}")
-    config = validate_keywords(PUBLISH_CONFIGS[kind], options)
+    config = config_from_options(PUBLISH_CONFIGS[kind], options)
     return run(kind, config, folder, repo_id, out=out, overwrite=overwrite)

@@ -29,8 +29,8 @@ from pydantic import (
     field_validator,
 )
 
-from rankladder.core.cli_model import cli
-from rankladder.core.config import StrictModel, validate_flags, validate_keywords
+from rankladder.core.cli_model import cli, config_from_options
+from rankladder.core.config import StrictModel, validate_flags
 from rankladder.core.errors import UserError
 from rankladder.core.textio import read_text
 
@@ -305,7 +305,7 @@ def split_options(values: dict[str, Any], keywords: bool = False) -> tuple[Train
     unknown = set(values) - ours - theirs
     if unknown:
         raise UserError(f"unknown training option(s): {', '.join(sorted(unknown))}")
-    check = validate_keywords if keywords else validate_flags
+    check = config_from_options if keywords else validate_flags
     config = check(TrainConfig, {k: v for k, v in values.items() if k in ours}, separator="_")
     trainer = {k: v for k, v in values.items() if k in theirs}
     check(TrainerLimits, {k: v for k, v in trainer.items() if v is not None}, separator="_")

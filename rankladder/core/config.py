@@ -90,27 +90,14 @@ def validate_flags(
     model: type[M], data: dict[str, Any], flags: dict[str, str] | None = None, separator: str = "-"
 ) -> M:
     """Like :func:`validate` for command-line values: the error names the flag (``--batch-size: ...``)."""
-    return _validate_options(model, data, flags, separator, keywords=False)
-
-
-def validate_keywords(
-    model: type[M], data: dict[str, Any], flags: dict[str, str] | None = None, separator: str = "-"
-) -> M:
-    """Like :func:`validate_flags` for the Python API's keyword arguments: the error names the keyword and
-    its flag (``batch_size (--batch-size): must be at least 1``; ``bogus: unknown option``)."""
-    return _validate_options(model, data, flags, separator, keywords=True)
-
-
-def _validate_options(model: type[M], data: dict[str, Any], flags, separator: str, keywords: bool) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
         name = str(error["loc"][0]) if error["loc"] else ""
         flag = (flags or {}).get(name) or "--" + name.replace("_", separator)
-        if error["type"] == "extra_forbidden":
-            raise UserError(f"{name if keywords else flag}: unknown option") from None
-        raise UserError(f"{f'{name} ({flag})' if keywords else flag}: {_message(error)}") from None
+        message = "unknown option" if error["type"] == "extra_forbidden" else _message(error)
+        raise UserError(f"{flag}: {message}") from None
 
 
 def default(model: type[BaseModel], name: str) -> Any:

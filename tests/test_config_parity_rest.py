@@ -17,7 +17,9 @@ from hubserver import inputs
 import rankladder
 from rankladder.cli import build_parser, main
 from rankladder.core.cli_model import config_from_args, given_options
+from rankladder.eval.cli import PER_CALL as EVAL_PER_CALL
 from rankladder.eval.config import EvalConfig
+from rankladder.model_cards.cli import PER_CALL as PUBLISH_PER_CALL
 from rankladder.model_cards.config import PUBLISH_CONFIGS, TaggedPublishOptions
 from rankladder.training.config import TrainConfig, split_options
 
@@ -29,7 +31,7 @@ STAGES = {
         ["eval"],
         EvalConfig,
         "-",
-        {"model": "models", "name": "names", "revision": "revisions", "out": "out", "overwrite": "overwrite"},
+        EVAL_PER_CALL,
         ["--model", "m"],
     ),
     **{
@@ -37,7 +39,7 @@ STAGES = {
             ["publish", kind, "FOLDER"],
             PUBLISH_CONFIGS[kind],
             "-",
-            {"repo" if kind != "results" else "model_repo": "repo_id", "out": "out", "overwrite": "overwrite"},
+            PUBLISH_PER_CALL,
             ["--repo" if kind != "results" else "--model-repo", "org/name"],
         )
         for kind in PUBLISH_CONFIGS

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rankladder.core.config import default
-from rankladder.eval.config import EvalOptions
+from rankladder.eval.config import EvalConfig
 
 DESCRIPTION = """\
 Evaluate one or more SentenceTransformer models on retrieval tasks with mteb and write the
@@ -36,7 +35,13 @@ examples:
 """
 
 
+# given per call, not options of how to evaluate (EvalConfig): the flag → the entry function's argument
+PER_CALL = {"model": "models", "name": "names", "revision": "revisions", "out": "out", "overwrite": "overwrite"}
+
+
 def register(subparsers) -> None:
+    from rankladder.core.cli_model import add_model_arguments
+
     p = subparsers.add_parser(
         "eval",
         help="evaluate models on mteb/BEIR/local/built retrieval tasks",
@@ -67,44 +72,9 @@ def register(subparsers) -> None:
         help="revision to record for the Nth --model (default: content hash of a local "
         "folder, or the cached Hub commit)",
     )
-    p.add_argument(
-        "--tasks",
-        nargs="+",
-        default=[],
-        metavar="TASK",
-        help="mteb task/benchmark names, BEIR folders, built dataset folders or Hub repos",
-    )
+    add_model_arguments(p, EvalConfig)
     p.add_argument("--out", metavar="DIR", help="where results and summaries go (required to run)")
-    p.add_argument("--split", default=None, help="qrels split of local BEIR folders (default: test, else the only one)")
-    p.add_argument("--no-bm25", dest="bm25", action="store_false", help="skip the BM25 reference row")
-    p.add_argument(
-        "--no-level-order",
-        dest="level_order",
-        action="store_false",
-        help="skip level-order diagnostics on built datasets",
-    )
-    p.add_argument(
-        "--batch-size",
-        type=int,
-        default=default(EvalOptions, "batch_size"),
-        help=f"encoding batch size (default: {default(EvalOptions, 'batch_size')})",
-    )
-    p.add_argument(
-        "--embedding-cache",
-        metavar="DIR",
-        default=None,
-        help="cache embeddings here (mteb CachedEmbeddingWrapper) to reuse across runs",
-    )
-    p.add_argument(
-        "--save-predictions", action="store_true", help="also write mteb's ranked runs under OUTPUT_DIR/predictions/"
-    )
-    p.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT_DIR")
-    p.add_argument(
-        "--base",
-        metavar="NAME",
-        default=None,
-        help="model the Δ column is against (a recorded name; default: the first model given)",
-    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     p.add_argument(
         "--compare",
         nargs="+",
@@ -117,55 +87,28 @@ def register(subparsers) -> None:
 
 
 def main(args) -> int:
+    from rankladder.core.cli_model import config_from_args
     from rankladder.core.errors import UserError
 
+    config = config_from_args(EvalConfig, args)
     if args.compare:
         from rankladder.eval import summary as summ
         from rankladder.eval.run import compare
 
-        result = compare(args.compare, args.out, base=args.base)
+        result = compare(args.compare, args.out, base=config.base)
         if not args.out:
             print(summ.to_markdown(result), end="")
         _print_closing(result, args.out, command="eval --compare")
         return 0
     if not args.model:
         raise UserError("--model: required (or use --compare DIR...)")
-    if not args.tasks:
+    if not config.tasks:
         raise UserError("--tasks: required")
     if not args.out:
         raise UserError("--out: required")
-    from rankladder.core.config import validate_flags
+    from rankladder.eval.run import run
 
-    options = validate_flags(
-        EvalOptions,
-        {
-            "tasks": args.tasks,
-            "split": args.split,
-            "bm25": args.bm25,
-            "level_order": args.level_order,
-            "batch_size": args.batch_size,
-        },
-    )
-
-    from rankladder.eval import summary as summ
-    from rankladder.eval.run import EvalConfig, run_eval
-
-    config = EvalConfig(
-        models=args.model,
-        tasks=options.tasks,
-        output_dir=args.out,
-        names=args.name,
-        revisions=args.revision,
-        split=options.split,
-        bm25=options.bm25,
-        level_order=options.level_order,
-        batch_size=options.batch_size,
-        embedding_cache=args.embedding_cache,
-        save_predictions=args.save_predictions,
-        overwrite=args.overwrite,
-        base=args.base,
-    )
-    result = run_eval(config)
+    result = run(config, args.model, args.out, names=args.name, revisions=args.revision, overwrite=args.overwrite)
     _print_closing(result, args.out)
     return 0
 

@@ -78,12 +78,13 @@ def _cached_commit(repo: str, revision: str | None) -> str:
     return Path(folder).name
 
 
-def load_encoder(spec: ModelSpec, st_model=None, corpus_sizes: dict | None = None):
+def load_encoder(spec: ModelSpec, st_model=None, corpus_sizes: dict | None = None, max_seq_length: int | None = None):
     """An mteb encoder (``SentenceTransformerEncoderWrapper`` with a live corpus-encoding bar, see
     ``eval.progress``) whose meta carries ``spec``'s name/revision.
 
     ``st_model`` lets a caller pass an already loaded SentenceTransformer (tests, notebooks);
-    ``corpus_sizes`` ((task, subset, split) → documents) gives each task's bar its total.
+    ``corpus_sizes`` ((task, subset, split) → documents) gives each task's bar its total;
+    ``max_seq_length`` truncates the model's inputs (``None``: the model's own limit).
     """
     from sentence_transformers import SentenceTransformer
 
@@ -98,6 +99,8 @@ def load_encoder(spec: ModelSpec, st_model=None, corpus_sizes: dict | None = Non
                 f"--model: cannot load {spec.path}: {type(exc).__name__}: "
                 f"{str(exc).splitlines()[0] if str(exc) else ''}"
             ) from exc
+    if max_seq_length is not None:
+        st_model.max_seq_length = max_seq_length
     encoder = ProgressEncoderWrapper(st_model, corpus_sizes)
     base = encoder.mteb_model_meta
     guessed = base.name if base.name not in (None, "no_model_name/available", spec.name) else None

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from rankladder.core.config import dump
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import atomic_output_dir, write_json_atomic
 from rankladder.core.locks import hold_output
 from rankladder.core.manifest import tool_versions, utc_now
+from rankladder.eval.config import EvalConfig
 
 logger = logging.getLogger(__name__)
 
@@ -35,33 +36,37 @@ BM25_MODEL = "mteb/baseline-bm25s"
 CACHE_LAYOUT = "joined-v2"
 
 
-@dataclass
-class EvalConfig:
-    models: list[str]
-    tasks: list[str]
-    output_dir: str
-    names: list[str] = field(default_factory=list)  # aligned with models; "" = default
-    revisions: list[str] = field(default_factory=list)
-    split: str | None = None  # qrels split of local BEIR folders (default: test)
-    bm25: bool = True
-    level_order: bool = True
-    batch_size: int = 32
-    embedding_cache: str | None = None
-    save_predictions: bool = False
-    overwrite: bool = False
-    base: str | None = None  # model the summary's Δ column is against (default: the first model)
+def run(
+    config: EvalConfig,
+    models: list[str],
+    out: str | Path,
+    names: list[str] = (),
+    revisions: list[str] = (),
+    overwrite: bool = False,
+    loaded_models: dict | None = None,
+) -> dict:
+    """Evaluate ``models`` as ``config`` says, into ``out``; returns the summary (``summary.json``'s content).
 
-
-def run_eval(config: EvalConfig, st_models: dict | None = None) -> dict:
-    """Run the evaluation; returns the summary dict. ``st_models`` maps a model arg to a loaded model."""
+    The one entry of the eval stage (``rankladder eval``, ``rankladder.evaluate``, the release and the
+    study call it). ``names``/``revisions`` are aligned with ``models`` (``""``: the default);
+    ``loaded_models`` maps a model argument to an already loaded SentenceTransformer."""
+    out = str(out)
     # first: a second writer of this folder, or one that cannot be written, is refused before any loading
-    with hold_output(config.output_dir):
-        if Path(config.output_dir).exists() and not config.overwrite:
-            raise UserError(f"{config.output_dir}: output folder already exists (pass --overwrite to replace it)")
-        return _run_eval(config, st_models)
+    with hold_output(out):
+        if Path(out).exists() and not overwrite:
+            raise UserError(f"{out}: output folder already exists (pass --overwrite / overwrite=True to replace it)")
+        return _run(config, list(models), out, list(names), list(revisions), overwrite, loaded_models)
 
 
-def _run_eval(config: EvalConfig, st_models: dict | None) -> dict:
+def _run(
+    config: EvalConfig,
+    models: list[str],
+    out: str,
+    names: list[str],
+    revisions: list[str],
+    overwrite: bool,
+    loaded_models: dict | None,
+) -> dict:
     import mteb
 
     from rankladder.core.logs import unswitchable_bars_hidden
@@ -71,26 +76,26 @@ def _run_eval(config: EvalConfig, st_models: dict | None) -> dict:
     from rankladder.eval.progress import corpus_sizes, quiet_third_party
     from rankladder.eval.tasks import ensure_loaded, resolve_tasks
 
-    if not config.models:
-        raise UserError("--model: give at least one model")
-    if len(config.names) > len(config.models) or len(config.revisions) > len(config.models):
-        raise UserError("--name/--revision: more values than --model entries")
-    specs = [resolve_model(m, _at(config.names, i), _at(config.revisions, i)) for i, m in enumerate(config.models)]
+    if not models:
+        raise UserError("models (--model): give at least one model")
+    if len(names) > len(models) or len(revisions) > len(models):
+        raise UserError("names/revisions (--name/--revision): more values than models (--model entries)")
+    specs = [resolve_model(m, _at(names, i), _at(revisions, i)) for i, m in enumerate(models)]
     names = [s.name for s in specs]
     if len(set(names)) < len(names):
         raise UserError(
             f"--model: two models would be recorded as the same name ({', '.join(names)}); give each its own --name"
         )
-    preloaded = dict(st_models or {})  # keyed by the --model argument or its resolved path
-    for spec, arg in zip(specs, config.models):
+    preloaded = dict(loaded_models or {})  # keyed by the --model argument or its resolved path
+    for spec, arg in zip(specs, models):
         preloaded.setdefault(spec.path, preloaded.get(arg))
     resolved = resolve_tasks(config.tasks, config.split)
     if not resolved:
-        raise UserError("--tasks: give at least one task")
+        raise UserError("tasks (--tasks): give at least one task")
     tasks = [t for t, _ in resolved]
     sources = {s.name: s for _, s in resolved}
 
-    with atomic_output_dir(config.output_dir, overwrite=config.overwrite) as tmp, quiet_third_party():
+    with atomic_output_dir(out, overwrite=overwrite) as tmp, quiet_third_party():
         sizes = {}
         for task, source in resolved:
             ensure_loaded(task, source)
@@ -100,7 +105,9 @@ def _run_eval(config: EvalConfig, st_models: dict | None) -> dict:
         for spec in specs:
             start = time.monotonic()
             # behind the cache only uncached documents reach the encoder: then each call gets its own bar total
-            encoder = load_encoder(spec, preloaded.get(spec.path), None if config.embedding_cache else sizes)
+            encoder = load_encoder(
+                spec, preloaded.get(spec.path), None if config.embedding_cache else sizes, config.max_seq_length
+            )
             model = encoder
             if config.embedding_cache:
                 from mteb.models.cache_wrappers import CachedEmbeddingWrapper
@@ -140,7 +147,7 @@ def _run_eval(config: EvalConfig, st_models: dict | None) -> dict:
         manifest = {
             "kind": "rankladder-eval",
             "created": utc_now(),
-            "config": asdict(config),
+            "config": {**dump(config), "models": models, "names": names, "revisions": revisions},
             "models": [s.to_dict() for s in specs] + (bm25_entry if config.bm25 and local else []),
             "tasks": task_entries,
             "inputs": [{"kind": "model", "path_or_repo": s.path, "revision": s.revision} for s in specs]

@@ -101,16 +101,24 @@ HUB_LICENSES = frozenset(
 )
 
 
+def license_problem(license: str) -> str | None:
+    """What is wrong with a license id (with the closest Hub ids as a hint), or None when the Hub accepts it."""
+    if isinstance(license, str) and license in HUB_LICENSES:
+        return None
+    close = difflib.get_close_matches(str(license).lower(), sorted(HUB_LICENSES), n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    return (
+        "not a Hugging Face Hub license identifier (e.g. apache-2.0, mit, "
+        f"cc-by-4.0; list: https://huggingface.co/docs/hub/repositories-licenses){hint}"
+    )
+
+
 def check_license(license, where: str = "--license"):
     """``license`` unchanged when the Hub accepts it (None passes: "not given"; a card may list several);
     else a one-line UserError."""
     if isinstance(license, list):
         return [check_license(each, where) for each in license]
-    if license is None or (isinstance(license, str) and license in HUB_LICENSES):
-        return license
-    close = difflib.get_close_matches(str(license).lower(), sorted(HUB_LICENSES), n=3, cutoff=0.6)
-    hint = f"; did you mean {' or '.join(close)}?" if close else ""
-    raise UserError(
-        f"{where} {license!r}: not a Hugging Face Hub license identifier (e.g. apache-2.0, mit, "
-        f"cc-by-4.0; list: https://huggingface.co/docs/hub/repositories-licenses){hint}"
-    )
+    problem = None if license is None else license_problem(license)
+    if problem:
+        raise UserError(f"{where} {license!r}: {problem}")
+    return license

@@ -1,5 +1,7 @@
 """``rankladder publish dataset|model|results``: stage the exact folder, print the plan, upload, tag.
 
+The entry is :func:`run` (``kind``, that kind's config from ``model_cards.config``, folder, repo).
+
 Everything is checked and staged locally first (cards validated by a save/load round trip), so bad
 input fails before the network is touched. ``--dry-run`` stops there and keeps the staged folder.
 """
@@ -15,6 +17,14 @@ from rankladder.core.errors import UserError
 from rankladder.core.fsutil import check_writable
 from rankladder.dataset_builder import schema
 from rankladder.model_cards import dataset_card, hub, model_card
+from rankladder.model_cards.config import (
+    PUBLISH_CONFIGS,
+    DatasetPublishConfig,
+    ModelPublishConfig,
+    PublishOptions,
+    ResultsPublishConfig,
+    TaggedPublishOptions,
+)
 from rankladder.model_cards.inputs import (
     REPO_ID,
     TRAIN_MANIFEST,
@@ -40,6 +50,12 @@ def _print_plan(kind: str, repo_id: str, folder: Path, message: str, tag: str | 
     for rel in files:
         print(f"  + {rel.as_posix()} ({(folder / rel).stat().st_size} bytes)")
     print(f"  {len(files)} files, {total} bytes")
+
+
+def _tag_options(config: TaggedPublishOptions) -> str:
+    """The plan's words for ``--force`` / ``--private`` (what the upload will do with them)."""
+    words = [" (the tag is moved if it exists: --force)"] if config.force else []
+    return "".join(words) + ("; the repo is created private" if config.private else "")
 
 
 def _stage(output: Path | None, fill, overwrite: bool) -> tuple[Path, tempfile.TemporaryDirectory | None]:
@@ -83,28 +99,34 @@ def _dry_run_output(output, default: Path, dry_run: bool) -> Path | None:
     return path
 
 
+def run(kind: str, config: PublishOptions, folder: str | Path, repo_id: str, out=None, overwrite: bool = False) -> int:
+    """Publish ``folder`` (a built dataset, a trained model or eval results, by ``kind``) to ``repo_id`` as
+    ``config`` (that kind's model in :data:`PUBLISH_CONFIGS`) says; 0 when done.
+
+    The one entry of the publish stage (``rankladder publish KIND``, ``rankladder.publish``, the release).
+    ``out``: where a dry run writes the folder it would upload (default ``./release/ORG__NAME-vX.Y.Z``);
+    ``overwrite``: replace a different folder already there, once the new one is complete."""
+    if kind not in PUBLISH_CONFIGS:
+        raise UserError(f"kind: expected one of {', '.join(PUBLISH_CONFIGS)}, got {kind!r}")
+    if not isinstance(config, PUBLISH_CONFIGS[kind]):
+        raise TypeError(f"publish {kind}: expected a {PUBLISH_CONFIGS[kind].__name__}, got {type(config).__name__}")
+    publish = {"dataset": publish_dataset, "model": publish_model, "results": publish_results}[kind]
+    return publish(config, Path(folder), repo_id, Path(out) if out is not None else None, overwrite)
+
+
 def publish_dataset(
-    dataset_dir: Path,
-    repo_id: str,
-    version: str,
-    private=False,
-    dry_run=False,
-    force=False,
-    license=None,
-    output=None,
-    trained_models=None,
-    overwrite=False,
+    config: DatasetPublishConfig, dataset_dir: Path, repo_id: str, output: Path | None, overwrite: bool
 ) -> int:
-    version, repo_id, dataset_dir = parse_version(version), check_repo_id(repo_id), Path(dataset_dir)
-    license = check_license(license)
-    for model_repo in trained_models or []:
+    version, repo_id = parse_version(config.version), check_repo_id(repo_id)
+    license, dry_run = check_license(config.license), config.dry_run
+    for model_repo in config.trained_models:
         check_repo_id(model_repo, "trained model repo")
     manifest = read_dataset_dir(dataset_dir)
     check_dataset_version(dataset_dir, manifest, version)
     output = _dry_run_output(output, _default_output(repo_id, version), dry_run)
     api = None if dry_run else hub.get_api()
     # a model repo is linked only once it is on the target Hub (a dry run contacts nothing: no links)
-    models = {m: (hub.repo_url(api, m, "model") if api else None) for m in trained_models or []}
+    models = {m: (hub.repo_url(api, m, "model") if api else None) for m in config.trained_models}
     card = dataset_card.build_dataset_card(
         dataset_dir, repo_id=repo_id, version=version, license=license, trained_models=models, endpoint=hub.endpoint()
     )
@@ -124,13 +146,13 @@ def publish_dataset(
     tag, message = f"v{version}", f"Release dataset v{version}"
     description = f"rankladder dataset {version} (content hash {manifest['content_hash']})"
     folder, holder = _stage(output, fill, overwrite)
-    _print_plan("dataset", repo_id, folder, message, tag)
+    _print_plan("dataset", repo_id, folder, message, tag, _tag_options(config))
     if dry_run:
         print(f"dry run: nothing uploaded; release folder written to {folder}")
         return 0
     try:
         release = hub.publish_folder(
-            api, folder, repo_id, "dataset", message, description, tag=tag, force=force, private=private
+            api, folder, repo_id, "dataset", message, description, tag=tag, force=config.force, private=config.private
         )
     finally:
         holder.cleanup()
@@ -161,21 +183,11 @@ def _read_back(repo_id: str, manifest: dict, release: hub.Release) -> None:
 
 
 def publish_model(
-    checkpoint_dir: Path,
-    repo_id: str,
-    version: str,
-    private=False,
-    dry_run=False,
-    force=False,
-    license=None,
-    dataset_repo=None,
-    results_dir=None,
-    output=None,
-    base_model=None,
-    overwrite=False,
+    config: ModelPublishConfig, checkpoint_dir: Path, repo_id: str, output: Path | None, overwrite: bool
 ) -> int:
-    version, repo_id, checkpoint_dir = parse_version(version), check_repo_id(repo_id), Path(checkpoint_dir)
-    license = check_license(license)
+    version, repo_id = parse_version(config.version), check_repo_id(repo_id)
+    license, dry_run = check_license(config.license), config.dry_run
+    dataset_repo, results_dir, base_model = config.dataset_repo, config.results, config.base_model
     if dataset_repo is not None:
         check_repo_id(dataset_repo, "--dataset-repo")
     if base_model is not None:
@@ -204,12 +216,14 @@ def publish_model(
 
     tag, message = f"v{version}", f"Release model v{version}"
     folder, holder = _stage(output, fill, overwrite)
-    _print_plan("model", repo_id, folder, message, tag)
+    _print_plan("model", repo_id, folder, message, tag, _tag_options(config))
     if dry_run:
         print(f"dry run: nothing uploaded; release folder written to {folder}")
         return 0
     try:
-        release = hub.publish_folder(api, folder, repo_id, "model", message, tag=tag, force=force, private=private)
+        release = hub.publish_folder(
+            api, folder, repo_id, "model", message, tag=tag, force=config.force, private=config.private
+        )
     finally:
         holder.cleanup()
     _report(release)
@@ -268,20 +282,14 @@ def _card_with_results(card, results: dict, repo_id: str, wanted: str | None, ch
 
 
 def publish_results(
-    results_dir: Path,
-    model_repo: str,
-    create_pr=False,
-    dry_run=False,
-    model=None,
-    bundle_dir=None,
-    output=None,
-    overwrite=False,
+    config: ResultsPublishConfig, results_dir: Path, model_repo: str, output: Path | None, overwrite: bool
 ) -> int:
     from huggingface_hub import ModelCard
 
     from rankladder.model_cards.leaderboard import fill_bundle
 
-    model_repo, results_dir = check_repo_id(model_repo, "--model-repo"), Path(results_dir)
+    model_repo = check_repo_id(model_repo, "--model-repo")
+    dry_run, create_pr, model, bundle_dir = config.dry_run, config.create_pr, config.model, config.bundle_dir
     results = read_results_dir(results_dir)
     output = _dry_run_output(output, _default_output(model_repo, None) / "results", dry_run)
     bundle_dir = Path(bundle_dir or Path("release") / "leaderboard" / model_repo.replace("/", "__"))
@@ -316,7 +324,7 @@ def publish_results(
         why = (
             "no MTEB task among the results" if not bundle_files else "the model's Hub revision is unknown in a dry run"
         )
-        print(f"leaderboard bundle: not written ({why})")
+        print(f"leaderboard bundle: {bundle_dir} not written ({why})")
     message = f"Add rankladder eval results for {model_repo}@{revision}"
     folder, holder = _stage(output, fill, overwrite)
     _print_plan("model", model_repo, folder, message, None, " (as a pull request)" if create_pr else "")

@@ -10,7 +10,7 @@ the CLI prints.
 >>> dataset = rankladder.build([run], "datasets/demo", version="0.1.0", dev_fraction=0.25)
 >>> model = rankladder.train("models/demo", data=str(dataset), max_steps=20)
 >>> summary = rankladder.evaluate([str(model)], [str(dataset)], "results/demo")
->>> rankladder.publish("dataset", dataset, "me/demo-graded", version="0.1.0", dry_run=True, output="release/ds")
+>>> rankladder.publish("dataset", dataset, "me/demo-graded", version="0.1.0", dry_run=True, out="release/ds")
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rankladder.core.cli_model import config_from_options
 from rankladder.core.config import validate_flags as _validate
 
 
@@ -108,11 +109,15 @@ def build(
 
 
 def train(out: str | Path, **options: Any) -> Path:
-    """Fine-tune a retriever; returns the model folder. ``options``: every ``rankladder train`` option,
-    rankladder's (``data``, ``loss``, ``group_size``, ...) and the Trainer's (``max_steps``, ...)."""
-    from rankladder.training.trainer import run_training
+    """Fine-tune a retriever into ``out``; returns the model folder.
 
-    return Path(run_training({**options, "out": str(out)}))
+    ``options``: the fields of :class:`rankladder.training.config.TrainConfig` (``data``, ``loss``,
+    ``group_size``, ``config`` (a YAML file under the keywords), ...) and the Trainer's own options
+    (``max_steps``, ``learning_rate``, ...), named as ``rankladder train``'s flags."""
+    from rankladder.training import trainer
+    from rankladder.training.config import split_options
+
+    return Path(trainer.run(*split_options({**options, "out": str(out)}, keywords=True)))
 
 
 def evaluate(
@@ -120,53 +125,50 @@ def evaluate(
     tasks: list[str] | str,
     out: str | Path,
     names: list[str] | None = None,
+    revisions: list[str] | None = None,
     overwrite: bool = False,
-    max_seq_length: int | None = None,
+    loaded_models: dict | None = None,
     **options: Any,
 ) -> dict:
-    """Evaluate models on tasks (mteb names, BEIR folders, built datasets); returns the summary dict.
+    """Evaluate models on tasks (mteb names, BEIR folders, built datasets) into ``out``; returns the summary.
 
-    ``options``: ``split``, ``bm25``, ``level_order``, ``batch_size`` (see ``rankladder eval --help``).
-    ``max_seq_length``: truncate every model's inputs to this many tokens (default: each model's own).
+    ``options``: the fields of :class:`rankladder.eval.config.EvalConfig` (``split``, ``bm25``,
+    ``level_order``, ``batch_size``, ``embedding_cache``, ``save_predictions``, ``base``), named as
+    ``rankladder eval``'s flags. ``names``/``revisions``: what to record for each model (``--name``,
+    ``--revision``); ``loaded_models``: already loaded SentenceTransformers by model argument.
     """
-    from rankladder.eval.config import EvalOptions
-    from rankladder.eval.run import EvalConfig, run_eval
+    from rankladder.eval.config import EvalConfig
+    from rankladder.eval.run import run
 
-    checked = _validate(EvalOptions, {"tasks": [tasks] if isinstance(tasks, str) else list(tasks), **options})
-    models = [models] if isinstance(models, str) else list(models)
-    loaded = None
-    if max_seq_length:
-        from rankladder.training.base_model import load_base_model
-
-        loaded = {model: load_base_model(model, max_seq_length) for model in models}
-    return run_eval(
-        EvalConfig(
-            models=models,
-            tasks=checked.tasks,
-            output_dir=str(out),
-            names=list(names or []),
-            split=checked.split,
-            bm25=checked.bm25,
-            level_order=checked.level_order,
-            batch_size=checked.batch_size,
-            overwrite=overwrite,
-        ),
-        st_models=loaded,
+    tasks = [tasks] if isinstance(tasks, (str, Path)) else tasks
+    config = config_from_options(EvalConfig, {"tasks": [str(t) for t in tasks], **options})
+    return run(
+        config,
+        [str(models)] if isinstance(models, (str, Path)) else [str(m) for m in models],
+        out,
+        names=list(names or []),
+        revisions=list(revisions or []),
+        overwrite=overwrite,
+        loaded_models=loaded_models,
     )
 
 
-def publish(kind: str, folder: str | Path, repo_id: str, **options: Any) -> int:
-    """Publish a ``dataset``, ``model`` or ``results`` folder to the Hub (or ``dry_run=True, output=DIR``).
+def publish(
+    kind: str, folder: str | Path, repo_id: str, out: str | Path | None = None, overwrite: bool = False, **options: Any
+) -> int:
+    """Publish a ``dataset``, ``model`` or ``results`` folder to the Hub (or ``dry_run=True, out=DIR``); 0 when done.
 
-    The options are those of ``rankladder publish KIND --help`` (``version``, ``license``, ``dry_run``, ...).
+    ``options``: the fields of that kind's config in :mod:`rankladder.model_cards.config`, named as the flags of
+    ``rankladder publish KIND`` (``version``, ``license``, ``dry_run``, ``dataset_repo``, ``create_pr``, ...).
     """
     from rankladder.core.errors import UserError
-    from rankladder.model_cards import publish as pub
+    from rankladder.model_cards.config import PUBLISH_CONFIGS
+    from rankladder.model_cards.publish import run
 
-    functions = {"dataset": pub.publish_dataset, "model": pub.publish_model, "results": pub.publish_results}
-    if kind not in functions:
-        raise UserError(f"kind: expected one of {', '.join(functions)}, got {kind!r}")
-    return functions[kind](Path(folder), repo_id, **options)
+    if kind not in PUBLISH_CONFIGS:
+        raise UserError(f"kind: expected one of {', '.join(PUBLISH_CONFIGS)}, got {kind!r}")
+    config = config_from_options(PUBLISH_CONFIGS[kind], options)
+    return run(kind, config, folder, repo_id, out=out, overwrite=overwrite)
 
 
 def judge(run_dir: str | Path, progress: bool = True, **options: Any) -> Path:

@@ -71,64 +71,72 @@ class Pipeline:
         return result
 
     def _train(self) -> dict:
+        from rankladder.api import train
+
         options = {k: v for k, v in self.config["training"].items() if v is not None}
         # the stage's own earlier output (or an interrupted run's checkpoints) is replaced once the new
         # model is complete: a changed config must not resume from the old steps
-        api.train(self.model_dir, **{**options, "data": str(self.dataset_dir), "overwrite": True})
+        options.update(data=str(self.dataset_dir), overwrite=True)
+        train(self.model_dir, **options)
         manifest = json.loads((self.model_dir / "rankladder_train_manifest.json").read_text(encoding="utf-8"))
         return {"final_metrics": manifest.get("final_metrics", {})}
 
     def _eval(self) -> dict:
+        from rankladder.api import evaluate
         from rankladder.training.trainer import default_base_model
 
-        options = dict(self.config["eval"])
-        extra_tasks, include_base = options.pop("tasks"), options.pop("include_base")
+        e = dict(self.config["eval"])
+        include_base, extra_tasks = e.pop("include_base"), e.pop("tasks")
+        base = self.config["training"].get("model") or default_base_model()
         models, names = [str(self.model_dir)], [self.config["publish"]["model_repo"]]
         if include_base:
-            models.insert(0, self.config["training"].get("model") or default_base_model())
+            models.insert(0, base)
             names.insert(0, BASE_MODEL_NAME if not self.config["training"].get("model") else "")
         tasks = [str(self.dataset_dir), *extra_tasks]
-        summary = api.evaluate(models, tasks, self.eval_dir, names=names, overwrite=True, **options)
+        summary = evaluate(models, tasks, self.eval_dir, names=names, overwrite=True, **e)
         return {"mean": summary.get("mean", {})}
 
     def _publish(self) -> dict:
-        p, version = self.config["publish"], self.config["version"]
+        from rankladder.api import publish
+
+        p, version = dict(self.config["publish"]), self.config["version"]
+        dataset_repo, model_repo = p.pop("dataset_repo"), p.pop("model_repo")
         dry = p["dry_run"]
         # OUT/release/* are this pipeline's own folders: a re-run replaces them (atomically, once complete)
-        common = {"dry_run": dry, "force": p["force"], "private": p["private"], "license": p["license"]}
         self.release_dir.mkdir(parents=True, exist_ok=True)
-        api.publish(
+        folders = {
+            kind: {"out": self.release_dir / kind, "overwrite": True} for kind in ("dataset", "model", "results")
+        }
+        publish(
             "dataset",
             self.dataset_dir,
-            p["dataset_repo"],
+            dataset_repo,
             version=version,
-            output=self.release_dir / "dataset",
-            trained_models=[p["model_repo"]],
-            overwrite=True,
-            **common,
+            trained_models=[model_repo],
+            **p,
+            **folders["dataset"],
         )
-        api.publish(
+        publish(
             "model",
             self.model_dir,
-            p["model_repo"],
+            model_repo,
             version=version,
-            dataset_repo=p["dataset_repo"],
-            results_dir=self.eval_dir,
-            output=self.release_dir / "model",
-            overwrite=True,
-            **common,
+            dataset_repo=dataset_repo,
+            results=self.eval_dir,
+            **p,
+            **folders["model"],
         )
-        api.publish(
+        leaderboard = self.release_dir / "leaderboard"
+        publish(
             "results",
             self.eval_dir,
-            p["model_repo"],
+            model_repo,
             dry_run=dry,
-            model=p["model_repo"],
-            bundle_dir=self.release_dir / "leaderboard",
-            output=self.release_dir / "results",
-            overwrite=True,
+            model=model_repo,
+            bundle_dir=leaderboard,
+            **folders["results"],
         )
-        return {"dry_run": dry, "dataset_repo": p["dataset_repo"], "model_repo": p["model_repo"], "tag": f"v{version}"}
+        return {"dry_run": dry, "dataset_repo": dataset_repo, "model_repo": model_repo, "tag": f"v{version}"}
 
     def _release_manifest(self, records: dict) -> dict:
         dataset = json.loads((self.dataset_dir / "rankladder_manifest.json").read_text(encoding="utf-8"))

@@ -17,8 +17,8 @@ from pydantic import Field
 from rankladder.core.config import KeyLines, StrictModel, dump, load_yaml, validate
 from rankladder.core.errors import UserError
 from rankladder.dataset_builder.config import BuildConfig, GenerationConfig, JudgeOptions, QueriesConfig
-from rankladder.eval.config import EvalOptions
-from rankladder.model_cards.config import PublishOptions
+from rankladder.eval.config import EvalConfig
+from rankladder.model_cards.config import TaggedPublishOptions
 
 # The quickstart's training recipe: a tiny dataset (8 queries × 4 levels), so several epochs, one
 # document per level in every group, and logging often enough to see a loss curve. Everything not
@@ -39,13 +39,22 @@ QUICKSTART_TRAINING: dict[str, Any] = {
 }
 
 
-class ReleaseEval(EvalOptions):
+class ReleaseEval(EvalConfig):
+    """``rankladder eval``'s options; ``tasks`` are evaluated besides the release's own dataset."""
+
     include_base: bool = Field(True, description="evaluate the base model beside the fine-tuned one")
 
 
-class ReleasePublish(PublishOptions):
-    dataset_repo: str = "rankladder/quickstart-synthetic-graded"
-    model_repo: str = "rankladder/quickstart-minilm-wasserstein"
+class ReleasePublish(TaggedPublishOptions):
+    """``rankladder publish``'s options for the release's dataset and model (its version is the release's).
+
+    A release only writes what it would upload unless its YAML says ``dry_run: false``, and its cards
+    carry a license even when the built card has none."""
+
+    dataset_repo: str = Field("rankladder/quickstart-synthetic-graded", description="the dataset's Hub repo")
+    model_repo: str = Field("rankladder/quickstart-minilm-wasserstein", description="the model's Hub repo")
+    license: str = Field("apache-2.0", description="Hub license id of both cards")
+    dry_run: bool = Field(True, description="write the folders that would be pushed instead of pushing")
 
 
 class ReleaseConfig(StrictModel):
@@ -59,7 +68,7 @@ class ReleaseConfig(StrictModel):
         default_factory=lambda: dict(QUICKSTART_TRAINING),
         description="`rankladder train` options (rankladder's and the Trainer's)",
     )
-    eval: ReleaseEval = Field(default_factory=lambda: ReleaseEval(bm25=True, level_order=True))
+    eval: ReleaseEval = Field(default_factory=ReleaseEval)
     publish: ReleasePublish = Field(default_factory=ReleasePublish)
 
 

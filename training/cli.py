@@ -65,7 +65,8 @@ def trainer_flags_help() -> str:
 
 
 def register(subparsers) -> None:
-    from rankladder.training.config import TrainOptions, add_model_arguments
+    from rankladder.core.cli_model import add_model_arguments
+    from rankladder.training.config import TrainConfig
 
     parser = subparsers.add_parser(
         "train",
@@ -76,23 +77,24 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,  # an abbreviation of one of ours must not swallow a Trainer flag
     )
-    add_model_arguments(parser.add_argument_group("rankladder options"), TrainOptions)
+    add_model_arguments(parser.add_argument_group("rankladder options"), TrainConfig, separator="_", bool_values=True)
     # the Trainer's flags are not declared here (importing transformers takes seconds): what this parser
     # does not know goes to args.trainer_args, parsed by transformers' HfArgumentParser when train runs
     parser.set_defaults(func=run, extra_args_to="trainer_args", output_arg="out")
 
 
 def run(args: argparse.Namespace) -> int:
+    from rankladder.core.cli_model import given_options
     from rankladder.core.console import print_summary
-    from rankladder.training.config import TrainOptions, parse_trainer_flags
+    from rankladder.training import trainer
+    from rankladder.training.config import TrainConfig, parse_trainer_flags, split_options
     from rankladder.training.distributed import is_writer
     from rankladder.training.summary import next_steps, summary_rows
-    from rankladder.training.trainer import run_training
 
     # only training options: the global flags (-v, -q, ...) share the namespace
-    options = {k: v for k, v in vars(args).items() if k in TrainOptions.model_fields}
+    options = given_options(TrainConfig, args)
     options.update(parse_trainer_flags(getattr(args, "trainer_args", None) or []))
-    output = run_training(options)
+    output = trainer.run(*split_options(options))
     if is_writer():  # one closing summary per launch, not one per process
         print_summary("train", summary_rows(output), next_steps=next_steps(output))
     return 0

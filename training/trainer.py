@@ -1,4 +1,8 @@
-"""``run_training(options)``: lists → groups → loss → SentenceTransformerTrainer → checkpoint + manifest.
+"""``run(config, trainer)``: lists → groups → loss → SentenceTransformerTrainer → checkpoint + manifest.
+
+The one entry of the training stage (``rankladder train``, ``rankladder.train``, the release and the
+study call it): ``config`` is a :class:`rankladder.training.config.TrainConfig`, ``trainer`` the
+Trainer's own options (``{"max_steps": 20}``); both come from ``training.config.split_options``.
 
 The output folder appears only when the run is complete (written to a temp sibling, then renamed): a
 SentenceTransformer model with its card, the effective config (``rankladder_train_config.yaml``) and
@@ -50,15 +54,16 @@ from rankladder.training.provenance import (  # noqa: F401 (re-exported)
 logger = logging.getLogger(__name__)
 
 
-def run_training(options: dict[str, Any]) -> Path:
-    """Train from a flat option dict (CLI flags / YAML keys); returns the output folder."""
-    rl, targs, source_dicts, given = cfg.resolve(options)
+def run(config: cfg.TrainConfig, trainer: dict[str, Any] | None = None) -> Path:
+    """Train as ``config`` and the Trainer's options ``trainer`` say; returns the model folder (``config.out``)."""
+    trainer = dict(trainer or {})
+    targs, source_dicts, given = cfg.resolve(config, trainer)
     # first: a second writer of this folder, or one that cannot be written, is refused before any loading
     with hold_output(targs.output_dir):
-        return _run_training(options, rl, targs, source_dicts, given)
+        return _run_training(config, trainer, targs, source_dicts, given)
 
 
-def _run_training(options: dict[str, Any], rl, targs, source_dicts, given) -> Path:
+def _run_training(rl: cfg.TrainConfig, trainer: dict[str, Any], targs, source_dicts, given) -> Path:
     import yaml
 
     from rankladder.training.data import Source, check_source_exists, dataset_provenance, load_lists
@@ -125,7 +130,7 @@ def _run_training(options: dict[str, Any], rl, targs, source_dicts, given) -> Pa
     defaults = cfg.run_defaults(given, evaluate=evaluator is not None, gpu=torch.cuda.is_available(), quiet=quiet)
     if defaults:  # short-run logging, dev evaluation: under what the user gave, so re-resolved
         with _logs_said_once():
-            rl, targs, source_dicts, given = cfg.resolve(options, defaults)
+            targs, source_dicts, given = cfg.resolve(rl, trainer, defaults)
 
     dataset_info = dataset_provenance(rl.data or sources[0].path)
     identity = base_model_identity(base)

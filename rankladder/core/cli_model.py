@@ -20,11 +20,13 @@ from __future__ import annotations
 import argparse
 import types
 import typing
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
 from rankladder.core.config import validate_flags
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def cli(
@@ -50,16 +52,23 @@ def flag_name(name: str, separator: str = "-") -> str:
     return "--" + name.replace("_", separator)
 
 
+def option_label(name: str, separator: str = "-") -> str:
+    """How messages name an option so they read right from the CLI, the API and YAML: ``base_url (--base-url)``."""
+    return f"{name} ({flag_name(name, separator)})"
+
+
 def cli_meta(info) -> dict[str, Any]:
     extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
     return dict(extra.get("cli") or {})
 
 
 def _base_type(annotation):
-    """``Optional[X]`` → ``X``; other annotations unchanged."""
+    """``Optional[X]`` → ``X``, ``Annotated[X, ...]`` (``PositiveInt``) → ``X``; other annotations unchanged."""
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         members = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return members[0] if len(members) == 1 else annotation
+        annotation = members[0] if len(members) == 1 else annotation
+    if typing.get_origin(annotation) is typing.Annotated:
+        return typing.get_args(annotation)[0]
     return annotation
 
 
@@ -99,8 +108,9 @@ def add_model_arguments(
         target = groups.get(meta.get("group"))
         if target is None:
             target = groups[meta["group"]] = parser.add_argument_group(meta["group"])
-        default = info.get_default(call_default_factory=True)
-        help_text = argparse.SUPPRESS if meta.get("hidden") else (info.description or "") + _default_text(default)
+        default = None if info.is_required() else info.get_default(call_default_factory=True)
+        shown = " (required)" if info.is_required() else _default_text(default)
+        help_text = argparse.SUPPRESS if meta.get("hidden") else (info.description or "") + shown
         base = _base_type(info.annotation)
         kwargs: dict[str, Any] = {"help": help_text, "default": argparse.SUPPRESS}
         if meta.get("metavar"):
@@ -109,6 +119,7 @@ def add_model_arguments(
             kwargs["choices"] = list(typing.get_args(base))
         elif base in (int, float):
             kwargs["type"] = base
+            kwargs.setdefault("metavar", "N" if base is int else "X")
         elif typing.get_origin(base) is list:
             item = (typing.get_args(base) or (str,))[0]
             if item in (int, float):
@@ -156,3 +167,11 @@ def config_from_args(
     values = {**(base or {}), **given_options(model, args)}
     flags = {name: flag_name(name, separator) for name in model.model_fields}
     return validate_flags(model, values, flags, separator=separator)
+
+
+def config_from_options(model: type[M], options: dict[str, Any], separator: str = "-") -> M:
+    """``model`` from keyword arguments (the Python API) or a YAML section given as a mapping; a mistake is
+    one :class:`UserError` naming the option as key and flag (``window (--window): must be at least 1``)."""
+    names = {*model.model_fields, *options}  # a missing required field is named too
+    flags = {name: option_label(name, separator) if name in model.model_fields else name for name in names}
+    return validate_flags(model, options, flags, separator=separator)

@@ -17,7 +17,7 @@ def test_one_set_of_defaults_across_entry_points():
     from rankladder.dataset_builder.backends.base import SamplingConfig
     from rankladder.dataset_builder.config import BuildConfig, GenerationConfig
     from rankladder.release import DEFAULTS
-    from rankladder.training.config import TrainOptions
+    from rankladder.training.config import TrainConfig
 
     generate = build_parser().parse_args(["generate", "--out", "x"])
     build = build_parser().parse_args(["build", "r", "--out", "x", "--version", "1.0.0"])
@@ -26,7 +26,7 @@ def test_one_set_of_defaults_across_entry_points():
         assert getattr(generate, key) == getattr(generation, key) == DEFAULTS["generation"][key], key
     assert SamplingConfig().max_new_tokens == generation.max_new_tokens
     assert build.dev_fraction == BuildConfig().dev_fraction == DEFAULTS["build"]["dev_fraction"]
-    assert TrainOptions().loss == DEFAULTS["training"]["loss"]
+    assert TrainConfig().loss == DEFAULTS["training"]["loss"]
 
 
 @pytest.mark.parametrize(
@@ -75,16 +75,16 @@ def test_run_refuses_a_zero_batch_size_before_any_work(tmp_path):
 
 
 def test_training_yaml_and_flags_are_checked_before_any_model_loads(tmp_path):
-    from rankladder.training.config import resolve
+    from rankladder.training.config import split_options
 
     config = tmp_path / "train.yaml"
     config.write_text("loss: ws2\ngroup_size: 0\n")
     with pytest.raises(UserError, match=r"train.yaml:2: key 'group_size': must be at least 1 \(got 0\)"):
-        resolve({"config": str(config), "out": str(tmp_path / "m")})
+        split_options({"config": str(config), "out": str(tmp_path / "m")})
     with pytest.raises(UserError, match=r"--max_steps: must be a positive number of steps"):
-        resolve({"max_steps": -5, "out": str(tmp_path / "m")})
+        split_options({"max_steps": -5, "out": str(tmp_path / "m")})
     with pytest.raises(UserError, match=r"--learning_rate: must be greater than 0"):
-        resolve({"learning_rate": 0.0, "out": str(tmp_path / "m")})
+        split_options({"learning_rate": 0.0, "out": str(tmp_path / "m")})
     assert not (tmp_path / "m").exists()
 
 
@@ -95,6 +95,6 @@ def test_python_api_validates_through_the_same_models(tmp_path):
         rankladder.build([tmp_path / "run"], tmp_path / "ds", version="1.0.0", dev_fraction=2.0)
     with pytest.raises(UserError, match=r"--window: must be at least 1"):
         rankladder.generate(tmp_path / "run", window=0)
-    with pytest.raises(UserError, match=r"--bogus: unknown option"):
+    with pytest.raises(UserError, match=r"^bogus: unknown option"):
         rankladder.evaluate(["m"], ["t"], tmp_path / "r", bogus=1)
     assert not any(tmp_path.iterdir())

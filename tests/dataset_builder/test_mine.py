@@ -166,9 +166,9 @@ def test_dense_range_and_margins_on_minilm(tmp_path, shared_datasets, minilm_pat
 
 
 def test_mined_output_is_a_training_source_and_trains(tmp_path, shared_datasets, minilm_path):
+    from rankladder.api import train
     from rankladder.study_config import sources_for
     from rankladder.training.data import Source, load_lists
-    from rankladder.training.trainer import run_training
 
     folder = small_beir(tmp_path / "beir", shared_datasets / "cranfield")
     out = tmp_path / "mined"
@@ -181,8 +181,8 @@ def test_mined_output_is_a_training_source_and_trains(tmp_path, shared_datasets,
     qrels_source = load_lists([Source(path=str(folder), qrels=str(out / "mined_negatives.tsv"))])
     assert sum(len(r["labels"]) for r in qrels_source) == 12 and {v for r in qrels_source for v in r["labels"]} == {0.0}
     sources = sources_for({"name": "real-infonce", "labels": "real-binary", "real_negatives": 2}, "unused", str(out))
-    model = run_training(
-        {
+    model = train(
+        **{
             "data": str(out),
             "sources": sources,
             "loss": "infonce",

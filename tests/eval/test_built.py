@@ -122,14 +122,16 @@ def test_level_order_metrics_average_and_skip():
 
 # ---------------------------------------------------------------- built dataset → mteb task
 def test_built_dataset_runs_with_level_order(built_dir, minilm_st, tmp_path, capfd):
-    from rankladder.eval.run import EvalConfig, run_eval
+    from rankladder.eval.config import EvalConfig
+    from rankladder.eval.run import run
 
     out = tmp_path / "out"
-    summary = run_eval(
-        EvalConfig(
-            models=[minilm_st.path], names=["me/tiny-ladder-minilm"], tasks=[str(built_dir)], output_dir=str(out)
-        ),
-        st_models={minilm_st.path: minilm_st.model},
+    summary = run(
+        EvalConfig(tasks=[str(built_dir)]),
+        [minilm_st.path],
+        out,
+        names=["me/tiny-ladder-minilm"],
+        loaded_models={minilm_st.path: minilm_st.model},
     )
     task = summary["tasks"][0]
     assert task["dataset"]["split"] == "dev" and task["dataset"]["path_or_repo"] == str(built_dir.resolve())

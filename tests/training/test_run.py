@@ -117,10 +117,10 @@ def test_outputs_record_provenance(trained, dataset_dir):
 def test_resume_matches_uninterrupted_run(trained, dataset_dir, tmp_path):
     from sentence_transformers import SentenceTransformer
 
-    from rankladder.training.trainer import run_training
+    from rankladder.api import train
 
-    out = run_training(
-        {
+    out = train(
+        **{
             "data": str(dataset_dir),
             "loss": "ws2",
             "loss_scale": 20.0,

@@ -43,22 +43,36 @@ def write_run(run_dir: Path, records: int, seed: int = 0) -> None:
     path = next((run_dir / "records").glob("shard-*.jsonl"))
     template = json.loads(path.read_text(encoding="utf-8").splitlines()[0])
     names = {level.value: level.name for level in load_levels()}
+    # the template serialised once around placeholders: only the changing fields are encoded per line
+    changing = ("key", "query_id", "query", "level", "level_name", "text", "words")
+    template.update({field: f"\x00{field}\x00" for field in changing})
+    parts = json.dumps(template, ensure_ascii=False).split('"\\u0000')
+    pieces = [parts[0]] + [part.split('\\u0000"', 1)[1] for part in parts[1:]]
+    order = [part.split('\\u0000"', 1)[0] for part in parts[1:]]
     rng = random.Random(seed)
     with open(path, "w", encoding="utf-8") as handle:
         for index in range(records):
             query, level = divmod(index, 4)
             level = 3 - level
             words = rng.choices(WORDS, k=rng.randint(30, 70))
-            template.update(
-                key=record_key(f"q{query}", level, 0),
-                query_id=f"q{query}",
-                query=f"synthetic query {query}",
-                level=level,
-                level_name=names[level],
-                text=" ".join(words) + f" {index}.",
-                words=len(words) + 1,
-            )
-            handle.write(json.dumps(template, ensure_ascii=False) + "\n")
+            values = {
+                "key": json.dumps(record_key(f"q{query}", level, 0)),
+                "query_id": f'"q{query}"',
+                "query": f'"synthetic query {query}"',
+                "level": str(level),
+                "level_name": json.dumps(names[level]),
+                "text": '"' + " ".join(words) + f' {index}."',
+                "words": str(len(words) + 1),
+            }
+            handle.write(_line(pieces, order, values) + "\n")
+
+
+def _line(pieces: list[str], order: list[str], values: dict) -> str:
+    out = [pieces[0]]
+    for name, piece in zip(order, pieces[1:]):
+        out.append(values[name])
+        out.append(piece)
+    return "".join(out)
 
 
 PEAK = (

@@ -116,8 +116,9 @@ def plot(figures: dict, path: Path) -> None:
     left.set(title="documents per relevance level", xlabel="level", ylabel="documents")
     words = figures["words_per_level"]
     means = [words[lv]["mean"] for lv in levels]
-    low = [words[lv]["mean"] - words[lv]["p5"] for lv in levels]
-    high = [words[lv]["p95"] - words[lv]["mean"] for lv in levels]
+    # a skewed level can have its mean below p5 (or above p95): its bar then has no whisker on that side
+    low = [max(0.0, words[lv]["mean"] - words[lv]["p5"]) for lv in levels]
+    high = [max(0.0, words[lv]["p95"] - words[lv]["mean"]) for lv in levels]
     right.bar(levels, means, yerr=[low, high], capsize=4, color="#55a868")
     right.set(title="words per document (mean, p5–p95)", xlabel="level", ylabel="words")
     fig.tight_layout()

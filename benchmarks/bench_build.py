@@ -9,7 +9,7 @@ read-back ≤ 10 % of build time at 1M).
 The RUN_DIR is written quickly: one real record from ``generation_record`` (via tests/run_fixtures.py,
 the generator's exact format and manifest) is the template, and only key, query, level, text and words
 change per line.
-Usage: python benchmarks/bench_build.py [--records 1000000 10000000] [--out FILE.json]
+Usage: python benchmarks/bench_build.py [--records 1000000 10000000] [--out FILE.json [--append]]
 """
 
 from __future__ import annotations
@@ -124,9 +124,16 @@ def main() -> None:
     parser.add_argument("--records", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     parser.add_argument("--tmp", type=Path, help="scratch folder (default: system temp)")
+    parser.add_argument(
+        "--append", action="store_true", help="keep the sizes already in --out (sizes measured in separate runs)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         sizes = [measure(n, Path(tmp)) for n in sorted(args.records)]
+    if args.append and args.out and args.out.exists():
+        measured = {size["records"] for size in sizes}
+        earlier = json.loads(args.out.read_text())["sizes"]
+        sizes = sorted([s for s in earlier if s["records"] not in measured] + sizes, key=lambda s: s["records"])
     report = {"benchmark": "build", "sizes": sizes, "targets": {"readback_share_max": 0.10, "peak_rss_ratio_max": 2.0}}
     if len(sizes) > 1:
         small, large = sizes[0], sizes[-1]

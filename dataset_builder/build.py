@@ -1,8 +1,9 @@
 """``rankladder build``: RUN_DIRs → DATASET_DIR (parquet configs, card, stats, manifest).
 
-Reads the generation records column-wise (pyarrow's JSON reader, only the needed fields), merges
-runs and shards (first record per key wins), assigns content-hash doc ids, holds out whole queries
-for ``dev``, and writes every config atomically.
+Streams the generation records (pyarrow's JSON reader, only the needed fields, block by block) through
+spill partitions (``build_stream``: memory bounded whatever the run's size), merges runs and shards
+(first record per key wins), assigns content-hash doc ids, holds out whole queries for ``dev``, and
+writes every config atomically.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ the partition count: a build with one partition is the former in-memory build, r
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from rankladder.dataset_builder import agreement, label_guard, schema, splits
@@ -264,6 +265,7 @@ def write_configs(
     bounds = pl.Series("bounds", [query_ids[(k * len(query_ids)) // parts] for k in range(1, parts)], pl.String)
     del query_ids
     pieces = _place(spill, parts, rules, dev, bounds, on_hold)
+    shutil.rmtree(spill / "records")  # every record is in the pieces now: free the disk early
     files = {}
     files["corpus/corpus"], documents = _write_corpus(folder, spill, parts, total, layout, on_hold)
     files.update(_write_queries_and_lists(folder, pieces, parts, dev, layout, on_hold))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 BUCKET_RECORDS = 200_000  # records per in-memory partition: ~200 MB of texts and index at most
 HoldHook = Callable[[str, int], None]
+SPILL_CODEC = "lz4"  # spill files are read once or twice: speed over size
 
 
 def partition_count(records: int, bucket_records: int) -> int:
@@ -73,7 +74,7 @@ class Partitions:
 
         writer = self._writers.get(part)
         if writer is None:
-            writer = self._writers[part] = pq.ParquetWriter(self.path(part), table.schema, compression="zstd")
+            writer = self._writers[part] = pq.ParquetWriter(self.path(part), table.schema, compression=SPILL_CODEC)
         writer.write_table(table.combine_chunks())
 
     def close(self) -> None:

@@ -9,7 +9,8 @@ read-back ≤ 10 % of build time at 1M).
 The RUN_DIR is written quickly: one real record from ``generation_record`` (via tests/run_fixtures.py,
 the generator's exact format and manifest) is the template, and only key, query, level, text and words
 change per line.
-Usage: python benchmarks/bench_build.py [--records 1000000 10000000] [--out FILE.json [--append]]
+Usage: python benchmarks/bench_build.py [--records 1000000 10000000] [--out FILE.json]
+       python benchmarks/bench_build.py --merge A.json B.json --out FILE.json  (sizes run separately)
 """
 
 from __future__ import annotations
@@ -125,15 +126,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     parser.add_argument("--tmp", type=Path, help="scratch folder (default: system temp)")
     parser.add_argument(
-        "--append", action="store_true", help="keep the sizes already in --out (sizes measured in separate runs)"
+        "--merge", type=Path, nargs="+", help="measure nothing: combine the sizes of these earlier JSON reports"
     )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
-        sizes = [measure(n, Path(tmp)) for n in sorted(args.records)]
-    if args.append and args.out and args.out.exists():
-        measured = {size["records"] for size in sizes}
-        earlier = json.loads(args.out.read_text())["sizes"]
-        sizes = sorted([s for s in earlier if s["records"] not in measured] + sizes, key=lambda s: s["records"])
+    if args.merge:
+        by_records = {size["records"]: size for path in args.merge for size in json.loads(path.read_text())["sizes"]}
+        sizes = [by_records[n] for n in sorted(by_records)]
+    else:
+        with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
+            sizes = [measure(n, Path(tmp)) for n in sorted(args.records)]
     report = {"benchmark": "build", "sizes": sizes, "targets": {"readback_share_max": 0.10, "peak_rss_ratio_max": 2.0}}
     if len(sizes) > 1:
         small, large = sizes[0], sizes[-1]

@@ -1,9 +1,11 @@
 """The dev split of ``build``: whole queries held out, and queries of one text always on the same side.
 
 Two query ids with the same text (up to case and whitespace, ``schema.normalize_text``) ask the same
-question: one in train and one in dev would put the dev answer into training. Such ids form one group,
-ranked by the hash of its member with the smallest hash, and the group goes to dev or train as a whole. Singleton groups rank
-exactly as single ids did before, so datasets without duplicate texts split as they always did.
+question: one in train and one in dev would put the dev answer into training. Such ids form one group
+(keyed by a digest of the normalised text, ``text_key``), ranked by the hash of its member with the smallest
+hash, and the group goes to dev or train as a whole. Singleton groups rank exactly as single ids did before,
+so datasets without duplicate texts split as they always did. ``build`` forms the groups partition by
+partition and feeds only the reachable ones to ``choose_dev``: the same split without holding every query.
 """
 
 from __future__ import annotations

@@ -68,3 +68,27 @@ def test_many_small_partitions_write_the_same_files_and_hold_one_partition_at_a_
     assert sum(survey_loads) == records  # every record was read, once per pass
     # never about more than one partition in memory (hash partitions vary a little around their mean size)
     assert max(rows for _, rows in held) <= 2 * BUCKET < records
+
+
+def test_dev_split_over_partitions_is_the_split_of_all_queries_at_once(tmp_path):
+    """Eight of twelve queries share one text (one group, on one side); the other groups are single queries. Over
+    partitions the dev queries are exactly what ``splits.dev_queries`` picks from all queries at once."""
+    from datasets import load_dataset
+
+    from rankladder.dataset_builder.splits import dev_queries
+
+    texts = {f"q{i}": ("How high is Everest?" if i < 8 else f"query {i}") for i in range(12)}
+    rows = [
+        {"query_id": qid, "query": text, "level": level, "text": f"{qid} document at level {level}"}
+        for qid, text in texts.items()
+        for level in (3, 2, 1, 0)
+    ]
+    run = write_run_dir(tmp_path / "run", rows)
+    expected = dev_queries(list(texts), list(texts.values()), 0.3, 0)
+    group = {f"q{i}" for i in range(8)}
+    assert expected and len(expected) < len(texts) and (group <= expected or not group & expected)
+    for name, bucket in (("whole", None), ("parts", 8)):
+        folder = tmp_path / name
+        build_dataset([run], folder, version="1.0.0", dev_fraction=0.3, bucket_records=bucket)
+        dev = load_dataset(str(folder), schema.QRELS_CONFIG, split=schema.DEV_SPLIT, cache_dir=tmp_path / "cache")
+        assert set(dev["query-id"]) == expected, name

@@ -10,6 +10,7 @@ The RUN_DIR is written quickly: one real record from ``generation_record`` (via 
 the generator's exact format and manifest) is the template, and only key, query, level, text and words
 change per line.
 Usage: python -m benchmarks.bench_build [--records 1000000 10000000] [--out FILE.json]
+       python -m benchmarks.bench_build --merge A.json B.json --out FILE.json  (sizes run separately)
 """
 
 from __future__ import annotations
@@ -41,22 +42,36 @@ def write_run(run_dir: Path, records: int, seed: int = 0) -> None:
     path = next((run_dir / "records").glob("shard-*.jsonl"))
     template = json.loads(path.read_text(encoding="utf-8").splitlines()[0])
     names = {level.value: level.name for level in load_levels()}
+    # the template serialised once around placeholders: only the changing fields are encoded per line
+    changing = ("key", "query_id", "query", "level", "level_name", "text", "words")
+    template.update({field: f"\x00{field}\x00" for field in changing})
+    parts = json.dumps(template, ensure_ascii=False).split('"\\u0000')
+    pieces = [parts[0]] + [part.split('\\u0000"', 1)[1] for part in parts[1:]]
+    order = [part.split('\\u0000"', 1)[0] for part in parts[1:]]
     rng = random.Random(seed)
     with open(path, "w", encoding="utf-8") as handle:
         for index in range(records):
             query, level = divmod(index, 4)
             level = 3 - level
             words = rng.choices(WORDS, k=rng.randint(30, 70))
-            template.update(
-                key=record_key(f"q{query}", level, 0),
-                query_id=f"q{query}",
-                query=f"synthetic query {query}",
-                level=level,
-                level_name=names[level],
-                text=" ".join(words) + f" {index}.",
-                words=len(words) + 1,
-            )
-            handle.write(json.dumps(template, ensure_ascii=False) + "\n")
+            values = {
+                "key": json.dumps(record_key(f"q{query}", level, 0)),
+                "query_id": f'"q{query}"',
+                "query": f'"synthetic query {query}"',
+                "level": str(level),
+                "level_name": json.dumps(names[level]),
+                "text": '"' + " ".join(words) + f' {index}."',
+                "words": str(len(words) + 1),
+            }
+            handle.write(_line(pieces, order, values) + "\n")
+
+
+def _line(pieces: list[str], order: list[str], values: dict) -> str:
+    out = [pieces[0]]
+    for name, piece in zip(order, pieces[1:]):
+        out.append(values[name])
+        out.append(piece)
+    return "".join(out)
 
 
 PEAK = (
@@ -108,9 +123,16 @@ def main() -> None:
     parser.add_argument("--records", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     parser.add_argument("--tmp", type=Path, help="scratch folder (default: system temp)")
+    parser.add_argument(
+        "--merge", type=Path, nargs="+", help="measure nothing: combine the sizes of these earlier JSON reports"
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
-        sizes = [measure(n, Path(tmp)) for n in sorted(args.records)]
+    if args.merge:
+        by_records = {size["records"]: size for path in args.merge for size in json.loads(path.read_text())["sizes"]}
+        sizes = [by_records[n] for n in sorted(by_records)]
+    else:
+        with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
+            sizes = [measure(n, Path(tmp)) for n in sorted(args.records)]
     report = {"benchmark": "build", "sizes": sizes, "targets": {"readback_share_max": 0.10, "peak_rss_ratio_max": 2.0}}
     if len(sizes) > 1:
         small, large = sizes[0], sizes[-1]

@@ -1,36 +1,38 @@
 """``rankladder build``: RUN_DIRs → DATASET_DIR (parquet configs, card, stats, manifest).
 
-Reads the generation records column-wise (pyarrow's JSON reader, only the needed fields), merges
-runs and shards (first record per key wins), assigns content-hash doc ids, holds out whole queries
-for ``dev``, and writes every config atomically.
+Streams the generation records (pyarrow's JSON reader, only the needed fields, block by block) through
+spill partitions (``build_stream``: memory bounded whatever the run's size), merges runs and shards
+(first record per key wins), assigns content-hash doc ids, holds out whole queries for ``dev``, and
+writes every config atomically.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import atomic_output_dir, sha256_file, sha256_json, write_json_atomic
 from rankladder.core.locks import holds_output
 from rankladder.core.manifest import tool_versions, utc_now
 from rankladder.core.readback import scratch_cache_beside, verify_dataset
-from rankladder.dataset_builder import agreement, label_guard, schema
+from rankladder.dataset_builder import agreement, schema
 from rankladder.dataset_builder import merge as merge_rules
-from rankladder.dataset_builder.agreement import apply_label_policy, label_columns
+from rankladder.dataset_builder.build_buckets import LabelRules
+from rankladder.dataset_builder.build_stream import write_configs
 from rankladder.dataset_builder.run_reader import (  # noqa: F401 (re-exported)
+    count_lines,
+    iter_record_blocks,
     read_records,
     read_run_manifests,
     unique_run_dirs,
 )
 from rankladder.dataset_builder.runfiles import REJECTS, iter_kind
-from rankladder.dataset_builder.shards import SplitWriter
-from rankladder.dataset_builder.splits import dev_queries
+from rankladder.dataset_builder.spill import HoldHook
 
-if TYPE_CHECKING:
-    import pyarrow as pa
+SPILL_FOLDER = ".build-spill"  # inside the output's temp folder; removed before the read-back
 
 log = logging.getLogger(__name__)
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
@@ -43,200 +45,39 @@ def check_version(version: str) -> str:
     return version
 
 
-def _doc_ids(records) -> pa.ChunkedArray:
-    """Content-hash ids, computed chunk by chunk so only one chunk of texts is held as Python strings."""
+def _record_source(run_dirs: list[Path], merge_rule: str, rejects: list[dict], select_model):
+    """``(blocks, records, settled, selection)``: the merged records as a stream of arrow tables, about how
+    many there are (an upper bound), and a function giving the rejects settled against every record read
+    (``stats.settle_given_up``) once the stream has been read."""
     import pyarrow as pa
 
-    chunks = []
-    for batch in records.select(["text", "title"]).to_batches(max_chunksize=50_000):
-        texts, titles = batch.column(0).to_pylist(), batch.column(1).to_pylist()
-        chunks.append(pa.array([schema.doc_id(text, title or "") for text, title in zip(texts, titles)], pa.string()))
-    return pa.chunked_array(chunks, pa.string())
+    from rankladder.dataset_builder import stats
 
+    if select_model is not None and select_model is not False:
+        from rankladder.dataset_builder.selection import select_records
 
-def _finish(writer: SplitWriter) -> dict:
-    """Close a split's writer: its shard paths (in order) and what the read-back must find."""
-    return {"paths": writer.close(), "readback": writer.expectation()}
+        records = merge_rules.apply_merge_rule(read_records(run_dirs), merge_rule)  # in memory: see --help
+        settled = stats.settle_given_up(rejects, records.column("key"))
+        records, selection = select_records(records, None if select_model is True else select_model)
+        return [records], records.num_rows, lambda: settled, selection
+    finals = pa.array(sorted({row["key"] for row in rejects if row.get("final")}), pa.string())
+    found = []
 
+    def blocks():
+        import pyarrow.compute as pc
 
-def _list_column(offsets, frame, column: str, kind):
-    """One per-document column of ``frame`` as list rows split at ``offsets``."""
-    import pyarrow as pa
+        for block in iter_record_blocks(run_dirs):
+            block = merge_rules.apply_merge_rule(block, merge_rule)
+            if len(finals):
+                keys = block.column("key")
+                found.append(pc.filter(keys, pc.is_in(keys, value_set=finals)))
+            yield block
 
-    return pa.ListArray.from_arrays(offsets, frame.get_column(column).to_arrow().cast(kind))
+    def settled() -> list[dict]:
+        keys = pa.chunked_array([chunk for array in found for chunk in array.chunks], pa.string())
+        return stats.settle_given_up(rejects, keys)
 
-
-def _write_lists(records, doc_ids, ordered, groups, writer: SplitWriter, piece_rows: int = 40_000) -> None:
-    """``lists`` rows for ``groups`` (contiguous in ``ordered``), gathering documents piece by piece."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    starts = groups.get_column("start").to_list() + [groups.get_column("end")[-1] if groups.height else 0]
-    first = 0
-    while first < groups.height:
-        last = first + 1
-        while last < groups.height and starts[last] - starts[first] < piece_rows:
-            last += 1
-        rows = ordered.get_column("row")[starts[first] : starts[last]].to_arrow()
-        offsets = pa.array([start - starts[first] for start in starts[first : last + 1]], pa.int32())
-        gathered = {
-            name: pc.take(column, rows).combine_chunks()
-            for name, column in (("doc_id", doc_ids), ("text", records.column("text")))
-        }
-        labels = ordered.slice(starts[first], starts[last] - starts[first])
-        part = groups.slice(first, last - first)
-
-        writer.write(
-            pa.table(
-                {
-                    "query_id": part.get_column("query_id").to_arrow().cast(pa.string()),
-                    "query": part.get_column("query").to_arrow().cast(pa.string()),
-                    "doc_ids": pa.ListArray.from_arrays(offsets, gathered["doc_id"]),
-                    "documents": pa.ListArray.from_arrays(offsets, gathered["text"].cast(pa.string())),
-                    "levels": _list_column(offsets, labels, "level", pa.int32()),
-                    "intended_levels": _list_column(offsets, labels, "intended", pa.int32()),
-                    "judge_grades": _list_column(offsets, labels, "grade", pa.int32()),
-                    "judge_expected": _list_column(offsets, labels, "expected", pa.float32()),
-                }
-            )
-        )
-        first = last
-
-
-def write_configs(
-    records,
-    folder: Path,
-    dev_fraction: float,
-    seed: int,
-    judgements: dict | None = None,
-    labels: str = "intended",
-    max_disagreement: int = 1,
-    layout: dict | None = None,
-    allow_degenerate_labels: bool = False,
-) -> tuple[dict, object, dict]:
-    """Write every config/split parquet into ``folder``; return the writers (files and read-back expectations
-    per ``config/split``), the stats frame, merge counts. ``layout``: ``shard_bytes``/``rows_per_group`` of
-    every split (``shards.SplitWriter``; defaults: the Hub's shard size).
-
-    Texts stay in the arrow record table; polars orders only the small columns, and documents are
-    gathered once, piece by piece, into the ``lists`` files (1M records stay well under 1.5 GB).
-    """
-    import numpy as np
-    import polars as pl
-    import pyarrow as pa
-
-    layout = layout or {}
-    doc_ids = _doc_ids(records)
-    # Only small columns go to polars; every step replaces the frame so at most two copies live.
-    index = pl.from_arrow(records.select(["key", "query_id", "level", "words", "run"])).with_columns(
-        pl.from_arrow(doc_ids).alias("doc_id"), pl.int_range(pl.len(), dtype=pl.UInt32).alias("row")
-    )
-    total = index.height
-    read_by_run = merge_rules.counts_by_run(index)
-    if index.get_column("key").n_unique() != total:
-        index = index.unique(subset="key", keep="first", maintain_order=True)
-    kept_by_run = merge_rules.counts_by_run(index)
-    index = index.drop("key", "run")
-    duplicate_keys = total - index.height
-    pairs = pl.from_arrow(records.select(["query_id", "query"])).unique()
-    conflicts = pairs.group_by("query_id").len().filter(pl.col("len") > 1)
-    if conflicts.height:
-        raise UserError(f"query id {conflicts.get_column('query_id')[0]!r} has different texts in different runs")
-    queries = pairs.select(pl.col("query_id").alias("_id"), pl.col("query").alias("text")).sort("_id")
-    del pairs
-    if index.select(pl.struct("query_id", "doc_id").n_unique()).item() != index.height:
-        # the same text twice in one query's list: keep its highest level
-        index = index.sort("level", descending=True).unique(subset=["query_id", "doc_id"], keep="first")
-    index = label_columns(index, judgements or {})
-    label_figures = None
-    if judgements:
-        label_figures = agreement.summarize(
-            index.get_column("intended").to_list(),
-            index.get_column("grade").to_list(),
-            index.get_column("expected").to_list(),
-            sorted(set(index.get_column("intended").to_list())),
-            max_disagreement,
-        )
-        label_figures.update(policy=labels, max_disagreement=max_disagreement)
-    documents_before = index.height
-    index = apply_label_policy(index, labels, max_disagreement)
-    if index.height == 0:
-        raise UserError(f"--labels {labels}: no document keeps a label under this policy")
-    policy_result = label_guard.policy_figures(index, documents_before)
-    label_guard.check_policy_result(policy_result, labels, allow_degenerate_labels)
-    queries = queries.filter(pl.col("_id").is_in(index.get_column("query_id").unique().implode()))
-    dev = dev_queries(queries.get_column("_id").to_list(), queries.get_column("text").to_list(), dev_fraction, seed)
-    index = index.with_columns(pl.col("query_id").is_in(list(dev)).alias("is_dev"))
-    files = {}
-
-    first_rows = index.unique(subset="doc_id", keep="first").get_column("row").to_numpy()
-    documents = len(first_rows)
-    keep = np.zeros(total, dtype=bool)
-    keep[first_rows] = True
-    del first_rows
-    corpus = SplitWriter(folder, schema.CORPUS_CONFIG, schema.CORPUS_SPLIT, **layout)
-    offset = 0
-    for batch in records.select(["title", "text"]).to_batches(max_chunksize=50_000):
-        mask = pa.array(keep[offset : offset + batch.num_rows])
-        ids = doc_ids.slice(offset, batch.num_rows)
-        offset += batch.num_rows
-        corpus.write(
-            pa.table(
-                {
-                    "_id": ids.filter(mask),
-                    "title": batch.column(0).filter(mask).fill_null(""),
-                    "text": batch.column(1).filter(mask),
-                }
-            )
-        )
-    files["corpus/corpus"] = _finish(corpus)
-    query_writer = SplitWriter(folder, schema.QUERIES_CONFIG, schema.QUERIES_SPLIT, **layout)
-    query_writer.write(queries.to_arrow())
-    files["queries/queries"] = _finish(query_writer)
-
-    kept = index.height
-    ordered = index.sort(["is_dev", "query_id", "level", "doc_id"], descending=[False, False, True, False])
-    del index
-    groups = (
-        ordered.with_row_index("start")
-        .group_by("query_id", maintain_order=True)
-        .agg(pl.col("start").first(), pl.len().alias("size"), pl.col("is_dev").first())
-        .with_columns((pl.col("start") + pl.col("size")).alias("end"))
-        .join(queries.rename({"_id": "query_id", "text": "query"}), on="query_id", how="left", maintain_order="left")
-    )
-    n_train = groups.height - len(dev)
-    for split, rows, part in (
-        (schema.TRAIN_SPLIT, ~pl.col("is_dev"), groups.slice(0, n_train)),
-        (schema.DEV_SPLIT, pl.col("is_dev"), groups.slice(n_train)),
-    ):
-        if split == schema.DEV_SPLIT and not dev:
-            continue
-        qrels = SplitWriter(folder, schema.QRELS_CONFIG, split, **layout)
-        qrels.write(
-            ordered.filter(rows)
-            .select(
-                pl.col("query_id").alias("query-id"),
-                pl.col("doc_id").alias("corpus-id"),
-                pl.col("level").alias("score"),
-            )
-            .to_arrow()
-        )
-        files[f"default/{split}"] = _finish(qrels)
-        lists = SplitWriter(folder, schema.LISTS_CONFIG, split, label_columns=True, **layout)
-        _write_lists(records, doc_ids, ordered, part, lists)
-        files[f"lists/{split}"] = _finish(lists)
-    stats_frame = ordered.select("query_id", "level", "words", "doc_id")
-    merge = {
-        "records_read": total,
-        "duplicate_keys": duplicate_keys,
-        "duplicate_documents": kept - documents,
-        "train_queries": n_train,
-        "dev_queries": len(dev),
-        "labels": label_figures,
-        "label_policy": policy_result,
-        "records_by_run": {"read": read_by_run, "kept": kept_by_run},
-    }
-    return files, stats_frame, merge
+    return blocks(), count_lines(run_dirs), settled, None
 
 
 @holds_output("out")  # before any work: a second build into the same folder is refused, not silently lost
@@ -256,6 +97,8 @@ def build_dataset(
     rows_per_group: int | None = None,
     allow_degenerate_labels: bool = False,
     merge_rule: str = "refuse",
+    bucket_records: int | None = None,
+    on_hold: HoldHook | None = None,
 ) -> dict:
     """Build DATASET_DIR from one or more RUN_DIRs; returns the dataset manifest.
 
@@ -267,6 +110,11 @@ def build_dataset(
     or the judgements of ``rankladder judge``; the agreement figures go to stats.json, the card and a PNG.
     ``shard_bytes`` caps each parquet shard (default ``schema.SHARD_BYTES``, the Hub's usual size) and
     ``rows_per_group`` sets its row groups (tests shrink both to get many shards from little data).
+    ``bucket_records`` caps the records held in memory at once (default ``spill.BUCKET_RECORDS``): the run is
+    spilled to partitions of that size under the output's temp folder (``build_stream``), and ``on_hold(phase,
+    rows)`` is called each time one is loaded. ``select_model`` reads the whole run into memory (it compares
+    every sample of a query); separability embeds the built lists in memory: both need memory that grows with
+    the run.
     Before it returns, every config/split is read back through ``datasets.load_dataset`` and compared.
     """
     from rankladder.dataset_builder import card, card_sections, stats
@@ -295,25 +143,27 @@ def build_dataset(
         )
     out = Path(out)
     with atomic_output_dir(out, overwrite=overwrite) as tmp:
-        records, selection = merge_rules.apply_merge_rule(read_records(run_dirs), merge_rule), None
-        rejects = stats.settle_given_up(rejects, records.column("key"))
-        if select_model is not None and select_model is not False:
-            from rankladder.dataset_builder.selection import select_records
-
-            records, selection = select_records(records, None if select_model is True else select_model)
-        files, stats_frame, merge = write_configs(
-            records,
-            tmp,
-            dev_fraction,
-            seed,
-            judgements,
-            labels,
-            max_disagreement,
-            {"shard_bytes": shard_bytes, "rows_per_group": rows_per_group},
-            allow_degenerate_labels,
-        )
-        del records
-        figures = stats.compute(stats_frame, rejects, merge, run_manifests)
+        blocks, count, settled, selection = _record_source(run_dirs, merge_rule, rejects, select_model)
+        spill = tmp / SPILL_FOLDER
+        try:
+            files, survey, merge = write_configs(
+                blocks,
+                count,
+                tmp,
+                spill,
+                dev_fraction,
+                seed,
+                LabelRules(judgements, labels, max_disagreement),
+                {"shard_bytes": shard_bytes, "rows_per_group": rows_per_group},
+                allow_degenerate_labels,
+                bucket_records,
+                on_hold,
+            )
+        finally:
+            shutil.rmtree(spill, ignore_errors=True)
+        rejects = settled()
+        totals = {"queries": survey.queries, "documents": merge["documents"], "records": survey.kept_rows}
+        figures = stats.compute(totals, survey.level_words, rejects, merge, run_manifests)
         if merge["labels"]:
             figures["labels"] = merge["labels"]
             agreement.plot(figures["labels"], tmp / schema.AGREEMENT_PLOT)

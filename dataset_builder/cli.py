@@ -148,7 +148,10 @@ def register(subparsers) -> None:
     build = subparsers.add_parser(
         "build",
         help="merge RUN_DIRs into a versioned HF dataset folder (MTEB/BEIR layout + lists)",
-        description="Build DATASET_DIR: configs corpus, queries, default (qrels: train/dev) and lists.",
+        description="Build DATASET_DIR: configs corpus, queries, default (qrels: train/dev) and lists. The run is "
+        "streamed through spill files (partitions of 200,000 records) in the output's temp folder, so memory "
+        "stays bounded whatever the run's size; --select-by-similarity and --separability hold the whole run "
+        "(or its lists) in memory.",
         epilog=BUILD_EXAMPLES,
         formatter_class=HelpFormatter,
     )
@@ -168,7 +171,8 @@ def register(subparsers) -> None:
         default=None,
         metavar="MODEL",
         help="with several samples per (query, level) (generate --samples-per-level N): keep the "
-        "combination best ordered for this embedding model (default all-MiniLM-L6-v2)",
+        "combination best ordered for this embedding model (default all-MiniLM-L6-v2); reads the whole run "
+        "into memory",
     )
     build.add_argument(
         "--separability",
@@ -177,7 +181,7 @@ def register(subparsers) -> None:
         default=None,
         metavar="MODEL",
         help="add per-level separability under this embedding model (default all-MiniLM-L6-v2) "
-        "to stats.json and the card",
+        "to stats.json and the card; embeds the built lists in memory",
     )
     build.add_argument(
         "--labels",

@@ -36,6 +36,17 @@ def policy_figures(index: polars.DataFrame, documents_before: int) -> dict:
     }
 
 
+def combine_policy_figures(parts: list[dict]) -> dict:
+    """``policy_figures`` of a whole dataset from those of partitions that split it by query (no query in two)."""
+    summed = ("documents_before", "documents_kept", "documents_dropped", "lists", "one_document_lists")
+    combined = {key: sum(part[key] for part in parts) for key in summed}
+    combined["levels"] = sorted({level for part in parts for level in part["levels"]}, reverse=True)
+    return {
+        key: combined[key]
+        for key in ("documents_before", "documents_kept", "documents_dropped", "levels", "lists", "one_document_lists")
+    }
+
+
 def check_policy_result(figures: dict, policy: str, allow_degenerate: bool) -> None:
     """Raise ``UserError`` (with the counts) when the labels left are unusable, unless explicitly allowed."""
     problems = []

@@ -1,4 +1,4 @@
-"""Reading RUN_DIRs for ``build``: their manifests, and their records as one arrow table (block-wise)."""
+"""Reading RUN_DIRs for ``build``: their manifests, and their records block by block."""
 
 from __future__ import annotations
 
@@ -82,29 +82,50 @@ def _complete_line_blocks(path: Path):
                 yield block[:end]
 
 
-def read_records(run_dirs: list[Path]):
-    """All records as one arrow table of the needed columns (plus ``run``: the RUN_DIR's index in
-    ``run_dirs``), read block-wise to bound memory."""
-    import pyarrow as pa
-    from pyarrow import json as pajson
-
-    options = pajson.ParseOptions(explicit_schema=_record_schema(), unexpected_field_behavior="ignore")
-    tables = []
+def record_files(run_dirs: list[Path]) -> list[tuple[int, Path]]:
+    """(run index, records file) of every RUN_DIR, in build order."""
+    files = []
     for run, run_dir in enumerate(run_dirs):
         for path in sorted((run_dir / RECORDS).glob("shard-*.jsonl")):
             if not path.is_file():
                 raise UserError(f"{path}: not a records file (a folder?)")
-            for block in _complete_line_blocks(path):
-                try:
-                    table = pajson.read_json(
-                        pa.BufferReader(block),
-                        parse_options=options,
-                        read_options=pajson.ReadOptions(block_size=4 << 20),
-                    )
-                except pa.ArrowInvalid as exc:
-                    raise UserError(f"{path}: corrupt records file ({str(exc).splitlines()[0]})") from None
-                # which RUN_DIR each record came from: the merge rule and its per-run counts need it
-                tables.append(table.append_column("run", pa.array([run] * table.num_rows, pa.int32())))
-    if not tables:
+            files.append((run, path))
+    return files
+
+
+def count_lines(run_dirs: list[Path]) -> int:
+    """Complete lines of every records file: an upper bound of the records, without parsing them."""
+    return sum(block.count(b"\n") for _, path in record_files(run_dirs) for block in _complete_line_blocks(path))
+
+
+def iter_record_blocks(run_dirs: list[Path]):
+    """The records of every RUN_DIR as arrow tables of the needed columns (plus ``run``: the RUN_DIR's index
+    in ``run_dirs``), one ~32 MiB block of a file at a time, in file order."""
+    import pyarrow as pa
+    from pyarrow import json as pajson
+
+    options = pajson.ParseOptions(explicit_schema=_record_schema(), unexpected_field_behavior="ignore")
+    found = False
+    for run, path in record_files(run_dirs):
+        for block in _complete_line_blocks(path):
+            try:
+                table = pajson.read_json(
+                    pa.BufferReader(block),
+                    parse_options=options,
+                    read_options=pajson.ReadOptions(block_size=4 << 20),
+                )
+            except pa.ArrowInvalid as exc:
+                raise UserError(f"{path}: corrupt records file ({str(exc).splitlines()[0]})") from None
+            found = found or table.num_rows > 0
+            # which RUN_DIR each record came from: the merge rule and its per-run counts need it
+            yield table.append_column("run", pa.array([run] * table.num_rows, pa.int32()))
+    if not found:
         raise UserError(f"{', '.join(map(str, run_dirs))}: no generation records found")
-    return pa.concat_tables(tables)  # chunked: no copy
+
+
+def read_records(run_dirs: list[Path]):
+    """All records as one arrow table (``iter_record_blocks`` concatenated): only for the in-memory
+    ``--select-by-similarity``."""
+    import pyarrow as pa
+
+    return pa.concat_tables(list(iter_record_blocks(run_dirs)))  # chunked: no copy

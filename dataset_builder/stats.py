@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -20,24 +21,59 @@ def settle_given_up(rejects: list[dict], record_keys) -> list[dict]:
     return [dict(row, final=False) if row.get("final") and row["key"] in kept else row for row in rejects]
 
 
-def compute(records, rejects: list[dict], merge: dict, run_manifests: list[dict]) -> dict:
-    """``records`` is the merged polars frame (one row per key, with ``doc_id``)."""
-    import polars as pl
+class LevelWords:
+    """Documents and their word counts per level, as counters: what ``compute`` needs, in memory that does
+    not grow with the documents (one counter entry per distinct length)."""
 
-    per_level = {
-        str(row["level"]): row["len"]
-        for row in records.group_by("level").len().sort("level", descending=True).iter_rows(named=True)
-    }
-    lengths = {}
-    for level, group in records.group_by("level"):
-        words = group.get_column("words").cast(pl.Float64)
-        lengths[str(level[0])] = {
-            "mean": round(float(words.mean()), 1),
-            "median": float(words.median()),
-            "p5": float(words.quantile(0.05)),
-            "p95": float(words.quantile(0.95)),
-        }
-    lengths = dict(sorted(lengths.items(), key=lambda kv: -int(kv[0])))
+    def __init__(self) -> None:
+        self.by_level: dict[int, Counter] = {}
+
+    def add(self, counted) -> None:
+        """Add one partition's documents: ``(level, words, documents)`` triples."""
+        for level, length, n in counted:
+            self.by_level.setdefault(int(level), Counter())[int(length)] += n
+
+    def per_level(self) -> dict[str, int]:
+        return {str(level): sum(self.by_level[level].values()) for level in sorted(self.by_level, reverse=True)}
+
+    def lengths(self) -> dict[str, dict]:
+        """Mean, median, p5 and p95 of the words per level, exactly as polars gives them on the full column
+        (quantiles: the ``nearest`` rank, half up; median: the mean of the middle two)."""
+        figures = {}
+        for level in sorted(self.by_level, reverse=True):
+            counts = self.by_level[level]
+            n = sum(counts.values())
+            figures[str(level)] = {
+                "mean": round(sum(length * k for length, k in counts.items()) / n, 1),
+                "median": _linear(counts, n, 0.5),
+                "p5": float(_at(counts, math.floor((n - 1) * 0.05 + 0.5))),
+                "p95": float(_at(counts, math.floor((n - 1) * 0.95 + 0.5))),
+            }
+        return figures
+
+
+def _at(counts: Counter, index: int) -> int:
+    """The ``index``-th (0-based) value of the sorted values that ``counts`` counts."""
+    seen = 0
+    for value in sorted(counts):
+        seen += counts[value]
+        if index < seen:
+            return value
+    raise IndexError(index)
+
+
+def _linear(counts: Counter, n: int, q: float) -> float:
+    position = (n - 1) * q
+    low = math.floor(position)
+    below, above = _at(counts, low), _at(counts, min(low + 1, n - 1))
+    return float(below + (above - below) * (position - low))
+
+
+def compute(totals: dict, level_words: LevelWords, rejects: list[dict], merge: dict, run_manifests: list[dict]) -> dict:
+    """``totals``: ``queries``, ``documents`` (distinct) and ``records`` (kept rows) of the built dataset;
+    ``level_words``: the kept rows' levels and word counts."""
+    per_level = level_words.per_level()
+    lengths = level_words.lengths()
     from rankladder.dataset_builder.filters import reason_names
 
     failed = Counter(row["reason"] for row in rejects)
@@ -46,9 +82,9 @@ def compute(records, rejects: list[dict], merge: dict, run_manifests: list[dict]
     expected = sum(m.get("counts", {}).get("expected_records", 0) for m in run_manifests)
     return {
         "counts": {
-            "queries": records.get_column("query_id").n_unique(),
-            "documents": records.get_column("doc_id").n_unique(),
-            "records": records.height,
+            "queries": totals["queries"],
+            "documents": totals["documents"],
+            "records": totals["records"],
             "expected_records": expected,
             "per_level": per_level,
             "rejected_keys": final,
@@ -80,8 +116,9 @@ def plot(figures: dict, path: Path) -> None:
     left.set(title="documents per relevance level", xlabel="level", ylabel="documents")
     words = figures["words_per_level"]
     means = [words[lv]["mean"] for lv in levels]
-    low = [words[lv]["mean"] - words[lv]["p5"] for lv in levels]
-    high = [words[lv]["p95"] - words[lv]["mean"] for lv in levels]
+    # a skewed level can have its mean below p5 (or above p95): its bar then has no whisker on that side
+    low = [max(0.0, words[lv]["mean"] - words[lv]["p5"]) for lv in levels]
+    high = [max(0.0, words[lv]["p95"] - words[lv]["mean"]) for lv in levels]
     right.bar(levels, means, yerr=[low, high], capsize=4, color="#55a868")
     right.set(title="words per document (mean, p5–p95)", xlabel="level", ylabel="words")
     fig.tight_layout()

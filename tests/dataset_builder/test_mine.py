@@ -165,6 +165,7 @@ def test_dense_range_and_margins_on_minilm(tmp_path, shared_datasets, minilm_pat
     assert sum(len(entries) for entries in absolute.values()) >= len(data.queries)
 
 
+@pytest.mark.slow  # mine, then train on it
 def test_mined_output_is_a_training_source_and_trains(tmp_path, shared_datasets, minilm_path):
     from rankladder.study_config import sources_for
     from rankladder.training.data import Source, load_lists

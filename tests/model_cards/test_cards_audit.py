@@ -80,21 +80,6 @@ def test_sharded_run(hub, hub_env, graded_rows, tmp_path):
     assert problems == []
 
 
-@pytest.fixture(scope="module")
-def judged_run(tmp_path_factory, graded_rows, smollm2_backend):
-    from rankladder.dataset_builder.judge import JudgeConfig, judge_run, load_judge_template
-
-    wanted = set(_queries(graded_rows)[:4])
-    run = write_run_dir(tmp_path_factory.mktemp("judged") / "run", [r for r in graded_rows if r["query_id"] in wanted])
-    judge_run(
-        run,
-        JudgeConfig(template=load_judge_template(), batch_size=8, backend="transformers"),
-        lambda: smollm2_backend,
-        progress=False,
-    )
-    return run
-
-
 @pytest.mark.parametrize("policy", ["intended", "judged", "agree"])
 def test_judged_dataset_card_carries_the_judge(hub, hub_env, judged_run, tmp_path, policy):
     """The intended × judged matrix, κ, the judge's model and agreement.png travel to the Hub card; the

@@ -70,6 +70,30 @@ def smollm2_backend():
     backend.close()
 
 
+@pytest.fixture(scope="session")
+def judged_run_source(tmp_path_factory, graded_rows, smollm2_backend) -> tuple[Path, dict]:
+    """The first 4 hand-graded queries (16 documents, levels 3..0) judged by SmolLM2, once per session:
+    (RUN_DIR, judge manifest). Tests use ``judged_run``, a copy per module, so one module's writes (a
+    second judge pass) never reach another's."""
+    from rankladder.dataset_builder.judge import JudgeConfig, judge_run, load_judge_template
+    from tests.helpers.run_fixtures import write_run_dir
+
+    wanted = sorted({row["query_id"] for row in graded_rows})[:4]
+    rows = [row for row in graded_rows if row["query_id"] in wanted]
+    run_dir = write_run_dir(tmp_path_factory.mktemp("judged") / "run", rows)
+    config = JudgeConfig(template=load_judge_template(), batch_size=8, backend="transformers")
+    manifest = judge_run(run_dir, config, lambda: smollm2_backend, progress=False)
+    return run_dir, manifest
+
+
+@pytest.fixture(scope="module")
+def judged_run(tmp_path_factory, judged_run_source) -> Path:
+    """This module's copy of the session's SmolLM2-judged RUN_DIR (``judged_run_source``)."""
+    run_dir = tmp_path_factory.mktemp("judged") / "run"
+    shutil.copytree(judged_run_source[0], run_dir)
+    return run_dir
+
+
 # -- the loopback Hub (tests/helpers/hubserver) for publish tests --------------------------------------
 
 

@@ -134,6 +134,7 @@ def test_changed_settings_are_refused_on_resume(smollm_run):
         generate_run(run_dir, queries, changed, lambda: None, progress=False)
 
 
+@pytest.mark.slow  # SmolLM2 generates the run again, in two shards
 def test_shards_together_equal_the_unsharded_run(smollm_run, tmp_path, smollm2_backend):
     run_dir, _ = smollm_run
     queries, source = three_queries()
@@ -187,6 +188,7 @@ GENERATE = [
 ]
 
 
+@pytest.mark.slow  # two `rankladder generate` processes, each loading SmolLM2
 def test_kill_9_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path):
     queries = tmp_path / "q.jsonl"
     queries.write_text(

@@ -26,22 +26,10 @@ from tests.helpers.run_fixtures import write_run_dir
 from tests.reliability.test_bad_inputs import rankladder_command
 from tests.reliability.test_kill import cli_env
 
-QUERIES = 4  # of the 16 hand-graded queries: 16 documents, levels 3..0
 
-
-@pytest.fixture(scope="module")
-def judged_run(tmp_path_factory, graded_rows, smollm2_backend):
-    wanted = sorted({row["query_id"] for row in graded_rows})[:QUERIES]
-    run_dir = write_run_dir(
-        tmp_path_factory.mktemp("judge") / "run", [r for r in graded_rows if r["query_id"] in wanted]
-    )
-    config = JudgeConfig(template=load_judge_template(), batch_size=8, backend="transformers")
-    manifest = judge_run(run_dir, config, lambda: smollm2_backend, progress=False)
-    return run_dir, manifest
-
-
-def test_smollm2_judges_every_document_with_grade_probabilities(judged_run):
-    run_dir, manifest = judged_run
+def test_smollm2_judges_every_document_with_grade_probabilities(judged_run, judged_run_source):
+    """``judged_run``: the first 4 hand-graded queries judged by SmolLM2 (tests/conftest.py)."""
+    run_dir, manifest = judged_run, judged_run_source[1]
     records = list(iter_kind(run_dir, RECORDS))
     rows = list(iter_kind(run_dir, schema.JUDGEMENTS))
     assert sorted(r["key"] for r in rows) == sorted(r["key"] for r in records)
@@ -60,7 +48,7 @@ def test_smollm2_judges_every_document_with_grade_probabilities(judged_run):
 
 
 def test_judging_again_does_nothing_and_another_judge_config_is_refused(judged_run, smollm2_backend):
-    run_dir, _ = judged_run
+    run_dir = judged_run
     before = list(iter_kind(run_dir, schema.JUDGEMENTS))
     again = judge_run(
         run_dir,
@@ -77,7 +65,7 @@ def test_judging_again_does_nothing_and_another_judge_config_is_refused(judged_r
 
 @pytest.mark.parametrize("policy", ["intended", "judged", "agree"])
 def test_build_follows_the_label_policy(judged_run, tmp_path, policy):
-    run_dir, _ = judged_run
+    run_dir = judged_run
     judgements = read_judgements([run_dir])
     out = tmp_path / f"rankladder-judged-{policy}"
     # the guards on degenerate labels have their own tests (test_builder_label_guards.py); here: the plumbing
@@ -136,6 +124,7 @@ def test_judged_labels_need_judgements(tmp_path, graded_rows):
     assert all(row["levels"] == row["intended_levels"] and set(row["judge_grades"]) == {None} for row in lists)
 
 
+@pytest.mark.slow  # two `rankladder judge` processes, each loading SmolLM2
 def test_kill_and_resume_mid_judging(tmp_path, graded_rows):
     """SIGKILL ``rankladder judge`` once some batches are on disk; the re-run judges only the rest and
     every document ends up judged exactly once."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from rankladder.dataset_builder import schema
 from rankladder.dataset_builder.build import build_dataset
 from tests.helpers.run_fixtures import write_run_dir
@@ -42,6 +44,7 @@ def test_level0_topics_related_to_a_query_of_the_run_are_redrawn():
     assert len(load_topics([" ".join(bundled)])) == 10
 
 
+@pytest.mark.slow  # mine, train and eval end to end
 def test_eval_flags_a_task_on_the_split_the_model_mined_its_training_data_from(
     tmp_path, shared_datasets, minilm_path, capsys
 ):

@@ -165,6 +165,7 @@ def test_dense_range_and_margins_on_minilm(tmp_path, shared_datasets, minilm_pat
     assert sum(len(entries) for entries in absolute.values()) >= len(data.queries)
 
 
+@pytest.mark.slow  # mine, then train on it
 def test_mined_output_is_a_training_source_and_trains(tmp_path, shared_datasets, minilm_path):
     from rankladder.api import train
     from rankladder.study_config import sources_for
@@ -205,6 +206,7 @@ def test_mined_output_is_a_training_source_and_trains(tmp_path, shared_datasets,
     assert manifest["final_metrics"]["train_loss"] > 0
 
 
+@pytest.mark.slow  # `rankladder mine --method dense` end to end (MiniLM load, encode, write, reload): ~50 s CPU
 def test_dense_cli_writes_the_same_layout(tmp_path, shared_datasets, minilm_path, capsys):
     from rankladder.training.data import Source, load_lists
 

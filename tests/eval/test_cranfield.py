@@ -32,7 +32,10 @@ CRANFIELD = DATASETS / "cranfield"
 MEDLINE = DATASETS / "medline"
 NAME = "me/minilm-cranfield-test"
 
-pytestmark = pytest.mark.skipif(not CRANFIELD.is_dir(), reason="shared/datasets not beside the checkout")
+pytestmark = [
+    pytest.mark.skipif(not CRANFIELD.is_dir(), reason="shared/datasets not beside the checkout"),
+    pytest.mark.slow,  # encodes all of Cranfield with MiniLM, three times (eval, exact search, mteb)
+]
 
 
 @pytest.fixture(scope="module")

@@ -78,5 +78,5 @@ def test_sharded_run(hub, hub_env, graded_rows, tmp_path):
     assert problems == []
 
 
-# judged datasets (each label policy): tests/test_cards_audit_shapes.py, with a canned judge that keeps documents
+# judged datasets (each label policy): tests/model_cards/test_cards_audit_shapes.py, with a canned judge that keeps documents
 # under every policy (SmolLM2 graded almost everything 0, so `judged` was skipped)

@@ -19,6 +19,8 @@ from tests.helpers.card_audit_model import audit_model_card
 from tests.helpers.card_fixtures import mixed_sources
 from tests.helpers.hubserver.client import TOKEN
 
+pytestmark = pytest.mark.slow  # mine + train + eval with MiniLM: minutes; .ci/run runs it (make test-slow)
+
 
 @pytest.fixture(scope="module")
 def mixed(tmp_path_factory, shared_datasets):

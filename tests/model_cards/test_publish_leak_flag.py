@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from rankladder.cli import main
 from tests.dataset_builder.test_mine import small_beir
+
+pytestmark = pytest.mark.slow  # mine + train + eval with MiniLM: minutes; .ci/run runs it (make test-slow)
 
 
 def test_leak_flag_travels_into_the_summary_and_the_model_cards(tmp_path, shared_datasets, minilm_path, capsys):

@@ -121,6 +121,7 @@ def test_build_reports_separability(tmp_path, graded_rows, minilm_path):
     assert "## Level separability" in (tmp_path / "sepds" / "README.md").read_text()
 
 
+@pytest.mark.slow  # a whole study: trains and evaluates every loss
 def test_tiny_study_end_to_end(tmp_path, tiny_dataset_dir, minilm_path):
     from rankladder.study import run_study
 
@@ -202,6 +203,7 @@ def test_tiny_study_end_to_end(tmp_path, tiny_dataset_dir, minilm_path):
     assert again["table"] == report["table"]
 
 
+@pytest.mark.slow  # a whole study on a real collection
 def test_tiny_study_with_a_real_source_splits_mines_trains_and_evaluates(
     tmp_path, tiny_dataset_dir, minilm_path, shared_datasets
 ):

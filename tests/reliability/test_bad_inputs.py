@@ -646,14 +646,33 @@ def run_case(case: Case, workspace: Path, own: Path, timeout: int = 300) -> dict
     }
 
 
-def run_catalogue(workspace: Path, scratch: Path, workers: int = 2) -> list[dict]:
+def run_catalogue(workspace: Path, scratch: Path, workers: int = 2, cases: list[Case] = CATALOGUE) -> list[dict]:
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(run_case, case, workspace, scratch / case.id.replace("/", "__")) for case in CATALOGUE]
+        futures = [pool.submit(run_case, case, workspace, scratch / case.id.replace("/", "__")) for case in cases]
         return [future.result() for future in futures]
 
 
+def _command(case: Case) -> str:
+    return case.argv[0] if case.argv[0] != "publish" else f"publish {case.argv[1]}"
+
+
+def _dev_loop_cases() -> set[str]:
+    """The first case of each command and of each class of mistake (15 of the 69): what ``make test`` runs;
+    the rest are marked slow (each case is a ``rankladder`` process, ~3 s of CPU) and run in CI."""
+    commands, kinds, chosen = set(), set(), set()
+    for case in CATALOGUE:
+        if _command(case) not in commands or case.kind not in kinds:
+            chosen.add(case.id)
+            commands.add(_command(case))
+            kinds.add(case.kind)
+    return chosen
+
+
+DEV_LOOP_CASES = _dev_loop_cases()
+
+
 def test_catalogue_covers_every_command():
-    commands = {case.argv[0] if case.argv[0] != "publish" else f"publish {case.argv[1]}" for case in CATALOGUE}
+    commands = {_command(case) for case in CATALOGUE}
     assert commands >= {
         "generate",
         "build",
@@ -669,13 +688,29 @@ def test_catalogue_covers_every_command():
 
 
 @pytest.fixture(scope="module")
-def catalogue_results(tmp_path_factory) -> dict[str, dict]:
+def catalogue_results(request, tmp_path_factory) -> dict[str, dict]:
+    """Runs the cases this session selected (``-m "not slow"``: the dev-loop ones), two at a time."""
+    selected = {
+        item.callspec.params["case"].id
+        for item in request.session.items
+        if getattr(item, "originalname", None) == "test_bad_input_is_one_line_exit_2_and_leaves_no_output"
+    }
     root = tmp_path_factory.mktemp("bad_inputs")
     workspace = make_workspace(root / "w")
-    return {result["id"]: result for result in run_catalogue(workspace, root / "cases")}
+    cases = [case for case in CATALOGUE if case.id in selected]
+    return {result["id"]: result for result in run_catalogue(workspace, root / "cases", cases=cases)}
 
 
-@pytest.mark.parametrize("case", CATALOGUE, ids=[case.id for case in CATALOGUE])
+def test_dev_loop_cases_cover_every_command_and_class_of_mistake():
+    chosen = [case for case in CATALOGUE if case.id in DEV_LOOP_CASES]
+    assert {_command(case) for case in chosen} == {_command(case) for case in CATALOGUE}
+    assert {case.kind for case in chosen} == {case.kind for case in CATALOGUE}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(case, id=case.id, marks=() if case.id in DEV_LOOP_CASES else pytest.mark.slow) for case in CATALOGUE],
+)
 def test_bad_input_is_one_line_exit_2_and_leaves_no_output(case, catalogue_results):
     result = catalogue_results[case.id]
     assert not result["problems"], f"{case.id}: {result['problems']}\nstderr:\n{result['stderr']}"

@@ -32,6 +32,8 @@ from tests.reliability.test_kill import (
     write_big_run_dir,
 )
 
+pytestmark = pytest.mark.slow  # real processes interrupted mid-run, then re-run (train and eval load MiniLM)
+
 
 def interrupt_when(argv: list[str], started, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run ``rankladder ARGV``; once ``started()`` is true, Ctrl-C its process group; wait for it to end."""

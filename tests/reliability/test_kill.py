@@ -293,6 +293,7 @@ def big_run(tmp_path_factory):
     return root, run_dir, reference, seconds
 
 
+@pytest.mark.slow  # build processes killed mid-write, then re-run
 @pytest.mark.parametrize("fraction", [0.55, 0.85])
 def test_build_killed_mid_write_leaves_nothing_half_done_and_rerun_matches(big_run, fraction):
     root, run_dir, reference, seconds = big_run
@@ -301,6 +302,7 @@ def test_build_killed_mid_write_leaves_nothing_half_done_and_rerun_matches(big_r
     assert result["lost"] == 0 and result["duplicated"] == 0
 
 
+@pytest.mark.slow  # build processes killed at random points, then re-run
 def test_build_killed_at_random_points(big_run):
     root, run_dir, reference, seconds = big_run
     rng = random.Random(11)
@@ -308,6 +310,7 @@ def test_build_killed_at_random_points(big_run):
     assert not result["problems"], result
 
 
+@pytest.mark.slow  # train processes killed and resumed
 def test_train_killed_after_a_checkpoint_resumes_to_a_complete_model(tiny_dataset_dir, tmp_path):
     """Killed right after checkpoint-2 is saved; ``--resume_from_checkpoint latest`` finishes the run.
     (Weights equal to an uninterrupted run: tests/training/test_run.py; random kill points: the report.)"""

@@ -11,7 +11,7 @@ import hashlib
 from rankladder.core.errors import UserError
 from rankladder.core.manifest import utc_now
 from rankladder.dataset_builder import prompts as prompt_lib
-from rankladder.dataset_builder.backends.base import SamplingConfig
+from rankladder.dataset_builder.backends.base import Sampling
 from rankladder.dataset_builder.levels import Level
 from rankladder.dataset_builder.parsing import word_count
 from rankladder.dataset_builder.queries import Query
@@ -76,7 +76,7 @@ def generation_record(
     backend: str,
     model: dict | None,
     template: prompt_lib.PromptTemplate,
-    sampling: SamplingConfig,
+    sampling: Sampling,
     prompt_tokens: int = 0,
     completion_tokens: int = 0,
     finish_reason: str = "stop",

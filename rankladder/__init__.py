@@ -13,6 +13,6 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0"
 
-from rankladder.api import build, evaluate, generate, publish, train  # noqa: E402
+from rankladder.api import build, evaluate, generate, judge, mine, publish, train  # noqa: E402
 
-__all__ = ["__version__", "build", "evaluate", "generate", "publish", "train"]
+__all__ = ["__version__", "build", "evaluate", "generate", "judge", "mine", "publish", "train"]

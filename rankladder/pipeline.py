@@ -32,7 +32,7 @@ class Pipeline:
     def stage_config(self, stage: str) -> dict:
         c = self.config
         return {
-            "generate": {"queries": c["queries"], "generation": c["generation"]},
+            "generate": {"generation": c["generation"]},
             "judge": {"judge": c["judge"]},
             "build": {"build": c["build"], "version": c["version"], "name": c["name"]},
             "train": {"training": c["training"]},
@@ -100,21 +100,11 @@ class Pipeline:
         return self._release_manifest(records)
 
     def _generate(self) -> dict:
-        from rankladder.dataset_builder.backends import create_backend
-        from rankladder.dataset_builder.config import GenerationConfig, generate_config
-        from rankladder.dataset_builder.generate import generate_run
-        from rankladder.dataset_builder.queries import QuerySpec, load_queries
+        from rankladder.dataset_builder.config import GenerateConfig
+        from rankladder.dataset_builder.stages import run_generate
 
-        queries, source = load_queries(QuerySpec(**self.config["queries"]))
-        config = generate_config(GenerationConfig(**self.config["generation"]))
-        manifest = generate_run(
-            self.run_dir,
-            queries,
-            config,
-            lambda: create_backend(config.backend, **config.backend_options),
-            query_source=source,
-            progress=self.progress,
-        )
+        config = GenerateConfig(**self.config["generation"])
+        manifest = run_generate(config, self.run_dir, progress=self.progress)
         return {"counts": manifest["counts"]}
 
     def _remove_judgements(self) -> None:
@@ -125,51 +115,28 @@ class Pipeline:
             path.unlink()
 
     def _judge(self) -> dict:
-        from rankladder.dataset_builder.backends import create_backend
-        from rankladder.dataset_builder.backends.base import SamplingConfig
-        from rankladder.dataset_builder.judge import (
-            JudgeConfig,
-            generator_backend,
-            judge_run,
-            load_judge_template,
-        )
+        from rankladder.dataset_builder.config import JudgeConfig
+        from rankladder.dataset_builder.stages import run_judge
 
-        j = self.config["judge"]
-        if not j["enabled"]:
+        j = dict(self.config["judge"])
+        if not j.pop("enabled"):
             self._remove_judgements()
             return {"enabled": False}
-        backend, options = generator_backend(self.run_dir)
-        if j["backend"]:
-            backend, options = j["backend"], {}
-        options.update(j["backend_options"])
-        config = JudgeConfig(
-            template=load_judge_template(j["prompt_template"]),
-            sampling=SamplingConfig(0.0, 1.0, j["max_new_tokens"], 0),
-            logprobs=j["logprobs"] or None,
-            batch_size=j["batch_size"],
-            backend=backend,
-            backend_options=options,
-        )
-        manifest = judge_run(self.run_dir, config, lambda: create_backend(backend, **options), progress=self.progress)
+        ((_, manifest),) = run_judge(JudgeConfig(**j), [self.run_dir], progress=self.progress)
         return {"enabled": True, "counts": manifest["counts"]}
 
     def _build(self) -> dict:
         from rankladder.dataset_builder.build import build_dataset
+        from rankladder.dataset_builder.config import BuildConfig
 
         b = self.config["build"]
         manifest = build_dataset(
             [self.run_dir],
             self.dataset_dir,
             self.config["version"],
-            b["dev_fraction"],
-            b["seed"],
-            overwrite=True,
+            BuildConfig(**b),
             name=self.config["name"],
-            select_model=b.get("select_by_similarity"),
-            labels=b["labels"],
-            max_disagreement=b["max_disagreement"],
-            allow_degenerate_labels=b.get("allow_degenerate_labels", False),
-            merge_rule=b.get("merge", "refuse"),
+            overwrite=True,
         )
         result = {"version": manifest["version"], "content_hash": manifest["content_hash"]}
         stats = json.loads((self.dataset_dir / "stats.json").read_text(encoding="utf-8"))

@@ -58,7 +58,8 @@ def prepare_real(config: dict, out: Path, say, progress: bool = True) -> RealSou
         return RealSource(lists=str(folder))
     if not real["beir"]:
         return RealSource()
-    from rankladder.dataset_builder.mining import MineOptions, mine
+    from rankladder.dataset_builder.config import MineConfig
+    from rankladder.dataset_builder.mining import mine
 
     source = Path(real["beir"])
     if not source.is_dir():
@@ -97,7 +98,7 @@ def prepare_real(config: dict, out: Path, say, progress: bool = True) -> RealSou
         say(f"mine {mine_folder.name}: up to date, skipped")
     else:
         say(f"mine {mine_folder.name} ({real['mine']['method']}): running")
-        mine(mine_folder, mined, MineOptions(split=mine_split, **real["mine"]), overwrite=True, progress=progress)
+        mine(mine_folder, mined, MineConfig(**{**real["mine"], "split": mine_split}), overwrite=True, progress=progress)
         write_json_atomic(step, {"key": key})
     result.lists = str(mined)
     return result

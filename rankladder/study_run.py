@@ -27,11 +27,11 @@ class Study:
         from rankladder.pipeline import Pipeline
 
         self.config, self.out, self.progress = config, Path(out), progress
-        queries = dict(config["queries"])
-        if queries["source"] == REAL_QUERIES:  # generate for the real train half's queries (no test leak)
-            queries.update(
-                source=str(self.out / "real" / f"{Path(config['real']['beir']).name}-train"),
-                format="beir",
+        generation = dict(config["generation"])
+        if generation["queries"] == REAL_QUERIES:  # generate for the real train half's queries (no test leak)
+            generation.update(
+                queries=str(self.out / "real" / f"{Path(config['real']['beir']).name}-train"),
+                queries_format="beir",
                 qrels_split="train",
             )
         release = _merge(
@@ -39,8 +39,7 @@ class Study:
             {
                 "name": config["name"],
                 "version": config["version"],
-                "queries": queries,
-                "generation": config["generation"],
+                "generation": generation,
                 "judge": config["judge"],
                 "build": {k: config["build"][k] for k in ("dev_fraction", "seed")},
             },
@@ -94,6 +93,7 @@ class Study:
         judged = self.pipeline._judge().get("counts", {}).get("this_run", {})
         self.steps_run += bool(sum(judged.values()) if isinstance(judged, dict) else judged)
         from rankladder.dataset_builder.build import build_dataset
+        from rankladder.dataset_builder.config import BuildConfig
 
         b = self.config["build"]
         key = sha256_json(
@@ -119,12 +119,11 @@ class Study:
                 [self.run_dir],
                 self.dataset_dir,
                 self.config["version"],
-                b["dev_fraction"],
-                b["seed"],
-                overwrite=True,
+                BuildConfig(
+                    dev_fraction=b["dev_fraction"], seed=b["seed"], separability=sep_model, select_by_similarity=select
+                ),
                 name=self.config["name"],
-                separability_model=sep_model,
-                select_model=select,
+                overwrite=True,
             )
             self._mark(self.dataset_dir, key)
         return {"seconds": round(time.time() - started, 1)}

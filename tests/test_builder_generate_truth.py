@@ -34,7 +34,7 @@ from console_checks import summary_block  # noqa: E402
 from test_reliability_bad_inputs import rankladder_command  # noqa: E402
 from test_reliability_kill import cli_env, run_cli  # noqa: E402
 
-from rankladder.dataset_builder.backends.base import SamplingConfig  # noqa: E402
+from rankladder.dataset_builder.backends.base import Sampling  # noqa: E402
 from rankladder.dataset_builder.generate import generate_run, record_key, shard_of  # noqa: E402
 from rankladder.dataset_builder.runfiles import REJECTS, iter_kind, manifest_path  # noqa: E402
 
@@ -142,7 +142,7 @@ def test_transformers_ctrl_c_keeps_every_document_the_bar_showed(tmp_path, smoll
     run_dir, terminal, seen = tmp_path / "run", io.StringIO(), []
     settings = config()  # one attempt, short replies: a CPU shared with other work must finish it soon
     settings.window, settings.max_attempts = 4, 1
-    settings.sampling = SamplingConfig(temperature=0.7, top_p=0.95, max_new_tokens=56, seed=1)
+    settings.sampling = Sampling(temperature=0.7, top_p=0.95, max_new_tokens=56, seed=1)
 
     def interrupt_once_the_bar_moves() -> None:
         deadline = time.time() + 600
@@ -181,7 +181,7 @@ def test_transformers_stream_hands_back_each_sequence_as_it_ends(smollm2_backend
     requests = [
         GenerationRequest(key=f"k{i}", messages=[{"role": "user", "content": p}], seed=i) for i, p in enumerate(prompts)
     ]
-    sampling = SamplingConfig(temperature=0.7, max_new_tokens=24, seed=1)
+    sampling = Sampling(temperature=0.7, max_new_tokens=24, seed=1)
     events: list[str] = []
     smollm2_backend.progress_hook = lambda keys, tokens: events.append("step")
     pending = iter(requests)

@@ -17,7 +17,7 @@ from rankladder.core.errors import UserError
 from rankladder.dataset_builder import schema
 from rankladder.dataset_builder.build import build_dataset
 from rankladder.dataset_builder.judge import (
-    JudgeConfig,
+    JudgePlan,
     judge_run,
     load_judge_template,
     read_judgements,
@@ -41,7 +41,7 @@ def judged_run(tmp_path_factory, graded_rows, smollm2_backend):
     run_dir = write_run_dir(
         tmp_path_factory.mktemp("judge") / "run", [r for r in graded_rows if r["query_id"] in wanted]
     )
-    config = JudgeConfig(template=load_judge_template(), batch_size=8, backend="transformers")
+    config = JudgePlan(template=load_judge_template(), batch_size=8, backend="transformers")
     manifest = judge_run(run_dir, config, lambda: smollm2_backend, progress=False)
     return run_dir, manifest
 
@@ -70,14 +70,14 @@ def test_judging_again_does_nothing_and_another_judge_config_is_refused(judged_r
     before = list(iter_kind(run_dir, schema.JUDGEMENTS))
     again = judge_run(
         run_dir,
-        JudgeConfig(template=load_judge_template(), batch_size=8),
+        JudgePlan(template=load_judge_template(), batch_size=8),
         lambda: pytest.fail("no backend needed"),
         progress=False,
     )
     assert again["counts"]["this_run"] == {} and list(iter_kind(run_dir, schema.JUDGEMENTS)) == before
     with pytest.raises(UserError, match="judged with a different 'logprobs'"):
         judge_run(
-            run_dir, JudgeConfig(template=load_judge_template(), logprobs=5), lambda: smollm2_backend, progress=False
+            run_dir, JudgePlan(template=load_judge_template(), logprobs=5), lambda: smollm2_backend, progress=False
         )
 
 

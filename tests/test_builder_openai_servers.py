@@ -18,7 +18,7 @@ from cli_cases import write_generation_queries
 import rankladder
 from rankladder.cli import main
 from rankladder.core.errors import UserError
-from rankladder.dataset_builder.backends import GenerationRequest, SamplingConfig
+from rankladder.dataset_builder.backends import GenerationRequest, Sampling
 from rankladder.dataset_builder.backends.openai_backend import OpenAIBackend
 from rankladder.dataset_builder.runfiles import RECORDS, iter_kind
 
@@ -118,7 +118,7 @@ def test_all_servers_down_stops_the_run_and_it_resumes_on_other_servers(tmp_path
     assert sum(r["server"] == fresh.url for r in rows) == len(expected) - len(kept)
 
 
-TWO = SamplingConfig(max_new_tokens=8)
+TWO = Sampling(max_new_tokens=8)
 
 
 def _requests(count: int) -> list[GenerationRequest]:

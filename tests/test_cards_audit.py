@@ -82,13 +82,13 @@ def test_sharded_run(hub, hub_env, graded_rows, tmp_path):
 
 @pytest.fixture(scope="module")
 def judged_run(tmp_path_factory, graded_rows, smollm2_backend):
-    from rankladder.dataset_builder.judge import JudgeConfig, judge_run, load_judge_template
+    from rankladder.dataset_builder.judge import JudgePlan, judge_run, load_judge_template
 
     wanted = set(_queries(graded_rows)[:4])
     run = write_run_dir(tmp_path_factory.mktemp("judged") / "run", [r for r in graded_rows if r["query_id"] in wanted])
     judge_run(
         run,
-        JudgeConfig(template=load_judge_template(), batch_size=8, backend="transformers"),
+        JudgePlan(template=load_judge_template(), batch_size=8, backend="transformers"),
         lambda: smollm2_backend,
         progress=False,
     )

@@ -14,7 +14,7 @@ RANKLADDER = [sys.executable, "-m", "rankladder.cli"]
 
 def test_one_set_of_defaults_across_entry_points():
     from rankladder.cli import build_parser
-    from rankladder.dataset_builder.backends.base import SamplingConfig
+    from rankladder.dataset_builder.backends.base import Sampling
     from rankladder.dataset_builder.config import BuildConfig, GenerationConfig
     from rankladder.release import DEFAULTS
     from rankladder.training.config import TrainOptions
@@ -24,7 +24,7 @@ def test_one_set_of_defaults_across_entry_points():
     generation = GenerationConfig()
     for key in ("max_new_tokens", "window", "temperature", "top_p", "max_attempts", "samples_per_level"):
         assert getattr(generate, key) == getattr(generation, key) == DEFAULTS["generation"][key], key
-    assert SamplingConfig().max_new_tokens == generation.max_new_tokens
+    assert Sampling().max_new_tokens == generation.max_new_tokens
     assert build.dev_fraction == BuildConfig().dev_fraction == DEFAULTS["build"]["dev_fraction"]
     assert TrainOptions().loss == DEFAULTS["training"]["loss"]
 

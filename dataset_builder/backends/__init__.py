@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rankladder.dataset_builder.backends.base import Backend, GenerationRequest, GenerationResult, SamplingConfig
+from rankladder.dataset_builder.backends.base import Backend, GenerationRequest, GenerationResult, Sampling
 
 BACKENDS = ("transformers", "vllm", "openai")
 #: options that say where a backend runs and how hard it pushes, not what it generates: a run (or its
@@ -41,7 +41,7 @@ __all__ = [
     "Backend",
     "GenerationRequest",
     "GenerationResult",
-    "SamplingConfig",
+    "Sampling",
     "create_backend",
     "resumable_identity",
 ]

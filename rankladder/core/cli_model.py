@@ -20,11 +20,13 @@ from __future__ import annotations
 import argparse
 import types
 import typing
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
 from rankladder.core.config import validate_flags
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def cli(
@@ -34,20 +36,34 @@ def cli(
     group: str | None = None,
     repeat: bool = False,
     hidden: bool = False,
+    short: str | None = None,
+    const: Any = None,
 ) -> dict[str, Any]:
     """``json_schema_extra`` of a field: how its flag looks.
 
     ``positional``: an argument without ``--`` (a list field takes one or more values);
     ``repeat``: a list field given as the flag repeated (``--base-url A --base-url B``);
     ``group``: the help section it is listed under; ``hidden``: accepted but not listed
-    (API/YAML-only fields are simply not given a flag: see ``skip`` of :func:`add_model_arguments`).
+    (API/YAML-only fields are simply not given a flag: see ``skip`` of :func:`add_model_arguments`);
+    ``short``: a one-letter spelling beside the long one (``-k``); ``const``: the flag's value may be left
+    out, and then is ``const`` (``--separability`` = ``True``, ``--separability MODEL`` = that model).
     """
-    return {"cli": {"positional": positional, "metavar": metavar, "group": group, "repeat": repeat, "hidden": hidden}}
+    meta = {"positional": positional, "metavar": metavar, "group": group, "repeat": repeat, "hidden": hidden}
+    if short:
+        meta["short"] = short
+    if const is not None:
+        meta["const"] = const
+    return {"cli": meta}
 
 
 def flag_name(name: str, separator: str = "-") -> str:
     """The one spelling of a field's flag."""
     return "--" + name.replace("_", separator)
+
+
+def option_label(name: str, separator: str = "-") -> str:
+    """How messages name an option so they read right from the CLI, the API and YAML: ``base_url (--base-url)``."""
+    return f"{name} ({flag_name(name, separator)})"
 
 
 def cli_meta(info) -> dict[str, Any]:
@@ -105,7 +121,9 @@ def add_model_arguments(
         kwargs: dict[str, Any] = {"help": help_text, "default": argparse.SUPPRESS}
         if meta.get("metavar"):
             kwargs["metavar"] = meta["metavar"]
-        if typing.get_origin(base) is Literal:
+        if "const" in meta:  # ``--flag`` alone, or ``--flag VALUE``
+            kwargs.update(nargs="?", const=meta["const"])
+        elif typing.get_origin(base) is Literal:
             kwargs["choices"] = list(typing.get_args(base))
         elif base in (int, float):
             kwargs["type"] = base
@@ -141,7 +159,7 @@ def add_model_arguments(
                     no_flag, dest=name, action="store_false", help=argparse.SUPPRESS, default=argparse.SUPPRESS
                 )
             continue
-        target.add_argument(flag, dest=name, **kwargs)
+        target.add_argument(*([meta["short"]] if meta.get("short") else []), flag, dest=name, **kwargs)
 
 
 def given_options(model: type[BaseModel], args: argparse.Namespace) -> dict[str, Any]:
@@ -156,3 +174,10 @@ def config_from_args(
     values = {**(base or {}), **given_options(model, args)}
     flags = {name: flag_name(name, separator) for name in model.model_fields}
     return validate_flags(model, values, flags, separator=separator)
+
+
+def config_from_options(model: type[M], options: dict[str, Any], separator: str = "-") -> M:
+    """``model`` from keyword arguments (the Python API) or a YAML section given as a mapping; a mistake is
+    one :class:`UserError` naming the option as key and flag (``window (--window): must be at least 1``)."""
+    flags = {name: option_label(name, separator) if name in model.model_fields else name for name in options}
+    return validate_flags(model, options, flags, separator=separator)

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from rankladder.core.errors import UserError
-from rankladder.dataset_builder.backends import GenerationRequest, SamplingConfig, create_backend
+from rankladder.dataset_builder.backends import GenerationRequest, Sampling, create_backend
 from rankladder.dataset_builder.backends.openai_backend import OpenAIBackend
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests/, for the shared fault proxy
 from test_builder_openai_backend import FaultProxy, _messages  # noqa: E402  (shared with the main suite)
 
-TINY = SamplingConfig(temperature=0.7, top_p=0.95, max_new_tokens=8)
+TINY = Sampling(temperature=0.7, top_p=0.95, max_new_tokens=8)
 
 
 @pytest.fixture(scope="module")

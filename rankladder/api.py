@@ -51,7 +51,7 @@ def generate(
         options = {**{OLD_QUERY_KEYS.get(k, k): v for k, v in queries.items()}, **options}
     elif queries is not None:
         options["queries"] = queries
-    if options.get("queries") is not None:
+    if isinstance(options.get("queries"), Path):
         options["queries"] = str(options["queries"])
     config = config_from_options(GenerateConfig, options)
     manifest = run_generate(config, out, shard=shard, retry_rejected=retry_rejected, progress=progress)

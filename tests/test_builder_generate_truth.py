@@ -272,7 +272,8 @@ def test_api_generate_raises_when_all_given_up_and_takes_retry_rejected(tmp_path
     server = CannedOpenAI(delay=0)
     options = dict(
         backend="openai",
-        backend_options={"model": "fake", "base_url": server.url},
+        model="fake",
+        base_url=server.url,
         prompt_mode="per-query",
         max_attempts=1,
     )

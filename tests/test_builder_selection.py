@@ -27,7 +27,7 @@ def test_selection_keeps_the_ordered_ladder(tmp_path, graded_rows, minilm_path):
     rows, by_query = two_sample_rows(graded_rows)
     run_dir = write_run_dir(tmp_path / "run", rows)
     manifest = build_dataset(
-        [run_dir], tmp_path / "ds", version="0.1.0", name="selection-test", select_model=minilm_path
+        [run_dir], tmp_path / "ds", version="0.1.0", name="selection-test", select_by_similarity=minilm_path
     )
     lists = schema.read_split(tmp_path / "ds", schema.LISTS_CONFIG, "train").to_pylist()
     assert len(lists) == 6

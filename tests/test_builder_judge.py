@@ -87,7 +87,9 @@ def test_build_follows_the_label_policy(judged_run, tmp_path, policy):
     judgements = read_judgements([run_dir])
     out = tmp_path / f"rankladder-judged-{policy}"
     # the guards on degenerate labels have their own tests (test_builder_label_guards.py); here: the plumbing
-    manifest = build_dataset([run_dir], out, "0.1.0", labels=policy, max_disagreement=1, allow_degenerate_labels=True)
+    manifest = build_dataset(
+        [run_dir], out, "0.1.0", dev_fraction=0.0, labels=policy, max_disagreement=1, allow_degenerate_labels=True
+    )
     lists = schema.read_split(out, schema.LISTS_CONFIG, schema.TRAIN_SPLIT).to_pylist()
     qrels = schema.read_split(out, schema.QRELS_CONFIG, schema.TRAIN_SPLIT).to_pylist()
     stats = json.loads((out / schema.STATS_FILE).read_text())

@@ -233,7 +233,7 @@ def test_api_build_with_judged_labels_builds_the_judges_grades(tmp_path, graded_
     out = rankladder.build(run, tmp_path / "ds", "0.1.0", labels="judged", allow_degenerate_labels=True)
     import pyarrow.parquet as pq
 
-    scores = {s for path in (out / "default").glob("*.parquet") for s in pq.read_table(path)["score"].to_pylist()}
+    scores = {s for path in (out / "qrels").glob("*.parquet") for s in pq.read_table(path)["score"].to_pylist()}
     assert scores == {2}  # the intended levels are 3..0
     assert json.loads((out / "rankladder_manifest.json").read_text())["build"]["labels"] == "judged"
 

@@ -83,7 +83,7 @@ REAL_SETTINGS = [
     },
 ]
 LABELS = ("graded", "binary", "real-binary", "synth+real")
-REAL_QUERIES = "real:train"  # queries.source value: generate for the real train half's queries
+REAL_QUERIES = "real:train"  # generation.queries value: generate for the real train half's queries
 
 # A real training source: a folder written by `rankladder mine`, or a BEIR folder the study splits and mines.
 REAL_DEFAULTS: dict = {
@@ -95,30 +95,6 @@ REAL_DEFAULTS: dict = {
     "holdout": {"train_fraction": None, "seed": 0},
     # `rankladder mine` options (dataset_builder.config.MineConfig; the split is the one above)
     "mine": {k: v for k, v in dump(MineConfig()).items() if k != "split"},
-}
-
-DEFAULTS: dict = {
-    "dataset": None,  # a `rankladder mine` output (lists/train.parquet); used as it is
-    "beir": None,  # or: a BEIR folder; the study splits its judged queries and mines the train half
-    "split": None,  # its qrels split (default: test, else the only one)
-    # train_fraction: the share of the judged queries mined and trained on (seeded); the rest is added to
-    # the evaluated collections as `<folder>-test` (null: no split; the whole split is mined)
-    "holdout": {"train_fraction": None, "seed": 0},
-    # `rankladder mine` options (dataset_builder.mining.MineOptions)
-    "mine": {
-        "method": "bm25",
-        "negatives_per_query": 2,
-        "range_min": 0,
-        "range_max": None,
-        "sampling": "top",
-        "seed": 0,
-        "model": None,
-        "absolute_margin": None,
-        "relative_margin": None,
-        "cross_encoder": None,
-        "batch_size": 32,
-        "max_seq_length": None,
-    },
 }
 
 DEFAULTS: dict = {

@@ -162,7 +162,7 @@ def write_configs(
     documents_before = index.height
     index = apply_label_policy(index, labels, max_disagreement)
     if index.height == 0:
-        raise UserError(f"--labels {labels}: no document keeps a label under this policy")
+        raise UserError(f"labels (--labels) {labels}: no document keeps a label under this policy")
     policy_result = label_guard.policy_figures(index, documents_before)
     label_guard.check_policy_result(policy_result, labels, allow_degenerate_labels)
     queries = queries.filter(pl.col("_id").is_in(index.get_column("query_id").unique().implode()))

@@ -169,7 +169,7 @@ def detect_format(source: Path) -> str:
 def load_queries(spec: QuerySpec) -> tuple[list[Query], dict]:
     """Queries (sorted by id, then sampled) and a description of their source for manifests."""
     if spec.format not in FORMATS:
-        raise UserError(f"--queries-format: unknown format {spec.format!r} (choose from {', '.join(FORMATS)})")
+        raise UserError(f"queries_format (--queries-format): unknown format {spec.format!r} (choose from {', '.join(FORMATS)})")
     source = Path(spec.source) if spec.source else BUNDLED_QUERIES
     fmt = spec.format
     if fmt == "auto":
@@ -206,7 +206,7 @@ def load_queries(spec: QuerySpec) -> tuple[list[Query], dict]:
     description["duplicates_dropped"] = collector.duplicates
     if spec.limit is not None:
         if spec.limit < 1:
-            raise UserError(f"--limit: must be positive, got {spec.limit}")
+            raise UserError(f"limit (--limit): must be positive, got {spec.limit}")
         if spec.limit < len(queries):
             queries = sorted(random.Random(spec.seed).sample(queries, spec.limit), key=lambda q: q.id)
         description.update(limit=spec.limit, seed=spec.seed)

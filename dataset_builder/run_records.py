@@ -34,9 +34,9 @@ def parse_shard(text: str | None) -> tuple[int, int]:
     try:
         index, count = (int(part) for part in text.split("/"))
     except ValueError:
-        raise UserError(f"--shard: expected I/N (e.g. 0/4), got {text!r}") from None
+        raise UserError(f"shard (--shard): expected I/N (e.g. 0/4), got {text!r}") from None
     if count < 1 or not 0 <= index < count:
-        raise UserError(f"--shard: need 0 <= I < N, got {text!r}")
+        raise UserError(f"shard (--shard): need 0 <= I < N, got {text!r}")
     return index, count
 
 

@@ -16,12 +16,12 @@ from rankladder.dataset_builder import schema
 
 def dev_queries(query_ids: list[str], texts: list[str], fraction: float, seed: int) -> set[str]:
     if not 0 <= fraction < 1:
-        raise UserError(f"--dev-fraction: must be in [0, 1), got {fraction}")
+        raise UserError(f"dev_fraction (--dev-fraction): must be in [0, 1), got {fraction}")
     count = round(len(query_ids) * fraction)
     if fraction > 0 and count == 0:
         count = 1
     if count >= len(query_ids) and count > 0:
-        raise UserError(f"--dev-fraction: {fraction} leaves no training queries out of {len(query_ids)}")
+        raise UserError(f"dev_fraction (--dev-fraction): {fraction} leaves no training queries out of {len(query_ids)}")
     groups: dict[str, list[str]] = {}
     for query_id, text in zip(query_ids, texts):
         groups.setdefault(schema.normalize_text(text), []).append(query_id)

@@ -55,7 +55,7 @@ class TransformersBackend(Backend):
         self.device = device
         torch_dtype = getattr(torch, dtype, None)
         if not isinstance(torch_dtype, torch.dtype):
-            raise UserError(f"--dtype: unknown torch dtype {dtype!r}")
+            raise UserError(f"dtype (--dtype): unknown torch dtype {dtype!r}")
         if model is None:
             path = smollm2.gguf_path()
             model, gguf_file = str(path.parent), path.name

@@ -42,7 +42,6 @@ def levels_file(tmp_path):
         (["--levels-config", "{tmp}/badlevels.yaml"], "badlevels.yaml: levels[0]: field 'instruction' is missing"),
         (["--shard", "2/2"], "shard (--shard): need 0 <= I < N"),
         (["--window", "0"], "--window: must be at least 1 (got 0)"),
-        (["--batch-size", "-1"], "unrecognized arguments: --batch-size -1"),  # one spelling: --window
         (["--backend", "transformers", "--model", "{tmp}/no-such-model"], "model path not found"),
         (["--prompt-template", "{tmp}/nope.yaml"], "nope.yaml: prompt template not found"),
     ],

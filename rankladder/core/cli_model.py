@@ -72,10 +72,12 @@ def cli_meta(info) -> dict[str, Any]:
 
 
 def _base_type(annotation):
-    """``Optional[X]`` → ``X``; other annotations unchanged."""
+    """``Optional[X]`` → ``X``, ``Annotated[X, ...]`` (``PositiveInt``) → ``X``; other annotations unchanged."""
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         members = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return members[0] if len(members) == 1 else annotation
+        annotation = members[0] if len(members) == 1 else annotation
+    if typing.get_origin(annotation) is typing.Annotated:
+        return typing.get_args(annotation)[0]
     return annotation
 
 

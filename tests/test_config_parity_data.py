@@ -252,3 +252,18 @@ def test_mine_options_reach_the_manifest_through_every_path(tmp_path, shared_dat
     ]
     assert {k: parameters[0][k] for k in options} == options
     assert parameters[0] == parameters[1] == parameters[2]
+
+
+def test_a_run_recorded_with_the_old_release_options_resumes_under_the_one_config(tmp_path, graded_rows):
+    """The release YAML's ``backend_options: {}`` recorded ``{}``; the one config records ``device: auto``
+    (as the CLI always did). Both are the same generator: the run resumes instead of refusing."""
+    from rankladder.dataset_builder.generate import GenerationPlan, RunState
+    from rankladder.dataset_builder.queries import Query
+
+    run = write_run_dir(tmp_path / "run", graded_rows[:4], backend="transformers")
+    plan = GenerationPlan.from_config(GenerateConfig())
+    assert plan.backend_options == {"device": "auto"}
+    RunState(run, plan, [Query(graded_rows[0]["query_id"], graded_rows[0]["query"])], (0, 1), {}).check_resumable()
+    other = GenerationPlan.from_config(GenerateConfig(model=str(tmp_path)))
+    with pytest.raises(UserError, match="different 'backend_options'"):
+        RunState(run, other, [], (0, 1), {}).check_resumable()

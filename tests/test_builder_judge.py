@@ -127,7 +127,7 @@ def test_build_follows_the_label_policy(judged_run, tmp_path, policy):
     from rankladder.training.data import Source, load_lists
 
     intended = tmp_path / "rankladder-judged-as-built"
-    build_dataset([run_dir], intended, "0.1.0")
+    build_dataset([run_dir], intended, "0.1.0", dev_fraction=0.0)
     source = Source(path=str(intended), kind="lists", label_policy=policy, max_disagreement=1)
     as_trained = {(r["query_id"], d, lab) for r in load_lists([source]) for d, lab in zip(r["doc_ids"], r["labels"])}
     assert as_trained == {(r["query_id"], d, float(lv)) for r in lists for d, lv in zip(r["doc_ids"], r["levels"])}
@@ -198,7 +198,7 @@ def test_judge_bad_inputs_are_one_line_errors(tmp_path, capsys, graded_rows):
     assert "not a generation RUN_DIR" in capsys.readouterr().err
     run_dir = write_run_dir(tmp_path / "run", graded_rows[:4])
     assert main(["judge", str(run_dir), "--backend", "openai"]) == 2
-    assert "--model: required with --backend openai" in capsys.readouterr().err
+    assert "model (--model): required with backend openai" in capsys.readouterr().err
     assert main(["judge", str(run_dir), "--batch-size", "0"]) == 2
     assert "--batch-size: must be at least 1" in capsys.readouterr().err
     bad = tmp_path / "judge.yaml"

@@ -177,7 +177,7 @@ GENERATE = [
     "-m",
     "rankladder.cli",
     "generate",
-    "--batch-size",
+    "--window",
     "1",
     "--max-new-tokens",
     "48",

@@ -169,7 +169,9 @@ def detect_format(source: Path) -> str:
 def load_queries(spec: QuerySpec) -> tuple[list[Query], dict]:
     """Queries (sorted by id, then sampled) and a description of their source for manifests."""
     if spec.format not in FORMATS:
-        raise UserError(f"queries_format (--queries-format): unknown format {spec.format!r} (choose from {', '.join(FORMATS)})")
+        raise UserError(
+            f"queries_format (--queries-format): unknown format {spec.format!r} (choose from {', '.join(FORMATS)})"
+        )
     source = Path(spec.source) if spec.source else BUNDLED_QUERIES
     fmt = spec.format
     if fmt == "auto":

@@ -21,7 +21,7 @@ import sys
 import time
 import urllib.request
 
-from rankladder.dataset_builder.backends import GenerationRequest, SamplingConfig, create_backend
+from rankladder.dataset_builder.backends import GenerationRequest, Sampling, create_backend
 from rankladder.dataset_builder.backends.smollm2 import dequantized_copy
 
 QUERIES = [
@@ -89,7 +89,7 @@ def main() -> int:
     parser.add_argument("--log", default="/tmp/bench_vllm_serve.log", help="vllm serve output")
     args = parser.parse_args()
     requests = _requests(args.requests)
-    sampling = SamplingConfig(temperature=0.7, top_p=0.95, max_new_tokens=args.max_new_tokens)
+    sampling = Sampling(temperature=0.7, top_p=0.95, max_new_tokens=args.max_new_tokens)
     model_dir = str(dequantized_copy())
     report: dict = {"requests": args.requests, "max_new_tokens": args.max_new_tokens, "cpu_count": os.cpu_count()}
 

@@ -15,15 +15,15 @@ import json
 import tempfile
 import time
 
-from rankladder.dataset_builder.backends.base import GenerationRequest, SamplingConfig, SharedBackend
+from rankladder.dataset_builder.backends.base import GenerationRequest, Sampling, SharedBackend
 from rankladder.dataset_builder.backends.transformers_backend import TransformersBackend
-from rankladder.dataset_builder.generate import GenerateConfig, GenerationTask, generate_run, make_requests
+from rankladder.dataset_builder.generate import GenerationPlan, GenerationTask, generate_run, make_requests
 from rankladder.dataset_builder.levels import load_levels
 from rankladder.dataset_builder.prompts import load_template, load_topics
 from rankladder.dataset_builder.queries import QuerySpec, load_queries
 
 
-def direct(backend, requests: list[GenerationRequest], sampling: SamplingConfig, batch_size: int) -> tuple[int, float]:
+def direct(backend, requests: list[GenerationRequest], sampling: Sampling, batch_size: int) -> tuple[int, float]:
     start = time.perf_counter()
     tokens = 0
     for index in range(0, len(requests), batch_size):
@@ -42,9 +42,9 @@ def main() -> None:
 
     all_queries = load_queries(QuerySpec())[0]
     queries = all_queries[: args.queries]
-    sampling = SamplingConfig(temperature=0.0, max_new_tokens=args.max_new_tokens, seed=0)
-    config = GenerateConfig(
-        levels=load_levels(), template=load_template(), sampling=sampling, batch_size=args.batch_size, max_attempts=1
+    sampling = Sampling(temperature=0.0, max_new_tokens=args.max_new_tokens, seed=0)
+    config = GenerationPlan(
+        levels=load_levels(), template=load_template(), sampling=sampling, window=args.batch_size, max_attempts=1
     )
     backend = TransformersBackend()
     # The exact requests the runner sends, in its order.

@@ -27,7 +27,7 @@ from rankladder.dataset_builder import schema
 from rankladder.dataset_builder.agreement import summarize
 from rankladder.dataset_builder.backends.base import (
     GenerationRequest,
-    SamplingConfig,
+    Sampling,
     SharedBackend,
 )
 from rankladder.dataset_builder.backends.transformers_backend import TransformersBackend
@@ -36,9 +36,9 @@ from rankladder.dataset_builder.filters import (
     degeneration_reason,
     reason_names,
 )
-from rankladder.dataset_builder.generate import GenerateConfig, generate_run
+from rankladder.dataset_builder.generate import GenerationPlan, generate_run
 from rankladder.dataset_builder.judge import (
-    JudgeConfig,
+    JudgePlan,
     _records_to_judge,
     judge_run,
     load_judge_template,
@@ -59,11 +59,11 @@ def make_run(out: Path, queries: int, backend) -> Path:
     run_dir = out / "run"
     spec = QuerySpec(str(STUDY_QUERIES), limit=queries, seed=0)
     found, source = load_queries(spec)
-    config = GenerateConfig(
+    config = GenerationPlan(
         levels=load_levels(),
         template=load_template(),
-        sampling=SamplingConfig(temperature=0.7, top_p=0.95, max_new_tokens=96, seed=0),
-        batch_size=32,
+        sampling=Sampling(temperature=0.7, top_p=0.95, max_new_tokens=96, seed=0),
+        window=32,
         max_attempts=3,
     )
     generate_run(run_dir, found, config, lambda: SharedBackend(backend), query_source=source, progress=True)
@@ -130,7 +130,7 @@ def throughput(run_dir: Path, out: Path, backend, repeats: int, batch_size: int,
     """On the first ``queries`` queries of the run (a copy of the RUN_DIR holding only their records)."""
     from rankladder.dataset_builder.runfiles import AppendWriter
 
-    config = JudgeConfig(template=load_judge_template(), batch_size=batch_size)
+    config = JudgePlan(template=load_judge_template(), batch_size=batch_size)
     levels = run_levels(run_dir)
     wanted = sorted({row["query_id"] for row in iter_kind(run_dir, RECORDS)})[:queries]
     source = out / "throughput-source"
@@ -183,7 +183,7 @@ def throughput(run_dir: Path, out: Path, backend, repeats: int, batch_size: int,
 def agreement(run_dir: Path, backend) -> dict:
     from rankladder.dataset_builder.separability import load_model, score_lists
 
-    judge_run(run_dir, JudgeConfig(template=load_judge_template()), lambda: SharedBackend(backend), progress=True)
+    judge_run(run_dir, JudgePlan(template=load_judge_template()), lambda: SharedBackend(backend), progress=True)
     judged = {row["key"]: row for row in iter_kind(run_dir, schema.JUDGEMENTS)}
     rows = _records_to_judge(run_dir, (0, 1))
     grades = sorted({r["level"] for r in rows})

@@ -35,8 +35,8 @@ def main() -> None:
     from datasets import Dataset
     from sentence_transformers.util import mine_hard_negatives
 
+    from rankladder.dataset_builder.config import MineConfig
     from rankladder.dataset_builder.mining import (
-        MineOptions,
         load_input,
         load_sentence_transformer,
         mine_bm25,
@@ -49,7 +49,7 @@ def main() -> None:
     n = len(data.queries)
     model, name = load_sentence_transformer(None, args.max_seq_length)
     bm25_s, dense_s, direct_s = [], [], []
-    options = MineOptions(method="dense", negatives_per_query=args.k)
+    options = MineConfig(method="dense", negatives_per_query=args.k)
     doc_text = dict(zip(data.doc_ids, data.doc_texts))
     pairs = [(data.queries[q], doc_text[d]) for q in data.queries for d in sorted(positives(data, q))]
     corpus = list(dict.fromkeys(data.doc_texts))
@@ -75,7 +75,7 @@ def main() -> None:
 
     for repeat in range(args.repeats):
         start = time.perf_counter()
-        mine_bm25(data, MineOptions(negatives_per_query=args.k), progress=False)
+        mine_bm25(data, MineConfig(negatives_per_query=args.k), progress=False)
         bm25_s.append(time.perf_counter() - start)
         for run in (ours, direct) if repeat % 2 == 0 else (direct, ours):  # alternate: load drifts
             run()

@@ -25,9 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from rankladder.dataset_builder.backends.base import SamplingConfig, SharedBackend
+from rankladder.dataset_builder.backends.base import Sampling, SharedBackend
 from rankladder.dataset_builder.backends.transformers_backend import TransformersBackend
-from rankladder.dataset_builder.generate import GenerateConfig, generate_run
+from rankladder.dataset_builder.generate import GenerationPlan, generate_run
 from rankladder.dataset_builder.levels import load_levels
 from rankladder.dataset_builder.prompts import load_template
 from rankladder.dataset_builder.queries import QuerySpec, load_queries
@@ -50,12 +50,12 @@ def lists_from_records(records: list[dict]) -> list[dict]:
 
 def generate(backend, queries, levels_file: str, sampling, batch_size: int, samples: int = 1):
     """Accepted records of one real ``generate_run``, and its summary for the report."""
-    config = GenerateConfig(
+    config = GenerationPlan(
         levels=load_levels(levels_file or None),
         template=load_template(),
         sampling=sampling,
         samples_per_level=samples,
-        batch_size=batch_size,
+        window=batch_size,
         max_attempts=3,
     )
     with tempfile.TemporaryDirectory() as tmp:
@@ -99,7 +99,7 @@ def main() -> None:
     args = parser.parse_args()
 
     queries = load_queries(QuerySpec(source=args.query_file, limit=args.queries, seed=0))[0]
-    sampling = SamplingConfig(temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=0)
+    sampling = Sampling(temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=0)
     backend, scorer = TransformersBackend(), load_model()
     report = {
         "benchmark": "separability",

@@ -34,9 +34,9 @@ from collections import deque
 from pathlib import Path
 
 from rankladder.dataset_builder.backends import create_backend
-from rankladder.dataset_builder.backends.base import SamplingConfig, SharedBackend
+from rankladder.dataset_builder.backends.base import Sampling, SharedBackend
 from rankladder.dataset_builder.generate import (
-    GenerateConfig,
+    GenerationPlan,
     GenerationTask,
     _handle_result,
     _Run,
@@ -57,8 +57,8 @@ ROOT = Path(__file__).resolve().parents[1]
 MSMARCO = ROOT.parent / "shared" / "datasets" / "msmarco_queries" / "queries_dev_small.jsonl"
 
 
-def _config(backend: str, sampling: SamplingConfig, window: int | None, mode: str = "per-level") -> GenerateConfig:
-    return GenerateConfig(
+def _config(backend: str, sampling: Sampling, window: int | None, mode: str = "per-level") -> GenerationPlan:
+    return GenerationPlan(
         levels=load_levels(),
         template=load_template(mode=mode),
         sampling=sampling,
@@ -68,7 +68,7 @@ def _config(backend: str, sampling: SamplingConfig, window: int | None, mode: st
     )
 
 
-def _first_requests(config: GenerateConfig, queries) -> list:
+def _first_requests(config: GenerationPlan, queries) -> list:
     """The requests ``generate_run`` sends first (max_attempts=1: the only ones)."""
     tasks = [GenerationTask(q, 0, [level]) for q in queries for level in config.levels]
     return make_requests(config, tasks, load_topics())
@@ -109,7 +109,7 @@ def _same_texts(runner_texts: dict, raw: list[tuple[str, str]]) -> float:
 # -- vLLM offline --------------------------------------------------------------------------------
 
 
-def bench_vllm(engine, queries, sampling: SamplingConfig, window: int) -> dict:
+def bench_vllm(engine, queries, sampling: Sampling, window: int) -> dict:
     config = _config("vllm", sampling, window)
     requests = _first_requests(config, queries)
     engine.generate(requests[:2], sampling)  # warm-up
@@ -134,7 +134,7 @@ def _share(hits: list[bool]) -> float:
     return round(sum(hits) / max(len(hits), 1), 3)
 
 
-def bench_structured(engine, queries, sampling: SamplingConfig) -> dict:
+def bench_structured(engine, queries, sampling: Sampling) -> dict:
     values = [level.value for level in load_levels()]
     report = {"queries": len(queries), "max_new_tokens": sampling.max_new_tokens}
     for arm, structured in (("without_structured_output", False), ("with_structured_output", True)):
@@ -184,7 +184,7 @@ def _serve(model_dir: str, port: int, log) -> subprocess.Popen:
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
 
-async def _raw_async(url: str, requests, sampling: SamplingConfig, in_flight: int) -> tuple[int, float, list]:
+async def _raw_async(url: str, requests, sampling: Sampling, in_flight: int) -> tuple[int, float, list]:
     import openai
 
     client = openai.AsyncOpenAI(base_url=url, api_key="EMPTY", max_retries=5, timeout=600)
@@ -210,7 +210,7 @@ async def _raw_async(url: str, requests, sampling: SamplingConfig, in_flight: in
     return sum(t for t, _ in replies), seconds, [text for _, text in replies]
 
 
-def bench_openai(model_dir: str, queries, sampling: SamplingConfig, in_flight: int, log_path: str) -> dict:
+def bench_openai(model_dir: str, queries, sampling: Sampling, in_flight: int, log_path: str) -> dict:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -253,7 +253,7 @@ def bench_openai(model_dir: str, queries, sampling: SamplingConfig, in_flight: i
 # -- transformers ----------------------------------------------------------------------------------
 
 
-def old_loop(backend, queries, config: GenerateConfig, run_dir: Path) -> int:
+def old_loop(backend, queries, config: GenerationPlan, run_dir: Path) -> int:
     """The loop ``generate_run`` had before streaming: ``window`` requests per ``generate`` call, wait for
     the slowest, validate, write, fsync, then the next batch."""
     run = _Run(run_dir, config, queries, (0, 1), {})
@@ -271,7 +271,7 @@ def old_loop(backend, queries, config: GenerateConfig, run_dir: Path) -> int:
     return run.counts["completion_tokens"]
 
 
-def bench_transformers(queries, sampling: SamplingConfig) -> dict:
+def bench_transformers(queries, sampling: Sampling) -> dict:
     from transformers import GenerationConfig
 
     start = time.perf_counter()
@@ -326,7 +326,7 @@ def main() -> int:
     args = parser.parse_args()
     arms = args.arms.split(",")
     queries = load_queries(QuerySpec(args.queries))[0]
-    sampling = SamplingConfig(temperature=0.7, top_p=0.95, max_new_tokens=args.max_new_tokens, seed=0)
+    sampling = Sampling(temperature=0.7, top_p=0.95, max_new_tokens=args.max_new_tokens, seed=0)
     report: dict = {
         "benchmark": "streaming generation",
         "model": "SmolLM2-135M-Instruct (dequantized)",
@@ -347,7 +347,7 @@ def main() -> int:
             report["structured"] = bench_structured(
                 engine,
                 queries[: args.structured_queries],
-                SamplingConfig(temperature=0.7, top_p=0.95, max_new_tokens=args.structured_max_new_tokens, seed=0),
+                Sampling(temperature=0.7, top_p=0.95, max_new_tokens=args.structured_max_new_tokens, seed=0),
             )
         engine.close()
     if "openai" in arms:

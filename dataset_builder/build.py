@@ -22,6 +22,7 @@ from rankladder.dataset_builder import agreement, schema
 from rankladder.dataset_builder import merge as merge_rules
 from rankladder.dataset_builder.build_buckets import LabelRules
 from rankladder.dataset_builder.build_stream import write_configs
+from rankladder.dataset_builder.config import BuildConfig
 from rankladder.dataset_builder.run_reader import (  # noqa: F401 (re-exported)
     count_lines,
     iter_record_blocks,
@@ -41,7 +42,7 @@ SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]
 def check_version(version: str) -> str:
     version = version[1:] if version.startswith("v") else version
     if not SEMVER.match(version):
-        raise UserError(f"--version: {version!r} is not a semantic version X.Y.Z")
+        raise UserError(f"version (--version): {version!r} is not a semantic version X.Y.Z")
     return version
 
 
@@ -85,30 +86,27 @@ def build_dataset(
     run_dirs: list[str | Path],
     out: str | Path,
     version: str,
-    dev_fraction: float = 0.0,  # the engine; entry points (CLI, API, release) pass BuildConfig's default
-    seed: int = 0,
-    overwrite: bool = False,
+    config: BuildConfig | None = None,
+    *,
     name: str | None = None,
-    separability_model=None,
-    select_model=None,
-    labels: str = "intended",
-    max_disagreement: int = 1,
+    overwrite: bool = False,
     shard_bytes: int | None = None,
     rows_per_group: int | None = None,
-    allow_degenerate_labels: bool = False,
-    merge_rule: str = "refuse",
     bucket_records: int | None = None,
     on_hold: HoldHook | None = None,
+    **options,
 ) -> dict:
-    """Build DATASET_DIR from one or more RUN_DIRs; returns the dataset manifest.
+    """``rankladder build``'s entry function: DATASET_DIR ``out`` from one or more RUN_DIRs; returns the
+    dataset manifest.
 
-    ``separability_model`` (a SentenceTransformer, a path/id, or ``True`` for all-MiniLM-L6-v2) adds
-    per-level separability of the lists (``dataset_builder.separability``) to stats.json and the card.
-    ``select_model`` (same kinds) keeps one of several samples per (query, level), the combination
-    best ordered for that model (``dataset_builder.selection``); its figures go to stats.json.
-    ``labels`` (``schema.LABEL_POLICIES``) picks the qrels score / lists level from the intended level
-    or the judgements of ``rankladder judge``; the agreement figures go to stats.json, the card and a PNG.
-    ``shard_bytes`` caps each parquet shard (default ``schema.SHARD_BYTES``, the Hub's usual size) and
+    ``config`` (:class:`rankladder.dataset_builder.config.BuildConfig`) holds every option of the stage;
+    ``options`` are its fields as keyword arguments instead (``dev_fraction=0.25``; validated the same way).
+    ``separability`` / ``select_by_similarity`` take a SentenceTransformer, a path/id, or ``True`` (the
+    all-MiniLM-L6-v2 package): per-level separability of the lists in stats.json and the card; keep one of
+    several samples per (query, level), the combination best ordered for that model. ``labels`` picks the
+    qrels score / lists level from the intended level or the judgements of ``rankladder judge``; the
+    agreement figures go to stats.json, the card and a PNG.
+    Per call: ``name`` (default: the folder's name), ``overwrite``; ``shard_bytes`` caps each parquet shard (default ``schema.SHARD_BYTES``, the Hub's usual size) and
     ``rows_per_group`` sets its row groups (tests shrink both to get many shards from little data).
     ``bucket_records`` caps the records held in memory at once (default ``spill.BUCKET_RECORDS``): the run is
     spilled to partitions of that size under the output's temp folder (``build_stream``), and ``on_hold(phase,
@@ -117,12 +115,18 @@ def build_dataset(
     the run.
     Before it returns, every config/split is read back through ``datasets.load_dataset`` and compared.
     """
+    from rankladder.core.cli_model import config_from_options
     from rankladder.dataset_builder import card, card_sections, stats
     from rankladder.dataset_builder.judge import judge_manifests, read_judgements
 
+    if config is None or options:
+        config = config_from_options(BuildConfig, {**(config.model_dump() if config else {}), **options})
+    labels, max_disagreement, merge_rule = config.labels, config.max_disagreement, config.merge
+    dev_fraction, seed, allow_degenerate_labels = config.dev_fraction, config.seed, config.allow_degenerate_labels
+    select_model, separability_model = config.select_by_similarity, config.separability
     version = check_version(version)
     if Path(out).exists() and not overwrite:
-        raise UserError(f"{out}: output folder already exists (pass --overwrite to replace it)")
+        raise UserError(f"{out}: output folder already exists (give overwrite (--overwrite) to replace it)")
     run_dirs = unique_run_dirs(run_dirs)
     run_manifests = read_run_manifests(run_dirs)
     incomplete = [m["_path"] for m in run_manifests if m.get("status") != "complete"]
@@ -131,14 +135,10 @@ def build_dataset(
     generators = merge_rules.run_generators(run_dirs, run_manifests)
     merge_rules.check_merge_rule(run_dirs, generators, merge_rule)  # before any record is read
     rejects = [row for run_dir in run_dirs for row in iter_kind(run_dir, REJECTS)]
-    if labels not in schema.LABEL_POLICIES:
-        raise UserError(f"--labels: unknown policy {labels!r} (choose from {', '.join(schema.LABEL_POLICIES)})")
-    if max_disagreement < 0:
-        raise UserError(f"--max-disagreement: must be at least 0, got {max_disagreement}")
     judgements = read_judgements(run_dirs)
     if labels != "intended" and not judgements:
         raise UserError(
-            f"--labels {labels}: {', '.join(map(str, run_dirs))} has no judgements; run "
+            f"labels (--labels) {labels}: {', '.join(map(str, run_dirs))} has no judgements; run "
             "`rankladder judge RUN_DIR` first"
         )
     out = Path(out)

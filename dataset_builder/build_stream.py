@@ -258,7 +258,7 @@ def write_configs(
         label_figures.update(policy=rules.labels, max_disagreement=rules.max_disagreement)
     policy_result = survey.policy_result()
     if policy_result["documents_kept"] == 0:
-        raise UserError(f"--labels {rules.labels}: no document keeps a label under this policy")
+        raise UserError(f"labels (--labels) {rules.labels}: no document keeps a label under this policy")
     label_guard.check_policy_result(policy_result, rules.labels, allow_degenerate_labels)
     dev = _dev_split(spill, parts, survey.queries, dev_fraction, seed, on_hold)
     # ranges of the sorted query ids, about equal in queries: the order of the qrels and lists

@@ -10,13 +10,14 @@ import json
 import logging
 import time
 from collections import deque
-from dataclasses import InitVar, asdict, dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rankladder.core.fsutil import prepare_output_parent
 from rankladder.core.manifest import utc_now
 from rankladder.dataset_builder import prompts as prompt_lib
-from rankladder.dataset_builder.backends.base import Backend, GenerationRequest, SamplingConfig
+from rankladder.dataset_builder.backends.base import Backend, GenerationRequest, Sampling
 from rankladder.dataset_builder.levels import Level
 from rankladder.dataset_builder.parsing import (
     ValidationConfig,
@@ -50,15 +51,21 @@ from rankladder.dataset_builder.runfiles import (
 
 _Run = RunState  # the old name (benchmarks/bench_streaming.py)
 
+if TYPE_CHECKING:
+    from rankladder.dataset_builder.config import GenerateConfig
+
 log = logging.getLogger(__name__)
 COMMIT_SECONDS = 1.0  # fsync at most this often; every result is flushed to the OS when it arrives
 
 
 @dataclass
-class GenerateConfig:
+class GenerationPlan:
+    """What a run generates, loaded and ready (levels, prompt template, sampling): derived from a
+    :class:`rankladder.dataset_builder.config.GenerateConfig` by :meth:`from_config`; not a config."""
+
     levels: list[Level]
     template: prompt_lib.PromptTemplate
-    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    sampling: Sampling = field(default_factory=Sampling)
     samples_per_level: int = 1
     max_attempts: int = 3
     window: int | None = None  # requests kept in flight; None: the backend's default_window
@@ -66,11 +73,27 @@ class GenerateConfig:
     backend: str = "transformers"
     backend_options: dict = field(default_factory=dict)
     structured_output: bool = True  # per-query mode: ask the backend for JSON of the levels' schema
-    batch_size: InitVar[int | None] = None  # the old name of ``window`` (release/study configs use it)
 
-    def __post_init__(self, batch_size: int | None) -> None:
-        if batch_size is not None and self.window is None:
-            self.window = batch_size
+    @classmethod
+    def from_config(cls, config: GenerateConfig) -> GenerationPlan:
+        """Levels and prompt template loaded, sampling and backend options taken from ``config``."""
+        from rankladder.core.cli_model import option_label
+        from rankladder.dataset_builder.levels import load_levels, select_levels
+
+        levels = load_levels(config.levels_config)
+        if config.levels:
+            levels = select_levels(levels, config.levels, option_label("levels"))
+        return cls(
+            levels=levels,
+            template=prompt_lib.load_template(config.prompt_template, config.prompt_mode),
+            sampling=Sampling(config.temperature, config.top_p, config.max_new_tokens, config.seed),
+            samples_per_level=config.samples_per_level,
+            max_attempts=config.max_attempts,
+            window=config.window,
+            backend=config.backend,
+            backend_options=config.backend_options(),
+            structured_output=config.structured_output,
+        )
 
     @property
     def uses_structured_output(self) -> bool:
@@ -93,7 +116,7 @@ class GenerateConfig:
         return identity
 
 
-def make_request(config: GenerateConfig, task: GenerationTask, topics: list[str]) -> GenerationRequest:
+def make_request(config: GenerationPlan, task: GenerationTask, topics: list[str]) -> GenerationRequest:
     """The chat request of one task; its key is unique among requests in flight (key + attempt)."""
     schema = None
     if config.template.mode == "per-query":
@@ -113,7 +136,7 @@ def make_request(config: GenerateConfig, task: GenerationTask, topics: list[str]
     )
 
 
-def make_requests(config: GenerateConfig, tasks: list[GenerationTask], topics: list[str]) -> list[GenerationRequest]:
+def make_requests(config: GenerationPlan, tasks: list[GenerationTask], topics: list[str]) -> list[GenerationRequest]:
     return [make_request(config, task, topics) for task in tasks]
 
 
@@ -121,7 +144,7 @@ class _Feed:
     """The backend's request source: tasks still to send (retries join at the end), and the tasks of
     the requests in flight, found again by the key of their result."""
 
-    def __init__(self, config: GenerateConfig, tasks: deque[GenerationTask], topics: list[str]):
+    def __init__(self, config: GenerationPlan, tasks: deque[GenerationTask], topics: list[str]):
         self.config, self.tasks, self.topics = config, tasks, topics
         self.in_flight: dict[str, tuple[GenerationTask, GenerationRequest]] = {}
 
@@ -143,7 +166,7 @@ class _Feed:
 def generate_run(
     run_dir: str | Path,
     queries: list[Query],
-    config: GenerateConfig,
+    config: GenerationPlan,
     backend_factory,
     shard: tuple[int, int] = (0, 1),
     query_source: dict | None = None,

@@ -32,7 +32,7 @@ from rankladder.dataset_builder.backends import resumable_identity
 from rankladder.dataset_builder.backends.base import (
     Backend,
     GenerationRequest,
-    SamplingConfig,
+    Sampling,
 )
 from rankladder.dataset_builder.generate import shard_of
 from rankladder.dataset_builder.progress import LiveProgress
@@ -53,16 +53,29 @@ _INTEGER = re.compile(r"(?<![\d.])-?\d+(?!\.\d)")  # an integer, not part of a d
 
 
 @dataclass
-class JudgeConfig:
+class JudgePlan:
+    """What a judge run asks (prompt loaded, greedy sampling, backend resolved for one RUN_DIR): derived from
+    a :class:`rankladder.dataset_builder.config.JudgeConfig` by :meth:`from_config`; not a config."""
+
     template: JudgePrompt
     # greedy and short: the reply is one digit (a few tokens of slack for "Grade: 2")
-    sampling: SamplingConfig = field(
-        default_factory=lambda: SamplingConfig(temperature=0.0, top_p=1.0, max_new_tokens=8, seed=0)
-    )
+    sampling: Sampling = field(default_factory=lambda: Sampling(temperature=0.0, top_p=1.0, max_new_tokens=8, seed=0))
     logprobs: int = 20  # top alternatives per token (the OpenAI API's maximum)
     batch_size: int = 16
     backend: str = "transformers"
     backend_options: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config, backend: str, backend_options: dict, template: JudgePrompt | None = None):
+        """The plan of ``config`` (a ``JudgeConfig``) with the backend resolved for one RUN_DIR."""
+        return cls(
+            template=template or load_judge_template(config.prompt_template),
+            sampling=Sampling(0.0, 1.0, config.max_new_tokens, 0),
+            logprobs=config.logprobs or None,
+            batch_size=config.batch_size,
+            backend=backend,
+            backend_options=backend_options,
+        )
 
     def identity(self) -> dict:
         """What must match for judgements in a RUN_DIR to be resumed."""
@@ -253,7 +266,7 @@ def _records_to_judge(run_dir: Path, shard: tuple[int, int]) -> list[dict]:
     return rows
 
 
-def _check_resumable(path: Path, config: JudgeConfig) -> None:
+def _check_resumable(path: Path, config: JudgePlan) -> None:
     if not path.is_file():
         return
     previous = resumable_identity(json.loads(path.read_text(encoding="utf-8")).get("config", {}))
@@ -266,7 +279,7 @@ def _check_resumable(path: Path, config: JudgeConfig) -> None:
 
 
 def judge_run(
-    run_dir: str | Path, config: JudgeConfig, backend_factory, shard: tuple[int, int] = (0, 1), progress: bool = True
+    run_dir: str | Path, config: JudgePlan, backend_factory, shard: tuple[int, int] = (0, 1), progress: bool = True
 ) -> dict:
     """Judge every record of this shard that has no judgement yet; returns the judge manifest."""
     run_dir = Path(run_dir)
@@ -301,7 +314,7 @@ def judge_run(
 
 def _judge_pending(
     run_dir: Path,
-    config: JudgeConfig,
+    config: JudgePlan,
     shard: tuple[int, int],
     backend: Backend,
     pending: list[dict],
@@ -358,7 +371,7 @@ def _judge_pending(
 def _write_manifest(
     run_dir: Path,
     path: Path,
-    config: JudgeConfig,
+    config: JudgePlan,
     shard: tuple[int, int],
     status: str,
     model: dict | None,

@@ -64,7 +64,7 @@ def _differences(first: dict, other: dict) -> str:
 def check_merge_rule(run_dirs: list[Path], generators: list[dict], rule: str) -> bool:
     """Raise when runs of different generators meet without an explicit rule; True when they differ."""
     if rule not in MERGE_RULES:
-        raise UserError(f"--merge: unknown rule {rule!r} (choose from {', '.join(MERGE_RULES)})")
+        raise UserError(f"merge (--merge): unknown rule {rule!r} (choose from {', '.join(MERGE_RULES)})")
     for run_dir, generator in zip(run_dirs[1:], generators[1:]):
         if not same_generator(generators[0], generator) and rule == "refuse":
             raise UserError(

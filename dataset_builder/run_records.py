@@ -11,7 +11,7 @@ import hashlib
 from rankladder.core.errors import UserError
 from rankladder.core.manifest import utc_now
 from rankladder.dataset_builder import prompts as prompt_lib
-from rankladder.dataset_builder.backends.base import SamplingConfig
+from rankladder.dataset_builder.backends.base import Sampling
 from rankladder.dataset_builder.levels import Level
 from rankladder.dataset_builder.parsing import word_count
 from rankladder.dataset_builder.queries import Query
@@ -34,9 +34,9 @@ def parse_shard(text: str | None) -> tuple[int, int]:
     try:
         index, count = (int(part) for part in text.split("/"))
     except ValueError:
-        raise UserError(f"--shard: expected I/N (e.g. 0/4), got {text!r}") from None
+        raise UserError(f"shard (--shard): expected I/N (e.g. 0/4), got {text!r}") from None
     if count < 1 or not 0 <= index < count:
-        raise UserError(f"--shard: need 0 <= I < N, got {text!r}")
+        raise UserError(f"shard (--shard): need 0 <= I < N, got {text!r}")
     return index, count
 
 
@@ -76,7 +76,7 @@ def generation_record(
     backend: str,
     model: dict | None,
     template: prompt_lib.PromptTemplate,
-    sampling: SamplingConfig,
+    sampling: Sampling,
     prompt_tokens: int = 0,
     completion_tokens: int = 0,
     finish_reason: str = "stop",

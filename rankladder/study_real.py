@@ -90,7 +90,9 @@ def plan_real(config: dict, out: Path, progress: bool = True) -> tuple[RealSourc
     def mine() -> None:
         from rankladder import api
 
-        api.mine(mine_folder, root / "mined", overwrite=True, progress=progress, split=mine_split, **real["mine"])
+        api.mine(
+            mine_folder, root / "mined", overwrite=True, progress=progress, **{**real["mine"], "split": mine_split}
+        )
 
     inputs = [source / "corpus.jsonl", source / "queries.jsonl"] + ([] if fraction else [qrels_file])
     config = {"mine": real["mine"], "folder": mine_folder.name, "split": mine_split}

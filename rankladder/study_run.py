@@ -66,11 +66,11 @@ class Study:
         return steps
 
     def dataset_steps(self) -> list[Step]:
-        queries = dict(self.config["queries"])
-        from_real = queries["source"] == REAL_QUERIES
+        generation = dict(self.config["generation"])
+        from_real = generation["queries"] == REAL_QUERIES
         if from_real:  # generate for the real train half's queries (no test leak)
-            queries.update(source=self.real.train_folder, format="beir", qrels_split="train")
-        generate = generate_step(self.run_dir, queries, self.config["generation"], self.progress)
+            generation.update(queries=self.real.train_folder, queries_format="beir", qrels_split="train")
+        generate = generate_step(self.run_dir, generation, self.progress)
         generate.needs = ["real-split"] if from_real else []
         b = self.config["build"]
         config = {"build": b, "base": self.config["base_model"], "name": self.config["name"]}

@@ -75,13 +75,13 @@ def judged_run_source(tmp_path_factory, graded_rows, smollm2_backend) -> tuple[P
     """The first 4 hand-graded queries (16 documents, levels 3..0) judged by SmolLM2, once per session:
     (RUN_DIR, judge manifest). Tests use ``judged_run``, a copy per module, so one module's writes (a
     second judge pass) never reach another's."""
-    from rankladder.dataset_builder.judge import JudgeConfig, judge_run, load_judge_template
+    from rankladder.dataset_builder.judge import JudgePlan, judge_run, load_judge_template
     from tests.helpers.run_fixtures import write_run_dir
 
     wanted = sorted({row["query_id"] for row in graded_rows})[:4]
     rows = [row for row in graded_rows if row["query_id"] in wanted]
     run_dir = write_run_dir(tmp_path_factory.mktemp("judged") / "run", rows)
-    config = JudgeConfig(template=load_judge_template(), batch_size=8, backend="transformers")
+    config = JudgePlan(template=load_judge_template(), batch_size=8, backend="transformers")
     manifest = judge_run(run_dir, config, lambda: smollm2_backend, progress=False)
     return run_dir, manifest
 

@@ -8,10 +8,13 @@ from dataclasses import asdict, dataclass, field
 
 
 @dataclass(frozen=True)
-class SamplingConfig:
+class Sampling:
+    """The decoding settings a backend is called with: derived from a stage's config (``GenerateConfig``,
+    ``JudgeConfig``), not a config of its own; these defaults are for direct callers (tests, benchmarks)."""
+
     temperature: float = 0.7
     top_p: float = 0.95
-    max_new_tokens: int = 128  # = GenerationConfig.max_new_tokens (the one default; a test keeps them equal)
+    max_new_tokens: int = 128
     seed: int = 0
 
     def to_dict(self) -> dict:
@@ -78,11 +81,11 @@ class Backend(abc.ABC):
         """``{"id": ..., "revision": ..., "file_sha256": ...}``: recorded in every record."""
 
     @abc.abstractmethod
-    def generate(self, requests: list[GenerationRequest], sampling: SamplingConfig) -> list[GenerationResult]:
+    def generate(self, requests: list[GenerationRequest], sampling: Sampling) -> list[GenerationResult]:
         """Results in the order of ``requests``. Raises ``UserError`` for unrecoverable setup faults."""
 
     def stream(
-        self, next_request: RequestSource, sampling: SamplingConfig, window: int | None = None
+        self, next_request: RequestSource, sampling: Sampling, window: int | None = None
     ) -> Iterator[GenerationResult]:
         """Results as they finish, with up to ``window`` requests in flight.
 

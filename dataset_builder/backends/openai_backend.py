@@ -36,7 +36,7 @@ from rankladder.dataset_builder.backends.base import (
     GenerationRequest,
     GenerationResult,
     RequestSource,
-    SamplingConfig,
+    Sampling,
 )
 from rankladder.dataset_builder.backends.server_pool import (
     PROBE_TIMEOUT,
@@ -218,7 +218,7 @@ class OpenAIBackend(Backend):
 
     # -- generation ----------------------------------------------------------------------------
 
-    def _create(self, server: Server, request: GenerationRequest, sampling: SamplingConfig, structured: bool):
+    def _create(self, server: Server, request: GenerationRequest, sampling: Sampling, structured: bool):
         extra = {}
         if structured:
             extra["response_format"] = {
@@ -237,7 +237,7 @@ class OpenAIBackend(Backend):
             **({"logprobs": True, "top_logprobs": request.logprobs} if request.logprobs else {}),
         )
 
-    def _complete(self, server: Server, request: GenerationRequest, sampling: SamplingConfig) -> GenerationResult:
+    def _complete(self, server: Server, request: GenerationRequest, sampling: Sampling) -> GenerationResult:
         import openai
 
         structured = request.json_schema is not None and self.structured_output
@@ -295,7 +295,7 @@ class OpenAIBackend(Backend):
             raise exc
         raise translated from exc
 
-    def generate(self, requests: list[GenerationRequest], sampling: SamplingConfig) -> list[GenerationResult]:
+    def generate(self, requests: list[GenerationRequest], sampling: Sampling) -> list[GenerationResult]:
         """Results in the order of ``requests`` (sent through :meth:`stream`)."""
         if not requests:
             return []
@@ -306,7 +306,7 @@ class OpenAIBackend(Backend):
         return [finished[request.key].popleft() for request in requests]
 
     def stream(
-        self, next_request: RequestSource, sampling: SamplingConfig, window: int | None = None
+        self, next_request: RequestSource, sampling: Sampling, window: int | None = None
     ) -> Iterator[GenerationResult]:
         """Replies as they arrive; each one's slot is refilled at once (``window`` in flight, default
         ``concurrency`` per server), the new request going to the least-loaded healthy server.

@@ -27,7 +27,7 @@ from rankladder.dataset_builder.backends.base import (
     GenerationRequest,
     GenerationResult,
     RequestSource,
-    SamplingConfig,
+    Sampling,
     take,
 )
 
@@ -55,7 +55,7 @@ class TransformersBackend(Backend):
         self.device = device
         torch_dtype = getattr(torch, dtype, None)
         if not isinstance(torch_dtype, torch.dtype):
-            raise UserError(f"--dtype: unknown torch dtype {dtype!r}")
+            raise UserError(f"dtype (--dtype): unknown torch dtype {dtype!r}")
         if model is None:
             path = smollm2.gguf_path()
             model, gguf_file = str(path.parent), path.name
@@ -93,7 +93,7 @@ class TransformersBackend(Backend):
             self.tokenizer.apply_chat_template(r.messages, tokenize=False, add_generation_prompt=True) for r in requests
         ]
 
-    def generate(self, requests: list[GenerationRequest], sampling: SamplingConfig) -> list[GenerationResult]:
+    def generate(self, requests: list[GenerationRequest], sampling: Sampling) -> list[GenerationResult]:
         if not requests:
             return []
         prompt_mask, new_tokens, step_logits = self._decode(requests, sampling)
@@ -103,7 +103,7 @@ class TransformersBackend(Backend):
         ]
 
     def stream(
-        self, next_request: RequestSource, sampling: SamplingConfig, window: int | None = None
+        self, next_request: RequestSource, sampling: Sampling, window: int | None = None
     ) -> Iterator[GenerationResult]:
         """Each request's result as soon as its sequence ends, while the rest of its window decodes.
 
@@ -119,7 +119,7 @@ class TransformersBackend(Backend):
             else:
                 yield from self._stream_window(batch, sampling)
 
-    def _stream_window(self, requests: list[GenerationRequest], sampling: SamplingConfig):
+    def _stream_window(self, requests: list[GenerationRequest], sampling: Sampling):
         import queue
         import threading
 
@@ -159,7 +159,7 @@ class TransformersBackend(Backend):
             stop.set()
             worker.join()
 
-    def _decode(self, requests: list[GenerationRequest], sampling: SamplingConfig, on_finished=None, stop=None):
+    def _decode(self, requests: list[GenerationRequest], sampling: Sampling, on_finished=None, stop=None):
         """One batched ``generate``: (prompt attention masks, new tokens per row, step logits or None)."""
         import torch
 

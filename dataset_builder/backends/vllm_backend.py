@@ -47,7 +47,7 @@ from rankladder.dataset_builder.backends.base import (
     GenerationRequest,
     GenerationResult,
     RequestSource,
-    SamplingConfig,
+    Sampling,
 )
 
 log = logging.getLogger(__name__)
@@ -195,7 +195,7 @@ class VLLMBackend(Backend):
                 }
         return dict(self._identity)
 
-    def _params(self, request: GenerationRequest, sampling: SamplingConfig):
+    def _params(self, request: GenerationRequest, sampling: Sampling):
         options = {
             "n": 1,
             "temperature": sampling.temperature,
@@ -229,7 +229,7 @@ class VLLMBackend(Backend):
             token_logprobs=_token_logprobs(completion) if request.logprobs else None,
         )
 
-    def generate(self, requests: list[GenerationRequest], sampling: SamplingConfig) -> list[GenerationResult]:
+    def generate(self, requests: list[GenerationRequest], sampling: Sampling) -> list[GenerationResult]:
         if not requests:
             return []
         params = [self._params(request, sampling) for request in requests]
@@ -248,7 +248,7 @@ class VLLMBackend(Backend):
             for request, output, p in zip(requests, outputs, params)
         ]
 
-    def _add(self, engine, tokenizer, request: GenerationRequest, sampling: SamplingConfig) -> bool:
+    def _add(self, engine, tokenizer, request: GenerationRequest, sampling: Sampling) -> bool:
         """One request into the running engine, its chat prompt rendered as ``LLM.chat`` renders it
         (the tokenizer's chat template, no special tokens added on top); True when it is structured."""
         from vllm.sampling_params import RequestOutputKind
@@ -269,7 +269,7 @@ class VLLMBackend(Backend):
         return params.structured_outputs is not None
 
     def stream(
-        self, next_request: RequestSource, sampling: SamplingConfig, window: int | None = None
+        self, next_request: RequestSource, sampling: Sampling, window: int | None = None
     ) -> Iterator[GenerationResult]:
         """Keeps ``window`` requests in the engine: each finished one is yielded and replaced at once."""
         window = window or self.default_window

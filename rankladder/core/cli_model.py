@@ -36,15 +36,24 @@ def cli(
     group: str | None = None,
     repeat: bool = False,
     hidden: bool = False,
+    short: str | None = None,
+    const: Any = None,
 ) -> dict[str, Any]:
     """``json_schema_extra`` of a field: how its flag looks.
 
     ``positional``: an argument without ``--`` (a list field takes one or more values);
     ``repeat``: a list field given as the flag repeated (``--base-url A --base-url B``);
     ``group``: the help section it is listed under; ``hidden``: accepted but not listed
-    (API/YAML-only fields are simply not given a flag: see ``skip`` of :func:`add_model_arguments`).
+    (API/YAML-only fields are simply not given a flag: see ``skip`` of :func:`add_model_arguments`);
+    ``short``: a one-letter spelling beside the long one (``-k``); ``const``: the flag's value may be left
+    out, and then is ``const`` (``--separability`` = ``True``, ``--separability MODEL`` = that model).
     """
-    return {"cli": {"positional": positional, "metavar": metavar, "group": group, "repeat": repeat, "hidden": hidden}}
+    meta = {"positional": positional, "metavar": metavar, "group": group, "repeat": repeat, "hidden": hidden}
+    if short:
+        meta["short"] = short
+    if const is not None:
+        meta["const"] = const
+    return {"cli": meta}
 
 
 def flag_name(name: str, separator: str = "-") -> str:
@@ -115,7 +124,9 @@ def add_model_arguments(
         kwargs: dict[str, Any] = {"help": help_text, "default": argparse.SUPPRESS}
         if meta.get("metavar"):
             kwargs["metavar"] = meta["metavar"]
-        if typing.get_origin(base) is Literal:
+        if "const" in meta:  # ``--flag`` alone, or ``--flag VALUE``
+            kwargs.update(nargs="?", const=meta["const"])
+        elif typing.get_origin(base) is Literal:
             kwargs["choices"] = list(typing.get_args(base))
         elif base in (int, float):
             kwargs["type"] = base
@@ -152,7 +163,7 @@ def add_model_arguments(
                     no_flag, dest=name, action="store_false", help=argparse.SUPPRESS, default=argparse.SUPPRESS
                 )
             continue
-        target.add_argument(flag, dest=name, **kwargs)
+        target.add_argument(*([meta["short"]] if meta.get("short") else []), flag, dest=name, **kwargs)
 
 
 def given_options(model: type[BaseModel], args: argparse.Namespace) -> dict[str, Any]:

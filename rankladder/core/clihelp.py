@@ -1,4 +1,4 @@
-"""Help text that helps: each option's default shown once (never "(default: None)"), examples kept as written."""
+"""Help text that helps: descriptions wrapped once, examples kept as written (defaults: ``core.cli_model``)."""
 
 from __future__ import annotations
 
@@ -6,41 +6,15 @@ import argparse
 import textwrap
 
 
-class HelpFormatter(argparse.HelpFormatter):
-    """Like ``ArgumentDefaultsHelpFormatter`` without its repeats, and with paragraphs that keep their layout.
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's formatter that prints descriptions and epilogs as laid out (``examples:`` blocks keep their
+    lines; wrap prose with :func:`wrapped`). Option help is printed as written: each default is part of the
+    help text, appended from the config model by ``rankladder.core.cli_model`` (never "(default: None)")."""
 
-    A default is appended only when the help does not mention one already and there is a real value to show
-    (not ``None``, not an empty list, not a flag's ``False``). Description and epilog paragraphs are re-wrapped
-    unless they are laid out by hand (an indented line, or a heading ending in ``:`` such as ``examples:``).
-    """
 
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
-        if "%(default)" in text or "(default" in text or "default:" in text:
-            return text
-        default = action.default
-        is_flag = action.nargs == 0  # store_true/false/const, count, help, version: no value to show
-        if is_flag or default in (None, argparse.SUPPRESS) or isinstance(default, bool):
-            return text
-        if isinstance(default, (list, tuple)) and not default:
-            return text
-        if action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE):
-            return f"{text} (default: %(default)s)" if text else "default: %(default)s"
-        return text
-
-    def _fill_text(self, text: str, width: int, indent: str) -> str:
-        paragraphs = textwrap.dedent(text).strip("\n").split("\n\n")
-        out = []
-        for paragraph in paragraphs:
-            lines = paragraph.splitlines()
-            by_hand = any(line[:1].isspace() for line in lines) or lines[0].rstrip().endswith(":")
-            if by_hand:
-                out.append("\n".join(indent + line for line in lines))
-            else:
-                out.append(
-                    textwrap.fill(" ".join(paragraph.split()), width, initial_indent=indent, subsequent_indent=indent)
-                )
-        return "\n\n".join(out)
+def wrapped(text: str, width: int = 78) -> str:
+    """A description's paragraphs (separated by blank lines) filled to ``width`` for the raw formatter."""
+    return "\n\n".join(textwrap.fill(" ".join(p.split()), width) for p in textwrap.dedent(text).strip().split("\n\n"))
 
 
 def examples(*lines: str) -> str:

@@ -95,8 +95,10 @@ def validate_flags(
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
         name = str(error["loc"][0]) if error["loc"] else ""
-        flag = (flags or {}).get(name) or "--" + name.replace("_", separator)
         message = "unknown option" if error["type"] == "extra_forbidden" else _message(error)
+        if not name:  # a check across options: its message names them
+            raise UserError(message) from None
+        flag = (flags or {}).get(name) or "--" + name.replace("_", separator)
         raise UserError(f"{flag}: {message}") from None
 
 

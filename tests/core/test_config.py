@@ -14,17 +14,17 @@ RANKLADDER = [sys.executable, "-m", "rankladder.cli"]
 
 def test_one_set_of_defaults_across_entry_points():
     from rankladder.cli import build_parser
-    from rankladder.dataset_builder.backends.base import SamplingConfig
-    from rankladder.dataset_builder.config import BuildConfig, GenerationConfig
+    from rankladder.core.cli_model import config_from_args
+    from rankladder.dataset_builder.config import BuildConfig, GenerateConfig
     from rankladder.release import DEFAULTS
     from rankladder.training.config import TrainConfig
 
-    generate = build_parser().parse_args(["generate", "--out", "x"])
-    build = build_parser().parse_args(["build", "r", "--out", "x", "--version", "1.0.0"])
-    generation = GenerationConfig()
+    # the flags hold no defaults of their own: config_from_args fills them from the one model
+    generate = config_from_args(GenerateConfig, build_parser().parse_args(["generate", "--out", "x"]))
+    build = config_from_args(BuildConfig, build_parser().parse_args(["build", "r", "--out", "x", "--version", "1.0.0"]))
+    generation = GenerateConfig()
     for key in ("max_new_tokens", "window", "temperature", "top_p", "max_attempts", "samples_per_level"):
         assert getattr(generate, key) == getattr(generation, key) == DEFAULTS["generation"][key], key
-    assert SamplingConfig().max_new_tokens == generation.max_new_tokens
     assert build.dev_fraction == BuildConfig().dev_fraction == DEFAULTS["build"]["dev_fraction"]
     assert TrainConfig().loss == DEFAULTS["training"]["loss"]
 
@@ -48,7 +48,8 @@ def test_one_set_of_defaults_across_entry_points():
         ),
         ("training", "  lossy: ws2\n", "bad.yaml:3: key 'training.lossy': unknown training option"),
         ("eval", "  batch_size: many\n", "bad.yaml:3: key 'eval.batch_size'"),
-        ("queries", "  limit: -1\n", "key 'queries.limit': must be at least 1"),
+        ("generation", "  limit: -1\n", "key 'generation.limit': must be at least 1"),
+        ("queries", "  limit: -1\n", "bad.yaml:3: key 'generation.limit': must be at least 1"),  # the old section
     ],
 )
 def test_release_yaml_mistakes_name_file_line_and_key(tmp_path, section, text, expected):
@@ -91,9 +92,9 @@ def test_training_yaml_and_flags_are_checked_before_any_model_loads(tmp_path):
 def test_python_api_validates_through_the_same_models(tmp_path):
     import rankladder
 
-    with pytest.raises(UserError, match=r"--dev-fraction: must be less than 1.0 \(got 2.0\)"):
+    with pytest.raises(UserError, match=r"^dev_fraction \(--dev-fraction\): must be less than 1.0 \(got 2.0\)"):
         rankladder.build([tmp_path / "run"], tmp_path / "ds", version="1.0.0", dev_fraction=2.0)
-    with pytest.raises(UserError, match=r"--window: must be at least 1"):
+    with pytest.raises(UserError, match=r"^window \(--window\): must be at least 1"):
         rankladder.generate(tmp_path / "run", window=0)
     with pytest.raises(UserError, match=r"^bogus: unknown option"):
         rankladder.evaluate(["m"], ["t"], tmp_path / "r", bogus=1)

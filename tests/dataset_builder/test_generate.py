@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from datasets import load_dataset
 
-from rankladder.dataset_builder.backends.base import SamplingConfig
+from rankladder.dataset_builder.backends.base import Sampling
 from rankladder.dataset_builder.build import build_dataset
 from rankladder.dataset_builder.filters import reason_names
-from rankladder.dataset_builder.generate import GenerateConfig, generate_run, record_key
+from rankladder.dataset_builder.generate import GenerationPlan, generate_run, record_key
 from rankladder.dataset_builder.levels import load_levels
 from rankladder.dataset_builder.parsing import validate
 from rankladder.dataset_builder.prompts import load_template
@@ -35,11 +35,11 @@ def three_queries():
 
 
 def config():
-    return GenerateConfig(
+    return GenerationPlan(
         levels=load_levels(),
         template=load_template(),
-        sampling=SamplingConfig(temperature=0.7, top_p=0.95, max_new_tokens=72, seed=1),
-        batch_size=12,
+        sampling=Sampling(temperature=0.7, top_p=0.95, max_new_tokens=72, seed=1),
+        window=12,
         max_attempts=3,
     )
 
@@ -129,7 +129,7 @@ def test_changed_settings_are_refused_on_resume(smollm_run):
     run_dir, _ = smollm_run
     queries, _ = three_queries()
     changed = config()
-    changed.sampling = SamplingConfig(temperature=0.1, max_new_tokens=72, seed=1)
+    changed.sampling = Sampling(temperature=0.1, max_new_tokens=72, seed=1)
     with pytest.raises(UserError, match="different 'sampling'"):
         generate_run(run_dir, queries, changed, lambda: None, progress=False)
 
@@ -178,7 +178,7 @@ GENERATE = [
     "-m",
     "rankladder.cli",
     "generate",
-    "--batch-size",
+    "--window",
     "1",
     "--max-new-tokens",
     "48",
@@ -227,11 +227,11 @@ def test_per_query_mode_accounts_for_every_level(tmp_path, smollm2_backend):
     """One call per query returning JSON: a 135M model often fails the format, and then every level
     is retried and finally rejected with a reason — nothing is lost silently."""
     queries, source = three_queries()
-    per_query = GenerateConfig(
+    per_query = GenerationPlan(
         levels=load_levels(),
         template=load_template(mode="per-query"),
-        sampling=SamplingConfig(temperature=0.7, max_new_tokens=160, seed=2),
-        batch_size=4,
+        sampling=Sampling(temperature=0.7, max_new_tokens=160, seed=2),
+        window=4,
         max_attempts=2,
     )
     manifest = generate_run(

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from rankladder.dataset_builder.backends.base import SamplingConfig
+from rankladder.dataset_builder.backends.base import Sampling
 from rankladder.dataset_builder.generate import generate_run, record_key, shard_of
 from rankladder.dataset_builder.runfiles import REJECTS, iter_kind, manifest_path
 from tests.helpers.canned_openai import CannedOpenAI
@@ -136,7 +136,7 @@ def test_transformers_ctrl_c_keeps_every_document_the_bar_showed(tmp_path, smoll
     run_dir, terminal, seen = tmp_path / "run", io.StringIO(), []
     settings = config()  # one attempt, short replies: a CPU shared with other work must finish it soon
     settings.window, settings.max_attempts = 4, 1
-    settings.sampling = SamplingConfig(temperature=0.7, top_p=0.95, max_new_tokens=56, seed=1)
+    settings.sampling = Sampling(temperature=0.7, top_p=0.95, max_new_tokens=56, seed=1)
 
     def interrupt_once_the_bar_moves() -> None:
         deadline = time.time() + 600
@@ -175,7 +175,7 @@ def test_transformers_stream_hands_back_each_sequence_as_it_ends(smollm2_backend
     requests = [
         GenerationRequest(key=f"k{i}", messages=[{"role": "user", "content": p}], seed=i) for i, p in enumerate(prompts)
     ]
-    sampling = SamplingConfig(temperature=0.7, max_new_tokens=24, seed=1)
+    sampling = Sampling(temperature=0.7, max_new_tokens=24, seed=1)
     events: list[str] = []
     smollm2_backend.progress_hook = lambda keys, tokens: events.append("step")
     pending = iter(requests)
@@ -266,7 +266,8 @@ def test_api_generate_raises_when_all_given_up_and_takes_retry_rejected(tmp_path
     server = CannedOpenAI(delay=0)
     options = dict(
         backend="openai",
-        backend_options={"model": "fake", "base_url": server.url},
+        model="fake",
+        base_url=server.url,
         prompt_mode="per-query",
         max_attempts=1,
     )

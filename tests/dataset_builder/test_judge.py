@@ -15,7 +15,7 @@ from rankladder.core.errors import UserError
 from rankladder.dataset_builder import schema
 from rankladder.dataset_builder.build import build_dataset
 from rankladder.dataset_builder.judge import (
-    JudgeConfig,
+    JudgePlan,
     judge_run,
     load_judge_template,
     read_judgements,
@@ -52,14 +52,14 @@ def test_judging_again_does_nothing_and_another_judge_config_is_refused(judged_r
     before = list(iter_kind(run_dir, schema.JUDGEMENTS))
     again = judge_run(
         run_dir,
-        JudgeConfig(template=load_judge_template(), batch_size=8),
+        JudgePlan(template=load_judge_template(), batch_size=8),
         lambda: pytest.fail("no backend needed"),
         progress=False,
     )
     assert again["counts"]["this_run"] == {} and list(iter_kind(run_dir, schema.JUDGEMENTS)) == before
     with pytest.raises(UserError, match="judged with a different 'logprobs'"):
         judge_run(
-            run_dir, JudgeConfig(template=load_judge_template(), logprobs=5), lambda: smollm2_backend, progress=False
+            run_dir, JudgePlan(template=load_judge_template(), logprobs=5), lambda: smollm2_backend, progress=False
         )
 
 
@@ -69,7 +69,9 @@ def test_build_follows_the_label_policy(judged_run, tmp_path, policy):
     judgements = read_judgements([run_dir])
     out = tmp_path / f"rankladder-judged-{policy}"
     # the guards on degenerate labels have their own tests (test_builder_label_guards.py); here: the plumbing
-    manifest = build_dataset([run_dir], out, "0.1.0", labels=policy, max_disagreement=1, allow_degenerate_labels=True)
+    manifest = build_dataset(
+        [run_dir], out, "0.1.0", dev_fraction=0.0, labels=policy, max_disagreement=1, allow_degenerate_labels=True
+    )
     lists = schema.read_split(out, schema.LISTS_CONFIG, schema.TRAIN_SPLIT).to_pylist()
     qrels = schema.read_split(out, schema.QRELS_CONFIG, schema.TRAIN_SPLIT).to_pylist()
     stats = json.loads((out / schema.STATS_FILE).read_text())
@@ -107,7 +109,7 @@ def test_build_follows_the_label_policy(judged_run, tmp_path, policy):
     from rankladder.training.data import Source, load_lists
 
     intended = tmp_path / "rankladder-judged-as-built"
-    build_dataset([run_dir], intended, "0.1.0")
+    build_dataset([run_dir], intended, "0.1.0", dev_fraction=0.0)
     source = Source(path=str(intended), kind="lists", label_policy=policy, max_disagreement=1)
     as_trained = {(r["query_id"], d, lab) for r in load_lists([source]) for d, lab in zip(r["doc_ids"], r["labels"])}
     assert as_trained == {(r["query_id"], d, float(lv)) for r in lists for d, lv in zip(r["doc_ids"], r["levels"])}
@@ -179,7 +181,7 @@ def test_judge_bad_inputs_are_one_line_errors(tmp_path, capsys, graded_rows):
     assert "not a generation RUN_DIR" in capsys.readouterr().err
     run_dir = write_run_dir(tmp_path / "run", graded_rows[:4])
     assert main(["judge", str(run_dir), "--backend", "openai"]) == 2
-    assert "--model: required with --backend openai" in capsys.readouterr().err
+    assert "model (--model): required with backend openai" in capsys.readouterr().err
     assert main(["judge", str(run_dir), "--batch-size", "0"]) == 2
     assert "--batch-size: must be at least 1" in capsys.readouterr().err
     bad = tmp_path / "judge.yaml"

@@ -102,15 +102,16 @@ def test_bm25_negatives_equal_the_eval_baseline_bm25_minus_positives(tmp_path, s
 
 
 def test_bm25_random_window_samples_from_the_top_n(tmp_path, shared_datasets):
-    from rankladder.dataset_builder.mining import MineOptions, load_input, mine_bm25
+    from rankladder.dataset_builder.config import MineConfig
+    from rankladder.dataset_builder.mining import load_input, mine_bm25
 
     folder = small_beir(tmp_path / "beir", shared_datasets / "cranfield")
     data = load_input(folder, "train")
-    top = mine_bm25(data, MineOptions(negatives_per_query=10), progress=False)
+    top = mine_bm25(data, MineConfig(negatives_per_query=10), progress=False)
     sampled = mine_bm25(
-        data, MineOptions(negatives_per_query=2, sampling="random", range_max=10, seed=3), progress=False
+        data, MineConfig(negatives_per_query=2, sampling="random", range_max=10, seed=3), progress=False
     )
-    again = mine_bm25(data, MineOptions(negatives_per_query=2, sampling="random", range_max=10, seed=3), progress=False)
+    again = mine_bm25(data, MineConfig(negatives_per_query=2, sampling="random", range_max=10, seed=3), progress=False)
     assert sampled == again  # seeded
     for qid, entries in sampled.items():
         ids = [e["doc_id"] for e in entries]
@@ -123,12 +124,13 @@ def test_dense_range_and_margins_on_minilm(tmp_path, shared_datasets, minilm_pat
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from rankladder.dataset_builder.mining import MineOptions, load_input, mine_dense
+    from rankladder.dataset_builder.config import MineConfig
+    from rankladder.dataset_builder.mining import load_input, mine_dense
 
     folder = small_beir(tmp_path / "beir", shared_datasets / "cranfield")
     data = load_input(folder, "train")
     model = SentenceTransformer(minilm_path, device="cpu")
-    options = MineOptions(method="dense", negatives_per_query=2, range_min=1, range_max=50, relative_margin=0.05)
+    options = MineConfig(method="dense", negatives_per_query=2, range_min=1, range_max=50, relative_margin=0.05)
     mined = mine_dense(data, options, progress=False, model=model)
     # independent: cosine similarity to every document; like mine_hard_negatives, the candidates are the
     # top (range_max + most positives of any query) documents minus this query's positives, the relative margin
@@ -154,7 +156,7 @@ def test_dense_range_and_margins_on_minilm(tmp_path, shared_datasets, minilm_pat
     assert full >= len(data.queries) // 2  # the filters leave negatives for most queries: the check is not vacuous
     absolute = mine_dense(
         data,
-        MineOptions(method="dense", negatives_per_query=3, range_max=50, absolute_margin=0.05),
+        MineConfig(method="dense", negatives_per_query=3, range_max=50, absolute_margin=0.05),
         progress=False,
         model=model,
     )
@@ -257,7 +259,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, shared_datasets, capsys, case
         "missing split": "qrels split 'dev' not found",
         "unknown query id": "is not in queries.jsonl",
         "k zero": "--negatives-per-query: must be at least 1",
-        "margin with bm25": "only for --method dense",
+        "margin with bm25": "absolute_margin (--absolute-margin): only for method dense",
         "no folder": "file not found",
     }[case]
     if case == "missing split":
@@ -268,7 +270,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, shared_datasets, capsys, case
     elif case == "k zero":
         args += ["-k", "0"]
     elif case == "margin with bm25":
-        args += ["--margin", "0.1"]
+        args += ["--absolute-margin", "0.1"]
     else:
         args[0] = str(tmp_path / "nowhere")
     assert main(["mine", *args]) == 2

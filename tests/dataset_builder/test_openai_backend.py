@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from rankladder.core.errors import UserError
-from rankladder.dataset_builder.backends import GenerationRequest, SamplingConfig, create_backend
+from rankladder.dataset_builder.backends import GenerationRequest, Sampling, create_backend
 from rankladder.dataset_builder.backends.openai_backend import OpenAIBackend
 
 SERVED_NAME = "smollm2-135m-instruct"
@@ -342,8 +342,8 @@ def fresh_proxy(proxy):
         time.sleep(0.05)
 
 
-TINY = SamplingConfig(temperature=0.7, top_p=0.95, max_new_tokens=8, seed=0)
-TWO = SamplingConfig(temperature=0.7, top_p=0.95, max_new_tokens=2, seed=0)  # fault tests: speed over text
+TINY = Sampling(temperature=0.7, top_p=0.95, max_new_tokens=8, seed=0)
+TWO = Sampling(temperature=0.7, top_p=0.95, max_new_tokens=2, seed=0)  # fault tests: speed over text
 
 
 # -- tests --------------------------------------------------------------------------------------
@@ -367,7 +367,7 @@ def test_generates_in_request_order_with_usage(server):
 @pytest.mark.slow
 def test_seed_is_passed_and_reproducible(server):
     url, model = server
-    sampling = SamplingConfig(temperature=1.0, top_p=1.0, max_new_tokens=8)
+    sampling = Sampling(temperature=1.0, top_p=1.0, max_new_tokens=8)
     same = [GenerationRequest(f"a{i}", _messages(QUERIES[0][1]), seed=1234) for i in range(2)]
     with OpenAIBackend(model, base_url=url, concurrency=2) as backend:
         first, second = backend.generate(same, sampling)
@@ -383,7 +383,7 @@ def test_max_tokens_is_honoured(server):
     with OpenAIBackend(model, base_url=url) as backend:
         (result,) = backend.generate(
             [GenerationRequest("long", _messages("write a long essay on the history of rome"), seed=3)],
-            SamplingConfig(temperature=0.0, max_new_tokens=3),
+            Sampling(temperature=0.0, max_new_tokens=3),
         )
     assert result.completion_tokens <= 3
     assert result.finish_reason == "length"

@@ -16,7 +16,7 @@ import pytest
 import rankladder
 from rankladder.cli import main
 from rankladder.core.errors import UserError
-from rankladder.dataset_builder.backends import GenerationRequest, SamplingConfig
+from rankladder.dataset_builder.backends import GenerationRequest, Sampling
 from rankladder.dataset_builder.backends.openai_backend import OpenAIBackend
 from rankladder.dataset_builder.runfiles import RECORDS, iter_kind
 from tests.helpers.canned_openai import CannedOpenAI
@@ -73,9 +73,7 @@ def test_a_server_killed_mid_run_loses_no_key_and_duplicates_none(tmp_path, capl
     dying = CannedOpenAI(delay=0.3, max_concurrent=SLOTS, kill_after=5)  # dies with requests in flight
     options = {"model": "fake", "base_url": [live.url, dying.url], "concurrency": SLOTS, "max_retries": 1}
     try:  # the Python API (base_url a list, as in YAML); max_retries 1: the dead server is given up on quickly
-        rankladder.generate(
-            tmp_path / "run", queries=queries, progress=False, backend="openai", backend_options=options
-        )
+        rankladder.generate(tmp_path / "run", queries=queries, progress=False, backend="openai", **options)
     finally:
         live.close()
         dying.close()
@@ -101,7 +99,7 @@ def test_all_servers_down_stops_the_run_and_it_resumes_on_other_servers(tmp_path
     run = tmp_path / "run"
     try:
         with pytest.raises(UserError, match=r"^all 2 OpenAI-compatible servers failed \(.*re-run the same command"):
-            rankladder.generate(run, queries=queries, progress=False, backend="openai", backend_options=options)
+            rankladder.generate(run, queries=queries, progress=False, backend="openai", **options)
     finally:
         for server in dying:
             server.close()
@@ -110,7 +108,7 @@ def test_all_servers_down_stops_the_run_and_it_resumes_on_other_servers(tmp_path
     fresh = CannedOpenAI()
     try:
         options = {"model": "fake", "base_url": fresh.url, "concurrency": 4}
-        rankladder.generate(run, queries=queries, progress=False, backend="openai", backend_options=options)
+        rankladder.generate(run, queries=queries, progress=False, backend="openai", **options)
     finally:
         fresh.close()
     rows = records(run)
@@ -118,7 +116,7 @@ def test_all_servers_down_stops_the_run_and_it_resumes_on_other_servers(tmp_path
     assert sum(r["server"] == fresh.url for r in rows) == len(expected) - len(kept)
 
 
-TWO = SamplingConfig(max_new_tokens=8)
+TWO = Sampling(max_new_tokens=8)
 
 
 def _requests(count: int) -> list[GenerationRequest]:
@@ -222,20 +220,22 @@ def _parsed(*argv: str):
 
 
 def test_several_base_urls_reach_generate_and_judge_as_a_list(tmp_path):
-    from rankladder.dataset_builder.cli import backend_options
-    from rankladder.dataset_builder.judge_cli import judge_backend
+    from rankladder.core.cli_model import config_from_args
+    from rankladder.dataset_builder.config import GenerateConfig, JudgeConfig
 
     spelling = ["--base-url", "http://a:8000/v1", "--base-url", "http://b:8000/v1"]
     common = ["--backend", "openai", "--model", "m", *spelling]
-    generate_args = _parsed("generate", *common, "--out", str(tmp_path / "run"))
-    assert backend_options(generate_args)["base_url"] == ["http://a:8000/v1", "http://b:8000/v1"]
+    generate = config_from_args(GenerateConfig, _parsed("generate", *common, "--out", str(tmp_path / "run")))
+    assert generate.backend_options()["base_url"] == ["http://a:8000/v1", "http://b:8000/v1"]
     judge_args = _parsed("judge", str(tmp_path / "run"), *common)
     # RUN_DIR after the URLs is RUN_DIR, not a third URL
     after = _parsed("judge", "--backend", "openai", "--model", "m", *spelling, str(tmp_path / "run"))
-    assert after.base_url == ["http://a:8000/v1", "http://b:8000/v1"]
-    assert judge_backend(judge_args, tmp_path / "run")[1]["base_url"] == ["http://a:8000/v1", "http://b:8000/v1"]
+    assert after.base_url == ["http://a:8000/v1", "http://b:8000/v1"] and after.run_dirs == [str(tmp_path / "run")]
+    judge = config_from_args(JudgeConfig, judge_args)
+    assert judge.backend_for(None)[1]["base_url"] == ["http://a:8000/v1", "http://b:8000/v1"]
     one = _parsed("generate", "--backend", "openai", "--model", "m", "--base-url", "http://a/v1", "--out", "x")
-    assert backend_options(one)["base_url"] == "http://a/v1"  # one URL stays a string: older runs still resume
+    # one URL stays a string: older runs still resume
+    assert config_from_args(GenerateConfig, one).backend_options()["base_url"] == "http://a/v1"
 
 
 @pytest.mark.parametrize("flag", ["--tensor-parallel-size", "--pipeline-parallel-size", "--data-parallel-size"])
@@ -243,23 +243,24 @@ def test_vllm_parallel_sizes_below_one_are_one_line_errors(flag, tmp_path, capsy
     out = tmp_path / "run"
     assert main(["generate", "--backend", "vllm", flag, "0", "--out", str(out)]) == 2
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    assert lines[-1].endswith(f"{flag}: must be at least 1, got 0") and "Traceback" not in "\n".join(lines)
+    assert lines[-1].endswith(f"{flag}: must be at least 1 (got 0)") and "Traceback" not in "\n".join(lines)
     assert not out.exists()
 
 
 def test_vllm_parallel_sizes_are_passed_as_vllms_own_options(tmp_path):
+    from rankladder.core.cli_model import config_from_args
     from rankladder.dataset_builder.backends.vllm_backend import VLLMBackend, parallel_sizes
-    from rankladder.dataset_builder.cli import backend_options
+    from rankladder.dataset_builder.config import GenerateConfig
 
     vllm = ["generate", "--backend", "vllm", "--out", str(tmp_path / "run")]
     args = _parsed(*vllm, "--data-parallel-size", "2", "--pipeline-parallel-size", "2")
-    options = backend_options(args)
+    options = config_from_args(GenerateConfig, args).backend_options()
     assert (options["tensor_parallel_size"], options["pipeline_parallel_size"], options["data_parallel_size"]) == (
         1,
         2,
         2,
     )
-    default = backend_options(_parsed(*vllm))
+    default = config_from_args(GenerateConfig, _parsed(*vllm)).backend_options()
     assert "data_parallel_size" not in default and "pipeline_parallel_size" not in default  # older runs resume
     assert parallel_sizes(tensor_parallel_size=2, data_parallel_size=1) == {"tensor_parallel_size": 2}
     with pytest.raises(UserError, match="data_parallel_size must be a whole number of at least 1, got 0"):

@@ -26,7 +26,12 @@ def test_selection_keeps_the_ordered_ladder(tmp_path, graded_rows, minilm_path):
     rows, by_query = two_sample_rows(graded_rows)
     run_dir = write_run_dir(tmp_path / "run", rows)
     manifest = build_dataset(
-        [run_dir], tmp_path / "ds", version="0.1.0", name="selection-test", select_model=minilm_path
+        [run_dir],
+        tmp_path / "ds",
+        version="0.1.0",
+        name="selection-test",
+        dev_fraction=0.0,
+        select_by_similarity=minilm_path,
     )
     lists = schema.read_split(tmp_path / "ds", schema.LISTS_CONFIG, "train").to_pylist()
     assert len(lists) == 6
@@ -66,7 +71,7 @@ def test_selection_with_one_sample_changes_nothing_and_cli_flag(tmp_path, graded
     sel = json.loads((tmp_path / "ds" / "stats.json").read_text())["selection"]
     assert sel["applied"] is False and "nothing to select" in sel["reason"]
     plain = write_run_dir(tmp_path / "run2", graded_rows[:16])
-    build_dataset([plain], tmp_path / "ds2", version="1.0.0")
+    build_dataset([plain], tmp_path / "ds2", version="1.0.0", dev_fraction=0.0)
     assert (
         json.loads((tmp_path / "ds2" / "rankladder_manifest.json").read_text())["content_hash"]
         == json.loads((tmp_path / "ds" / "rankladder_manifest.json").read_text())["content_hash"]

@@ -41,7 +41,7 @@ def canned_generate_argv(queries: Path, base_url: str, out: Path, concurrency: i
         base_url,
         "--concurrency",
         str(concurrency),
-        "--batch-size",
+        "--window",
         str(window),
         *extra,
         "--no-progress",

@@ -14,14 +14,14 @@ def write_run_dir(
     clearly graded text. The build that reads it is the real one. ``shard`` (index, count) writes the
     rows as that shard of the run (call once per shard, same RUN_DIR)."""
     from rankladder.core.fsutil import sha256_file, sha256_json, write_json_atomic
-    from rankladder.dataset_builder.generate import GenerateConfig, generation_record
+    from rankladder.dataset_builder.generate import GenerationPlan, generation_record
     from rankladder.dataset_builder.levels import load_levels
     from rankladder.dataset_builder.prompts import load_template
     from rankladder.dataset_builder.queries import Query
     from rankladder.dataset_builder.runfiles import RECORDS, AppendWriter, manifest_path
 
     levels = {level.value: level for level in load_levels()}
-    config = GenerateConfig(levels=list(levels.values()), template=load_template(), backend=backend)
+    config = GenerationPlan(levels=list(levels.values()), template=load_template(), backend=backend)
     model = {"id": backend, "revision": None, "file_sha256": None}
     tag = f"shard-{shard[0]:05d}-of-{shard[1]:05d}"
     writer = AppendWriter(run_dir / RECORDS / f"{tag}.fixture.jsonl")

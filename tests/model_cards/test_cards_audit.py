@@ -57,7 +57,7 @@ def test_two_runs_from_two_generators(hub, hub_env, graded_rows, tmp_path, capsy
     first = set(_queries(graded_rows)[:8])
     run_a = write_run_dir(tmp_path / "a", [r for r in graded_rows if r["query_id"] in first], backend="gen-a")
     run_b = write_run_dir(tmp_path / "b", [r for r in graded_rows if r["query_id"] not in first], backend="gen-b")
-    build_dataset([run_a, run_b], tmp_path / "mix", version="0.1.0", dev_fraction=0.25, merge_rule="first")
+    build_dataset([run_a, run_b], tmp_path / "mix", version="0.1.0", dev_fraction=0.25, merge="first")
     assert _publish(tmp_path / "mix", "org/mix", "--dry-run", "--out", tmp_path / "dry") == 0
     assert "[{" not in (tmp_path / "dry" / "README.md").read_text()
     assert _publish(tmp_path / "mix", "org/mix") == 0

@@ -114,7 +114,7 @@ def test_build_reports_separability(tmp_path, graded_rows, minilm_path):
 
     run_dir = write_run_dir(tmp_path / "run", graded_rows)
     build_dataset(
-        [run_dir], tmp_path / "sepds", version="0.1.0", dev_fraction=0.25, name="sep", separability_model=minilm_path
+        [run_dir], tmp_path / "sepds", version="0.1.0", dev_fraction=0.25, name="sep", separability=minilm_path
     )
     sep = json.loads((tmp_path / "sepds" / "stats.json").read_text())["separability"]
     assert sep["ordered"] and sep["outranks"]["3>2"] > 0.8  # the hand-written ladder is clearly graded

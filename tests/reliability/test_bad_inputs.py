@@ -75,11 +75,11 @@ CATALOGUE: list[Case] = [
         "{o}/run",
     ),
     Case(
-        "generate/batch-size-zero",
-        ("generate", "--batch-size", "0", "--out", "{o}/run", "--limit", "1"),
+        "generate/window-zero",
+        ("generate", "--window", "0", "--out", "{o}/run", "--limit", "1"),
         ("--window", "at least 1"),
         "{o}/run",
-    ),  # --batch-size is the old name of --window
+    ),
     Case(
         "generate/openai-server-unreachable",
         (

@@ -90,7 +90,7 @@ COMMANDS: dict[str, dict] = {
             "--samples-per-level": NUM,
             "--max-attempts": NUM,
             "--concurrency": NUM,
-            "--batch-size": NUM,
+            "--window": NUM,
             "--max-new-tokens": NUM,
         },
     },

@@ -6,7 +6,7 @@ import pytest
 
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import sha256_file
-from rankladder.dataset_builder.backends import GenerationRequest, SamplingConfig, create_backend
+from rankladder.dataset_builder.backends import GenerationRequest, Sampling, create_backend
 
 MAX_NEW = 8
 
@@ -31,7 +31,7 @@ def test_two_queries_in_order_with_usage(backend):
         GenerationRequest("q1", _messages("what causes the northern lights"), seed=1),
         GenerationRequest("q2", _messages("why is the sky blue"), seed=2),
     ]
-    results = backend.generate(requests, SamplingConfig(temperature=0.7, top_p=0.95, max_new_tokens=MAX_NEW))
+    results = backend.generate(requests, Sampling(temperature=0.7, top_p=0.95, max_new_tokens=MAX_NEW))
     assert [r.key for r in results] == ["q1", "q2"]
     for result in results:
         assert result.text.strip()
@@ -41,7 +41,7 @@ def test_two_queries_in_order_with_usage(backend):
 
 
 def test_per_request_seeds(backend):
-    sampling = SamplingConfig(temperature=1.0, top_p=1.0, max_new_tokens=MAX_NEW)
+    sampling = Sampling(temperature=1.0, top_p=1.0, max_new_tokens=MAX_NEW)
     messages = _messages("how do vaccines work")
     same = backend.generate([GenerationRequest(f"s{i}", messages, seed=77) for i in range(2)], sampling)
     assert same[0].text == same[1].text
@@ -52,7 +52,7 @@ def test_per_request_seeds(backend):
 def test_greedy_and_max_tokens(backend):
     (result,) = backend.generate(
         [GenerationRequest("long", _messages("write a long essay on the history of rome"))],
-        SamplingConfig(temperature=0.0, max_new_tokens=3),
+        Sampling(temperature=0.0, max_new_tokens=3),
     )
     assert result.completion_tokens == 3
     assert result.finish_reason == "length"

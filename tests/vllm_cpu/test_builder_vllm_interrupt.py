@@ -16,9 +16,9 @@ from collections import Counter
 
 import pytest
 
-from rankladder.dataset_builder.backends import SamplingConfig, create_backend
+from rankladder.dataset_builder.backends import Sampling, create_backend
 from rankladder.dataset_builder.backends.base import SharedBackend
-from rankladder.dataset_builder.generate import GenerateConfig, generate_run, record_key
+from rankladder.dataset_builder.generate import GenerationPlan, generate_run, record_key
 from rankladder.dataset_builder.levels import load_levels
 from rankladder.dataset_builder.parsing import ValidationConfig
 from rankladder.dataset_builder.prompts import load_template
@@ -48,10 +48,10 @@ def engine(smollm2_dir):
 def test_vllm_ctrl_c_keeps_every_document_the_bar_showed(engine, tmp_path):
     queries, source = load_queries(QuerySpec())
     queries = queries[:4]  # 16 documents in one window of 16: they finish one by one, at their own lengths
-    config = GenerateConfig(
+    config = GenerationPlan(
         levels=load_levels(),
         template=load_template(),
-        sampling=SamplingConfig(temperature=0.7, top_p=0.95, max_new_tokens=96, seed=3),
+        sampling=Sampling(temperature=0.7, top_p=0.95, max_new_tokens=96, seed=3),
         max_attempts=1,
         window=16,
         backend="vllm",

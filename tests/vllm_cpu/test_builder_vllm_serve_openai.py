@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from rankladder.core.errors import UserError
-from rankladder.dataset_builder.backends import GenerationRequest, SamplingConfig, create_backend
+from rankladder.dataset_builder.backends import GenerationRequest, Sampling, create_backend
 from rankladder.dataset_builder.backends.openai_backend import OpenAIBackend
 from tests.dataset_builder.test_openai_backend import FaultProxy, _messages  # shared with the main suite
 
-TINY = SamplingConfig(temperature=0.7, top_p=0.95, max_new_tokens=8)
+TINY = Sampling(temperature=0.7, top_p=0.95, max_new_tokens=8)
 
 
 @pytest.fixture(scope="module")

@@ -14,12 +14,12 @@ import pytest
 
 from rankladder.dataset_builder.backends import (
     GenerationRequest,
-    SamplingConfig,
+    Sampling,
     create_backend,
 )
 from rankladder.dataset_builder.backends.base import SharedBackend
 from rankladder.dataset_builder.generate import (
-    GenerateConfig,
+    GenerationPlan,
     GenerationTask,
     generate_run,
     levels_json_schema,
@@ -42,7 +42,7 @@ from rankladder.dataset_builder.queries import QuerySpec, load_queries
 from rankladder.dataset_builder.runfiles import RECORDS, REJECTS, iter_kind
 
 WINDOW = 256
-SAMPLING = SamplingConfig(temperature=0.7, top_p=0.95, max_new_tokens=12, seed=5)
+SAMPLING = Sampling(temperature=0.7, top_p=0.95, max_new_tokens=12, seed=5)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def engine(smollm2_dir):
 
 def test_window_of_256_seeded_requests_runs_and_each_record_reproduces(engine, tmp_path):
     queries, source = load_queries(QuerySpec())  # the 40 bundled queries
-    config = GenerateConfig(
+    config = GenerationPlan(
         levels=load_levels(),
         template=load_template(),
         sampling=SAMPLING,
@@ -100,7 +100,7 @@ def test_stream_and_chat_render_the_same_prompt(engine):
         {"role": "user", "content": "Write one sentence that answers: why is the sky blue"},
     ]
     request = GenerationRequest("p1", messages, seed=3)
-    sampling = SamplingConfig(temperature=0.0, max_new_tokens=6)
+    sampling = Sampling(temperature=0.0, max_new_tokens=6)
     (batched,) = engine.generate([request], sampling)
     pending = [request]
     (streamed,) = list(engine.stream(lambda: pending.pop() if pending else None, sampling, 8))
@@ -115,7 +115,7 @@ def test_structured_output_makes_per_query_replies_parse(engine):
         GenerationRequest(f"s{i}", render_per_query(template, query, levels), seed=i, json_schema=schema)
         for i, query in enumerate(["why is the sky blue", "how do bees make honey"])
     ]
-    results = engine.generate(requests, SamplingConfig(temperature=0.7, max_new_tokens=200))
+    results = engine.generate(requests, Sampling(temperature=0.7, max_new_tokens=200))
     assert all(r.structured for r in results)
     for result in results:
         if result.finish_reason == "stop":  # a reply cut at max tokens cannot close its JSON

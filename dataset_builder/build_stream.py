@@ -10,8 +10,10 @@
    ``shards.SplitWriter`` (row groups, content-addressed shards).
 
 No phase holds more than one partition (``spill.BUCKET_RECORDS`` records, ``bucket_records``) plus
-per-query ids (the sorted query ids, a few bytes each) and a bit per record. The output does not depend on
-the partition count: a build with one partition is the former in-memory build, row for row.
+per-query ids (the sorted query ids, a few bytes each) and a bit per record: each partition's work is a
+function of its own (``_survey_part``, ``_place_part``, ``_write_range``) so its frames are gone before the next
+partition is read. The output does not depend on the partition count: a build with one partition is the
+former in-memory build, row for row.
 """
 
 from __future__ import annotations

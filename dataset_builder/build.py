@@ -31,7 +31,7 @@ from rankladder.dataset_builder.run_reader import (  # noqa: F401 (re-exported)
     unique_run_dirs,
 )
 from rankladder.dataset_builder.runfiles import REJECTS, iter_kind
-from rankladder.dataset_builder.spill import HoldHook
+from rankladder.dataset_builder.spill import HoldHook, memory_returned_promptly
 
 SPILL_FOLDER = ".build-spill"  # inside the output's temp folder; removed before the read-back
 
@@ -142,7 +142,7 @@ def build_dataset(
             "`rankladder judge RUN_DIR` first"
         )
     out = Path(out)
-    with atomic_output_dir(out, overwrite=overwrite) as tmp:
+    with memory_returned_promptly(), atomic_output_dir(out, overwrite=overwrite) as tmp:
         blocks, count, settled, selection = _record_source(run_dirs, merge_rule, rejects, select_model)
         spill = tmp / SPILL_FOLDER
         try:

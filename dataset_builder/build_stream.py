@@ -10,8 +10,10 @@
    ``shards.SplitWriter`` (row groups, content-addressed shards).
 
 No phase holds more than one partition (``spill.BUCKET_RECORDS`` records, ``bucket_records``) plus
-per-query ids (the sorted query ids, a few bytes each) and a bit per record. The output does not depend on
-the partition count: a build with one partition is the former in-memory build, row for row.
+per-query ids (the sorted query ids, a few bytes each) and a bit per record: each partition's work is a
+function of its own (``_survey_part``, ``_place_part``, ``_write_range``) so its frames are gone before the next
+partition is read. The output does not depend on the partition count: a build with one partition is the
+former in-memory build, row for row.
 """
 
 from __future__ import annotations
@@ -60,27 +62,36 @@ def spill_records(blocks, folder: Path, parts: int) -> int:
 def _survey(folder: Path, parts: int, rules: LabelRules, on_hold):
     """Phase 2: the figures, the sorted kept query ids, and the group/doc partitions."""
     import polars as pl
-    import pyarrow as pa
 
     records = Partitions(folder, "records", parts)
     groups, docs = Partitions(folder, "groups", parts), Partitions(folder, "docs", parts)
     survey, query_ids = Survey(), []
     for part in range(parts):
+        # in a function: its frames are freed before the next partition is read
         table = records.read(part, [c for c in SPILL_COLUMNS if c != "text"], on_hold, "survey")
-        if table is None:
-            continue
-        index, queries = bucket_index(table, rules, survey)
+        ids = _survey_part(table, parts, rules, survey, groups, docs)
         del table
-        query_ids.append(queries.get_column("_id"))
-        keys = pa.array([splits.text_key(text) for text in queries.get_column("text").to_list()], pa.binary(16))
-        group_rows = pa.table({"text_key": keys, "query_id": queries.get_column("_id").to_arrow()})
-        groups.write(group_rows, hash_parts(keys, parts))
-        doc_rows = index.select("doc_id", "row").to_arrow()
-        docs.write(doc_rows, hash_parts(doc_rows.column("doc_id"), parts))
+        if ids is not None:
+            query_ids.append(ids)
     groups.close()
     docs.close()
     ids = pl.concat(query_ids).sort() if query_ids else pl.Series("_id", [], pl.String)
     return survey, ids
+
+
+def _survey_part(table, parts: int, rules: LabelRules, survey: Survey, groups: Partitions, docs: Partitions):
+    """One records partition: its figures into ``survey``, its groups and documents spilled; its kept query ids."""
+    import pyarrow as pa
+
+    if table is None:
+        return None
+    index, queries = bucket_index(table, rules, survey)
+    keys = pa.array([splits.text_key(text) for text in queries.get_column("text").to_list()], pa.binary(16))
+    group_rows = pa.table({"text_key": keys, "query_id": queries.get_column("_id").to_arrow()})
+    groups.write(group_rows, hash_parts(keys, parts))
+    doc_rows = index.select("doc_id", "row").to_arrow()
+    docs.write(doc_rows, hash_parts(doc_rows.column("doc_id"), parts))
+    return queries.get_column("_id")
 
 
 def _dev_split(folder: Path, parts: int, queries: int, fraction: float, seed: int, on_hold) -> set[str]:
@@ -125,24 +136,40 @@ def _place(folder: Path, parts: int, rules: LabelRules, dev: set[str], bounds, o
     records, pieces = Partitions(folder, "records", parts), Partitions(folder, "pieces", 2 * parts)
     dev_ids = pl.Series("dev", sorted(dev), pl.String)
     for part in range(parts):
-        table = records.read(part, None, on_hold, "place")
-        if table is None:
-            continue
-        index, _ = bucket_index(table, rules)
-        positions = index.get_column("pos").to_arrow()
-        index = index.with_columns(
-            pl.from_arrow(table.column("text").take(positions)).alias("text"),
-            pl.from_arrow(table.column("query").take(positions)).alias("query"),
-        )
-        del table
-        where = (
-            bounds.search_sorted(index.get_column("query_id"), side="right").cast(pl.UInt32)
-            + pl.Series(index.get_column("query_id").is_in(dev_ids.implode())).cast(pl.UInt32) * parts
-        )
-        columns = ["query_id", "query", "level", "intended", "grade", "expected", "doc_id", "text"]
-        pieces.write(index.select(columns).to_arrow(), where.to_numpy())
+        # in a function: its frames are freed before the next partition is read
+        _place_part(records.read(part, None, on_hold, "place"), parts, rules, dev_ids, bounds, pieces)
     pieces.close()
     return pieces
+
+
+def _place_part(table, parts: int, rules: LabelRules, dev_ids, bounds, pieces: Partitions) -> None:
+    """One records partition's kept rows, grouped by piece (``split × range``) in one pass: the texts are
+    copied once, straight from ``table`` into that order, so a partition is held about twice at most."""
+    import numpy as np
+    import polars as pl
+    import pyarrow as pa
+
+    if table is None:
+        return
+    index, _ = bucket_index(table, rules)
+    where = (
+        bounds.search_sorted(index.get_column("query_id"), side="right").cast(pl.UInt32)
+        + pl.Series(index.get_column("query_id").is_in(dev_ids.implode())).cast(pl.UInt32) * parts
+    ).to_numpy()
+    order = np.argsort(where, kind="stable")  # within a piece, rows stay in partition order
+    labels = index.select("query_id", "level", "intended", "grade", "expected", "doc_id").to_arrow().take(order)
+    positions = pa.array(index.get_column("pos").to_numpy()[order])
+    del index
+    grouped = pa.table(
+        {
+            "query_id": labels.column("query_id"),
+            "query": table.column("query").take(positions),
+            **{name: labels.column(name) for name in ("level", "intended", "grade", "expected", "doc_id")},
+            "text": table.column("text").take(positions),
+        }
+    )
+    del table, labels, positions
+    pieces.write_grouped(grouped, where[order])
 
 
 def _write_corpus(folder: Path, spill: Path, parts: int, records: int, layout: dict, on_hold) -> tuple[dict, int]:
@@ -189,6 +216,24 @@ def _lists_rows(ordered):
     )
 
 
+def _write_range(table, qrels: SplitWriter, lists: SplitWriter) -> None:
+    """One query-id range of a split, sorted as the qrels and lists are: by query id, level (best first), doc id."""
+    import polars as pl
+
+    if table is None:
+        return
+    ordered = pl.from_arrow(table).sort(["query_id", "level", "doc_id"], descending=[False, True, False])
+    del table
+    qrels.write(
+        ordered.select(
+            pl.col("query_id").alias("query-id"),
+            pl.col("doc_id").alias("corpus-id"),
+            pl.col("level").alias("score"),
+        ).to_arrow()
+    )
+    lists.write(_lists_rows(ordered).to_arrow())
+
+
 def _write_queries_and_lists(folder: Path, pieces: Partitions, parts: int, dev: set, layout: dict, on_hold) -> dict:
     import polars as pl
 
@@ -207,19 +252,8 @@ def _write_queries_and_lists(folder: Path, pieces: Partitions, parts: int, dev: 
         qrels = SplitWriter(folder, schema.QRELS_CONFIG, split, **layout)
         lists = SplitWriter(folder, schema.LISTS_CONFIG, split, label_columns=True, **layout)
         for part in range(parts):
-            table = pieces.read(part + shift, None, on_hold, split)
-            if table is None:
-                continue
-            ordered = pl.from_arrow(table).sort(["query_id", "level", "doc_id"], descending=[False, True, False])
-            del table
-            qrels.write(
-                ordered.select(
-                    pl.col("query_id").alias("query-id"),
-                    pl.col("doc_id").alias("corpus-id"),
-                    pl.col("level").alias("score"),
-                ).to_arrow()
-            )
-            lists.write(_lists_rows(ordered).to_arrow())
+            # in a function: its frames are freed before the next range is read
+            _write_range(pieces.read(part + shift, None, on_hold, split), qrels, lists)
         files[f"default/{split}"] = {"paths": qrels.close(), "readback": qrels.expectation()}
         files[f"lists/{split}"] = {"paths": lists.close(), "readback": lists.expectation()}
     return files

@@ -45,6 +45,12 @@ class SplitWriter:
             self._rows += table.num_rows
         while self._rows >= self._group_rows:
             self._flush(self._group_rows)
+        if self._rows:
+            # the tail waits for the next write as a copy: a slice would keep all of ``table``'s buffers alive
+            import pyarrow as pa
+
+            tail = pa.concat_tables(self._pending)
+            self._pending = [tail.take(pa.array(range(tail.num_rows), pa.int64()))]
 
     def _open_shard(self) -> None:
         import pyarrow.parquet as pq

@@ -8,13 +8,38 @@ the build held at once; ``BUCKET_RECORDS`` (``build_dataset(bucket_records=...)`
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 BUCKET_RECORDS = 200_000  # records per in-memory partition: ~200 MB of texts and index at most
 HoldHook = Callable[[str, int], None]
 SPILL_CODEC = "lz4"  # spill files are read once or twice: speed over size
+
+
+@contextlib.contextmanager
+def memory_returned_promptly() -> Iterator[None]:
+    """Arrow allocations on the jemalloc pool with decay 0 while the block runs, then the former default pool.
+
+    Arrow's default allocator (mimalloc) keeps freed pages for later reuse, so each partition left the
+    next one a heap as large as its own peak and the build's RSS grew with the partition count (measured:
+    at 600k records RSS at each partition's read climbed 480 → 680 MiB; with pages returned on free it
+    stays flat). A pyarrow built without jemalloc keeps its pool."""
+    import pyarrow as pa
+
+    try:
+        pool = pa.jemalloc_memory_pool()
+        pa.jemalloc_set_decay_ms(0)
+    except NotImplementedError:
+        yield
+        return
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pool)
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(previous)
 
 
 def partition_count(records: int, bucket_records: int) -> int:
@@ -58,11 +83,16 @@ class Partitions:
             self._append(0, table)
             return
         order = np.argsort(part_of_row, kind="stable")
-        ordered = table.take(pa.array(order))
-        bounds = np.searchsorted(part_of_row[order], np.arange(self.parts + 1))
+        self.write_grouped(table.take(pa.array(order)), part_of_row[order])
+
+    def write_grouped(self, table, part_of_row) -> None:
+        """Like :meth:`write` for rows already grouped by partition (``part_of_row`` ascending): no reordering copy."""
+        import numpy as np
+
+        bounds = np.searchsorted(part_of_row, np.arange(self.parts + 1))
         for part in range(self.parts):
             if bounds[part + 1] > bounds[part]:
-                self._append(part, ordered.slice(bounds[part], bounds[part + 1] - bounds[part]))
+                self._append(part, table.slice(bounds[part], bounds[part + 1] - bounds[part]))
 
     def append(self, part: int, table) -> None:
         if table.num_rows:

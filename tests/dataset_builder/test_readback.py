@@ -51,7 +51,7 @@ def test_load_dataset_returns_the_current_rows_after_builds_rebuilds_and_same_na
         shared["builds"] += 1
         run = write_run_dir(shared["root"] / "runs" / str(shared["builds"]), _rows(queries, salt))
         folder = shared["root"] / parent / "ds"  # same folder name under every parent
-        build_dataset([run], folder, version="1.0.0", overwrite=True)
+        build_dataset([run], folder, version="1.0.0", overwrite=True, dev_fraction=0.0)
         lists = load_dataset(str(folder), schema.LISTS_CONFIG, split=schema.TRAIN_SPLIT, cache_dir=shared["cache"])
         assert sorted(lists["query_id"]) == sorted(f"q{salt}-{i}" for i in range(queries))
         assert all(f"Document {salt}/" in doc for row in lists["documents"] for doc in row)
@@ -150,7 +150,7 @@ from datasets import load_dataset
 from rankladder.dataset_builder.build import build_dataset
 got = []
 for out, run in {builds!r}:
-    build_dataset([Path(run)], Path(out), version="1.0.0", overwrite=True)
+    build_dataset([Path(run)], Path(out), version="1.0.0", overwrite=True, dev_fraction=0.0)
     got.append(len(load_dataset(out, "lists", split="train")))
 print(json.dumps(got))
 """

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from rankladder.core.fsutil import sha256_file
+from rankladder.model_cards.model_card import NOT_HELD_OUT
 
 TRAIN_MANIFEST = "rankladder_train_manifest.json"
 METRICS = {"ndcg_at_10": "nDCG@10", "mrr_at_10": "MRR@10", "recall_at_100": "Recall@100", "main_score": "main score"}
@@ -171,6 +172,7 @@ def audit_model_card(
         wanted = {(t["name"], k) for t in summary["tasks"] for k in METRICS if k in (scores.get(t["name"]) or {})}
         check(set(stated) == wanted, f"model-index holds {sorted(set(stated) ^ wanted)} wrongly")
         table = text[text.find("## Evaluation results") :]
+        leaked = {leak["task"] for leak in summary.get("leaks") or [] if leak.get("model") == model}
         for task in summary["tasks"]:
             named, split = expected_dataset(task), (task.get("dataset") or {}).get("split", "test")
             for key in METRICS:
@@ -188,7 +190,9 @@ def audit_model_card(
                 check(("not MTEB" in result.dataset_name) != named["mteb"], f"{task['name']}: MTEB claim")
             where = named["type"] + (f"@{named['revision']}" if named["revision"] else "")
             row = " | ".join(f"{scores[task['name']][k]:.4f}" for k in METRICS)
-            check(f"| {where} | {split} | {row} |" in table, f"results table row of {task['name']}")
+            # a score on a split this model trained on (eval's `leaks`) is marked as such, and only then
+            shown = f"{split} {NOT_HELD_OUT}" if task["name"] in leaked else split
+            check(f"| {where} | {shown} | {row} |" in table, f"results table row of {task['name']}")
 
     # links: to the target Hub, or sentence-transformers' documentation; never a repo on huggingface.co
     for url in re.findall(r"\]\((\S+?)\)", text):

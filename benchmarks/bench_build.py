@@ -1,8 +1,8 @@
 """Build cost and memory: N synthetic generation records → DATASET_DIR, at one or more sizes.
 
 Per size: wall seconds and peak RSS of ``build_dataset`` (its own child process; ``ru_maxrss``), the
-read-back's cost (``rankladder.core.readback.verify_dataset`` on the built folder with a fresh cache,
-timed alone in another child) as a share of the build, and the shard count. With two sizes the JSON
+read-back's cost (``rankladder.core.readback.verify_dataset`` on the built folder with a fresh cache, as
+the build calls it, timed alone in another child) as a share of the build (whose time includes its own read-back), and the shard count. With two sizes the JSON
 also gives the peak-RSS and time ratios (issue 23: peak RSS at 10M ≤ 2× that at 1M; issue 22: the
 read-back ≤ 10 % of build time at 1M).
 
@@ -80,14 +80,31 @@ PEAK = (
 )
 
 
-def timed_child(code: str) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of a Python child process."""
+def timed_child(code: str) -> tuple[float, dict]:
+    """Wall seconds of a Python child process, and the JSON lines it printed merged (with its peak RSS, MiB)."""
     start = time.perf_counter()
     process = subprocess.run([sys.executable, "-c", code + "\n" + PEAK], capture_output=True, text=True, cwd=ROOT)
     elapsed = time.perf_counter() - start
     if process.returncode != 0:
         raise SystemExit(process.stderr[-3000:])
-    return elapsed, json.loads(process.stdout.strip().splitlines()[-1])["peak_rss_mib"]
+    printed: dict = {}
+    for line in process.stdout.splitlines():
+        if line.startswith("{"):
+            printed.update(json.loads(line))
+    return elapsed, printed
+
+
+# The read-back as the build runs it: after the build, with ``datasets`` already imported (the build imports
+# it to write the shards), on a fresh cache; only the ``verify_dataset`` call is timed.
+READBACK = """
+import json, tempfile, time
+import datasets
+from rankladder.core.readback import verify_dataset
+manifest = json.load(open({manifest!r}))
+start = time.perf_counter()
+verify_dataset({out!r}, manifest["readback"], cache_dir=tempfile.mkdtemp(dir={tmp!r}))
+print(json.dumps({{"readback_seconds": time.perf_counter() - start}}))
+"""
 
 
 def measure(records: int, tmp: Path) -> dict:
@@ -95,14 +112,12 @@ def measure(records: int, tmp: Path) -> dict:
     start = time.perf_counter()
     write_run(run, records)
     prepare = time.perf_counter() - start
-    build_s, build_rss = timed_child(
+    build_s, build = timed_child(
         "from rankladder.dataset_builder.build import build_dataset\n"
         f"build_dataset([{str(run)!r}], {str(out)!r}, version='1.0.0', dev_fraction=0.05)"
     )
-    readback_s, _ = timed_child(
-        "import json, tempfile\nfrom rankladder.core.readback import verify_dataset\n"
-        f"m = json.load(open({str(out / 'rankladder_manifest.json')!r}))\n"
-        f"verify_dataset({str(out)!r}, m['readback'], cache_dir=tempfile.mkdtemp(dir={str(tmp)!r}))"
+    _, readback = timed_child(
+        READBACK.format(manifest=str(out / "rankladder_manifest.json"), out=str(out), tmp=str(tmp))
     )
     manifest = json.loads((out / "rankladder_manifest.json").read_text())
     return {
@@ -110,9 +125,10 @@ def measure(records: int, tmp: Path) -> dict:
         "records_file_mib": round(sum(p.stat().st_size for p in (run / "records").glob("*.jsonl")) / 2**20, 1),
         "prepare_seconds": round(prepare, 1),
         "build_seconds": round(build_s, 2),
-        "build_peak_rss_mib": round(build_rss, 1),
-        "readback_seconds": round(readback_s, 2),
-        "readback_share_of_build": round(readback_s / build_s, 3),
+        "build_peak_rss_mib": round(build["peak_rss_mib"], 1),
+        "readback_seconds": round(readback["readback_seconds"], 2),
+        "readback_peak_rss_mib": round(readback["peak_rss_mib"], 1),
+        "readback_share_of_build": round(readback["readback_seconds"] / build_s, 3),
         "documents": manifest["counts"]["documents"],
         "shards": sum(len(entry["shards"]) for entry in manifest["files"].values()),
     }

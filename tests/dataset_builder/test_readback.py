@@ -92,9 +92,10 @@ def test_tiny_shards_stream_and_read_back_whole(tmp_path, graded_rows):
     assert sum(1 for _ in lists) == manifest["files"]["lists/train"]["rows"] == 12
 
 
-def test_verifier_catches_stale_rows_of_a_same_named_legacy_folder(tmp_path):
+@pytest.mark.parametrize("prepare", [None, False], ids=["as-users-load", "in-place"])
+def test_verifier_catches_stale_rows_of_a_same_named_legacy_folder(tmp_path, prepare):
     """The old layout (fixed names ``lists/train.parquet``): the second folder loads the first one's rows;
-    the read-back says so instead of passing."""
+    the read-back says so instead of passing, also when it would read a large config in place."""
     from datasets import Dataset
 
     cache = tmp_path / "cache"
@@ -118,7 +119,9 @@ def test_verifier_catches_stale_rows_of_a_same_named_legacy_folder(tmp_path):
     digest = IdDigest()
     digest.update([f"b{i}" for i in range(8)])
     with pytest.raises(UserError, match="loads 3 rows, 8 were written"):
-        verify_dataset(tmp_path / "b" / "ds", [expectation("lists", "train", "query_id", digest)], cache_dir=cache)
+        verify_dataset(
+            tmp_path / "b" / "ds", [expectation("lists", "train", "query_id", digest)], cache_dir=cache, prepare=prepare
+        )
 
 
 def test_verifier_names_the_split_whose_ids_differ(tiny_dataset_dir, tmp_path):

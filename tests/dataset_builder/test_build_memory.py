@@ -52,3 +52,25 @@ def test_build_allocates_on_a_pool_that_returns_freed_pages_and_restores_the_for
         inside = pa.default_memory_pool().backend_name
     assert inside == "jemalloc"
     assert pa.default_memory_pool().backend_name == former
+
+
+def test_spill_partitions_hold_back_rows_so_row_groups_do_not_grow_with_the_batches(tmp_path):
+    """3,000 batches spread over 4 partitions: each partition gets a row group per ~SPILL_BUFFER_BYTES / 4, not
+    one per batch (a 10M-record build had 2,400 per partition, and reading those took ~2.5x the data), and
+    reads back every row in the order it came."""
+    import numpy as np
+
+    from rankladder.dataset_builder.spill import SPILL_BUFFER_BYTES, Partitions
+
+    parts = Partitions(tmp_path, "records", 4)
+    batch = _qrels(40, 200)
+    for index in range(3000):
+        parts.write(batch.set_column(2, "score", pa.array([index] * 40, pa.int32())), np.arange(40) % 4)
+    parts.close()
+    per_part_bytes = 3000 * batch.nbytes / 4
+    for part in range(4):
+        groups = pq.ParquetFile(parts.path(part)).metadata.num_row_groups
+        assert groups <= per_part_bytes / (SPILL_BUFFER_BYTES / 4) + 1 < 3000
+        table = parts.read(part)
+        assert table.num_rows == 3000 * 10
+        assert table.column("score").to_pylist() == [index for index in range(3000) for _ in range(10)]

@@ -177,7 +177,6 @@ def _write_corpus(folder: Path, spill: Path, parts: int, records: int, layout: d
     import numpy as np
     import polars as pl
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     keep = np.zeros(records, dtype=bool)
     docs = Partitions(spill, "docs", parts)
@@ -187,7 +186,10 @@ def _write_corpus(folder: Path, spill: Path, parts: int, records: int, layout: d
             keep[pl.from_arrow(table).group_by("doc_id").agg(pl.col("row").min()).get_column("row").to_numpy()] = True
     corpus = SplitWriter(folder, schema.CORPUS_CONFIG, schema.CORPUS_SPLIT, **layout)
     offset = 0
-    for batch in pq.ParquetFile(Partitions(spill, "texts", 1).path(0)).iter_batches(batch_size=BATCH):
+    batches = (
+        b for group in Partitions(spill, "texts", 1).row_groups(0) for b in group.to_batches(max_chunksize=BATCH)
+    )
+    for batch in batches:
         mask = pa.array(keep[offset : offset + batch.num_rows])
         offset += batch.num_rows
         corpus.write(

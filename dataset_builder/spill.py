@@ -136,6 +136,19 @@ class Partitions:
             writer.close()
         self._writers.clear()
 
+    def row_groups(self, part: int):
+        """One partition's row groups in order, each read on its own. (``ParquetFile.iter_batches`` over a whole
+        file held about the file's size outside Arrow's pool until it finished: 125 -> 524 MiB over a 900 MiB
+        file, where this stays flat; in a 10M-record build that was a 1.6 GiB peak while the corpus was written.)"""
+        import pyarrow.parquet as pq
+
+        path = self.path(part)
+        if not path.exists():
+            return
+        file = pq.ParquetFile(path)
+        for index in range(file.num_row_groups):
+            yield file.read_row_group(index)
+
     def read(self, part: int, columns: list[str] | None = None, on_hold: HoldHook | None = None, phase: str = ""):
         """One partition as an arrow table (None when nothing was written to it)."""
         import pyarrow.parquet as pq

@@ -20,7 +20,7 @@ SPILL_CODEC = "lz4"  # spill files are read once or twice: speed over size
 # per partition per input batch), a partition had one row group per batch of the whole run: 2,400 at 10M
 # records, and reading such a file took ~2.5x its data in memory, kept after the read (parquet metadata
 # and decoders outside Arrow's pool). Buffered, a partition has about parts x its size / this many groups.
-SPILL_BUFFER_BYTES = 64 * 2**20
+SPILL_BUFFER_BYTES = 32 * 2**20
 
 
 @contextlib.contextmanager
@@ -109,21 +109,30 @@ class Partitions:
             self._append(part, table)
 
     def _append(self, part: int, table) -> None:
-        self._pending.setdefault(part, []).append(table)
+        import numpy as np
+
+        pending = self._pending.setdefault(part, [])
+        if not pending and table.nbytes >= self._flush_bytes:
+            self._write(part, table.combine_chunks())  # a row group's worth already: written as it came
+            return
+        # held as a copy: a slice would keep the whole table it was cut from alive until the flush
+        pending.append(table.take(np.arange(table.num_rows)))
         self._pending_bytes[part] = self._pending_bytes.get(part, 0) + table.nbytes
         if self._pending_bytes[part] >= self._flush_bytes:
             self._flush(part)
 
     def _flush(self, part: int) -> None:
-        """The partition's held-back rows as one row group (a copy: the input tables they came from are freed)."""
+        """The partition's held-back rows as one row group."""
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         tables = self._pending.pop(part, [])
         self._pending_bytes.pop(part, None)
-        if not tables:
-            return
-        table = pa.concat_tables(tables).combine_chunks()
+        if tables:
+            self._write(part, pa.concat_tables(tables).combine_chunks())
+
+    def _write(self, part: int, table) -> None:
+        import pyarrow.parquet as pq
+
         writer = self._writers.get(part)
         if writer is None:
             writer = self._writers[part] = pq.ParquetWriter(self.path(part), table.schema, compression=SPILL_CODEC)

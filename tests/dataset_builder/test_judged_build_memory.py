@@ -12,8 +12,8 @@ from tests.helpers.run_fixtures import logprob_answer, write_judgements, write_r
 
 
 def _judged_build_peak(tmp_path: Path, queries: int) -> int:
-    """tracemalloc's peak (Python objects, numpy) from the build's first survey load to its corpus pass: the
-    phases that read the judgements and add up the figures."""
+    """tracemalloc's peak (Python objects, numpy) from the build's first survey load to its corpus pass (the
+    phases that read the judgements and add up the figures), above what was allocated before the build."""
     rows = [
         {"query_id": f"q{i:05d}", "query": f"question {i}", "level": level, "text": f"doc {i} level {level} water"}
         for i in range(queries)
@@ -25,13 +25,14 @@ def _judged_build_peak(tmp_path: Path, queries: int) -> int:
     window: dict[str, int] = {}
 
     def on_hold(phase: str, rows: int) -> None:
-        if phase == "survey" and "start" not in window:
+        if phase == "survey" and "reset" not in window:  # the run's records are spilled: the survey begins
             tracemalloc.reset_peak()
-            window["start"] = tracemalloc.get_traced_memory()[0]
+            window["reset"] = 1
         if phase == "corpus" and "peak" not in window:
             window["peak"] = tracemalloc.get_traced_memory()[1]
 
     tracemalloc.start()
+    window["before"] = tracemalloc.get_traced_memory()[0]
     try:
         build_dataset(
             [run],
@@ -45,13 +46,12 @@ def _judged_build_peak(tmp_path: Path, queries: int) -> int:
         )
     finally:
         tracemalloc.stop()
-    return window["peak"] - window["start"]
+    return window["peak"] - window["before"]
 
 
 def test_judged_build_holds_nothing_per_judgement_across_the_run(tmp_path):
     """Five times the records and judgements, the same partition size: the same Python memory (the former build
     held every judgement as a dict, and three labels per document for the figures: ~1 KiB a document)."""
-    _judged_build_peak(tmp_path, 50)  # the first build imports modules within the window
-    small, large = _judged_build_peak(tmp_path, 500), _judged_build_peak(tmp_path, 2500)
-    print("peaks", small, large)
-    assert large - small < 1 << 20, (small, large)  # 8,000 more documents: < 128 bytes each
+    _judged_build_peak(tmp_path, 40)  # the first build imports modules within the window
+    small, large = _judged_build_peak(tmp_path, 300), _judged_build_peak(tmp_path, 1500)
+    assert large - small < 1 << 20, (small, large)  # 4,800 more documents: < 220 bytes each

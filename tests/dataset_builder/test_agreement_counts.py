@@ -163,3 +163,16 @@ def test_judged_build_over_partitions_writes_what_the_former_build_wrote(tmp_pat
         judgement_loads = [rows for phase, rows in held if phase == "judgements"]
         assert len(judgement_loads) >= 5 and sum(judgement_loads) == len(list(iter_kind(run, schema.JUDGEMENTS)))
         assert max(judgement_loads) <= 2 * 60  # a partition's judgements, never the run's
+
+
+def test_a_corrupt_judgements_file_is_one_line_and_nothing_is_written(tmp_path, capsys):
+    from rankladder.cli import main
+
+    run = judged_fixture_run(tmp_path / "run")
+    path = next((run / schema.JUDGEMENTS).glob("shard-*.jsonl"))
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write('{"key": "x", "query_id": "q000", broken\n')
+    assert main(["build", str(run), "--out", str(tmp_path / "ds"), "--version", "1.0.0", "--labels", "agree"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{path}: corrupt judgements file" in err[0], err
+    assert not (tmp_path / "ds").exists()

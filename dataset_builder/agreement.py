@@ -18,11 +18,16 @@ if TYPE_CHECKING:
 
 def confusion(pairs: list[tuple[int, int]], grades: list[int]) -> list[list[int]]:
     """``matrix[i][j]``: documents intended at ``grades[i]`` and judged ``grades[j]`` (grades high → low)."""
+    return confusion_of_counts(Counter(pairs), grades)
+
+
+def confusion_of_counts(pairs: Counter, grades: list[int]) -> list[list[int]]:
+    """:func:`confusion` from ``(intended, judged) -> documents`` counts."""
     index = {g: i for i, g in enumerate(grades)}
     matrix = [[0] * len(grades) for _ in grades]
-    for intended, judged in pairs:
+    for (intended, judged), n in pairs.items():
         if intended in index and judged in index:
-            matrix[index[intended]][index[judged]] += 1
+            matrix[index[intended]][index[judged]] += n
     return matrix
 
 
@@ -75,10 +80,7 @@ class AgreementCounts:
         """The ``labels`` block of stats.json over ``grades`` (default: the intended levels seen)."""
         grades = sorted(self.levels() if grades is None else grades, reverse=True)
         index = {g: i for i, g in enumerate(grades)}
-        matrix = [[0] * len(grades) for _ in grades]
-        for (intended, judged), n in self.pairs.items():
-            if intended in index and judged in index:
-                matrix[index[intended]][index[judged]] += n
+        matrix = confusion_of_counts(self.pairs, grades)
         judged_total = sum(self.pairs.values())
         per_level = {}
         for row, grade in zip(matrix, grades):

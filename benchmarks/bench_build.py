@@ -9,7 +9,10 @@ read-back ≤ 10 % of build time at 1M).
 The RUN_DIR is written quickly: one real record from ``generation_record`` (via tests/helpers/run_fixtures.py,
 the generator's exact format and manifest) is the template, and only key, query, level, text and words
 change per line.
-Usage: python -m benchmarks.bench_build [--records 1000000 10000000] [--out FILE.json]
+With ``--judged`` every record also gets a judgement in the judge's exact format (``judge.judgement_record``
+of a log-probability answer; 1 in 10 unparsed, so unjudged) and the build runs with ``--labels agree``: the
+judgements are spilled by query and the agreement figures are counts, so peak RSS should not grow with them.
+Usage: python -m benchmarks.bench_build [--records 1000000 10000000] [--judged] [--out FILE.json]
        python -m benchmarks.bench_build --merge A.json B.json --out FILE.json  (sizes run separately)
 """
 
@@ -32,8 +35,59 @@ WORDS = (
 ).split()
 
 
-def write_run(run_dir: Path, records: int, seed: int = 0) -> None:
-    """``records`` records, 4 levels per query, in the generator's format (template record + manifest)."""
+def _judge_answers(rng: random.Random) -> list[tuple[str, dict]]:
+    """(reply, judgement) variants per intended level: mostly the level, sometimes another grade, some unparsed."""
+    from rankladder.dataset_builder.judge import judgement
+    from tests.helpers.run_fixtures import logprob_answer
+
+    variants = {}
+    for level in (0, 1, 2, 3):
+        answers = []
+        for grade in [level] * 6 + [0, 1, 2, 3]:
+            raw = {g: rng.random() + (3.0 if g == grade else 0.0) for g in (0, 1, 2, 3)}
+            reply, steps = logprob_answer({g: v / sum(raw.values()) for g, v in raw.items()})
+            answers.append((reply, judgement(reply, steps, [0, 1, 2, 3])))
+        answers.append(("no idea", judgement("no idea", None, [0, 1, 2, 3])))
+        variants[level] = answers
+    return variants
+
+
+class JudgementLines:
+    """A judgement per record in the judge's format (``judge.judgement_record``), written as the records are;
+    the judge manifest of ``tests.helpers.run_fixtures.write_judgements`` (made while the run holds only the
+    template record) gets the counts of every record on ``close``."""
+
+    def __init__(self, run_dir: Path, seed: int = 0):
+        from rankladder.dataset_builder import schema
+        from tests.helpers.run_fixtures import logprob_answer, write_judgements
+
+        self.rng = random.Random(seed + 1)
+        self.manifest_path = write_judgements(run_dir, lambda record: logprob_answer({0: 0.1, 1: 0.2, 2: 0.3, 3: 0.4}))
+        self.answers, self.methods = _judge_answers(self.rng), {"logprobs": 0, "unparsed": 0}
+        self.handle = open(next((run_dir / schema.JUDGEMENTS).glob("shard-*.jsonl")), "w", encoding="utf-8")
+
+    def write(self, key: str, query_id: str, level: int, text: str) -> None:
+        from rankladder.dataset_builder import schema
+        from rankladder.dataset_builder.judge import judgement_record
+
+        reply, found = self.rng.choice(self.answers[level])
+        self.methods[found["method"]] += 1
+        row = {"key": key, "query_id": query_id, "doc_id": schema.doc_id(text), "level": level}
+        self.handle.write(json.dumps(judgement_record(row, found, reply, "fixture"), ensure_ascii=False) + "\n")
+
+    def close(self) -> None:
+        self.handle.close()
+        manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        records = sum(self.methods.values())
+        manifest["counts"].update(
+            records_in_shard=records, judged_all_runs=records, by_method=self.methods, this_run=self.methods
+        )
+        self.manifest_path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+
+
+def write_run(run_dir: Path, records: int, seed: int = 0, judged: bool = False) -> None:
+    """``records`` records, 4 levels per query, in the generator's format (template record + manifest);
+    ``judged``: a judgement for each (``JudgementLines``)."""
     from rankladder.dataset_builder.levels import load_levels
     from rankladder.dataset_builder.run_records import record_key
     from tests.helpers.run_fixtures import write_run_dir  # the generator's exact record + manifest format
@@ -48,6 +102,7 @@ def write_run(run_dir: Path, records: int, seed: int = 0) -> None:
     parts = json.dumps(template, ensure_ascii=False).split('"\\u0000')
     pieces = [parts[0]] + [part.split('\\u0000"', 1)[1] for part in parts[1:]]
     order = [part.split('\\u0000"', 1)[0] for part in parts[1:]]
+    judgements = JudgementLines(run_dir, seed) if judged else None
     rng = random.Random(seed)
     with open(path, "w", encoding="utf-8") as handle:
         for index in range(records):
@@ -64,6 +119,10 @@ def write_run(run_dir: Path, records: int, seed: int = 0) -> None:
                 "words": str(len(words) + 1),
             }
             handle.write(_line(pieces, order, values) + "\n")
+            if judgements is not None:
+                judgements.write(record_key(f"q{query}", level, 0), f"q{query}", level, " ".join(words) + f" {index}.")
+    if judgements is not None:
+        judgements.close()
 
 
 def _line(pieces: list[str], order: list[str], values: dict) -> str:
@@ -107,14 +166,15 @@ print(json.dumps({{"readback_seconds": time.perf_counter() - start}}))
 """
 
 
-def measure(records: int, tmp: Path) -> dict:
+def measure(records: int, tmp: Path, judged: bool = False) -> dict:
     run, out = tmp / f"run-{records}", tmp / f"ds-{records}"
     start = time.perf_counter()
-    write_run(run, records)
+    write_run(run, records, judged=judged)
     prepare = time.perf_counter() - start
+    labels = ", labels='agree', allow_degenerate_labels=True" if judged else ""
     build_s, build = timed_child(
         "from rankladder.dataset_builder.build import build_dataset\n"
-        f"build_dataset([{str(run)!r}], {str(out)!r}, version='1.0.0', dev_fraction=0.05)"
+        f"build_dataset([{str(run)!r}], {str(out)!r}, version='1.0.0', dev_fraction=0.05{labels})"
     )
     _, readback = timed_child(
         READBACK.format(manifest=str(out / "rankladder_manifest.json"), out=str(out), tmp=str(tmp))
@@ -131,7 +191,12 @@ def measure(records: int, tmp: Path) -> dict:
         "readback_share_of_build": round(readback["readback_seconds"] / build_s, 3),
         "documents": manifest["counts"]["documents"],
         "shards": sum(len(entry["shards"]) for entry in manifest["files"].values()),
+        **({"judgements_file_mib": _size_mib(run / "judgements"), "labels": "agree"} if judged else {}),
     }
+
+
+def _size_mib(folder: Path) -> float:
+    return round(sum(p.stat().st_size for p in folder.glob("*.jsonl")) / 2**20, 1)
 
 
 def main() -> None:
@@ -139,6 +204,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     parser.add_argument("--tmp", type=Path, help="scratch folder (default: system temp)")
+    parser.add_argument("--judged", action="store_true", help="judge every record too and build with --labels agree")
     parser.add_argument(
         "--merge", type=Path, nargs="+", help="measure nothing: combine the sizes of these earlier JSON reports"
     )
@@ -148,8 +214,12 @@ def main() -> None:
         sizes = [by_records[n] for n in sorted(by_records)]
     else:
         with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
-            sizes = [measure(n, Path(tmp)) for n in sorted(args.records)]
-    report = {"benchmark": "build", "sizes": sizes, "targets": {"readback_share_max": 0.10, "peak_rss_ratio_max": 2.0}}
+            sizes = [measure(n, Path(tmp), args.judged) for n in sorted(args.records)]
+    report = {
+        "benchmark": "build-judged" if args.judged else "build",
+        "sizes": sizes,
+        "targets": {"readback_share_max": 0.10, "peak_rss_ratio_max": 2.0},
+    }
     if len(sizes) > 1:
         small, large = sizes[0], sizes[-1]
         report["peak_rss_ratio"] = round(large["build_peak_rss_mib"] / small["build_peak_rss_mib"], 3)

@@ -7,6 +7,8 @@ label policies of ``build --labels intended|judged|agree``.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,11 +18,16 @@ if TYPE_CHECKING:
 
 def confusion(pairs: list[tuple[int, int]], grades: list[int]) -> list[list[int]]:
     """``matrix[i][j]``: documents intended at ``grades[i]`` and judged ``grades[j]`` (grades high → low)."""
+    return confusion_of_counts(Counter(pairs), grades)
+
+
+def confusion_of_counts(pairs: Counter, grades: list[int]) -> list[list[int]]:
+    """:func:`confusion` from ``(intended, judged) -> documents`` counts."""
     index = {g: i for i, g in enumerate(grades)}
     matrix = [[0] * len(grades) for _ in grades]
-    for intended, judged in pairs:
+    for (intended, judged), n in pairs.items():
         if intended in index and judged in index:
-            matrix[index[intended]][index[judged]] += 1
+            matrix[index[intended]][index[judged]] += n
     return matrix
 
 
@@ -42,6 +49,68 @@ def weighted_kappa(matrix: list[list[int]], grades: list[int], power: int = 2) -
     return round(1.0 - observed / expected, 4)
 
 
+class AgreementCounts:
+    """What the ``labels`` block of stats.json needs, added up document by document as counts: memory does not
+    grow with the documents (issue 23), and the figures are exactly those of the whole list at once (the mean
+    expected grade is a running sum in read order, the order the former list summed in)."""
+
+    def __init__(self) -> None:
+        self.documents = 0
+        self.by_intended: Counter = Counter()  # intended level -> documents (judged or not)
+        self.pairs: Counter = Counter()  # (intended, judged) -> documents
+        self.expected_sum: dict[int, float] = {}  # intended level -> sum of the judge's expected grades
+        self.expected_count: Counter = Counter()
+
+    def add(self, intended: Iterable[int], judged: Iterable[int | None], expected: Iterable[float | None]) -> None:
+        """One document per position; ``judged``/``expected`` hold None for unjudged documents."""
+        for level, grade, mean in zip(intended, judged, expected):
+            self.documents += 1
+            self.by_intended[level] += 1
+            if grade is not None:
+                self.pairs[level, grade] += 1
+            if mean is not None:
+                self.expected_sum[level] = self.expected_sum.get(level, 0) + mean
+                self.expected_count[level] += 1
+
+    def levels(self) -> list[int]:
+        """The intended levels seen, high → low."""
+        return sorted(self.by_intended, reverse=True)
+
+    def summary(self, max_disagreement: int, grades: list[int] | None = None) -> dict:
+        """The ``labels`` block of stats.json over ``grades`` (default: the intended levels seen)."""
+        grades = sorted(self.levels() if grades is None else grades, reverse=True)
+        index = {g: i for i, g in enumerate(grades)}
+        matrix = confusion_of_counts(self.pairs, grades)
+        judged_total = sum(self.pairs.values())
+        per_level = {}
+        for row, grade in zip(matrix, grades):
+            n, count = sum(row), self.expected_count[grade]
+            per_level[str(grade)] = {
+                "judged": n,
+                "agree": row[index[grade]],
+                "agreement": round(row[index[grade]] / n, 4) if n else None,
+                "mean_expected_grade": round(self.expected_sum[grade] / count, 3) if count else None,
+            }
+        agree = sum(n for (i, j), n in self.pairs.items() if abs(i - j) <= max_disagreement)
+        exact = sum(n for (i, j), n in self.pairs.items() if i == j)
+        return {
+            "grades": grades,
+            "documents": self.documents,
+            "judged": judged_total,
+            "unjudged": self.documents - judged_total,
+            "confusion_matrix": {"rows": "intended level", "columns": "judged grade", "matrix": matrix},
+            "exact_agreement": round(exact / judged_total, 4) if judged_total else None,
+            "kappa_quadratic": weighted_kappa(matrix, grades, 2),
+            "kappa_linear": weighted_kappa(matrix, grades, 1),
+            "per_level": per_level,
+            "documents_kept_by_policy": {
+                "intended": self.documents,
+                "judged": judged_total,
+                f"agree(max_disagreement={max_disagreement})": agree,
+            },
+        }
+
+
 def summarize(
     intended: list[int],
     judged: list[int | None],
@@ -49,38 +118,10 @@ def summarize(
     grades: list[int],
     max_disagreement: int,
 ) -> dict:
-    """The ``labels`` block of stats.json. ``judged``/``expected`` hold None for unjudged documents."""
-    grades = sorted(grades, reverse=True)
-    pairs = [(i, j) for i, j in zip(intended, judged) if j is not None]
-    matrix = confusion(pairs, grades)
-    per_level = {}
-    for row, grade in zip(matrix, grades):
-        n = sum(row)
-        mean = [e for i, e in zip(intended, expected) if i == grade and e is not None]
-        per_level[str(grade)] = {
-            "judged": n,
-            "agree": row[grades.index(grade)],
-            "agreement": round(row[grades.index(grade)] / n, 4) if n else None,
-            "mean_expected_grade": round(sum(mean) / len(mean), 3) if mean else None,
-        }
-    keeps = {
-        "intended": len(intended),
-        "judged": len(pairs),
-        f"agree(max_disagreement={max_disagreement})": sum(abs(i - j) <= max_disagreement for i, j in pairs),
-    }
-    exact = sum(i == j for i, j in pairs)
-    return {
-        "grades": grades,
-        "documents": len(intended),
-        "judged": len(pairs),
-        "unjudged": len(intended) - len(pairs),
-        "confusion_matrix": {"rows": "intended level", "columns": "judged grade", "matrix": matrix},
-        "exact_agreement": round(exact / len(pairs), 4) if pairs else None,
-        "kappa_quadratic": weighted_kappa(matrix, grades, 2),
-        "kappa_linear": weighted_kappa(matrix, grades, 1),
-        "per_level": per_level,
-        "documents_kept_by_policy": keeps,
-    }
+    """The ``labels`` block of stats.json from per-document lists (``AgreementCounts`` over them)."""
+    counts = AgreementCounts()
+    counts.add(intended, judged, expected)
+    return counts.summary(max_disagreement, grades)
 
 
 def to_markdown(labels: dict) -> str:
@@ -127,25 +168,18 @@ def plot(labels: dict, path: Path) -> None:
 # -- label policies (build) ---------------------------------------------------------------------
 
 
-def label_columns(index, judgements: dict) -> polars.DataFrame:
-    """``index`` plus ``intended``, ``grade``, ``expected`` (null where the document was not judged)."""
+def label_columns(index, judged: polars.DataFrame | None) -> polars.DataFrame:
+    """``index`` plus ``intended``, ``grade``, ``expected`` (null where the document was not judged).
+    ``judged``: the judgements of ``index``'s queries (``query_id``, ``doc_id``, ``grade``, ``expected``), at most
+    one per document, or None when the runs have none."""
     import polars as pl
 
-    if not judgements:
+    if judged is None:
         return index.with_columns(
             pl.col("level").alias("intended"),
             pl.lit(None, pl.Int32).alias("grade"),
             pl.lit(None, pl.Float32).alias("expected"),
         )
-    judged = pl.DataFrame(
-        {
-            "query_id": [q for q, _ in judgements],
-            "doc_id": [d for _, d in judgements],
-            "grade": [j.get("grade") for j in judgements.values()],
-            "expected": [j.get("expected_grade") for j in judgements.values()],
-        },
-        schema={"query_id": pl.String, "doc_id": pl.String, "grade": pl.Int32, "expected": pl.Float32},
-    )
     return index.with_columns(pl.col("level").alias("intended")).join(
         judged, on=["query_id", "doc_id"], how="left", maintain_order="left"
     )

@@ -25,6 +25,8 @@ from rankladder.dataset_builder.build_stream import write_configs
 from rankladder.dataset_builder.config import BuildConfig
 from rankladder.dataset_builder.run_reader import (  # noqa: F401 (re-exported)
     count_lines,
+    has_judgements,
+    iter_judgement_blocks,
     iter_record_blocks,
     read_records,
     read_run_manifests,
@@ -117,7 +119,7 @@ def build_dataset(
     """
     from rankladder.core.cli_model import config_from_options
     from rankladder.dataset_builder import card, card_sections, stats
-    from rankladder.dataset_builder.judge import judge_manifests, read_judgements
+    from rankladder.dataset_builder.judge import judge_manifests
 
     if config is None or options:
         config = config_from_options(BuildConfig, {**(config.model_dump() if config else {}), **options})
@@ -135,8 +137,8 @@ def build_dataset(
     generators = merge_rules.run_generators(run_dirs, run_manifests)
     merge_rules.check_merge_rule(run_dirs, generators, merge_rule)  # before any record is read
     rejects = [row for run_dir in run_dirs for row in iter_kind(run_dir, REJECTS)]
-    judgements = read_judgements(run_dirs)
-    if labels != "intended" and not judgements:
+    judged = has_judgements(run_dirs)
+    if labels != "intended" and not judged:
         raise UserError(
             f"labels (--labels) {labels}: {', '.join(map(str, run_dirs))} has no judgements; run "
             "`rankladder judge RUN_DIR` first"
@@ -153,7 +155,7 @@ def build_dataset(
                 spill,
                 dev_fraction,
                 seed,
-                LabelRules(judgements, labels, max_disagreement),
+                LabelRules(labels, max_disagreement, iter_judgement_blocks(run_dirs) if judged else None),
                 {"shard_bytes": shard_bytes, "rows_per_group": rows_per_group},
                 allow_degenerate_labels,
                 bucket_records,

@@ -9,19 +9,59 @@ document), so a partition by query id gives, rule by rule, what the whole run in
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 from rankladder.core.errors import UserError
 from rankladder.dataset_builder import label_guard
 from rankladder.dataset_builder import merge as merge_rules
-from rankladder.dataset_builder.agreement import apply_label_policy, label_columns
+from rankladder.dataset_builder.agreement import AgreementCounts, apply_label_policy, label_columns
+from rankladder.dataset_builder.spill import Partitions, hash_parts
 from rankladder.dataset_builder.stats import LevelWords
 
 INDEX_COLUMNS = ["key", "query_id", "level", "words", "run", "doc_id", "row"]
 
 
 class LabelRules:
-    def __init__(self, judgements: dict | None, labels: str, max_disagreement: int):
-        self.judgements, self.labels, self.max_disagreement = judgements or {}, labels, max_disagreement
+    """The label policy and the judgements it reads: ``judgement_blocks`` (arrow tables of ``query_id``,
+    ``doc_id``, ``grade``, ``expected_grade`` in build order, or None when the runs have none) are spilled by
+    query id beside the records (:meth:`spill`), so a partition's labels are joined from that partition's
+    judgements alone: nothing per judgement is held across the run."""
+
+    def __init__(self, labels: str, max_disagreement: int, judgement_blocks=None):
+        self.labels, self.max_disagreement = labels, max_disagreement
+        self._blocks = judgement_blocks
+        self._partitions: Partitions | None = None
+        self.judged = False  # whether any judgement was read (set by ``spill``)
+
+    def spill(self, folder: Path, parts: int) -> None:
+        """Every judgement into its query's partition (the records' hash), in read order."""
+        if self._blocks is None:
+            return
+        self._partitions = Partitions(folder, "judgements", parts)
+        for block in self._blocks:
+            if block.num_rows:
+                self.judged = True
+                self._partitions.write(block, hash_parts(block.column("query_id"), parts))
+        self._partitions.close()
+        self._blocks = None
+
+    def judgements(self, part: int, on_hold=None, phase: str = "judgements"):
+        """Partition ``part``'s judgements (``query_id``, ``doc_id``, ``grade``, ``expected``), the first of each
+        document (the first RUN_DIR, then file order, wins); None when the runs have no judgements."""
+        import polars as pl
+
+        if not self.judged:
+            return None
+        table = self._partitions.read(part, None, on_hold, phase)
+        if table is None:
+            return pl.DataFrame(
+                schema={"query_id": pl.String, "doc_id": pl.String, "grade": pl.Int32, "expected": pl.Float32}
+            )
+        return (
+            pl.from_arrow(table)
+            .select("query_id", "doc_id", "grade", pl.col("expected_grade").cast(pl.Float32).alias("expected"))
+            .unique(subset=["query_id", "doc_id"], keep="first", maintain_order=True)
+        )
 
 
 class Survey:
@@ -31,24 +71,22 @@ class Survey:
         self.read_by_run: Counter = Counter()
         self.kept_by_run: Counter = Counter()
         self.duplicate_keys = 0
-        self.policy_parts: list[dict] = []
+        self.policy_parts: list[dict] = []  # one small dict per partition
         self.level_words = LevelWords()
         self.kept_rows = 0
         self.queries = 0
-        # only with judgements: the agreement figures need every judged document's labels
-        self.intended: list[int] = []
-        self.grades: list[int | None] = []
-        self.expected: list[float | None] = []
+        # only with judgements: the agreement figures, as counts (bounded whatever the run's size)
+        self.agreement = AgreementCounts()
 
     def policy_result(self) -> dict:
         return label_guard.combine_policy_figures(self.policy_parts)
 
 
-def bucket_index(table, rules: LabelRules, survey: Survey | None = None):
+def bucket_index(table, rules: LabelRules, survey: Survey | None = None, judged=None):
     """``(index, queries)`` of one partition: ``index`` one row per kept document (``query_id``, ``level``,
     ``words``, ``doc_id``, ``row``: the global read position, ``pos``: the position in ``table``, and the label
-    columns), ``queries`` its queries (``_id``, ``text``) sorted by id. ``survey`` (first pass only) gets the
-    partition's figures."""
+    columns), ``queries`` its queries (``_id``, ``text``) sorted by id. ``judged``: the partition's judgements
+    (``LabelRules.judgements``). ``survey`` (first pass only) gets the partition's figures."""
     import polars as pl
 
     index = pl.from_arrow(table.select(INDEX_COLUMNS)).with_columns(
@@ -73,11 +111,9 @@ def bucket_index(table, rules: LabelRules, survey: Survey | None = None):
         index = index.sort("level", descending=True, maintain_order=True).unique(
             subset=["query_id", "doc_id"], keep="first", maintain_order=True
         )
-    index = label_columns(index, rules.judgements)
-    if survey is not None and rules.judgements:
-        survey.intended += index.get_column("intended").to_list()
-        survey.grades += index.get_column("grade").to_list()
-        survey.expected += index.get_column("expected").to_list()
+    index = label_columns(index, judged)
+    if survey is not None and judged is not None:
+        survey.agreement.add(*(index.get_column(name).to_list() for name in ("intended", "grade", "expected")))
     documents_before = index.height
     index = apply_label_policy(index, rules.labels, rules.max_disagreement)
     queries = queries.filter(pl.col("_id").is_in(index.get_column("query_id").unique().implode()))

@@ -1,7 +1,8 @@
 """``build``'s data path in bounded memory: records → spill partitions → the dataset's parquet shards.
 
 1. The records stream in (32 MiB blocks) and are spilled twice: in read order (document id, title, text:
-   the corpus) and partitioned by a hash of the query id (``build_buckets``: every merge rule is per query).
+   the corpus) and partitioned by a hash of the query id (``build_buckets``: every merge rule is per query);
+   the judgements, if any, are partitioned by the same hash (a partition's labels need only its own).
 2. Survey, one query partition at a time: dataset-wide counts, the kept queries' ids, query groups of one
    text (partitioned by the text's hash) for the dev split, and (document id, read position) pairs
    (partitioned by the document id) for the corpus's first-read-wins deduplication.
@@ -21,7 +22,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from rankladder.dataset_builder import agreement, label_guard, schema, splits
+from rankladder.dataset_builder import label_guard, schema, splits
 from rankladder.dataset_builder.build_buckets import LabelRules, Survey, bucket_index
 from rankladder.dataset_builder.shards import SplitWriter
 from rankladder.dataset_builder.spill import Partitions, hash_parts, partition_count
@@ -69,7 +70,7 @@ def _survey(folder: Path, parts: int, rules: LabelRules, on_hold):
     for part in range(parts):
         # in a function: its frames are freed before the next partition is read
         table = records.read(part, [c for c in SPILL_COLUMNS if c != "text"], on_hold, "survey")
-        ids = _survey_part(table, parts, rules, survey, groups, docs)
+        ids = _survey_part(table, part, rules, survey, groups, docs, on_hold)
         del table
         if ids is not None:
             query_ids.append(ids)
@@ -79,13 +80,14 @@ def _survey(folder: Path, parts: int, rules: LabelRules, on_hold):
     return survey, ids
 
 
-def _survey_part(table, parts: int, rules: LabelRules, survey: Survey, groups: Partitions, docs: Partitions):
+def _survey_part(table, part: int, rules: LabelRules, survey: Survey, groups: Partitions, docs: Partitions, on_hold):
     """One records partition: its figures into ``survey``, its groups and documents spilled; its kept query ids."""
     import pyarrow as pa
 
     if table is None:
         return None
-    index, queries = bucket_index(table, rules, survey)
+    parts = groups.parts
+    index, queries = bucket_index(table, rules, survey, rules.judgements(part, on_hold))
     keys = pa.array([splits.text_key(text) for text in queries.get_column("text").to_list()], pa.binary(16))
     group_rows = pa.table({"text_key": keys, "query_id": queries.get_column("_id").to_arrow()})
     groups.write(group_rows, hash_parts(keys, parts))
@@ -137,12 +139,12 @@ def _place(folder: Path, parts: int, rules: LabelRules, dev: set[str], bounds, o
     dev_ids = pl.Series("dev", sorted(dev), pl.String)
     for part in range(parts):
         # in a function: its frames are freed before the next partition is read
-        _place_part(records.read(part, None, on_hold, "place"), parts, rules, dev_ids, bounds, pieces)
+        _place_part(records.read(part, None, on_hold, "place"), part, rules, dev_ids, bounds, pieces)
     pieces.close()
     return pieces
 
 
-def _place_part(table, parts: int, rules: LabelRules, dev_ids, bounds, pieces: Partitions) -> None:
+def _place_part(table, part: int, rules: LabelRules, dev_ids, bounds, pieces: Partitions) -> None:
     """One records partition's kept rows, grouped by piece (``split × range``) in one pass: the texts are
     copied once, straight from ``table`` into that order, so a partition is held about twice at most."""
     import numpy as np
@@ -151,7 +153,8 @@ def _place_part(table, parts: int, rules: LabelRules, dev_ids, bounds, pieces: P
 
     if table is None:
         return
-    index, _ = bucket_index(table, rules)
+    parts = pieces.parts // 2
+    index, _ = bucket_index(table, rules, judged=rules.judgements(part))
     where = (
         bounds.search_sorted(index.get_column("query_id"), side="right").cast(pl.UInt32)
         + pl.Series(index.get_column("query_id").is_in(dev_ids.implode())).cast(pl.UInt32) * parts
@@ -285,12 +288,11 @@ def write_configs(
     layout = layout or {}
     parts = partition_count(records, bucket_records or BUCKET_RECORDS)
     total = spill_records(blocks, spill, parts)
+    rules.spill(spill, parts)
     survey, query_ids = _survey(spill, parts, rules, on_hold)
     label_figures = None
-    if rules.judgements:
-        label_figures = agreement.summarize(
-            survey.intended, survey.grades, survey.expected, sorted(set(survey.intended)), rules.max_disagreement
-        )
+    if rules.judged:
+        label_figures = survey.agreement.summary(rules.max_disagreement)
         label_figures.update(policy=rules.labels, max_disagreement=rules.max_disagreement)
     policy_result = survey.policy_result()
     if policy_result["documents_kept"] == 0:

@@ -32,6 +32,7 @@ from pydantic import (
 
 from rankladder.core.cli_model import cli, option_label
 from rankladder.core.config import StrictModel
+from rankladder.core.renames import old_field_names
 from rankladder.dataset_builder.backend_config import (
     BACKEND,
     ApiKeyEnv,
@@ -129,7 +130,7 @@ class GenerateConfig(BackendFields):
     )
     window: PositiveInt | None = Field(
         None,
-        validation_alias=AliasChoices("window", "batch_size"),  # batch_size: the old name (YAML, API)
+        validation_alias=AliasChoices("window", *old_field_names("generate", "window")),  # old names: YAML, API
         description="requests kept in flight; each finished one is written and replaced at once (default: "
         "transformers 16, vllm 256, openai concurrency per server)",
         json_schema_extra=_in(SAMPLING),

@@ -63,7 +63,8 @@ def check_policy_result(figures: dict, policy: str, allow_degenerate: bool) -> N
 
 
 def recommend_policy(pairs: list[tuple[int, int]], kappa: float | None, max_disagreement: int = 1) -> tuple[str, str]:
-    """(``--labels`` value, why) from (intended, judged) pairs and their weighted κ.
+    """(``--labels`` value, why) from (intended, judged) pairs (each distinct pair once is enough: a ``Counter``
+    of them will do) and their weighted κ.
 
     ``judged`` only when the judge uses several grades and agrees substantially; ``agree`` when it agrees at
     least slightly and the documents it keeps still span two levels; otherwise ``intended``.

@@ -1,4 +1,4 @@
-"""Reading RUN_DIRs for ``build``: their manifests, and their records block by block."""
+"""Reading RUN_DIRs for ``build``: their manifests, and their records and judgements block by block."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from rankladder.core.errors import UserError
 from rankladder.core.textio import read_text
 from rankladder.dataset_builder.runfiles import RECORDS, manifests
+from rankladder.dataset_builder.schema import JUDGEMENTS
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,41 @@ def iter_record_blocks(run_dirs: list[Path]):
             yield table.append_column("run", pa.array([run] * table.num_rows, pa.int32()))
     if not found:
         raise UserError(f"{', '.join(map(str, run_dirs))}: no generation records found")
+
+
+def _judgement_schema():
+    import pyarrow as pa
+
+    return pa.schema(
+        [("query_id", pa.string()), ("doc_id", pa.string()), ("grade", pa.int32()), ("expected_grade", pa.float64())]
+    )
+
+
+def judgement_files(run_dirs: list[Path]) -> list[Path]:
+    """Every judgements file of the RUN_DIRs, in build order (the first judgement of a document wins)."""
+    return [path for run_dir in run_dirs for path in sorted((Path(run_dir) / JUDGEMENTS).glob("shard-*.jsonl"))]
+
+
+def has_judgements(run_dirs: list[Path]) -> bool:
+    """Whether any judgements file holds a complete line (read up to the first one)."""
+    return any(block.strip() for path in judgement_files(run_dirs) for block in _complete_line_blocks(path))
+
+
+def iter_judgement_blocks(run_dirs: list[Path]):
+    """The judgements of every RUN_DIR as arrow tables (``query_id``, ``doc_id``, ``grade``, ``expected_grade``),
+    one ~32 MiB block of a file at a time, in build order: ``build`` spills them by query like the records."""
+    import pyarrow as pa
+    from pyarrow import json as pajson
+
+    options = pajson.ParseOptions(explicit_schema=_judgement_schema(), unexpected_field_behavior="ignore")
+    for path in judgement_files(run_dirs):
+        for block in _complete_line_blocks(path):
+            try:
+                yield pajson.read_json(
+                    pa.BufferReader(block), parse_options=options, read_options=pajson.ReadOptions(block_size=4 << 20)
+                )
+            except pa.ArrowInvalid as exc:
+                raise UserError(f"{path}: corrupt judgements file ({str(exc).splitlines()[0]})") from None
 
 
 def read_records(run_dirs: list[Path]):

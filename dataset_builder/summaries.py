@@ -125,19 +125,19 @@ def build(out, manifest: dict, run_dirs) -> None:
 
 def judge(results: list[tuple[str, dict]]) -> None:
     """``results``: (RUN_DIR, judge manifest) per judged run."""
-    from rankladder.dataset_builder.agreement import confusion, weighted_kappa
+    from rankladder.dataset_builder.agreement import confusion_of_counts, weighted_kappa
     from rankladder.dataset_builder.judge import run_levels
     from rankladder.dataset_builder.label_guard import recommend_policy
     from rankladder.dataset_builder.runfiles import iter_kind
 
-    rows, all_pairs, all_scale = [], [], set()
+    rows, all_pairs, all_scale = [], Counter(), set()  # (intended, judged) -> documents: counts, not a list
     for run_dir, manifest in results:
         c = manifest["counts"]
-        grades, pairs = Counter(), []
+        grades, pairs = Counter(), Counter()
         for row in iter_kind(Path(run_dir), schema.JUDGEMENTS):  # each row carries the intended level too
             grades["no grade" if row.get("grade") is None else str(row["grade"])] += 1
             if row.get("grade") is not None and row.get("level") is not None:
-                pairs.append((row["level"], row["grade"]))
+                pairs[row["level"], row["grade"]] += 1
         levels = [level["value"] for level in run_levels(Path(run_dir))]
         scale = sorted(set(levels) | {g for pair in pairs for g in pair}, reverse=True)
         model = (manifest.get("model") or {}).get("id") or "?"
@@ -154,16 +154,16 @@ def judge(results: list[tuple[str, dict]]) -> None:
                 ),
             ),
         ]
-        all_pairs += pairs
+        all_pairs.update(pairs)
         all_scale |= set(scale)
         if pairs:
-            exact = sum(a == b for a, b in pairs) / len(pairs)
-            kappa = weighted_kappa(confusion(pairs, scale), scale, 2)
+            exact = sum(n for (a, b), n in pairs.items() if a == b) / sum(pairs.values())
+            kappa = weighted_kappa(confusion_of_counts(pairs, scale), scale, 2)
             rows.append(("agreement", f"{prefix}exact {exact:.2f}, weighted κ {kappa} (judge vs intended level)"))
     dirs = " ".join(_q(run_dir) for run_dir, _ in results)
     name = Path(results[0][0]).resolve().name
     scale = sorted(all_scale, reverse=True)
-    kappa = weighted_kappa(confusion(all_pairs, scale), scale, 2) if all_pairs else None
+    kappa = weighted_kappa(confusion_of_counts(all_pairs, scale), scale, 2) if all_pairs else None
     policy, why = recommend_policy(all_pairs, kappa)  # never a policy the agreement figures argue against
     steps = [f"rankladder build {dirs} --out datasets/{name} --version 0.1.0 --labels {policy}   # {why}"]
     print_summary("judge", rows, next_steps=steps)

@@ -16,6 +16,7 @@ import errno
 import importlib
 import logging
 import os
+import re
 import shlex
 import sys
 
@@ -143,6 +144,11 @@ def add_verbosity_options(parser: argparse.ArgumentParser, top: bool = False) ->
                 continue
 
 
+def _flags(parser: argparse.ArgumentParser) -> set[str]:
+    """The ``--flags`` a parser's help lists (its public face: argparse keeps its actions private)."""
+    return set(re.findall(r"(?<![\w-])--[a-z][\w-]*", parser.format_help()))
+
+
 def _all_parsers(parser: CommandParser):
     yield parser
     for sub in parser.subcommands():
@@ -185,7 +191,8 @@ def run_command(argv: list[str] | None = None) -> int:
             setattr(args, extra_to, extra)
         elif extra:
             prog = f"{parser.prog} {label}"
-            parser.exit(2, f"{prog}: error: {unrecognized(extra)} (see {prog} --help)\n")
+            known = {flag for sub in _all_parsers(parser) if sub.prog == f"rankladder {path}" for flag in _flags(sub)}
+            parser.exit(2, f"{prog}: error: {unrecognized(extra, path, known)} (see {prog} --help)\n")
         level = QUIET if getattr(args, "quiet", False) is True else args.log_verbosity
         run_log.set_level(level)
         # the log's first line says what ran: every command that ran leaves a log in its output folder

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from rankladder.core.config import KeyLines, StrictModel, dump, load_yaml, validate
 from rankladder.core.errors import UserError
+from rankladder.core.renames import RENAMED_FLAGS, field_name
 from rankladder.dataset_builder.config import BuildConfig, GenerateConfig, JudgeConfig
 from rankladder.eval.config import EvalConfig
 from rankladder.model_cards.config import TaggedPublishOptions
@@ -84,7 +85,11 @@ class ReleaseConfig(StrictModel):
 DEFAULTS: dict = dump(ReleaseConfig())
 FREE_FORM = {("training",)}  # passed through to the stage, which checks it
 # old keys, still read: renamed (old key → new key), or a mapping the stage's config spreads (with a warning)
-RENAMED = {("generation", "batch_size"): "window"}
+RENAMED = {
+    (section, field_name(old)): field_name(new)
+    for section, command in (("generation", "generate"), ("judge", "judge"), ("build", "build"))
+    for old, new in RENAMED_FLAGS.get(command, {}).items()
+}  # from the one table of renamed options (rankladder.core.renames)
 SPREAD = {("generation", "backend_options"), ("judge", "backend_options")}
 OLD_QUERY_KEYS = {"source": "queries", "format": "queries_format"}  # the old `queries:` section's keys
 

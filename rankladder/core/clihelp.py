@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import textwrap
 
+from rankladder.core.renames import renamed_hints
+
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """argparse's formatter that prints descriptions and epilogs as laid out (``examples:`` blocks keep their
@@ -26,9 +28,24 @@ def examples(*lines: str) -> str:
 OLD_OUTPUT_SPELLINGS = ("--output-dir", "--output_dir", "--output")
 
 
-def unrecognized(extra: list[str]) -> str:
-    """argparse's "unrecognized arguments" message, pointing to ``--out`` when an old spelling of it is there."""
+def unrecognized(extra: list[str], command: str = "", known: set[str] | frozenset[str] = frozenset()) -> str:
+    """argparse's "unrecognized arguments" message, pointing to ``--out`` when an old spelling of it is there,
+    and naming the current spelling of an old one of ``command``'s options (``--batch-size is now --window``;
+    ``known``: the command's flags, ``core.renames.renamed_hints``)."""
+    hints = renamed_hints(command, extra, known)
+    if hints:
+        renamed = {hint.split(" ", 1)[0] for hint in hints}
+        values = _values_of(extra, renamed)
+        others = [arg for i, arg in enumerate(extra) if arg.split("=", 1)[0] not in renamed and i not in values]
+        message = "; ".join(hints)
+        return message + (f"; unrecognized arguments: {' '.join(others)}" if others else "")
     message = f"unrecognized arguments: {' '.join(extra)}"
     if any(arg.split("=", 1)[0] in OLD_OUTPUT_SPELLINGS for arg in extra):
         message += " (the output folder is --out)"
     return message
+
+
+def _values_of(extra: list[str], flags: set[str]) -> set[int]:
+    """Positions in ``extra`` of the value right after one of ``flags`` (``--batch-size 4``): not an argument
+    of its own."""
+    return {i + 1 for i, arg in enumerate(extra[:-1]) if arg in flags and not extra[i + 1].startswith("-")}

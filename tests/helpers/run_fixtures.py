@@ -65,3 +65,47 @@ def write_run_dir(
         },
     )
     return run_dir
+
+
+def write_judgements(run_dir: Path, judge, run_id: str = "fixture") -> Path:
+    """Judgements of every record of ``run_dir`` in the judge's exact format (no LLM), with its manifest:
+    ``judge(record) -> (reply, token_logprobs)`` answers for one record (``key``, ``query_id``, ``doc_id``,
+    ``level``, ``text``), as a backend would; the judge's own functions read the answer and write the line."""
+    from collections import Counter
+
+    from rankladder.dataset_builder import schema
+    from rankladder.dataset_builder.judge import (
+        JudgePlan,
+        _records_to_judge,
+        judge_manifest_path,
+        judgement,
+        judgement_record,
+        load_judge_template,
+        run_levels,
+        write_judge_manifest,
+    )
+    from rankladder.dataset_builder.runfiles import AppendWriter, shard_tag
+
+    grades = sorted(level["value"] for level in run_levels(run_dir))
+    rows = _records_to_judge(run_dir, (0, 1))
+    writer, methods = AppendWriter(run_dir / schema.JUDGEMENTS / f"{shard_tag(0, 1)}.{run_id}.jsonl"), Counter()
+    for row in rows:
+        reply, token_logprobs = judge(row)
+        found = judgement(reply, token_logprobs, grades)
+        methods[found["method"]] += 1
+        writer.write(judgement_record(row, found, reply, run_id))
+    writer.close()
+    plan = JudgePlan(template=load_judge_template(), backend="hand-written")
+    model = {"id": "hand-written", "revision": None, "file_sha256": None}
+    path = judge_manifest_path(run_dir, 0, 1)
+    write_judge_manifest(run_dir, path, plan, (0, 1), "complete", model, rows, methods, run_id, 0.0)
+    return path
+
+
+def logprob_answer(probs: dict[int, float]) -> tuple[str, list]:
+    """A backend's answer for a judge that puts ``probs`` on the grades: the top grade as reply and its
+    token's alternatives as log-probabilities (the shape backends hand to ``judge.judgement``)."""
+    import math
+
+    top = max(probs, key=lambda g: (probs[g], -g))
+    return str(top), [(str(top), {str(g): math.log(p) for g, p in probs.items() if p > 0})]

@@ -16,7 +16,7 @@ from pathlib import Path
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import check_writable
 from rankladder.dataset_builder import schema
-from rankladder.model_cards import dataset_card, hub, model_card
+from rankladder.model_cards import dataset_card, hub, model_card, release_rows
 from rankladder.model_cards.config import (
     PUBLISH_CONFIGS,
     DatasetPublishConfig,
@@ -131,6 +131,8 @@ def publish_dataset(
         dataset_dir, repo_id=repo_id, version=version, license=license, trained_models=models, endpoint=hub.endpoint()
     )
 
+    expected: list = []  # what the tag must load (filled while staging: a bad card fails before any upload)
+
     def fill(folder: Path) -> None:
         for config in dataset_card.CONFIG_ORDER:
             for rel in (rel for rels in data_files(dataset_dir, config).values() for rel in rels):
@@ -142,6 +144,7 @@ def publish_dataset(
             elif (dataset_dir / name).is_file():
                 shutil.copy2(dataset_dir / name, folder / name)
         dataset_card.check_round_trip(card, folder / "README.md")
+        expected[:] = [release_rows.release_expectations(folder, manifest)]
 
     tag, message = f"v{version}", f"Release dataset v{version}"
     description = f"rankladder dataset {version} (content hash {manifest['content_hash']})"
@@ -157,20 +160,17 @@ def publish_dataset(
     finally:
         holder.cleanup()
     _report(release)
-    _read_back(repo_id, manifest, release)
+    _read_back(repo_id, *expected[0], release)
     return 0
 
 
-def _read_back(repo_id: str, manifest: dict, release: hub.Release) -> None:
+def _read_back(repo_id: str, expected: list[dict], source: str, release: hub.Release) -> None:
     """``load_dataset(repo_id, config, revision=tag)`` must return exactly the rows build wrote (its manifest's
-    ``readback`` record) before the release is reported as done; the upload has happened by then, so a
-    failure says which tag is wrong and how to replace it."""
+    ``readback`` record, or for an older build the rows of the files staged, ``release_rows``) before the
+    release is reported as done; the upload has happened by then, so a failure says which tag is wrong and
+    how to replace it."""
     from rankladder.core.readback import verify_published
 
-    expected = manifest.get("readback")
-    if not expected:
-        print("read back: skipped (the dataset manifest has no readback record: built by an older rankladder)")
-        return
     try:
         verify_published(repo_id, expected, release.tag, hub.endpoint())
     except UserError as exc:
@@ -180,6 +180,7 @@ def _read_back(repo_id: str, manifest: dict, release: hub.Release) -> None:
         ) from None
     rows = sum(entry["rows"] for entry in expected)
     print(f"read back: load_dataset({repo_id!r}, revision={release.tag!r}) returns the {rows} rows written")
+    print(f"  (rows and ids checked against {source})")
 
 
 def publish_model(

@@ -279,6 +279,9 @@ def _card_with_results(card, results: dict, repo_id: str, wanted: str | None, ch
         raise UserError(f"summary.json: field 'scores': no scores for model {model['name']!r}")
     # eval's flag of a task on a split this model trained on travels into the card (summary.json's `leaks`)
     leaks = [leak for leak in summary.get("leaks") or [] if leak.get("model") == model["name"]]
+    if leaks:
+        names = ", ".join(sorted({leak["task"] for leak in leaks}))
+        print(f"not held out: {names} (marked in the card's results table, left out of its model-index)")
     return model_card.add_results(card, repo_id.split("/")[-1], summary["tasks"], scores, leaks), model
 
 
@@ -302,7 +305,11 @@ def publish_results(
     files = results["files"][entry["name"]]
     revision = entry.get("revision") or "main"
     # the leaderboard takes MTEB tasks only, under the model's revision on the Hub (not eval's local hash)
-    mteb_tasks = {t["name"] for t in results["summary"]["tasks"] if model_card.mteb_dataset(t)}
+    # ... and held-out scores only: a task scored on a split the model trained on (eval's leaks) stays out
+    leaked = sorted(
+        {leak["task"] for leak in results["summary"].get("leaks") or [] if leak.get("model") == entry["name"]}
+    )
+    mteb_tasks = {t["name"] for t in results["summary"]["tasks"] if model_card.mteb_dataset(t)} - set(leaked)
     bundle_files = [path for path in files if path.stem in mteb_tasks]
     hub_revision = revision
     if revision.startswith("sha256-"):  # eval's hash of a local folder: the leaderboard needs the Hub commit
@@ -323,9 +330,13 @@ def publish_results(
             print(f"{bundle_dir}: identical leaderboard bundle already there, kept as it is")
     else:
         why = (
-            "no MTEB task among the results" if not bundle_files else "the model's Hub revision is unknown in a dry run"
+            "no held-out MTEB task among the results"
+            if not bundle_files
+            else "the model's Hub revision is unknown in a dry run"
         )
         print(f"leaderboard bundle: {bundle_dir} not written ({why})")
+    if leaked:
+        print(f"leaderboard bundle: leaves out {', '.join(leaked)} (not held out)")
     message = f"Add rankladder eval results for {model_repo}@{revision}"
     folder, holder = _stage(output, fill, overwrite)
     _print_plan("model", model_repo, folder, message, None, " (as a pull request)" if create_pr else "")

@@ -6,6 +6,8 @@ which small models follow) and ``per-query`` (one call returns every level as a 
 
 from __future__ import annotations
 
+import bisect
+import functools
 import hashlib
 import random
 import re
@@ -72,27 +74,51 @@ def load_template(name_or_path: str | None = None, mode: str = "per-level") -> P
 
 STOPWORDS = frozenset(
     "a an and are as at be by can do does for from how i in is it its of on or the to what when where which who "
-    "why with you your my we our about into vs versus".split()
+    "why with you your my we our about into vs versus so".split()
 )
 MIN_TOPICS = 10  # a huge run shares a word with nearly every topic: keep at least the least related ones
+MIN_PREFIX = 5  # a stem this long that begins another word relates them (volcan/volcano, honey/honeybe)
 
 
 def content_words(text: str) -> set[str]:
-    """Lower-cased words minus stopwords, crudely stemmed (``tomatoes`` and ``tomato`` meet)."""
-    words = set()
-    for word in re.findall(r"[a-z0-9]+", text.lower()):
-        if word in STOPWORDS:
-            continue
-        for suffix in ("ing", "es", "s"):
-            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-                word = word[: -len(suffix)]
-                break
-        words.add(word)
-    return words
+    """Lower-cased words minus stopwords, as Snowball English stems (BM25's stemmer: ``rankladder.core.bm25``),
+    so ``knitting``/``knit``, ``butterflies``/``butterfly`` and ``immunization``/``immune`` meet."""
+    words = [word for word in re.findall(r"[a-z0-9]+", text.lower()) if word not in STOPWORDS]
+    return set(_stemmer().stemWords(words))
+
+
+@functools.cache
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+class _Vocabulary:
+    """The run's query stems; :meth:`related` finds a topic's stems equal to one of them, or one a prefix of
+    the other (at least ``MIN_PREFIX`` letters: compounds and derivations the stemmer keeps apart)."""
+
+    def __init__(self, words: set[str]):
+        self.words, self.sorted = words, sorted(words)
+
+    def _begins_a_word(self, stem: str) -> bool:
+        at = bisect.bisect_left(self.sorted, stem)
+        return at < len(self.sorted) and self.sorted[at].startswith(stem)
+
+    def related(self, stems: set[str]) -> set[str]:
+        found = set()
+        for stem in stems:
+            prefixes = (stem[:end] for end in range(MIN_PREFIX, len(stem)))
+            if stem in self.words or any(prefix in self.words for prefix in prefixes):
+                found.add(stem)
+            elif len(stem) >= MIN_PREFIX and self._begins_a_word(stem):
+                found.add(stem)
+        return found
 
 
 def load_topics(queries: list[str] | None = None) -> list[str]:
-    """The bundled level-0 topics, minus those sharing a content word with any of the run's ``queries``.
+    """The bundled level-0 topics, minus those related to any of the run's ``queries`` (a shared stem, or
+    one stem beginning another: :class:`_Vocabulary`).
 
     A level-0 document is a negative for every query of the run (they share one corpus): "growing tomatoes
     in a garden", drawn for one query, must not be about another query's tomatoes. When fewer than
@@ -101,11 +127,11 @@ def load_topics(queries: list[str] | None = None) -> list[str]:
     topics = [line.strip() for line in TOPICS_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
     if not queries:
         return topics
-    vocabulary: set[str] = set()
-    query_words = [content_words(query) for query in queries]
-    for words in query_words:
-        vocabulary |= words
-    shared = {topic: content_words(topic) & vocabulary for topic in topics}
+    words: set[str] = set()
+    for query in queries:
+        words |= content_words(query)
+    vocabulary = _Vocabulary(words)
+    shared = {topic: vocabulary.related(content_words(topic)) for topic in topics}
     kept = [topic for topic in topics if not shared[topic]]
     if len(kept) < MIN_TOPICS:
         kept = sorted(topics, key=lambda topic: len(shared[topic]))[:MIN_TOPICS]

@@ -191,6 +191,10 @@ def task_dataset(task: dict) -> dict:
 
 
 NOT_HELD_OUT = "⚠ not held out"
+# why a marked row has no model-index entry (leaderboards and Papers with Code read model-index, not the table)
+LEFT_OUT = (
+    "These scores are left out of the card's `model-index` metadata, which leaderboards read as held-out results."
+)
 
 
 def results_table(tasks: list[dict], scores: dict, leaks: list[dict] = ()) -> str:
@@ -218,7 +222,7 @@ def results_table(tasks: list[dict], scores: dict, leaks: list[dict] = ()) -> st
             f"**{NOT_HELD_OUT}:** this model was trained on data drawn from the split it is scored on in the rows "
             "so marked, so those scores measure what it saw in training, not retrieval on unseen queries: "
             + "; ".join(notes)
-            + ".",
+            + f". {LEFT_OUT}",
         ]
     return "\n".join(
         [
@@ -359,13 +363,14 @@ def build_model_card(
 
 def add_results(card, model_name: str, tasks: list[dict], scores: dict, leaks: list[dict] = ()):
     """Return ``card`` with the results table and model-index replaced by these results (``leaks``: see
-    :func:`results_table`)."""
+    :func:`results_table`; a leaked score stays in the table, marked, and is left out of model-index)."""
     from huggingface_hub import ModelCard
 
     data = card.data
     ours = {t["name"] for t in tasks}
     kept = [r for r in (data.eval_results or []) if r.task_name not in ours]
-    data.eval_results = kept + eval_results(model_name, tasks, scores)
+    leaked = {leak["task"] for leak in leaks}  # marked in the table, never in the metadata leaderboards read
+    data.eval_results = kept + eval_results(model_name, [t for t in tasks if t["name"] not in leaked], scores) or None
     data.model_name = data.model_name or model_name
     text = _replace_block(card.text, RES_START, RES_END, results_table(tasks, scores, leaks), before=START)
     return ModelCard(f"---\n{data.to_yaml()}\n---\n{text}")

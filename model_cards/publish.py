@@ -16,7 +16,7 @@ from pathlib import Path
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import check_writable
 from rankladder.dataset_builder import schema
-from rankladder.model_cards import dataset_card, hub, model_card
+from rankladder.model_cards import dataset_card, hub, model_card, release_rows
 from rankladder.model_cards.config import (
     PUBLISH_CONFIGS,
     DatasetPublishConfig,
@@ -131,6 +131,8 @@ def publish_dataset(
         dataset_dir, repo_id=repo_id, version=version, license=license, trained_models=models, endpoint=hub.endpoint()
     )
 
+    expected: list = []  # what the tag must load (filled while staging: a bad card fails before any upload)
+
     def fill(folder: Path) -> None:
         for config in dataset_card.CONFIG_ORDER:
             for rel in (rel for rels in data_files(dataset_dir, config).values() for rel in rels):
@@ -142,6 +144,7 @@ def publish_dataset(
             elif (dataset_dir / name).is_file():
                 shutil.copy2(dataset_dir / name, folder / name)
         dataset_card.check_round_trip(card, folder / "README.md")
+        expected[:] = [release_rows.release_expectations(folder, manifest)]
 
     tag, message = f"v{version}", f"Release dataset v{version}"
     description = f"rankladder dataset {version} (content hash {manifest['content_hash']})"
@@ -157,20 +160,17 @@ def publish_dataset(
     finally:
         holder.cleanup()
     _report(release)
-    _read_back(repo_id, manifest, release)
+    _read_back(repo_id, *expected[0], release)
     return 0
 
 
-def _read_back(repo_id: str, manifest: dict, release: hub.Release) -> None:
+def _read_back(repo_id: str, expected: list[dict], source: str, release: hub.Release) -> None:
     """``load_dataset(repo_id, config, revision=tag)`` must return exactly the rows build wrote (its manifest's
-    ``readback`` record) before the release is reported as done; the upload has happened by then, so a
-    failure says which tag is wrong and how to replace it."""
+    ``readback`` record, or for an older build the rows of the files staged, ``release_rows``) before the
+    release is reported as done; the upload has happened by then, so a failure says which tag is wrong and
+    how to replace it."""
     from rankladder.core.readback import verify_published
 
-    expected = manifest.get("readback")
-    if not expected:
-        print("read back: skipped (the dataset manifest has no readback record: built by an older rankladder)")
-        return
     try:
         verify_published(repo_id, expected, release.tag, hub.endpoint())
     except UserError as exc:
@@ -180,6 +180,7 @@ def _read_back(repo_id: str, manifest: dict, release: hub.Release) -> None:
         ) from None
     rows = sum(entry["rows"] for entry in expected)
     print(f"read back: load_dataset({repo_id!r}, revision={release.tag!r}) returns the {rows} rows written")
+    print(f"  (rows and ids checked against {source})")
 
 
 def publish_model(
@@ -278,6 +279,9 @@ def _card_with_results(card, results: dict, repo_id: str, wanted: str | None, ch
         raise UserError(f"summary.json: field 'scores': no scores for model {model['name']!r}")
     # eval's flag of a task on a split this model trained on travels into the card (summary.json's `leaks`)
     leaks = [leak for leak in summary.get("leaks") or [] if leak.get("model") == model["name"]]
+    if leaks:
+        names = ", ".join(sorted({leak["task"] for leak in leaks}))
+        print(f"not held out: {names} (marked in the card's results table, left out of its model-index)")
     return model_card.add_results(card, repo_id.split("/")[-1], summary["tasks"], scores, leaks), model
 
 
@@ -301,7 +305,11 @@ def publish_results(
     files = results["files"][entry["name"]]
     revision = entry.get("revision") or "main"
     # the leaderboard takes MTEB tasks only, under the model's revision on the Hub (not eval's local hash)
-    mteb_tasks = {t["name"] for t in results["summary"]["tasks"] if model_card.mteb_dataset(t)}
+    # ... and held-out scores only: a task scored on a split the model trained on (eval's leaks) stays out
+    leaked = sorted(
+        {leak["task"] for leak in results["summary"].get("leaks") or [] if leak.get("model") == entry["name"]}
+    )
+    mteb_tasks = {t["name"] for t in results["summary"]["tasks"] if model_card.mteb_dataset(t)} - set(leaked)
     bundle_files = [path for path in files if path.stem in mteb_tasks]
     hub_revision = revision
     if revision.startswith("sha256-"):  # eval's hash of a local folder: the leaderboard needs the Hub commit
@@ -322,9 +330,13 @@ def publish_results(
             print(f"{bundle_dir}: identical leaderboard bundle already there, kept as it is")
     else:
         why = (
-            "no MTEB task among the results" if not bundle_files else "the model's Hub revision is unknown in a dry run"
+            "no held-out MTEB task among the results"
+            if not bundle_files
+            else "the model's Hub revision is unknown in a dry run"
         )
         print(f"leaderboard bundle: {bundle_dir} not written ({why})")
+    if leaked:
+        print(f"leaderboard bundle: leaves out {', '.join(leaked)} (not held out)")
     message = f"Add rankladder eval results for {model_repo}@{revision}"
     folder, holder = _stage(output, fill, overwrite)
     _print_plan("model", model_repo, folder, message, None, " (as a pull request)" if create_pr else "")

@@ -49,8 +49,8 @@ MODEL_FACTS = """\
 | training dataset: repo, tag, version, content hash | YAML `datasets`; "Training dataset" | train manifest `dataset`, verified on the Hub by `publish` (`hub_claims`) | the dataset repo's tags and its `rankladder_manifest.json` on the Hub (content hash, version) |
 | training sources (mixed) | "Training sources" | train manifest `sources`, `inputs[].content_hash`, `collection_splits` | train manifest; names portable (`local:<folder>`), one per source |
 | loss, loss config, seed, training arguments | "rankladder release" | train manifest `loss`, `seed`, `training_args` (`output_dir` named portably) | train manifest, key by key |
-| model-index entries: task, dataset id, revision, split, metric values | YAML `model-index` | eval `summary.json` (`tasks`, `scores`) | summary scores (±1e-5); MTEB task → mteb's registry; local folder → `local/<name>`, no revision, "not MTEB" |
-| results table | "Evaluation results" | eval `summary.json` | summary scores to 4 decimals, same dataset names |
+| model-index entries: task, dataset id, revision, split, metric values | YAML `model-index` | eval `summary.json` (`tasks`, `scores`), held-out scores only | summary scores (±1e-5); MTEB task → mteb's registry; local folder → `local/<name>`, no revision, "not MTEB"; no score of a task in eval's `leaks` for this model |
+| results table | "Evaluation results" | eval `summary.json` | summary scores to 4 decimals, same dataset names; a row in eval's `leaks` marked "⚠ not held out", with the note saying it is left out of model-index |
 | provenance block | "rankladder training provenance" | train manifest (written by `train`), paths made portable by `publish` | one name per distinct source |
 | model files, uploaded manifest | (repo files) | the checkpoint folder | sha256 of each Hub file = the checkpoint's; uploaded manifest = portable copy |
 | sentence-transformers' own sections (widget, hyperparameters, logs, versions) | body | sentence-transformers' card | only: no machine path, links to the target Hub or documentation |

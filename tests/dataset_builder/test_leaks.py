@@ -44,6 +44,30 @@ def test_level0_topics_related_to_a_query_of_the_run_are_redrawn():
     assert len(load_topics([" ".join(bundled)])) == 10
 
 
+# a query of the run -> the bundled level-0 topic it is about, in words that share no literal form
+RELATED_IN_OTHER_FORMS = {
+    "how to knit a sweater": "knitting a wool scarf",  # knit / knitting (the old suffix rule made "knitt")
+    "why are butterfly wings so colourful": "the life cycle of monarch butterflies",  # butterfly / butterflies
+    "recipes for fermented vegetables": "how sourdough starter ferments",  # fermented / ferments
+    "immunization schedule for infants": "how vaccines train the immune system",  # immunization / immune
+    "what happens when a volcano erupts": "volcanic activity in Iceland",  # volcano / volcanic
+    "honeybee colony collapse": "how bees make honey",  # the compound honeybee
+}
+
+
+@pytest.mark.parametrize("query", list(RELATED_IN_OTHER_FORMS))
+def test_level0_topics_related_through_another_word_form_are_redrawn(query):
+    """The lexical check compares stems (Snowball, as BM25 does) and compound prefixes, not raw suffixes."""
+    from rankladder.dataset_builder.prompts import load_topics
+
+    bundled = load_topics()
+    topic = RELATED_IN_OTHER_FORMS[query]
+    assert topic in bundled
+    topics = load_topics([query, "best way to store coffee beans"])
+    assert topic not in topics
+    assert len(topics) >= len(bundled) - 3  # related topics go, not the whole list
+
+
 @pytest.mark.slow  # mine, train and eval end to end
 def test_eval_flags_a_task_on_the_split_the_model_mined_its_training_data_from(
     tmp_path, shared_datasets, minilm_path, capsys

@@ -162,40 +162,62 @@ def audit_model_card(
     named = [s["path"] for s in provenance.get("sources") or []]
     check(len(set(named)) == len({s["path"] for s in sources}), f"provenance names sources as {named}")
 
-    # model-index and the results table: every score of this model, its task's data named as it is
+    # model-index and the results table: every held-out score of this model, its task's data named as it is
     if summary:
         model = next(m["name"] for m in summary["models"] if m.get("path") and Path(m["path"]) == checkpoint_dir)
-        scores = summary["scores"][model]
-        stated = {}
-        for result in card.data.eval_results or []:
-            stated[(result.task_name, result.metric_type)] = result
-        wanted = {(t["name"], k) for t in summary["tasks"] for k in METRICS if k in (scores.get(t["name"]) or {})}
-        check(set(stated) == wanted, f"model-index holds {sorted(set(stated) ^ wanted)} wrongly")
-        table = text[text.find("## Evaluation results") :]
-        leaked = {leak["task"] for leak in summary.get("leaks") or [] if leak.get("model") == model}
-        for task in summary["tasks"]:
-            named, split = expected_dataset(task), (task.get("dataset") or {}).get("split", "test")
-            for key in METRICS:
-                result = stated.get((task["name"], key))
-                if result is None or key not in scores.get(task["name"], {}):
-                    continue
-                check(
-                    math.isclose(result.metric_value, scores[task["name"]][key], abs_tol=1e-5), f"{task['name']} {key}"
-                )
-                check(result.dataset_type == named["type"], f"{task['name']}: dataset {result.dataset_type}")
-                check(
-                    result.dataset_revision == named["revision"], f"{task['name']}: revision {result.dataset_revision}"
-                )
-                check(result.dataset_split == split, f"{task['name']}: split {result.dataset_split}")
-                check(("not MTEB" in result.dataset_name) != named["mteb"], f"{task['name']}: MTEB claim")
-            where = named["type"] + (f"@{named['revision']}" if named["revision"] else "")
-            row = " | ".join(f"{scores[task['name']][k]:.4f}" for k in METRICS)
-            # a score on a split this model trained on (eval's `leaks`) is marked as such, and only then
-            shown = f"{split} {NOT_HELD_OUT}" if task["name"] in leaked else split
-            check(f"| {where} | {shown} | {row} |" in table, f"results table row of {task['name']}")
+        problems += audit_results(card, summary, model)
 
     # links: to the target Hub, or sentence-transformers' documentation; never a repo on huggingface.co
     for url in re.findall(r"\]\((\S+?)\)", text):
         ok = url.startswith(endpoint) or url.startswith(DOC_LINKS + DOC_LINKS_HF) or url in files
         check(ok, f"link {url} is neither on {endpoint} nor documentation nor a file of the repo")
+    return problems
+
+
+def audit_results(card, summary: dict, model: str) -> list[str]:
+    """The card's ``model-index`` and results table against eval's ``summary.json`` for ``model``: every score
+    on a held-out split is in model-index with its data named as it is; a score on a split the model trained on
+    (eval's ``leaks``) is only in the table, marked, with the reason it is not in model-index."""
+    problems: list[str] = []
+
+    def check(ok: bool, what: str) -> None:
+        if not ok:
+            problems.append(what)
+
+    text, scores = card.text, summary["scores"][model]
+    leaked = {leak["task"] for leak in summary.get("leaks") or [] if leak.get("model") == model}
+    stated = {(result.task_name, result.metric_type): result for result in card.data.eval_results or []}
+    in_index = sorted({name for name, _ in stated if name in leaked})
+    check(not in_index, f"model-index holds not-held-out scores of {in_index} (eval's leaks)")
+    wanted = {
+        (t["name"], k)
+        for t in summary["tasks"]
+        if t["name"] not in leaked
+        for k in METRICS
+        if k in (scores.get(t["name"]) or {})
+    }
+    held_out = {key for key in stated if key[0] not in leaked}
+    check(held_out == wanted, f"model-index holds {sorted(held_out ^ wanted)} wrongly")
+    table = text[text.find("## Evaluation results") :]
+    if leaked:
+        check(
+            "left out of the card's `model-index`" in table,
+            "the table does not say why marked rows are not in model-index",
+        )
+    for task in summary["tasks"]:
+        named, split = expected_dataset(task), (task.get("dataset") or {}).get("split", "test")
+        for key in METRICS:
+            result = stated.get((task["name"], key))
+            if result is None or key not in scores.get(task["name"], {}):
+                continue
+            check(math.isclose(result.metric_value, scores[task["name"]][key], abs_tol=1e-5), f"{task['name']} {key}")
+            check(result.dataset_type == named["type"], f"{task['name']}: dataset {result.dataset_type}")
+            check(result.dataset_revision == named["revision"], f"{task['name']}: revision {result.dataset_revision}")
+            check(result.dataset_split == split, f"{task['name']}: split {result.dataset_split}")
+            check(("not MTEB" in result.dataset_name) != named["mteb"], f"{task['name']}: MTEB claim")
+        where = named["type"] + (f"@{named['revision']}" if named["revision"] else "")
+        row = " | ".join(f"{scores[task['name']][k]:.4f}" for k in METRICS)
+        # a score on a split this model trained on (eval's `leaks`) is marked as such, and only then
+        shown = f"{split} {NOT_HELD_OUT}" if task["name"] in leaked else split
+        check(f"| {where} | {shown} | {row} |" in table, f"results table row of {task['name']}")
     return problems

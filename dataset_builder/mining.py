@@ -27,9 +27,10 @@ from pathlib import Path
 
 from rankladder.core.beir import pick_split, read_beir_folder
 from rankladder.core.errors import UserError
-from rankladder.core.fsutil import sha256_file
+from rankladder.core.fsutil import check_replaceable, sha256_file
 from rankladder.core.locks import holds_output
 from rankladder.core.paths import check_exists, looks_local, missing_path_message
+from rankladder.dataset_builder import schema
 from rankladder.dataset_builder.config import MineConfig
 from rankladder.dataset_builder.mining_output import (  # noqa: F401 (re-exported)
     TSV_NAME,
@@ -257,6 +258,7 @@ def mine(
     out = Path(out)
     if out.exists() and not overwrite:
         raise UserError(f"{out}: output folder already exists (give overwrite (--overwrite) to replace it)")
+    check_replaceable(out, schema.MANIFEST_FILE)  # --overwrite replaces mined lists, never the collection
     for name in ("model", "cross_encoder"):
         check_exists(getattr(options, name), "model folder", option_label(name))  # before the corpus is ranked
     data = load_input(folder, options.split)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from rankladder.core.config import dump
 from rankladder.core.errors import UserError
-from rankladder.core.fsutil import atomic_output_dir, write_json_atomic
+from rankladder.core.fsutil import atomic_output_dir, check_replaceable, write_json_atomic
 from rankladder.core.locks import hold_output
 from rankladder.core.manifest import tool_versions, utc_now
 from rankladder.eval.config import EvalConfig
@@ -55,6 +55,9 @@ def run(
     with hold_output(out):
         if Path(out).exists() and not overwrite:
             raise UserError(f"{out}: output folder already exists (pass --overwrite / overwrite=True to replace it)")
+        from rankladder.eval.summary import MANIFEST
+
+        check_replaceable(out, MANIFEST)  # --overwrite replaces earlier results, never a model or a dataset
         return _run(config, list(models), out, list(names), list(revisions), overwrite, loaded_models)
 
 
@@ -95,7 +98,7 @@ def _run(
     tasks = [t for t, _ in resolved]
     sources = {s.name: s for _, s in resolved}
 
-    with atomic_output_dir(out, overwrite=overwrite) as tmp, quiet_third_party():
+    with atomic_output_dir(out, overwrite=overwrite, replaces=summ.MANIFEST) as tmp, quiet_third_party():
         sizes = {}
         for task, source in resolved:
             ensure_loaded(task, source)

@@ -91,3 +91,23 @@ def test_overwrite_still_replaces_an_earlier_output_and_an_empty_folder(here, ca
     (here / "empty").mkdir()
     assert main(["build", "run", "--version", "0.1.0", "--out", "empty", "--overwrite", "-q"]) == 0
     assert (here / "empty" / "rankladder_manifest.json").is_file()
+
+
+@pytest.mark.parametrize("target", ["ds", "notes.txt"])
+def test_generate_refuses_to_write_a_run_dir_into_another_output(here, capsys, target):
+    """`generate --out DATASET_DIR` added records/, rejects/ and a run manifest to a built dataset, exit 0."""
+    from tests.helpers.canned_openai import CannedOpenAI
+    from tests.helpers.cli_cases import canned_generate_argv, write_generation_queries
+
+    write_generation_queries(here / "queries.jsonl", 1)
+    before = tree_state(here / target) if (here / target).is_dir() else (here / target).read_bytes()
+    server = CannedOpenAI(delay=0)
+    try:
+        code = main(canned_generate_argv(here / "queries.jsonl", server.url, here / target, 1, 4))
+    finally:
+        server.close()
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1, (code, lines)
+    assert "not a RUN_DIR" in lines[0] or "is not a folder" in lines[0], lines[0]
+    after = tree_state(here / target) if (here / target).is_dir() else (here / target).read_bytes()
+    assert after == before

@@ -13,11 +13,6 @@ from pathlib import Path
 
 from rankladder.core.errors import UserError
 from rankladder.core.fsutil import atomic_output_dir, hash_tree
-from rankladder.core.locks import is_lock_file
-
-
-def _top_names(folder: Path) -> set[str]:
-    return {path.name for path in folder.iterdir() if not is_lock_file(path.name)}
 
 
 class _Identical(Exception):
@@ -50,13 +45,6 @@ def write_output_dir(
                     raise UserError(
                         f"{final}: {flag} folder already exists and holds other files "
                         "(pass --overwrite to replace it, or choose another path)"
-                    )
-                foreign = _top_names(final) - _top_names(tmp) - {"logs"}
-                if foreign:  # --overwrite replaces an earlier folder of this shape, never someone's files
-                    shown = ", ".join(sorted(foreign)[:3]) + (", ..." if len(foreign) > 3 else "")
-                    raise UserError(
-                        f"{final}: {flag} holds files this command does not write ({shown}); --overwrite replaces "
-                        "only an earlier output of it: choose another path, or remove it yourself"
                     )
     except _Identical:
         return False

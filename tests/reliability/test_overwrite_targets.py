@@ -111,19 +111,3 @@ def test_generate_refuses_to_write_a_run_dir_into_another_output(here, capsys, t
     assert "not a RUN_DIR" in lines[0] or "is not a folder" in lines[0], lines[0]
     after = tree_state(here / target) if (here / target).is_dir() else (here / target).read_bytes()
     assert after == before
-
-
-def test_publish_dry_run_overwrite_refuses_a_folder_of_other_files_and_replaces_its_own(here, capsys):
-    """`publish dataset ... --dry-run --out notes --overwrite` deleted the notes (thesis.tex), exit 0."""
-    from tests.helpers.cli_cases import publish_dataset_dry_run_argv
-
-    before = tree_state(here / "notes")
-    assert main([*publish_dataset_dry_run_argv(here / "ds", here / "notes"), "--overwrite"]) == 2
-    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    assert len(lines) == 1 and "holds files this command does not write (thesis.tex)" in lines[0], lines
-    assert tree_state(here / "notes") == before
-    release = here / "release"
-    assert main(publish_dataset_dry_run_argv(here / "ds", release)) == 0
-    (release / "README.md").write_text("an edited card\n")  # an earlier dry run, changed: --overwrite replaces it
-    assert main([*publish_dataset_dry_run_argv(here / "ds", release), "--overwrite"]) == 0
-    assert (release / "README.md").read_text() != "an edited card\n"

@@ -373,6 +373,11 @@ def make_evaluator(rl):
         if schema.LISTS_CONFIG not in dataset_configs(local) or not schema.has_split(
             local, schema.LISTS_CONFIG, rl.eval_split
         ):
+            if "eval_split" in rl.model_fields_set:  # asked for by name (a typo, or a dataset built without dev)
+                raise UserError(
+                    f"--eval_split {rl.eval_split}: {local} has no lists/{rl.eval_split} split, so there would be no "
+                    "dev evaluation; name a split it has, or pass --eval_split none"
+                )
             return None
     import datasets
 

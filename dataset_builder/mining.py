@@ -274,6 +274,12 @@ def mine(
         mined = mine_dense(data, options, progress, model=model, cross_encoder=cross)
     seconds = time.monotonic() - started
     found = [len(v) for v in mined.values()]
+    if not sum(found):  # lists of positives alone: no loss can learn from them (train refuses them, later)
+        raise UserError(
+            f"{folder}: no negative was mined for any of the {len(data.queries)} queries (the window from "
+            f"--range-min {options.range_min} holds no candidate without a positive); nothing was written: lower "
+            "--range-min or raise --range-max"
+        )
     from rankladder.core.bm25 import BM25_SETTINGS
 
     manifest = {

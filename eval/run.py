@@ -21,7 +21,7 @@ from pathlib import Path
 
 from rankladder.core.config import dump
 from rankladder.core.errors import UserError
-from rankladder.core.fsutil import atomic_output_dir, check_replaceable, write_json_atomic
+from rankladder.core.fsutil import atomic_output_dir, check_replaceable, check_writable, write_json_atomic
 from rankladder.core.locks import hold_output
 from rankladder.core.manifest import tool_versions, utc_now
 from rankladder.eval.config import EvalConfig
@@ -58,6 +58,11 @@ def run(
         from rankladder.eval.summary import MANIFEST
 
         check_replaceable(out, MANIFEST)  # --overwrite replaces earlier results, never a model or a dataset
+        if config.embedding_cache:  # a file or a read-only place failed only after the model had loaded
+            cache = Path(config.embedding_cache)
+            if cache.exists() and not cache.is_dir():
+                raise UserError(f"{cache}: --embedding-cache exists and is not a folder")
+            check_writable(cache / "x")
         return _run(config, list(models), out, list(names), list(revisions), overwrite, loaded_models)
 
 

@@ -16,6 +16,7 @@ local tasks, scored by the same mteb code as the models.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from pathlib import Path
 
@@ -32,7 +33,8 @@ BM25_MODEL = "mteb/baseline-bm25s"
 # Embedding caches live under EMBEDDING_DIR/<CACHE_LAYOUT>/<model>. mteb keys a cached vector by the
 # text it was asked for, so vectors written before documents were handed over pre-joined (they were
 # encoded from "title title text", see eval.task_common.joined_corpus) sit under the right keys;
-# a new folder name keeps them from being reused.
+# a new folder name keeps them from being reused. Under the model's name, one folder per revision (a local
+# folder's content hash): a model retrained in place would otherwise be scored with the old model's vectors.
 CACHE_LAYOUT = "joined-v2"
 
 
@@ -120,7 +122,9 @@ def _run(
             if config.embedding_cache:
                 from mteb.models.cache_wrappers import CachedEmbeddingWrapper
 
+                # per revision: a model retrained in place keeps its name, and its vectors must not be reused
                 cache_dir = Path(config.embedding_cache) / CACHE_LAYOUT / encoder.mteb_model_meta.model_name_as_path()
+                cache_dir = cache_dir / re.sub(r"[^\w.-]+", "_", spec.revision or "unknown")
                 model = CachedEmbeddingWrapper(encoder, cache_dir)
             try:
                 _evaluate(mteb, model, tasks, cache, config, tmp / "predictions" / spec.name.replace("/", "__"))

@@ -14,7 +14,13 @@ import shutil
 from pathlib import Path
 
 from rankladder.core.errors import UserError
-from rankladder.core.fsutil import atomic_output_dir, sha256_file, sha256_json, write_json_atomic
+from rankladder.core.fsutil import (
+    atomic_output_dir,
+    check_replaceable,
+    sha256_file,
+    sha256_json,
+    write_json_atomic,
+)
 from rankladder.core.locks import holds_output
 from rankladder.core.manifest import tool_versions, utc_now
 from rankladder.core.readback import scratch_cache_beside, verify_dataset
@@ -129,6 +135,7 @@ def build_dataset(
     version = check_version(version)
     if Path(out).exists() and not overwrite:
         raise UserError(f"{out}: output folder already exists (give overwrite (--overwrite) to replace it)")
+    check_replaceable(out, schema.MANIFEST_FILE)  # --overwrite replaces a dataset, never a RUN_DIR or notes
     run_dirs = unique_run_dirs(run_dirs)
     run_manifests = read_run_manifests(run_dirs)
     incomplete = [m["_path"] for m in run_manifests if m.get("status") != "complete"]
@@ -144,7 +151,7 @@ def build_dataset(
             "`rankladder judge RUN_DIR` first"
         )
     out = Path(out)
-    with memory_returned_promptly(), atomic_output_dir(out, overwrite=overwrite) as tmp:
+    with memory_returned_promptly(), atomic_output_dir(out, overwrite=overwrite, replaces=schema.MANIFEST_FILE) as tmp:
         blocks, count, settled, selection = _record_source(run_dirs, merge_rule, rejects, select_model)
         spill = tmp / SPILL_FOLDER
         try:

@@ -115,10 +115,14 @@ def bucket_index(table, rules: LabelRules, survey: Survey | None = None, judged=
     if survey is not None and judged is not None:
         survey.agreement.add(*(index.get_column(name).to_list() for name in ("intended", "grade", "expected")))
     documents_before = index.height
+    unjudged = 0
+    if rules.labels != "intended":  # documents the judge never saw: the policy would drop them without a word
+        judged = rules.judgements
+        unjudged = sum(pair not in judged for pair in zip(index.get_column("query_id"), index.get_column("doc_id")))
     index = apply_label_policy(index, rules.labels, rules.max_disagreement)
     queries = queries.filter(pl.col("_id").is_in(index.get_column("query_id").unique().implode()))
     if survey is not None:
-        survey.policy_parts.append(label_guard.policy_figures(index, documents_before))
+        survey.policy_parts.append(label_guard.policy_figures(index, documents_before, unjudged))
         survey.level_words.add(index.group_by("level", "words").len().iter_rows())
         survey.kept_rows += index.height
         survey.queries += queries.height

@@ -247,7 +247,8 @@ class BuildConfig(StrictModel):
     allow_degenerate_labels: bool = Field(
         False,
         description="build even when the label policy leaves fewer than two levels or lists of one document "
-        "(refused by default: a list-wise loss and nDCG are undefined on them)",
+        "(refused by default: a list-wise loss and nDCG are undefined on them), or drops documents the judge "
+        "never graded (refused by default: re-run judge to grade them)",
     )
     merge: Literal["refuse", "first", "keep-all"] = Field(
         "refuse",

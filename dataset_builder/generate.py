@@ -44,6 +44,7 @@ from rankladder.dataset_builder.runfiles import (
     REJECTS,
     AppendWriter,
     ShardLock,
+    check_run_dir_target,
     manifest_path,
     shard_tag,
     sigterm_as_interrupt,
@@ -181,6 +182,7 @@ def generate_run(
     model not found), so a failed first run leaves no output behind. SIGTERM stops it like Ctrl-C:
     every finished document is kept and the manifest says ``interrupted``."""
     run_dir = Path(run_dir)
+    check_run_dir_target(run_dir)
     created = not run_dir.exists()
     prepare_output_parent(run_dir / "x")
     run = RunState(run_dir, config, queries, shard, query_source or {}, retry_rejected)

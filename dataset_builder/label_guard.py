@@ -21,8 +21,9 @@ KAPPA_SLIGHT = 0.2
 KAPPA_SUBSTANTIAL = 0.6
 
 
-def policy_figures(index: polars.DataFrame, documents_before: int) -> dict:
-    """Levels, lists and one-document lists left by a label policy (``index``: one row per kept document)."""
+def policy_figures(index: polars.DataFrame, documents_before: int, documents_unjudged: int = 0) -> dict:
+    """Levels, lists and one-document lists left by a label policy (``index``: one row per kept document);
+    ``documents_unjudged``: documents of the run without any judgement (dropped by ``judged``/``agree``)."""
     import polars as pl
 
     sizes = index.group_by("query_id").len()
@@ -30,6 +31,7 @@ def policy_figures(index: polars.DataFrame, documents_before: int) -> dict:
         "documents_before": documents_before,
         "documents_kept": index.height,
         "documents_dropped": documents_before - index.height,
+        "documents_unjudged": documents_unjudged,
         "levels": sorted(index.get_column("level").unique().to_list(), reverse=True),
         "lists": sizes.height,
         "one_document_lists": sizes.filter(pl.col("len") < 2).height,
@@ -38,17 +40,33 @@ def policy_figures(index: polars.DataFrame, documents_before: int) -> dict:
 
 def combine_policy_figures(parts: list[dict]) -> dict:
     """``policy_figures`` of a whole dataset from those of partitions that split it by query (no query in two)."""
-    summed = ("documents_before", "documents_kept", "documents_dropped", "lists", "one_document_lists")
+    summed = ("documents_before", "documents_kept", "documents_dropped", "documents_unjudged", "lists")
+    summed += ("one_document_lists",)
     combined = {key: sum(part[key] for part in parts) for key in summed}
     combined["levels"] = sorted({level for part in parts for level in part["levels"]}, reverse=True)
     return {
         key: combined[key]
-        for key in ("documents_before", "documents_kept", "documents_dropped", "levels", "lists", "one_document_lists")
+        for key in (
+            "documents_before",
+            "documents_kept",
+            "documents_dropped",
+            "documents_unjudged",
+            "levels",
+            "lists",
+            "one_document_lists",
+        )
     }
 
 
 def check_policy_result(figures: dict, policy: str, allow_degenerate: bool) -> None:
     """Raise ``UserError`` (with the counts) when the labels left are unusable, unless explicitly allowed."""
+    unjudged = figures.get("documents_unjudged", 0)
+    if unjudged and not allow_degenerate:  # a judge that did not finish, or records added after it ran
+        raise UserError(
+            f"--labels {policy}: {unjudged} of {figures['documents_before']} documents were never judged and would "
+            "be dropped: run `rankladder judge RUN_DIR` again (it judges only what is missing), or pass "
+            "--allow-degenerate-labels to drop them"
+        )
     problems = []
     if len(figures["levels"]) < 2:
         problems.append(f"{len(figures['levels'])} level ({', '.join(map(str, figures['levels'])) or 'none'})")

@@ -27,9 +27,10 @@ from pathlib import Path
 
 from rankladder.core.beir import pick_split, read_beir_folder
 from rankladder.core.errors import UserError
-from rankladder.core.fsutil import sha256_file
+from rankladder.core.fsutil import check_replaceable, sha256_file
 from rankladder.core.locks import holds_output
 from rankladder.core.paths import check_exists, looks_local, missing_path_message
+from rankladder.dataset_builder import schema
 from rankladder.dataset_builder.config import MineConfig
 from rankladder.dataset_builder.mining_output import (  # noqa: F401 (re-exported)
     TSV_NAME,
@@ -257,6 +258,7 @@ def mine(
     out = Path(out)
     if out.exists() and not overwrite:
         raise UserError(f"{out}: output folder already exists (give overwrite (--overwrite) to replace it)")
+    check_replaceable(out, schema.MANIFEST_FILE)  # --overwrite replaces mined lists, never the collection
     for name in ("model", "cross_encoder"):
         check_exists(getattr(options, name), "model folder", option_label(name))  # before the corpus is ranked
     data = load_input(folder, options.split)
@@ -272,6 +274,12 @@ def mine(
         mined = mine_dense(data, options, progress, model=model, cross_encoder=cross)
     seconds = time.monotonic() - started
     found = [len(v) for v in mined.values()]
+    if not sum(found):  # lists of positives alone: no loss can learn from them (train refuses them, later)
+        raise UserError(
+            f"{folder}: no negative was mined for any of the {len(data.queries)} queries (the window from "
+            f"--range-min {options.range_min} holds no candidate without a positive); nothing was written: lower "
+            "--range-min or raise --range-max"
+        )
     from rankladder.core.bm25 import BM25_SETTINGS
 
     manifest = {

@@ -76,7 +76,7 @@ def write_output(out: str | Path, data: MiningInput, mined: dict, manifest: dict
     from rankladder.dataset_builder.shards import SplitWriter
 
     out = Path(out)
-    with atomic_output_dir(out, overwrite=overwrite) as tmp:
+    with atomic_output_dir(out, overwrite=overwrite, replaces=schema.MANIFEST_FILE) as tmp:
         writer = SplitWriter(tmp, schema.LISTS_CONFIG, schema.TRAIN_SPLIT)
         writer.write(pa.Table.from_pylist(lists_rows(data, mined), schema=writer.schema))
         paths = writer.close()

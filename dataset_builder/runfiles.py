@@ -21,9 +21,27 @@ from pathlib import Path
 
 from rankladder.core.errors import UserError, located
 from rankladder.core.locks import describe_holder, hold_file, is_held, read_holder
+from rankladder.dataset_builder import schema
 
 RECORDS = "records"
 REJECTS = "rejects"
+
+
+# the manifests other commands write at the top of their output (the data contract's, and eval's results):
+# a RUN_DIR written into one of those would mix two outputs (a dataset folder would upload generation records)
+OTHER_OUTPUT_MANIFESTS = (schema.MANIFEST_FILE, schema.TRAIN_MANIFEST_FILE, "eval_manifest.json")
+
+
+def check_run_dir_target(run_dir: Path) -> None:
+    """Before ``generate`` writes anything: ``run_dir`` is new, a folder, and no other command's output."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"{run_dir}: --out exists and is not a folder (a RUN_DIR is a folder; choose another path)")
+    found = [name for name in OTHER_OUTPUT_MANIFESTS if (run_dir / name).is_file()]
+    if found:
+        raise UserError(
+            f"{run_dir}: --out is another command's output (it holds {found[0]}), not a RUN_DIR: "
+            "choose a new folder for the generation run"
+        )
 
 
 def shard_tag(index: int, count: int) -> str:

@@ -1,6 +1,7 @@
 """The dev split of ``build``: whole queries held out, and queries of one text always on the same side.
 
-Two query ids with the same text (up to case and whitespace, ``schema.normalize_text``) ask the same
+Two query ids with the same text (up to case, whitespace and punctuation: ``schema.normalize_text``, then
+punctuation dropped, so "How long to boil an egg?" and "how long to boil an egg" meet) ask the same
 question: one in train and one in dev would put the dev answer into training. Such ids form one group
 (keyed by a digest of the normalised text, ``text_key``), ranked by the hash of its member with the smallest
 hash, and the group goes to dev or train as a whole. Singleton groups rank exactly as single ids did before,
@@ -11,6 +12,7 @@ partition and feeds only the reachable ones to ``choose_dev``: the same split wi
 from __future__ import annotations
 
 import hashlib
+import re
 
 from rankladder.core.errors import UserError
 from rankladder.dataset_builder import schema
@@ -33,10 +35,14 @@ def group_rank(members: list[str], seed: int) -> str:
     return hashlib.sha256(f"{seed}\x1f{min(members, key=_hash_key(seed))}".encode()).hexdigest()
 
 
+_PUNCTUATION = re.compile(r"[^\w\s]+")
+
+
 def text_key(text: str) -> bytes:
-    """What groups query ids of one text (``schema.normalize_text``), as a fixed-size digest, so groups can be
-    formed in partitions by ``build`` without holding every text."""
-    return hashlib.sha256(schema.normalize_text(text).encode("utf-8")).digest()[:16]
+    """What groups query ids of one text (``schema.normalize_text`` without punctuation), as a fixed-size
+    digest, so groups can be formed in partitions by ``build`` without holding every text."""
+    words = _PUNCTUATION.sub("", schema.normalize_text(text)).split()
+    return hashlib.sha256(" ".join(words).encode("utf-8")).digest()[:16]
 
 
 def choose_dev(groups_by_rank, count: int, queries: int) -> set[str]:

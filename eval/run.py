@@ -16,12 +16,13 @@ local tasks, scored by the same mteb code as the models.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from pathlib import Path
 
 from rankladder.core.config import dump
 from rankladder.core.errors import UserError
-from rankladder.core.fsutil import atomic_output_dir, write_json_atomic
+from rankladder.core.fsutil import atomic_output_dir, check_replaceable, check_writable, write_json_atomic
 from rankladder.core.locks import hold_output
 from rankladder.core.manifest import tool_versions, utc_now
 from rankladder.eval.config import EvalConfig
@@ -32,7 +33,8 @@ BM25_MODEL = "mteb/baseline-bm25s"
 # Embedding caches live under EMBEDDING_DIR/<CACHE_LAYOUT>/<model>. mteb keys a cached vector by the
 # text it was asked for, so vectors written before documents were handed over pre-joined (they were
 # encoded from "title title text", see eval.task_common.joined_corpus) sit under the right keys;
-# a new folder name keeps them from being reused.
+# a new folder name keeps them from being reused. Under the model's name, one folder per revision (a local
+# folder's content hash): a model retrained in place would otherwise be scored with the old model's vectors.
 CACHE_LAYOUT = "joined-v2"
 
 
@@ -55,6 +57,14 @@ def run(
     with hold_output(out):
         if Path(out).exists() and not overwrite:
             raise UserError(f"{out}: output folder already exists (pass --overwrite / overwrite=True to replace it)")
+        from rankladder.eval.summary import MANIFEST
+
+        check_replaceable(out, MANIFEST)  # --overwrite replaces earlier results, never a model or a dataset
+        if config.embedding_cache:  # a file or a read-only place failed only after the model had loaded
+            cache = Path(config.embedding_cache)
+            if cache.exists() and not cache.is_dir():
+                raise UserError(f"{cache}: --embedding-cache exists and is not a folder")
+            check_writable(cache / "x")
         return _run(config, list(models), out, list(names), list(revisions), overwrite, loaded_models)
 
 
@@ -95,7 +105,7 @@ def _run(
     tasks = [t for t, _ in resolved]
     sources = {s.name: s for _, s in resolved}
 
-    with atomic_output_dir(out, overwrite=overwrite) as tmp, quiet_third_party():
+    with atomic_output_dir(out, overwrite=overwrite, replaces=summ.MANIFEST) as tmp, quiet_third_party():
         sizes = {}
         for task, source in resolved:
             ensure_loaded(task, source)
@@ -112,7 +122,9 @@ def _run(
             if config.embedding_cache:
                 from mteb.models.cache_wrappers import CachedEmbeddingWrapper
 
+                # per revision: a model retrained in place keeps its name, and its vectors must not be reused
                 cache_dir = Path(config.embedding_cache) / CACHE_LAYOUT / encoder.mteb_model_meta.model_name_as_path()
+                cache_dir = cache_dir / re.sub(r"[^\w.-]+", "_", spec.revision or "unknown")
                 model = CachedEmbeddingWrapper(encoder, cache_dir)
             try:
                 _evaluate(mteb, model, tasks, cache, config, tmp / "predictions" / spec.name.replace("/", "__"))

@@ -1,7 +1,8 @@
 """What both local task kinds share: where a task came from, the checks on its split, its metadata.
 
 - ``TaskSource``: the task's name, kind and input revision, as the summary JSON and manifest record them;
-- ``clean_split``: empty queries and qrels naming unknown ids are counted, warned about and skipped;
+- ``clean_split``: empty queries and qrels naming unknown ids are counted, warned about and skipped; a split
+  where no query has a relevant document (nDCG 0/0 everywhere) is refused;
 - ``joined_corpus``: the documents as mteb must see them (title joined into text, see its doc);
 - ``task_metadata``, ``combined_hash``, ``first_line``: small helpers of the task classes.
 """
@@ -69,6 +70,12 @@ def clean_split(corpus_ids, queries, qrels, where: str):
             kept[qid] = docs
     if not kept:
         raise UserError(f"{where}: no usable judgments left (every query is empty or unknown)")
+    if not any(score > 0 for docs in kept.values() for score in docs.values()):
+        # every nDCG would be 0/0: reported as 0.00 and exit 0 before, a number that measures nothing
+        raise UserError(
+            f"{where}: no query has a relevant document (every score of the {len(kept)} judged queries is 0 "
+            "or less), so nDCG is undefined; check the qrels' score column"
+        )
     return [good[qid] for qid in good if qid in kept], kept
 
 

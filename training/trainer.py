@@ -26,7 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from rankladder.core.errors import UserError
-from rankladder.core.fsutil import atomic_output_dir, prepare_output_parent, write_json_atomic, write_text_atomic
+from rankladder.core.fsutil import (
+    atomic_output_dir,
+    check_replaceable,
+    named_output,
+    prepare_output_parent,
+    write_json_atomic,
+    write_text_atomic,
+)
 from rankladder.core.locks import hold_output
 from rankladder.core.manifest import tool_versions, utc_now
 from rankladder.dataset_builder import schema
@@ -91,7 +98,7 @@ def _run_training(rl: cfg.TrainConfig, trainer: dict[str, Any], targs, source_di
     base = rl.model or default_base_model()
     check_base_model(base)
     # checked before anything is loaded or written: a bad --resume_from_checkpoint leaves no output folder
-    output_dir = Path(targs.output_dir)
+    output_dir = named_output(targs.output_dir)
     work_dir = checkpoints_dir(output_dir)
     resume = resolve_resume(targs.resume_from_checkpoint, work_dir)
     check_outputs(output_dir, work_dir, rl.overwrite, resuming=resume is not None)
@@ -259,7 +266,7 @@ def finish_on_writer(
     manifest["final_metrics"] = final
     replace = rl.overwrite or (output_dir.is_dir() and not any(output_dir.iterdir()))
     try:
-        with atomic_output_dir(output_dir, overwrite=replace) as staging:
+        with atomic_output_dir(output_dir, overwrite=replace, replaces=MANIFEST_FILE) as staging:
             trainer.save_model(str(staging))
             write_text_atomic(staging / CONFIG_FILE, effective_yaml)
             write_json_atomic(staging / MANIFEST_FILE, manifest)
@@ -313,6 +320,7 @@ def check_outputs(output_dir: Path, work_dir: Path, overwrite: bool, resuming: b
             f"{output_dir}: output folder already exists and is not empty (pass --overwrite to replace "
             "it once the new model is complete)"
         )
+    check_replaceable(output_dir, MANIFEST_FILE)  # --overwrite replaces a model, never the data or other files
     stale = work_dir.is_dir() and any(work_dir.glob("checkpoint-*"))
     if stale and not resuming and not overwrite:
         raise UserError(
@@ -365,6 +373,11 @@ def make_evaluator(rl):
         if schema.LISTS_CONFIG not in dataset_configs(local) or not schema.has_split(
             local, schema.LISTS_CONFIG, rl.eval_split
         ):
+            if "eval_split" in rl.model_fields_set:  # asked for by name (a typo, or a dataset built without dev)
+                raise UserError(
+                    f"--eval_split {rl.eval_split}: {local} has no lists/{rl.eval_split} split, so there would be no "
+                    "dev evaluation; name a split it has, or pass --eval_split none"
+                )
             return None
     import datasets
 

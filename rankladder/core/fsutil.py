@@ -114,8 +114,42 @@ def apply_umask(folder: Path) -> None:
         path.chmod((0o777 if executable else 0o666) & ~mask)
 
 
+def named_output(path: str | Path) -> Path:
+    """``path`` as given, or its absolute form where it has no name of its own (``.``, ``ds/..``): output
+    folders get temp and checkpoint siblings named after them."""
+    path = Path(path)
+    return Path(os.path.abspath(path)) if path.name in ("", ".", "..") else path
+
+
+def check_replaceable(final: str | Path, marker: str | None = None) -> None:
+    """Before ``final`` is replaced (``--overwrite``): it is a folder this kind of command wrote, or empty.
+
+    ``--overwrite`` means "replace my earlier output", not "delete whatever is there": a path that is a
+    file, the current folder (or one above it), or a non-empty folder without ``marker`` (the manifest the
+    command writes at its top level: a RUN_DIR, the command's own input, a folder of notes) is refused with
+    one line before any work. ``marker`` None: any folder (callers whose output has no fixed manifest).
+    """
+    final = Path(final)
+    if not final.exists() and not final.is_symlink():
+        return
+    if not final.is_dir() or final.is_symlink():
+        raise UserError(f"{final}: the output exists and is not a folder (choose another path)")
+    here = Path.cwd().resolve()
+    if final.resolve() == here or final.resolve() in here.parents:
+        raise UserError(f"{final}: the output would replace the current folder (choose another path)")
+    if marker is None or (final / marker).is_file():
+        return
+    found = sorted(path.name for path in final.iterdir() if not is_lock_file(path.name))
+    if found:
+        shown = ", ".join(found[:3]) + (", ..." if len(found) > 3 else "")
+        raise UserError(
+            f"{final}: --overwrite replaces only an earlier output of this command (a folder with {marker}); "
+            f"this folder holds other files ({shown}): choose another path, or remove it yourself"
+        )
+
+
 @contextlib.contextmanager
-def atomic_output_dir(final: str | Path, overwrite: bool = False) -> Iterator[Path]:
+def atomic_output_dir(final: str | Path, overwrite: bool = False, replaces: str | None = None) -> Iterator[Path]:
     """Yield a temp folder beside ``final``; rename it to ``final`` only if the block succeeds.
 
     Its files get the user's umask (:func:`apply_umask`) whatever library wrote them.
@@ -123,17 +157,19 @@ def atomic_output_dir(final: str | Path, overwrite: bool = False) -> Iterator[Pa
     An existing ``final`` is refused unless ``overwrite``; then it is swapped out only after the new
     folder is complete, so a crash leaves either the old folder or the new one, never a mix. The block runs
     under ``final``'s lock (``rankladder.core.locks``): a second writer is refused, not silently overwritten.
+    ``replaces``: the marker file of :func:`check_replaceable` (what an earlier output of the caller holds).
     """
-    final = Path(final)
+    final = named_output(final)
     prepare_output_parent(final)
     with hold_output(final):  # one writer per output (nested holds in one process are counted)
-        yield from _swap_in_output_dir(final, overwrite)
+        yield from _swap_in_output_dir(final, overwrite, replaces)
 
 
-def _swap_in_output_dir(final: Path, overwrite: bool) -> Iterator[Path]:
+def _swap_in_output_dir(final: Path, overwrite: bool, replaces: str | None) -> Iterator[Path]:
     """The body of :func:`atomic_output_dir`, run under the output's lock."""
     if final.exists() and not overwrite:
         raise UserError(f"{final}: output folder already exists (pass --overwrite to replace it)")
+    check_replaceable(final, replaces)
     remove_stale_temp_dirs(final)
     tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:

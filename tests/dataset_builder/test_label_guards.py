@@ -124,3 +124,38 @@ def test_train_reports_what_its_label_policy_dropped(tmp_path, capsys, three_que
     manifest = json.loads((model_dir / "rankladder_train_manifest.json").read_text())
     (report,) = manifest["data_checks"]["label_policy"]
     assert report["documents_dropped"] == 6 and report["label_policy"] == "agree"
+
+
+def test_build_refuses_to_drop_documents_a_killed_judge_never_graded(tmp_path, capsys, three_queries):
+    """A judge killed half-way leaves the first judgements; `build --labels agree/judged` dropped the rest
+    without a word (exit 0, half the dataset). Now refused with the counts; re-running judge finishes them."""
+    run_dir, _ = judged_run(tmp_path, three_queries, "2", capsys)
+    (judgements,) = (run_dir / schema.JUDGEMENTS).glob("*.jsonl")
+    lines = judgements.read_text(encoding="utf-8").splitlines(keepends=True)
+    last = max(json.loads(line)["query_id"] for line in lines)  # a kill before the judge reached that query
+    judgements.write_text("".join(line for line in lines if json.loads(line)["query_id"] != last), encoding="utf-8")
+    out = tmp_path / "ds"
+    build = ["build", str(run_dir), "--out", str(out), "--version", "0.1.0", "--dev-fraction", "0.34"]
+    for policy in ("agree", "judged"):
+        assert main([*build, "--labels", policy, "--max-disagreement", "3"]) == 2
+        err = capsys.readouterr().err
+        assert f"--labels {policy}: 4 of 12 documents were never judged" in err, err
+        assert not out.exists()
+    _, judge_rows = judged_run_again(run_dir, "2", capsys)
+    assert judge_rows["judged"].startswith("12 of 12 documents"), judge_rows
+    rows = [line for path in (run_dir / schema.JUDGEMENTS).glob("*.jsonl") for line in path.read_text().splitlines()]
+    assert len(rows) == 12  # the eight kept, the four missing added: the re-run judged only those
+    assert main([*build, "--labels", "agree", "--max-disagreement", "3"]) == 0
+    manifest = json.loads((out / schema.MANIFEST_FILE).read_text())
+    assert manifest["build"]["label_policy_result"]["documents_kept"] == 12
+    assert manifest["build"]["label_policy_result"]["documents_unjudged"] == 0
+
+
+def judged_run_again(run_dir: Path, grade: str, capsys) -> tuple[Path, dict]:
+    server = CannedOpenAI(delay=0, reply=grade)
+    try:
+        argv = ["judge", str(run_dir), "--backend", "openai", "--model", "fake", "--base-url", server.url]
+        assert main([*argv, "--logprobs", "0", "--no-progress"]) == 0
+    finally:
+        server.close()
+    return run_dir, summary_block(capsys.readouterr().out, "judge")

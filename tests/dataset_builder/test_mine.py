@@ -251,7 +251,10 @@ def test_dense_cli_writes_the_same_layout(tmp_path, shared_datasets, minilm_path
     assert sum(row["labels"].count(0.0) for row in lists) == len(rows)
 
 
-@pytest.mark.parametrize("case", ["missing split", "unknown query id", "k zero", "margin with bm25", "no folder"])
+@pytest.mark.parametrize(
+    "case",
+    ["missing split", "unknown query id", "k zero", "margin with bm25", "no folder", "window past every ranking"],
+)
 def test_bad_input_exits_2_with_one_line(tmp_path, shared_datasets, capsys, case):
     folder = small_beir(tmp_path / "beir", shared_datasets / "cranfield")
     args = [str(folder), "--split", "train", "--out", str(tmp_path / "out"), "--no-progress"]
@@ -261,6 +264,8 @@ def test_bad_input_exits_2_with_one_line(tmp_path, shared_datasets, capsys, case
         "k zero": "--negatives-per-query: must be at least 1",
         "margin with bm25": "absolute_margin (--absolute-margin): only for method dense",
         "no folder": "file not found",
+        # lists of positives alone exited 0 with "0 negatives" and a `next: train` that train then refused
+        "window past every ranking": "no negative was mined for any of the 6 queries",
     }[case]
     if case == "missing split":
         args[2] = "dev"
@@ -271,6 +276,8 @@ def test_bad_input_exits_2_with_one_line(tmp_path, shared_datasets, capsys, case
         args += ["-k", "0"]
     elif case == "margin with bm25":
         args += ["--absolute-margin", "0.1"]
+    elif case == "window past every ranking":
+        args += ["--range-min", "100"]  # the corpus holds 60 documents
     else:
         args[0] = str(tmp_path / "nowhere")
     assert main(["mine", *args]) == 2

@@ -65,6 +65,28 @@ def test_nothing_usable_is_an_error(tmp_path):
         task.load_data()
 
 
+def test_a_split_without_any_relevant_document_is_refused_before_a_model_loads(tmp_path, minilm_path, capsys):
+    """Every score 0: each nDCG is 0/0; eval printed nDCG@10 0.00 for the model and BM25 and exited 0."""
+    queries = {"q1": "which animal purrs", "q2": "what barks", "q4": "who flies south"}
+    folder = write_beir(tmp_path / "c", "q1\td1\t0\nq2\td2\t0\nq4\td4\t0\n", queries)
+    code, err = _run(capsys, "--model", minilm_path, "--tasks", str(folder), "--out", str(tmp_path / "out"))
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1, err
+    assert "test.tsv: no query has a relevant document" in lines[0] and "3 judged queries" in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_embedding_cache_that_is_a_file_is_refused_before_a_model_loads(tmp_path, minilm_path, capsys):
+    """It failed after the model had loaded, with a traceback of mteb's cache wrapper under the error line."""
+    folder = write_beir(tmp_path / "c", GOOD_QRELS, {"q1": "which animal purrs", "q2": "what barks", "q4": "who flies"})
+    (tmp_path / "cache.txt").write_text("not a folder\n")
+    argv = ["--model", minilm_path, "--tasks", str(folder), "--out", str(tmp_path / "out")]
+    code, err = _run(capsys, *argv, "--embedding-cache", str(tmp_path / "cache.txt"))
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and "--embedding-cache exists and is not a folder" in lines[0], err
+    assert not (tmp_path / "out").exists()
+
+
 def test_malformed_files_name_path_and_line(tmp_path):
     from rankladder.eval.tasks import BeirFolderTask
 

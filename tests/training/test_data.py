@@ -131,6 +131,19 @@ def test_non_numeric_labels(tmp_path):
         Source(path="x", score_transform={1: "best"}).relabel(1)
 
 
+def test_an_eval_split_named_but_absent_is_refused_before_the_model_loads(dataset_dir, tmp_path, capsys):
+    """`--eval_split devv` (a typo), or `dev` named on data built without one, trained and exited 0 with no
+    dev evaluation at all."""
+    from rankladder.cli import main
+
+    out = tmp_path / "out"
+    argv = ["train", "--data", str(dataset_dir), "--out", str(out), "--max_steps", "1", "--use_cpu", "true"]
+    assert main([*argv, "--eval_split", "devv"]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "--eval_split devv:" in lines[0] and "has no lists/devv split" in lines[0], lines
+    assert not out.exists() and not (tmp_path / "out.checkpoints").exists()
+
+
 def test_cli_bad_input_exits_2(dataset_dir, tmp_path, capsys):
     from rankladder.cli import main
 

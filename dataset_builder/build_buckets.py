@@ -117,8 +117,11 @@ def bucket_index(table, rules: LabelRules, survey: Survey | None = None, judged=
     documents_before = index.height
     unjudged = 0
     if rules.labels != "intended":  # documents the judge never saw: the policy would drop them without a word
-        judged = rules.judgements
-        unjudged = sum(pair not in judged for pair in zip(index.get_column("query_id"), index.get_column("doc_id")))
+        pairs_seen = ["query_id", "doc_id"]
+        if judged is None:
+            unjudged = index.height
+        else:
+            unjudged = index.join(judged.select(pairs_seen), on=pairs_seen, how="anti").height
     index = apply_label_policy(index, rules.labels, rules.max_disagreement)
     queries = queries.filter(pl.col("_id").is_in(index.get_column("query_id").unique().implode()))
     if survey is not None:

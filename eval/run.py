@@ -38,6 +38,13 @@ BM25_MODEL = "mteb/baseline-bm25s"
 CACHE_LAYOUT = "joined-v2"
 
 
+def embedding_cache_dir(root: str | Path, name: str, revision: str | None) -> Path:
+    """Where one model's vectors are cached under ``--embedding-cache``: per name and revision (a model
+    retrained in place keeps its name; its old vectors must not be reused)."""
+    revision = re.sub(r"[^\w.-]+", "_", revision or "unknown")
+    return Path(root) / CACHE_LAYOUT / name.replace("/", "__").replace(" ", "_") / revision
+
+
 def run(
     config: EvalConfig,
     models: list[str],
@@ -122,10 +129,9 @@ def _run(
             if config.embedding_cache:
                 from mteb.models.cache_wrappers import CachedEmbeddingWrapper
 
-                # per revision: a model retrained in place keeps its name, and its vectors must not be reused
-                cache_dir = Path(config.embedding_cache) / CACHE_LAYOUT / encoder.mteb_model_meta.model_name_as_path()
-                cache_dir = cache_dir / re.sub(r"[^\w.-]+", "_", spec.revision or "unknown")
-                model = CachedEmbeddingWrapper(encoder, cache_dir)
+                model = CachedEmbeddingWrapper(
+                    encoder, embedding_cache_dir(config.embedding_cache, spec.name, spec.revision)
+                )
             try:
                 _evaluate(mteb, model, tasks, cache, config, tmp / "predictions" / spec.name.replace("/", "__"))
             finally:

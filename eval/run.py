@@ -15,6 +15,7 @@ local tasks, scored by the same mteb code as the models.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -36,6 +37,7 @@ BM25_MODEL = "mteb/baseline-bm25s"
 # a new folder name keeps them from being reused. Under the model's name, one folder per revision (a local
 # folder's content hash): a model retrained in place would otherwise be scored with the old model's vectors.
 CACHE_LAYOUT = "joined-v2"
+CACHE_WAIT_SECONDS = 900.0  # another eval filling the same model's cache: wait for it rather than fail
 
 
 def embedding_cache_dir(root: str | Path, name: str, revision: str | None) -> Path:
@@ -125,15 +127,18 @@ def _run(
             encoder = load_encoder(
                 spec, preloaded.get(spec.path), None if config.embedding_cache else sizes, config.max_seq_length
             )
-            model = encoder
+            model, cache_lock = encoder, contextlib.nullcontext()
             if config.embedding_cache:
                 from mteb.models.cache_wrappers import CachedEmbeddingWrapper
 
-                model = CachedEmbeddingWrapper(
-                    encoder, embedding_cache_dir(config.embedding_cache, spec.name, spec.revision)
-                )
+                cache_dir = embedding_cache_dir(config.embedding_cache, spec.name, spec.revision)
+                # mteb's NumpyCache rewrites its index and vector rows in place: two evals writing one model's
+                # cache at once leave vectors under other texts' keys, read back silently by the next eval
+                cache_lock = hold_output(cache_dir, wait=CACHE_WAIT_SECONDS)
+                model = CachedEmbeddingWrapper(encoder, cache_dir)
             try:
-                _evaluate(mteb, model, tasks, cache, config, tmp / "predictions" / spec.name.replace("/", "__"))
+                with cache_lock:
+                    _evaluate(mteb, model, tasks, cache, config, tmp / "predictions" / spec.name.replace("/", "__"))
             finally:
                 encoder.close_bars()
             if config.level_order:

@@ -224,14 +224,26 @@ def _at(values: list[str], i: int) -> str | None:
     return values[i] if i < len(values) and values[i] else None
 
 
-def compare(dirs: list[str], output_dir: str | None, base: str | None = None) -> dict:
+def compare(dirs: list[str], output_dir: str | None, base: str | None = None, overwrite: bool = False) -> dict:
     """``rankladder eval --compare DIR...``: one table from existing result folders, no model runs.
 
     When the folders' task sets differ, one line on stderr says so and the table keeps the tasks every
-    model has (``summary["dropped_tasks"]`` names the others)."""
+    model has (``summary["dropped_tasks"]`` names the others). ``output_dir`` follows the output rule: a folder
+    of its own, written atomically; an existing one only with ``overwrite`` and only an earlier table (never a
+    result folder: its summary.json describes its own models)."""
     import sys
 
     from rankladder.eval import summary as summ
+
+    if output_dir:
+        if (Path(output_dir) / summ.MANIFEST).is_file():
+            raise UserError(
+                f"{output_dir}: --out is a result folder of `rankladder eval` (its summary describes its own "
+                "models); write the comparison into a folder of its own"
+            )
+        if Path(output_dir).exists() and not overwrite:
+            raise UserError(f"{output_dir}: output folder already exists (pass --overwrite to replace it)")
+        check_replaceable(output_dir, "summary.json")
 
     summary = summ.collect(dirs, base=base)
     if summary["dropped_tasks"]:
@@ -242,6 +254,6 @@ def compare(dirs: list[str], output_dir: str | None, base: str | None = None) ->
             file=sys.stderr,
         )
     if output_dir:
-        with hold_output(output_dir):
-            summ.write_summary(summary, Path(output_dir))
+        with atomic_output_dir(output_dir, overwrite=overwrite, replaces="summary.json") as tmp:
+            summ.write_summary(summary, tmp)
     return summary

@@ -40,5 +40,4 @@ def run_judge(args) -> int:
     from rankladder.dataset_builder.stages import run_judge as judge
 
     config = config_from_args(JudgeConfig, args)
-    summaries.judge(judge(config, args.run_dirs, shard=args.shard, progress=not args.no_progress))
-    return 0
+    return summaries.judge(judge(config, args.run_dirs, shard=args.shard, progress=not args.no_progress))

@@ -123,14 +123,16 @@ def build(out, manifest: dict, run_dirs) -> None:
     print_summary("build", rows, next_steps=steps)
 
 
-def judge(results: list[tuple[str, dict]]) -> None:
-    """``results``: (RUN_DIR, judge manifest) per judged run."""
+def judge(results: list[tuple[str, dict]]) -> int:
+    """``results``: (RUN_DIR, judge manifest) per judged run. Returns the exit code: 1 when no document of
+    any run got a grade (every reply unparsed: nothing a judged label could come from), else 0."""
     from rankladder.dataset_builder.agreement import confusion_of_counts, weighted_kappa
     from rankladder.dataset_builder.judge import run_levels
     from rankladder.dataset_builder.label_guard import recommend_policy
     from rankladder.dataset_builder.runfiles import iter_kind
 
-    rows, all_pairs, all_scale = [], Counter(), set()  # (intended, judged) -> documents: counts, not a list
+    # (intended, judged) -> documents: counts, not a list
+    rows, all_pairs, all_scale, graded = [], Counter(), set(), 0
     for run_dir, manifest in results:
         c = manifest["counts"]
         grades, pairs = Counter(), Counter()
@@ -156,6 +158,7 @@ def judge(results: list[tuple[str, dict]]) -> None:
         ]
         all_pairs.update(pairs)
         all_scale |= set(scale)
+        graded += sum(n for g, n in grades.items() if g != "no grade")
         if pairs:
             exact = sum(n for (a, b), n in pairs.items() if a == b) / sum(pairs.values())
             kappa = weighted_kappa(confusion_of_counts(pairs, scale), scale, 2)
@@ -166,7 +169,12 @@ def judge(results: list[tuple[str, dict]]) -> None:
     kappa = weighted_kappa(confusion_of_counts(all_pairs, scale), scale, 2) if all_pairs else None
     policy, why = recommend_policy(all_pairs, kappa)  # never a policy the agreement figures argue against
     steps = [f"rankladder build {dirs} --out datasets/{name} --version 0.1.0 --labels {policy}   # {why}"]
+    if not graded:  # "judged N of N" and exit 0 read as success: no reply named a grade
+        steps.insert(0, "no reply named a grade (see 'reply' in RUN_DIR/judgements/*.jsonl): try another judge model")
+        print_summary("judge", rows, next_steps=steps, status="graded nothing")
+        return 1
     print_summary("judge", rows, next_steps=steps)
+    return 0
 
 
 def mine(out, manifest: dict, k: int) -> None:

@@ -95,7 +95,7 @@ def main(args) -> int:
         from rankladder.eval import summary as summ
         from rankladder.eval.run import compare
 
-        result = compare(args.compare, args.out, base=config.base)
+        result = compare(args.compare, args.out, base=config.base, overwrite=args.overwrite)
         if not args.out:
             print(summ.to_markdown(result), end="")
         _print_closing(result, args.out, command="eval --compare")

@@ -15,6 +15,7 @@ local tasks, scored by the same mteb code as the models.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -36,6 +37,14 @@ BM25_MODEL = "mteb/baseline-bm25s"
 # a new folder name keeps them from being reused. Under the model's name, one folder per revision (a local
 # folder's content hash): a model retrained in place would otherwise be scored with the old model's vectors.
 CACHE_LAYOUT = "joined-v2"
+CACHE_WAIT_SECONDS = 900.0  # another eval filling the same model's cache: wait for it rather than fail
+
+
+def embedding_cache_dir(root: str | Path, name: str, revision: str | None) -> Path:
+    """Where one model's vectors are cached under ``--embedding-cache``: per name and revision (a model
+    retrained in place keeps its name; its old vectors must not be reused)."""
+    revision = re.sub(r"[^\w.-]+", "_", revision or "unknown")
+    return Path(root) / CACHE_LAYOUT / name.replace("/", "__").replace(" ", "_") / revision
 
 
 def run(
@@ -118,16 +127,18 @@ def _run(
             encoder = load_encoder(
                 spec, preloaded.get(spec.path), None if config.embedding_cache else sizes, config.max_seq_length
             )
-            model = encoder
+            model, cache_lock = encoder, contextlib.nullcontext()
             if config.embedding_cache:
                 from mteb.models.cache_wrappers import CachedEmbeddingWrapper
 
-                # per revision: a model retrained in place keeps its name, and its vectors must not be reused
-                cache_dir = Path(config.embedding_cache) / CACHE_LAYOUT / encoder.mteb_model_meta.model_name_as_path()
-                cache_dir = cache_dir / re.sub(r"[^\w.-]+", "_", spec.revision or "unknown")
+                cache_dir = embedding_cache_dir(config.embedding_cache, spec.name, spec.revision)
+                # mteb's NumpyCache rewrites its index and vector rows in place: two evals writing one model's
+                # cache at once leave vectors under other texts' keys, read back silently by the next eval
+                cache_lock = hold_output(cache_dir, wait=CACHE_WAIT_SECONDS)
                 model = CachedEmbeddingWrapper(encoder, cache_dir)
             try:
-                _evaluate(mteb, model, tasks, cache, config, tmp / "predictions" / spec.name.replace("/", "__"))
+                with cache_lock:
+                    _evaluate(mteb, model, tasks, cache, config, tmp / "predictions" / spec.name.replace("/", "__"))
             finally:
                 encoder.close_bars()
             if config.level_order:
@@ -213,14 +224,26 @@ def _at(values: list[str], i: int) -> str | None:
     return values[i] if i < len(values) and values[i] else None
 
 
-def compare(dirs: list[str], output_dir: str | None, base: str | None = None) -> dict:
+def compare(dirs: list[str], output_dir: str | None, base: str | None = None, overwrite: bool = False) -> dict:
     """``rankladder eval --compare DIR...``: one table from existing result folders, no model runs.
 
     When the folders' task sets differ, one line on stderr says so and the table keeps the tasks every
-    model has (``summary["dropped_tasks"]`` names the others)."""
+    model has (``summary["dropped_tasks"]`` names the others). ``output_dir`` follows the output rule: a folder
+    of its own, written atomically; an existing one only with ``overwrite`` and only an earlier table (never a
+    result folder: its summary.json describes its own models)."""
     import sys
 
     from rankladder.eval import summary as summ
+
+    if output_dir:
+        if (Path(output_dir) / summ.MANIFEST).is_file():
+            raise UserError(
+                f"{output_dir}: --out is a result folder of `rankladder eval` (its summary describes its own "
+                "models); write the comparison into a folder of its own"
+            )
+        if Path(output_dir).exists() and not overwrite:
+            raise UserError(f"{output_dir}: output folder already exists (pass --overwrite to replace it)")
+        check_replaceable(output_dir, "summary.json")
 
     summary = summ.collect(dirs, base=base)
     if summary["dropped_tasks"]:
@@ -231,6 +254,6 @@ def compare(dirs: list[str], output_dir: str | None, base: str | None = None) ->
             file=sys.stderr,
         )
     if output_dir:
-        with hold_output(output_dir):
-            summ.write_summary(summary, Path(output_dir))
+        with atomic_output_dir(output_dir, overwrite=overwrite, replaces="summary.json") as tmp:
+            summ.write_summary(summary, tmp)
     return summary

@@ -159,3 +159,17 @@ def judged_run_again(run_dir: Path, grade: str, capsys) -> tuple[Path, dict]:
     finally:
         server.close()
     return run_dir, summary_block(capsys.readouterr().out, "judge")
+
+
+def test_a_judge_that_graded_nothing_exits_1_and_says_so(tmp_path, capsys, three_queries):
+    """Every reply unparsable: the judge said "judged 12 of 12 documents" and exited 0."""
+    run_dir = write_run_dir(tmp_path / "run", three_queries)
+    server = CannedOpenAI(delay=0, reply="banana")
+    try:
+        argv = ["judge", str(run_dir), "--backend", "openai", "--model", "fake", "--base-url", server.url]
+        assert main([*argv, "--logprobs", "0", "--no-progress"]) == 1
+    finally:
+        server.close()
+    out = capsys.readouterr().out
+    assert "graded nothing" in out.splitlines()[0] and "no reply named a grade" in out, out
+    assert "--labels intended" in summary_block(out, "judge")["next"]

@@ -207,12 +207,13 @@ def test_wrapper_equals_direct_mteb_evaluate(cran_run, minilm_128_path, tmp_path
     from mteb.models.cache_wrappers import CachedEmbeddingWrapper
     from sentence_transformers import SentenceTransformer
 
-    from rankladder.eval.run import CACHE_LAYOUT
+    from rankladder.eval.models import resolve_model
+    from rankladder.eval.run import embedding_cache_dir
     from rankladder.eval.tasks import BeirFolderTask
 
     out, cache = cran_run
     encoder = SentenceTransformerEncoderWrapper(SentenceTransformer(minilm_128_path))
-    model = CachedEmbeddingWrapper(encoder, cache / CACHE_LAYOUT / NAME.replace("/", "__"))
+    model = CachedEmbeddingWrapper(encoder, embedding_cache_dir(cache, NAME, resolve_model(minilm_128_path).revision))
     direct = mteb.evaluate(
         model,
         BeirFolderTask.from_folder(CRANFIELD),

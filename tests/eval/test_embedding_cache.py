@@ -53,3 +53,26 @@ def test_a_model_retrained_in_place_is_not_scored_with_its_old_cached_vectors(
     assert uncached != first  # the two models rank differently, so stale vectors would show
     assert _ndcg(tmp_path, model, task, "cached", *cache) == uncached
     assert _ndcg(tmp_path, model, task, "cached-again", *cache) == uncached  # and its own vectors are reused
+
+
+def test_a_second_eval_writing_the_same_model_cache_waits_for_the_first(
+    tmp_path, shared_datasets, minilm_path, capsys, monkeypatch
+):
+    """mteb's NumpyCache rewrites its index and rows in place: two evals filling one model's cache at once
+    left vectors under other texts' keys. The second waits for the first (here: a short wait, then refused)."""
+    from rankladder.eval import run as eval_run
+    from rankladder.eval.models import resolve_model
+    from tests.reliability.test_locks import held
+
+    task = _medline_cut(tmp_path / "med", shared_datasets / "medline", others=5)
+    model = write_tiny_bert(tmp_path / "model", minilm_path, seed=0)
+    cache_dir = eval_run.embedding_cache_dir(tmp_path / "cache", "local/model", resolve_model(str(model)).revision)
+    monkeypatch.setattr(eval_run, "CACHE_WAIT_SECONDS", 0.5)  # our own constant: the test need not wait 15 min
+    argv = ["eval", "--model", str(model), "--tasks", str(task), "--out", str(tmp_path / "out")]
+    capsys.readouterr()  # the model writer's own bars
+    with held("output", cache_dir) as holder:
+        assert main([*argv, "--embedding-cache", str(tmp_path / "cache")]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and f"in use by pid {holder.pid}" in lines[0] and str(cache_dir) in lines[0], lines
+    assert not (tmp_path / "out").exists()
+    assert main([*argv, "--embedding-cache", str(tmp_path / "cache")]) == 0  # once the holder is gone

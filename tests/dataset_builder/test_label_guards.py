@@ -21,14 +21,7 @@ from tests.helpers.run_fixtures import write_run_dir
 
 def judged_run(tmp_path: Path, rows: list[dict], grade: str, capsys) -> tuple[Path, dict]:
     """A RUN_DIR of ``rows`` judged by a judge answering ``grade`` to everything; the judge's summary rows."""
-    run_dir = write_run_dir(tmp_path / f"run-{grade}", rows)
-    server = CannedOpenAI(delay=0, reply=grade)
-    try:
-        argv = ["judge", str(run_dir), "--backend", "openai", "--model", "fake", "--base-url", server.url]
-        assert main([*argv, "--logprobs", "0", "--no-progress"]) == 0
-    finally:
-        server.close()
-    return run_dir, summary_block(capsys.readouterr().out, "judge")
+    return judged_run_again(write_run_dir(tmp_path / f"run-{grade}", rows), grade, capsys)
 
 
 @pytest.fixture
@@ -152,6 +145,7 @@ def test_build_refuses_to_drop_documents_a_killed_judge_never_graded(tmp_path, c
 
 
 def judged_run_again(run_dir: Path, grade: str, capsys) -> tuple[Path, dict]:
+    """``judge`` run (again) over ``run_dir`` by a judge answering ``grade`` to everything; its summary rows."""
     server = CannedOpenAI(delay=0, reply=grade)
     try:
         argv = ["judge", str(run_dir), "--backend", "openai", "--model", "fake", "--base-url", server.url]
